@@ -1,0 +1,76 @@
+//! The command line.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "pkiforge",
+    version,
+    about = "A mutual-TLS PKI from a short TOML profile, made with exactly the tutorial's openssl commands.",
+    after_help = "Examples:
+  pkiforge plan profiles/localhost.toml            print the tutorial's ten commands
+  pkiforge run profiles/localhost.toml             make the PKI in pki/localhost
+  pkiforge run profiles/localhost.toml --out certs --force
+  pkiforge verify pki/localhost                    check it again with openssl verify"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct Global {
+    /// The openssl binary to drive (default: `openssl` on PATH)
+    #[arg(long, global = true, env = "PKIFORGE_OPENSSL", value_name = "PATH")]
+    pub openssl: Option<PathBuf>,
+
+    /// No progress lines on stderr; errors are still printed
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print the commands a run would execute, one per line, without running any
+    #[command(after_help = "Examples:
+  pkiforge plan profiles/localhost.toml
+  pkiforge plan profiles/localhost.toml --answers   also show what is typed at each prompt")]
+    Plan {
+        /// The TOML profile
+        profile: PathBuf,
+        /// Under each `openssl req`, list the prompts and the answers typed at them
+        #[arg(long)]
+        answers: bool,
+    },
+
+    /// Run the commands, check every result, and move the PKI into place
+    #[command(after_help = "Examples:
+  pkiforge run profiles/localhost.toml                  writes pki/localhost/
+  pkiforge run profiles/localhost.toml --out /tmp/pki
+  PKIFORGE_OPENSSL=/opt/openssl/bin/openssl pkiforge run profiles/localhost.toml")]
+    Run {
+        /// The TOML profile
+        profile: PathBuf,
+        /// Where the files go (default: pki/<profile file stem>)
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Overwrite files a previous run left in DIR, the CA key included
+        #[arg(long)]
+        force: bool,
+        /// Stop a step that runs longer than this
+        #[arg(long, value_name = "SECONDS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
+        timeout: u64,
+    },
+
+    /// Check a PKI made by `run` with openssl verify
+    #[command(after_help = "Examples:
+  pkiforge verify pki/localhost")]
+    Verify {
+        /// The directory holding ca.crt, server.crt and client.crt
+        dir: PathBuf,
+    },
+}

@@ -1,0 +1,147 @@
+//! pkiforge: a mutual-TLS PKI from a TOML profile, made with exactly the
+//! commands of the tutorial (../shared/tutorial.md).
+//!
+//! Profile (TOML, validated) -> Plan (pure data) -> Runner -> Verify.
+
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod openssl;
+pub mod plan;
+pub mod profile;
+pub mod progress;
+pub mod prompts;
+pub mod runner;
+pub mod step;
+pub mod verify;
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use cli::{Cli, Command};
+use error::{Error, Result};
+use openssl::Openssl;
+use plan::Plan;
+use progress::Progress;
+use prompts::PromptLayout;
+use runner::{RunOptions, Runner, Signals};
+use step::Action;
+
+/// Runs the command line; returns what to print on stdout.
+pub fn run(cli: Cli) -> Result<String> {
+    let progress = Progress::for_stderr(cli.global.quiet);
+    let openssl_flag = cli.global.openssl.as_deref();
+    match cli.command {
+        Command::Plan { profile, answers } => {
+            let (plan, layout) = plan_for(&profile, openssl_flag)?;
+            Ok(if answers {
+                with_answers(&plan, &layout)
+            } else {
+                plan.to_string()
+            })
+        }
+        Command::Run {
+            profile,
+            out,
+            force,
+            timeout,
+        } => {
+            let signals = Signals::install()?;
+            let (plan, _) = plan_for(&profile, openssl_flag)?;
+            let openssl = Openssl::locate(openssl_flag)?;
+            let out = out.unwrap_or_else(|| default_out(&profile));
+            progress.say(&format!(
+                "pkiforge: {} ({}), writing {}",
+                openssl.version,
+                openssl.path.display(),
+                out.display()
+            ));
+            let runner = Runner {
+                openssl: &openssl,
+                progress: &progress,
+                signals: &signals,
+            };
+            let opts = RunOptions {
+                out,
+                force,
+                timeout: Duration::from_secs(timeout),
+            };
+            let report = runner.run(&plan, &opts)?;
+            let mut text = String::new();
+            for line in &report.check_lines {
+                let _ = writeln!(text, "{line}");
+            }
+            let names: Vec<String> = report
+                .files
+                .iter()
+                .map(|f| f.display().to_string())
+                .collect();
+            let _ = writeln!(
+                text,
+                "PKI written to {}: {}",
+                report.out.display(),
+                names.join(" ")
+            );
+            Ok(text)
+        }
+        Command::Verify { dir } => {
+            let signals = Signals::install()?;
+            let openssl = Openssl::locate(openssl_flag)?;
+            let step = plan::verify_step("ca", &["server", "client"]);
+            let missing: Vec<&str> = ["ca.crt", "server.crt", "client.crt"]
+                .into_iter()
+                .filter(|f| !dir.join(f).is_file())
+                .collect();
+            if !missing.is_empty() {
+                return Err(Error::Usage(format!(
+                    "{} has no {}; give the directory a run wrote, e.g. pki/localhost",
+                    dir.display(),
+                    missing.join(", ")
+                )));
+            }
+            let runner = Runner {
+                openssl: &openssl,
+                progress: &progress,
+                signals: &signals,
+            };
+            let lines = runner.check(&step, &dir)?;
+            Ok(lines.iter().map(|l| format!("{l}\n")).collect())
+        }
+    }
+}
+
+/// The default output directory: `pki/<profile file stem>`.
+pub fn default_out(profile: &Path) -> PathBuf {
+    let stem = profile
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "profile".into());
+    PathBuf::from("pki").join(stem)
+}
+
+/// Profile -> Plan, with the prompts of the openssl that will run.
+fn plan_for(profile: &Path, openssl_flag: Option<&Path>) -> Result<(Plan, PromptLayout)> {
+    let profile = profile::load(profile)?;
+    let openssl = Openssl::locate(openssl_flag)?;
+    let layout = PromptLayout::read(&openssl)?;
+    let plan = plan::build(&profile, &layout)?;
+    Ok((plan, layout))
+}
+
+/// The plan with, under each command that reads stdin, the prompts and the
+/// answers typed at them as `#` comment lines.
+fn with_answers(plan: &Plan, layout: &PromptLayout) -> String {
+    let mut text = String::new();
+    for step in &plan.steps {
+        let _ = writeln!(text, "{step}");
+        if let Action::Openssl { stdin, .. } = &step.action {
+            let prompts = layout.dn.iter().chain(&layout.attributes);
+            for (prompt, answer) in prompts.zip(stdin) {
+                let default = prompt.default.as_deref().unwrap_or("");
+                let _ = writeln!(text, "#   {} [{default}]: {answer}", prompt.label);
+            }
+        }
+    }
+    text
+}

@@ -1,0 +1,901 @@
+//! The TOML profile: read, validated as a whole (every problem at once), and
+//! turned into plain data for planning.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use toml::de::{DeTable, DeValue};
+
+use crate::error::{Error, Location, Problem, Problems, Result};
+
+/// The tutorial's RSA key size.
+pub const DEFAULT_BITS: u32 = 4096;
+/// Below this, keys are refused by modern clients (OpenSSL's security level 2).
+pub const MIN_BITS: u32 = 2048;
+/// OpenSSL's OPENSSL_RSA_MAX_MODULUS_BITS; genrsa refuses larger keys.
+pub const MAX_BITS: u32 = 16384;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Ca,
+    Server,
+    Client,
+}
+
+impl Role {
+    pub fn table(self) -> &'static str {
+        match self {
+            Role::Ca => "ca",
+            Role::Server => "server",
+            Role::Client => "client",
+        }
+    }
+}
+
+/// A subject field, by OpenSSL's short name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Field {
+    C,
+    ST,
+    L,
+    O,
+    OU,
+    CN,
+    EmailAddress,
+}
+
+impl Field {
+    pub const ALL: [Field; 7] = [
+        Field::C,
+        Field::ST,
+        Field::L,
+        Field::O,
+        Field::OU,
+        Field::CN,
+        Field::EmailAddress,
+    ];
+
+    /// OpenSSL's short name, as the profile spells it.
+    pub fn short(self) -> &'static str {
+        match self {
+            Field::C => "C",
+            Field::ST => "ST",
+            Field::L => "L",
+            Field::O => "O",
+            Field::OU => "OU",
+            Field::CN => "CN",
+            Field::EmailAddress => "emailAddress",
+        }
+    }
+
+    /// OpenSSL's long name, as configs usually spell it.
+    pub fn long(self) -> &'static str {
+        match self {
+            Field::C => "countryName",
+            Field::ST => "stateOrProvinceName",
+            Field::L => "localityName",
+            Field::O => "organizationName",
+            Field::OU => "organizationalUnitName",
+            Field::CN => "commonName",
+            Field::EmailAddress => "emailAddress",
+        }
+    }
+
+    /// The field an OpenSSL object name (short or long, as OBJ_txt2nid takes it) stands for.
+    pub fn from_openssl_name(name: &str) -> Option<Field> {
+        Field::ALL
+            .into_iter()
+            .find(|f| f.short() == name || f.long() == name)
+    }
+
+    /// The upper bound in bytes that OpenSSL enforces (RFC 5280's ub-* values,
+    /// OpenSSL's crypto/asn1/a_strnid.c table).
+    pub fn max_bytes(self) -> usize {
+        match self {
+            Field::C => 2,
+            Field::ST | Field::L | Field::EmailAddress => 128,
+            Field::O | Field::OU | Field::CN => 64,
+        }
+    }
+}
+
+impl fmt::Display for Field {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.short())
+    }
+}
+
+/// One subject value and where the profile gave it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubjectValue {
+    pub field: Field,
+    pub value: String,
+    pub at: Option<Location>,
+}
+
+/// A subjectAltName entry in openssl's `TYPE:value` syntax.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct San {
+    pub kind: SanKind,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SanKind {
+    Dns,
+    Ip,
+    Email,
+    Uri,
+}
+
+impl SanKind {
+    /// The type name in openssl's syntax (case matters to openssl).
+    pub fn openssl_name(self) -> &'static str {
+        match self {
+            SanKind::Dns => "DNS",
+            SanKind::Ip => "IP",
+            SanKind::Email => "email",
+            SanKind::Uri => "URI",
+        }
+    }
+}
+
+impl fmt::Display for San {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.kind.openssl_name(), self.value)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entity {
+    pub role: Role,
+    /// The file stem: `ca`, `server`, `client`.
+    pub name: String,
+    pub bits: u32,
+    /// The profile's subject values, in the order of [`Field::ALL`].
+    pub subject: Vec<SubjectValue>,
+    pub san: Vec<San>,
+}
+
+impl Entity {
+    pub fn subject_value(&self, field: Field) -> Option<&SubjectValue> {
+        self.subject.iter().find(|v| v.field == field)
+    }
+
+    /// The profile path of a subject field, e.g. `server.subject.C`.
+    pub fn field_path(&self, field: Field) -> String {
+        format!("{}.subject.{}", self.role.table(), field.short())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Profile {
+    pub path: PathBuf,
+    pub ca: Entity,
+    pub server: Entity,
+    pub client: Entity,
+}
+
+impl Profile {
+    pub fn entities(&self) -> [&Entity; 3] {
+        [&self.ca, &self.server, &self.client]
+    }
+
+    /// The profile's file stem, used for the default output directory.
+    pub fn stem(&self) -> String {
+        self.path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "profile".into())
+    }
+}
+
+/// Reads and validates a profile file.
+pub fn load(path: &Path) -> Result<Profile> {
+    let fail = |message: String| {
+        Error::Profile(Problems {
+            file: path.to_path_buf(),
+            list: vec![Problem::new(None, "", message)],
+        })
+    };
+    let bytes = std::fs::read(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => fail(
+            "no such file; give the path of a profile such as profiles/localhost.toml, or write one with the reference in README.md".into(),
+        ),
+        _ => fail(format!("cannot read the profile: {e}")),
+    })?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let at = Location::of_offset(
+            &String::from_utf8_lossy(e.as_bytes()),
+            e.utf8_error().valid_up_to(),
+        );
+        Error::Profile(Problems {
+            file: path.to_path_buf(),
+            list: vec![Problem::new(
+                Some(at),
+                "",
+                "the profile is not UTF-8 text; save it as UTF-8",
+            )],
+        })
+    })?;
+    parse(path, &text)
+}
+
+/// Validates profile text; `path` is only used in messages.
+pub fn parse(path: &Path, text: &str) -> Result<Profile> {
+    let mut v = Validator {
+        text,
+        problems: Vec::new(),
+    };
+    let profile = v.profile(path);
+    // Report in file order; problems of the whole file come first.
+    v.problems
+        .sort_by_key(|p| p.location.map(|l| (l.line, l.column)));
+    if v.problems.is_empty() {
+        if let Some(profile) = profile {
+            return Ok(profile);
+        }
+    }
+    Err(Error::Profile(Problems {
+        file: path.to_path_buf(),
+        list: v.problems,
+    }))
+}
+
+struct Validator<'t> {
+    text: &'t str,
+    problems: Vec<Problem>,
+}
+
+type Table<'i> = DeTable<'i>;
+
+impl<'t> Validator<'t> {
+    fn at(&self, span: std::ops::Range<usize>) -> Option<Location> {
+        Some(Location::of_offset(self.text, span.start))
+    }
+
+    fn problem(
+        &mut self,
+        span: Option<std::ops::Range<usize>>,
+        field: &str,
+        message: impl Into<String>,
+    ) {
+        let location = span.and_then(|s| self.at(s));
+        self.problems.push(Problem::new(location, field, message));
+    }
+
+    fn profile(&mut self, path: &Path) -> Option<Profile> {
+        if self.text.trim().is_empty() {
+            self.problem(
+                None,
+                "",
+                "the profile is empty; it needs [ca], [server] and [client] tables (see profiles/localhost.toml)",
+            );
+            return None;
+        }
+        let (doc, errors) = DeTable::parse_recoverable(self.text);
+        if !errors.is_empty() {
+            for e in errors {
+                let message = e.message().trim().replace('\n', "; ");
+                self.problem(e.span(), "", format!("TOML syntax: {message}"));
+            }
+            return None;
+        }
+        let doc = doc.into_inner();
+        self.unknown_keys(&doc, "", &["ca", "server", "client"]);
+        let ca = self.entity(&doc, Role::Ca);
+        let server = self.entity(&doc, Role::Server);
+        let client = self.entity(&doc, Role::Client);
+        let (ca, server, client) = (ca?, server?, client?);
+        for leaf in [&server, &client] {
+            self.distinct_subject(&ca, leaf, &doc);
+        }
+        Some(Profile {
+            path: path.to_path_buf(),
+            ca,
+            server,
+            client,
+        })
+    }
+
+    fn unknown_keys(&mut self, table: &Table<'_>, prefix: &str, allowed: &[&str]) {
+        for (key, _) in table.iter() {
+            let name = key.get_ref();
+            if allowed.contains(&name.as_ref()) {
+                continue;
+            }
+            let path = join(prefix, name);
+            let hint = match closest(name, allowed) {
+                Some(near) => format!("did you mean `{near}`? "),
+                None => String::new(),
+            };
+            let what = if prefix.is_empty() { "table" } else { "key" };
+            self.problem(
+                Some(key.span()),
+                &path,
+                format!(
+                    "unknown {what}; {hint}expected one of: {}",
+                    allowed.join(", ")
+                ),
+            );
+        }
+    }
+
+    fn entity(&mut self, doc: &Table<'_>, role: Role) -> Option<Entity> {
+        let name = role.table();
+        let Some(value) = doc.get(name) else {
+            self.problem(
+                None,
+                name,
+                format!("missing [{name}] table; add one (see profiles/localhost.toml)"),
+            );
+            return None;
+        };
+        let DeValue::Table(table) = value.get_ref() else {
+            self.problem(
+                Some(value.span()),
+                name,
+                format!("must be a table, [{name}], not {}", kind(value.get_ref())),
+            );
+            return None;
+        };
+        let allowed: &[&str] = match role {
+            Role::Ca => &["bits", "subject"],
+            Role::Server | Role::Client => &["bits", "subject", "san"],
+        };
+        self.unknown_keys(table, name, allowed);
+        let bits = self.bits(table, name);
+        let subject = self.subject(table, name);
+        let san = if role == Role::Ca {
+            Vec::new()
+        } else {
+            self.sans(table, name).unwrap_or_default()
+        };
+        Some(Entity {
+            role,
+            name: name.to_string(),
+            bits: bits?,
+            subject: subject?,
+            san,
+        })
+    }
+
+    fn bits(&mut self, table: &Table<'_>, prefix: &str) -> Option<u32> {
+        let path = join(prefix, "bits");
+        let Some(value) = table.get("bits") else {
+            return Some(DEFAULT_BITS);
+        };
+        let DeValue::Integer(int) = value.get_ref() else {
+            self.problem(
+                Some(value.span()),
+                &path,
+                format!(
+                    "must be an integer such as 4096, not {}",
+                    kind(value.get_ref())
+                ),
+            );
+            return None;
+        };
+        let digits = int.as_str().replace('_', "");
+        let parsed = i64::from_str_radix(digits.trim_start_matches('+'), int.radix()).ok();
+        match parsed {
+            Some(n) if (i64::from(MIN_BITS)..=i64::from(MAX_BITS)).contains(&n) => Some(n as u32),
+            Some(n) if n > 0 && n < i64::from(MIN_BITS) => {
+                self.problem(
+                    Some(value.span()),
+                    &path,
+                    format!("{n}-bit RSA keys are unsafe and refused by modern clients; use at least {MIN_BITS} (the tutorial uses 4096)"),
+                );
+                None
+            }
+            _ => {
+                self.problem(
+                    Some(value.span()),
+                    &path,
+                    format!("must be between {MIN_BITS} and {MAX_BITS} (the tutorial uses 4096)"),
+                );
+                None
+            }
+        }
+    }
+
+    fn subject(&mut self, table: &Table<'_>, prefix: &str) -> Option<Vec<SubjectValue>> {
+        let path = join(prefix, "subject");
+        let Some(value) = table.get("subject") else {
+            self.problem(
+                None,
+                &path,
+                format!(
+                    "missing; add a [{path}] table with at least CN, e.g. CN = \"My {prefix}\""
+                ),
+            );
+            return None;
+        };
+        let DeValue::Table(sub) = value.get_ref() else {
+            self.problem(
+                Some(value.span()),
+                &path,
+                format!("must be a table, [{path}], not {}", kind(value.get_ref())),
+            );
+            return None;
+        };
+        let names: Vec<&str> = Field::ALL.iter().map(|f| f.short()).collect();
+        self.unknown_keys(sub, &path, &names);
+        let mut out = Vec::new();
+        let mut ok = true;
+        for field in Field::ALL {
+            let Some(v) = sub.get(field.short()) else {
+                continue;
+            };
+            let fpath = join(&path, field.short());
+            let DeValue::String(s) = v.get_ref() else {
+                self.problem(
+                    Some(v.span()),
+                    &fpath,
+                    format!("must be a string, not {}", kind(v.get_ref())),
+                );
+                ok = false;
+                continue;
+            };
+            match check_subject_value(field, s) {
+                Ok(()) => out.push(SubjectValue {
+                    field,
+                    value: s.to_string(),
+                    at: self.at(v.span()),
+                }),
+                Err(message) => {
+                    self.problem(Some(v.span()), &fpath, message);
+                    ok = false;
+                }
+            }
+        }
+        if ok && out.is_empty() {
+            self.problem(
+                Some(value.span()),
+                &path,
+                "is empty; give at least CN, e.g. CN = \"localhost\"",
+            );
+            return None;
+        }
+        ok.then_some(out)
+    }
+
+    fn sans(&mut self, table: &Table<'_>, prefix: &str) -> Option<Vec<San>> {
+        let path = join(prefix, "san");
+        let Some(value) = table.get("san") else {
+            self.problem(
+                None,
+                &path,
+                format!("missing; add san = [\"DNS:localhost\"] to [{prefix}] (modern clients match the host name against it)"),
+            );
+            return None;
+        };
+        let DeValue::Array(items) = value.get_ref() else {
+            self.problem(
+                Some(value.span()),
+                &path,
+                format!(
+                    "must be a list of strings such as [\"DNS:localhost\"], not {}",
+                    kind(value.get_ref())
+                ),
+            );
+            return None;
+        };
+        if items.is_empty() {
+            self.problem(
+                Some(value.span()),
+                &path,
+                "is empty; give at least one entry such as \"DNS:localhost\"",
+            );
+            return None;
+        }
+        let mut out: Vec<San> = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let ipath = format!("{path}[{i}]");
+            let DeValue::String(s) = item.get_ref() else {
+                self.problem(
+                    Some(item.span()),
+                    &ipath,
+                    format!(
+                        "must be a string such as \"DNS:localhost\", not {}",
+                        kind(item.get_ref())
+                    ),
+                );
+                continue;
+            };
+            match parse_san(s) {
+                Ok(san) if out.contains(&san) => {
+                    self.problem(
+                        Some(item.span()),
+                        &ipath,
+                        format!("\"{san}\" is listed twice; remove one"),
+                    );
+                }
+                Ok(san) => out.push(san),
+                Err(message) => self.problem(Some(item.span()), &ipath, message),
+            }
+        }
+        Some(out)
+    }
+
+    fn distinct_subject(&mut self, ca: &Entity, leaf: &Entity, doc: &Table<'_>) {
+        let same = |a: &Entity, b: &Entity| {
+            a.subject.len() == b.subject.len()
+                && a.subject
+                    .iter()
+                    .zip(&b.subject)
+                    .all(|(x, y)| x.field == y.field && x.value == y.value)
+        };
+        if same(ca, leaf) {
+            let span = doc.get(leaf.role.table()).and_then(|t| match t.get_ref() {
+                DeValue::Table(t) => t.get("subject").map(|s| s.span()),
+                _ => None,
+            });
+            self.problem(
+                span,
+                &format!("{}.subject", leaf.role.table()),
+                "is the same as ca.subject. A certificate whose subject equals its issuer's looks self-signed, and strict clients reject it (the classic slip of pressing Enter through every prompt); give it its own CN",
+            );
+        }
+    }
+}
+
+fn join(prefix: &str, name: &str) -> String {
+    if prefix.is_empty() {
+        name.to_string()
+    } else {
+        format!("{prefix}.{name}")
+    }
+}
+
+fn kind(value: &DeValue<'_>) -> &'static str {
+    match value {
+        DeValue::String(_) => "a string",
+        DeValue::Integer(_) => "an integer",
+        DeValue::Float(_) => "a float",
+        DeValue::Boolean(_) => "a boolean",
+        DeValue::Datetime(_) => "a date",
+        DeValue::Array(_) => "a list",
+        DeValue::Table(_) => "a table",
+    }
+}
+
+/// The allowed name closest to `name`, if it is a plausible typo.
+fn closest<'a>(name: &str, allowed: &[&'a str]) -> Option<&'a str> {
+    allowed
+        .iter()
+        .map(|a| (edit_distance(&name.to_lowercase(), &a.to_lowercase()), *a))
+        .filter(|(d, a)| *d <= 2.max(a.len() / 3) && *d < a.len())
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, a)| a)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+fn first_control(s: &str) -> Option<char> {
+    s.chars().find(|c| c.is_control())
+}
+
+fn describe_char(c: char) -> String {
+    match c {
+        '\n' => "a newline".into(),
+        '\r' => "a carriage return".into(),
+        '\t' => "a tab".into(),
+        c => format!("the control character U+{:04X}", c as u32),
+    }
+}
+
+/// Checks a subject value against what openssl's prompt and encoder accept.
+pub fn check_subject_value(field: Field, s: &str) -> std::result::Result<(), String> {
+    if s.is_empty() {
+        return Err(format!(
+            "is empty; openssl's prompt would take an empty answer as \"use the config's default\". Leave {} out to leave it blank",
+            field.short()
+        ));
+    }
+    if s == "." {
+        return Err(format!(
+            "\".\" alone means \"leave blank\" at openssl's prompt; leave {} out instead",
+            field.short()
+        ));
+    }
+    if let Some(c) = first_control(s) {
+        return Err(format!(
+            "contains {}; it would be read as a separate answer to the next prompt. Remove it",
+            describe_char(c)
+        ));
+    }
+    if s.trim() != s {
+        return Err("has leading or trailing spaces; remove them".into());
+    }
+    match field {
+        Field::C if !(s.len() == 2 && s.bytes().all(|b| b.is_ascii_alphabetic())) => {
+            return Err(format!(
+                "\"{s}\" is not a two-letter ISO 3166 country code such as \"US\" or \"DE\"; openssl would ask again and every later answer would land in the wrong field"
+            ));
+        }
+        Field::EmailAddress if !s.is_ascii() => {
+            return Err(
+                "must be ASCII (an IA5String); non-ASCII addresses are not allowed here".into(),
+            );
+        }
+        Field::EmailAddress if s.matches('@').count() != 1 || s.contains(' ') => {
+            return Err(format!(
+                "\"{s}\" is not an email address such as \"admin@example.com\""
+            ));
+        }
+        _ => {}
+    }
+    if s.len() > field.max_bytes() {
+        return Err(format!(
+            "is {} bytes long; openssl allows at most {} for {}",
+            s.len(),
+            field.max_bytes(),
+            field.short()
+        ));
+    }
+    Ok(())
+}
+
+/// Parses and checks one subjectAltName entry in openssl's `TYPE:value` syntax.
+pub fn parse_san(s: &str) -> std::result::Result<San, String> {
+    if let Some(c) = first_control(s) {
+        return Err(format!(
+            "contains {}; it would inject another line into openssl's extension text. Remove it",
+            describe_char(c)
+        ));
+    }
+    let Some((kind, value)) = s.split_once(':') else {
+        return Err(format!(
+            "\"{s}\" has no type; write it as TYPE:value, e.g. \"DNS:{s}\" or \"IP:127.0.0.1\""
+        ));
+    };
+    let known = [SanKind::Dns, SanKind::Ip, SanKind::Email, SanKind::Uri];
+    let Some(kind) = known.into_iter().find(|k| k.openssl_name() == kind) else {
+        if let Some(k) = known
+            .into_iter()
+            .find(|k| k.openssl_name().eq_ignore_ascii_case(kind))
+        {
+            return Err(format!(
+                "openssl's type names are case-sensitive: write \"{}:{value}\"",
+                k.openssl_name()
+            ));
+        }
+        return Err(format!(
+            "unknown type \"{kind}\"; use DNS:, IP:, email: or URI:"
+        ));
+    };
+    let bad = |why: &str| {
+        Err(format!(
+            "\"{s}\" is not a valid {} entry: {why}",
+            kind.openssl_name()
+        ))
+    };
+    if value.is_empty() {
+        return bad("the value is empty");
+    }
+    if value.contains([',', ' ']) {
+        return bad(
+            "spaces and commas are not allowed (a comma starts another entry in openssl's syntax)",
+        );
+    }
+    match kind {
+        SanKind::Dns => {
+            if let Err(why) = check_dns_name(value, true) {
+                return bad(&why);
+            }
+        }
+        SanKind::Ip => {
+            if value.parse::<IpAddr>().is_err() {
+                return bad(
+                    "write an IPv4 address such as 127.0.0.1 or an IPv6 address such as ::1",
+                );
+            }
+        }
+        SanKind::Email => {
+            let Some((local, domain)) = value.split_once('@') else {
+                return bad("write it as name@domain");
+            };
+            if local.is_empty()
+                || !local
+                    .chars()
+                    .all(|c| c.is_ascii_graphic() && !"\"\\$`!@".contains(c))
+            {
+                return bad(
+                    "the part before @ must be plain ASCII without quotes, backslashes, $, ` or !",
+                );
+            }
+            if let Err(why) = check_dns_name(domain, false) {
+                return bad(&format!("the domain: {why}"));
+            }
+        }
+        SanKind::Uri => {
+            let scheme_ok = value.split_once(':').is_some_and(|(scheme, rest)| {
+                !rest.is_empty()
+                    && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+                    && scheme
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c))
+            });
+            if !scheme_ok {
+                return bad(
+                    "write an absolute URI with a scheme, such as spiffe://example.org/workload or https://example.com/",
+                );
+            }
+            if let Some(c) = value
+                .chars()
+                .find(|c| !(c.is_ascii_alphanumeric() || "-._~:/?#[]@&'()*+;=%".contains(*c)))
+            {
+                return bad(&format!("'{c}' is not allowed; percent-encode it"));
+            }
+        }
+    }
+    Ok(San {
+        kind,
+        value: value.to_string(),
+    })
+}
+
+/// Checks a DNS name: labels of letters, digits and hyphens, optionally a
+/// leading `*.` wildcard label.
+fn check_dns_name(name: &str, allow_wildcard: bool) -> std::result::Result<(), String> {
+    let body = match name.strip_prefix("*.") {
+        Some(rest) if allow_wildcard => rest,
+        _ => name,
+    };
+    if name.len() > 253 {
+        return Err("longer than 253 characters".into());
+    }
+    if name.ends_with('.') {
+        return Err("remove the trailing dot".into());
+    }
+    for label in body.split('.') {
+        if label.is_empty() {
+            return Err("has an empty label (two dots in a row, or a leading dot)".into());
+        }
+        if label.len() > 63 {
+            return Err(format!(
+                "the label \"{label}\" is longer than 63 characters"
+            ));
+        }
+        if let Some(c) = label
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || *c == '-'))
+        {
+            return Err(match c {
+                '*' => "a wildcard is allowed only as the whole first label, as in *.example.com"
+                    .into(),
+                c if !c.is_ascii() => {
+                    "non-ASCII names must be written in their xn-- (punycode) form".into()
+                }
+                c => format!(
+                    "'{c}' is not allowed in a host name (letters, digits and hyphens only)"
+                ),
+            });
+        }
+        if label.starts_with('-') || label.ends_with('-') {
+            return Err(format!(
+                "the label \"{label}\" starts or ends with a hyphen"
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problems(text: &str) -> Vec<String> {
+        match parse(Path::new("p.toml"), text) {
+            Ok(_) => vec![],
+            Err(Error::Profile(p)) => p
+                .list
+                .iter()
+                .map(|p| {
+                    let at = p
+                        .location
+                        .map(|l| format!("{}:{}: ", l.line, l.column))
+                        .unwrap_or_default();
+                    format!("{at}{}: {}", p.field, p.message)
+                })
+                .collect(),
+            Err(e) => vec![e.to_string()],
+        }
+    }
+
+    const GOOD: &str = r#"
+[ca]
+subject = { CN = "Root" }
+[server]
+subject = { CN = "localhost" }
+san = ["DNS:localhost", "IP:127.0.0.1"]
+[client]
+bits = 2048
+subject = { CN = "client", O = "Workshop" }
+san = ["DNS:localhost"]
+"#;
+
+    #[test]
+    fn a_good_profile_loads_with_defaults() {
+        let p = parse(Path::new("p.toml"), GOOD).unwrap();
+        assert_eq!(p.ca.bits, 4096);
+        assert_eq!(p.client.bits, 2048);
+        assert_eq!(p.server.san.len(), 2);
+        assert_eq!(p.server.san[1].to_string(), "IP:127.0.0.1");
+        let client: Vec<_> = p
+            .client
+            .subject
+            .iter()
+            .map(|v| (v.field, v.value.as_str()))
+            .collect();
+        assert_eq!(client, vec![(Field::O, "Workshop"), (Field::CN, "client")]);
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let text = GOOD
+            .replace("bits = 2048", "bits = 1024\nsans = []")
+            .replace("CN = \"Root\"", "CN = \"Root\", C = \"USA\"");
+        assert_eq!(
+            problems(&text),
+            vec![
+                "3:30: ca.subject.C: \"USA\" is not a two-letter ISO 3166 country code such as \"US\" or \"DE\"; openssl would ask again and every later answer would land in the wrong field",
+                "8:8: client.bits: 1024-bit RSA keys are unsafe and refused by modern clients; use at least 2048 (the tutorial uses 4096)",
+                "9:1: client.sans: unknown key; did you mean `san`? expected one of: bits, subject, san",
+            ]
+        );
+    }
+
+    #[test]
+    fn san_entries_are_checked_for_their_type() {
+        assert!(parse_san("DNS:*.example.com").is_ok());
+        assert!(parse_san("IP:::1").is_ok());
+        assert!(parse_san("URI:spiffe://example.org/ns/a").is_ok());
+        assert!(parse_san("email:a.b@example.com").is_ok());
+        assert_eq!(
+            parse_san("dns:localhost").unwrap_err(),
+            "openssl's type names are case-sensitive: write \"DNS:localhost\""
+        );
+        assert_eq!(
+            parse_san("DNS:local host").unwrap_err(),
+            "\"DNS:local host\" is not a valid DNS entry: spaces and commas are not allowed (a comma starts another entry in openssl's syntax)"
+        );
+        assert_eq!(
+            parse_san("IP:300.1.1.1").unwrap_err(),
+            "\"IP:300.1.1.1\" is not a valid IP entry: write an IPv4 address such as 127.0.0.1 or an IPv6 address such as ::1"
+        );
+        assert_eq!(
+            parse_san("DNS:a\nDNS:b").unwrap_err(),
+            "contains a newline; it would inject another line into openssl's extension text. Remove it"
+        );
+        assert_eq!(
+            parse_san("RID:1.2.3").unwrap_err(),
+            "unknown type \"RID\"; use DNS:, IP:, email: or URI:"
+        );
+    }
+
+    #[test]
+    fn typo_suggestions_are_plausible_only() {
+        assert_eq!(closest("sans", &["bits", "subject", "san"]), Some("san"));
+        assert_eq!(
+            closest("subjet", &["bits", "subject", "san"]),
+            Some("subject")
+        );
+        assert_eq!(closest("zzzzzz", &["bits", "subject", "san"]), None);
+    }
+}

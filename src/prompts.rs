@@ -1,0 +1,415 @@
+//! The prompts `openssl req` will ask, read from the active openssl config,
+//! and the answers pkiforge types at them.
+//!
+//! This follows `prompt_info()` in OpenSSL's apps/req.c: the entries of the
+//! `distinguished_name` section in file order, skipping `*_min`, `*_max`,
+//! `*_default` and `*_value` keys, dropping a leading `N.` / `N:` / `N,`
+//! prefix, skipping names openssl does not know and entries that have a
+//! `_value` (those are not read from stdin). `attributes` works the same way,
+//! and is asked only for a CSR (not with `-x509`).
+
+use std::path::{Path, PathBuf};
+
+use crate::config::Config;
+use crate::error::{Error, Problem, Result};
+use crate::openssl::Openssl;
+use crate::profile::{Entity, Field};
+
+/// One question openssl will ask on stdin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prompt {
+    /// The config key, such as `0.organizationName`.
+    pub key: String,
+    /// The object name after the prefix, such as `organizationName`.
+    pub object: String,
+    /// The text openssl shows.
+    pub label: String,
+    pub default: Option<String>,
+    pub min: Option<i64>,
+    pub max: Option<i64>,
+}
+
+impl Prompt {
+    pub fn field(&self) -> Option<Field> {
+        Field::from_openssl_name(&self.object)
+    }
+}
+
+/// The questions of the active config, in the order openssl asks them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PromptLayout {
+    pub config: PathBuf,
+    pub dn_section: String,
+    pub dn: Vec<Prompt>,
+    pub attributes: Vec<Prompt>,
+}
+
+/// What to type at the prompts of one `req`, and the subject it must produce.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answers {
+    pub lines: Vec<String>,
+    /// `(short name, value)` in the order openssl writes them.
+    pub expected: Vec<(String, String)>,
+    /// True when a value is not ASCII, so `req` needs `-utf8`.
+    pub utf8: bool,
+}
+
+/// Object names that every OpenSSL since 1.1.1 knows (OBJ_txt2nid succeeds).
+const KNOWN_OBJECTS: &[&str] = &[
+    "C",
+    "countryName",
+    "ST",
+    "stateOrProvinceName",
+    "L",
+    "localityName",
+    "O",
+    "organizationName",
+    "OU",
+    "organizationalUnitName",
+    "CN",
+    "commonName",
+    "emailAddress",
+    "serialNumber",
+    "SN",
+    "surname",
+    "GN",
+    "givenName",
+    "title",
+    "initials",
+    "dnQualifier",
+    "pseudonym",
+    "generationQualifier",
+    "DC",
+    "domainComponent",
+    "UID",
+    "userId",
+    "street",
+    "streetAddress",
+    "postalCode",
+    "businessCategory",
+    "name",
+    "description",
+    "postalAddress",
+    "postOfficeBox",
+    "telephoneNumber",
+    "unstructuredName",
+    "unstructuredAddress",
+    "challengePassword",
+    "contentType",
+];
+
+impl PromptLayout {
+    /// Reads the layout from the config that `openssl` will use.
+    pub fn read(openssl: &Openssl) -> Result<PromptLayout> {
+        let path = openssl.config_path();
+        let config = Config::load(&path).map_err(|message| Error::Config {
+            path: path.clone(),
+            message: format!("{message}\n  openssl req needs its config to ask for the subject; set OPENSSL_CONF to a readable openssl.cnf."),
+        })?;
+        PromptLayout::from_config(&path, &config, |name| knows_object(openssl, name))
+    }
+
+    /// Builds the layout from a parsed config; `knows` says whether openssl
+    /// recognises an object name outside pkiforge's built-in list.
+    pub fn from_config(
+        path: &Path,
+        config: &Config,
+        knows: impl Fn(&str) -> bool,
+    ) -> Result<PromptLayout> {
+        let err = |message: String| Error::Config {
+            path: path.to_path_buf(),
+            message,
+        };
+        if config.section("req").is_none() && config.get("req", "distinguished_name").is_none() {
+            return Err(err(
+                "has no [req] section, so `openssl req` has no prompts to answer; set OPENSSL_CONF to a config with [req] distinguished_name = …".into(),
+            ));
+        }
+        if config
+            .get("req", "prompt")
+            .is_some_and(|p| p.trim().eq_ignore_ascii_case("no"))
+        {
+            return Err(err(
+                "sets `prompt = no` in [req], so openssl takes the subject from the config and asks nothing; pkiforge cannot answer it. Remove that line or set OPENSSL_CONF to a config that prompts".into(),
+            ));
+        }
+        let dn_section = config
+            .get("req", "distinguished_name")
+            .ok_or_else(|| {
+                err(
+                    "[req] has no distinguished_name = …; openssl req cannot ask for a subject"
+                        .into(),
+                )
+            })?
+            .to_string();
+        let dn_entries = config
+            .section(&dn_section)
+            .ok_or_else(|| err(format!("[req] names distinguished_name = {dn_section}, but there is no [{dn_section}] section")))?;
+        let dn = prompts_of(config, &dn_section, dn_entries, &knows);
+        if dn.is_empty() {
+            return Err(err(format!(
+                "[{dn_section}] asks for no subject fields; openssl req would fail"
+            )));
+        }
+        let attributes = match config.get("req", "attributes") {
+            Some(sect) => config
+                .section(sect)
+                .map(|e| prompts_of(config, sect, e, &knows))
+                .unwrap_or_default(),
+            None => Vec::new(),
+        };
+        Ok(PromptLayout {
+            config: path.to_path_buf(),
+            dn_section,
+            dn,
+            attributes,
+        })
+    }
+
+    /// The answers for one entity's `req`: its subject values where the config
+    /// asks for them, `.` (leave blank) everywhere else, and `.` for every
+    /// attribute when `with_attributes` (a CSR; `-x509` asks none).
+    pub fn answers_for(
+        &self,
+        entity: &Entity,
+        with_attributes: bool,
+    ) -> std::result::Result<Answers, Vec<Problem>> {
+        let mut problems = Vec::new();
+        let mut lines = Vec::new();
+        let mut expected = Vec::new();
+        let mut used: Vec<Field> = Vec::new();
+        for prompt in &self.dn {
+            let value = prompt
+                .field()
+                .filter(|f| !used.contains(f))
+                .and_then(|f| entity.subject_value(f));
+            let Some(value) = value else {
+                lines.push(".".to_string());
+                continue;
+            };
+            used.push(value.field);
+            let len = value.value.len() as i64;
+            let too_short = prompt.min.is_some_and(|min| len < min);
+            let too_long = prompt.max.is_some_and(|max| max >= 0 && len > max);
+            if too_short || too_long {
+                let limits = match (prompt.min, prompt.max) {
+                    (Some(a), Some(b)) if a == b => format!("exactly {a} bytes"),
+                    (Some(a), Some(b)) => format!("{a} to {b} bytes"),
+                    (Some(a), None) => format!("at least {a} bytes"),
+                    (None, Some(b)) => format!("at most {b} bytes"),
+                    (None, None) => unreachable!("a limit was exceeded"),
+                };
+                problems.push(Problem::new(
+                    value.at,
+                    entity.field_path(value.field),
+                    format!(
+                        "is {len} bytes, but the openssl config {} allows {limits} for {} ({}_min/_max); openssl would ask again and every later answer would land in the wrong field. Shorten it",
+                        self.config.display(),
+                        prompt.object,
+                        prompt.key,
+                    ),
+                ));
+            }
+            lines.push(value.value.clone());
+            expected.push((value.field.short().to_string(), value.value.clone()));
+        }
+        for value in &entity.subject {
+            if !used.contains(&value.field) {
+                problems.push(Problem::new(
+                    value.at,
+                    entity.field_path(value.field),
+                    format!(
+                        "the openssl config {} does not ask for {} in [{}], so openssl cannot write it; remove it from the profile or use a config that asks for it",
+                        self.config.display(),
+                        value.field.long(),
+                        self.dn_section,
+                    ),
+                ));
+            }
+        }
+        if with_attributes {
+            lines.extend(self.attributes.iter().map(|_| ".".to_string()));
+        }
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        let utf8 = entity.subject.iter().any(|v| !v.value.is_ascii());
+        Ok(Answers {
+            lines,
+            expected,
+            utf8,
+        })
+    }
+}
+
+fn prompts_of(
+    config: &Config,
+    section: &str,
+    entries: &[(String, String)],
+    knows: &impl Fn(&str) -> bool,
+) -> Vec<Prompt> {
+    let mut out = Vec::new();
+    for (key, label) in entries {
+        if ["_min", "_max", "_default", "_value"]
+            .iter()
+            .any(|s| key.ends_with(s))
+        {
+            continue;
+        }
+        let mut object = key.as_str();
+        if let Some(i) = key.find([':', ',', '.']) {
+            if i + 1 < key.len() {
+                object = &key[i + 1..];
+            }
+        }
+        let object = object.strip_prefix('+').unwrap_or(object);
+        if !(KNOWN_OBJECTS.contains(&object) || knows(object)) {
+            continue;
+        }
+        if config.get(section, &format!("{key}_value")).is_some() {
+            continue;
+        }
+        out.push(Prompt {
+            key: key.clone(),
+            object: object.to_string(),
+            label: label.clone(),
+            default: config
+                .get(section, &format!("{key}_default"))
+                .map(str::to_string),
+            min: config.get_number(section, &format!("{key}_min")),
+            max: config.get_number(section, &format!("{key}_max")),
+        });
+    }
+    out
+}
+
+/// Asks openssl whether it knows an object name (as OBJ_txt2obj resolves it).
+fn knows_object(openssl: &Openssl, name: &str) -> bool {
+    // A numeric OID resolves even when openssl has no name for it, and then
+    // req skips the entry; only names are worth asking about.
+    if name.is_empty() || name.chars().all(|c| c.is_ascii_digit() || c == '.') {
+        return false;
+    }
+    duct::cmd(
+        &openssl.path,
+        ["asn1parse", "-genstr", &format!("OID:{name}")],
+    )
+    .stdin_null()
+    .stdout_null()
+    .stderr_null()
+    .unchecked()
+    .run()
+    .is_ok_and(|o| o.status.success())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profile;
+
+    fn layout(cnf: &str) -> Result<PromptLayout> {
+        let config = Config::parse(cnf).unwrap();
+        PromptLayout::from_config(Path::new("t.cnf"), &config, |_| false)
+    }
+
+    const DEBIAN: &str = "[ req ]\ndistinguished_name = req_distinguished_name\nattributes = req_attributes\n\
+[ req_distinguished_name ]\ncountryName = Country Name (2 letter code)\ncountryName_default = AU\ncountryName_min = 2\ncountryName_max = 2\n\
+stateOrProvinceName = State\nlocalityName = Locality\n0.organizationName = Org\n0.organizationName_default = Internet Widgits Pty Ltd\n\
+organizationalUnitName = OU\ncommonName = CN\ncommonName_max = 64\nemailAddress = Email\nemailAddress_max = 64\n\
+[ req_attributes ]\nchallengePassword = A challenge password\nchallengePassword_min = 4\nchallengePassword_max = 20\nunstructuredName = An optional company name\n";
+
+    fn entity(toml: &str) -> profile::Entity {
+        let text = format!(
+            "[ca]\nsubject = {{ CN = \"Root CA\" }}\n[server]\nsan = [\"DNS:localhost\"]\n{toml}\n[client]\nsan = [\"DNS:localhost\"]\nsubject = {{ CN = \"c\" }}\n"
+        );
+        profile::parse(Path::new("p.toml"), &text).unwrap().server
+    }
+
+    #[test]
+    fn debian_layout_is_read_in_file_order() {
+        let l = layout(DEBIAN).unwrap();
+        let objects: Vec<_> = l.dn.iter().map(|p| p.object.as_str()).collect();
+        assert_eq!(
+            objects,
+            [
+                "countryName",
+                "stateOrProvinceName",
+                "localityName",
+                "organizationName",
+                "organizationalUnitName",
+                "commonName",
+                "emailAddress"
+            ]
+        );
+        assert_eq!(l.dn[0].min, Some(2));
+        assert_eq!(l.dn[3].default.as_deref(), Some("Internet Widgits Pty Ltd"));
+        assert_eq!(l.attributes.len(), 2);
+    }
+
+    #[test]
+    fn answers_follow_the_config_and_blank_the_rest() {
+        let l = layout(DEBIAN).unwrap();
+        let e = entity("subject = { CN = \"localhost\", O = \"Acme\", C = \"DE\" }");
+        let a = l.answers_for(&e, true).unwrap();
+        assert_eq!(
+            a.lines,
+            ["DE", ".", ".", "Acme", ".", "localhost", ".", ".", "."]
+        );
+        assert_eq!(
+            a.expected,
+            [
+                ("C".into(), "DE".into()),
+                ("O".into(), "Acme".into()),
+                ("CN".into(), "localhost".into())
+            ]
+        );
+        let ca = l.answers_for(&e, false).unwrap();
+        assert_eq!(ca.lines.len(), 7, "no attributes for -x509");
+    }
+
+    #[test]
+    fn a_reordered_relabelled_config_changes_the_answers() {
+        let l = layout(
+            "[req]\ndistinguished_name = dn\n[dn]\n1.commonName = Name please\nCN_max = 5\nO = Company\nfavouriteColour = ignored by openssl\nC = Country\nC_value = DE\n",
+        )
+        .unwrap();
+        let objects: Vec<_> = l.dn.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(
+            objects,
+            ["1.commonName", "O"],
+            "unknown names and _value entries are not asked"
+        );
+        let e = entity("subject = { CN = \"web\", O = \"Acme\" }");
+        assert_eq!(l.answers_for(&e, true).unwrap().lines, ["web", "Acme"]);
+    }
+
+    #[test]
+    fn limits_and_unasked_fields_are_problems() {
+        let l =
+            layout("[req]\ndistinguished_name = dn\n[dn]\ncommonName = CN\ncommonName_max = 5\n")
+                .unwrap();
+        let e = entity("subject = { CN = \"localhost\", O = \"Acme\" }");
+        let problems: Vec<_> = l
+            .answers_for(&e, true)
+            .unwrap_err()
+            .into_iter()
+            .map(|p| format!("{}: {}", p.field, p.message))
+            .collect();
+        assert_eq!(
+            problems,
+            [
+                "server.subject.CN: is 9 bytes, but the openssl config t.cnf allows at most 5 bytes for commonName (commonName_min/_max); openssl would ask again and every later answer would land in the wrong field. Shorten it",
+                "server.subject.O: the openssl config t.cnf does not ask for organizationName in [dn], so openssl cannot write it; remove it from the profile or use a config that asks for it",
+            ]
+        );
+    }
+
+    #[test]
+    fn prompt_no_is_refused_with_a_reason() {
+        let e = layout("[req]\nprompt = no\ndistinguished_name = dn\n[dn]\nCN = x\n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "openssl config t.cnf: sets `prompt = no` in [req], so openssl takes the subject from the config and asks nothing; pkiforge cannot answer it. Remove that line or set OPENSSL_CONF to a config that prompts"
+        );
+    }
+}

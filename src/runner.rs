@@ -1,0 +1,401 @@
+//! Executes a plan: each openssl step through duct in a staging directory,
+//! temp files for `<(printf …)`, native `cat`, checks after every step, and
+//! the result moved into place only when every check has passed.
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, Result};
+use crate::openssl::Openssl;
+use crate::plan::Plan;
+use crate::progress::Progress;
+use crate::step::{Action, Arg, Step};
+use crate::verify;
+
+/// How long one step may run before it is stopped, unless `--timeout` says otherwise.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// How often a running step is checked for Ctrl-C and its deadline.
+const POLL: Duration = Duration::from_millis(25);
+
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub out: PathBuf,
+    pub force: bool,
+    pub timeout: Duration,
+}
+
+/// What a successful run leaves to report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    pub out: PathBuf,
+    pub files: Vec<PathBuf>,
+    /// What the checks printed, e.g. `server.crt: OK`.
+    pub check_lines: Vec<String>,
+}
+
+/// SIGINT and SIGTERM set these instead of killing pkiforge outright, so that
+/// a run can stop its child and remove its staging directory first.
+#[derive(Debug, Clone)]
+pub struct Signals {
+    int: Arc<AtomicBool>,
+    term: Arc<AtomicBool>,
+}
+
+impl Signals {
+    pub fn install() -> Result<Signals> {
+        let s = Signals {
+            int: Arc::new(AtomicBool::new(false)),
+            term: Arc::new(AtomicBool::new(false)),
+        };
+        let register = |sig, flag: &Arc<AtomicBool>| {
+            signal_hook::flag::register(sig, Arc::clone(flag))
+                .map_err(|e| Error::io("cannot install the signal handler", e))
+        };
+        register(signal_hook::consts::SIGINT, &s.int)?;
+        register(signal_hook::consts::SIGTERM, &s.term)?;
+        Ok(s)
+    }
+
+    /// Signals that are never raised, for callers that handle none.
+    pub fn none() -> Signals {
+        Signals {
+            int: Arc::new(AtomicBool::new(false)),
+            term: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    fn check(&self) -> Result<()> {
+        if self.int.load(Ordering::SeqCst) {
+            return Err(Error::Interrupted { signal: 2 });
+        }
+        if self.term.load(Ordering::SeqCst) {
+            return Err(Error::Interrupted { signal: 15 });
+        }
+        Ok(())
+    }
+}
+
+pub struct Runner<'a> {
+    pub openssl: &'a Openssl,
+    pub progress: &'a Progress,
+    pub signals: &'a Signals,
+}
+
+impl Runner<'_> {
+    /// Runs every step and check of `plan`; on success moves the files into
+    /// `opts.out`. On any failure the output directory is as it was.
+    pub fn run(&self, plan: &Plan, opts: &RunOptions) -> Result<Report> {
+        let outputs = plan.outputs();
+        let existing: Vec<String> = outputs
+            .iter()
+            .filter(|p| opts.out.join(p).symlink_metadata().is_ok())
+            .map(|p| p.display().to_string())
+            .collect();
+        if !existing.is_empty() && !opts.force {
+            return Err(Error::WouldClobber {
+                dir: opts.out.clone(),
+                files: existing.join(" "),
+            });
+        }
+        let created = create_parents(&opts.out)?;
+        let result = self.run_staged(plan, opts, &outputs);
+        if result.is_err() {
+            remove_created(&created);
+        }
+        result
+    }
+
+    fn run_staged(&self, plan: &Plan, opts: &RunOptions, outputs: &[PathBuf]) -> Result<Report> {
+        let parent = parent_of(&opts.out);
+        let staging = tempfile::Builder::new()
+            .prefix(".pkiforge-staging-")
+            .tempdir_in(parent)
+            .map_err(|e| {
+                Error::io(
+                    format!("cannot create a staging directory in {}", parent.display()),
+                    e,
+                )
+            })?;
+        let mut check_lines = Vec::new();
+        for step in plan.all() {
+            self.signals.check()?;
+            self.progress.start(step);
+            let started = Instant::now();
+            match self.run_step(step, staging.path(), opts.timeout) {
+                Ok(lines) => {
+                    self.progress.finish(step, started.elapsed());
+                    check_lines.extend(lines);
+                }
+                Err(e) => {
+                    self.progress.fail(step);
+                    return Err(e);
+                }
+            }
+        }
+        self.signals.check()?;
+        publish(staging.path(), &opts.out, outputs)?;
+        Ok(Report {
+            out: opts.out.clone(),
+            files: outputs.to_vec(),
+            check_lines,
+        })
+    }
+
+    /// Runs one check (a step that writes nothing) in `dir` itself.
+    pub fn check(&self, step: &Step, dir: &Path) -> Result<Vec<String>> {
+        self.progress.start(step);
+        let started = Instant::now();
+        let result = self.run_step(step, dir, DEFAULT_TIMEOUT);
+        match &result {
+            Ok(_) => self.progress.finish(step, started.elapsed()),
+            Err(_) => self.progress.fail(step),
+        }
+        result
+    }
+
+    /// Runs one step in `dir`; returns the lines a check printed.
+    fn run_step(&self, step: &Step, dir: &Path, timeout: Duration) -> Result<Vec<String>> {
+        let mut printed = Vec::new();
+        match &step.action {
+            Action::Openssl { args, stdin } => {
+                let stdout = self.run_openssl(step, args, stdin, dir, timeout)?;
+                if let Some(expected) = &step.expect_stdout {
+                    printed = stdout.lines().map(str::to_string).collect();
+                    if &printed != expected {
+                        return Err(Error::Check {
+                            step: step.id.clone(),
+                            command: step.to_string(),
+                            message: format!(
+                                "expected {:?}, openssl printed {:?}",
+                                expected.join("\n"),
+                                stdout.trim_end()
+                            ),
+                        });
+                    }
+                }
+            }
+            Action::Concat { parts, out } => concat(step, dir, parts, out)?,
+        }
+        self.check_outputs(step, dir)?;
+        Ok(printed)
+    }
+
+    fn run_openssl(
+        &self,
+        step: &Step,
+        args: &[Arg],
+        stdin: &[String],
+        dir: &Path,
+        timeout: Duration,
+    ) -> Result<String> {
+        // Temp files for <(printf …) live exactly as long as this step.
+        let mut temps = Vec::new();
+        let mut argv = Vec::with_capacity(args.len());
+        for arg in args {
+            match arg {
+                Arg::Lit(word) => argv.push(word.clone().into()),
+                Arg::Inline(text) => {
+                    let mut file = tempfile::Builder::new()
+                        .prefix(".inline-")
+                        .tempfile_in(dir)
+                        .map_err(|e| Error::io("cannot create a temp file", e))?;
+                    file.write_all(text.as_bytes())
+                        .and_then(|_| file.flush())
+                        .map_err(|e| Error::io("cannot write a temp file", e))?;
+                    argv.push(file.path().as_os_str().to_owned());
+                    temps.push(file);
+                }
+            }
+        }
+        let mut expr = duct::cmd(&self.openssl.path, argv)
+            .dir(dir)
+            .stdout_capture()
+            .stderr_capture()
+            .unchecked();
+        expr = if stdin.is_empty() {
+            expr.stdin_null()
+        } else {
+            let mut bytes = stdin.join("\n");
+            bytes.push('\n');
+            expr.stdin_bytes(bytes)
+        };
+        let handle = expr.start().map_err(|e| Error::StepFailed {
+            step: step.id.clone(),
+            command: step.to_string(),
+            status: format!("could not start {}: {e}", self.openssl.path.display()),
+            stderr: String::new(),
+        })?;
+        let deadline = Instant::now() + timeout;
+        let output = loop {
+            match handle.wait_timeout(POLL) {
+                Ok(Some(output)) => break output,
+                Ok(None) => {}
+                Err(e) => return Err(Error::io(format!("waiting for step {}", step.id), e)),
+            }
+            let stop = self.signals.check().err().or_else(|| {
+                (Instant::now() >= deadline).then(|| Error::Timeout {
+                    step: step.id.clone(),
+                    command: step.to_string(),
+                    seconds: timeout.as_secs(),
+                })
+            });
+            if let Some(e) = stop {
+                let _ = handle.kill();
+                return Err(e);
+            }
+        };
+        drop(temps);
+        if !output.status.success() {
+            return Err(Error::StepFailed {
+                step: step.id.clone(),
+                command: step.to_string(),
+                status: describe_status(output.status),
+                stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            });
+        }
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    }
+
+    fn check_outputs(&self, step: &Step, dir: &Path) -> Result<()> {
+        for out in &step.outputs {
+            let ok = fs::metadata(dir.join(out)).is_ok_and(|m| m.is_file() && m.len() > 0);
+            if !ok {
+                return Err(Error::MissingOutput {
+                    step: step.id.clone(),
+                    command: step.to_string(),
+                    file: out.clone(),
+                    stderr: String::new(),
+                });
+            }
+        }
+        for key in &step.keys {
+            let path = dir.join(key);
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o600))
+                .map_err(|e| Error::io(format!("cannot make {} private", key.display()), e))?;
+            let mode = fs::metadata(&path)
+                .map_err(|e| Error::io(format!("cannot read {}", key.display()), e))?
+                .permissions()
+                .mode()
+                & 0o777;
+            if mode != 0o600 {
+                return Err(Error::Check {
+                    step: step.id.clone(),
+                    command: step.to_string(),
+                    message: format!("{} has mode {mode:o}, not 600", key.display()),
+                });
+            }
+        }
+        if let Some(check) = &step.subject_check {
+            let found =
+                verify::read_subject(&dir.join(&check.file)).map_err(|message| Error::Check {
+                    step: step.id.clone(),
+                    command: step.to_string(),
+                    message,
+                })?;
+            if let Some((field, expected, found)) =
+                verify::subject_difference(&check.expected, &found)
+            {
+                return Err(Error::SubjectMismatch {
+                    step: step.id.clone(),
+                    command: step.to_string(),
+                    file: check.file.clone(),
+                    field,
+                    expected,
+                    found,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+fn concat(step: &Step, dir: &Path, parts: &[PathBuf], out: &Path) -> Result<()> {
+    let mut bytes = Vec::new();
+    for part in parts {
+        let data = fs::read(dir.join(part)).map_err(|e| Error::StepFailed {
+            step: step.id.clone(),
+            command: step.to_string(),
+            status: format!("cannot read {}: {e}", part.display()),
+            stderr: String::new(),
+        })?;
+        bytes.extend_from_slice(&data);
+    }
+    fs::write(dir.join(out), bytes)
+        .map_err(|e| Error::io(format!("cannot write {}", out.display()), e))
+}
+
+fn describe_status(status: std::process::ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("openssl exited with status {code}"),
+        (None, Some(sig)) => format!("openssl was killed by signal {sig}"),
+        _ => format!("openssl ended: {status}"),
+    }
+}
+
+fn parent_of(dir: &Path) -> &Path {
+    match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+/// Creates the missing ancestors of `out` (not `out` itself); returns those
+/// created, deepest first, so a failed run can remove them again.
+fn create_parents(out: &Path) -> Result<Vec<PathBuf>> {
+    let mut missing = Vec::new();
+    let mut dir = parent_of(out).to_path_buf();
+    while !dir.exists() {
+        missing.push(dir.clone());
+        match dir.parent() {
+            Some(p) if !p.as_os_str().is_empty() => dir = p.to_path_buf(),
+            _ => break,
+        }
+    }
+    for d in missing.iter().rev() {
+        if let Err(e) = fs::create_dir(d) {
+            remove_created(&missing);
+            return Err(Error::io(format!("cannot create {}", d.display()), e));
+        }
+    }
+    Ok(missing)
+}
+
+fn remove_created(dirs: &[PathBuf]) {
+    for d in dirs {
+        let _ = fs::remove_dir(d);
+    }
+}
+
+/// Moves the staged files into `out`, creating it if needed. If a move fails
+/// part-way, the files already moved are taken back out.
+fn publish(staging: &Path, out: &Path, files: &[PathBuf]) -> Result<()> {
+    let created_out = !out.exists();
+    if created_out {
+        fs::create_dir(out)
+            .map_err(|e| Error::io(format!("cannot create {}", out.display()), e))?;
+    }
+    let mut moved: Vec<&PathBuf> = Vec::new();
+    for f in files {
+        if let Err(e) = fs::rename(staging.join(f), out.join(f)) {
+            for m in &moved {
+                let _ = fs::remove_file(out.join(m));
+            }
+            if created_out {
+                let _ = fs::remove_dir(out);
+            }
+            return Err(Error::io(
+                format!("cannot move {} into {}", f.display(), out.display()),
+                e,
+            ));
+        }
+        moved.push(f);
+    }
+    Ok(())
+}

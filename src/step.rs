@@ -1,0 +1,185 @@
+//! One step of a plan, and how it renders as a line of the tutorial.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// Which part of the tutorial a step belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Section {
+    Ca,
+    Server,
+    Client,
+    Verify,
+}
+
+impl fmt::Display for Section {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Section::Ca => "ca",
+            Section::Server => "server",
+            Section::Client => "client",
+            Section::Verify => "verify",
+        })
+    }
+}
+
+/// One word of an openssl command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Arg {
+    /// A plain argument, passed as is; rendered shell-quoted when it needs it.
+    Lit(String),
+    /// Text that the tutorial feeds through bash process substitution,
+    /// `<(printf "…")`. The runner writes exactly these bytes to a temp file
+    /// and passes its path instead.
+    Inline(String),
+}
+
+impl Arg {
+    pub fn lit(s: impl Into<String>) -> Arg {
+        Arg::Lit(s.into())
+    }
+}
+
+impl fmt::Display for Arg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Arg::Lit(word) => f.write_str(&shell_word(word)),
+            Arg::Inline(text) => {
+                // printf treats `%` and `\` in its format string specially.
+                let format = text.replace('\\', "\\\\").replace('%', "%%");
+                write!(f, "<(printf \"{}\")", double_quote_escape(&format))
+            }
+        }
+    }
+}
+
+/// Characters that never need quoting in bash.
+fn is_shell_safe(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "_./:=,@%+-".contains(c)
+}
+
+/// Renders one argument as a bash word: bare when it is safe, else in double quotes.
+pub fn shell_word(word: &str) -> String {
+    if !word.is_empty() && word.chars().all(is_shell_safe) {
+        word.to_string()
+    } else {
+        format!("\"{}\"", double_quote_escape(word))
+    }
+}
+
+/// Escapes the characters that bash interprets inside double quotes.
+fn double_quote_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '"' | '\\' | '$' | '`') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// What a step does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Run openssl with these arguments; `stdin` holds the answers to its
+    /// prompts, one line each (stdin is closed after them).
+    Openssl { args: Vec<Arg>, stdin: Vec<String> },
+    /// `cat parts… > out`, done natively.
+    Concat { parts: Vec<PathBuf>, out: PathBuf },
+}
+
+/// What must hold after a `req` step: the subject openssl wrote, field by field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubjectCheck {
+    pub file: PathBuf,
+    /// `(short name, value)` in the order openssl writes them.
+    pub expected: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    /// A short stable name such as `server-csr`.
+    pub id: String,
+    pub section: Section,
+    /// The tutorial's words for this step.
+    pub heading: String,
+    pub action: Action,
+    /// Files the step must leave behind (checked after it runs).
+    pub outputs: Vec<PathBuf>,
+    /// Private key files among the outputs: written 0600.
+    pub keys: Vec<PathBuf>,
+    pub subject_check: Option<SubjectCheck>,
+    /// For checks: each line openssl must print on stdout.
+    pub expect_stdout: Option<Vec<String>>,
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.action {
+            Action::Openssl { args, .. } => {
+                f.write_str("openssl")?;
+                for arg in args {
+                    write!(f, " {arg}")?;
+                }
+                Ok(())
+            }
+            Action::Concat { parts, out } => {
+                f.write_str("cat")?;
+                for part in parts {
+                    write!(f, " {}", shell_word(&part.to_string_lossy()))?;
+                }
+                write!(f, " > {}", shell_word(&out.to_string_lossy()))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_words_stay_bare_and_others_are_double_quoted() {
+        assert_eq!(shell_word("server.key"), "server.key");
+        assert_eq!(
+            shell_word("subjectAltName = DNS:localhost"),
+            "\"subjectAltName = DNS:localhost\""
+        );
+        assert_eq!(shell_word("a\"b$c`d\\e"), "\"a\\\"b\\$c\\`d\\\\e\"");
+        assert_eq!(shell_word(""), "\"\"");
+    }
+
+    #[test]
+    fn inline_renders_as_process_substitution_with_printf_escapes() {
+        assert_eq!(
+            Arg::Inline("subjectAltName=DNS:localhost".into()).to_string(),
+            "<(printf \"subjectAltName=DNS:localhost\")"
+        );
+        assert_eq!(
+            Arg::Inline("URI:https://x/a%20b".into()).to_string(),
+            "<(printf \"URI:https://x/a%%20b\")"
+        );
+    }
+
+    #[test]
+    fn concat_renders_as_cat_redirect() {
+        let step = Step {
+            id: "server-bundle".into(),
+            section: Section::Server,
+            heading: String::new(),
+            action: Action::Concat {
+                parts: vec!["server.crt".into(), "ca.crt".into()],
+                out: "server.bundle.crt".into(),
+            },
+            outputs: vec![],
+            keys: vec![],
+            subject_check: None,
+            expect_stdout: None,
+        };
+        assert_eq!(
+            step.to_string(),
+            "cat server.crt ca.crt > server.bundle.crt"
+        );
+    }
+}
