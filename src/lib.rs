@@ -136,7 +136,11 @@ fn with_answers(plan: &Plan, layout: &PromptLayout) -> String {
     for step in &plan.steps {
         let _ = writeln!(text, "{step}");
         if let Action::Openssl { stdin, .. } = &step.action {
-            let prompts = layout.dn.iter().chain(&layout.attributes);
+            let prompts = layout
+                .dn
+                .iter()
+                .chain(&layout.attributes)
+                .filter(|p| p.reads_stdin());
             for (prompt, answer) in prompts.zip(stdin) {
                 let default = prompt.default.as_deref().unwrap_or("");
                 let _ = writeln!(text, "#   {} [{default}]: {answer}", prompt.label);

@@ -27,9 +27,16 @@ pub struct Prompt {
     pub default: Option<String>,
     pub min: Option<i64>,
     pub max: Option<i64>,
+    /// Set by a `*_value` entry: openssl writes this without asking.
+    pub fixed: Option<String>,
 }
 
 impl Prompt {
+    /// False for a `*_value` entry, which openssl fills in without reading stdin.
+    pub fn reads_stdin(&self) -> bool {
+        self.fixed.is_none()
+    }
+
     pub fn field(&self) -> Option<Field> {
         Field::from_openssl_name(&self.object)
     }
@@ -183,6 +190,26 @@ impl PromptLayout {
                 .field()
                 .filter(|f| !used.contains(f))
                 .and_then(|f| entity.subject_value(f));
+            if let Some(fixed) = &prompt.fixed {
+                // openssl writes a *_value entry as is; the profile must agree.
+                match value {
+                    Some(v) if v.value == *fixed => {
+                        used.push(v.field);
+                        expected.push((v.field.short().to_string(), v.value.clone()));
+                    }
+                    _ if fixed.is_empty() => {}
+                    _ => problems.push(Problem::new(
+                        value.and_then(|v| v.at),
+                        prompt.field().map_or_else(|| entity.role.table().to_string(), |f| entity.field_path(f)),
+                        format!(
+                            "the openssl config {} sets {}_value = {fixed:?}, so openssl writes that into every subject without asking; give the profile the same value, or remove that line from the config",
+                            self.config.display(),
+                            prompt.key,
+                        ),
+                    )),
+                }
+                continue;
+            }
             let Some(value) = value else {
                 lines.push(".".to_string());
                 continue;
@@ -228,7 +255,12 @@ impl PromptLayout {
             }
         }
         if with_attributes {
-            lines.extend(self.attributes.iter().map(|_| ".".to_string()));
+            lines.extend(
+                self.attributes
+                    .iter()
+                    .filter(|a| a.reads_stdin())
+                    .map(|_| ".".to_string()),
+            );
         }
         if !problems.is_empty() {
             return Err(problems);
@@ -266,10 +298,10 @@ fn prompts_of(
         if !(KNOWN_OBJECTS.contains(&object) || knows(object)) {
             continue;
         }
-        if config.get(section, &format!("{key}_value")).is_some() {
-            continue;
-        }
         out.push(Prompt {
+            fixed: config
+                .get(section, &format!("{key}_value"))
+                .map(str::to_string),
             key: key.clone(),
             object: object.to_string(),
             label: label.clone(),
@@ -376,11 +408,23 @@ organizationalUnitName = OU\ncommonName = CN\ncommonName_max = 64\nemailAddress 
         let objects: Vec<_> = l.dn.iter().map(|p| p.key.as_str()).collect();
         assert_eq!(
             objects,
-            ["1.commonName", "O"],
-            "unknown names and _value entries are not asked"
+            ["1.commonName", "O", "C"],
+            "names openssl does not know are not asked"
         );
-        let e = entity("subject = { CN = \"web\", O = \"Acme\" }");
-        assert_eq!(l.answers_for(&e, true).unwrap().lines, ["web", "Acme"]);
+        let e = entity("subject = { CN = \"web\", O = \"Acme\", C = \"DE\" }");
+        let a = l.answers_for(&e, true).unwrap();
+        assert_eq!(
+            a.lines,
+            ["web", "Acme"],
+            "C_value is written without asking"
+        );
+        assert_eq!(a.expected.len(), 3);
+        let e = entity("subject = { CN = \"web\", O = \"Acme\", C = \"FR\" }");
+        let problems = l.answers_for(&e, true).unwrap_err();
+        assert_eq!(
+            problems[0].message,
+            "the openssl config t.cnf sets C_value = \"DE\", so openssl writes that into every subject without asking; give the profile the same value, or remove that line from the config"
+        );
     }
 
     #[test]

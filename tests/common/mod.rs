@@ -1,0 +1,166 @@
+//! Helpers for the integration tests: the built binary, temp dirs, profiles,
+//! and executables written on the spot.
+#![allow(dead_code)]
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+
+/// The built pkiforge, run in `dir`, with no PKIFORGE_OPENSSL or OPENSSL_CONF
+/// from the caller's environment.
+pub fn pkiforge(dir: &Path) -> Command {
+    let mut cmd = Command::cargo_bin("pkiforge").expect("the pkiforge binary is built");
+    cmd.current_dir(dir)
+        .env_remove("PKIFORGE_OPENSSL")
+        .env_remove("OPENSSL_CONF")
+        .env("NO_COLOR", "1");
+    if let Ok(openssl) = std::env::var("PKIFORGE_TEST_OPENSSL") {
+        cmd.env("PKIFORGE_OPENSSL", openssl);
+    }
+    cmd
+}
+
+/// The openssl the tests check results with.
+pub fn openssl() -> String {
+    std::env::var("PKIFORGE_TEST_OPENSSL").unwrap_or_else(|_| "openssl".into())
+}
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A small, fast profile: RSA 2048 everywhere.
+pub const FAST: &str = r#"
+[ca]
+bits = 2048
+subject = { C = "DE", O = "Test Org", CN = "Test CA" }
+
+[server]
+bits = 2048
+subject = { C = "DE", O = "Test Org", CN = "localhost" }
+san = ["DNS:localhost", "IP:127.0.0.1"]
+
+[client]
+bits = 2048
+subject = { O = "Test Org", OU = "Clients", CN = "alice", emailAddress = "alice@example.com" }
+san = ["DNS:localhost"]
+"#;
+
+pub fn write(path: &Path, text: &str) {
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent).unwrap();
+    }
+    fs::write(path, text).unwrap();
+}
+
+/// Writes an executable shell script.
+pub fn write_executable(path: &Path, script: &str) {
+    write(path, script);
+    fs::set_permissions(path, fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// Every file below `dir`, relative, sorted.
+pub fn tree(dir: &Path) -> Vec<String> {
+    fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
+        let Ok(entries) = fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            out.push(p.strip_prefix(base).unwrap().display().to_string());
+            if p.is_dir() {
+                walk(base, &p, out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+pub const ELEVEN: [&str; 11] = [
+    "ca.crt",
+    "ca.key",
+    "ca.srl",
+    "client.crt",
+    "client.csr",
+    "client.key",
+    "client.pem",
+    "server.bundle.crt",
+    "server.crt",
+    "server.csr",
+    "server.key",
+];
+
+/// Runs the real openssl and returns stdout; panics with stderr on failure.
+pub fn openssl_out(dir: &Path, args: &[&str]) -> String {
+    let out = std::process::Command::new(openssl())
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "openssl {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// `(short name, value)` of a PEM certificate's subject, parsed here with
+/// x509-parser rather than through pkiforge.
+pub fn subject(path: &Path) -> Vec<(String, String)> {
+    use x509_parser::prelude::*;
+    let bytes = fs::read(path).unwrap();
+    let (_, pem) = parse_x509_pem(&bytes).unwrap();
+    let (_, cert) = X509Certificate::from_der(&pem.contents).unwrap();
+    cert.subject()
+        .iter_attributes()
+        .map(|a| {
+            let oid = a.attr_type().to_id_string();
+            let name = match oid.as_str() {
+                "2.5.4.6" => "C",
+                "2.5.4.8" => "ST",
+                "2.5.4.7" => "L",
+                "2.5.4.10" => "O",
+                "2.5.4.11" => "OU",
+                "2.5.4.3" => "CN",
+                "1.2.840.113549.1.9.1" => "emailAddress",
+                other => other,
+            };
+            (name.to_string(), a.as_str().unwrap().to_string())
+        })
+        .collect()
+}
+
+pub fn sans(path: &Path) -> Vec<String> {
+    use x509_parser::prelude::*;
+    let bytes = fs::read(path).unwrap();
+    let (_, pem) = parse_x509_pem(&bytes).unwrap();
+    let (_, cert) = X509Certificate::from_der(&pem.contents).unwrap();
+    let Some(ext) = cert.subject_alternative_name().unwrap() else {
+        return vec![];
+    };
+    ext.value
+        .general_names
+        .iter()
+        .map(|n| match n {
+            GeneralName::DNSName(d) => format!("DNS:{d}"),
+            GeneralName::IPAddress(b) if b.len() == 4 => {
+                format!("IP:{}.{}.{}.{}", b[0], b[1], b[2], b[3])
+            }
+            GeneralName::RFC822Name(e) => format!("email:{e}"),
+            GeneralName::URI(u) => format!("URI:{u}"),
+            other => format!("{other:?}"),
+        })
+        .collect()
+}
+
+pub fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
+    p.iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
+}
