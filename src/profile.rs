@@ -232,10 +232,8 @@ pub fn parse(path: &Path, text: &str) -> Result<Profile> {
     // Report in file order; problems of the whole file come first.
     v.problems
         .sort_by_key(|p| p.location.map(|l| (l.line, l.column)));
-    if v.problems.is_empty() {
-        if let Some(profile) = profile {
-            return Ok(profile);
-        }
+    if let (true, Some(profile)) = (v.problems.is_empty(), profile) {
+        return Ok(profile);
     }
     Err(Error::Profile(Problems {
         file: path.to_path_buf(),

@@ -289,10 +289,10 @@ fn prompts_of(
             continue;
         }
         let mut object = key.as_str();
-        if let Some(i) = key.find([':', ',', '.']) {
-            if i + 1 < key.len() {
-                object = &key[i + 1..];
-            }
+        if let Some(i) = key.find([':', ',', '.'])
+            && i + 1 < key.len()
+        {
+            object = &key[i + 1..];
         }
         let object = object.strip_prefix('+').unwrap_or(object);
         if !(KNOWN_OBJECTS.contains(&object) || knows(object)) {
