@@ -304,6 +304,14 @@ impl<'t> Validator<'t> {
                 continue;
             }
             let path = join(prefix, name);
+            if prefix == "ca" && name == "san" {
+                self.problem(
+                    Some(key.span()),
+                    &path,
+                    "the CA takes no san; subjectAltName entries belong in [server] and [client]",
+                );
+                continue;
+            }
             let hint = match closest(name, allowed) {
                 Some(near) => format!("did you mean `{near}`? "),
                 None => String::new(),

@@ -230,7 +230,7 @@ impl PromptLayout {
                     value.at,
                     entity.field_path(value.field),
                     format!(
-                        "is {len} bytes, but the openssl config {} allows {limits} for {} ({}_min/_max); openssl would ask again and every later answer would land in the wrong field. Shorten it",
+                        "is {len} bytes, but the openssl config {} allows {limits} for {} ({}_min/_max); openssl would ask again and every later answer would land in the wrong field. Change the value to fit",
                         self.config.display(),
                         prompt.object,
                         prompt.key,
@@ -442,7 +442,7 @@ organizationalUnitName = OU\ncommonName = CN\ncommonName_max = 64\nemailAddress 
         assert_eq!(
             problems,
             [
-                "server.subject.CN: is 9 bytes, but the openssl config t.cnf allows at most 5 bytes for commonName (commonName_min/_max); openssl would ask again and every later answer would land in the wrong field. Shorten it",
+                "server.subject.CN: is 9 bytes, but the openssl config t.cnf allows at most 5 bytes for commonName (commonName_min/_max); openssl would ask again and every later answer would land in the wrong field. Change the value to fit",
                 "server.subject.O: the openssl config t.cnf does not ask for organizationName in [dn], so openssl cannot write it; remove it from the profile or use a config that asks for it",
             ]
         );

@@ -251,6 +251,9 @@ impl Runner<'_> {
             }
         };
         drop(temps);
+        // Ctrl-C on a terminal reaches openssl too; report the interrupt, not
+        // the child's death by SIGINT.
+        self.signals.check()?;
         if !output.status.success() {
             return Err(Error::StepFailed {
                 step: step.id.clone(),
