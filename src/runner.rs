@@ -5,6 +5,7 @@
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -214,6 +215,12 @@ impl Runner<'_> {
             }
         }
         let mut expr = duct::cmd(&self.openssl.path, argv)
+            // Its own process group, so that stopping a step also stops
+            // anything a wrapper around openssl started (see stop()).
+            .before_spawn(|cmd| {
+                cmd.process_group(0);
+                Ok(())
+            })
             .dir(dir)
             .stdout_capture()
             .stderr_capture()
@@ -238,15 +245,15 @@ impl Runner<'_> {
                 Ok(None) => {}
                 Err(e) => return Err(Error::io(format!("waiting for step {}", step.id), e)),
             }
-            let stop = self.signals.check().err().or_else(|| {
+            let reason = self.signals.check().err().or_else(|| {
                 (Instant::now() >= deadline).then(|| Error::Timeout {
                     step: step.id.clone(),
                     command: step.to_string(),
                     seconds: timeout.as_secs(),
                 })
             });
-            if let Some(e) = stop {
-                let _ = handle.kill();
+            if let Some(e) = reason {
+                stop(&handle);
                 return Err(e);
             }
         };
@@ -316,6 +323,22 @@ impl Runner<'_> {
         }
         Ok(())
     }
+}
+
+/// Kills a running step's process group and reaps it, so no openssl is
+/// left running (or as a zombie) when pkiforge returns.
+fn stop(handle: &duct::Handle) {
+    for pid in handle.pids() {
+        if let Ok(pid) = libc::pid_t::try_from(pid) {
+            // SAFETY: kill(2) with a negative pid signals the process group
+            // that pid leads; it has no memory-safety preconditions.
+            unsafe {
+                libc::kill(-pid, libc::SIGKILL);
+            }
+        }
+    }
+    let _ = handle.kill();
+    let _ = handle.wait_timeout(Duration::from_secs(5));
 }
 
 fn concat(step: &Step, dir: &Path, parts: &[PathBuf], out: &Path) -> Result<()> {

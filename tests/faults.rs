@@ -1,0 +1,308 @@
+//! Fault injection with a fake openssl (a wrapper around the real one that
+//! misbehaves at its K-th step), timeouts and signals: either a complete,
+//! verified PKI is left, or nothing at all, and no temp file or process.
+
+mod common;
+
+use common::*;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+#[derive(Clone, Copy, Debug)]
+enum Fault {
+    /// Exit 3 with a message on stderr.
+    Fail,
+    /// Exit 0 without doing anything.
+    Silent,
+    /// Never finish (a grandchild that sleeps).
+    Hang,
+}
+
+/// A fake openssl in `bin_dir` that passes through to the real one, except
+/// that its K-th step call (not counting version and name probes) misbehaves.
+fn fake_openssl(bin_dir: &Path, k: usize, fault: Fault) -> PathBuf {
+    let real = which::which(openssl()).unwrap();
+    let count = bin_dir.join("count");
+    let pidfile = bin_dir.join("hung.pid");
+    let action = match fault {
+        Fault::Fail => "echo \"fake failure at call $n\" >&2; exit 3".to_string(),
+        Fault::Silent => "exit 0".to_string(),
+        // The sleep is a grandchild, as under a wrapper that does not exec:
+        // stopping the step must stop it too.
+        Fault::Hang => format!("sleep 120 & echo $! > '{}'; wait", pidfile.display()),
+    };
+    let path = bin_dir.join("openssl");
+    write_executable(
+        &path,
+        &format!(
+            "#!/usr/bin/env bash\n\
+             case \"$1\" in version|asn1parse) exec '{real}' \"$@\";; esac\n\
+             n=$(( $(cat '{count}' 2>/dev/null || echo 0) + 1 )); echo $n > '{count}'\n\
+             if [ $n -eq {k} ]; then {action}; fi\n\
+             exec '{real}' \"$@\"\n",
+            real = real.display(),
+            count = count.display(),
+        ),
+    );
+    path
+}
+
+/// The step ids and command lines of FAST's plan, checks included.
+fn steps() -> Vec<(&'static str, String)> {
+    let tmp = tempfile::tempdir().unwrap();
+    write(&tmp.path().join("fast.toml"), FAST);
+    let out = pkiforge(tmp.path())
+        .args(["plan", "fast.toml"])
+        .output()
+        .unwrap();
+    let plan = String::from_utf8(out.stdout).unwrap();
+    let ids = [
+        "ca-key",
+        "ca-crt",
+        "server-key",
+        "server-csr",
+        "server-crt",
+        "server-bundle",
+        "client-key",
+        "client-csr",
+        "client-crt",
+        "client-bundle",
+    ];
+    let mut steps: Vec<(&str, String)> = ids
+        .into_iter()
+        .zip(plan.lines().map(str::to_string))
+        .collect();
+    steps.push((
+        "verify",
+        "openssl verify -CAfile ca.crt server.crt client.crt".into(),
+    ));
+    // Only openssl calls reach the fake; cat is done natively.
+    steps.retain(|(_, cmd)| cmd.starts_with("openssl "));
+    steps
+}
+
+fn first_output(command: &str) -> &str {
+    command
+        .split(" -out ")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+}
+
+fn expected_error(k: usize, fault: Fault, steps: &[(&str, String)]) -> String {
+    let (id, command) = &steps[k - 1];
+    match fault {
+        Fault::Fail => format!(
+            "error: step {id} failed: {command}\n  openssl exited with status 3\n  openssl said:\n    fake failure at call {k}\n"
+        ),
+        Fault::Silent if *id == "verify" => format!(
+            "error: step verify: expected \"server.crt: OK\\nclient.crt: OK\", openssl printed \"\": {command}\n"
+        ),
+        Fault::Silent => format!(
+            "error: step {id} exited 0 but did not write {}: {command}\n",
+            first_output(command)
+        ),
+        Fault::Hang => format!(
+            "error: step {id} did not finish within {HANG_TIMEOUT} s and was stopped: {command}\n  Raise the limit with --timeout SECONDS.\n"
+        ),
+    }
+}
+
+fn process_gone(pid: &str) -> bool {
+    // Killed and reaped by pkiforge: no /proc entry (or, briefly, a zombie).
+    match fs::read_to_string(format!("/proc/{}/stat", pid.trim())) {
+        Err(_) => true,
+        Ok(stat) => stat.split(") ").nth(1).is_some_and(|s| s.starts_with('Z')),
+    }
+}
+
+/// A hanging step is stopped after this; the steps before it must finish
+/// within it even on a loaded machine.
+const HANG_TIMEOUT: &str = "4";
+
+fn fault_matrix(fault: Fault) {
+    let steps = steps();
+    assert_eq!(
+        steps.len(),
+        9,
+        "the eight openssl steps of the tutorial, and verify"
+    );
+    // One run per K; hangs spend their time waiting, so those run side by side.
+    let ks: Vec<usize> = (1..=steps.len() + 1).collect();
+    match fault {
+        Fault::Hang => std::thread::scope(|s| {
+            for &k in &ks {
+                let steps = &steps;
+                s.spawn(move || fault_at(k, fault, steps));
+            }
+        }),
+        _ => ks.iter().for_each(|&k| fault_at(k, fault, &steps)),
+    }
+}
+
+fn fault_at(k: usize, fault: Fault, steps: &[(&str, String)]) {
+    let bin = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    write(&work.path().join("fast.toml"), FAST);
+    // An output directory that already holds an unrelated file.
+    write(&work.path().join("pki/notes.txt"), "mine\n");
+    let fake = fake_openssl(bin.path(), k, fault);
+    let timeout = match fault {
+        Fault::Hang => HANG_TIMEOUT,
+        _ => "300",
+    };
+    let out = pkiforge(work.path())
+        .args([
+            "run",
+            "fast.toml",
+            "--quiet",
+            "--out",
+            "pki",
+            "--timeout",
+            timeout,
+        ])
+        .arg("--openssl")
+        .arg(&fake)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if k > steps.len() {
+        assert!(out.status.success(), "k={k}: {stderr}");
+        let mut want: Vec<String> = vec!["fast.toml".into(), "pki".into(), "pki/notes.txt".into()];
+        want.extend(ELEVEN.iter().map(|f| format!("pki/{f}")));
+        want.sort();
+        assert_eq!(tree(work.path()), want, "k={k}: a complete PKI");
+        return;
+    }
+    assert_eq!(stderr, expected_error(k, fault, steps), "k={k} {fault:?}");
+    assert_eq!(out.status.code(), Some(1), "k={k}");
+    assert!(out.stdout.is_empty());
+    assert_eq!(
+        tree(work.path()),
+        ["fast.toml", "pki", "pki/notes.txt"],
+        "k={k} {fault:?}: the output directory is as before, no staging or temp file"
+    );
+    if let Fault::Hang = fault {
+        let pid = fs::read_to_string(bin.path().join("hung.pid")).unwrap();
+        assert!(process_gone(&pid), "k={k}: the hung openssl was stopped");
+    }
+}
+
+#[test]
+fn a_failing_openssl_at_any_step_leaves_nothing() {
+    fault_matrix(Fault::Fail);
+}
+
+#[test]
+fn an_openssl_that_exits_0_without_output_at_any_step_leaves_nothing() {
+    fault_matrix(Fault::Silent);
+}
+
+#[test]
+fn a_hanging_openssl_at_any_step_is_stopped_and_leaves_nothing() {
+    fault_matrix(Fault::Hang);
+}
+
+#[test]
+fn a_failure_in_a_new_directory_removes_the_directories_it_made() {
+    let bin = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    write(&work.path().join("fast.toml"), FAST);
+    let fake = fake_openssl(bin.path(), 4, Fault::Fail);
+    let out = pkiforge(work.path())
+        .args(["run", "fast.toml", "--quiet", "--out", "a/b/c"])
+        .arg("--openssl")
+        .arg(&fake)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(tree(work.path()), ["fast.toml"]);
+}
+
+fn interrupt(signal: &str, code: i32) {
+    let bin = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    write(&work.path().join("fast.toml"), FAST);
+    let fake = fake_openssl(bin.path(), 3, Fault::Hang);
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("pkiforge"))
+        .args(["run", "fast.toml", "--quiet"])
+        .arg("--openssl")
+        .arg(&fake)
+        .current_dir(work.path())
+        .env_remove("OPENSSL_CONF")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the run is in the middle of its third openssl step.
+    let pidfile = bin.path().join("hung.pid");
+    let started = Instant::now();
+    while !pidfile.exists() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the run never reached step 3"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let status = std::process::Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: interrupted; nothing was written\n"
+    );
+    assert_eq!(out.status.code(), Some(code));
+    assert_eq!(tree(work.path()), ["fast.toml"], "nothing left behind");
+    let pid = fs::read_to_string(&pidfile).unwrap();
+    assert!(process_gone(&pid), "the openssl child was stopped");
+}
+
+#[test]
+fn ctrl_c_in_the_middle_of_a_run_leaves_nothing() {
+    interrupt("-INT", 130);
+}
+
+#[test]
+fn sigterm_in_the_middle_of_a_run_leaves_nothing() {
+    interrupt("-TERM", 143);
+}
+
+#[test]
+fn a_subject_openssl_wrote_differently_is_caught() {
+    // A wrapper that drops -utf8: openssl then reads UTF-8 bytes as Latin-1
+    // and writes mojibake, which the subject check must refuse.
+    let bin = tempfile::tempdir().unwrap();
+    let real = which::which(openssl()).unwrap();
+    let fake = bin.path().join("openssl");
+    write_executable(
+        &fake,
+        &format!(
+            "#!/usr/bin/env bash\nargs=(); for a in \"$@\"; do [ \"$a\" = -utf8 ] || args+=(\"$a\"); done\nexec '{}' \"${{args[@]}}\"\n",
+            real.display()
+        ),
+    );
+    let work = tempfile::tempdir().unwrap();
+    write(
+        &work.path().join("utf8.toml"),
+        &FAST.replace("CN = \"alice\"", "CN = \"Zoë\""),
+    );
+    pkiforge(work.path())
+        .args(["run", "utf8.toml", "--quiet"])
+        .arg("--openssl")
+        .arg(&fake)
+        .assert()
+        .code(1)
+        .stderr(
+            "error: step client-csr: client.csr has CN = \"ZoÃ«\", but the profile says \"Zoë\": openssl req -new -utf8 -key client.key -addext \"subjectAltName = DNS:localhost\" -out client.csr
+  The openssl config's prompts and pkiforge's answers disagree; run `pkiforge plan --answers` to see them.
+",
+        );
+    assert_eq!(tree(work.path()), ["utf8.toml"]);
+}
