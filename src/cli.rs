@@ -66,11 +66,15 @@ pub enum Command {
         timeout: u64,
     },
 
-    /// Check a PKI made by `run` with openssl verify
+    /// Check a PKI: chain, purpose and names, keys, bundles, subjects
     #[command(after_help = "Examples:
-  pkiforge verify pki/localhost")]
+  pkiforge verify pki/localhost
+  pkiforge verify pki/localhost --profile profiles/localhost.toml   also check subjects and SANs against the profile")]
     Verify {
-        /// The directory holding ca.crt, server.crt and client.crt
+        /// The directory a run wrote (ca.crt, NAME.crt with NAME.bundle.crt or NAME.pem, …)
         dir: PathBuf,
+        /// Also check that subjects and SANs are this profile's
+        #[arg(long, value_name = "PROFILE")]
+        profile: Option<PathBuf>,
     },
 }

@@ -150,6 +150,16 @@ pub enum Error {
         message: String,
     },
 
+    #[error("verification failed: {} of {total} checks failed{}", failed.len(), list_failures(failed))]
+    Verify {
+        total: usize,
+        /// `(check, reason)`
+        failed: Vec<(String, String)>,
+    },
+
+    #[error("{} of {total} checks failed: {}", failed.len(), failed.join(", "))]
+    ChecksFailed { total: usize, failed: Vec<String> },
+
     #[error(
         "{dir} already holds files this run would write: {files}\n  Choose another --out directory, remove them, or pass --force to overwrite them."
     )]
@@ -176,6 +186,17 @@ pub enum Error {
 
     #[error("{0}")]
     Usage(String),
+}
+
+fn list_failures(failed: &[(String, String)]) -> String {
+    let mut out = String::new();
+    for (check, reason) in failed {
+        out.push_str(&format!("\n  FAIL {check}"));
+        for line in reason.lines() {
+            out.push_str(&format!("\n       {line}"));
+        }
+    }
+    out
 }
 
 fn indent_stderr(stderr: &str) -> String {
@@ -214,6 +235,8 @@ impl Error {
             | Error::MissingOutput { .. }
             | Error::SubjectMismatch { .. }
             | Error::Check { .. }
+            | Error::Verify { .. }
+            | Error::ChecksFailed { .. }
             | Error::Timeout { .. }
             | Error::Io { .. } => exit::FAILED,
         }

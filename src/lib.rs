@@ -76,6 +76,7 @@ pub fn run(cli: Cli) -> Result<String> {
             for line in &report.check_lines {
                 let _ = writeln!(text, "{line}");
             }
+            let _ = writeln!(text, "all {} checks passed", report.checks_passed);
             let names: Vec<String> = report
                 .files
                 .iter()
@@ -89,29 +90,58 @@ pub fn run(cli: Cli) -> Result<String> {
             );
             Ok(text)
         }
-        Command::Verify { dir } => {
+        Command::Verify { dir, profile } => {
             let signals = Signals::install()?;
+            let spec = match &profile {
+                Some(path) => plan::CheckSpec::for_profile(&profile::load(path)?),
+                None => verify::discover(&dir).map_err(Error::Usage)?,
+            };
             let openssl = Openssl::locate(openssl_flag)?;
-            let step = plan::verify_step("ca", &["server", "client"]);
-            let missing: Vec<&str> = ["ca.crt", "server.crt", "client.crt"]
-                .into_iter()
-                .filter(|f| !dir.join(f).is_file())
-                .collect();
-            if !missing.is_empty() {
-                return Err(Error::Usage(format!(
-                    "{} has no {}; give the directory a run wrote, e.g. pki/localhost",
-                    dir.display(),
-                    missing.join(", ")
-                )));
-            }
             let runner = Runner {
                 openssl: &openssl,
-                progress: &progress,
+                progress: &Progress::Quiet,
                 signals: &signals,
             };
-            let lines = runner.check(&step, &dir)?;
-            Ok(lines.iter().map(|l| format!("{l}\n")).collect())
+            let outcomes =
+                runner.run_checks(&plan::checks(&spec), &dir, runner::DEFAULT_TIMEOUT)?;
+            let mut text = String::new();
+            for outcome in &outcomes {
+                match &outcome.result {
+                    Ok(_) => {
+                        let _ = writeln!(text, "ok   {}{}", outcome.step, explain(&outcome.step));
+                    }
+                    Err(e) => {
+                        let _ = writeln!(text, "FAIL {}{}", outcome.step, explain(&outcome.step));
+                        for line in e.to_string().lines() {
+                            let _ = writeln!(text, "       {line}");
+                        }
+                    }
+                }
+            }
+            let failed: Vec<String> = outcomes
+                .iter()
+                .filter(|o| o.result.is_err())
+                .map(|o| o.step.id.clone())
+                .collect();
+            if failed.is_empty() {
+                let _ = writeln!(text, "all {} checks passed", outcomes.len());
+                Ok(text)
+            } else {
+                print!("{text}");
+                Err(Error::ChecksFailed {
+                    total: outcomes.len(),
+                    failed,
+                })
+            }
         }
+    }
+}
+
+/// What an openssl check compares its output with, when the command alone does not say.
+fn explain(step: &step::Step) -> String {
+    match &step.expect {
+        Some(step::Expect::PublicKeyOf(crt)) => format!("  (the public key of {})", crt.display()),
+        _ => String::new(),
     }
 }
 

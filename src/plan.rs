@@ -5,9 +5,9 @@ use std::fmt;
 use std::path::PathBuf;
 
 use crate::error::{Error, Problem, Problems, Result};
-use crate::profile::{Entity, Profile, Role};
+use crate::profile::{Entity, Profile, Role, San, SanKind};
 use crate::prompts::{Answers, PromptLayout};
-use crate::step::{Action, Arg, Section, Step, SubjectCheck};
+use crate::step::{Action, Arg, Expect, Inspection, Section, Step, SubjectCheck};
 
 /// The steps of a run in the tutorial's order, then the checks that prove it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,34 +68,225 @@ pub fn build(profile: &Profile, layout: &PromptLayout) -> Result<Plan> {
     steps.extend(leaf_steps(&profile.server, &profile.ca, server));
     steps.extend(leaf_steps(&profile.client, &profile.ca, client));
 
-    let checks = vec![verify_step(
-        &profile.ca.name,
-        &[&profile.server.name, &profile.client.name],
-    )];
+    let checks = checks(&CheckSpec::for_profile(profile));
     Ok(Plan { steps, checks })
 }
 
-/// `openssl verify -CAfile CA.crt LEAF.crt…`, which must print `LEAF.crt: OK` for each.
-pub fn verify_step(ca: &str, leaves: &[&str]) -> Step {
-    let mut args = vec![
-        Arg::lit("verify"),
-        Arg::lit("-CAfile"),
-        Arg::lit(format!("{ca}.crt")),
-    ];
-    args.extend(leaves.iter().map(|l| Arg::lit(format!("{l}.crt"))));
+/// What the checks need to know of a PKI: file stems, roles, and what the
+/// certificates must say (from a profile, or read from the certificates).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckSpec {
+    pub ca: String,
+    /// The CA's expected subject, when a profile gives it.
+    pub ca_subject: Option<Vec<(String, String)>>,
+    pub leaves: Vec<LeafSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeafSpec {
+    pub name: String,
+    pub role: Role,
+    /// The names to verify the certificate for.
+    pub sans: Vec<San>,
+    /// Whether the SANs come from a profile, so the certificate must carry exactly them.
+    pub sans_from_profile: bool,
+    pub subject: Option<Vec<(String, String)>>,
+}
+
+impl CheckSpec {
+    /// The checks for a profile's PKI.
+    pub fn for_profile(profile: &Profile) -> CheckSpec {
+        let subject = |e: &Entity| {
+            Some(
+                e.subject
+                    .iter()
+                    .map(|v| (v.field.short().to_string(), v.value.clone()))
+                    .collect(),
+            )
+        };
+        CheckSpec {
+            ca: profile.ca.name.clone(),
+            ca_subject: subject(&profile.ca),
+            leaves: [&profile.server, &profile.client]
+                .into_iter()
+                .map(|e| LeafSpec {
+                    name: e.name.clone(),
+                    role: e.role,
+                    sans: e.san.clone(),
+                    sans_from_profile: true,
+                    subject: subject(e),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The name of a leaf's bundle: the tutorial's `server.bundle.crt` and `client.pem`.
+pub fn bundle_name(name: &str, role: Role) -> String {
+    match role {
+        Role::Client => format!("{name}.pem"),
+        _ => format!("{name}.bundle.crt"),
+    }
+}
+
+fn check(id: String, heading: &str, action: Action, expect: Option<Expect>) -> Step {
     Step {
-        id: "verify".into(),
+        id,
         section: Section::Verify,
-        heading: "Check that the CA signed every certificate.".into(),
-        action: Action::Openssl {
-            args,
-            stdin: Vec::new(),
-        },
+        heading: heading.to_string(),
+        action,
         outputs: Vec::new(),
         keys: Vec::new(),
         subject_check: None,
-        expect_stdout: Some(leaves.iter().map(|l| format!("{l}.crt: OK")).collect()),
+        expect,
     }
+}
+
+fn openssl_check(id: String, heading: &str, args: Vec<Arg>, expect: Expect) -> Step {
+    check(
+        id,
+        heading,
+        Action::Openssl {
+            args,
+            stdin: Vec::new(),
+        },
+        Some(expect),
+    )
+}
+
+/// The checks that prove a PKI: the tutorial's `openssl verify`, then per
+/// leaf the purpose and each name, keys matching certificates, bundle order,
+/// CSR and certificate subjects, key modes, and the profile's subjects and
+/// SANs where a profile says them.
+pub fn checks(spec: &CheckSpec) -> Vec<Step> {
+    let ca_crt = format!("{}.crt", spec.ca);
+    let mut out = Vec::new();
+    let mut args = lits(&["verify", "-CAfile", &ca_crt]);
+    args.extend(
+        spec.leaves
+            .iter()
+            .map(|l| Arg::lit(format!("{}.crt", l.name))),
+    );
+    out.push(openssl_check(
+        "verify".into(),
+        "The tutorial's check: the CA signed every certificate.",
+        args,
+        Expect::Lines(
+            spec.leaves
+                .iter()
+                .map(|l| format!("{}.crt: OK", l.name))
+                .collect(),
+        ),
+    ));
+    for leaf in &spec.leaves {
+        let crt = format!("{}.crt", leaf.name);
+        let purpose = match leaf.role {
+            Role::Client => "sslclient",
+            _ => "sslserver",
+        };
+        let ok = Expect::Lines(vec![format!("{crt}: OK")]);
+        let mut named = false;
+        for san in &leaf.sans {
+            // openssl verify checks DNS names, IP addresses and email
+            // addresses; it has no flag for URIs.
+            let flag = match san.kind {
+                SanKind::Dns => "-verify_hostname",
+                SanKind::Ip => "-verify_ip",
+                SanKind::Email => "-verify_email",
+                SanKind::Uri => continue,
+            };
+            // A wildcard is checked with a name it covers.
+            let name = match san.value.strip_prefix("*.") {
+                Some(rest) if san.kind == SanKind::Dns => format!("pkiforge-wildcard-check.{rest}"),
+                _ => san.value.clone(),
+            };
+            named = true;
+            out.push(openssl_check(
+                format!("verify-{}-{}", leaf.name, san),
+                "The certificate is valid for its purpose and for this name.",
+                lits(&[
+                    "verify", "-CAfile", &ca_crt, "-purpose", purpose, flag, &name, &crt,
+                ]),
+                ok.clone(),
+            ));
+        }
+        if !named {
+            out.push(openssl_check(
+                format!("verify-{}-{purpose}", leaf.name),
+                "The certificate is valid for its purpose.",
+                lits(&["verify", "-CAfile", &ca_crt, "-purpose", purpose, &crt]),
+                ok.clone(),
+            ));
+        }
+    }
+    let names: Vec<&str> = std::iter::once(spec.ca.as_str())
+        .chain(spec.leaves.iter().map(|l| l.name.as_str()))
+        .collect();
+    for name in &names {
+        out.push(openssl_check(
+            format!("key-{name}"),
+            "The private key belongs to the certificate.",
+            lits(&["pkey", "-in", &format!("{name}.key"), "-pubout"]),
+            Expect::PublicKeyOf(PathBuf::from(format!("{name}.crt"))),
+        ));
+        out.push(check(
+            format!("mode-{name}"),
+            "The private key is readable by its owner only.",
+            Action::Inspect(Inspection::PrivateMode {
+                key: PathBuf::from(format!("{name}.key")),
+            }),
+            None,
+        ));
+    }
+    for leaf in &spec.leaves {
+        let crt = PathBuf::from(format!("{}.crt", leaf.name));
+        out.push(check(
+            format!("bundle-{}", leaf.name),
+            "The bundle is the leaf certificate, then the CA's.",
+            Action::Inspect(Inspection::BundleOrder {
+                bundle: PathBuf::from(bundle_name(&leaf.name, leaf.role)),
+                parts: vec![crt.clone(), PathBuf::from(&ca_crt)],
+            }),
+            None,
+        ));
+        out.push(check(
+            format!("subjects-{}", leaf.name),
+            "The certificate carries the CSR's subject.",
+            Action::Inspect(Inspection::SubjectsAgree {
+                csr: PathBuf::from(format!("{}.csr", leaf.name)),
+                crt: crt.clone(),
+            }),
+            None,
+        ));
+    }
+    let ca_subject = spec.ca_subject.as_ref().map(|s| (spec.ca.as_str(), s));
+    let leaf_subjects = spec
+        .leaves
+        .iter()
+        .filter_map(|l| l.subject.as_ref().map(|s| (l.name.as_str(), s)));
+    for (name, subject) in ca_subject.into_iter().chain(leaf_subjects) {
+        out.push(check(
+            format!("profile-subject-{name}"),
+            "The certificate's subject is the profile's.",
+            Action::Inspect(Inspection::ProfileSubject {
+                crt: PathBuf::from(format!("{name}.crt")),
+                expected: subject.clone(),
+            }),
+            None,
+        ));
+    }
+    for leaf in spec.leaves.iter().filter(|l| l.sans_from_profile) {
+        out.push(check(
+            format!("profile-san-{}", leaf.name),
+            "The certificate's subjectAltName is the profile's.",
+            Action::Inspect(Inspection::ProfileSans {
+                crt: PathBuf::from(format!("{}.crt", leaf.name)),
+                expected: leaf.sans.iter().map(|s| s.to_string()).collect(),
+            }),
+            None,
+        ));
+    }
+    out
 }
 
 fn key(e: &Entity) -> String {
@@ -129,7 +320,7 @@ fn step(id: String, e: &Entity, heading: String, action: Action, outputs: &[&str
         outputs: outputs.iter().map(PathBuf::from).collect(),
         keys: Vec::new(),
         subject_check: None,
-        expect_stdout: None,
+        expect: None,
     }
 }
 
@@ -327,7 +518,7 @@ cat client.crt ca.crt > client.pem
     #[test]
     fn steps_carry_answers_outputs_keys_and_checks() {
         let p = plan(PROFILE);
-        let ids: Vec<_> = p.all().map(|s| s.id.as_str()).collect();
+        let ids: Vec<_> = p.all().map(|s| s.id.as_str()).take(11).collect();
         assert_eq!(
             ids,
             [
@@ -362,13 +553,37 @@ cat client.crt ca.crt > client.pem
         );
         assert_eq!(p.steps[0].keys, [PathBuf::from("ca.key")]);
         assert_eq!(p.outputs().len(), 11);
+        let checks: Vec<String> = p.checks.iter().map(|c| c.to_string()).collect();
         assert_eq!(
-            p.checks[0].to_string(),
-            "openssl verify -CAfile ca.crt server.crt client.crt"
+            checks,
+            [
+                "openssl verify -CAfile ca.crt server.crt client.crt",
+                "openssl verify -CAfile ca.crt -purpose sslserver -verify_hostname localhost server.crt",
+                "openssl verify -CAfile ca.crt -purpose sslserver -verify_ip 127.0.0.1 server.crt",
+                "openssl verify -CAfile ca.crt -purpose sslclient -verify_email alice@example.com client.crt",
+                "openssl pkey -in ca.key -pubout",
+                "check: ca.key is readable by its owner only",
+                "openssl pkey -in server.key -pubout",
+                "check: server.key is readable by its owner only",
+                "openssl pkey -in client.key -pubout",
+                "check: client.key is readable by its owner only",
+                "check: server.bundle.crt holds server.crt then ca.crt",
+                "check: server.crt has the subject of server.csr",
+                "check: client.pem holds client.crt then ca.crt",
+                "check: client.crt has the subject of client.csr",
+                "check: ca.crt has the profile's subject C=DE, CN=Root",
+                "check: server.crt has the profile's subject CN=localhost",
+                "check: client.crt has the profile's subject O=Zürich AG, CN=alice",
+                "check: server.crt has the profile's subjectAltName DNS:localhost, IP:127.0.0.1",
+                "check: client.crt has the profile's subjectAltName email:alice@example.com",
+            ]
         );
         assert_eq!(
-            p.checks[0].expect_stdout.as_deref(),
-            Some(&["server.crt: OK".to_string(), "client.crt: OK".to_string()][..])
+            p.checks[0].expect,
+            Some(Expect::Lines(vec![
+                "server.crt: OK".into(),
+                "client.crt: OK".into()
+            ]))
         );
     }
 }

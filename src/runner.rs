@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::openssl::Openssl;
 use crate::plan::Plan;
 use crate::progress::Progress;
-use crate::step::{Action, Arg, Step};
+use crate::step::{Action, Arg, Expect, Step};
 use crate::verify;
 
 /// How long one step may run before it is stopped, unless `--timeout` says otherwise.
@@ -36,8 +36,29 @@ pub struct RunOptions {
 pub struct Report {
     pub out: PathBuf,
     pub files: Vec<PathBuf>,
-    /// What the checks printed, e.g. `server.crt: OK`.
+    /// What the tutorial's `openssl verify` printed, e.g. `server.crt: OK`.
     pub check_lines: Vec<String>,
+    pub checks_passed: usize,
+}
+
+/// One check and how it went.
+#[derive(Debug)]
+pub struct CheckOutcome {
+    pub step: Step,
+    pub result: Result<Vec<String>>,
+}
+
+/// `(check, reason)` for each failed check.
+pub fn failures(outcomes: &[CheckOutcome]) -> Vec<(String, String)> {
+    outcomes
+        .iter()
+        .filter_map(|o| {
+            o.result
+                .as_ref()
+                .err()
+                .map(|e| (o.step.to_string(), e.to_string()))
+        })
+        .collect()
 }
 
 /// SIGINT and SIGTERM set these instead of killing pkiforge outright, so that
@@ -123,41 +144,72 @@ impl Runner<'_> {
                     e,
                 )
             })?;
-        let mut check_lines = Vec::new();
-        for step in plan.all() {
+        for step in &plan.steps {
             self.signals.check()?;
             self.progress.start(step);
             let started = Instant::now();
             match self.run_step(step, staging.path(), opts.timeout) {
-                Ok(lines) => {
-                    self.progress.finish(step, started.elapsed());
-                    check_lines.extend(lines);
-                }
+                Ok(_) => self.progress.finish(step, started.elapsed()),
                 Err(e) => {
                     self.progress.fail(step);
                     return Err(e);
                 }
             }
         }
+        let outcomes = self.run_checks(&plan.checks, staging.path(), opts.timeout)?;
+        let failed = failures(&outcomes);
+        if !failed.is_empty() {
+            return Err(Error::Verify {
+                total: outcomes.len(),
+                failed,
+            });
+        }
+        // What the tutorial's own `openssl verify` printed is shown as it is.
+        let check_lines: Vec<String> = outcomes
+            .iter()
+            .filter(|o| o.step.id == "verify")
+            .filter_map(|o| o.result.as_ref().ok())
+            .flatten()
+            .cloned()
+            .collect();
+        let checks_passed = outcomes.len();
         self.signals.check()?;
         publish(staging.path(), &opts.out, outputs)?;
         Ok(Report {
             out: opts.out.clone(),
             files: outputs.to_vec(),
             check_lines,
+            checks_passed,
         })
     }
 
-    /// Runs one check (a step that writes nothing) in `dir` itself.
-    pub fn check(&self, step: &Step, dir: &Path) -> Result<Vec<String>> {
-        self.progress.start(step);
-        let started = Instant::now();
-        let result = self.run_step(step, dir, DEFAULT_TIMEOUT);
-        match &result {
-            Ok(_) => self.progress.finish(step, started.elapsed()),
-            Err(_) => self.progress.fail(step),
+    /// Runs every check in `dir`, failed or not, in order.
+    pub fn run_checks(
+        &self,
+        checks: &[Step],
+        dir: &Path,
+        timeout: Duration,
+    ) -> Result<Vec<CheckOutcome>> {
+        let mut outcomes = Vec::with_capacity(checks.len());
+        for step in checks {
+            self.signals.check()?;
+            self.progress.start(step);
+            let started = Instant::now();
+            let result = self.run_step(step, dir, timeout);
+            match &result {
+                Ok(_) => self.progress.finish(step, started.elapsed()),
+                Err(Error::Interrupted { .. }) => {
+                    self.progress.fail(step);
+                    return Err(result.unwrap_err());
+                }
+                Err(_) => self.progress.fail(step),
+            }
+            outcomes.push(CheckOutcome {
+                step: step.clone(),
+                result,
+            });
         }
-        result
+        Ok(outcomes)
     }
 
     /// Runs one step in `dir`; returns the lines a check printed.
@@ -166,22 +218,37 @@ impl Runner<'_> {
         match &step.action {
             Action::Openssl { args, stdin } => {
                 let stdout = self.run_openssl(step, args, stdin, dir, timeout)?;
-                if let Some(expected) = &step.expect_stdout {
-                    printed = stdout.lines().map(str::to_string).collect();
-                    if &printed != expected {
-                        return Err(Error::Check {
-                            step: step.id.clone(),
-                            command: step.to_string(),
-                            message: format!(
+                let fail = |message: String| Error::Check {
+                    step: step.id.clone(),
+                    command: step.to_string(),
+                    message,
+                };
+                match &step.expect {
+                    Some(Expect::Lines(expected)) => {
+                        printed = stdout.lines().map(str::to_string).collect();
+                        if &printed != expected {
+                            return Err(fail(format!(
                                 "expected {:?}, openssl printed {:?}",
                                 expected.join("\n"),
                                 stdout.trim_end()
-                            ),
-                        });
+                            )));
+                        }
                     }
+                    Some(Expect::PublicKeyOf(crt)) => {
+                        verify::public_key_matches(stdout.as_bytes(), &dir.join(crt))
+                            .map_err(fail)?;
+                    }
+                    None => {}
                 }
             }
             Action::Concat { parts, out } => concat(step, dir, parts, out)?,
+            Action::Inspect(inspection) => {
+                verify::inspect(dir, inspection).map_err(|message| Error::Check {
+                    step: step.id.clone(),
+                    command: step.to_string(),
+                    message,
+                })?;
+            }
         }
         self.check_outputs(step, dir)?;
         Ok(printed)

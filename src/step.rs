@@ -87,6 +87,78 @@ pub enum Action {
     Openssl { args: Vec<Arg>, stdin: Vec<String> },
     /// `cat parts… > out`, done natively.
     Concat { parts: Vec<PathBuf>, out: PathBuf },
+    /// A check done in Rust on files already written.
+    Inspect(Inspection),
+}
+
+/// Checks of written files that need no openssl (parsed in Rust).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Inspection {
+    /// `bundle` is exactly `parts`, certificate by certificate, in that order.
+    BundleOrder {
+        bundle: PathBuf,
+        parts: Vec<PathBuf>,
+    },
+    /// The CSR and the certificate made from it have the same subject.
+    SubjectsAgree { csr: PathBuf, crt: PathBuf },
+    /// The certificate's subject has exactly these fields (in any order).
+    ProfileSubject {
+        crt: PathBuf,
+        expected: Vec<(String, String)>,
+    },
+    /// The certificate's subjectAltName is exactly these entries, in order.
+    ProfileSans { crt: PathBuf, expected: Vec<String> },
+    /// A private key file is readable by its owner only.
+    PrivateMode { key: PathBuf },
+}
+
+impl fmt::Display for Inspection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let join = |v: &[PathBuf]| {
+            v.iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(" then ")
+        };
+        match self {
+            Inspection::BundleOrder { bundle, parts } => {
+                write!(f, "{} holds {}", bundle.display(), join(parts))
+            }
+            Inspection::SubjectsAgree { csr, crt } => {
+                write!(f, "{} has the subject of {}", crt.display(), csr.display())
+            }
+            Inspection::ProfileSubject { crt, expected } => {
+                let fields: Vec<String> =
+                    expected.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                write!(
+                    f,
+                    "{} has the profile's subject {}",
+                    crt.display(),
+                    fields.join(", ")
+                )
+            }
+            Inspection::ProfileSans { crt, expected } => {
+                write!(
+                    f,
+                    "{} has the profile's subjectAltName {}",
+                    crt.display(),
+                    expected.join(", ")
+                )
+            }
+            Inspection::PrivateMode { key } => {
+                write!(f, "{} is readable by its owner only", key.display())
+            }
+        }
+    }
+}
+
+/// What a check's openssl call must show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expect {
+    /// stdout is exactly these lines.
+    Lines(Vec<String>),
+    /// stdout is a PEM public key equal to the one in this certificate.
+    PublicKeyOf(PathBuf),
 }
 
 /// What must hold after a `req` step: the subject openssl wrote, field by field.
@@ -110,8 +182,8 @@ pub struct Step {
     /// Private key files among the outputs: written 0600.
     pub keys: Vec<PathBuf>,
     pub subject_check: Option<SubjectCheck>,
-    /// For checks: each line openssl must print on stdout.
-    pub expect_stdout: Option<Vec<String>>,
+    /// For checks: what openssl must print on stdout.
+    pub expect: Option<Expect>,
 }
 
 impl fmt::Display for Step {
@@ -131,6 +203,7 @@ impl fmt::Display for Step {
                 }
                 write!(f, " > {}", shell_word(&out.to_string_lossy()))
             }
+            Action::Inspect(inspection) => write!(f, "check: {inspection}"),
         }
     }
 }
@@ -175,7 +248,7 @@ mod tests {
             outputs: vec![],
             keys: vec![],
             subject_check: None,
-            expect_stdout: None,
+            expect: None,
         };
         assert_eq!(
             step.to_string(),

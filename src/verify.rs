@@ -1,11 +1,15 @@
 //! Checks of what openssl wrote, parsed in Rust rather than scraped from
 //! openssl's text (whose format changes between versions).
 
+use std::net::IpAddr;
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use x509_parser::prelude::*;
 
-use crate::profile::Field;
+use crate::plan::{CheckSpec, LeafSpec, bundle_name};
+use crate::profile::{Field, Role, San, SanKind};
+use crate::step::Inspection;
 
 /// Dotted OIDs of the subject fields pkiforge writes.
 fn short_name(oid: &str) -> Option<&'static str> {
@@ -88,6 +92,263 @@ pub fn subject_difference(
     found
         .get(expected.len())
         .map(|(f, v)| (f.clone(), "(none)".to_string(), show(Some(v))))
+}
+
+/// The DER of every PEM block in `bytes` with the given label.
+fn pem_blocks(bytes: &[u8], label: &str) -> Result<Vec<Vec<u8>>, String> {
+    let mut out = Vec::new();
+    for pem in Pem::iter_from_buffer(bytes) {
+        let pem = pem.map_err(|e| format!("not a valid PEM file ({e})"))?;
+        if pem.label == label {
+            out.push(pem.contents);
+        }
+    }
+    Ok(out)
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+}
+
+/// The certificates of a PEM file, as DER.
+pub fn read_certificates(path: &Path) -> Result<Vec<Vec<u8>>, String> {
+    let ders =
+        pem_blocks(&read(path)?, "CERTIFICATE").map_err(|e| format!("{}: {e}", path.display()))?;
+    for der in &ders {
+        X509Certificate::from_der(der)
+            .map_err(|e| format!("{}: not a valid certificate ({e})", path.display()))?;
+    }
+    Ok(ders)
+}
+
+/// The one certificate of a PEM file, as DER.
+fn read_certificate(path: &Path) -> Result<Vec<u8>, String> {
+    let mut ders = read_certificates(path)?;
+    match ders.len() {
+        1 => Ok(ders.remove(0)),
+        0 => Err(format!("{} holds no certificate", path.display())),
+        n => Err(format!(
+            "{} holds {n} certificates, not one",
+            path.display()
+        )),
+    }
+}
+
+fn describe(der: &[u8]) -> String {
+    match X509Certificate::from_der(der) {
+        Ok((_, cert)) => format!("\"{}\"", cert.subject()),
+        Err(_) => "an unreadable certificate".into(),
+    }
+}
+
+/// The subjectAltName entries of a certificate, in openssl's syntax.
+pub fn sans_of(der: &[u8]) -> Result<Vec<San>, String> {
+    let (_, cert) =
+        X509Certificate::from_der(der).map_err(|e| format!("not a valid certificate ({e})"))?;
+    let Some(ext) = cert
+        .subject_alternative_name()
+        .map_err(|e| format!("bad subjectAltName ({e})"))?
+    else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for name in &ext.value.general_names {
+        let (kind, value) = match name {
+            GeneralName::DNSName(d) => (SanKind::Dns, d.to_string()),
+            GeneralName::RFC822Name(e) => (SanKind::Email, e.to_string()),
+            GeneralName::URI(u) => (SanKind::Uri, u.to_string()),
+            GeneralName::IPAddress(b) => {
+                let ip = match b.len() {
+                    4 => IpAddr::from(<[u8; 4]>::try_from(*b).unwrap_or_default()),
+                    16 => IpAddr::from(<[u8; 16]>::try_from(*b).unwrap_or_default()),
+                    _ => continue,
+                };
+                (SanKind::Ip, ip.to_string())
+            }
+            _ => continue,
+        };
+        out.push(San { kind, value });
+    }
+    Ok(out)
+}
+
+/// Finds the PKI in `dir` by the tutorial's file names: `ca.crt`, and each
+/// other `NAME.crt` with `NAME.bundle.crt` (a server) or `NAME.pem` (a
+/// client). The names to verify come from the certificates themselves.
+pub fn discover(dir: &Path) -> Result<CheckSpec, String> {
+    if !dir.join("ca.crt").is_file() {
+        return Err(format!(
+            "{} has no ca.crt; give the directory a run wrote, e.g. pki/localhost",
+            dir.display()
+        ));
+    }
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+    let mut leaves = Vec::new();
+    let mut unknown = Vec::new();
+    for entry in entries.flatten() {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        let Some(name) = file.strip_suffix(".crt") else {
+            continue;
+        };
+        if name == "ca" || name.ends_with(".bundle") {
+            continue;
+        }
+        let role = if dir.join(bundle_name(name, Role::Server)).is_file() {
+            Role::Server
+        } else if dir.join(bundle_name(name, Role::Client)).is_file() {
+            Role::Client
+        } else {
+            unknown.push(file.clone());
+            continue;
+        };
+        let der = read_certificate(&dir.join(&file))?;
+        let sans = sans_of(&der).map_err(|e| format!("{file}: {e}"))?;
+        leaves.push(LeafSpec {
+            name: name.to_string(),
+            role,
+            sans,
+            sans_from_profile: false,
+            subject: None,
+        });
+    }
+    if !unknown.is_empty() {
+        unknown.sort();
+        return Err(format!(
+            "cannot tell whether {} belong to a server (NAME.bundle.crt) or a client (NAME.pem); restore the bundle files",
+            unknown.join(", ")
+        ));
+    }
+    if leaves.is_empty() {
+        return Err(format!(
+            "{} has ca.crt but no server or client certificate",
+            dir.display()
+        ));
+    }
+    leaves.sort_by_key(|l| (l.role != Role::Server, l.name.clone()));
+    Ok(CheckSpec {
+        ca: "ca".into(),
+        ca_subject: None,
+        leaves,
+    })
+}
+
+/// Runs a check that needs no openssl.
+pub fn inspect(dir: &Path, inspection: &Inspection) -> Result<(), String> {
+    match inspection {
+        Inspection::BundleOrder { bundle, parts } => {
+            let found = read_certificates(&dir.join(bundle))?;
+            let mut want = Vec::new();
+            for part in parts {
+                want.push(read_certificate(&dir.join(part))?);
+            }
+            if found == want {
+                return Ok(());
+            }
+            let names = |ders: &[Vec<u8>]| {
+                ders.iter()
+                    .map(|d| describe(d))
+                    .collect::<Vec<_>>()
+                    .join(" then ")
+            };
+            let parts: Vec<String> = parts.iter().map(|p| p.display().to_string()).collect();
+            Err(format!(
+                "{} holds {} certificate(s): {}; expected {} ({})",
+                bundle.display(),
+                found.len(),
+                names(&found),
+                parts.join(" then "),
+                names(&want)
+            ))
+        }
+        Inspection::SubjectsAgree { csr, crt } => {
+            let a = read_subject(&dir.join(csr))?;
+            let b = read_subject(&dir.join(crt))?;
+            match subject_difference(&a, &b) {
+                None => Ok(()),
+                Some((field, want, found)) => Err(format!(
+                    "{} has {field} = {found}, but {} has {want}",
+                    crt.display(),
+                    csr.display()
+                )),
+            }
+        }
+        Inspection::ProfileSubject { crt, expected } => {
+            let found = read_subject(&dir.join(crt))?;
+            let mut a = found.clone();
+            let mut b = expected.clone();
+            a.sort();
+            b.sort();
+            if a == b {
+                return Ok(());
+            }
+            let show = |v: &[(String, String)]| {
+                v.iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            Err(format!(
+                "{} has the subject {}; the profile says {}",
+                crt.display(),
+                show(&found),
+                show(expected)
+            ))
+        }
+        Inspection::ProfileSans { crt, expected } => {
+            let der = read_certificate(&dir.join(crt))?;
+            let found: Vec<String> = sans_of(&der)?.iter().map(|s| s.to_string()).collect();
+            if &found == expected {
+                return Ok(());
+            }
+            let show = |v: &[String]| {
+                if v.is_empty() {
+                    "none".to_string()
+                } else {
+                    v.join(", ")
+                }
+            };
+            Err(format!(
+                "{} has subjectAltName {}; the profile says {}",
+                crt.display(),
+                show(&found),
+                show(expected)
+            ))
+        }
+        Inspection::PrivateMode { key } => {
+            let meta = std::fs::metadata(dir.join(key))
+                .map_err(|e| format!("cannot read {}: {e}", key.display()))?;
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 == 0 {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{} is mode {mode:04o}: others can read the private key; run chmod 600 {}",
+                    key.display(),
+                    key.display()
+                ))
+            }
+        }
+    }
+}
+
+/// Whether `pem` (openssl's `pkey -pubout`) is the public key of the certificate at `crt`.
+pub fn public_key_matches(pem: &[u8], crt: &Path) -> Result<(), String> {
+    let keys = pem_blocks(pem, "PUBLIC KEY")?;
+    let [key] = keys.as_slice() else {
+        return Err("openssl printed no public key".into());
+    };
+    let der = read_certificate(crt)?;
+    let (_, cert) =
+        X509Certificate::from_der(&der).map_err(|e| format!("not a valid certificate ({e})"))?;
+    if cert.tbs_certificate.subject_pki.raw == key.as_slice() {
+        Ok(())
+    } else {
+        Err(format!(
+            "the private key does not belong to {}: their public keys differ",
+            crt.display()
+        ))
+    }
 }
 
 #[cfg(test)]

@@ -49,8 +49,9 @@ fn fake_openssl(bin_dir: &Path, k: usize, fault: Fault) -> PathBuf {
     path
 }
 
-/// The step ids and command lines of FAST's plan, checks included.
-fn steps() -> Vec<(&'static str, String)> {
+/// The step ids and command lines of every openssl call of a run of FAST:
+/// the plan's steps, then the checks that end the run.
+fn steps() -> Vec<(String, String)> {
     let tmp = tempfile::tempdir().unwrap();
     write(&tmp.path().join("fast.toml"), FAST);
     let out = pkiforge(tmp.path())
@@ -70,18 +71,41 @@ fn steps() -> Vec<(&'static str, String)> {
         "client-crt",
         "client-bundle",
     ];
-    let mut steps: Vec<(&str, String)> = ids
+    let mut steps: Vec<(String, String)> = ids
         .into_iter()
-        .zip(plan.lines().map(str::to_string))
+        .map(String::from)
+        .zip(plan.lines().map(String::from))
         .collect();
-    steps.push((
-        "verify",
-        "openssl verify -CAfile ca.crt server.crt client.crt".into(),
-    ));
     // Only openssl calls reach the fake; cat is done natively.
     steps.retain(|(_, cmd)| cmd.starts_with("openssl "));
+    for (id, cmd) in [
+        (
+            "verify",
+            "openssl verify -CAfile ca.crt server.crt client.crt",
+        ),
+        (
+            "verify-server-DNS:localhost",
+            "openssl verify -CAfile ca.crt -purpose sslserver -verify_hostname localhost server.crt",
+        ),
+        (
+            "verify-server-IP:127.0.0.1",
+            "openssl verify -CAfile ca.crt -purpose sslserver -verify_ip 127.0.0.1 server.crt",
+        ),
+        (
+            "verify-client-DNS:localhost",
+            "openssl verify -CAfile ca.crt -purpose sslclient -verify_hostname localhost client.crt",
+        ),
+        ("key-ca", "openssl pkey -in ca.key -pubout"),
+        ("key-server", "openssl pkey -in server.key -pubout"),
+        ("key-client", "openssl pkey -in client.key -pubout"),
+    ] {
+        steps.push((id.into(), cmd.into()));
+    }
     steps
 }
+
+/// How many checks end a run of FAST.
+const CHECKS: usize = 19;
 
 fn first_output(command: &str) -> &str {
     command
@@ -93,31 +117,61 @@ fn first_output(command: &str) -> &str {
         .unwrap()
 }
 
-fn expected_error(k: usize, fault: Fault, steps: &[(&str, String)]) -> String {
+fn expected_error(k: usize, fault: Fault, steps: &[(String, String)]) -> String {
     let (id, command) = &steps[k - 1];
-    match fault {
+    let is_check = k > 8;
+    let inner = match fault {
         Fault::Fail => format!(
-            "error: step {id} failed: {command}\n  openssl exited with status 3\n  openssl said:\n    fake failure at call {k}\n"
+            "step {id} failed: {command}\n  openssl exited with status 3\n  openssl said:\n    fake failure at call {k}"
         ),
-        Fault::Silent if *id == "verify" => format!(
-            "error: step verify: expected \"server.crt: OK\\nclient.crt: OK\", openssl printed \"\": {command}\n"
-        ),
+        Fault::Silent if id.starts_with("key-") => {
+            format!("step {id}: openssl printed no public key: {command}")
+        }
+        Fault::Silent if is_check => {
+            let want = if id == "verify" {
+                "server.crt: OK\\nclient.crt: OK".to_string()
+            } else {
+                format!("{}: OK", command.rsplit(' ').next().unwrap())
+            };
+            format!("step {id}: expected \"{want}\", openssl printed \"\": {command}")
+        }
         Fault::Silent => format!(
-            "error: step {id} exited 0 but did not write {}: {command}\n",
+            "step {id} exited 0 but did not write {}: {command}",
             first_output(command)
         ),
         Fault::Hang => format!(
-            "error: step {id} did not finish within {HANG_TIMEOUT} s and was stopped: {command}\n  Raise the limit with --timeout SECONDS.\n"
+            "step {id} did not finish within {HANG_TIMEOUT} s and was stopped: {command}\n  Raise the limit with --timeout SECONDS."
         ),
+    };
+    if !is_check {
+        return format!("error: {inner}\n");
     }
+    let mut out =
+        format!("error: verification failed: 1 of {CHECKS} checks failed\n  FAIL {command}\n");
+    for line in inner.lines() {
+        out.push_str(&format!("       {line}\n"));
+    }
+    out
 }
 
+/// Whether the process is gone: no /proc entry, or a zombie. A SIGKILLed
+/// process dies when next scheduled, so allow it a moment on a busy machine.
 fn process_gone(pid: &str) -> bool {
-    // Killed and reaped by pkiforge: no /proc entry (or, briefly, a zombie).
-    match fs::read_to_string(format!("/proc/{}/stat", pid.trim())) {
+    let dead = || match fs::read_to_string(format!("/proc/{}/stat", pid.trim())) {
         Err(_) => true,
-        Ok(stat) => stat.split(") ").nth(1).is_some_and(|s| s.starts_with('Z')),
+        Ok(stat) => stat
+            .split(") ")
+            .nth(1)
+            .is_some_and(|s| s.starts_with('Z') || s.starts_with('X')),
+    };
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(5) {
+        if dead() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
     }
+    false
 }
 
 /// A hanging step is stopped after this; the steps before it must finish
@@ -128,23 +182,27 @@ fn fault_matrix(fault: Fault) {
     let steps = steps();
     assert_eq!(
         steps.len(),
-        9,
-        "the eight openssl steps of the tutorial, and verify"
+        15,
+        "the eight openssl steps of the tutorial, and seven openssl checks"
     );
     // One run per K; hangs spend their time waiting, so those run side by side.
     let ks: Vec<usize> = (1..=steps.len() + 1).collect();
     match fault {
-        Fault::Hang => std::thread::scope(|s| {
-            for &k in &ks {
-                let steps = &steps;
-                s.spawn(move || fault_at(k, fault, steps));
+        Fault::Hang => {
+            for group in ks.chunks(4) {
+                std::thread::scope(|s| {
+                    for &k in group {
+                        let steps = &steps;
+                        s.spawn(move || fault_at(k, fault, steps));
+                    }
+                });
             }
-        }),
+        }
         _ => ks.iter().for_each(|&k| fault_at(k, fault, &steps)),
     }
 }
 
-fn fault_at(k: usize, fault: Fault, steps: &[(&str, String)]) {
+fn fault_at(k: usize, fault: Fault, steps: &[(String, String)]) {
     let bin = tempfile::tempdir().unwrap();
     let work = tempfile::tempdir().unwrap();
     write(&work.path().join("fast.toml"), FAST);
