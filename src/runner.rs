@@ -235,8 +235,7 @@ impl Runner<'_> {
                         }
                     }
                     Some(Expect::PublicKeyOf(crt)) => {
-                        verify::public_key_matches(stdout.as_bytes(), &dir.join(crt))
-                            .map_err(fail)?;
+                        verify::public_key_matches(stdout.as_bytes(), dir, crt).map_err(fail)?;
                     }
                     None => {}
                 }

@@ -332,13 +332,13 @@ pub fn inspect(dir: &Path, inspection: &Inspection) -> Result<(), String> {
     }
 }
 
-/// Whether `pem` (openssl's `pkey -pubout`) is the public key of the certificate at `crt`.
-pub fn public_key_matches(pem: &[u8], crt: &Path) -> Result<(), String> {
+/// Whether `pem` (openssl's `pkey -pubout`) is the public key of the certificate `crt` in `dir`.
+pub fn public_key_matches(pem: &[u8], dir: &Path, crt: &Path) -> Result<(), String> {
     let keys = pem_blocks(pem, "PUBLIC KEY")?;
     let [key] = keys.as_slice() else {
         return Err("openssl printed no public key".into());
     };
-    let der = read_certificate(crt)?;
+    let der = read_certificate(&dir.join(crt))?;
     let (_, cert) =
         X509Certificate::from_der(&der).map_err(|e| format!("not a valid certificate ({e})"))?;
     if cert.tbs_certificate.subject_pki.raw == key.as_slice() {
