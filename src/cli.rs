@@ -77,4 +77,17 @@ pub enum Command {
         #[arg(long, value_name = "PROFILE")]
         profile: Option<PathBuf>,
     },
+
+    /// Prove mutual TLS works: real handshakes on loopback with openssl and with rustls
+    #[command(after_help = "Examples:
+  pkiforge handshake pki/localhost
+
+Each server is tried with each client, and must refuse a client without a
+certificate, a client certificate from a foreign CA, and a host name that is
+not in its subjectAltName. Everything runs on 127.0.0.1 on ports the system
+picks, and is stopped after 15 seconds at most.")]
+    Handshake {
+        /// The directory a run wrote
+        dir: PathBuf,
+    },
 }

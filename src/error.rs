@@ -157,8 +157,13 @@ pub enum Error {
         failed: Vec<(String, String)>,
     },
 
-    #[error("{} of {total} checks failed: {}", failed.len(), failed.join(", "))]
-    ChecksFailed { total: usize, failed: Vec<String> },
+    #[error("{} of {total} {what} failed: {}", failed.len(), failed.join(", "))]
+    ChecksFailed {
+        /// What was counted: "checks", "handshakes".
+        what: &'static str,
+        total: usize,
+        failed: Vec<String>,
+    },
 
     #[error(
         "{dir} already holds files this run would write: {files}\n  Choose another --out directory, remove them, or pass --force to overwrite them."

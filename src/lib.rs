@@ -10,6 +10,7 @@
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod handshake;
 pub mod openssl;
 pub mod plan;
 pub mod profile;
@@ -90,6 +91,7 @@ pub fn run(cli: Cli) -> Result<String> {
             );
             Ok(text)
         }
+        Command::Handshake { dir } => handshake(&dir, openssl_flag),
         Command::Verify { dir, profile } => {
             let signals = Signals::install()?;
             let spec = match &profile {
@@ -129,11 +131,39 @@ pub fn run(cli: Cli) -> Result<String> {
             } else {
                 print!("{text}");
                 Err(Error::ChecksFailed {
+                    what: "checks",
                     total: outcomes.len(),
                     failed,
                 })
             }
         }
+    }
+}
+
+/// Runs the handshake cases and reports one line each.
+fn handshake(dir: &Path, openssl_flag: Option<&Path>) -> Result<String> {
+    let spec = verify::discover(dir).map_err(Error::Usage)?;
+    let openssl = Openssl::locate(openssl_flag)?;
+    let cases = handshake::run(&openssl, dir, &spec)?;
+    let mut text = String::new();
+    for case in &cases {
+        let _ = writeln!(text, "{case}");
+    }
+    let failed: Vec<String> = cases
+        .iter()
+        .filter(|c| !c.passed())
+        .map(|c| format!("{} {}", c.stack, c.name))
+        .collect();
+    if failed.is_empty() {
+        let _ = writeln!(text, "all {} handshakes went as expected", cases.len());
+        Ok(text)
+    } else {
+        print!("{text}");
+        Err(Error::ChecksFailed {
+            what: "handshakes",
+            total: cases.len(),
+            failed,
+        })
     }
 }
 

@@ -5,38 +5,7 @@ mod common;
 use common::*;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
-
-/// One good PKI made by pkiforge, shared by the tests (each works on a copy).
-fn good_pki() -> &'static Path {
-    static PKI: OnceLock<PathBuf> = OnceLock::new();
-    PKI.get_or_init(|| {
-        let tmp = tempfile::tempdir().unwrap().keep();
-        write(&tmp.join("fast.toml"), FAST);
-        let out = pkiforge(&tmp)
-            .args(["run", "fast.toml", "--quiet"])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        tmp.join("pki/fast")
-    })
-}
-
-/// A copy of the good PKI in a fresh temp dir, as `work/pki`.
-fn copy() -> (tempfile::TempDir, PathBuf) {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("pki");
-    fs::create_dir(&dir).unwrap();
-    for f in ELEVEN {
-        fs::copy(good_pki().join(f), dir.join(f)).unwrap();
-    }
-    (tmp, dir)
-}
+use std::path::Path;
 
 /// Runs `pkiforge verify pki` and returns (stdout, stderr, code).
 fn verify(work: &Path, extra: &[&str]) -> (String, String, i32) {
@@ -96,61 +65,7 @@ all 19 checks passed
 #[test]
 fn a_client_certificate_from_a_foreign_ca_is_caught() {
     let (_tmp, dir) = copy();
-    // A throwaway CA signs the real client's CSR: same key and subject, wrong issuer.
-    openssl_out(
-        &dir,
-        &[
-            "genpkey",
-            "-algorithm",
-            "EC",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-out",
-            "evil.key",
-        ],
-    );
-    openssl_out(
-        &dir,
-        &[
-            "req",
-            "-new",
-            "-x509",
-            "-key",
-            "evil.key",
-            "-subj",
-            "/CN=Evil CA",
-            "-out",
-            "evil.crt",
-        ],
-    );
-    write(&dir.join("evil.ext"), "subjectAltName=DNS:localhost");
-    openssl_out(
-        &dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "client.csr",
-            "-CA",
-            "evil.crt",
-            "-CAkey",
-            "evil.key",
-            "-CAcreateserial",
-            "-extfile",
-            "evil.ext",
-            "-out",
-            "client.crt",
-        ],
-    );
-    for f in ["evil.key", "evil.crt", "evil.srl", "evil.ext"] {
-        fs::remove_file(dir.join(f)).unwrap();
-    }
-    let bundle = [
-        fs::read(dir.join("client.crt")).unwrap(),
-        fs::read(dir.join("ca.crt")).unwrap(),
-    ]
-    .concat();
-    fs::write(dir.join("client.pem"), bundle).unwrap();
+    resign_client_with_foreign_ca(&dir);
     let (stdout, stderr, code) = verify(dir.parent().unwrap(), &[]);
     assert_eq!(code, 1);
     assert_eq!(

@@ -164,3 +164,93 @@ pub fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
         .map(|(a, b)| (a.to_string(), b.to_string()))
         .collect()
 }
+
+/// One good PKI of FAST made by pkiforge, shared by the tests of one test
+/// binary (each works on a copy).
+pub fn good_pki() -> &'static Path {
+    static PKI: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    PKI.get_or_init(|| {
+        let tmp = tempfile::tempdir().unwrap().keep();
+        write(&tmp.join("fast.toml"), FAST);
+        let out = pkiforge(&tmp)
+            .args(["run", "fast.toml", "--quiet"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        tmp.join("pki/fast")
+    })
+}
+
+/// A copy of the good PKI in a fresh temp dir, as `TMP/pki`.
+pub fn copy() -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("pki");
+    fs::create_dir(&dir).unwrap();
+    for f in ELEVEN {
+        fs::copy(good_pki().join(f), dir.join(f)).unwrap();
+    }
+    (tmp, dir)
+}
+
+/// Replaces `client.crt` (and `client.pem`) with a certificate for the same
+/// key and subject signed by a throwaway foreign CA.
+pub fn resign_client_with_foreign_ca(dir: &Path) {
+    openssl_out(
+        dir,
+        &[
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+            "evil.key",
+        ],
+    );
+    openssl_out(
+        dir,
+        &[
+            "req",
+            "-new",
+            "-x509",
+            "-key",
+            "evil.key",
+            "-subj",
+            "/CN=Evil CA",
+            "-out",
+            "evil.crt",
+        ],
+    );
+    write(&dir.join("evil.ext"), "subjectAltName=DNS:localhost");
+    openssl_out(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "client.csr",
+            "-CA",
+            "evil.crt",
+            "-CAkey",
+            "evil.key",
+            "-CAcreateserial",
+            "-extfile",
+            "evil.ext",
+            "-out",
+            "client.crt",
+        ],
+    );
+    for f in ["evil.key", "evil.crt", "evil.srl", "evil.ext"] {
+        fs::remove_file(dir.join(f)).unwrap();
+    }
+    let bundle = [
+        fs::read(dir.join("client.crt")).unwrap(),
+        fs::read(dir.join("ca.crt")).unwrap(),
+    ]
+    .concat();
+    fs::write(dir.join("client.pem"), bundle).unwrap();
+}

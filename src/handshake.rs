@@ -1,0 +1,587 @@
+//! `pkiforge handshake`: real mutual-TLS sessions on loopback, with
+//! `openssl s_server`/`s_client` and again with rustls in-process, so the
+//! proof does not rest on OpenSSL grading its own work.
+
+use std::fmt;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+
+use crate::error::{Error, Result};
+use crate::openssl::Openssl;
+use crate::plan::CheckSpec;
+use crate::profile::{Role, SanKind};
+
+/// How long one case may take, end to end.
+const CASE_TIMEOUT: Duration = Duration::from_secs(15);
+/// What the client sends, and what the server sends back.
+const PING: &str = "pkiforge ping from the client";
+const PONG: &str = "pkiforge pong from the server";
+/// A name no certificate of pkiforge's carries (.invalid is reserved, RFC 2606).
+const WRONG_HOST: &str = "not-in-san.pkiforge.invalid";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Accepted,
+    Refused,
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Outcome::Accepted => "accepted",
+            Outcome::Refused => "refused",
+        })
+    }
+}
+
+/// One handshake and how it went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Case {
+    pub stack: &'static str,
+    pub name: String,
+    pub expected: Outcome,
+    pub got: Outcome,
+    /// Why it was refused, or what was exchanged.
+    pub detail: String,
+}
+
+impl Case {
+    pub fn passed(&self) -> bool {
+        self.expected == self.got
+    }
+}
+
+impl fmt::Display for Case {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let verdict = if self.passed() { "ok  " } else { "FAIL" };
+        write!(
+            f,
+            "{verdict} {:<7} {:<9} {}",
+            self.stack,
+            self.got.to_string(),
+            self.name
+        )?;
+        if !self.passed() {
+            write!(f, " (expected {})", self.expected)?;
+        }
+        if !self.detail.is_empty() {
+            write!(f, ": {}", self.detail)?;
+        }
+        Ok(())
+    }
+}
+
+/// The certificate and key files of one party.
+#[derive(Debug, Clone)]
+struct Party {
+    label: String,
+    crt: PathBuf,
+    key: PathBuf,
+}
+
+/// How the client names the server: a DNS name (sent as SNI) or an IP address.
+#[derive(Debug, Clone)]
+enum Host {
+    Dns(String),
+    Ip(String),
+}
+
+impl Host {
+    fn as_str(&self) -> &str {
+        match self {
+            Host::Dns(s) | Host::Ip(s) => s,
+        }
+    }
+}
+
+/// Runs every case for each server with each client found in `dir`.
+pub fn run(openssl: &Openssl, dir: &Path, spec: &CheckSpec) -> Result<Vec<Case>> {
+    let ca = dir.join(format!("{}.crt", spec.ca));
+    let foreign_dir = tempfile::Builder::new()
+        .prefix("pkiforge-foreign-")
+        .tempdir()
+        .map_err(|e| Error::io("cannot create a temp directory", e))?;
+    let foreign = make_foreign_client(openssl, foreign_dir.path())?;
+    let mut cases = Vec::new();
+    let servers = spec.leaves.iter().filter(|l| l.role == Role::Server);
+    for server in servers {
+        let host = server
+            .sans
+            .iter()
+            .find_map(|s| match s.kind {
+                SanKind::Dns if !s.value.starts_with("*.") => Some(Host::Dns(s.value.clone())),
+                SanKind::Ip => Some(Host::Ip(s.value.clone())),
+                _ => None,
+            })
+            .ok_or_else(|| {
+                Error::Usage(format!(
+                    "{}.crt has no DNS name or IP address in its subjectAltName to connect to",
+                    server.name
+                ))
+            })?;
+        let srv = Party {
+            label: format!("{}.crt", server.name),
+            crt: dir.join(format!("{}.crt", server.name)),
+            key: dir.join(format!("{}.key", server.name)),
+        };
+        for client in spec.leaves.iter().filter(|l| l.role == Role::Client) {
+            let cli = Party {
+                label: format!("{}.crt", client.name),
+                crt: dir.join(format!("{}.crt", client.name)),
+                key: dir.join(format!("{}.key", client.name)),
+            };
+            let scenarios = [
+                (
+                    format!("{} with {} as {}", srv.label, cli.label, host.as_str()),
+                    Some(&cli),
+                    host.clone(),
+                    Outcome::Accepted,
+                ),
+                (
+                    format!("{} with no client certificate", srv.label),
+                    None,
+                    host.clone(),
+                    Outcome::Refused,
+                ),
+                (
+                    format!("{} with a client certificate from a foreign CA", srv.label),
+                    Some(&foreign),
+                    host.clone(),
+                    Outcome::Refused,
+                ),
+                (
+                    format!("{} as {WRONG_HOST} (not in its SAN)", srv.label),
+                    Some(&cli),
+                    Host::Dns(WRONG_HOST.into()),
+                    Outcome::Refused,
+                ),
+            ];
+            for (name, client_party, name_host, expected) in &scenarios {
+                let (got, detail) = openssl_case(openssl, &ca, &srv, *client_party, name_host)?;
+                cases.push(Case {
+                    stack: "openssl",
+                    name: name.clone(),
+                    expected: *expected,
+                    got,
+                    detail,
+                });
+            }
+            for (name, client_party, name_host, expected) in &scenarios {
+                let (got, detail) = rustls_case(&ca, &srv, *client_party, name_host)?;
+                cases.push(Case {
+                    stack: "rustls",
+                    name: name.clone(),
+                    expected: *expected,
+                    got,
+                    detail,
+                });
+            }
+        }
+    }
+    Ok(cases)
+}
+
+/// A throwaway CA and a client certificate it signed, made on the spot.
+fn make_foreign_client(openssl: &Openssl, dir: &Path) -> Result<Party> {
+    let run = |args: &[&str]| -> Result<()> {
+        let out = duct::cmd(&openssl.path, args)
+            .dir(dir)
+            .stdin_null()
+            .stdout_capture()
+            .stderr_capture()
+            .unchecked()
+            .run()
+            .map_err(|e| Error::io("cannot run openssl", e))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(Error::StepFailed {
+                step: "foreign-ca".into(),
+                command: format!("openssl {}", args.join(" ")),
+                status: format!("openssl exited with {}", out.status),
+                stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            })
+        }
+    };
+    // Its own config, so that the throwaway certificates are proper v3
+    // certificates whatever the active openssl.cnf says: the only thing wrong
+    // with the client's certificate must be who signed it.
+    std::fs::write(
+        dir.join("foreign.cnf"),
+        "[req]\nprompt = no\ndistinguished_name = dn\nx509_extensions = ca_ext\n[dn]\nCN = pkiforge foreign CA\n\
+         [ca_ext]\nbasicConstraints = critical,CA:TRUE\nkeyUsage = critical,keyCertSign,cRLSign\nsubjectKeyIdentifier = hash\n\
+         [leaf_ext]\nbasicConstraints = CA:FALSE\nkeyUsage = critical,digitalSignature\nextendedKeyUsage = clientAuth\n\
+         subjectAltName = DNS:localhost\n",
+    )
+    .map_err(|e| Error::io("cannot write a temp file", e))?;
+    // EC P-256 keys: quick to make, and every TLS stack takes them.
+    let ec = ["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"];
+    run(&[&["genpkey"][..], &ec, &["-out", "foreign-ca.key"]].concat())?;
+    run(&[
+        "req",
+        "-new",
+        "-x509",
+        "-config",
+        "foreign.cnf",
+        "-key",
+        "foreign-ca.key",
+        "-days",
+        "1",
+        "-out",
+        "foreign-ca.crt",
+    ])?;
+    run(&[&["genpkey"][..], &ec, &["-out", "foreign.key"]].concat())?;
+    run(&[
+        "req",
+        "-new",
+        "-config",
+        "foreign.cnf",
+        "-key",
+        "foreign.key",
+        "-subj",
+        "/CN=pkiforge foreign client",
+        "-out",
+        "foreign.csr",
+    ])?;
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "foreign.csr",
+        "-CA",
+        "foreign-ca.crt",
+        "-CAkey",
+        "foreign-ca.key",
+        "-CAcreateserial",
+        "-days",
+        "1",
+        "-extfile",
+        "foreign.cnf",
+        "-extensions",
+        "leaf_ext",
+        "-out",
+        "foreign.crt",
+    ])?;
+    Ok(Party {
+        label: "foreign.crt".into(),
+        crt: dir.join("foreign.crt"),
+        key: dir.join("foreign.key"),
+    })
+}
+
+fn reversed(s: &str) -> String {
+    s.chars().rev().collect()
+}
+
+/// The last line of openssl's stderr that says what went wrong, shortened
+/// to its reason (`…:error:CODE:LIB:FUNC:REASON:FILE:LINE:` → `REASON`).
+fn last_error(stderr: &str) -> Option<String> {
+    let line = stderr
+        .lines()
+        .rev()
+        .find(|l| l.contains("error") || l.contains("alert"))?
+        .trim();
+    let fields: Vec<&str> = line.split(':').collect();
+    let reason = fields
+        .iter()
+        .position(|f| *f == "error")
+        .and_then(|i| fields.get(i + 4))
+        .filter(|_| fields.len() >= 6)
+        .map_or(line, |r| *r);
+    Some(reason.to_string())
+}
+
+/// s_server on an ephemeral loopback port in `-rev` mode (it sends back each
+/// line reversed), s_client sending PING: accepted when the reversed PING
+/// comes back, which needs data to flow both ways.
+fn openssl_case(
+    openssl: &Openssl,
+    ca: &Path,
+    server: &Party,
+    client: Option<&Party>,
+    host: &Host,
+) -> Result<(Outcome, String)> {
+    let path = |p: &Path| p.to_string_lossy().into_owned();
+    let logs = tempfile::tempdir().map_err(|e| Error::io("cannot create a temp directory", e))?;
+    let server_err = logs.path().join("server.err");
+    let server_out = logs.path().join("server.out");
+    let server_cmd = duct::cmd(
+        &openssl.path,
+        [
+            "s_server".to_string(),
+            "-accept".into(),
+            "127.0.0.1:0".into(),
+            "-naccept".into(),
+            "1".into(),
+            "-cert".into(),
+            path(&server.crt),
+            "-key".into(),
+            path(&server.key),
+            "-cert_chain".into(),
+            path(ca),
+            "-CAfile".into(),
+            path(ca),
+            // Require a client certificate, and fail the handshake on a bad one.
+            "-Verify".into(),
+            "1".into(),
+            "-verify_return_error".into(),
+            "-rev".into(),
+        ],
+    )
+    .stdin_null()
+    .stdout_path(&server_out)
+    .stderr_path(&server_err)
+    .unchecked();
+    let server_proc = server_cmd
+        .start()
+        .map_err(|e| Error::io("cannot start openssl s_server", e))?;
+    let deadline = Instant::now() + CASE_TIMEOUT;
+    let result = (|| {
+        let Some(port) = accept_port(&server_proc, &server_out, deadline)? else {
+            return Ok((Outcome::Refused, "s_server did not start".to_string()));
+        };
+        let mut args = vec![
+            "s_client".to_string(),
+            "-connect".into(),
+            format!("127.0.0.1:{port}"),
+            "-CAfile".into(),
+            path(ca),
+            "-verify_return_error".into(),
+            "-quiet".into(),
+        ];
+        match host {
+            Host::Dns(name) => args.extend([
+                "-servername".into(),
+                name.clone(),
+                "-verify_hostname".into(),
+                name.clone(),
+            ]),
+            Host::Ip(ip) => args.extend(["-verify_ip".into(), ip.clone()]),
+        }
+        if let Some(c) = client {
+            args.extend(["-cert".into(), path(&c.crt), "-key".into(), path(&c.key)]);
+        }
+        let client_out = logs.path().join("client.out");
+        let client_err = logs.path().join("client.err");
+        let client_handle = duct::cmd(&openssl.path, args)
+            .stdin_bytes(format!("{PING}\n"))
+            .stdout_path(&client_out)
+            .stderr_path(&client_err)
+            .unchecked()
+            .start()
+            .map_err(|e| Error::io("cannot start openssl s_client", e))?;
+        // s_client -quiet keeps the connection open after stdin ends, so
+        // watch its output for the answer rather than wait for it to exit.
+        let outcome = loop {
+            let answer = std::fs::read_to_string(&client_out).unwrap_or_default();
+            if answer.contains(&reversed(PING)) {
+                break (Outcome::Accepted, "payload sent and answered".to_string());
+            }
+            let exited = client_handle
+                .try_wait()
+                .map_err(|e| Error::io("waiting for s_client", e))?
+                .is_some();
+            if exited {
+                let stderr = std::fs::read_to_string(&client_err).unwrap_or_default();
+                break (Outcome::Refused, stderr);
+            }
+            if Instant::now() >= deadline {
+                break (Outcome::Refused, "timed out".to_string());
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let _ = client_handle.kill();
+        let _ = client_handle.wait_timeout(Duration::from_secs(5));
+        Ok(outcome)
+    })();
+    let _ = server_proc.kill();
+    let _ = server_proc.wait_timeout(Duration::from_secs(5));
+    let server_log = std::fs::read_to_string(&server_err).unwrap_or_default();
+    match result {
+        Ok((Outcome::Refused, client_err)) => {
+            let sides: Vec<String> = [
+                ("server", last_error(&server_log)),
+                ("client", last_error(&client_err)),
+            ]
+            .into_iter()
+            .filter_map(|(side, e)| e.map(|e| format!("{side}: {e}")))
+            .collect();
+            let why = if sides.is_empty() {
+                "no reply".to_string()
+            } else {
+                sides.join("; ")
+            };
+            Ok((Outcome::Refused, why))
+        }
+        other => other,
+    }
+}
+
+/// Waits until s_server's stdout (a file) names the port it listens on
+/// (`ACCEPT 127.0.0.1:PORT`); `None` if it exits or the deadline passes first.
+fn accept_port(server: &duct::Handle, stdout: &Path, deadline: Instant) -> Result<Option<u16>> {
+    loop {
+        let text = std::fs::read_to_string(stdout).unwrap_or_default();
+        let port = text.lines().find_map(|l| {
+            l.trim()
+                .strip_prefix("ACCEPT ")
+                .and_then(|a| a.rsplit(':').next())
+                .and_then(|p| p.parse::<u16>().ok())
+        });
+        if port.is_some() {
+            return Ok(port);
+        }
+        let exited = server
+            .try_wait()
+            .map_err(|e| Error::io("waiting for s_server", e))?
+            .is_some();
+        if exited || Instant::now() >= deadline {
+            return Ok(None);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
+    CertificateDer::pem_file_iter(path)
+        .and_then(|it| it.collect::<std::result::Result<Vec<_>, _>>())
+        .map_err(|e| {
+            Error::Usage(format!(
+                "cannot read certificates from {}: {e}",
+                path.display()
+            ))
+        })
+}
+
+fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>> {
+    PrivateKeyDer::from_pem_file(path).map_err(|e| {
+        Error::Usage(format!(
+            "cannot read the private key {}: {e}",
+            path.display()
+        ))
+    })
+}
+
+/// The same scenario with rustls on both ends: the server requires a client
+/// certificate from the CA, the client checks the server's name; the client
+/// sends PING and the server answers PONG.
+fn rustls_case(
+    ca: &Path,
+    server: &Party,
+    client: Option<&Party>,
+    host: &Host,
+) -> Result<(Outcome, String)> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in load_certs(ca)? {
+        roots.add(cert).map_err(|e| {
+            Error::Usage(format!(
+                "rustls refuses {} as a trust anchor: {e}",
+                ca.display()
+            ))
+        })?;
+    }
+    let roots = Arc::new(roots);
+    let refused = |side: &str, e: &dyn fmt::Display| Ok((Outcome::Refused, format!("{side}: {e}")));
+
+    let verifier = match rustls::server::WebPkiClientVerifier::builder_with_provider(
+        roots.clone(),
+        provider.clone(),
+    )
+    .build()
+    {
+        Ok(v) => v,
+        Err(e) => return refused("server", &e),
+    };
+    let mut server_chain = load_certs(&server.crt)?;
+    server_chain.extend(load_certs(ca)?);
+    let server_config = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::Usage(e.to_string()))?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(server_chain, load_key(&server.key)?);
+    let server_config = match server_config {
+        Ok(c) => Arc::new(c),
+        Err(e) => return refused("server", &e),
+    };
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::Usage(e.to_string()))?
+        .with_root_certificates(roots);
+    let client_config = match client {
+        Some(c) => builder.with_client_auth_cert(load_certs(&c.crt)?, load_key(&c.key)?),
+        None => Ok(builder.with_no_client_auth()),
+    };
+    let client_config = match client_config {
+        Ok(c) => Arc::new(c),
+        Err(e) => return refused("client", &e),
+    };
+    let name = match host {
+        Host::Dns(n) => ServerName::try_from(n.clone()),
+        Host::Ip(ip) => ServerName::try_from(ip.clone()),
+    }
+    .map_err(|e| Error::Usage(format!("{}: {e}", host.as_str())))?;
+
+    let listener =
+        TcpListener::bind("127.0.0.1:0").map_err(|e| Error::io("cannot listen on 127.0.0.1", e))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| Error::io("cannot read the listening address", e))?;
+    let server_thread = std::thread::spawn(move || -> std::result::Result<String, String> {
+        let (tcp, _) = listener.accept().map_err(|e| e.to_string())?;
+        tcp.set_read_timeout(Some(CASE_TIMEOUT))
+            .map_err(|e| e.to_string())?;
+        tcp.set_write_timeout(Some(CASE_TIMEOUT))
+            .map_err(|e| e.to_string())?;
+        let conn = rustls::ServerConnection::new(server_config).map_err(|e| e.to_string())?;
+        let mut tls = rustls::StreamOwned::new(conn, tcp);
+        let mut line = String::new();
+        BufReader::new(&mut tls)
+            .read_line(&mut line)
+            .map_err(|e| e.to_string())?;
+        tls.write_all(format!("{PONG}\n").as_bytes())
+            .map_err(|e| e.to_string())?;
+        tls.conn.send_close_notify();
+        let _ = tls.flush();
+        Ok(line.trim_end().to_string())
+    });
+
+    let client_result = (|| -> std::result::Result<String, String> {
+        let tcp = TcpStream::connect_timeout(&addr, CASE_TIMEOUT).map_err(|e| e.to_string())?;
+        tcp.set_read_timeout(Some(CASE_TIMEOUT))
+            .map_err(|e| e.to_string())?;
+        tcp.set_write_timeout(Some(CASE_TIMEOUT))
+            .map_err(|e| e.to_string())?;
+        let conn = rustls::ClientConnection::new(client_config, name).map_err(|e| e.to_string())?;
+        let mut tls = rustls::StreamOwned::new(conn, tcp);
+        tls.write_all(format!("{PING}\n").as_bytes())
+            .map_err(|e| e.to_string())?;
+        tls.flush().map_err(|e| e.to_string())?;
+        let mut line = String::new();
+        BufReader::new(&mut tls)
+            .read_line(&mut line)
+            .map_err(|e| e.to_string())?;
+        Ok(line.trim_end().to_string())
+    })();
+    let server_result = server_thread
+        .join()
+        .unwrap_or_else(|_| Err("the server thread failed".into()));
+    match (client_result, server_result) {
+        (Ok(reply), Ok(got)) if reply == PONG && got == PING => {
+            Ok((Outcome::Accepted, "payload sent and answered".into()))
+        }
+        (Err(e), Err(s)) => Ok((Outcome::Refused, format!("server: {s}; client: {e}"))),
+        (_, Err(s)) => Ok((Outcome::Refused, format!("server: {s}"))),
+        (Err(e), _) => Ok((Outcome::Refused, format!("client: {e}"))),
+        (Ok(reply), Ok(got)) => Ok((
+            Outcome::Refused,
+            format!("unexpected exchange: sent {got:?}, got {reply:?}"),
+        )),
+    }
+}

@@ -1,0 +1,102 @@
+//! `pkiforge handshake`: real mutual TLS on loopback with openssl and rustls.
+
+mod common;
+
+use common::*;
+
+fn handshake(work: &std::path::Path) -> (String, String, i32) {
+    let out = pkiforge(work).args(["handshake", "pki"]).output().unwrap();
+    (
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+        out.status.code().unwrap(),
+    )
+}
+
+/// The cases of each line, without openssl's and rustls's wording of why.
+fn cases(stdout: &str) -> Vec<String> {
+    stdout
+        .lines()
+        .map(|l| {
+            l.split(": ")
+                .next()
+                .unwrap()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect()
+}
+
+fn no_tls_process_left(dir: &std::path::Path) -> bool {
+    let out = std::process::Command::new("ps")
+        .args(["-eo", "args"])
+        .output()
+        .unwrap();
+    !String::from_utf8_lossy(&out.stdout).lines().any(|l| {
+        (l.contains("s_server") || l.contains("s_client")) && l.contains(dir.to_str().unwrap())
+    })
+}
+
+#[test]
+fn a_good_pki_does_mutual_tls_and_refuses_what_it_must() {
+    let (tmp, dir) = copy();
+    let (stdout, stderr, code) = handshake(tmp.path());
+    assert_eq!((code, stderr.as_str()), (0, ""), "{stdout}");
+    assert_eq!(
+        cases(&stdout),
+        [
+            "ok openssl accepted server.crt with client.crt as localhost",
+            "ok openssl refused server.crt with no client certificate",
+            "ok openssl refused server.crt with a client certificate from a foreign CA",
+            "ok openssl refused server.crt as not-in-san.pkiforge.invalid (not in its SAN)",
+            "ok rustls accepted server.crt with client.crt as localhost",
+            "ok rustls refused server.crt with no client certificate",
+            "ok rustls refused server.crt with a client certificate from a foreign CA",
+            "ok rustls refused server.crt as not-in-san.pkiforge.invalid (not in its SAN)",
+            "all 8 handshakes went as expected",
+        ]
+    );
+    assert!(stdout.contains("ok   openssl accepted  server.crt with client.crt as localhost: payload sent and answered\n"), "{stdout}");
+    assert!(stdout.contains("ok   rustls  refused   server.crt with a client certificate from a foreign CA: server: invalid peer certificate: UnknownIssuer"), "{stdout}");
+    assert!(no_tls_process_left(&dir));
+}
+
+#[test]
+fn a_client_certificate_from_another_ca_fails_the_handshake_in_both_stacks() {
+    let (tmp, dir) = copy();
+    resign_client_with_foreign_ca(&dir);
+    let (stdout, stderr, code) = handshake(tmp.path());
+    assert_eq!(code, 1);
+    assert_eq!(
+        stderr,
+        "error: 2 of 8 handshakes failed: openssl server.crt with client.crt as localhost, rustls server.crt with client.crt as localhost\n"
+    );
+    let failed: Vec<String> = cases(&stdout)
+        .into_iter()
+        .filter(|c| c.starts_with("FAIL"))
+        .collect();
+    assert_eq!(
+        failed,
+        [
+            "FAIL openssl refused server.crt with client.crt as localhost (expected accepted)",
+            "FAIL rustls refused server.crt with client.crt as localhost (expected accepted)",
+        ]
+    );
+    assert!(no_tls_process_left(&dir));
+}
+
+#[test]
+fn a_server_key_that_does_not_match_fails_the_handshake() {
+    let (tmp, dir) = copy();
+    openssl_out(&dir, &["genrsa", "-out", "server.key", "2048"]);
+    let (stdout, _, code) = handshake(tmp.path());
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stdout.starts_with(
+            "FAIL openssl refused   server.crt with client.crt as localhost (expected accepted)"
+        ),
+        "{stdout}"
+    );
+    assert!(no_tls_process_left(&dir));
+}
