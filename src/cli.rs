@@ -90,4 +90,27 @@ picks, and is stopped after 15 seconds at most.")]
         /// The directory a run wrote
         dir: PathBuf,
     },
+
+    /// Show every certificate: subject, issuer, serial, SANs, key, validity, fingerprint, extensions
+    #[command(after_help = "Examples:
+  pkiforge inspect pki/localhost")]
+    Inspect {
+        /// A directory of certificates (*.crt, *.pem)
+        dir: PathBuf,
+    },
+
+    /// Find what real clients will refuse or warn about, with the fix
+    #[command(after_help = "Examples:
+  pkiforge lint pki/localhost
+  pkiforge lint pki/localhost --deny-warnings     exit 1 on warnings too
+
+Exit status: 1 when a finding is an error (most clients refuse the
+certificate), or with --deny-warnings when there is any finding.")]
+    Lint {
+        /// A directory of certificates (*.crt, *.pem)
+        dir: PathBuf,
+        /// Fail on warnings too
+        #[arg(long)]
+        deny_warnings: bool,
+    },
 }

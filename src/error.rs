@@ -165,6 +165,12 @@ pub enum Error {
         failed: Vec<String>,
     },
 
+    #[error("lint found {}: {}", count(findings.len(), "problem"), findings.join(", "))]
+    Lint {
+        /// `FILE RULE` of each finding that fails the run.
+        findings: Vec<String>,
+    },
+
     #[error(
         "{dir} already holds files this run would write: {files}\n  Choose another --out directory, remove them, or pass --force to overwrite them."
     )]
@@ -191,6 +197,10 @@ pub enum Error {
 
     #[error("{0}")]
     Usage(String),
+}
+
+fn count(n: usize, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
 }
 
 fn list_failures(failed: &[(String, String)]) -> String {
@@ -242,6 +252,7 @@ impl Error {
             | Error::Check { .. }
             | Error::Verify { .. }
             | Error::ChecksFailed { .. }
+            | Error::Lint { .. }
             | Error::Timeout { .. }
             | Error::Io { .. } => exit::FAILED,
         }

@@ -11,6 +11,8 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod handshake;
+pub mod inspect;
+pub mod lint;
 pub mod openssl;
 pub mod plan;
 pub mod profile;
@@ -92,6 +94,38 @@ pub fn run(cli: Cli) -> Result<String> {
             Ok(text)
         }
         Command::Handshake { dir } => handshake(&dir, openssl_flag),
+        Command::Inspect { dir } => {
+            let certs = inspect::certificates(&dir).map_err(Error::Usage)?;
+            Ok(inspect::render(&certs, now()))
+        }
+        Command::Lint { dir, deny_warnings } => {
+            let certs = inspect::certificates(&dir).map_err(Error::Usage)?;
+            let findings = lint::lint(&certs, now());
+            let mut text = String::new();
+            for f in &findings {
+                let _ = writeln!(text, "{f}");
+            }
+            let errors = findings
+                .iter()
+                .filter(|f| f.severity == lint::Severity::Error)
+                .count();
+            let warnings = findings.len() - errors;
+            let _ = writeln!(
+                text,
+                "{errors} errors, {warnings} warnings in {} certificates",
+                certs.len()
+            );
+            if errors > 0 || (deny_warnings && warnings > 0) {
+                print!("{text}");
+                let failing = findings
+                    .iter()
+                    .filter(|f| deny_warnings || f.severity == lint::Severity::Error)
+                    .map(|f| format!("{} {}", f.file, f.rule))
+                    .collect();
+                return Err(Error::Lint { findings: failing });
+            }
+            Ok(text)
+        }
         Command::Verify { dir, profile } => {
             let signals = Signals::install()?;
             let spec = match &profile {
@@ -138,6 +172,13 @@ pub fn run(cli: Cli) -> Result<String> {
             }
         }
     }
+}
+
+/// Seconds since the Unix epoch.
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
 }
 
 /// Runs the handshake cases and reports one line each.

@@ -32,28 +32,27 @@ pub fn read_subject(path: &Path) -> Result<Vec<(String, String)>, String> {
     subject_of_pem(&bytes).map_err(|why| format!("{}: {why}", path.display()))
 }
 
+/// `(short name, value)` pairs of a name, in order; unknown attributes by dotted OID.
+fn name_pairs(name: &X509Name<'_>) -> Vec<(String, String)> {
+    name.iter_rdn()
+        .flat_map(|rdn| rdn.iter())
+        .map(|atv| {
+            let oid = atv.attr_type().to_id_string();
+            let key = short_name(&oid).map_or(oid, str::to_string);
+            let value = atv.as_str().map_or_else(
+                |_| format!("<undecodable {:?}>", atv.attr_value().header.tag()),
+                str::to_string,
+            );
+            (key, value)
+        })
+        .collect()
+}
+
+/// The subject of a PEM certificate or CSR.
 pub fn subject_of_pem(bytes: &[u8]) -> Result<Vec<(String, String)>, String> {
     let (_, pem) = parse_x509_pem(bytes).map_err(|e| format!("not a PEM file ({e})"))?;
-    let name_pairs = |name: &X509Name<'_>| {
-        name.iter_rdn()
-            .flat_map(|rdn| rdn.iter())
-            .map(|atv| {
-                let oid = atv.attr_type().to_id_string();
-                let key = short_name(&oid).map_or(oid, str::to_string);
-                let value = atv.as_str().map_or_else(
-                    |_| format!("<undecodable {:?}>", atv.attr_value().header.tag()),
-                    str::to_string,
-                );
-                (key, value)
-            })
-            .collect::<Vec<_>>()
-    };
     match pem.label.as_str() {
-        "CERTIFICATE" => {
-            let (_, cert) = X509Certificate::from_der(&pem.contents)
-                .map_err(|e| format!("not a valid certificate ({e})"))?;
-            Ok(name_pairs(cert.subject()))
-        }
+        "CERTIFICATE" => subject_of_der(&pem.contents),
         "CERTIFICATE REQUEST" => {
             let (_, csr) = X509CertificationRequest::from_der(&pem.contents)
                 .map_err(|e| format!("not a valid CSR ({e})"))?;
@@ -61,6 +60,13 @@ pub fn subject_of_pem(bytes: &[u8]) -> Result<Vec<(String, String)>, String> {
         }
         other => Err(format!("holds a {other}, not a certificate or CSR")),
     }
+}
+
+/// The subject of a DER certificate.
+pub fn subject_of_der(der: &[u8]) -> Result<Vec<(String, String)>, String> {
+    let (_, cert) =
+        X509Certificate::from_der(der).map_err(|e| format!("not a valid certificate ({e})"))?;
+    Ok(name_pairs(cert.subject()))
 }
 
 /// The first difference between the subject openssl wrote and the expected

@@ -1,0 +1,285 @@
+//! `pkiforge lint`: what real clients will refuse or warn about, each with
+//! the clients affected and the fix.
+
+use std::fmt;
+
+use crate::inspect::{CertInfo, KeyInfo, is_weak_signature, utc};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    /// Most clients refuse the certificate.
+    Error,
+    /// Some clients refuse it, or it will stop working soon.
+    Warning,
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub severity: Severity,
+    /// A stable name for the rule, such as `no-eku`.
+    pub rule: &'static str,
+    pub file: String,
+    pub message: String,
+    /// Who refuses or warns.
+    pub clients: &'static str,
+    pub fix: String,
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {} [{}]: {}\n    clients: {}\n    fix: {}",
+            self.severity, self.file, self.rule, self.message, self.clients, self.fix
+        )
+    }
+}
+
+/// Apple's limit for TLS server certificates issued after 1 September 2020
+/// ("About upcoming limits on trusted certificates", Apple support HT211025);
+/// 825 days for those of private CAs (HT210176).
+pub const APPLE_MAX_DAYS: i64 = 825;
+/// `openssl req -x509` and `openssl x509 -req` without -days: 30 days.
+pub const OPENSSL_DEFAULT_DAYS: i64 = 30;
+/// Warn when a certificate expires this soon.
+pub const EXPIRY_WARNING_DAYS: i64 = 7;
+
+/// The findings for the certificates of one PKI, at Unix time `now`.
+pub fn lint(certs: &[CertInfo], now: i64) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let ca = certs.iter().find(|c| c.is_ca && c.self_issued);
+    for c in certs {
+        let mut find = |severity, rule, message: String, clients, fix: String| {
+            out.push(Finding {
+                severity,
+                rule,
+                file: c.file().to_string(),
+                message,
+                clients,
+                fix,
+            });
+        };
+        let is_leaf = !c.is_ca;
+        if c.version < 3 {
+            find(
+                Severity::Error,
+                "not-v3",
+                format!("is an X.509 v{} certificate, without extensions", c.version),
+                "rustls/webpki, Go crypto/tls, browsers and most strict verifiers",
+                "make it with extensions (OpenSSL 3 adds them to `req -x509` by default; with OpenSSL 1.1.1 give the config an x509_extensions section)".into(),
+            );
+        }
+        if let KeyInfo::Rsa(bits) = c.key
+            && bits < 2048
+        {
+            find(
+                Severity::Error,
+                "weak-key",
+                format!("has a {bits}-bit RSA key"),
+                "every current TLS stack (OpenSSL's default security level 2 refuses keys under 2048 bits)",
+                "use bits = 2048 or more in the profile".into(),
+            );
+        }
+        if is_weak_signature(&c.signature) {
+            find(
+                Severity::Error,
+                "weak-signature",
+                format!("is signed with {}", c.signature),
+                "browsers, Apple platforms, Go, rustls and OpenSSL at security level 1 and above",
+                "sign with SHA-256 (OpenSSL's default)".into(),
+            );
+        }
+        let left = c.days_left(now);
+        if left < 0 {
+            find(
+                Severity::Error,
+                "expired",
+                format!("expired on {}", utc(c.not_after)),
+                "every client",
+                "make the PKI again".into(),
+            );
+        } else if left <= EXPIRY_WARNING_DAYS {
+            find(
+                Severity::Warning,
+                "expires-soon",
+                format!("expires on {} ({left} days left)", utc(c.not_after)),
+                "every client, from that day on",
+                "make the PKI again, with a longer validity".into(),
+            );
+        }
+        if c.validity_days() == OPENSSL_DEFAULT_DAYS {
+            find(
+                Severity::Warning,
+                "default-validity",
+                format!(
+                    "is valid for {OPENSSL_DEFAULT_DAYS} days, OpenSSL's default when no -days is given: it stops working on {}",
+                    utc(c.not_after)
+                ),
+                "every client, after that day",
+                "give the certificate a validity that fits its use (the tutorial's commands pass no -days)".into(),
+            );
+        }
+        if is_leaf && c.validity_days() > APPLE_MAX_DAYS {
+            find(
+                Severity::Warning,
+                "long-validity",
+                format!("is valid for {} days", c.validity_days()),
+                "Apple platforms (iOS 13, macOS 10.15 and later) refuse TLS certificates valid for more than 825 days",
+                "give it a validity of at most 825 days".into(),
+            );
+        }
+        if c.is_ca && c.key_cert_sign != Some(true) {
+            let what = match c.key_cert_sign {
+                None => "has no keyUsage extension",
+                Some(_) => "has a keyUsage without keyCertSign",
+            };
+            find(
+                Severity::Warning,
+                "ca-key-usage",
+                format!("is a CA certificate that {what}"),
+                "strict RFC 5280 verifiers: OpenSSL with -x509_strict (\"CA cert does not include key usage extension\"), Python cryptography's X.509 verifier, CA/Browser Forum rules",
+                "issue the CA with keyUsage = critical, keyCertSign, cRLSign".into(),
+            );
+        }
+        if is_leaf && c.sans.is_empty() {
+            find(
+                Severity::Error,
+                "no-san",
+                "has no subjectAltName; clients do not match host names against the CN any more"
+                    .into(),
+                "browsers, Apple platforms, Go (since 1.15), rustls, Java's HTTPS host name check, OpenSSL with -verify_hostname",
+                "give it a san list in the profile, e.g. san = [\"DNS:localhost\"]".into(),
+            );
+        }
+        if is_leaf && !c.has_eku {
+            let server = c.files.iter().any(|f| f.ends_with(".bundle.crt"));
+            let (clients, want) = if server {
+                (
+                    "Apple platforms (iOS 13, macOS 10.15 and later) require extendedKeyUsage serverAuth on TLS server certificates",
+                    "serverAuth",
+                )
+            } else {
+                (
+                    "CA/Browser-style verifiers (such as Python cryptography's) expect extendedKeyUsage clientAuth on client certificates",
+                    "clientAuth",
+                )
+            };
+            find(
+                Severity::Warning,
+                "no-eku",
+                "has no extendedKeyUsage".into(),
+                clients,
+                format!(
+                    "add extendedKeyUsage = {want} when signing (the tutorial's -extfile holds only subjectAltName)"
+                ),
+            );
+        }
+        if let Some(ca) = ca
+            && is_leaf
+            && c.subject_fields == ca.subject_fields
+        {
+            find(
+                Severity::Error,
+                "same-subject",
+                format!("has the same subject as {} ({})", ca.file(), c.subject),
+                "OpenSSL and most verifiers take it for a self-signed certificate and refuse it",
+                "give the leaf its own subject (a distinct CN) in the profile".into(),
+            );
+        }
+    }
+    out.sort_by(|a, b| (a.severity, &a.file).cmp(&(b.severity, &b.file)));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cert(file: &str, is_ca: bool) -> CertInfo {
+        CertInfo {
+            files: vec![file.into()],
+            version: 3,
+            subject: format!("CN={file}"),
+            issuer: "CN=ca.crt".into(),
+            self_issued: is_ca,
+            serial: "01".into(),
+            sans: if is_ca {
+                vec![]
+            } else {
+                vec!["DNS:localhost".into()]
+            },
+            key: KeyInfo::Rsa(2048),
+            signature: "sha256WithRSAEncryption".into(),
+            not_before: 0,
+            not_after: 365 * 86_400,
+            sha256: file.into(),
+            is_ca,
+            extensions: vec![],
+            has_eku: !is_ca,
+            eku_server: !is_ca,
+            eku_client: false,
+            key_cert_sign: is_ca.then_some(true),
+            subject_fields: vec![("CN".into(), file.into())],
+        }
+    }
+
+    fn rules(certs: &[CertInfo], now: i64) -> Vec<String> {
+        lint(certs, now)
+            .iter()
+            .map(|f| format!("{} {} {}", f.severity, f.file, f.rule))
+            .collect()
+    }
+
+    #[test]
+    fn a_clean_pki_has_no_findings() {
+        assert!(rules(&[cert("ca.crt", true), cert("server.crt", false)], 86_400).is_empty());
+    }
+
+    #[test]
+    fn each_rule_fires() {
+        let ca = cert("ca.crt", true);
+        let mut leaf = cert("server.crt", false);
+        leaf.key = KeyInfo::Rsa(1024);
+        leaf.signature = "sha1WithRSAEncryption".into();
+        leaf.sans.clear();
+        leaf.has_eku = false;
+        leaf.not_after = 900 * 86_400;
+        leaf.subject_fields = ca.subject_fields.clone();
+        leaf.version = 1;
+        let mut ca2 = ca.clone();
+        ca2.key_cert_sign = None;
+        ca2.not_after = 30 * 86_400;
+        assert_eq!(
+            rules(&[ca2, leaf], 25 * 86_400),
+            [
+                "error server.crt not-v3",
+                "error server.crt weak-key",
+                "error server.crt weak-signature",
+                "error server.crt no-san",
+                "error server.crt same-subject",
+                "warning ca.crt expires-soon",
+                "warning ca.crt default-validity",
+                "warning ca.crt ca-key-usage",
+                "warning server.crt long-validity",
+                "warning server.crt no-eku",
+            ]
+        );
+    }
+
+    #[test]
+    fn an_expired_certificate_is_an_error() {
+        assert_eq!(
+            rules(&[cert("ca.crt", true)], 400 * 86_400),
+            ["error ca.crt expired"]
+        );
+    }
+}

@@ -1,0 +1,236 @@
+//! `pkiforge inspect` and `pkiforge lint` on real certificates.
+
+mod common;
+
+use common::*;
+
+fn run(work: &std::path::Path, args: &[&str]) -> (String, String, i32) {
+    let out = pkiforge(work).args(args).output().unwrap();
+    (
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+        out.status.code().unwrap(),
+    )
+}
+
+/// The value of row `key` in the block of `file`.
+fn row(report: &str, file: &str, key: &str) -> String {
+    let block = report
+        .split("\n\n")
+        .find(|b| b.lines().next() == Some(file))
+        .unwrap_or_else(|| panic!("no block for {file}"));
+    let line = block
+        .lines()
+        .find(|l| l.trim_start().starts_with(&format!("{key} ")))
+        .unwrap();
+    line.trim_start()[key.len()..].trim().to_string()
+}
+
+#[test]
+fn inspect_lists_every_certificate_once_with_its_facts() {
+    let (tmp, dir) = copy();
+    let (report, stderr, code) = run(tmp.path(), &["inspect", "pki"]);
+    assert_eq!((code, stderr.as_str()), (0, ""));
+    let files: Vec<&str> = report
+        .split("\n\n")
+        .map(|b| b.lines().next().unwrap())
+        .collect();
+    assert_eq!(files, ["ca.crt", "client.crt", "server.crt"]);
+    let rows: Vec<&str> = report
+        .split("\n\n")
+        .next()
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().next().unwrap())
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            "subject",
+            "issuer",
+            "version",
+            "serial",
+            "SANs",
+            "key",
+            "signature",
+            "not",
+            "not",
+            "SHA-256",
+            "extensions",
+            "in"
+        ]
+    );
+
+    assert_eq!(
+        row(&report, "ca.crt", "subject"),
+        "C=DE, O=Test Org, CN=Test CA"
+    );
+    assert_eq!(
+        row(&report, "ca.crt", "issuer"),
+        "C=DE, O=Test Org, CN=Test CA (self-signed)"
+    );
+    assert_eq!(
+        row(&report, "ca.crt", "in files"),
+        "ca.crt, client.pem, server.bundle.crt"
+    );
+    assert_eq!(
+        row(&report, "server.crt", "SANs"),
+        "DNS:localhost, IP:127.0.0.1"
+    );
+    assert_eq!(row(&report, "server.crt", "key"), "RSA 2048");
+    assert_eq!(row(&report, "server.crt", "version"), "v3");
+    assert_eq!(
+        row(&report, "server.crt", "signature"),
+        "sha256WithRSAEncryption"
+    );
+    assert_eq!(
+        row(&report, "server.crt", "in files"),
+        "server.crt, server.bundle.crt"
+    );
+    assert_eq!(
+        row(&report, "client.crt", "issuer"),
+        "C=DE, O=Test Org, CN=Test CA"
+    );
+    assert!(
+        row(&report, "server.crt", "extensions").starts_with("subjectAltName; "),
+        "{report}"
+    );
+    assert!(
+        row(&report, "ca.crt", "extensions").contains("basicConstraints (critical): CA:TRUE"),
+        "{report}"
+    );
+    assert!(
+        row(&report, "ca.crt", "not after").ends_with("(29 days left; valid for 30 days)"),
+        "{report}"
+    );
+
+    // Fingerprint and serial agree with openssl's own reading.
+    for file in ["ca.crt", "server.crt", "client.crt"] {
+        let fp = openssl_out(
+            &dir,
+            &["x509", "-in", file, "-noout", "-fingerprint", "-sha256"],
+        );
+        let fp = fp.trim().split('=').nth(1).unwrap();
+        assert_eq!(row(&report, file, "SHA-256"), fp, "{file}");
+        let serial = openssl_out(&dir, &["x509", "-in", file, "-noout", "-serial"]);
+        let serial = serial.trim().split('=').nth(1).unwrap();
+        assert_eq!(
+            row(&report, file, "serial").replace(':', ""),
+            serial,
+            "{file}"
+        );
+    }
+}
+
+#[test]
+fn the_tutorials_pki_draws_warnings_and_passes() {
+    let (tmp, _) = copy();
+    let (stdout, stderr, code) = run(tmp.path(), &["lint", "pki"]);
+    assert_eq!((code, stderr.as_str()), (0, ""), "{stdout}");
+    let headlines: Vec<&str> = stdout
+        .lines()
+        .filter(|l| !l.starts_with("    "))
+        .map(|l| l.split(": ").next().unwrap())
+        .collect();
+    assert_eq!(
+        headlines,
+        [
+            "warning ca.crt [default-validity]",
+            "warning ca.crt [ca-key-usage]",
+            "warning client.crt [default-validity]",
+            "warning client.crt [no-eku]",
+            "warning server.crt [default-validity]",
+            "warning server.crt [no-eku]",
+            "0 errors, 6 warnings in 3 certificates",
+        ]
+    );
+    assert!(stdout.contains(
+        "warning server.crt [no-eku]: has no extendedKeyUsage
+    clients: Apple platforms (iOS 13, macOS 10.15 and later) require extendedKeyUsage serverAuth on TLS server certificates
+    fix: add extendedKeyUsage = serverAuth when signing (the tutorial's -extfile holds only subjectAltName)
+"
+    ));
+    let (_, stderr, code) = run(tmp.path(), &["lint", "pki", "--deny-warnings"]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        stderr,
+        "error: lint found 6 problems: ca.crt default-validity, ca.crt ca-key-usage, client.crt default-validity, client.crt no-eku, server.crt default-validity, server.crt no-eku\n"
+    );
+}
+
+#[test]
+fn what_clients_refuse_is_an_error() {
+    let (tmp, dir) = copy();
+    // A client certificate as careless hands make it: a 1024-bit key, the
+    // CA's own subject, SHA-1, no extensions, three years.
+    openssl_out(&dir, &["genrsa", "-out", "weak.key", "1024"]);
+    openssl_out(
+        &dir,
+        &[
+            "req",
+            "-new",
+            "-key",
+            "weak.key",
+            "-subj",
+            "/C=DE/O=Test Org/CN=Test CA",
+            "-out",
+            "weak.csr",
+        ],
+    );
+    openssl_out(
+        &dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "weak.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-sha1",
+            "-days",
+            "1000",
+            "-out",
+            "client.crt",
+        ],
+    );
+    for f in ["weak.key", "weak.csr", "ca.srl"] {
+        let _ = std::fs::remove_file(dir.join(f));
+    }
+    let bundle = [
+        std::fs::read(dir.join("client.crt")).unwrap(),
+        std::fs::read(dir.join("ca.crt")).unwrap(),
+    ]
+    .concat();
+    std::fs::write(dir.join("client.pem"), bundle).unwrap();
+    let (stdout, stderr, code) = run(tmp.path(), &["lint", "pki"]);
+    assert_eq!(code, 1, "{stdout}");
+    let headlines: Vec<&str> = stdout
+        .lines()
+        .filter(|l| !l.starts_with("    "))
+        .map(|l| l.split(": ").next().unwrap())
+        .collect();
+    assert_eq!(
+        headlines,
+        [
+            "error client.crt [not-v3]",
+            "error client.crt [weak-key]",
+            "error client.crt [weak-signature]",
+            "error client.crt [no-san]",
+            "error client.crt [same-subject]",
+            "warning ca.crt [default-validity]",
+            "warning ca.crt [ca-key-usage]",
+            "warning client.crt [long-validity]",
+            "warning client.crt [no-eku]",
+            "warning server.crt [default-validity]",
+            "warning server.crt [no-eku]",
+            "5 errors, 6 warnings in 3 certificates",
+        ]
+    );
+    assert_eq!(
+        stderr,
+        "error: lint found 5 problems: client.crt not-v3, client.crt weak-key, client.crt weak-signature, client.crt no-san, client.crt same-subject\n"
+    );
+}
