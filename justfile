@@ -20,6 +20,18 @@ plan profile=default_profile *flags:
 verify dir="pki/localhost":
     cargo run --quiet --release -- verify {{dir}}
 
+# Real mutual-TLS handshakes with openssl and rustls.
+handshake dir="pki/localhost":
+    cargo run --quiet --release -- handshake {{dir}}
+
+# Every certificate: subject, issuer, SANs, key, validity, fingerprint, extensions.
+inspect dir="pki/localhost":
+    cargo run --quiet --release -- inspect {{dir}}
+
+# What real clients will refuse or warn about.
+lint dir="pki/localhost" *flags:
+    cargo run --quiet --release -- lint {{dir}} {{flags}}
+
 # The test suite (against the real openssl).
 test *args:
     cargo test {{args}}
