@@ -1,13 +1,24 @@
 //! Profile -> Plan: the tutorial's commands as data. All file naming lives
 //! here, and nothing here touches the file system or starts a process.
 
+use std::collections::BTreeSet;
 use std::fmt;
 use std::path::PathBuf;
 
 use crate::error::{Error, Problem, Problems, Result};
-use crate::profile::{Entity, Profile, Role, San, SanKind};
+use crate::profile::{Curve, Entity, Extensions, KeySpec, P12, Profile, Role, San, SanKind};
 use crate::prompts::{Answers, PromptLayout};
 use crate::step::{Action, Arg, Expect, Inspection, Section, Step, SubjectCheck};
+
+/// The variable that carries the PKCS#12 password to openssl (`-passout
+/// env:…`), so that it never appears on a command line or in the transcript.
+pub const P12_PASSWORD_VAR: &str = "PKIFORGE_P12_PASSWORD";
+
+/// Strict mode's validity for leaves when the profile gives no `days`:
+/// Apple's limit for TLS certificates of private CAs.
+pub const STRICT_LEAF_DAYS: u32 = 825;
+/// Strict mode's validity for the CA when the profile gives no `days`.
+pub const STRICT_CA_DAYS: u32 = 3650;
 
 /// The steps of a run in the tutorial's order, then the checks that prove it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,9 +39,95 @@ impl Plan {
         out
     }
 
+    /// Files the steps read that no step of the plan writes: what must
+    /// already be in the output directory (for `--add` and `--only`).
+    pub fn prerequisites(&self) -> Vec<PathBuf> {
+        let mut written: BTreeSet<&PathBuf> = BTreeSet::new();
+        let mut out = Vec::new();
+        for step in &self.steps {
+            for input in &step.inputs {
+                if !written.contains(input) && !out.contains(input) {
+                    out.push(input.clone());
+                }
+            }
+            written.extend(&step.outputs);
+        }
+        out
+    }
+
     /// Steps then checks, in the order they run.
     pub fn all(&self) -> impl Iterator<Item = &Step> {
         self.steps.iter().chain(&self.checks)
+    }
+
+    /// Whether any step needs the PKCS#12 password.
+    pub fn needs_p12_password(&self) -> bool {
+        self.all().any(|s| {
+            s.outputs
+                .iter()
+                .any(|o| o.extension().is_some_and(|e| e == "p12"))
+        })
+    }
+
+    /// Only the steps of one section of the tutorial (ca, server or client),
+    /// and the checks of what they make.
+    pub fn only(self, section: Section) -> Plan {
+        let steps: Vec<Step> = self
+            .steps
+            .into_iter()
+            .filter(|s| s.section == section)
+            .collect();
+        let made: BTreeSet<PathBuf> = steps.iter().flat_map(|s| s.outputs.clone()).collect();
+        let checks = self
+            .checks
+            .into_iter()
+            .filter(|c| c.checks_only(&made))
+            .collect();
+        Plan { steps, checks }
+    }
+
+    /// Without the entities whose files all exist already (`--add`): the
+    /// steps of an entity are kept or dropped together, and checks are kept
+    /// for what is made anew. `exists` says whether a file is in the output
+    /// directory. Returns the names of entities that are half there.
+    pub fn without_existing(self, exists: impl Fn(&PathBuf) -> bool) -> (Plan, Vec<String>) {
+        let mut half = Vec::new();
+        let mut keep_entity: Vec<(String, bool)> = Vec::new();
+        for step in &self.steps {
+            let entity = step.entity.clone();
+            let present: Vec<bool> = step
+                .outputs
+                .iter()
+                .filter(|o| o.extension().is_none_or(|e| e != "srl"))
+                .map(&exists)
+                .collect();
+            let all_there = present.iter().all(|p| *p);
+            let none_there = present.iter().all(|p| !*p);
+            match keep_entity.iter_mut().find(|(e, _)| *e == entity) {
+                Some((_, keep)) => {
+                    if (*keep && all_there && !present.is_empty()) || (!*keep && !all_there) {
+                        if !half.contains(&entity) {
+                            half.push(entity.clone());
+                        }
+                    }
+                }
+                None => {
+                    if !all_there && !none_there && !half.contains(&entity) {
+                        half.push(entity.clone());
+                    }
+                    keep_entity.push((entity, !all_there));
+                }
+            }
+        }
+        let keep = |e: &String| keep_entity.iter().any(|(name, k)| name == e && *k);
+        let steps: Vec<Step> = self.steps.into_iter().filter(|s| keep(&s.entity)).collect();
+        let made: BTreeSet<PathBuf> = steps.iter().flat_map(|s| s.outputs.clone()).collect();
+        let checks = self
+            .checks
+            .into_iter()
+            .filter(|c| c.checks_only(&made))
+            .collect();
+        (Plan { steps, checks }, half)
     }
 }
 
@@ -54,20 +151,22 @@ pub fn build(profile: &Profile, layout: &PromptLayout) -> Result<Plan> {
             None
         }
     };
-    let ca = answers(&profile.ca, false);
-    let server = answers(&profile.server, true);
-    let client = answers(&profile.client, true);
-    let (Some(ca), Some(server), Some(client)) = (ca, server, client) else {
+    let ca_answers = answers(&profile.ca, false);
+    let leaf_answers: Vec<Option<Answers>> = profile.leaves().map(|e| answers(e, true)).collect();
+    let (Some(ca_answers), Some(leaf_answers)) = (
+        ca_answers,
+        leaf_answers.into_iter().collect::<Option<Vec<_>>>(),
+    ) else {
         return Err(Error::Profile(Problems {
             file: profile.path.clone(),
             list: problems,
         }));
     };
-
-    let mut steps = ca_steps(&profile.ca, ca);
-    steps.extend(leaf_steps(&profile.server, &profile.ca, server));
-    steps.extend(leaf_steps(&profile.client, &profile.ca, client));
-
+    let strict = profile.extensions == Extensions::Strict;
+    let mut steps = ca_steps(&profile.ca, ca_answers, strict);
+    for (leaf, answers) in profile.leaves().zip(leaf_answers) {
+        steps.extend(leaf_steps(leaf, &profile.ca, answers, strict));
+    }
     let checks = checks(&CheckSpec::for_profile(profile));
     Ok(Plan { steps, checks })
 }
@@ -91,6 +190,7 @@ pub struct LeafSpec {
     /// Whether the SANs come from a profile, so the certificate must carry exactly them.
     pub sans_from_profile: bool,
     pub subject: Option<Vec<(String, String)>>,
+    pub p12: P12,
 }
 
 impl CheckSpec {
@@ -107,14 +207,15 @@ impl CheckSpec {
         CheckSpec {
             ca: profile.ca.name.clone(),
             ca_subject: subject(&profile.ca),
-            leaves: [&profile.server, &profile.client]
-                .into_iter()
+            leaves: profile
+                .leaves()
                 .map(|e| LeafSpec {
                     name: e.name.clone(),
                     role: e.role,
                     sans: e.san.clone(),
                     sans_from_profile: true,
                     subject: subject(e),
+                    p12: e.p12,
                 })
                 .collect(),
         }
@@ -129,12 +230,20 @@ pub fn bundle_name(name: &str, role: Role) -> String {
     }
 }
 
-fn check(id: String, heading: &str, action: Action, expect: Option<Expect>) -> Step {
+fn check(
+    id: String,
+    heading: &str,
+    action: Action,
+    expect: Option<Expect>,
+    inputs: Vec<PathBuf>,
+) -> Step {
     Step {
         id,
+        entity: String::new(),
         section: Section::Verify,
         heading: heading.to_string(),
         action,
+        inputs,
         outputs: Vec::new(),
         keys: Vec::new(),
         subject_check: None,
@@ -142,7 +251,13 @@ fn check(id: String, heading: &str, action: Action, expect: Option<Expect>) -> S
     }
 }
 
-fn openssl_check(id: String, heading: &str, args: Vec<Arg>, expect: Expect) -> Step {
+fn openssl_check(
+    id: String,
+    heading: &str,
+    args: Vec<Arg>,
+    expect: Expect,
+    inputs: &[&str],
+) -> Step {
     check(
         id,
         heading,
@@ -151,32 +266,42 @@ fn openssl_check(id: String, heading: &str, args: Vec<Arg>, expect: Expect) -> S
             stdin: Vec::new(),
         },
         Some(expect),
+        inputs.iter().map(PathBuf::from).collect(),
+    )
+}
+
+fn inspection(id: String, heading: &str, inspection: Inspection, inputs: &[&str]) -> Step {
+    check(
+        id,
+        heading,
+        Action::Inspect(inspection),
+        None,
+        inputs.iter().map(PathBuf::from).collect(),
     )
 }
 
 /// The checks that prove a PKI: the tutorial's `openssl verify`, then per
 /// leaf the purpose and each name, keys matching certificates, bundle order,
-/// CSR and certificate subjects, key modes, and the profile's subjects and
-/// SANs where a profile says them.
+/// CSR and certificate subjects, key modes, PKCS#12 bundles, and the
+/// profile's subjects and SANs where a profile says them.
 pub fn checks(spec: &CheckSpec) -> Vec<Step> {
     let ca_crt = format!("{}.crt", spec.ca);
     let mut out = Vec::new();
+    let leaf_crts: Vec<String> = spec
+        .leaves
+        .iter()
+        .map(|l| format!("{}.crt", l.name))
+        .collect();
     let mut args = lits(&["verify", "-CAfile", &ca_crt]);
-    args.extend(
-        spec.leaves
-            .iter()
-            .map(|l| Arg::lit(format!("{}.crt", l.name))),
-    );
+    args.extend(leaf_crts.iter().map(Arg::lit));
+    let mut inputs: Vec<&str> = vec![&ca_crt];
+    inputs.extend(leaf_crts.iter().map(String::as_str));
     out.push(openssl_check(
         "verify".into(),
         "The tutorial's check: the CA signed every certificate.",
         args,
-        Expect::Lines(
-            spec.leaves
-                .iter()
-                .map(|l| format!("{}.crt: OK", l.name))
-                .collect(),
-        ),
+        Expect::Lines(leaf_crts.iter().map(|c| format!("{c}: OK")).collect()),
+        &inputs,
     ));
     for leaf in &spec.leaves {
         let crt = format!("{}.crt", leaf.name);
@@ -208,6 +333,7 @@ pub fn checks(spec: &CheckSpec) -> Vec<Step> {
                     "verify", "-CAfile", &ca_crt, "-purpose", purpose, flag, &name, &crt,
                 ]),
                 ok.clone(),
+                &[&ca_crt, &crt],
             ));
         }
         if !named {
@@ -216,6 +342,7 @@ pub fn checks(spec: &CheckSpec) -> Vec<Step> {
                 "The certificate is valid for its purpose.",
                 lits(&["verify", "-CAfile", &ca_crt, "-purpose", purpose, &crt]),
                 ok.clone(),
+                &[&ca_crt, &crt],
             ));
         }
     }
@@ -223,41 +350,79 @@ pub fn checks(spec: &CheckSpec) -> Vec<Step> {
         .chain(spec.leaves.iter().map(|l| l.name.as_str()))
         .collect();
     for name in &names {
+        let (key, crt) = (format!("{name}.key"), format!("{name}.crt"));
         out.push(openssl_check(
             format!("key-{name}"),
             "The private key belongs to the certificate.",
-            lits(&["pkey", "-in", &format!("{name}.key"), "-pubout"]),
-            Expect::PublicKeyOf(PathBuf::from(format!("{name}.crt"))),
+            lits(&["pkey", "-in", &key, "-pubout"]),
+            Expect::PublicKeyOf(PathBuf::from(&crt)),
+            &[&key, &crt],
         ));
-        out.push(check(
+        out.push(inspection(
             format!("mode-{name}"),
             "The private key is readable by its owner only.",
-            Action::Inspect(Inspection::PrivateMode {
-                key: PathBuf::from(format!("{name}.key")),
-            }),
-            None,
+            Inspection::PrivateMode {
+                key: PathBuf::from(&key),
+            },
+            &[&key],
         ));
     }
     for leaf in &spec.leaves {
-        let crt = PathBuf::from(format!("{}.crt", leaf.name));
-        out.push(check(
+        let (crt, csr, bundle) = (
+            format!("{}.crt", leaf.name),
+            format!("{}.csr", leaf.name),
+            bundle_name(&leaf.name, leaf.role),
+        );
+        out.push(inspection(
             format!("bundle-{}", leaf.name),
             "The bundle is the leaf certificate, then the CA's.",
-            Action::Inspect(Inspection::BundleOrder {
-                bundle: PathBuf::from(bundle_name(&leaf.name, leaf.role)),
-                parts: vec![crt.clone(), PathBuf::from(&ca_crt)],
-            }),
-            None,
+            Inspection::BundleOrder {
+                bundle: PathBuf::from(&bundle),
+                parts: vec![PathBuf::from(&crt), PathBuf::from(&ca_crt)],
+            },
+            &[&bundle, &crt, &ca_crt],
         ));
-        out.push(check(
+        out.push(inspection(
             format!("subjects-{}", leaf.name),
             "The certificate carries the CSR's subject.",
-            Action::Inspect(Inspection::SubjectsAgree {
-                csr: PathBuf::from(format!("{}.csr", leaf.name)),
-                crt: crt.clone(),
-            }),
-            None,
+            Inspection::SubjectsAgree {
+                csr: PathBuf::from(&csr),
+                crt: PathBuf::from(&crt),
+            },
+            &[&csr, &crt],
         ));
+        if leaf.p12 != P12::No {
+            let p12 = format!("{}.p12", leaf.name);
+            let mut args = lits(&[
+                "pkcs12",
+                "-in",
+                &p12,
+                "-nodes",
+                "-passin",
+                &format!("env:{P12_PASSWORD_VAR}"),
+            ]);
+            if leaf.p12 == P12::Legacy {
+                // OpenSSL 3 reads RC2-encrypted bundles only with the legacy provider.
+                args.insert(1, Arg::lit("-legacy"));
+            }
+            out.push(openssl_check(
+                format!("p12-{}", leaf.name),
+                "The PKCS#12 bundle opens with the password and holds the key and both certificates.",
+                args,
+                Expect::Pkcs12 {
+                    certs: vec![PathBuf::from(&crt), PathBuf::from(&ca_crt)],
+                },
+                &[&p12, &crt, &ca_crt],
+            ));
+            out.push(inspection(
+                format!("mode-{}-p12", leaf.name),
+                "The PKCS#12 bundle, which holds the private key, is readable by its owner only.",
+                Inspection::PrivateMode {
+                    key: PathBuf::from(&p12),
+                },
+                &[&p12],
+            ));
+        }
     }
     let ca_subject = spec.ca_subject.as_ref().map(|s| (spec.ca.as_str(), s));
     let leaf_subjects = spec
@@ -265,38 +430,30 @@ pub fn checks(spec: &CheckSpec) -> Vec<Step> {
         .iter()
         .filter_map(|l| l.subject.as_ref().map(|s| (l.name.as_str(), s)));
     for (name, subject) in ca_subject.into_iter().chain(leaf_subjects) {
-        out.push(check(
+        let crt = format!("{name}.crt");
+        out.push(inspection(
             format!("profile-subject-{name}"),
             "The certificate's subject is the profile's.",
-            Action::Inspect(Inspection::ProfileSubject {
-                crt: PathBuf::from(format!("{name}.crt")),
+            Inspection::ProfileSubject {
+                crt: PathBuf::from(&crt),
                 expected: subject.clone(),
-            }),
-            None,
+            },
+            &[&crt],
         ));
     }
     for leaf in spec.leaves.iter().filter(|l| l.sans_from_profile) {
-        out.push(check(
+        let crt = format!("{}.crt", leaf.name);
+        out.push(inspection(
             format!("profile-san-{}", leaf.name),
             "The certificate's subjectAltName is the profile's.",
-            Action::Inspect(Inspection::ProfileSans {
-                crt: PathBuf::from(format!("{}.crt", leaf.name)),
+            Inspection::ProfileSans {
+                crt: PathBuf::from(&crt),
                 expected: leaf.sans.iter().map(|s| s.to_string()).collect(),
-            }),
-            None,
+            },
+            &[&crt],
         ));
     }
     out
-}
-
-fn key(e: &Entity) -> String {
-    format!("{}.key", e.name)
-}
-fn crt(e: &Entity) -> String {
-    format!("{}.crt", e.name)
-}
-fn csr(e: &Entity) -> String {
-    format!("{}.csr", e.name)
 }
 
 fn section(e: &Entity) -> Section {
@@ -311,12 +468,21 @@ fn lits(words: &[&str]) -> Vec<Arg> {
     words.iter().map(|w| Arg::lit(*w)).collect()
 }
 
-fn step(id: String, e: &Entity, heading: String, action: Action, outputs: &[&str]) -> Step {
+fn step(
+    id: &str,
+    e: &Entity,
+    heading: String,
+    action: Action,
+    inputs: &[&str],
+    outputs: &[&str],
+) -> Step {
     Step {
-        id,
+        id: format!("{}-{id}", e.name),
+        entity: e.name.clone(),
         section: section(e),
         heading,
         action,
+        inputs: inputs.iter().map(PathBuf::from).collect(),
         outputs: outputs.iter().map(PathBuf::from).collect(),
         keys: Vec::new(),
         subject_check: None,
@@ -324,69 +490,146 @@ fn step(id: String, e: &Entity, heading: String, action: Action, outputs: &[&str
     }
 }
 
-fn genrsa(e: &Entity, heading: String) -> Step {
-    let key = key(e);
+/// The key step: the tutorial's `genrsa` for RSA, `genpkey` for the others.
+fn genkey(e: &Entity, heading: String) -> Step {
+    let key = format!("{}.key", e.name);
+    let args = match e.key {
+        KeySpec::Rsa(bits) => lits(&["genrsa", "-out", &key, &bits.to_string()]),
+        KeySpec::Ec(curve) => lits(&[
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            &format!("ec_paramgen_curve:{}", curve.name()),
+            "-out",
+            &key,
+        ]),
+        KeySpec::Ed25519 => lits(&["genpkey", "-algorithm", "ed25519", "-out", &key]),
+    };
     let mut s = step(
-        format!("{}-key", e.name),
+        "key",
         e,
         heading,
         Action::Openssl {
-            args: lits(&["genrsa", "-out", &key, &e.bits.to_string()]),
+            args,
             stdin: Vec::new(),
         },
+        &[],
         &[&key],
     );
     s.keys = vec![PathBuf::from(key)];
     s
 }
 
+fn key_words(e: &Entity) -> String {
+    match e.key {
+        KeySpec::Rsa(bits) => format!("{bits}-bit RSA private key"),
+        KeySpec::Ec(Curve::P256) => "EC P-256 private key".into(),
+        KeySpec::Ec(Curve::P384) => "EC P-384 private key".into(),
+        KeySpec::Ed25519 => "Ed25519 private key".into(),
+    }
+}
+
 /// `-utf8` goes right after `-new` when a subject value is not ASCII: without
 /// it openssl reads the answers as Latin-1 and writes mojibake.
-fn req_args(utf8: bool, rest: &[&str]) -> Vec<Arg> {
+fn req_args(utf8: bool, rest: Vec<Arg>) -> Vec<Arg> {
     let mut args = lits(&["req", "-new"]);
     if utf8 {
         args.push(Arg::lit("-utf8"));
     }
-    args.extend(lits(rest));
+    args.extend(rest);
     args
 }
 
-fn ca_steps(ca: &Entity, answers: Answers) -> Vec<Step> {
-    let (key, crt) = (key(ca), crt(ca));
+fn days_args(days: Option<u32>) -> Vec<Arg> {
+    days.map(|d| lits(&["-days", &d.to_string()]))
+        .unwrap_or_default()
+}
+
+fn ca_steps(ca: &Entity, answers: Answers, strict: bool) -> Vec<Step> {
+    let (key, crt) = (format!("{}.key", ca.name), format!("{}.crt", ca.name));
+    let mut rest = lits(&["-x509", "-key", &key]);
+    if strict {
+        // What RFC 5280 and the CA/Browser Forum ask of a CA certificate;
+        // strict verifiers (OpenSSL's -x509_strict among them) refuse a CA
+        // without keyUsage keyCertSign.
+        for ext in [
+            "basicConstraints = critical, CA:TRUE",
+            "keyUsage = critical, keyCertSign, cRLSign",
+            "subjectKeyIdentifier = hash",
+        ] {
+            rest.extend([Arg::lit("-addext"), Arg::lit(ext)]);
+        }
+    }
+    rest.extend(days_args(ca.days.or(strict.then_some(STRICT_CA_DAYS))));
+    rest.extend(lits(&["-out", &crt]));
     let mut cert = step(
-        format!("{}-crt", ca.name),
+        "crt",
         ca,
         "Using the private key generated in the previous step, this will generate a self-signed x509 certificate for the CA using the `req` command.".into(),
         Action::Openssl {
-            args: req_args(answers.utf8, &["-x509", "-key", &key, "-out", &crt]),
+            args: req_args(answers.utf8, rest),
             stdin: answers.lines,
         },
+        &[&key],
         &[&crt],
     );
     cert.subject_check = Some(SubjectCheck {
         file: PathBuf::from(&crt),
         expected: answers.expected,
     });
-    vec![
-        genrsa(
-            ca,
-            format!(
-                "Generate a {}-bit RSA private key, for the CA, using the PKCS#8 format.",
-                ca.bits
-            ),
+    let heading = match ca.key {
+        KeySpec::Rsa(_) => format!(
+            "Generate a {}, for the CA, using the PKCS#8 format.",
+            key_words(ca)
         ),
-        cert,
-    ]
+        _ => format!("Generate an {}, for the CA.", key_words(ca)),
+    };
+    vec![genkey(ca, heading), cert]
 }
 
-fn leaf_steps(leaf: &Entity, ca: &Entity, answers: Answers) -> Vec<Step> {
+/// The extension text of a leaf certificate: the tutorial's subjectAltName,
+/// and in strict mode what Apple's TLS rules and CA/Browser-style verifiers
+/// require of a leaf.
+fn leaf_extensions(leaf: &Entity, sans: &[String], strict: bool) -> String {
+    let mut lines = vec![format!("subjectAltName={}", sans.join(","))];
+    if strict {
+        let usage = match leaf.key {
+            // RSA key exchange (TLS 1.2's RSA suites) encrypts with the key.
+            KeySpec::Rsa(_) => "critical,digitalSignature,keyEncipherment",
+            _ => "critical,digitalSignature",
+        };
+        let purpose = match leaf.role {
+            Role::Client => "clientAuth",
+            _ => "serverAuth",
+        };
+        lines.extend([
+            "basicConstraints=CA:FALSE".to_string(),
+            format!("keyUsage={usage}"),
+            format!("extendedKeyUsage={purpose}"),
+            "subjectKeyIdentifier=hash".to_string(),
+            "authorityKeyIdentifier=keyid,issuer".to_string(),
+        ]);
+    }
+    lines.join("\n")
+}
+
+fn leaf_steps(leaf: &Entity, ca: &Entity, answers: Answers, strict: bool) -> Vec<Step> {
     let who = leaf.role.table();
-    let (leaf_key, leaf_csr, leaf_crt) = (key(leaf), csr(leaf), crt(leaf));
+    let (key, csr, crt) = (
+        format!("{}.key", leaf.name),
+        format!("{}.csr", leaf.name),
+        format!("{}.crt", leaf.name),
+    );
+    let (ca_key, ca_crt, serial) = (
+        format!("{}.key", ca.name),
+        format!("{}.crt", ca.name),
+        format!("{}.srl", ca.name),
+    );
     let sans: Vec<String> = leaf.san.iter().map(|s| s.to_string()).collect();
     let addext = format!("subjectAltName = {}", sans.join(", "));
-    let extfile = format!("subjectAltName={}", sans.join(","));
     let mut csr_step = step(
-        format!("{}-csr", leaf.name),
+        "csr",
         leaf,
         match leaf.role {
             Role::Client => "Create a CSR for the client.".into(),
@@ -397,34 +640,35 @@ fn leaf_steps(leaf: &Entity, ca: &Entity, answers: Answers) -> Vec<Step> {
         Action::Openssl {
             args: req_args(
                 answers.utf8,
-                &["-key", &leaf_key, "-addext", &addext, "-out", &leaf_csr],
+                lits(&["-key", &key, "-addext", &addext, "-out", &csr]),
             ),
             stdin: answers.lines,
         },
-        &[&leaf_csr],
+        &[&key],
+        &[&csr],
     );
     csr_step.subject_check = Some(SubjectCheck {
-        file: PathBuf::from(&leaf_csr),
+        file: PathBuf::from(&csr),
         expected: answers.expected.clone(),
     });
-    let serial = format!("{}.srl", ca.name);
     let mut args = lits(&[
         "x509",
         "-req",
         "-in",
-        &leaf_csr,
+        &csr,
         "-CA",
-        &crt(ca),
+        &ca_crt,
         "-CAkey",
-        &key(ca),
+        &ca_key,
         "-CAcreateserial",
         "-extfile",
     ]);
     // bash's <(printf "…"): the runner passes a temp file holding these bytes.
-    args.push(Arg::Inline(extfile));
-    args.extend(lits(&["-out", &leaf_crt]));
+    args.push(Arg::Inline(leaf_extensions(leaf, &sans, strict)));
+    args.extend(days_args(leaf.days.or(strict.then_some(STRICT_LEAF_DAYS))));
+    args.extend(lits(&["-out", &crt]));
     let mut sign = step(
-        format!("{}-crt", leaf.name),
+        "crt",
         leaf,
         match leaf.role {
             Role::Client => "Use the CA to sign it.".into(),
@@ -436,42 +680,75 @@ fn leaf_steps(leaf: &Entity, ca: &Entity, answers: Answers) -> Vec<Step> {
             args,
             stdin: Vec::new(),
         },
-        &[&leaf_crt, &serial],
+        // The serial file is read and written by every signing step, in plan order.
+        &[&csr, &ca_crt, &ca_key, &serial],
+        &[&crt, &serial],
     );
     sign.subject_check = Some(SubjectCheck {
-        file: PathBuf::from(&leaf_crt),
+        file: PathBuf::from(&crt),
         expected: answers.expected,
     });
-    let (bundle, bundle_heading) = match leaf.role {
-        Role::Client => (
-            format!("{}.pem", leaf.name),
-            "Generate PEM file.".to_string(),
-        ),
-        _ => (
-            format!("{}.bundle.crt", leaf.name),
-            format!(
-                "Create a file which is a bundle of the {who} certificate and the CA certificate."
-            ),
+    let bundle = bundle_name(&leaf.name, leaf.role);
+    let bundle_heading = match leaf.role {
+        Role::Client => "Generate PEM file.".to_string(),
+        _ => format!(
+            "Create a file which is a bundle of the {who} certificate and the CA certificate."
         ),
     };
     let cat = step(
-        format!("{}-bundle", leaf.name),
+        "bundle",
         leaf,
         bundle_heading,
         Action::Concat {
-            parts: vec![PathBuf::from(&leaf_crt), PathBuf::from(crt(ca))],
+            parts: vec![PathBuf::from(&crt), PathBuf::from(&ca_crt)],
             out: PathBuf::from(&bundle),
         },
+        &[&crt, &ca_crt],
         &[&bundle],
     );
     let key_heading = match leaf.role {
-        Role::Client => format!(
-            "Generate a {}-bit RSA private key for the client.",
-            leaf.bits
-        ),
-        _ => format!("Generate {}-bit RSA private key, for the {who}.", leaf.bits),
+        Role::Client => format!("Generate a {} for the client.", key_words(leaf)),
+        _ => format!("Generate {}, for the {who}.", key_words(leaf)),
     };
-    vec![genrsa(leaf, key_heading), csr_step, sign, cat]
+    let mut steps = vec![genkey(leaf, key_heading), csr_step, sign, cat];
+    if leaf.p12 != P12::No {
+        let p12 = format!("{}.p12", leaf.name);
+        let mut args = lits(&["pkcs12", "-export"]);
+        if leaf.p12 == P12::Legacy {
+            // RC2/3DES and SHA-1 MACs: what Java 8 and older macOS keychains read.
+            args.push(Arg::lit("-legacy"));
+        }
+        args.extend(lits(&[
+            "-in",
+            &crt,
+            "-inkey",
+            &key,
+            "-certfile",
+            &ca_crt,
+            "-name",
+            &leaf.name,
+            "-passout",
+            &format!("env:{P12_PASSWORD_VAR}"),
+            "-out",
+            &p12,
+        ]));
+        let mut s = step(
+            "p12",
+            leaf,
+            format!(
+                "Bundle the {who}'s key, certificate and the CA certificate as PKCS#12 (for Java, browsers and keychains)."
+            ),
+            Action::Openssl {
+                args,
+                stdin: Vec::new(),
+            },
+            &[&crt, &key, &ca_crt],
+            &[&p12],
+        );
+        s.keys = vec![PathBuf::from(&p12)];
+        steps.push(s);
+    }
+    steps
 }
 
 #[cfg(test)]

@@ -147,12 +147,72 @@ impl fmt::Display for San {
     }
 }
 
+/// How a key is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeySpec {
+    /// `openssl genrsa -out NAME.key BITS`, as the tutorial does.
+    Rsa(u32),
+    /// `openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:CURVE`.
+    Ec(Curve),
+    /// `openssl genpkey -algorithm ed25519`.
+    Ed25519,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Curve {
+    P256,
+    P384,
+}
+
+impl Curve {
+    pub fn name(self) -> &'static str {
+        match self {
+            Curve::P256 => "P-256",
+            Curve::P384 => "P-384",
+        }
+    }
+}
+
+impl fmt::Display for KeySpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeySpec::Rsa(bits) => write!(f, "rsa:{bits}"),
+            KeySpec::Ec(c) => write!(f, "ec:{}", c.name()),
+            KeySpec::Ed25519 => f.write_str("ed25519"),
+        }
+    }
+}
+
+/// Whether and how to write a PKCS#12 bundle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum P12 {
+    No,
+    /// OpenSSL's current defaults (AES-256, PBKDF2).
+    Modern,
+    /// `-legacy`: RC2/3DES and SHA-1, for Java 8 and older macOS keychains.
+    Legacy,
+}
+
+/// Which extensions the certificates get.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Extensions {
+    /// Exactly the tutorial's commands.
+    Tutorial,
+    /// keyUsage, extendedKeyUsage, basicConstraints and key identifiers that
+    /// strict verifiers and Apple's TLS rules require.
+    Strict,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entity {
     pub role: Role,
-    /// The file stem: `ca`, `server`, `client`.
+    /// The file stem: `ca`, `server`, `client`, or the profile's `name`.
     pub name: String,
-    pub bits: u32,
+    /// Where the entity stands in the profile, such as `client[2]`.
+    pub path: String,
+    pub key: KeySpec,
+    pub days: Option<u32>,
+    pub p12: P12,
     /// The profile's subject values, in the order of [`Field::ALL`].
     pub subject: Vec<SubjectValue>,
     pub san: Vec<San>,
@@ -165,21 +225,43 @@ impl Entity {
 
     /// The profile path of a subject field, e.g. `server.subject.C`.
     pub fn field_path(&self, field: Field) -> String {
-        format!("{}.subject.{}", self.role.table(), field.short())
+        format!("{}.subject.{}", self.path, field.short())
+    }
+
+    /// Every file this entity's steps write, by the tutorial's naming.
+    pub fn files(&self) -> Vec<String> {
+        let n = &self.name;
+        let mut files = vec![format!("{n}.key"), format!("{n}.crt")];
+        match self.role {
+            Role::Ca => files.push(format!("{n}.srl")),
+            Role::Server => files.extend([format!("{n}.csr"), format!("{n}.bundle.crt")]),
+            Role::Client => files.extend([format!("{n}.csr"), format!("{n}.pem")]),
+        }
+        if self.p12 != P12::No {
+            files.push(format!("{n}.p12"));
+        }
+        files
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Profile {
     pub path: PathBuf,
+    pub extensions: Extensions,
     pub ca: Entity,
-    pub server: Entity,
-    pub client: Entity,
+    pub servers: Vec<Entity>,
+    pub clients: Vec<Entity>,
 }
 
 impl Profile {
-    pub fn entities(&self) -> [&Entity; 3] {
-        [&self.ca, &self.server, &self.client]
+    /// The servers, then the clients, in profile order.
+    pub fn leaves(&self) -> impl Iterator<Item = &Entity> {
+        self.servers.iter().chain(&self.clients)
+    }
+
+    /// The CA, then the leaves.
+    pub fn entities(&self) -> impl Iterator<Item = &Entity> {
+        std::iter::once(&self.ca).chain(self.leaves())
     }
 
     /// The profile's file stem, used for the default output directory.
@@ -281,20 +363,46 @@ impl<'t> Validator<'t> {
             return None;
         }
         let doc = doc.into_inner();
-        self.unknown_keys(&doc, "", &["ca", "server", "client"]);
-        let ca = self.entity(&doc, Role::Ca);
-        let server = self.entity(&doc, Role::Server);
-        let client = self.entity(&doc, Role::Client);
-        let (ca, server, client) = (ca?, server?, client?);
-        for leaf in [&server, &client] {
-            self.distinct_subject(&ca, leaf, &doc);
-        }
-        Some(Profile {
+        self.unknown_keys(&doc, "", &["extensions", "ca", "server", "client"]);
+        let extensions = self.extensions(&doc);
+        let ca = self.entities(&doc, Role::Ca).and_then(|mut v| v.pop());
+        let servers = self.entities(&doc, Role::Server);
+        let clients = self.entities(&doc, Role::Client);
+        let (extensions, ca, servers, clients) = (extensions?, ca?, servers?, clients?);
+        let profile = Profile {
             path: path.to_path_buf(),
+            extensions,
             ca,
-            server,
-            client,
-        })
+            servers,
+            clients,
+        };
+        for leaf in profile.leaves() {
+            self.distinct_subject(&profile.ca, leaf, &doc);
+        }
+        self.distinct_files(&profile, &doc);
+        Some(profile)
+    }
+
+    fn extensions(&mut self, doc: &Table<'_>) -> Option<Extensions> {
+        let Some(value) = doc.get("extensions") else {
+            return Some(Extensions::Tutorial);
+        };
+        match value.get_ref() {
+            DeValue::String(s) if s == "tutorial" => Some(Extensions::Tutorial),
+            DeValue::String(s) if s == "strict" => Some(Extensions::Strict),
+            other => {
+                let shown = match other {
+                    DeValue::String(s) => format!("\"{s}\""),
+                    other => kind(other).to_string(),
+                };
+                self.problem(
+                    Some(value.span()),
+                    "extensions",
+                    format!("is {shown}; use \"tutorial\" (the tutorial's commands, the default) or \"strict\" (what Apple platforms and strict verifiers require)"),
+                );
+                None
+            }
+        }
     }
 
     fn unknown_keys(&mut self, table: &Table<'_>, prefix: &str, allowed: &[&str]) {
@@ -328,7 +436,9 @@ impl<'t> Validator<'t> {
         }
     }
 
-    fn entity(&mut self, doc: &Table<'_>, role: Role) -> Option<Entity> {
+    /// The entities of one role: a single table, or (for servers and
+    /// clients) an array of tables.
+    fn entities(&mut self, doc: &Table<'_>, role: Role) -> Option<Vec<Entity>> {
         let name = role.table();
         let Some(value) = doc.get(name) else {
             self.problem(
@@ -338,33 +448,227 @@ impl<'t> Validator<'t> {
             );
             return None;
         };
-        let DeValue::Table(table) = value.get_ref() else {
-            self.problem(
-                Some(value.span()),
-                name,
-                format!("must be a table, [{name}], not {}", kind(value.get_ref())),
-            );
-            return None;
-        };
+        match value.get_ref() {
+            DeValue::Table(table) => Some(vec![self.entity(table, role, name.to_string())?]),
+            DeValue::Array(items) if role != Role::Ca && !items.is_empty() => {
+                let mut out = Vec::new();
+                let mut ok = true;
+                for (i, item) in items.iter().enumerate() {
+                    let path = format!("{name}[{i}]");
+                    match item.get_ref() {
+                        DeValue::Table(table) => match self.entity(table, role, path) {
+                            Some(e) => out.push(e),
+                            None => ok = false,
+                        },
+                        other => {
+                            self.problem(
+                                Some(item.span()),
+                                &path,
+                                format!("must be a table, not {}", kind(other)),
+                            );
+                            ok = false;
+                        }
+                    }
+                }
+                ok.then_some(out)
+            }
+            other => {
+                let wanted = if role == Role::Ca {
+                    format!("a single [{name}] table (a PKI has one CA)")
+                } else {
+                    format!("a [{name}] table, or [[{name}]] tables (one per {name})")
+                };
+                let found = match other {
+                    DeValue::Array(a) if a.is_empty() => "an empty list".to_string(),
+                    other => kind(other).to_string(),
+                };
+                self.problem(
+                    Some(value.span()),
+                    name,
+                    format!("must be {wanted}, not {found}"),
+                );
+                None
+            }
+        }
+    }
+
+    fn entity(&mut self, table: &Table<'_>, role: Role, path: String) -> Option<Entity> {
         let allowed: &[&str] = match role {
-            Role::Ca => &["bits", "subject"],
-            Role::Server | Role::Client => &["bits", "subject", "san"],
+            Role::Ca => &["bits", "key", "days", "subject"],
+            Role::Server | Role::Client => {
+                &["name", "bits", "key", "days", "subject", "san", "p12"]
+            }
         };
-        self.unknown_keys(table, name, allowed);
-        let bits = self.bits(table, name);
-        let subject = self.subject(table, name);
-        let san = if role == Role::Ca {
-            Vec::new()
+        self.unknown_keys(table, &path, allowed);
+        let name = if role == Role::Ca {
+            Some("ca".to_string())
         } else {
-            self.sans(table, name).unwrap_or_default()
+            self.name(table, &path, role)
+        };
+        let key = self.key(table, &path);
+        let days = self.days(table, &path);
+        let p12 = self.p12(table, &path);
+        let subject = self.subject(table, &path);
+        let san = if role == Role::Ca {
+            Some(Vec::new())
+        } else {
+            self.sans(table, &path)
         };
         Some(Entity {
             role,
-            name: name.to_string(),
-            bits: bits?,
+            name: name?,
+            path,
+            key: key?,
+            days: days?,
+            p12: p12?,
             subject: subject?,
-            san,
+            san: san.unwrap_or_default(),
         })
+    }
+
+    fn name(&mut self, table: &Table<'_>, prefix: &str, role: Role) -> Option<String> {
+        let path = join(prefix, "name");
+        let Some(value) = table.get("name") else {
+            return Some(role.table().to_string());
+        };
+        let DeValue::String(s) = value.get_ref() else {
+            self.problem(
+                Some(value.span()),
+                &path,
+                format!(
+                    "must be a string such as \"alice\", not {}",
+                    kind(value.get_ref())
+                ),
+            );
+            return None;
+        };
+        let valid = !s.is_empty()
+            && s.len() <= 64
+            && s.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+        if !valid {
+            self.problem(
+                Some(value.span()),
+                &path,
+                format!("\"{s}\" cannot be a file name here; use letters, digits, '.', '_' and '-', starting with a letter or digit (at most 64)"),
+            );
+            return None;
+        }
+        if s == "ca" {
+            self.problem(
+                Some(value.span()),
+                &path,
+                "\"ca\" is the CA's name (ca.key, ca.crt); choose another",
+            );
+            return None;
+        }
+        Some(s.to_string())
+    }
+
+    fn key(&mut self, table: &Table<'_>, prefix: &str) -> Option<KeySpec> {
+        let bits = table.get("bits");
+        let Some(value) = table.get("key") else {
+            return self.bits(table, prefix).map(KeySpec::Rsa);
+        };
+        let path = join(prefix, "key");
+        if let Some(b) = bits {
+            self.problem(
+                Some(b.span()),
+                &join(prefix, "bits"),
+                format!(
+                    "give either bits or key, not both; for RSA write key = \"rsa:{}\"",
+                    match b.get_ref() {
+                        DeValue::Integer(i) => i.as_str().to_string(),
+                        _ => "4096".into(),
+                    }
+                ),
+            );
+            return None;
+        }
+        let DeValue::String(s) = value.get_ref() else {
+            self.problem(
+                Some(value.span()),
+                &path,
+                format!(
+                    "must be a string such as \"rsa:4096\", \"ec:P-256\" or \"ed25519\", not {}",
+                    kind(value.get_ref())
+                ),
+            );
+            return None;
+        };
+        let spec = match s.as_ref() {
+            "ec:P-256" => Some(KeySpec::Ec(Curve::P256)),
+            "ec:P-384" => Some(KeySpec::Ec(Curve::P384)),
+            "ed25519" => Some(KeySpec::Ed25519),
+            other => other
+                .strip_prefix("rsa:")
+                .and_then(|b| b.parse::<u32>().ok())
+                .map(KeySpec::Rsa),
+        };
+        match spec {
+            Some(KeySpec::Rsa(b)) if !(MIN_BITS..=MAX_BITS).contains(&b) => {
+                self.problem(
+                    Some(value.span()),
+                    &path,
+                    format!("RSA keys must be between {MIN_BITS} and {MAX_BITS} bits"),
+                );
+                None
+            }
+            Some(spec) => Some(spec),
+            None => {
+                self.problem(
+                    Some(value.span()),
+                    &path,
+                    format!("\"{s}\" is not a key type pkiforge makes; use \"rsa:BITS\" (e.g. \"rsa:4096\"), \"ec:P-256\", \"ec:P-384\" or \"ed25519\""),
+                );
+                None
+            }
+        }
+    }
+
+    fn days(&mut self, table: &Table<'_>, prefix: &str) -> Option<Option<u32>> {
+        let Some(value) = table.get("days") else {
+            return Some(None);
+        };
+        let path = join(prefix, "days");
+        let parsed = match value.get_ref() {
+            DeValue::Integer(int) => {
+                i64::from_str_radix(&int.as_str().replace('_', ""), int.radix()).ok()
+            }
+            _ => None,
+        };
+        match parsed {
+            // 36500 days: a hundred years is plenty, and stays inside X.509's dates.
+            Some(n) if (1..=36_500).contains(&n) => Some(Some(n as u32)),
+            _ => {
+                self.problem(
+                    Some(value.span()),
+                    &path,
+                    "must be a whole number of days from 1 to 36500, e.g. days = 365",
+                );
+                None
+            }
+        }
+    }
+
+    fn p12(&mut self, table: &Table<'_>, prefix: &str) -> Option<P12> {
+        let Some(value) = table.get("p12") else {
+            return Some(P12::No);
+        };
+        match value.get_ref() {
+            DeValue::Boolean(true) => Some(P12::Modern),
+            DeValue::Boolean(false) => Some(P12::No),
+            DeValue::String(s) if s == "legacy" => Some(P12::Legacy),
+            _ => {
+                self.problem(
+                    Some(value.span()),
+                    &join(prefix, "p12"),
+                    "must be true (a PKCS#12 bundle with current algorithms), \"legacy\" (for Java 8 and older macOS keychains) or false",
+                );
+                None
+            }
+        }
     }
 
     fn bits(&mut self, table: &Table<'_>, prefix: &str) -> Option<u32> {
@@ -526,24 +830,55 @@ impl<'t> Validator<'t> {
     }
 
     fn distinct_subject(&mut self, ca: &Entity, leaf: &Entity, doc: &Table<'_>) {
-        let same = |a: &Entity, b: &Entity| {
-            a.subject.len() == b.subject.len()
-                && a.subject
-                    .iter()
-                    .zip(&b.subject)
-                    .all(|(x, y)| x.field == y.field && x.value == y.value)
-        };
-        if same(ca, leaf) {
-            let span = doc.get(leaf.role.table()).and_then(|t| match t.get_ref() {
-                DeValue::Table(t) => t.get("subject").map(|s| s.span()),
-                _ => None,
-            });
+        let same = ca.subject.len() == leaf.subject.len()
+            && ca
+                .subject
+                .iter()
+                .zip(&leaf.subject)
+                .all(|(x, y)| x.field == y.field && x.value == y.value);
+        if same {
             self.problem(
-                span,
-                &format!("{}.subject", leaf.role.table()),
+                self.span_of(doc, &leaf.path, "subject"),
+                &format!("{}.subject", leaf.path),
                 "is the same as ca.subject. A certificate whose subject equals its issuer's looks self-signed, and strict clients reject it (the classic slip of pressing Enter through every prompt); give it its own CN",
             );
         }
+    }
+
+    /// No two entities may write the same file.
+    fn distinct_files(&mut self, profile: &Profile, doc: &Table<'_>) {
+        let mut seen: Vec<(String, &str)> = Vec::new();
+        for e in profile.entities() {
+            for file in e.files() {
+                if let Some((_, other)) = seen.iter().find(|(f, _)| *f == file) {
+                    let message = format!(
+                        "would write {file}, which {other} writes too; give each entity its own name"
+                    );
+                    let span = self.span_of(doc, &e.path, "name");
+                    self.problem(span, &join(&e.path, "name"), message);
+                    break;
+                }
+                seen.push((file, &e.path));
+            }
+        }
+    }
+
+    /// Where `key` of the entity at `path` (`client` or `client[2]`) stands.
+    fn span_of(&self, doc: &Table<'_>, path: &str, key: &str) -> Option<std::ops::Range<usize>> {
+        let (table, index) = match path.split_once('[') {
+            Some((t, rest)) => (t, rest.trim_end_matches(']').parse::<usize>().ok()),
+            None => (path, None),
+        };
+        let value = doc.get(table)?;
+        let entity = match (value.get_ref(), index) {
+            (DeValue::Table(t), None) => t,
+            (DeValue::Array(a), Some(i)) => match a.get(i)?.get_ref() {
+                DeValue::Table(t) => t,
+                _ => return None,
+            },
+            _ => return None,
+        };
+        entity.get(key).map(|v| v.span())
     }
 }
 
@@ -839,12 +1174,11 @@ san = ["DNS:localhost"]
     #[test]
     fn a_good_profile_loads_with_defaults() {
         let p = parse(Path::new("p.toml"), GOOD).unwrap();
-        assert_eq!(p.ca.bits, 4096);
-        assert_eq!(p.client.bits, 2048);
-        assert_eq!(p.server.san.len(), 2);
-        assert_eq!(p.server.san[1].to_string(), "IP:127.0.0.1");
-        let client: Vec<_> = p
-            .client
+        assert_eq!(p.ca.key, KeySpec::Rsa(4096));
+        assert_eq!(p.clients[0].key, KeySpec::Rsa(2048));
+        assert_eq!(p.servers[0].san.len(), 2);
+        assert_eq!(p.servers[0].san[1].to_string(), "IP:127.0.0.1");
+        let client: Vec<_> = p.clients[0]
             .subject
             .iter()
             .map(|v| (v.field, v.value.as_str()))
@@ -862,7 +1196,7 @@ san = ["DNS:localhost"]
             vec![
                 "3:30: ca.subject.C: \"USA\" is not a two-letter ISO 3166 country code such as \"US\" or \"DE\"; openssl would ask again and every later answer would land in the wrong field",
                 "8:8: client.bits: 1024-bit RSA keys are unsafe and refused by modern clients; use at least 2048 (the tutorial uses 4096)",
-                "9:1: client.sans: unknown key; did you mean `san`? expected one of: bits, subject, san",
+                "9:1: client.sans: unknown key; did you mean `san`? expected one of: name, bits, key, days, subject, san, p12",
             ]
         );
     }

@@ -354,7 +354,10 @@ organizationalUnitName = OU\ncommonName = CN\ncommonName_max = 64\nemailAddress 
         let text = format!(
             "[ca]\nsubject = {{ CN = \"Root CA\" }}\n[server]\nsan = [\"DNS:localhost\"]\n{toml}\n[client]\nsan = [\"DNS:localhost\"]\nsubject = {{ CN = \"c\" }}\n"
         );
-        profile::parse(Path::new("p.toml"), &text).unwrap().server
+        profile::parse(Path::new("p.toml"), &text)
+            .unwrap()
+            .servers
+            .remove(0)
     }
 
     #[test]

@@ -47,7 +47,10 @@ impl fmt::Display for Arg {
             Arg::Inline(text) => {
                 // printf treats `%` and `\` in its format string specially.
                 let format = text.replace('\\', "\\\\").replace('%', "%%");
-                write!(f, "<(printf \"{}\")", double_quote_escape(&format))
+                // A newline is written as printf's \n, which bash leaves alone
+                // inside double quotes.
+                let quoted = double_quote_escape(&format).replace('\n', "\\n");
+                write!(f, "<(printf \"{quoted}\")")
             }
         }
     }
@@ -159,6 +162,16 @@ pub enum Expect {
     Lines(Vec<String>),
     /// stdout is a PEM public key equal to the one in this certificate.
     PublicKeyOf(PathBuf),
+    /// stdout (`openssl pkcs12 -nodes`) holds one private key and exactly
+    /// these certificates. It is never printed.
+    Pkcs12 { certs: Vec<PathBuf> },
+}
+
+impl Step {
+    /// Whether every file this check reads is among `made`, or was there before.
+    pub fn checks_only(&self, made: &std::collections::BTreeSet<PathBuf>) -> bool {
+        self.inputs.iter().any(|i| made.contains(i))
+    }
 }
 
 /// What must hold after a `req` step: the subject openssl wrote, field by field.
@@ -173,10 +186,14 @@ pub struct SubjectCheck {
 pub struct Step {
     /// A short stable name such as `server-csr`.
     pub id: String,
+    /// The entity (file stem) the step makes files for; empty for checks.
+    pub entity: String,
     pub section: Section,
     /// The tutorial's words for this step.
     pub heading: String,
     pub action: Action,
+    /// Files the step reads.
+    pub inputs: Vec<PathBuf>,
     /// Files the step must leave behind (checked after it runs).
     pub outputs: Vec<PathBuf>,
     /// Private key files among the outputs: written 0600.
@@ -239,12 +256,14 @@ mod tests {
     fn concat_renders_as_cat_redirect() {
         let step = Step {
             id: "server-bundle".into(),
+            entity: "server".into(),
             section: Section::Server,
             heading: String::new(),
             action: Action::Concat {
                 parts: vec!["server.crt".into(), "ca.crt".into()],
                 out: "server.bundle.crt".into(),
             },
+            inputs: vec![],
             outputs: vec![],
             keys: vec![],
             subject_check: None,

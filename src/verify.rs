@@ -216,6 +216,9 @@ pub fn discover(dir: &Path) -> Result<CheckSpec, String> {
             sans,
             sans_from_profile: false,
             subject: None,
+            // Opening a PKCS#12 bundle needs its password, which verify
+            // without a profile does not ask for.
+            p12: crate::profile::P12::No,
         });
     }
     if !unknown.is_empty() {
@@ -336,6 +339,33 @@ pub fn inspect(dir: &Path, inspection: &Inspection) -> Result<(), String> {
             }
         }
     }
+}
+
+/// Whether `pem` (openssl's `pkcs12 -nodes` output) holds one private key and
+/// exactly the certificates of `certs` in `dir` (in any order).
+pub fn pkcs12_matches(pem: &[u8], dir: &Path, certs: &[std::path::PathBuf]) -> Result<(), String> {
+    let mut found = pem_blocks(pem, "CERTIFICATE")?;
+    let keys = pem_blocks(pem, "PRIVATE KEY")?.len()
+        + pem_blocks(pem, "RSA PRIVATE KEY")?.len()
+        + pem_blocks(pem, "EC PRIVATE KEY")?.len();
+    if keys != 1 {
+        return Err(format!("the bundle holds {keys} private keys, not one"));
+    }
+    let mut want = Vec::new();
+    for c in certs {
+        want.push(read_certificate(&dir.join(c))?);
+    }
+    found.sort();
+    want.sort();
+    if found != want {
+        let names: Vec<String> = certs.iter().map(|c| c.display().to_string()).collect();
+        return Err(format!(
+            "the bundle holds {} certificate(s), not exactly {}",
+            found.len(),
+            names.join(" and ")
+        ));
+    }
+    Ok(())
 }
 
 /// Whether `pem` (openssl's `pkey -pubout`) is the public key of the certificate `crt` in `dir`.

@@ -90,7 +90,7 @@ fn bad_profiles_are_refused_with_every_problem_and_nothing_written() {
             with("[server]", "[servr]"),
             vec![
                 ": server: missing [server] table; add one (see profiles/localhost.toml)",
-                ":5:2: servr: unknown table; did you mean `server`? expected one of: ca, server, client",
+                ":5:2: servr: unknown table; did you mean `server`? expected one of: extensions, ca, server, client",
             ],
         ),
         (
@@ -101,7 +101,7 @@ fn bad_profiles_are_refused_with_every_problem_and_nothing_written() {
             ),
             vec![
                 ": server.subject: missing; add a [server.subject] table with at least CN, e.g. CN = \"My server\"",
-                ":7:1: server.subjet: unknown key; did you mean `subject`? expected one of: bits, subject, san",
+                ":7:1: server.subjet: unknown key; did you mean `subject`? expected one of: name, bits, key, days, subject, san, p12",
             ],
         ),
         (
@@ -112,13 +112,13 @@ fn bad_profiles_are_refused_with_every_problem_and_nothing_written() {
             ),
             vec![
                 ": server.san: missing; add san = [\"DNS:localhost\"] to [server] (modern clients match the host name against it)",
-                ":8:1: server.sans: unknown key; did you mean `san`? expected one of: bits, subject, san",
+                ":8:1: server.sans: unknown key; did you mean `san`? expected one of: name, bits, key, days, subject, san, p12",
             ],
         ),
         (
             "ca as array",
             with("[ca]", "[[ca]]"),
-            vec![":1:1: ca: must be a table, [ca], not a list"],
+            vec![":1:1: ca: must be a single [ca] table (a PKI has one CA), not a list"],
         ),
         (
             "bits as string",
@@ -394,7 +394,7 @@ fn bad_profiles_are_refused_with_every_problem_and_nothing_written() {
                 ": client: missing [client] table; add one (see profiles/localhost.toml)",
                 ":2:8: ca.bits: 512-bit RSA keys are unsafe and refused by modern clients; use at least 2048 (the tutorial uses 4096)",
                 ":3:17: ca.subject.C: \"Germany\" is not a two-letter ISO 3166 country code such as \"US\" or \"DE\"; openssl would ask again and every later answer would land in the wrong field",
-                ":10:2: clinet: unknown table; did you mean `client`? expected one of: ca, server, client",
+                ":10:2: clinet: unknown table; did you mean `client`? expected one of: extensions, ca, server, client",
             ],
         ),
     ];
