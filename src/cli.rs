@@ -9,11 +9,13 @@ use clap::{Args, Parser, Subcommand};
     name = "pkiforge",
     version,
     about = "A mutual-TLS PKI from a short TOML profile, made with exactly the tutorial's openssl commands.",
-    after_help = "Examples:
+    before_help = "Examples:
   pkiforge plan profiles/localhost.toml            print the tutorial's ten commands
   pkiforge run profiles/localhost.toml             make the PKI in pki/localhost
   pkiforge run profiles/localhost.toml --out certs --force
-  pkiforge verify pki/localhost                    check it again with openssl verify"
+  pkiforge verify pki/localhost                    check it again
+  pkiforge handshake pki/localhost                 prove mutual TLS works, with openssl and rustls
+  pkiforge init my.toml                            start a profile of your own"
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -36,7 +38,7 @@ pub struct Global {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Print the commands a run would execute, one per line, without running any
-    #[command(after_help = "Examples:
+    #[command(before_help = "Examples:
   pkiforge plan profiles/localhost.toml
   pkiforge plan profiles/localhost.toml --answers   also show what is typed at each prompt")]
     Plan {
@@ -45,13 +47,19 @@ pub enum Command {
         /// Under each `openssl req`, list the prompts and the answers typed at them
         #[arg(long)]
         answers: bool,
+        /// Only one section of the tutorial
+        #[arg(long, value_enum, value_name = "SECTION")]
+        only: Option<Only>,
     },
 
     /// Run the commands, check every result, and move the PKI into place
-    #[command(after_help = "Examples:
+    #[command(before_help = "Examples:
   pkiforge run profiles/localhost.toml                  writes pki/localhost/
   pkiforge run profiles/localhost.toml --out /tmp/pki
-  PKIFORGE_OPENSSL=/opt/openssl/bin/openssl pkiforge run profiles/localhost.toml")]
+  PKIFORGE_OPENSSL=/opt/openssl/bin/openssl pkiforge run profiles/localhost.toml
+  pkiforge run profiles/localhost.toml --step           pause before each step (workshops)
+  pkiforge run profiles/localhost.toml --only ca        the CA section only; then --only server, --only client
+  pkiforge run workshop.toml --out pki/room --add       issue only the clients not made yet, with the CA in pki/room")]
     Run {
         /// The TOML profile
         profile: PathBuf,
@@ -64,10 +72,19 @@ pub enum Command {
         /// Stop a step that runs longer than this
         #[arg(long, value_name = "SECONDS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
         timeout: u64,
+        /// Reuse the CA in DIR and issue only the entities whose files are not there yet
+        #[arg(long)]
+        add: bool,
+        /// Run one section of the tutorial; the others' files must be in DIR already
+        #[arg(long, value_enum, value_name = "SECTION")]
+        only: Option<Only>,
+        /// Pause before each step, showing the tutorial's words for it and the command
+        #[arg(long)]
+        step: bool,
     },
 
     /// Check a PKI: chain, purpose and names, keys, bundles, subjects
-    #[command(after_help = "Examples:
+    #[command(before_help = "Examples:
   pkiforge verify pki/localhost
   pkiforge verify pki/localhost --profile profiles/localhost.toml   also check subjects and SANs against the profile")]
     Verify {
@@ -79,7 +96,7 @@ pub enum Command {
     },
 
     /// Prove mutual TLS works: real handshakes on loopback with openssl and with rustls
-    #[command(after_help = "Examples:
+    #[command(before_help = "Examples:
   pkiforge handshake pki/localhost
 
 Each server is tried with each client, and must refuse a client without a
@@ -92,7 +109,7 @@ picks, and is stopped after 15 seconds at most.")]
     },
 
     /// Show every certificate: subject, issuer, serial, SANs, key, validity, fingerprint, extensions
-    #[command(after_help = "Examples:
+    #[command(before_help = "Examples:
   pkiforge inspect pki/localhost")]
     Inspect {
         /// A directory of certificates (*.crt, *.pem)
@@ -100,7 +117,7 @@ picks, and is stopped after 15 seconds at most.")]
     },
 
     /// Find what real clients will refuse or warn about, with the fix
-    #[command(after_help = "Examples:
+    #[command(before_help = "Examples:
   pkiforge lint pki/localhost
   pkiforge lint pki/localhost --deny-warnings     exit 1 on warnings too
 
@@ -113,4 +130,45 @@ certificate), or with --deny-warnings when there is any finding.")]
         #[arg(long)]
         deny_warnings: bool,
     },
+
+    /// Write a commented starter profile
+    #[command(before_help = "Examples:
+  pkiforge init                 writes pkiforge.toml
+  pkiforge init my-lab.toml")]
+    Init {
+        /// Where to write it
+        #[arg(default_value = "pkiforge.toml")]
+        path: PathBuf,
+        /// Overwrite the file if it exists
+        #[arg(long)]
+        force: bool,
+    },
+
+    /// Print shell completions
+    #[command(before_help = "Examples:
+  pkiforge completions bash > ~/.local/share/bash-completion/completions/pkiforge
+  pkiforge completions zsh > ~/.zfunc/_pkiforge")]
+    Completions {
+        /// The shell
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+/// A section of the tutorial.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Only {
+    Ca,
+    Server,
+    Client,
+}
+
+impl Only {
+    pub fn section(self) -> crate::step::Section {
+        match self {
+            Only::Ca => crate::step::Section::Ca,
+            Only::Server => crate::step::Section::Server,
+            Only::Client => crate::step::Section::Client,
+        }
+    }
 }

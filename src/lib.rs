@@ -40,8 +40,15 @@ pub fn run(cli: Cli) -> Result<String> {
     let progress = Progress::for_stderr(cli.global.quiet);
     let openssl_flag = cli.global.openssl.as_deref();
     match cli.command {
-        Command::Plan { profile, answers } => {
-            let (plan, layout) = plan_for(&profile, openssl_flag)?;
+        Command::Plan {
+            profile,
+            answers,
+            only,
+        } => {
+            let (_, mut plan, layout, _) = plan_for(&profile, openssl_flag)?;
+            if let Some(only) = only {
+                plan = plan.only(only.section());
+            }
             Ok(if answers {
                 with_answers(&plan, &layout)
             } else {
@@ -53,45 +60,29 @@ pub fn run(cli: Cli) -> Result<String> {
             out,
             force,
             timeout,
+            add,
+            only,
+            step,
         } => {
-            let signals = Signals::install()?;
-            let (plan, _) = plan_for(&profile, openssl_flag)?;
-            let openssl = Openssl::locate(openssl_flag)?;
             let out = out.unwrap_or_else(|| default_out(&profile));
-            progress.say(&format!(
-                "pkiforge: {} ({}), writing {}",
-                openssl.version,
-                openssl.path.display(),
-                out.display()
-            ));
-            let runner = Runner {
-                openssl: &openssl,
-                progress: &progress,
-                signals: &signals,
-            };
-            let opts = RunOptions {
+            let request = RunRequest {
+                profile,
                 out,
                 force,
                 timeout: Duration::from_secs(timeout),
+                add,
+                only,
+                pause: step,
             };
-            let report = runner.run(&plan, &opts)?;
-            let mut text = String::new();
-            for line in &report.check_lines {
-                let _ = writeln!(text, "{line}");
-            }
-            let _ = writeln!(text, "all {} checks passed", report.checks_passed);
-            let names: Vec<String> = report
-                .files
-                .iter()
-                .map(|f| f.display().to_string())
-                .collect();
-            let _ = writeln!(
-                text,
-                "PKI written to {}: {}",
-                report.out.display(),
-                names.join(" ")
-            );
-            Ok(text)
+            let progress = if step { Progress::Plain } else { progress };
+            run_profile(&request, openssl_flag, &progress)
+        }
+        Command::Init { path, force } => init(&path, force),
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            let mut buf = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "pkiforge", &mut buf);
+            Ok(String::from_utf8_lossy(&buf).into_owned())
         }
         Command::Handshake { dir } => handshake(&dir, openssl_flag),
         Command::Inspect { dir } => {
@@ -137,6 +128,8 @@ pub fn run(cli: Cli) -> Result<String> {
                 openssl: &openssl,
                 progress: &Progress::Quiet,
                 signals: &signals,
+                env: Vec::new(),
+                pause: false,
             };
             let outcomes =
                 runner.run_checks(&plan::checks(&spec), &dir, runner::DEFAULT_TIMEOUT)?;
@@ -226,13 +219,212 @@ pub fn default_out(profile: &Path) -> PathBuf {
 }
 
 /// Profile -> Plan, with the prompts of the openssl that will run.
-fn plan_for(profile: &Path, openssl_flag: Option<&Path>) -> Result<(Plan, PromptLayout)> {
+fn plan_for(
+    profile: &Path,
+    openssl_flag: Option<&Path>,
+) -> Result<(profile::Profile, Plan, PromptLayout, Openssl)> {
     let profile = profile::load(profile)?;
     let openssl = Openssl::locate(openssl_flag)?;
     let layout = PromptLayout::read(&openssl)?;
     let plan = plan::build(&profile, &layout)?;
-    Ok((plan, layout))
+    Ok((profile, plan, layout, openssl))
 }
+
+/// What `pkiforge run` was asked to do.
+struct RunRequest {
+    profile: PathBuf,
+    out: PathBuf,
+    force: bool,
+    timeout: Duration,
+    add: bool,
+    only: Option<cli::Only>,
+    pause: bool,
+}
+
+fn run_profile(
+    req: &RunRequest,
+    openssl_flag: Option<&Path>,
+    progress: &Progress,
+) -> Result<String> {
+    let signals = Signals::install()?;
+    let (profile, mut plan, _, openssl) = plan_for(&req.profile, openssl_flag)?;
+    if let Some(only) = req.only {
+        plan = plan.only(only.section());
+    }
+    if req.add {
+        check_ca_for_add(&profile, &req.out)?;
+        let (rest, half) = plan.without_existing(|f| req.out.join(f).exists());
+        if !half.is_empty() {
+            return Err(Error::Usage(format!(
+                "{} holds some but not all files of {}; remove them to issue those again",
+                req.out.display(),
+                half.join(", ")
+            )));
+        }
+        plan = rest;
+        if plan.steps.is_empty() {
+            return Ok(format!(
+                "nothing to add: every entity of {} is in {} already\n",
+                req.profile.display(),
+                req.out.display()
+            ));
+        }
+    }
+    // What the steps read but do not write must be in DIR (the CA, for --add
+    // and --only server|client); the serial file is made when missing.
+    let needed: Vec<PathBuf> = plan.prerequisites();
+    let missing: Vec<String> = needed
+        .iter()
+        .filter(|f| f.extension().is_none_or(|e| e != "srl") && !req.out.join(f).is_file())
+        .map(|f| f.display().to_string())
+        .collect();
+    if !missing.is_empty() {
+        let hint = if req.add {
+            "--add reuses the CA in DIR"
+        } else {
+            "run --only ca first"
+        };
+        return Err(Error::Usage(format!(
+            "{} has no {}; {hint}",
+            req.out.display(),
+            missing.join(", ")
+        )));
+    }
+    // Files the checks read that were made before (the other leaves, for --add).
+    let mut inputs: Vec<PathBuf> = needed;
+    for check in &plan.checks {
+        for f in &check.inputs {
+            if !inputs.contains(f) && !plan.outputs().contains(f) {
+                inputs.push(f.clone());
+            }
+        }
+    }
+    inputs.retain(|f| req.out.join(f).is_file());
+    let env = p12_password(&plan)?;
+    progress.say(&format!(
+        "pkiforge: {} ({}), writing {}",
+        openssl.version,
+        openssl.path.display(),
+        req.out.display()
+    ));
+    let runner = Runner {
+        openssl: &openssl,
+        progress,
+        signals: &signals,
+        env,
+        pause: req.pause,
+    };
+    let opts = RunOptions {
+        out: req.out.clone(),
+        force: req.force,
+        timeout: req.timeout,
+        inputs,
+    };
+    let report = runner.run(&plan, &opts)?;
+    let mut text = String::new();
+    for line in &report.check_lines {
+        let _ = writeln!(text, "{line}");
+    }
+    let _ = writeln!(text, "all {} checks passed", report.checks_passed);
+    let names: Vec<String> = report
+        .files
+        .iter()
+        .map(|f| f.display().to_string())
+        .collect();
+    let _ = writeln!(
+        text,
+        "PKI written to {}: {}",
+        report.out.display(),
+        names.join(" ")
+    );
+    Ok(text)
+}
+
+/// `--add` reuses the CA in DIR: it must be there, and be the profile's.
+fn check_ca_for_add(profile: &profile::Profile, out: &Path) -> Result<()> {
+    let crt = out.join(format!("{}.crt", profile.ca.name));
+    if !crt.is_file() {
+        return Err(Error::Usage(format!(
+            "{} has no CA to add to; run without --add first",
+            out.display()
+        )));
+    }
+    let found = verify::read_subject(&crt).map_err(Error::Usage)?;
+    let mut want: Vec<(String, String)> = profile
+        .ca
+        .subject
+        .iter()
+        .map(|v| (v.field.short().to_string(), v.value.clone()))
+        .collect();
+    let mut have = found.clone();
+    want.sort();
+    have.sort();
+    if want != have {
+        let show = |v: &[(String, String)]| {
+            v.iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        return Err(Error::Usage(format!(
+            "{} is the CA {}, but the profile's [ca] says {}; --add issues with the CA in DIR, so they must agree",
+            crt.display(),
+            show(&found),
+            show(&want)
+        )));
+    }
+    Ok(())
+}
+
+/// The PKCS#12 password for the children's environment: nothing to add when
+/// PKIFORGE_P12_PASSWORD is set (they inherit it), asked on the terminal
+/// otherwise. It is never put on a command line.
+fn p12_password(plan: &Plan) -> Result<Vec<(String, String)>> {
+    if !plan.needs_p12_password()
+        || std::env::var_os(plan::P12_PASSWORD_VAR).is_some_and(|v| !v.is_empty())
+    {
+        return Ok(Vec::new());
+    }
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() {
+        return Err(Error::Usage(format!(
+            "the profile asks for PKCS#12 bundles (p12), which need a password: set {} (it is never read from the profile, written to disk or shown)",
+            plan::P12_PASSWORD_VAR
+        )));
+    }
+    let first = rpassword::prompt_password("PKCS#12 password: ")
+        .map_err(|e| Error::io("cannot read the password", e))?;
+    let again = rpassword::prompt_password("again: ")
+        .map_err(|e| Error::io("cannot read the password", e))?;
+    if first != again {
+        return Err(Error::Usage("the two passwords differ".into()));
+    }
+    if first.is_empty() {
+        return Err(Error::Usage(
+            "an empty PKCS#12 password protects nothing; give one".into(),
+        ));
+    }
+    Ok(vec![(plan::P12_PASSWORD_VAR.to_string(), first)])
+}
+
+/// `pkiforge init`: a commented starter profile.
+fn init(path: &Path, force: bool) -> Result<String> {
+    if path.exists() && !force {
+        return Err(Error::Usage(format!(
+            "{} exists; choose another path or pass --force to overwrite it",
+            path.display()
+        )));
+    }
+    std::fs::write(path, STARTER_PROFILE)
+        .map_err(|e| Error::io(format!("cannot write {}", path.display()), e))?;
+    Ok(format!(
+        "wrote {p}; edit it, then: pkiforge plan {p} && pkiforge run {p}\n",
+        p = path.display()
+    ))
+}
+
+/// What `pkiforge init` writes.
+pub const STARTER_PROFILE: &str = include_str!("../profiles/starter.toml");
 
 /// The plan with, under each command that reads stdin, the prompts and the
 /// answers typed at them as `#` comment lines.

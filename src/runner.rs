@@ -29,6 +29,9 @@ pub struct RunOptions {
     pub out: PathBuf,
     pub force: bool,
     pub timeout: Duration,
+    /// Files of `out` the steps and checks read (the CA, for `--add` and
+    /// `--only`): copied into the staging directory first.
+    pub inputs: Vec<PathBuf>,
 }
 
 /// What a successful run leaves to report.
@@ -107,6 +110,11 @@ pub struct Runner<'a> {
     pub openssl: &'a Openssl,
     pub progress: &'a Progress,
     pub signals: &'a Signals,
+    /// Variables set for every openssl child (the PKCS#12 password when it
+    /// was asked on the terminal).
+    pub env: Vec<(String, String)>,
+    /// Wait for Enter before each step (`--step`).
+    pub pause: bool,
 }
 
 impl Runner<'_> {
@@ -114,8 +122,11 @@ impl Runner<'_> {
     /// `opts.out`. On any failure the output directory is as it was.
     pub fn run(&self, plan: &Plan, opts: &RunOptions) -> Result<Report> {
         let outputs = plan.outputs();
+        // A file that is read as well as written (ca.srl, for --add) is
+        // meant to be updated.
         let existing: Vec<String> = outputs
             .iter()
+            .filter(|p| !opts.inputs.contains(p))
             .filter(|p| opts.out.join(p).symlink_metadata().is_ok())
             .map(|p| p.display().to_string())
             .collect();
@@ -144,8 +155,23 @@ impl Runner<'_> {
                     e,
                 )
             })?;
+        for input in &opts.inputs {
+            fs::copy(opts.out.join(input), staging.path().join(input)).map_err(|e| {
+                Error::io(
+                    format!(
+                        "cannot copy {} from {}",
+                        input.display(),
+                        opts.out.display()
+                    ),
+                    e,
+                )
+            })?;
+        }
         for step in &plan.steps {
             self.signals.check()?;
+            if self.pause {
+                self.wait_for_enter(step)?;
+            }
             self.progress.start(step);
             let started = Instant::now();
             match self.run_step(step, staging.path(), opts.timeout) {
@@ -181,6 +207,28 @@ impl Runner<'_> {
             check_lines,
             checks_passed,
         })
+    }
+
+    /// `--step`: shows the tutorial's words and the command, and waits for
+    /// Enter (or the end of stdin); Ctrl-C still stops the run at once.
+    fn wait_for_enter(&self, step: &Step) -> Result<()> {
+        eprintln!(
+            "\n# {}\n$ {step}\n[Enter runs it; Ctrl-C stops]",
+            step.heading
+        );
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = std::io::stdin().read_line(&mut line);
+            let _ = tx.send(());
+        });
+        loop {
+            self.signals.check()?;
+            match rx.recv_timeout(POLL) {
+                Ok(()) | Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return Ok(()),
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            }
+        }
     }
 
     /// Runs every check in `dir`, failed or not, in order.
@@ -294,6 +342,9 @@ impl Runner<'_> {
             .stdout_capture()
             .stderr_capture()
             .unchecked();
+        for (name, value) in &self.env {
+            expr = expr.env(name, value);
+        }
         expr = if stdin.is_empty() {
             expr.stdin_null()
         } else {
