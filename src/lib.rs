@@ -300,6 +300,11 @@ fn run_profile(
         }
     }
     inputs.retain(|f| req.out.join(f).is_file());
+    // A new CA starts its own serial numbers; only a reused CA continues its ca.srl.
+    let ca_crt = PathBuf::from(format!("{}.crt", profile.ca.name));
+    if plan.outputs().contains(&ca_crt) {
+        inputs.retain(|f| f.extension().is_none_or(|e| e != "srl"));
+    }
     let env = p12_password(&plan)?;
     progress.say(&format!(
         "pkiforge: {} ({}), writing {}",
@@ -350,16 +355,18 @@ fn check_ca_for_add(profile: &profile::Profile, out: &Path) -> Result<()> {
         )));
     }
     let found = verify::read_subject(&crt).map_err(Error::Usage)?;
-    let mut want: Vec<(String, String)> = profile
+    let want: Vec<(String, String)> = profile
         .ca
         .subject
         .iter()
         .map(|v| (v.field.short().to_string(), v.value.clone()))
         .collect();
-    let mut have = found.clone();
-    want.sort();
-    have.sort();
-    if want != have {
+    let sorted = |v: &[(String, String)]| {
+        let mut v = v.to_vec();
+        v.sort();
+        v
+    };
+    if sorted(&want) != sorted(&found) {
         let show = |v: &[(String, String)]| {
             v.iter()
                 .map(|(k, v)| format!("{k}={v}"))

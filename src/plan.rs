@@ -72,6 +72,18 @@ impl Plan {
     /// Only the steps of one section of the tutorial (ca, server or client),
     /// and the checks of what they make.
     pub fn only(self, section: Section) -> Plan {
+        // Files of the sections after this one do not exist yet: a check
+        // that reads one waits for that section's run.
+        let last = self
+            .steps
+            .iter()
+            .rposition(|s| s.section == section)
+            .unwrap_or(0);
+        let later: BTreeSet<PathBuf> = self.steps[last..]
+            .iter()
+            .filter(|s| s.section != section)
+            .flat_map(|s| s.outputs.clone())
+            .collect();
         let steps: Vec<Step> = self
             .steps
             .into_iter()
@@ -81,7 +93,13 @@ impl Plan {
         let checks = self
             .checks
             .into_iter()
-            .filter(|c| c.checks_only(&made))
+            .filter(|c| {
+                c.checks_only(&made)
+                    && !c
+                        .inputs
+                        .iter()
+                        .any(|i| later.contains(i) && !made.contains(i))
+            })
             .collect();
         Plan { steps, checks }
     }
@@ -91,36 +109,34 @@ impl Plan {
     /// for what is made anew. `exists` says whether a file is in the output
     /// directory. Returns the names of entities that are half there.
     pub fn without_existing(self, exists: impl Fn(&PathBuf) -> bool) -> (Plan, Vec<String>) {
-        let mut half = Vec::new();
-        let mut keep_entity: Vec<(String, bool)> = Vec::new();
+        // Each entity's own files (the CA's serial file is shared, and grows).
+        let mut entities: Vec<(String, Vec<bool>)> = Vec::new();
         for step in &self.steps {
-            let entity = step.entity.clone();
-            let present: Vec<bool> = step
+            let present = step
                 .outputs
                 .iter()
                 .filter(|o| o.extension().is_none_or(|e| e != "srl"))
-                .map(&exists)
-                .collect();
-            let all_there = present.iter().all(|p| *p);
-            let none_there = present.iter().all(|p| !*p);
-            match keep_entity.iter_mut().find(|(e, _)| *e == entity) {
-                Some((_, keep)) => {
-                    if (*keep && all_there && !present.is_empty()) || (!*keep && !all_there) {
-                        if !half.contains(&entity) {
-                            half.push(entity.clone());
-                        }
-                    }
-                }
-                None => {
-                    if !all_there && !none_there && !half.contains(&entity) {
-                        half.push(entity.clone());
-                    }
-                    keep_entity.push((entity, !all_there));
-                }
+                .map(&exists);
+            match entities.iter_mut().find(|(e, _)| *e == step.entity) {
+                Some((_, files)) => files.extend(present),
+                None => entities.push((step.entity.clone(), present.collect())),
             }
         }
-        let keep = |e: &String| keep_entity.iter().any(|(name, k)| name == e && *k);
-        let steps: Vec<Step> = self.steps.into_iter().filter(|s| keep(&s.entity)).collect();
+        let complete = |e: &str| {
+            entities
+                .iter()
+                .any(|(name, files)| name == e && files.iter().all(|p| *p))
+        };
+        let half: Vec<String> = entities
+            .iter()
+            .filter(|(_, files)| files.iter().any(|p| *p) && !files.iter().all(|p| *p))
+            .map(|(e, _)| e.clone())
+            .collect();
+        let steps: Vec<Step> = self
+            .steps
+            .into_iter()
+            .filter(|s| !complete(&s.entity))
+            .collect();
         let made: BTreeSet<PathBuf> = steps.iter().flat_map(|s| s.outputs.clone()).collect();
         let checks = self
             .checks
