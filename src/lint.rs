@@ -75,7 +75,7 @@ pub fn lint(certs: &[CertInfo], now: i64) -> Vec<Finding> {
                 "not-v3",
                 format!("is an X.509 v{} certificate, without extensions", c.version),
                 "rustls/webpki, Go crypto/tls, browsers and most strict verifiers",
-                "make it with extensions (OpenSSL 3 adds them to `req -x509` by default; with OpenSSL 1.1.1 give the config an x509_extensions section)".into(),
+                "set extensions = \"strict\" in the profile, which gives every certificate its extensions".into(),
             );
         }
         if let KeyInfo::Rsa(bits) = c.key
@@ -86,7 +86,7 @@ pub fn lint(certs: &[CertInfo], now: i64) -> Vec<Finding> {
                 "weak-key",
                 format!("has a {bits}-bit RSA key"),
                 "every current TLS stack (OpenSSL's default security level 2 refuses keys under 2048 bits)",
-                "use bits = 2048 or more in the profile".into(),
+                "use bits = 2048 or more, or key = \"ec:P-256\", in the profile".into(),
             );
         }
         if is_weak_signature(&c.signature) {
@@ -125,7 +125,7 @@ pub fn lint(certs: &[CertInfo], now: i64) -> Vec<Finding> {
                     utc(c.not_after)
                 ),
                 "every client, after that day",
-                "give the certificate a validity that fits its use (the tutorial's commands pass no -days)".into(),
+                "set days = N for it in the profile, or extensions = \"strict\" (825 days for leaves, 3650 for the CA); the tutorial's commands pass no -days".into(),
             );
         }
         if is_leaf && c.validity_days() > APPLE_MAX_DAYS {
@@ -134,7 +134,7 @@ pub fn lint(certs: &[CertInfo], now: i64) -> Vec<Finding> {
                 "long-validity",
                 format!("is valid for {} days", c.validity_days()),
                 "Apple platforms (iOS 13, macOS 10.15 and later) refuse TLS certificates valid for more than 825 days",
-                "give it a validity of at most 825 days".into(),
+                "set days = 825 or less for it in the profile".into(),
             );
         }
         if c.is_ca && c.key_cert_sign != Some(true) {
@@ -147,7 +147,7 @@ pub fn lint(certs: &[CertInfo], now: i64) -> Vec<Finding> {
                 "ca-key-usage",
                 format!("is a CA certificate that {what}"),
                 "strict RFC 5280 verifiers: OpenSSL with -x509_strict (\"CA cert does not include key usage extension\"), Python cryptography's X.509 verifier, CA/Browser Forum rules",
-                "issue the CA with keyUsage = critical, keyCertSign, cRLSign".into(),
+                "set extensions = \"strict\" in the profile: the CA gets keyUsage = critical, keyCertSign, cRLSign".into(),
             );
         }
         if is_leaf && c.sans.is_empty() {
@@ -179,7 +179,7 @@ pub fn lint(certs: &[CertInfo], now: i64) -> Vec<Finding> {
                 "has no extendedKeyUsage".into(),
                 clients,
                 format!(
-                    "add extendedKeyUsage = {want} when signing (the tutorial's -extfile holds only subjectAltName)"
+                    "set extensions = \"strict\" in the profile: the leaf gets extendedKeyUsage = {want} (the tutorial's -extfile holds only subjectAltName)"
                 ),
             );
         }

@@ -95,6 +95,39 @@ fn the_strict_profile_passes_strict_verifiers_lint_and_handshakes() {
          p12 alice Ed25519PrivateKey True True\np12 java-client RSAPrivateKey True True\n"
     );
 
+    // GnuTLS, a third TLS stack, at its "medium" profile (112-bit security),
+    // for the purpose (serverAuth, clientAuth) and the host name.
+    for (name, host, purpose) in [
+        ("web", Some("localhost"), "1.3.6.1.5.5.7.3.1"),
+        ("api", Some("api.localhost"), "1.3.6.1.5.5.7.3.1"),
+        ("alice", None, "1.3.6.1.5.5.7.3.2"),
+        ("java-client", None, "1.3.6.1.5.5.7.3.2"),
+    ] {
+        let mut cmd = std::process::Command::new("certtool");
+        cmd.args([
+            "--verify",
+            "--verify-profile",
+            "medium",
+            "--load-ca-certificate",
+            "ca.crt",
+            "--verify-purpose",
+            purpose,
+        ]);
+        if let Some(host) = host {
+            cmd.args(["--verify-hostname", host]);
+        }
+        let out = cmd
+            .args(["--infile", &format!("{name}.crt")])
+            .current_dir(&dir)
+            .output()
+            .expect("certtool (gnutls-bin) is installed");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            stdout.contains("Chain verification output: Verified. The certificate is trusted."),
+            "{name}: {stdout}"
+        );
+    }
+
     let (lint, _, code) = run(tmp.path(), &["lint", "pki/strict", "--deny-warnings"]);
     assert_eq!(
         (lint.as_str(), code),

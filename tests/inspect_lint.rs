@@ -102,9 +102,12 @@ fn inspect_lists_every_certificate_once_with_its_facts() {
     );
     assert!(
         // 29 whole days left, or 30 within the second it was made.
-        ["(29 days left; valid for 30 days)", "(30 days left; valid for 30 days)"]
-            .iter()
-            .any(|t| row(&report, "ca.crt", "not after").ends_with(t)),
+        [
+            "(29 days left; valid for 30 days)",
+            "(30 days left; valid for 30 days)"
+        ]
+        .iter()
+        .any(|t| row(&report, "ca.crt", "not after").ends_with(t)),
         "{report}"
     );
 
@@ -151,7 +154,7 @@ fn the_tutorials_pki_draws_warnings_and_passes() {
     assert!(stdout.contains(
         "warning server.crt [no-eku]: has no extendedKeyUsage
     clients: Apple platforms (iOS 13, macOS 10.15 and later) require extendedKeyUsage serverAuth on TLS server certificates
-    fix: add extendedKeyUsage = serverAuth when signing (the tutorial's -extfile holds only subjectAltName)
+    fix: set extensions = \"strict\" in the profile: the leaf gets extendedKeyUsage = serverAuth (the tutorial's -extfile holds only subjectAltName)
 "
     ));
     let (_, stderr, code) = run(tmp.path(), &["lint", "pki", "--deny-warnings"]);
