@@ -12,6 +12,22 @@ default:
 run profile=default_profile *flags:
     cargo run --quiet --release -- run {{profile}} {{flags}}
 
+# The tutorial's CA section only (then `just server`, `just client`).
+ca profile=default_profile:
+    cargo run --quiet --release -- run {{profile}} --only ca
+
+# The tutorial's server section, with the CA `just ca` made.
+server profile=default_profile:
+    cargo run --quiet --release -- run {{profile}} --only server
+
+# The tutorial's client section, with the CA `just ca` made.
+client profile=default_profile:
+    cargo run --quiet --release -- run {{profile}} --only client
+
+# The whole tutorial, pausing before each step.
+step profile=default_profile:
+    cargo run --quiet --release -- run {{profile}} --step
+
 # Print the commands a run would execute.
 plan profile=default_profile *flags:
     cargo run --quiet --release -- plan {{profile}} {{flags}}
