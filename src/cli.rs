@@ -81,6 +81,9 @@ pub enum Command {
         /// Pause before each step, showing the tutorial's words for it and the command
         #[arg(long)]
         step: bool,
+        /// How many steps may run at the same time (default: the available cores)
+        #[arg(long, short, value_name = "N", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=256))]
+        jobs: Option<usize>,
     },
 
     /// Check a PKI: chain, purpose and names, keys, bundles, subjects

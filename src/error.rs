@@ -188,6 +188,10 @@ pub enum Error {
     #[error("interrupted; nothing was written")]
     Interrupted { signal: i32 },
 
+    /// A step stopped because another one failed; never shown alone.
+    #[error("stopped because another step failed")]
+    Cancelled,
+
     #[error("{context}: {source}")]
     Io {
         context: String,
@@ -254,6 +258,7 @@ impl Error {
             | Error::ChecksFailed { .. }
             | Error::Lint { .. }
             | Error::Timeout { .. }
+            | Error::Cancelled
             | Error::Io { .. } => exit::FAILED,
         }
     }

@@ -10,6 +10,7 @@
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod graph;
 pub mod handshake;
 pub mod inspect;
 pub mod lint;
@@ -63,6 +64,7 @@ pub fn run(cli: Cli) -> Result<String> {
             add,
             only,
             step,
+            jobs,
         } => {
             let out = out.unwrap_or_else(|| default_out(&profile));
             let request = RunRequest {
@@ -73,8 +75,9 @@ pub fn run(cli: Cli) -> Result<String> {
                 add,
                 only,
                 pause: step,
+                jobs: jobs.unwrap_or_else(runner::default_jobs),
             };
-            let progress = if step { Progress::Plain } else { progress };
+            let progress = if step { Progress::plain() } else { progress };
             run_profile(&request, openssl_flag, &progress)
         }
         Command::Init { path, force } => init(&path, force),
@@ -130,6 +133,7 @@ pub fn run(cli: Cli) -> Result<String> {
                 signals: &signals,
                 env: Vec::new(),
                 pause: false,
+                jobs: runner::default_jobs(),
             };
             let outcomes =
                 runner.run_checks(&plan::checks(&spec), &dir, runner::DEFAULT_TIMEOUT)?;
@@ -239,6 +243,7 @@ struct RunRequest {
     add: bool,
     only: Option<cli::Only>,
     pause: bool,
+    jobs: usize,
 }
 
 fn run_profile(
@@ -318,6 +323,7 @@ fn run_profile(
         signals: &signals,
         env,
         pause: req.pause,
+        jobs: req.jobs,
     };
     let opts = RunOptions {
         out: req.out.clone(),

@@ -1,19 +1,45 @@
-//! Progress on stderr: a spinner per step on a terminal, one plain line per
-//! finished step elsewhere, nothing with `--quiet`. No colour is used, so
-//! NO_COLOR is honoured as it stands.
+//! Progress on stderr: on a terminal, a spinner for each step running (steps
+//! run at the same time); elsewhere one plain line per finished step, in plan
+//! order; nothing with `--quiet`. No colour is used, so NO_COLOR is honoured
+//! as it stands.
 
+use std::collections::BTreeMap;
 use std::io::IsTerminal;
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use crate::step::Step;
 
 pub enum Progress {
     Quiet,
-    Plain,
-    Live(Mutex<Option<ProgressBar>>),
+    /// Lines of finished steps wait for the steps before them.
+    Plain(Mutex<Ordered>),
+    Live(Mutex<Live>),
+}
+
+#[derive(Default)]
+pub struct Ordered {
+    next: usize,
+    done: BTreeMap<usize, String>,
+}
+
+pub struct Live {
+    bars: MultiProgress,
+    running: BTreeMap<usize, ProgressBar>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn done_line(step: &Step, took: Duration) -> String {
+    format!("ok   {:>6.2}s  {step}", took.as_secs_f64())
+}
+
+fn fail_line(step: &Step) -> String {
+    format!("FAIL          {step}")
 }
 
 impl Progress {
@@ -24,32 +50,84 @@ impl Progress {
         } else if std::io::stderr().is_terminal()
             && std::env::var_os("TERM").is_none_or(|t| t != "dumb")
         {
-            Progress::Live(Mutex::new(None))
+            Progress::Live(Mutex::new(Live {
+                bars: MultiProgress::new(),
+                running: BTreeMap::new(),
+            }))
         } else {
-            Progress::Plain
+            Progress::plain()
         }
     }
 
-    pub fn start(&self, step: &Step) {
-        if let Progress::Live(bar) = self {
-            let pb = ProgressBar::new_spinner();
+    pub fn plain() -> Progress {
+        Progress::Plain(Mutex::new(Ordered::default()))
+    }
+
+    /// A new list of steps starts (the run's steps, then its checks):
+    /// indices count from 0 again.
+    pub fn begin(&self) {
+        if let Progress::Plain(state) = self {
+            let mut s = lock(state);
+            s.next = 0;
+            s.done.clear();
+        }
+    }
+
+    /// Step `index` of the list started.
+    pub fn start(&self, index: usize, step: &Step) {
+        if let Progress::Live(live) = self {
+            let mut live = lock(live);
+            let pb = live.bars.add(ProgressBar::new_spinner());
             pb.set_style(
                 ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
                     .unwrap_or_else(|_| ProgressStyle::default_spinner()),
             );
             pb.set_message(step.to_string());
             pb.enable_steady_tick(Duration::from_millis(100));
-            *lock(bar) = Some(pb);
+            live.running.insert(index, pb);
         }
     }
 
-    pub fn finish(&self, step: &Step, took: Duration) {
-        let line = format!("ok   {:>6.2}s  {step}", took.as_secs_f64());
+    /// Step `index` finished well after `took`.
+    pub fn finish(&self, index: usize, step: &Step, took: Duration) {
+        self.end(index, done_line(step, took));
+    }
+
+    /// Step `index` failed: what finished before it is shown, then it.
+    pub fn fail(&self, index: usize, step: &Step) {
+        if let Progress::Plain(state) = self {
+            let mut s = lock(state);
+            for line in std::mem::take(&mut s.done).into_values() {
+                eprintln!("{line}");
+            }
+            eprintln!("{}", fail_line(step));
+            s.next = usize::MAX;
+            return;
+        }
+        self.end(index, fail_line(step));
+    }
+
+    fn end(&self, index: usize, line: String) {
         match self {
             Progress::Quiet => {}
-            Progress::Plain => eprintln!("{line}"),
-            Progress::Live(bar) => {
-                if let Some(pb) = lock(bar).take() {
+            Progress::Plain(state) => {
+                let mut s = lock(state);
+                if s.next == usize::MAX {
+                    return;
+                }
+                s.done.insert(index, line);
+                loop {
+                    let next = s.next;
+                    let Some(line) = s.done.remove(&next) else {
+                        break;
+                    };
+                    eprintln!("{line}");
+                    s.next += 1;
+                }
+            }
+            Progress::Live(live) => {
+                let mut live = lock(live);
+                if let Some(pb) = live.running.remove(&index) {
                     pb.set_style(
                         ProgressStyle::with_template("{msg}")
                             .unwrap_or_else(|_| ProgressStyle::default_spinner()),
@@ -60,36 +138,14 @@ impl Progress {
         }
     }
 
-    pub fn fail(&self, step: &Step) {
-        let line = format!("FAIL          {step}");
-        match self {
-            Progress::Quiet => {}
-            Progress::Plain => eprintln!("{line}"),
-            Progress::Live(bar) => {
-                if let Some(pb) = lock(bar).take() {
-                    pb.set_style(
-                        ProgressStyle::with_template("{msg}")
-                            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-                    );
-                    pb.abandon_with_message(line);
-                }
-            }
-        }
-    }
-
     /// A line of its own (a result, a note), unless quiet.
     pub fn say(&self, line: &str) {
         match self {
             Progress::Quiet => {}
-            Progress::Plain => eprintln!("{line}"),
-            Progress::Live(bar) => match lock(bar).as_ref() {
-                Some(pb) => pb.println(line),
-                None => eprintln!("{line}"),
-            },
+            Progress::Plain(_) => eprintln!("{line}"),
+            Progress::Live(live) => {
+                let _ = lock(live).bars.println(line);
+            }
         }
     }
-}
-
-fn lock(bar: &Mutex<Option<ProgressBar>>) -> std::sync::MutexGuard<'_, Option<ProgressBar>> {
-    bar.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }

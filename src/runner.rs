@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
+use crate::graph;
 use crate::openssl::Openssl;
 use crate::plan::Plan;
 use crate::progress::Progress;
@@ -51,6 +52,23 @@ pub struct CheckOutcome {
     pub result: Result<Vec<String>>,
 }
 
+/// What a list of steps is, for [`Runner::execute`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Steps,
+    Checks,
+}
+
+/// The first failure in plan order, other than a step stopped because
+/// another failed.
+fn first_error(results: Vec<Option<Result<Vec<String>>>>) -> Option<Error> {
+    results
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r.err())
+        .find(|e| !matches!(e, Error::Cancelled))
+}
+
 /// `(check, reason)` for each failed check.
 pub fn failures(outcomes: &[CheckOutcome]) -> Vec<(String, String)> {
     outcomes
@@ -70,14 +88,13 @@ pub fn failures(outcomes: &[CheckOutcome]) -> Vec<(String, String)> {
 pub struct Signals {
     int: Arc<AtomicBool>,
     term: Arc<AtomicBool>,
+    /// Set when one step failed: the others stop too.
+    cancel: Arc<AtomicBool>,
 }
 
 impl Signals {
     pub fn install() -> Result<Signals> {
-        let s = Signals {
-            int: Arc::new(AtomicBool::new(false)),
-            term: Arc::new(AtomicBool::new(false)),
-        };
+        let s = Signals::none();
         let register = |sig, flag: &Arc<AtomicBool>| {
             signal_hook::flag::register(sig, Arc::clone(flag))
                 .map_err(|e| Error::io("cannot install the signal handler", e))
@@ -92,6 +109,7 @@ impl Signals {
         Signals {
             int: Arc::new(AtomicBool::new(false)),
             term: Arc::new(AtomicBool::new(false)),
+            cancel: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -101,6 +119,9 @@ impl Signals {
         }
         if self.term.load(Ordering::SeqCst) {
             return Err(Error::Interrupted { signal: 15 });
+        }
+        if self.cancel.load(Ordering::SeqCst) {
+            return Err(Error::Cancelled);
         }
         Ok(())
     }
@@ -113,8 +134,15 @@ pub struct Runner<'a> {
     /// Variables set for every openssl child (the PKCS#12 password when it
     /// was asked on the terminal).
     pub env: Vec<(String, String)>,
-    /// Wait for Enter before each step (`--step`).
+    /// Wait for Enter before each step (`--step`); steps then run one at a time.
     pub pause: bool,
+    /// How many steps may run at the same time.
+    pub jobs: usize,
+}
+
+/// The available cores: the default for `--jobs`.
+pub fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 impl Runner<'_> {
@@ -167,20 +195,15 @@ impl Runner<'_> {
                 )
             })?;
         }
-        for step in &plan.steps {
-            self.signals.check()?;
-            if self.pause {
-                self.wait_for_enter(step)?;
-            }
-            self.progress.start(step);
-            let started = Instant::now();
-            match self.run_step(step, staging.path(), opts.timeout) {
-                Ok(_) => self.progress.finish(step, started.elapsed()),
-                Err(e) => {
-                    self.progress.fail(step);
-                    return Err(e);
-                }
-            }
+        let results = self.execute(
+            &plan.steps,
+            &graph::dependencies(&plan.steps),
+            staging.path(),
+            opts.timeout,
+            Mode::Steps,
+        )?;
+        if let Some(e) = first_error(results) {
+            return Err(e);
         }
         let outcomes = self.run_checks(&plan.checks, staging.path(), opts.timeout)?;
         let failed = failures(&outcomes);
@@ -231,33 +254,108 @@ impl Runner<'_> {
         }
     }
 
-    /// Runs every check in `dir`, failed or not, in order.
+    /// Runs every check in `dir` (they read only, so all may run at once),
+    /// failed or not; the outcomes are in the checks' order.
     pub fn run_checks(
         &self,
         checks: &[Step],
         dir: &Path,
         timeout: Duration,
     ) -> Result<Vec<CheckOutcome>> {
-        let mut outcomes = Vec::with_capacity(checks.len());
-        for step in checks {
-            self.signals.check()?;
-            self.progress.start(step);
-            let started = Instant::now();
-            let result = self.run_step(step, dir, timeout);
-            match &result {
-                Ok(_) => self.progress.finish(step, started.elapsed()),
-                Err(Error::Interrupted { .. }) => {
-                    self.progress.fail(step);
-                    return Err(result.unwrap_err());
+        let independent = vec![Vec::new(); checks.len()];
+        let results = self.execute(checks, &independent, dir, timeout, Mode::Checks)?;
+        Ok(checks
+            .iter()
+            .cloned()
+            .zip(results)
+            .map(|(step, result)| CheckOutcome {
+                step,
+                result: result.unwrap_or(Err(Error::Cancelled)),
+            })
+            .collect())
+    }
+
+    /// Runs `steps` as a graph: each starts as soon as the steps it depends
+    /// on have finished, up to `jobs` at a time, in plan order among those
+    /// ready. With `fail_fast`, the first failure stops the others (their
+    /// children are killed) and nothing new starts. Returns each step's
+    /// result, `None` for steps that never started; Ctrl-C and SIGTERM stop
+    /// everything and return the interrupt.
+    fn execute(
+        &self,
+        steps: &[Step],
+        deps: &[Vec<usize>],
+        dir: &Path,
+        timeout: Duration,
+        mode: Mode,
+    ) -> Result<Vec<Option<Result<Vec<String>>>>> {
+        // Steps stop at the first failure, and pause one at a time with
+        // --step; checks all run, to report every failure.
+        let (fail_fast, pause) = (mode == Mode::Steps, mode == Mode::Steps && self.pause);
+        let jobs = if pause { 1 } else { self.jobs.max(1) };
+        let mut results: Vec<Option<Result<Vec<String>>>> =
+            (0..steps.len()).map(|_| None).collect();
+        let mut started = vec![false; steps.len()];
+        let mut running = 0;
+        self.signals.cancel.store(false, Ordering::SeqCst);
+        self.progress.begin();
+        std::thread::scope(|scope| -> Result<()> {
+            let (tx, rx) = std::sync::mpsc::channel();
+            loop {
+                let stopping = self.signals.check().is_err();
+                while !stopping && running < jobs {
+                    let ready = (0..steps.len()).find(|&i| {
+                        !started[i] && deps[i].iter().all(|&d| matches!(results[d], Some(Ok(_))))
+                    });
+                    let Some(i) = ready else { break };
+                    if pause {
+                        self.wait_for_enter(&steps[i])?;
+                    }
+                    started[i] = true;
+                    running += 1;
+                    self.progress.start(i, &steps[i]);
+                    let tx = tx.clone();
+                    let step = &steps[i];
+                    scope.spawn(move || {
+                        let began = Instant::now();
+                        let result = self.run_step(step, dir, timeout);
+                        let _ = tx.send((i, result, began.elapsed()));
+                    });
                 }
-                Err(_) => self.progress.fail(step),
+                if running == 0 {
+                    return Ok(());
+                }
+                match rx.recv_timeout(POLL) {
+                    Ok((i, result, took)) => {
+                        running -= 1;
+                        match &result {
+                            Ok(_) => self.progress.finish(i, &steps[i], took),
+                            Err(Error::Cancelled) => {}
+                            Err(_) => {
+                                self.progress.fail(i, &steps[i]);
+                                if fail_fast {
+                                    self.signals.cancel.store(true, Ordering::SeqCst);
+                                }
+                            }
+                        }
+                        results[i] = Some(result);
+                    }
+                    Err(_) => {
+                        // A signal stops the running steps through their own
+                        // checks; nothing new starts (see `stopping`).
+                    }
+                }
             }
-            outcomes.push(CheckOutcome {
-                step: step.clone(),
-                result,
-            });
+        })?;
+        self.signals.cancel.store(false, Ordering::SeqCst);
+        // An interrupt outranks the failures it caused.
+        self.signals.check()?;
+        for r in results.iter_mut() {
+            if let Some(Err(Error::Interrupted { signal })) = r {
+                return Err(Error::Interrupted { signal: *signal });
+            }
         }
-        Ok(outcomes)
+        Ok(results)
     }
 
     /// Runs one step in `dir`; returns the lines a check printed.

@@ -220,6 +220,11 @@ fn fault_at(k: usize, fault: Fault, steps: &[(String, String)]) {
             "--quiet",
             "--out",
             "pki",
+            // One step at a time, so that the K-th call is the K-th step
+            // of the plan (tests/parallel.rs covers failures while steps
+            // run at once).
+            "--jobs",
+            "1",
             "--timeout",
             timeout,
         ])
