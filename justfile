@@ -52,6 +52,10 @@ lint dir="pki/localhost" *flags:
 test *args:
     cargo test {{args}}
 
+# Measure the parallel runner against its lower bound (takes a few minutes).
+bench *args:
+    cargo bench --bench parallel -- {{args}}
+
 # What CI checks: formatting, clippy with warnings as errors, the tests.
 ci:
     cargo fmt --check

@@ -1,6 +1,7 @@
 //! The plan as a dependency graph: which earlier steps each step must wait
 //! for, from the files they read and write. Pure data, no I/O.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 use crate::step::Step;
@@ -12,20 +13,28 @@ use crate::step::Step;
 /// the same time; the signing steps, which all read and write the CA's
 /// serial file, keep the plan's order.
 pub fn dependencies(steps: &[Step]) -> Vec<Vec<usize>> {
+    // One pass: for each file, its last writer and the readers since.
+    let mut last_writer: HashMap<&PathBuf, usize> = HashMap::new();
+    let mut readers: HashMap<&PathBuf, Vec<usize>> = HashMap::new();
     let mut deps = Vec::with_capacity(steps.len());
     for (i, step) in steps.iter().enumerate() {
         let mut mine: Vec<usize> = Vec::new();
-        let last_writer = |f: &PathBuf| (0..i).rev().find(|&j| steps[j].outputs.contains(f));
         for f in &step.inputs {
-            mine.extend(last_writer(f));
+            mine.extend(last_writer.get(f));
         }
         for f in &step.outputs {
-            mine.extend(last_writer(f));
-            mine.extend((0..i).filter(|&j| steps[j].inputs.contains(f)));
+            mine.extend(last_writer.get(f));
+            mine.extend(readers.get(f).into_iter().flatten().filter(|&&j| j != i));
         }
         mine.sort_unstable();
         mine.dedup();
         deps.push(mine);
+        for f in &step.inputs {
+            readers.entry(f).or_default().push(i);
+        }
+        for f in &step.outputs {
+            last_writer.insert(f, i);
+        }
     }
     deps
 }

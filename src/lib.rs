@@ -296,12 +296,12 @@ fn run_profile(
         )));
     }
     // Files the checks read that were made before (the other leaves, for --add).
+    let written: std::collections::BTreeSet<PathBuf> = plan.outputs().into_iter().collect();
     let mut inputs: Vec<PathBuf> = needed;
-    for check in &plan.checks {
-        for f in &check.inputs {
-            if !inputs.contains(f) && !plan.outputs().contains(f) {
-                inputs.push(f.clone());
-            }
+    let mut seen: std::collections::BTreeSet<PathBuf> = inputs.iter().cloned().collect();
+    for f in plan.checks.iter().flat_map(|c| &c.inputs) {
+        if !written.contains(f) && seen.insert(f.clone()) {
+            inputs.push(f.clone());
         }
     }
     inputs.retain(|f| req.out.join(f).is_file());

@@ -142,7 +142,15 @@ fn openssl_is_given_exactly_the_plans_argv_and_the_extfile_holds_printfs_bytes()
     let plan = run_ok(tmp.path(), &["plan", "fast.toml"]);
     run_ok(
         tmp.path(),
-        &["run", "fast.toml", "--quiet", "--jobs", "1", "--openssl", "bin/openssl"],
+        &[
+            "run",
+            "fast.toml",
+            "--quiet",
+            "--jobs",
+            "1",
+            "--openssl",
+            "bin/openssl",
+        ],
     );
     let logged = fs::read_to_string(&log).unwrap();
     let steps: Vec<&str> = logged
