@@ -324,7 +324,7 @@ pub fn checks(spec: &CheckSpec) -> Vec<Step> {
     // Each leaf for its purpose and each name in its SAN. Leaves checked the
     // same way share one openssl call (a workshop's clients are all
     // `sslclient` for `localhost`): one process instead of dozens.
-    let mut groups: Vec<(String, Vec<Arg>, Vec<String>, Vec<String>)> = Vec::new();
+    let mut groups: Vec<VerifyGroup> = Vec::new();
     for leaf in &spec.leaves {
         let crt = format!("{}.crt", leaf.name);
         let purpose = match leaf.role {
@@ -494,6 +494,10 @@ pub fn checks(spec: &CheckSpec) -> Vec<Step> {
     }
     out
 }
+
+/// Leaves verified the same way: `(purpose and name, the openssl words for
+/// them, the leaves' names, their certificate files)`.
+type VerifyGroup = (String, Vec<Arg>, Vec<String>, Vec<String>);
 
 fn section(e: &Entity) -> Section {
     match e.role {
