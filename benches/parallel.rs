@@ -109,6 +109,8 @@ fn read_calls(dir: &Path) -> Vec<Call> {
 /// its descendants (from wait4's rusage).
 fn timed(cmd: &mut Command) -> (f64, f64) {
     let started = Instant::now();
+    // Reaped with wait4 below, for its rusage, rather than Child::wait.
+    #[allow(clippy::zombie_processes)]
     let child = cmd.spawn().unwrap();
     let mut status = 0;
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
