@@ -53,7 +53,7 @@ const WRAPPER_C: &str = r#"
 #include <unistd.h>
 static double secs(struct timeval t) { return t.tv_sec + t.tv_usec / 1e6; }
 int main(int argc, char **argv) {
-    if (argc > 1 && (!strcmp(argv[1], "version") || !strcmp(argv[1], "asn1parse"))) {
+    if (argc > 1 && (!strcmp(argv[1], "version") || !strcmp(argv[1], "asn1parse") || (argc > 2 && !strcmp(argv[2], "-help")))) {
         execv(REAL, argv);
         return 127;
     }
@@ -271,7 +271,7 @@ fn main() {
     );
 
     // The localhost profile: wall / LB, median over the runs.
-    let plan = plan::build(&profile::load(&localhost).unwrap(), &layout).unwrap();
+    let plan = plan::build(&profile::load(&localhost).unwrap(), &layout, openssl.caps).unwrap();
     let mut ratios = Vec::new();
     let mut walls = Vec::new();
     println!("localhost profile (RSA 4096 x3)");
@@ -318,7 +318,7 @@ fn main() {
     }
 
     // Workshop scale: one CA, one server, 32 clients.
-    let wplan = plan::build(&profile::load(&workshop).unwrap(), &layout).unwrap();
+    let wplan = plan::build(&profile::load(&workshop).unwrap(), &layout, openssl.caps).unwrap();
     let wruns = runs.clamp(1, 3);
     let (mut we, mut wshare, mut wratio) = (Vec::new(), Vec::new(), Vec::new());
     println!("\nworkshop profile (1 CA, 1 server, 32 clients, RSA 2048)");

@@ -109,6 +109,15 @@ pub enum Error {
     #[error("cannot run openssl at {path}: {reason}\n  Check --openssl or PKIFORGE_OPENSSL.")]
     OpensslUnusable { path: PathBuf, reason: String },
 
+    #[error(
+        "{path} is {version}, which has no {missing}.\n  Install OpenSSL 1.1.1 or later (3.x recommended), or name one with --openssl PATH."
+    )]
+    OpensslUnsupported {
+        path: PathBuf,
+        version: String,
+        missing: String,
+    },
+
     #[error("openssl config {path}: {message}")]
     Config { path: PathBuf, message: String },
 
@@ -245,6 +254,7 @@ impl Error {
             Error::Profile(_)
             | Error::OpensslNotFound
             | Error::OpensslUnusable { .. }
+            | Error::OpensslUnsupported { .. }
             | Error::Config { .. }
             | Error::WouldClobber { .. }
             | Error::Usage(_) => exit::USAGE,

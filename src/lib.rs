@@ -135,8 +135,11 @@ pub fn run(cli: Cli) -> Result<String> {
                 pause: false,
                 jobs: runner::default_jobs(),
             };
-            let outcomes =
-                runner.run_checks(&plan::checks(&spec), &dir, runner::DEFAULT_TIMEOUT)?;
+            let outcomes = runner.run_checks(
+                &plan::checks(&spec, openssl.caps),
+                &dir,
+                runner::DEFAULT_TIMEOUT,
+            )?;
             let mut text = String::new();
             for outcome in &outcomes {
                 match &outcome.result {
@@ -230,7 +233,7 @@ fn plan_for(
     let profile = profile::load(profile)?;
     let openssl = Openssl::locate(openssl_flag)?;
     let layout = PromptLayout::read(&openssl)?;
-    let plan = plan::build(&profile, &layout)?;
+    let plan = plan::build(&profile, &layout, openssl.caps)?;
     Ok((profile, plan, layout, openssl))
 }
 
@@ -317,6 +320,9 @@ fn run_profile(
         openssl.path.display(),
         req.out.display()
     ));
+    for note in openssl.notes() {
+        progress.say(&note);
+    }
     let runner = Runner {
         openssl: &openssl,
         progress,

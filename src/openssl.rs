@@ -12,6 +12,43 @@ pub struct Openssl {
     pub version: String,
     /// The OPENSSLDIR that `openssl version -d` reports.
     pub openssldir: PathBuf,
+    /// What the binary says it can do, asked of it rather than guessed from
+    /// its version number.
+    pub caps: Capabilities,
+}
+
+/// Which project made the binary, from the first word of `openssl version`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavour {
+    OpenSsl,
+    LibreSsl,
+    Other,
+}
+
+/// What pkiforge needs to know of a binary before planning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capabilities {
+    /// `openssl req -addext` (OpenSSL 1.1.1 and later): the tutorial's CSRs need it.
+    pub addext: bool,
+    /// `openssl pkcs12 -legacy` (OpenSSL 3): without it, the binary's
+    /// defaults are the legacy algorithms already (OpenSSL 1.1.1).
+    pub pkcs12_legacy: bool,
+    /// Whether `req -addext` replaces an extension the config's
+    /// x509_extensions also sets (OpenSSL 3), rather than adding a second,
+    /// duplicate one (1.1.1, which makes the certificate invalid). This one
+    /// is behaviour, not a flag `-help` lists: it is told by the version.
+    pub addext_replaces: bool,
+}
+
+impl Default for Capabilities {
+    /// OpenSSL 3's: what a plan assumes when no binary was asked.
+    fn default() -> Self {
+        Capabilities {
+            addext: true,
+            pkcs12_legacy: true,
+            addext_replaces: true,
+        }
+    }
 }
 
 impl Openssl {
@@ -57,7 +94,63 @@ impl Openssl {
                 ),
             });
         }
-        parse_version(&path, &stdout)
+        let mut found = parse_version(&path, &stdout)?;
+        found.caps = Capabilities {
+            addext: help_lists(&path, "req", "-addext"),
+            pkcs12_legacy: help_lists(&path, "pkcs12", "-legacy"),
+            addext_replaces: found.major_minor().is_none_or(|v| v >= (3, 0)),
+        };
+        if !found.caps.addext {
+            return Err(Error::OpensslUnsupported {
+                path: found.path,
+                version: found.version,
+                missing: "`openssl req -addext`, which the tutorial's CSR commands use (OpenSSL 1.1.1 or later has it)".into(),
+            });
+        }
+        Ok(found)
+    }
+
+    pub fn flavour(&self) -> Flavour {
+        match self.version.split_whitespace().next() {
+            Some("OpenSSL") => Flavour::OpenSsl,
+            Some("LibreSSL") => Flavour::LibreSsl,
+            _ => Flavour::Other,
+        }
+    }
+
+    /// `(major, minor)` from `OpenSSL 3.0.19 …`, when it is OpenSSL.
+    pub fn major_minor(&self) -> Option<(u32, u32)> {
+        if self.flavour() != Flavour::OpenSsl {
+            return None;
+        }
+        let number = self.version.split_whitespace().nth(1)?;
+        let mut parts = number.split('.');
+        let major = parts.next()?.parse().ok()?;
+        let minor = parts.next()?.parse().ok()?;
+        Some((major, minor))
+    }
+
+    /// What a user should know about this binary before a run: an untested
+    /// flavour, and where it does other than the tutorial says.
+    pub fn notes(&self) -> Vec<String> {
+        let mut notes = Vec::new();
+        match self.flavour() {
+            Flavour::OpenSsl => {}
+            Flavour::LibreSsl => notes.push(format!(
+                "warning: {} is LibreSSL, which pkiforge is not tested with (it cannot be built here); the commands are the tutorial's, but check the result with `pkiforge verify`",
+                self.version
+            )),
+            Flavour::Other => notes.push(format!(
+                "warning: `{}` is not a version of OpenSSL that pkiforge knows; check the result with `pkiforge verify`",
+                self.version
+            )),
+        }
+        if self.major_minor().is_some_and(|v| v < (3, 0)) {
+            notes.push(
+                "note: this OpenSSL's genrsa writes RSA keys as PKCS#1 (BEGIN RSA PRIVATE KEY), not the PKCS#8 the tutorial's first step says; OpenSSL 3 writes PKCS#8".into(),
+            );
+        }
+        notes
     }
 
     /// The config file this openssl reads: `OPENSSL_CONF` if set, else
@@ -68,6 +161,22 @@ impl Openssl {
             _ => self.openssldir.join("openssl.cnf"),
         }
     }
+}
+
+/// Whether `openssl COMMAND -help` lists `flag` (usage goes to stderr, and
+/// the exit status differs between versions, so only the text counts).
+fn help_lists(path: &Path, command: &str, flag: &str) -> bool {
+    duct::cmd(path, [command, "-help"])
+        .stdin_null()
+        .stderr_to_stdout()
+        .stdout_capture()
+        .unchecked()
+        .run()
+        .is_ok_and(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .split(|c: char| c.is_whitespace() || c == ',')
+                .any(|w| w == flag)
+        })
 }
 
 fn parse_version(path: &Path, stdout: &str) -> Result<Openssl> {
@@ -94,6 +203,7 @@ fn parse_version(path: &Path, stdout: &str) -> Result<Openssl> {
         path: path.to_path_buf(),
         version,
         openssldir: PathBuf::from(dir),
+        caps: Capabilities::default(),
     })
 }
 

@@ -6,6 +6,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 use crate::error::{Error, Problem, Problems, Result};
+use crate::openssl::Capabilities;
 use crate::profile::{Curve, Entity, Extensions, KeySpec, P12, Profile, Role, San, SanKind};
 use crate::prompts::{Answers, PromptLayout};
 use crate::step::{Action, Arg, Expect, Inspection, Section, Step, SubjectCheck};
@@ -160,7 +161,7 @@ impl fmt::Display for Plan {
 }
 
 /// Builds the plan for `profile`, answering prompts as `layout` asks them.
-pub fn build(profile: &Profile, layout: &PromptLayout) -> Result<Plan> {
+pub fn build(profile: &Profile, layout: &PromptLayout, caps: Capabilities) -> Result<Plan> {
     let mut problems: Vec<Problem> = Vec::new();
     let mut answers = |entity: &Entity, csr: bool| match layout.answers_for(entity, csr) {
         Ok(a) => Some(a),
@@ -181,11 +182,19 @@ pub fn build(profile: &Profile, layout: &PromptLayout) -> Result<Plan> {
         }));
     };
     let strict = profile.extensions == Extensions::Strict;
-    let mut steps = ca_steps(&profile.ca, ca_answers, strict);
+    let ca_extensions = if strict {
+        strict_ca_extensions(layout, caps).map_err(|message| Error::Config {
+            path: layout.config.clone(),
+            message,
+        })?
+    } else {
+        Vec::new()
+    };
+    let mut steps = ca_steps(&profile.ca, ca_answers, &ca_extensions, strict);
     for (leaf, answers) in profile.leaves().zip(leaf_answers) {
-        steps.extend(leaf_steps(leaf, &profile.ca, answers, strict));
+        steps.extend(leaf_steps(leaf, &profile.ca, answers, strict, caps));
     }
-    let checks = checks(&CheckSpec::for_profile(profile));
+    let checks = checks(&CheckSpec::for_profile(profile), caps);
     Ok(Plan { steps, checks })
 }
 
@@ -302,7 +311,7 @@ fn inspection(id: String, heading: &str, inspection: Inspection, inputs: &[&str]
 /// leaf the purpose and each name, keys matching certificates, bundle order,
 /// CSR and certificate subjects, key modes, PKCS#12 bundles, and the
 /// profile's subjects and SANs where a profile says them.
-pub fn checks(spec: &CheckSpec) -> Vec<Step> {
+pub fn checks(spec: &CheckSpec, caps: Capabilities) -> Vec<Step> {
     let ca_crt = format!("{}.crt", spec.ca);
     let mut out = Vec::new();
     let leaf_crts: Vec<String> = spec
@@ -440,7 +449,7 @@ pub fn checks(spec: &CheckSpec) -> Vec<Step> {
                 "-passin",
                 &format!("env:{P12_PASSWORD_VAR}"),
             ]);
-            if leaf.p12 == P12::Legacy {
+            if leaf.p12 == P12::Legacy && caps.pkcs12_legacy {
                 // OpenSSL 3 reads RC2-encrypted bundles only with the legacy provider.
                 args.insert(1, Arg::lit("-legacy"));
             }
@@ -589,20 +598,60 @@ fn days_args(days: Option<u32>) -> Vec<Arg> {
         .unwrap_or_default()
 }
 
-fn ca_steps(ca: &Entity, answers: Answers, strict: bool) -> Vec<Step> {
+/// What RFC 5280 and the CA/Browser Forum ask of a CA certificate; strict
+/// verifiers (OpenSSL's -x509_strict among them) refuse a CA without keyUsage
+/// keyCertSign. Each is `(name, -addext text, what a config's own value must
+/// hold to do instead)`.
+const STRICT_CA: [(&str, &str, &[&str]); 3] = [
+    (
+        "basicConstraints",
+        "basicConstraints = critical, CA:TRUE",
+        &["critical", "CA:TRUE"],
+    ),
+    (
+        "keyUsage",
+        "keyUsage = critical, keyCertSign, cRLSign",
+        &["critical", "keyCertSign", "cRLSign"],
+    ),
+    ("subjectKeyIdentifier", "subjectKeyIdentifier = hash", &[]),
+];
+
+/// The `-addext` texts of a strict CA. An OpenSSL whose -addext does not
+/// replace the config's own extensions (1.1.1) would write duplicates, so
+/// there the config's value stands, when it is strict enough.
+fn strict_ca_extensions(
+    layout: &PromptLayout,
+    caps: Capabilities,
+) -> std::result::Result<Vec<&'static str>, String> {
+    let mut out = Vec::new();
+    for (name, text, needs) in STRICT_CA {
+        let configured = layout.x509_extensions.iter().find(|(k, _)| k == name);
+        match configured {
+            Some((_, value)) if !caps.addext_replaces => {
+                let words: Vec<String> = value
+                    .split(',')
+                    .map(|w| w.trim().to_ascii_lowercase())
+                    .collect();
+                if let Some(missing) = needs
+                    .iter()
+                    .find(|n| !words.contains(&n.to_ascii_lowercase()))
+                {
+                    return Err(format!(
+                        "its x509_extensions section sets {name} = {value}, without {missing}; this OpenSSL's req -addext cannot replace it (it would write the extension twice), so extensions = \"strict\" needs {text} there, or OpenSSL 3"
+                    ));
+                }
+            }
+            _ => out.push(text),
+        }
+    }
+    Ok(out)
+}
+
+fn ca_steps(ca: &Entity, answers: Answers, extensions: &[&str], strict: bool) -> Vec<Step> {
     let (key, crt) = (format!("{}.key", ca.name), format!("{}.crt", ca.name));
     let mut rest = lits(&["-x509", "-key", &key]);
-    if strict {
-        // What RFC 5280 and the CA/Browser Forum ask of a CA certificate;
-        // strict verifiers (OpenSSL's -x509_strict among them) refuse a CA
-        // without keyUsage keyCertSign.
-        for ext in [
-            "basicConstraints = critical, CA:TRUE",
-            "keyUsage = critical, keyCertSign, cRLSign",
-            "subjectKeyIdentifier = hash",
-        ] {
-            rest.extend([Arg::lit("-addext"), Arg::lit(ext)]);
-        }
+    for ext in extensions {
+        rest.extend([Arg::lit("-addext"), Arg::lit(*ext)]);
     }
     rest.extend(days_args(ca.days.or(strict.then_some(STRICT_CA_DAYS))));
     rest.extend(lits(&["-out", &crt]));
@@ -657,7 +706,13 @@ fn leaf_extensions(leaf: &Entity, sans: &[String], strict: bool) -> String {
     lines.join("\n")
 }
 
-fn leaf_steps(leaf: &Entity, ca: &Entity, answers: Answers, strict: bool) -> Vec<Step> {
+fn leaf_steps(
+    leaf: &Entity,
+    ca: &Entity,
+    answers: Answers,
+    strict: bool,
+    caps: Capabilities,
+) -> Vec<Step> {
     let who = leaf.role.table();
     let (key, csr, crt) = (
         format!("{}.key", leaf.name),
@@ -757,9 +812,20 @@ fn leaf_steps(leaf: &Entity, ca: &Entity, answers: Answers, strict: bool) -> Vec
     if leaf.p12 != P12::No {
         let p12 = format!("{}.p12", leaf.name);
         let mut args = lits(&["pkcs12", "-export"]);
-        if leaf.p12 == P12::Legacy {
+        match (leaf.p12, caps.pkcs12_legacy) {
             // RC2/3DES and SHA-1 MACs: what Java 8 and older macOS keychains read.
-            args.push(Arg::lit("-legacy"));
+            (P12::Legacy, true) => args.push(Arg::lit("-legacy")),
+            // OpenSSL 1.1.1 has no -legacy: its defaults are those algorithms,
+            // so a current bundle names OpenSSL 3's defaults instead.
+            (P12::Modern, false) => args.extend(lits(&[
+                "-keypbe",
+                "AES-256-CBC",
+                "-certpbe",
+                "AES-256-CBC",
+                "-macalg",
+                "sha256",
+            ])),
+            _ => {}
         }
         args.extend(lits(&[
             "-in",
@@ -811,6 +877,7 @@ mod tests {
         build(
             &profile::parse(Path::new("p.toml"), toml).unwrap(),
             &layout(),
+            Capabilities::default(),
         )
         .unwrap()
     }

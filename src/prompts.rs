@@ -49,6 +49,9 @@ pub struct PromptLayout {
     pub dn_section: String,
     pub dn: Vec<Prompt>,
     pub attributes: Vec<Prompt>,
+    /// The extensions `req -x509` adds from the config (`[req]
+    /// x509_extensions`), by name: what `-addext` would repeat.
+    pub x509_extensions: Vec<(String, String)>,
 }
 
 /// What to type at the prompts of one `req`, and the subject it must produce.
@@ -165,11 +168,17 @@ impl PromptLayout {
                 .unwrap_or_default(),
             None => Vec::new(),
         };
+        let x509_extensions = config
+            .get("req", "x509_extensions")
+            .and_then(|sect| config.section(sect))
+            .map(|entries| entries.to_vec())
+            .unwrap_or_default();
         Ok(PromptLayout {
             config: path.to_path_buf(),
             dn_section,
             dn,
             attributes,
+            x509_extensions,
         })
     }
 

@@ -38,7 +38,7 @@ fn fake_openssl(bin_dir: &Path, k: usize, fault: Fault) -> PathBuf {
         &path,
         &format!(
             "#!/usr/bin/env bash\n\
-             case \"$1\" in version|asn1parse) exec '{real}' \"$@\";; esac\n\
+             case \"$1 $2\" in version*|asn1parse*|*-help) exec '{real}' \"$@\";; esac\n\
              n=$(( $(cat '{count}' 2>/dev/null || echo 0) + 1 )); echo $n > '{count}'\n\
              if [ $n -eq {k} ]; then {action}; fi\n\
              exec '{real}' \"$@\"\n",

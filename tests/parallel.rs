@@ -20,7 +20,7 @@ fn wrapper(bin: &Path, extra: &str) -> PathBuf {
         &path,
         &format!(
             "#!/usr/bin/env bash\n\
-             case \"$1\" in version|asn1parse) exec '{real}' \"$@\";; esac\n\
+             case \"$1 $2\" in version*|asn1parse*|*-help) exec '{real}' \"$@\";; esac\n\
              out=; prev=; for a in \"$@\"; do [ \"$prev\" = -out ] && out=$a; prev=$a; done\n\
              echo \"start $out\" >> '{log}'\n\
              {extra}\n\

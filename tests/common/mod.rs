@@ -27,6 +27,39 @@ pub fn openssl() -> String {
     std::env::var("PKIFORGE_TEST_OPENSSL").unwrap_or_else(|_| "openssl".into())
 }
 
+/// The first line of `openssl version` of the openssl under test.
+pub fn openssl_version() -> String {
+    let out = std::process::Command::new(openssl())
+        .arg("version")
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .next()
+        .unwrap_or("")
+        .to_string()
+}
+
+/// Whether the openssl under test is OpenSSL 1.x (1.1.1 in `just matrix`).
+pub fn is_openssl_1() -> bool {
+    openssl_version().starts_with("OpenSSL 1.")
+}
+
+/// Whether `openssl COMMAND -help` lists `flag`.
+pub fn supports(command: &str, flag: &str) -> bool {
+    let out = std::process::Command::new(openssl())
+        .args([command, "-help"])
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text.split(|c: char| c.is_whitespace() || c == ',')
+        .any(|w| w == flag)
+}
+
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
