@@ -56,6 +56,10 @@ test *args:
 bench *args:
     cargo bench --bench parallel -- {{args}}
 
+# The test suite against OpenSSL 1.1.1w, the system's and 4.0.x (builds them once).
+matrix *args:
+    scripts/matrix.sh {{args}}
+
 # What CI checks: formatting, clippy with warnings as errors, the tests.
 ci:
     cargo fmt --check
