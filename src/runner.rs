@@ -1,6 +1,7 @@
 //! Executes a plan: each openssl step through duct in a staging directory,
 //! temp files for `<(printf …)`, native `cat`, checks after every step, and
-//! the result moved into place only when every check has passed.
+//! the result moved into place only when every check has passed. Steps run
+//! as a dependency graph (see graph.rs), up to `--jobs` at a time.
 
 use std::fs;
 use std::io::Write;
