@@ -255,7 +255,7 @@ fn run_profile(
     progress: &Progress,
 ) -> Result<String> {
     let signals = Signals::install()?;
-    let (profile, mut plan, _, openssl) = plan_for(&req.profile, openssl_flag)?;
+    let (profile, mut plan, layout, openssl) = plan_for(&req.profile, openssl_flag)?;
     if let Some(only) = req.only {
         plan = plan.only(only.section());
     }
@@ -320,7 +320,12 @@ fn run_profile(
         openssl.path.display(),
         req.out.display()
     ));
-    for note in openssl.notes() {
+    let makes_ca = plan.steps.iter().any(|s| s.entity == profile.ca.name);
+    let mut notes = openssl.notes();
+    if makes_ca {
+        notes.extend(plan::warnings(&profile, &layout));
+    }
+    for note in notes {
         progress.say(&note);
     }
     let runner = Runner {

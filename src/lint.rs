@@ -68,7 +68,20 @@ pub fn lint(certs: &[CertInfo], now: i64) -> Vec<Finding> {
                 fix,
             });
         };
-        let is_leaf = !c.is_ca;
+        // A self-signed certificate not marked as a CA, where nothing else
+        // is one, is meant as the CA (the tutorial's, with a config that
+        // gives `req -x509` no extensions).
+        let unmarked_ca = c.self_issued && !c.is_ca && !certs.iter().any(|o| o.is_ca);
+        let is_leaf = !c.is_ca && !unmarked_ca;
+        if unmarked_ca {
+            find(
+                Severity::Error,
+                "ca-not-ca",
+                "is self-signed but not marked as a CA (no basicConstraints CA:TRUE)".into(),
+                "OpenSSL 4 (\"invalid CA certificate\"), rustls/webpki, Go and browsers refuse it as the CA of the others",
+                "set extensions = \"strict\" in the profile, or use an openssl config whose x509_extensions sets basicConstraints = critical,CA:true".into(),
+            );
+        }
         if c.version < 3 {
             find(
                 Severity::Error,
@@ -281,5 +294,14 @@ mod tests {
             rules(&[cert("ca.crt", true)], 400 * 86_400),
             ["error ca.crt expired"]
         );
+    }
+
+    #[test]
+    fn a_self_signed_certificate_not_marked_as_a_ca_is_an_error() {
+        let mut ca = cert("ca.crt", false);
+        ca.self_issued = true;
+        ca.sans.clear();
+        ca.has_eku = true;
+        assert_eq!(rules(&[ca], 86_400), ["error ca.crt ca-not-ca"]);
     }
 }

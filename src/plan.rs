@@ -198,6 +198,23 @@ pub fn build(profile: &Profile, layout: &PromptLayout, caps: Capabilities) -> Re
     Ok(Plan { steps, checks })
 }
 
+/// What a user should know before a run about what this profile and the
+/// active config will make.
+pub fn warnings(profile: &Profile, layout: &PromptLayout) -> Vec<String> {
+    let mut out = Vec::new();
+    let basic = layout
+        .x509_extensions
+        .iter()
+        .any(|(k, _)| k == "basicConstraints");
+    if profile.extensions == Extensions::Tutorial && !basic {
+        out.push(format!(
+            "warning: the openssl config {} gives `req -x509` no basicConstraints, so the CA certificate will not say CA:TRUE; OpenSSL 4, rustls and other strict verifiers refuse such a CA. Set extensions = \"strict\" in the profile, or use a config whose x509_extensions section sets basicConstraints = critical,CA:true",
+            layout.config.display()
+        ));
+    }
+    out
+}
+
 /// What the checks need to know of a PKI: file stems, roles, and what the
 /// certificates must say (from a profile, or read from the certificates).
 #[derive(Debug, Clone, PartialEq, Eq)]

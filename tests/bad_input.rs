@@ -478,7 +478,12 @@ fn a_profile_field_the_config_does_not_ask_for_is_refused() {
 #[test]
 fn command_line_mistakes_exit_2_with_usage() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = pkiforge(tmp.path()).args(["run"]).output().unwrap();
+    // (Without PKIFORGE_OPENSSL, which clap would show in the usage line.)
+    let out = pkiforge(tmp.path())
+        .args(["run"])
+        .env_remove("PKIFORGE_OPENSSL")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),

@@ -173,3 +173,32 @@ fn openssl_1_1_1_says_it_writes_pkcs1_where_the_tutorial_says_pkcs8() {
         "\nnote: this OpenSSL's genrsa writes RSA keys as PKCS#1 (BEGIN RSA PRIVATE KEY), not the PKCS#8 the tutorial's first step says; OpenSSL 3 writes PKCS#8\n"
     ));
 }
+
+#[test]
+fn a_config_that_gives_the_ca_no_basic_constraints_is_warned_about() {
+    // Such a CA passes OpenSSL 3's verify but OpenSSL 4 refuses it; the
+    // warning comes first, whichever openssl runs.
+    let work = tempfile::tempdir().unwrap();
+    write(&work.path().join("fast.toml"), FAST);
+    write(
+        &work.path().join("bare.cnf"),
+        "[req]\ndistinguished_name = dn\n[dn]\nC = Country\nO = Org\nOU = Unit\nCN = Name\nemailAddress = Mail\n",
+    );
+    let out = pkiforge(work.path())
+        .args(["run", "fast.toml"])
+        .env("OPENSSL_CONF", work.path().join("bare.cnf"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let warning = stderr
+        .lines()
+        .find(|l| l.starts_with("warning: "))
+        .unwrap_or_default();
+    assert_eq!(
+        warning,
+        format!(
+            "warning: the openssl config {} gives `req -x509` no basicConstraints, so the CA certificate will not say CA:TRUE; OpenSSL 4, rustls and other strict verifiers refuse such a CA. Set extensions = \"strict\" in the profile, or use a config whose x509_extensions section sets basicConstraints = critical,CA:true",
+            work.path().join("bare.cnf").display()
+        )
+    );
+}
