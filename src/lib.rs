@@ -154,24 +154,35 @@ pub fn run(cli: Cli) -> Result<String> {
                     }
                 }
             }
-            let failed: Vec<String> = outcomes
+            let failed = outcomes
                 .iter()
                 .filter(|o| o.result.is_err())
                 .map(|o| o.step.id.clone())
                 .collect();
-            if failed.is_empty() {
-                let _ = writeln!(text, "all {} checks passed", outcomes.len());
-                Ok(text)
-            } else {
-                print!("{text}");
-                Err(Error::ChecksFailed {
-                    what: "checks",
-                    total: outcomes.len(),
-                    failed,
-                })
-            }
+            conclude(text, "checks", "passed", outcomes.len(), failed)
         }
     }
+}
+
+/// The report of `verify` or `handshake`: on success, with a closing line;
+/// otherwise printed as it is, and an error naming what failed.
+fn conclude(
+    mut text: String,
+    what: &'static str,
+    verdict: &str,
+    total: usize,
+    failed: Vec<String>,
+) -> Result<String> {
+    if failed.is_empty() {
+        let _ = writeln!(text, "all {total} {what} {verdict}");
+        return Ok(text);
+    }
+    print!("{text}");
+    Err(Error::ChecksFailed {
+        what,
+        total,
+        failed,
+    })
 }
 
 /// Seconds since the Unix epoch.
@@ -190,22 +201,12 @@ fn handshake(dir: &Path, openssl_flag: Option<&Path>) -> Result<String> {
     for case in &cases {
         let _ = writeln!(text, "{case}");
     }
-    let failed: Vec<String> = cases
+    let failed = cases
         .iter()
         .filter(|c| !c.passed())
         .map(|c| format!("{} {}", c.stack, c.name))
         .collect();
-    if failed.is_empty() {
-        let _ = writeln!(text, "all {} handshakes went as expected", cases.len());
-        Ok(text)
-    } else {
-        print!("{text}");
-        Err(Error::ChecksFailed {
-            what: "handshakes",
-            total: cases.len(),
-            failed,
-        })
-    }
+    conclude(text, "handshakes", "went as expected", cases.len(), failed)
 }
 
 /// What an openssl check compares its output with, when the command alone does not say.

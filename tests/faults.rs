@@ -7,7 +7,6 @@ mod common;
 use common::*;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 #[derive(Clone, Copy, Debug)]
@@ -154,26 +153,6 @@ fn expected_error(k: usize, fault: Fault, steps: &[(String, String)]) -> String 
     out
 }
 
-/// Whether the process is gone: no /proc entry, or a zombie. A SIGKILLed
-/// process dies when next scheduled, so allow it a moment on a busy machine.
-fn process_gone(pid: &str) -> bool {
-    let dead = || match fs::read_to_string(format!("/proc/{}/stat", pid.trim())) {
-        Err(_) => true,
-        Ok(stat) => stat
-            .split(") ")
-            .nth(1)
-            .is_some_and(|s| s.starts_with('Z') || s.starts_with('X')),
-    };
-    let started = Instant::now();
-    while started.elapsed() < Duration::from_secs(5) {
-        if dead() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    false
-}
-
 /// A hanging step is stopped after this; the steps before it must finish
 /// within it even on a loaded machine.
 const HANG_TIMEOUT: &str = "4";
@@ -291,16 +270,16 @@ fn interrupt(signal: &str, code: i32) {
     let work = tempfile::tempdir().unwrap();
     write(&work.path().join("fast.toml"), FAST);
     let fake = fake_openssl(bin.path(), 3, Fault::Hang);
-    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("pkiforge"))
-        .args(["run", "fast.toml", "--quiet"])
-        .arg("--openssl")
-        .arg(&fake)
-        .current_dir(work.path())
-        .env_remove("OPENSSL_CONF")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn_pkiforge(
+        work.path(),
+        &[
+            "run".as_ref(),
+            "fast.toml".as_ref(),
+            "--quiet".as_ref(),
+            "--openssl".as_ref(),
+            fake.as_os_str(),
+        ],
+    );
     // Wait until the run is in the middle of its third openssl step.
     let pidfile = bin.path().join("hung.pid");
     let started = Instant::now();

@@ -7,7 +7,6 @@ mod common;
 use common::*;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 /// A wrapper around the real openssl that logs `start OUT` and `end OUT`
@@ -119,18 +118,6 @@ fn progress_lines_keep_the_plans_order() {
     assert_eq!(shown, planned);
 }
 
-fn gone(pid: &str) -> bool {
-    let started = Instant::now();
-    while started.elapsed() < Duration::from_secs(5) {
-        match fs::read_to_string(format!("/proc/{}/stat", pid.trim())) {
-            Err(_) => return true,
-            Ok(stat) if stat.split(") ").nth(1).is_some_and(|s| s.starts_with('Z')) => return true,
-            Ok(_) => std::thread::sleep(Duration::from_millis(20)),
-        }
-    }
-    false
-}
-
 #[test]
 fn one_failure_stops_the_steps_running_beside_it() {
     let bin = tempfile::tempdir().unwrap();
@@ -160,7 +147,7 @@ fn one_failure_stops_the_steps_running_beside_it() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(tree(work.path()), ["fast.toml"]);
     assert!(
-        gone(&fs::read_to_string(&pidfile).unwrap()),
+        process_gone(&fs::read_to_string(&pidfile).unwrap()),
         "the hanging server key was stopped"
     );
 }
@@ -177,16 +164,18 @@ fn ctrl_c_stops_every_step_running() {
             bin.path().display()
         ),
     );
-    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("pkiforge"))
-        .args(["run", "fast.toml", "--quiet", "--jobs", "2"])
-        .arg("--openssl")
-        .arg(&fake)
-        .current_dir(work.path())
-        .env_remove("OPENSSL_CONF")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn_pkiforge(
+        work.path(),
+        &[
+            "run".as_ref(),
+            "fast.toml".as_ref(),
+            "--quiet".as_ref(),
+            "--jobs".as_ref(),
+            "2".as_ref(),
+            "--openssl".as_ref(),
+            fake.as_os_str(),
+        ],
+    );
     let pids = [
         bin.path().join("ca.key.pid"),
         bin.path().join("server.key.pid"),
@@ -215,7 +204,7 @@ fn ctrl_c_stops_every_step_running() {
     assert_eq!(tree(work.path()), ["fast.toml"]);
     for p in pids {
         assert!(
-            gone(&fs::read_to_string(&p).unwrap()),
+            process_gone(&fs::read_to_string(&p).unwrap()),
             "{} was stopped",
             p.display()
         );

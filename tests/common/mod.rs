@@ -287,3 +287,36 @@ pub fn resign_client_with_foreign_ca(dir: &Path) {
     .concat();
     fs::write(dir.join("client.pem"), bundle).unwrap();
 }
+
+/// Whether a process is gone: no /proc entry, or a zombie. A SIGKILLed
+/// process dies when next scheduled, so allow it a moment on a busy machine.
+pub fn process_gone(pid: &str) -> bool {
+    let dead = || match fs::read_to_string(format!("/proc/{}/stat", pid.trim())) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .split(") ")
+            .nth(1)
+            .is_some_and(|s| s.starts_with('Z') || s.starts_with('X')),
+    };
+    let started = std::time::Instant::now();
+    while started.elapsed() < std::time::Duration::from_secs(5) {
+        if dead() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    false
+}
+
+/// pkiforge started in `work` with `args`, its output piped, for tests that
+/// signal it while it runs.
+pub fn spawn_pkiforge(work: &Path, args: &[&std::ffi::OsStr]) -> std::process::Child {
+    std::process::Command::new(assert_cmd::cargo::cargo_bin("pkiforge"))
+        .args(args)
+        .current_dir(work)
+        .env_remove("OPENSSL_CONF")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
