@@ -60,7 +60,8 @@ bench *args:
 matrix *args:
     scripts/matrix.sh {{args}}
 
-# What CI checks: formatting, clippy with warnings as errors, the tests.
+# What CI checks first: formatting, clippy with warnings as errors, the tests
+# (CI, .ci/run, then runs `just matrix` too).
 ci:
     cargo fmt --check
     cargo clippy --all-targets -- -D warnings
