@@ -53,6 +53,55 @@ pub struct CheckOutcome {
     pub result: Result<Vec<String>>,
 }
 
+/// The openssl processes running now. Their threads block in `wait`; the
+/// scheduler stops them from here, on a timeout, a failure elsewhere or a
+/// signal, so that no thread has to poll its child.
+#[derive(Default)]
+struct Running {
+    next: std::sync::atomic::AtomicUsize,
+    procs: std::sync::Mutex<std::collections::HashMap<usize, Arc<Proc>>>,
+}
+
+struct Proc {
+    handle: duct::Handle,
+    deadline: Instant,
+    timed_out: AtomicBool,
+}
+
+impl Running {
+    fn add(&self, handle: duct::Handle, deadline: Instant) -> (usize, Arc<Proc>) {
+        let id = self.next.fetch_add(1, Ordering::SeqCst);
+        let proc = Arc::new(Proc {
+            handle,
+            deadline,
+            timed_out: AtomicBool::new(false),
+        });
+        self.lock().insert(id, Arc::clone(&proc));
+        (id, proc)
+    }
+
+    fn remove(&self, id: usize) {
+        self.lock().remove(&id);
+    }
+
+    /// Stops the processes past their deadline, or every one when `all`.
+    fn sweep(&self, all: bool) {
+        let now = Instant::now();
+        for proc in self.lock().values() {
+            if all || now >= proc.deadline {
+                if !all {
+                    proc.timed_out.store(true, Ordering::SeqCst);
+                }
+                kill_group(&proc.handle);
+            }
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<usize, Arc<Proc>>> {
+        self.procs.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
 /// What a list of steps is, for [`Runner::execute`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -300,6 +349,7 @@ impl Runner<'_> {
         let mut running = 0;
         self.signals.cancel.store(false, Ordering::SeqCst);
         self.progress.begin();
+        let procs = Running::default();
         std::thread::scope(|scope| -> Result<()> {
             let (tx, rx) = std::sync::mpsc::channel();
             loop {
@@ -317,15 +367,18 @@ impl Runner<'_> {
                     self.progress.start(i, &steps[i]);
                     let tx = tx.clone();
                     let step = &steps[i];
+                    let procs = &procs;
                     scope.spawn(move || {
                         let began = Instant::now();
-                        let result = self.run_step(step, dir, timeout);
+                        let result = self.run_step(step, dir, timeout, procs);
                         let _ = tx.send((i, result, began.elapsed()));
                     });
                 }
                 if running == 0 {
                     return Ok(());
                 }
+                // Timeouts; and on a signal or a failure, everything.
+                procs.sweep(self.signals.check().is_err());
                 match rx.recv_timeout(POLL) {
                     Ok((i, result, took)) => {
                         running -= 1;
@@ -342,8 +395,7 @@ impl Runner<'_> {
                         results[i] = Some(result);
                     }
                     Err(_) => {
-                        // A signal stops the running steps through their own
-                        // checks; nothing new starts (see `stopping`).
+                        // Nothing finished: the sweep above runs again.
                     }
                 }
             }
@@ -360,11 +412,17 @@ impl Runner<'_> {
     }
 
     /// Runs one step in `dir`; returns the lines a check printed.
-    fn run_step(&self, step: &Step, dir: &Path, timeout: Duration) -> Result<Vec<String>> {
+    fn run_step(
+        &self,
+        step: &Step,
+        dir: &Path,
+        timeout: Duration,
+        procs: &Running,
+    ) -> Result<Vec<String>> {
         let mut printed = Vec::new();
         match &step.action {
             Action::Openssl { args, stdin } => {
-                let stdout = self.run_openssl(step, args, stdin, dir, timeout)?;
+                let stdout = self.run_openssl(step, args, stdin, dir, timeout, procs)?;
                 let fail = |message: String| Error::Check {
                     step: step.id.clone(),
                     command: step.to_string(),
@@ -410,6 +468,7 @@ impl Runner<'_> {
         stdin: &[String],
         dir: &Path,
         timeout: Duration,
+        procs: &Running,
     ) -> Result<String> {
         // Temp files for <(printf …) live exactly as long as this step.
         let mut temps = Vec::new();
@@ -432,7 +491,7 @@ impl Runner<'_> {
         }
         let mut expr = duct::cmd(&self.openssl.path, argv)
             // Its own process group, so that stopping a step also stops
-            // anything a wrapper around openssl started (see stop()).
+            // anything a wrapper around openssl started (see kill_group()).
             .before_spawn(|cmd| {
                 cmd.process_group(0);
                 Ok(())
@@ -457,29 +516,21 @@ impl Runner<'_> {
             status: format!("could not start {}: {e}", self.openssl.path.display()),
             stderr: String::new(),
         })?;
-        let deadline = Instant::now() + timeout;
-        let output = loop {
-            match handle.wait_timeout(POLL) {
-                Ok(Some(output)) => break output,
-                Ok(None) => {}
-                Err(e) => return Err(Error::io(format!("waiting for step {}", step.id), e)),
-            }
-            let reason = self.signals.check().err().or_else(|| {
-                (Instant::now() >= deadline).then(|| Error::Timeout {
-                    step: step.id.clone(),
-                    command: step.to_string(),
-                    seconds: timeout.as_secs(),
-                })
+        let (id, proc) = procs.add(handle, Instant::now() + timeout);
+        let waited = proc.handle.wait().cloned();
+        procs.remove(id);
+        if proc.timed_out.load(Ordering::SeqCst) {
+            return Err(Error::Timeout {
+                step: step.id.clone(),
+                command: step.to_string(),
+                seconds: timeout.as_secs(),
             });
-            if let Some(e) = reason {
-                stop(&handle);
-                return Err(e);
-            }
-        };
-        drop(temps);
-        // Ctrl-C on a terminal reaches openssl too; report the interrupt, not
-        // the child's death by SIGINT.
+        }
+        // Stopped for a signal or another step's failure; and Ctrl-C on a
+        // terminal reaches openssl too: report that, not the child's death.
         self.signals.check()?;
+        let output = waited.map_err(|e| Error::io(format!("waiting for step {}", step.id), e))?;
+        drop(temps);
         if !output.status.success() {
             return Err(Error::StepFailed {
                 step: step.id.clone(),
@@ -544,9 +595,9 @@ impl Runner<'_> {
     }
 }
 
-/// Kills a running step's process group and reaps it, so no openssl is
-/// left running (or as a zombie) when pkiforge returns.
-fn stop(handle: &duct::Handle) {
+/// Kills a running step's process group: openssl, and anything a wrapper
+/// around it started. The step's thread, waiting on it, reaps it.
+fn kill_group(handle: &duct::Handle) {
     for pid in handle.pids() {
         if let Ok(pid) = libc::pid_t::try_from(pid) {
             // SAFETY: kill(2) with a negative pid signals the process group
@@ -557,7 +608,6 @@ fn stop(handle: &duct::Handle) {
         }
     }
     let _ = handle.kill();
-    let _ = handle.wait_timeout(Duration::from_secs(5));
 }
 
 fn concat(step: &Step, dir: &Path, parts: &[PathBuf], out: &Path) -> Result<()> {
