@@ -86,7 +86,7 @@ fn progress_lines_keep_the_plans_order() {
     let bin = tempfile::tempdir().unwrap();
     let work = tempfile::tempdir().unwrap();
     write(&work.path().join("fast.toml"), FAST);
-    let fake = wrapper(bin.path(), "[ \"$out\" = ca.key ] && sleep 1");
+    let fake = wrapper(bin.path(), "[ \"$out\" = ca.key ] && sleep 3");
     let out = pkiforge(work.path())
         .args(["run", "fast.toml", "--jobs", "2"])
         .arg("--openssl")
