@@ -266,6 +266,21 @@ impl CheckSpec {
     }
 }
 
+/// Every file an entity's steps write, by the tutorial's naming (the
+/// profile checks with it that no two entities write the same file).
+pub fn files_of(e: &Entity) -> Vec<String> {
+    let n = &e.name;
+    let mut files = vec![format!("{n}.key"), format!("{n}.crt")];
+    match e.role {
+        Role::Ca => files.push(format!("{n}.srl")),
+        role => files.extend([format!("{n}.csr"), bundle_name(n, role)]),
+    }
+    if e.p12 != P12::No {
+        files.push(format!("{n}.p12"));
+    }
+    files
+}
+
 /// The name of a leaf's bundle: the tutorial's `server.bundle.crt` and `client.pem`.
 pub fn bundle_name(name: &str, role: Role) -> String {
     match role {

@@ -227,21 +227,6 @@ impl Entity {
     pub fn field_path(&self, field: Field) -> String {
         format!("{}.subject.{}", self.path, field.short())
     }
-
-    /// Every file this entity's steps write, by the tutorial's naming.
-    pub fn files(&self) -> Vec<String> {
-        let n = &self.name;
-        let mut files = vec![format!("{n}.key"), format!("{n}.crt")];
-        match self.role {
-            Role::Ca => files.push(format!("{n}.srl")),
-            Role::Server => files.extend([format!("{n}.csr"), format!("{n}.bundle.crt")]),
-            Role::Client => files.extend([format!("{n}.csr"), format!("{n}.pem")]),
-        }
-        if self.p12 != P12::No {
-            files.push(format!("{n}.p12"));
-        }
-        files
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -262,14 +247,6 @@ impl Profile {
     /// The CA, then the leaves.
     pub fn entities(&self) -> impl Iterator<Item = &Entity> {
         std::iter::once(&self.ca).chain(self.leaves())
-    }
-
-    /// The profile's file stem, used for the default output directory.
-    pub fn stem(&self) -> String {
-        self.path
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "profile".into())
     }
 }
 
@@ -849,7 +826,7 @@ impl<'t> Validator<'t> {
     fn distinct_files(&mut self, profile: &Profile, doc: &Table<'_>) {
         let mut seen: Vec<(String, &str)> = Vec::new();
         for e in profile.entities() {
-            for file in e.files() {
+            for file in crate::plan::files_of(e) {
                 if let Some((_, other)) = seen.iter().find(|(f, _)| *f == file) {
                     let message = format!(
                         "would write {file}, which {other} writes too; give each entity its own name"
