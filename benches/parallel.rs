@@ -271,7 +271,12 @@ fn main() {
     );
 
     // The localhost profile: wall / LB, median over the runs.
-    let plan = plan::build(&profile::load(&localhost).unwrap(), &layout, openssl.caps).unwrap();
+    let plan = plan::build(
+        &profile::load(&localhost).unwrap(),
+        &layout,
+        openssl.capabilities(false),
+    )
+    .unwrap();
     let mut ratios = Vec::new();
     let mut walls = Vec::new();
     println!("localhost profile (RSA 4096 x3)");
@@ -318,7 +323,12 @@ fn main() {
     }
 
     // Workshop scale: one CA, one server, 32 clients.
-    let wplan = plan::build(&profile::load(&workshop).unwrap(), &layout, openssl.caps).unwrap();
+    let wplan = plan::build(
+        &profile::load(&workshop).unwrap(),
+        &layout,
+        openssl.capabilities(false),
+    )
+    .unwrap();
     let wruns = runs.clamp(1, 3);
     let (mut we, mut wshare, mut wratio) = (Vec::new(), Vec::new(), Vec::new());
     println!("\nworkshop profile (1 CA, 1 server, 32 clients, RSA 2048)");

@@ -127,6 +127,7 @@ pub fn run(cli: Cli) -> Result<String> {
                 None => verify::discover(&dir).map_err(Error::Usage)?,
             };
             let openssl = Openssl::locate(openssl_flag)?;
+            let caps = openssl.capabilities(spec.leaves.iter().any(|l| l.p12 != profile::P12::No));
             let runner = Runner {
                 openssl: &openssl,
                 progress: &Progress::Quiet,
@@ -135,11 +136,8 @@ pub fn run(cli: Cli) -> Result<String> {
                 pause: false,
                 jobs: runner::default_jobs(),
             };
-            let outcomes = runner.run_checks(
-                &plan::checks(&spec, openssl.caps),
-                &dir,
-                runner::DEFAULT_TIMEOUT,
-            )?;
+            let outcomes =
+                runner.run_checks(&plan::checks(&spec, caps), &dir, runner::DEFAULT_TIMEOUT)?;
             let mut text = String::new();
             for outcome in &outcomes {
                 match &outcome.result {
@@ -233,8 +231,9 @@ fn plan_for(
 ) -> Result<(profile::Profile, Plan, PromptLayout, Openssl)> {
     let profile = profile::load(profile)?;
     let openssl = Openssl::locate(openssl_flag)?;
+    openssl.require_addext()?;
     let layout = PromptLayout::read(&openssl)?;
-    let plan = plan::build(&profile, &layout, openssl.caps)?;
+    let plan = plan::build(&profile, &layout, openssl.capabilities(profile.has_p12()))?;
     Ok((profile, plan, layout, openssl))
 }
 

@@ -12,9 +12,6 @@ pub struct Openssl {
     pub version: String,
     /// The OPENSSLDIR that `openssl version -d` reports.
     pub openssldir: PathBuf,
-    /// What the binary says it can do, asked of it rather than guessed from
-    /// its version number.
-    pub caps: Capabilities,
 }
 
 /// Which project made the binary, from the first word of `openssl version`.
@@ -25,11 +22,10 @@ pub enum Flavour {
     Other,
 }
 
-/// What pkiforge needs to know of a binary before planning.
+/// What a plan needs to know of a binary, asked of it rather than guessed
+/// from its version number where a flag tells.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Capabilities {
-    /// `openssl req -addext` (OpenSSL 1.1.1 and later): the tutorial's CSRs need it.
-    pub addext: bool,
     /// `openssl pkcs12 -legacy` (OpenSSL 3): without it, the binary's
     /// defaults are the legacy algorithms already (OpenSSL 1.1.1).
     pub pkcs12_legacy: bool,
@@ -44,7 +40,6 @@ impl Default for Capabilities {
     /// OpenSSL 3's: what a plan assumes when no binary was asked.
     fn default() -> Self {
         Capabilities {
-            addext: true,
             pkcs12_legacy: true,
             addext_replaces: true,
         }
@@ -94,20 +89,30 @@ impl Openssl {
                 ),
             });
         }
-        let mut found = parse_version(&path, &stdout)?;
-        found.caps = Capabilities {
-            addext: help_lists(&path, "req", "-addext"),
-            pkcs12_legacy: help_lists(&path, "pkcs12", "-legacy"),
-            addext_replaces: found.major_minor().is_none_or(|v| v >= (3, 0)),
-        };
-        if !found.caps.addext {
-            return Err(Error::OpensslUnsupported {
-                path: found.path,
-                version: found.version,
-                missing: "`openssl req -addext`, which the tutorial's CSR commands use (OpenSSL 1.1.1 or later has it)".into(),
-            });
+        parse_version(&path, &stdout)
+    }
+
+    /// Refuses a binary whose `req` has no `-addext` (before OpenSSL 1.1.1):
+    /// the tutorial's CSR commands need it. Asked only by the commands that
+    /// plan `req` steps.
+    pub fn require_addext(&self) -> Result<()> {
+        if help_lists(&self.path, "req", "-addext") {
+            return Ok(());
         }
-        Ok(found)
+        Err(Error::OpensslUnsupported {
+            path: self.path.clone(),
+            version: self.version.clone(),
+            missing: "`openssl req -addext`, which the tutorial's CSR commands use (OpenSSL 1.1.1 or later has it)".into(),
+        })
+    }
+
+    /// What a plan needs to know; `pkcs12 -help` is asked only when the plan
+    /// has PKCS#12 bundles (`pkcs12`).
+    pub fn capabilities(&self, pkcs12: bool) -> Capabilities {
+        Capabilities {
+            pkcs12_legacy: !pkcs12 || help_lists(&self.path, "pkcs12", "-legacy"),
+            addext_replaces: self.major_minor().is_none_or(|v| v >= (3, 0)),
+        }
     }
 
     pub fn flavour(&self) -> Flavour {
@@ -203,7 +208,6 @@ fn parse_version(path: &Path, stdout: &str) -> Result<Openssl> {
         path: path.to_path_buf(),
         version,
         openssldir: PathBuf::from(dir),
-        caps: Capabilities::default(),
     })
 }
 

@@ -244,6 +244,11 @@ impl Profile {
         self.servers.iter().chain(&self.clients)
     }
 
+    /// Whether any entity asks for a PKCS#12 bundle.
+    pub fn has_p12(&self) -> bool {
+        self.leaves().any(|e| e.p12 != P12::No)
+    }
+
     /// The CA, then the leaves.
     pub fn entities(&self) -> impl Iterator<Item = &Entity> {
         std::iter::once(&self.ca).chain(self.leaves())
