@@ -8,27 +8,6 @@ use common::*;
 use std::fs;
 use std::path::Path;
 
-const PASSWORD: &str = "pkiforge-test-password";
-
-fn run(work: &Path, args: &[&str]) -> (String, String, i32) {
-    let out = pkiforge(work)
-        .args(args)
-        .env("PKIFORGE_P12_PASSWORD", PASSWORD)
-        .output()
-        .unwrap();
-    (
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-        out.status.code().unwrap(),
-    )
-}
-
-fn run_ok(work: &Path, args: &[&str]) -> String {
-    let (stdout, stderr, code) = run(work, args);
-    assert_eq!(code, 0, "pkiforge {args:?}:\n{stderr}");
-    stdout
-}
-
 #[test]
 fn the_strict_profile_plans_as_the_golden_transcript() {
     let tmp = tempfile::tempdir().unwrap();
@@ -84,7 +63,7 @@ fn the_strict_profile_passes_strict_verifiers_lint_and_handshakes() {
     let dir = tmp.path().join("pki/strict");
 
     let out = std::process::Command::new("python3")
-        .args(["-c", PY_VERIFY, PASSWORD])
+        .args(["-c", PY_VERIFY, P12_PASSWORD])
         .current_dir(&dir)
         .output()
         .unwrap();
@@ -179,7 +158,7 @@ fn the_strict_profile_passes_strict_verifiers_lint_and_handshakes() {
         }
         let out = cmd
             .current_dir(&dir)
-            .env("PKIFORGE_P12_PASSWORD", PASSWORD)
+            .env("PKIFORGE_P12_PASSWORD", P12_PASSWORD)
             .output()
             .unwrap();
         assert!(
@@ -193,8 +172,8 @@ fn the_strict_profile_passes_strict_verifiers_lint_and_handshakes() {
         let bytes = fs::read(f.unwrap().path()).unwrap();
         assert!(
             !bytes
-                .windows(PASSWORD.len())
-                .any(|w| w == PASSWORD.as_bytes())
+                .windows(P12_PASSWORD.len())
+                .any(|w| w == P12_PASSWORD.as_bytes())
         );
     }
 }

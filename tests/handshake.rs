@@ -5,12 +5,7 @@ mod common;
 use common::*;
 
 fn handshake(work: &std::path::Path) -> (String, String, i32) {
-    let out = pkiforge(work).args(["handshake", "pki"]).output().unwrap();
-    (
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-        out.status.code().unwrap(),
-    )
+    run(work, &["handshake", "pki"])
 }
 
 /// The cases of each line, without openssl's and rustls's wording of why.

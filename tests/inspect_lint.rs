@@ -4,15 +4,6 @@ mod common;
 
 use common::*;
 
-fn run(work: &std::path::Path, args: &[&str]) -> (String, String, i32) {
-    let out = pkiforge(work).args(args).output().unwrap();
-    (
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-        out.status.code().unwrap(),
-    )
-}
-
 /// The value of row `key` in the block of `file`.
 fn row(report: &str, file: &str, key: &str) -> String {
     let block = report

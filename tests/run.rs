@@ -7,16 +7,6 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-fn run_ok(dir: &Path, args: &[&str]) -> String {
-    let out = pkiforge(dir).args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "pkiforge {args:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
 fn rsa_bits(key: &Path) -> usize {
     use x509_parser::prelude::*;
     use x509_parser::public_key::PublicKey;

@@ -9,16 +9,7 @@ use std::path::Path;
 
 /// Runs `pkiforge verify pki` and returns (stdout, stderr, code).
 fn verify(work: &Path, extra: &[&str]) -> (String, String, i32) {
-    let out = pkiforge(work)
-        .args(["verify", "pki"])
-        .args(extra)
-        .output()
-        .unwrap();
-    (
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-        out.status.code().unwrap(),
-    )
+    run(work, &[&["verify", "pki"][..], extra].concat())
 }
 
 fn fail_lines(stdout: &str) -> Vec<&str> {

@@ -19,7 +19,28 @@ pub fn pkiforge(dir: &Path) -> Command {
     if let Ok(openssl) = std::env::var("PKIFORGE_TEST_OPENSSL") {
         cmd.env("PKIFORGE_OPENSSL", openssl);
     }
+    cmd.env("PKIFORGE_P12_PASSWORD", P12_PASSWORD);
     cmd
+}
+
+/// The PKCS#12 password every test run is given.
+pub const P12_PASSWORD: &str = "pkiforge-test-password";
+
+/// Runs pkiforge in `dir`: `(stdout, stderr, exit code)`.
+pub fn run(dir: &Path, args: &[&str]) -> (String, String, i32) {
+    let out = pkiforge(dir).args(args).output().unwrap();
+    (
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+        out.status.code().unwrap(),
+    )
+}
+
+/// Runs pkiforge in `dir`, which must succeed; its stdout.
+pub fn run_ok(dir: &Path, args: &[&str]) -> String {
+    let (stdout, stderr, code) = run(dir, args);
+    assert_eq!(code, 0, "pkiforge {args:?} failed:\n{stderr}");
+    stdout
 }
 
 /// The openssl the tests check results with.
