@@ -85,6 +85,17 @@ struct Party {
     key: PathBuf,
 }
 
+impl Party {
+    /// An entity of the PKI in `dir`: `NAME.crt` and `NAME.key`.
+    fn of(dir: &Path, name: &str) -> Party {
+        Party {
+            label: format!("{name}.crt"),
+            crt: dir.join(format!("{name}.crt")),
+            key: dir.join(format!("{name}.key")),
+        }
+    }
+}
+
 /// How the client names the server: a DNS name (sent as SNI) or an IP address.
 #[derive(Debug, Clone)]
 enum Host {
@@ -144,57 +155,42 @@ pub fn run(openssl: &Openssl, dir: &Path, spec: &CheckSpec) -> Result<Vec<Case>>
                     server.name
                 ))
             })?;
-        let srv = Party {
-            label: format!("{}.crt", server.name),
-            crt: dir.join(format!("{}.crt", server.name)),
-            key: dir.join(format!("{}.key", server.name)),
-        };
-        {
-            let cli = Party {
-                label: format!("{}.crt", client.name),
-                crt: dir.join(format!("{}.crt", client.name)),
-                key: dir.join(format!("{}.key", client.name)),
-            };
-            let scenarios = [
-                (
-                    format!("{} with {} as {}", srv.label, cli.label, host.as_str()),
-                    Some(&cli),
-                    host.clone(),
-                    Outcome::Accepted,
-                ),
-                (
-                    format!("{} with no client certificate", srv.label),
-                    None,
-                    host.clone(),
-                    Outcome::Refused,
-                ),
-                (
-                    format!("{} with a client certificate from a foreign CA", srv.label),
-                    Some(&foreign),
-                    host.clone(),
-                    Outcome::Refused,
-                ),
-                (
-                    format!("{} as {WRONG_HOST} (not in its SAN)", srv.label),
-                    Some(&cli),
-                    Host::Dns(WRONG_HOST.into()),
-                    Outcome::Refused,
-                ),
-            ];
+        let (srv, cli) = (Party::of(dir, &server.name), Party::of(dir, &client.name));
+        let scenarios = [
+            (
+                format!("{} with {} as {}", srv.label, cli.label, host.as_str()),
+                Some(&cli),
+                host.clone(),
+                Outcome::Accepted,
+            ),
+            (
+                format!("{} with no client certificate", srv.label),
+                None,
+                host.clone(),
+                Outcome::Refused,
+            ),
+            (
+                format!("{} with a client certificate from a foreign CA", srv.label),
+                Some(&foreign),
+                host.clone(),
+                Outcome::Refused,
+            ),
+            (
+                format!("{} as {WRONG_HOST} (not in its SAN)", srv.label),
+                Some(&cli),
+                Host::Dns(WRONG_HOST.into()),
+                Outcome::Refused,
+            ),
+        ];
+        // The same scenarios with each TLS stack, openssl's first.
+        for stack in ["openssl", "rustls"] {
             for (name, client_party, name_host, expected) in &scenarios {
-                let (got, detail) = openssl_case(openssl, &ca, &srv, *client_party, name_host)?;
+                let (got, detail) = match stack {
+                    "openssl" => openssl_case(openssl, &ca, &srv, *client_party, name_host)?,
+                    _ => rustls_case(&ca, &srv, *client_party, name_host)?,
+                };
                 cases.push(Case {
-                    stack: "openssl",
-                    name: name.clone(),
-                    expected: *expected,
-                    got,
-                    detail,
-                });
-            }
-            for (name, client_party, name_host, expected) in &scenarios {
-                let (got, detail) = rustls_case(&ca, &srv, *client_party, name_host)?;
-                cases.push(Case {
-                    stack: "rustls",
+                    stack,
                     name: name.clone(),
                     expected: *expected,
                     got,
