@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 use x509_parser::prelude::*;
 use x509_parser::public_key::PublicKey;
 
-use crate::verify::{read_certificates, sans_of};
+use crate::verify::{name_pairs, read_certificates, sans_of_cert};
 
 /// The facts of one certificate.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -198,8 +198,8 @@ pub fn cert_info(der: &[u8], file: &str) -> Result<CertInfo, String> {
         };
         extensions.push((name.to_string(), ext.critical, value));
     }
-    let sans = sans_of(der)?.iter().map(|s| s.to_string()).collect();
-    let subject_fields = crate::verify::subject_of_der(der)?;
+    let sans = sans_of_cert(&cert)?.iter().map(|s| s.to_string()).collect();
+    let subject_fields = name_pairs(cert.subject());
     Ok(CertInfo {
         files: vec![file.to_string()],
         version: cert.version().0 + 1,

@@ -33,7 +33,7 @@ pub fn read_subject(path: &Path) -> Result<Vec<(String, String)>, String> {
 }
 
 /// `(short name, value)` pairs of a name, in order; unknown attributes by dotted OID.
-fn name_pairs(name: &X509Name<'_>) -> Vec<(String, String)> {
+pub fn name_pairs(name: &X509Name<'_>) -> Vec<(String, String)> {
     name.iter_rdn()
         .flat_map(|rdn| rdn.iter())
         .map(|atv| {
@@ -151,6 +151,11 @@ fn describe(der: &[u8]) -> String {
 pub fn sans_of(der: &[u8]) -> Result<Vec<San>, String> {
     let (_, cert) =
         X509Certificate::from_der(der).map_err(|e| format!("not a valid certificate ({e})"))?;
+    sans_of_cert(&cert)
+}
+
+/// The subjectAltName entries of a parsed certificate.
+pub fn sans_of_cert(cert: &X509Certificate<'_>) -> Result<Vec<San>, String> {
     let Some(ext) = cert
         .subject_alternative_name()
         .map_err(|e| format!("bad subjectAltName ({e})"))?
