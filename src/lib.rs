@@ -13,6 +13,7 @@ pub mod error;
 pub mod graph;
 pub mod handshake;
 pub mod inspect;
+pub mod keys;
 pub mod lint;
 pub mod openssl;
 pub mod plan;
@@ -142,10 +143,10 @@ pub fn run(cli: Cli) -> Result<String> {
             for outcome in &outcomes {
                 match &outcome.result {
                     Ok(_) => {
-                        let _ = writeln!(text, "ok   {}{}", outcome.step, explain(&outcome.step));
+                        let _ = writeln!(text, "ok   {}", outcome.step);
                     }
                     Err(e) => {
-                        let _ = writeln!(text, "FAIL {}{}", outcome.step, explain(&outcome.step));
+                        let _ = writeln!(text, "FAIL {}", outcome.step);
                         for line in e.to_string().lines() {
                             let _ = writeln!(text, "       {line}");
                         }
@@ -205,14 +206,6 @@ fn handshake(dir: &Path, openssl_flag: Option<&Path>) -> Result<String> {
         .map(|c| format!("{} {}", c.stack, c.name))
         .collect();
     conclude(text, "handshakes", "went as expected", cases.len(), failed)
-}
-
-/// What an openssl check compares its output with, when the command alone does not say.
-fn explain(step: &step::Step) -> String {
-    match &step.expect {
-        Some(step::Expect::PublicKeyOf(crt)) => format!("  (the public key of {})", crt.display()),
-        _ => String::new(),
-    }
 }
 
 /// The default output directory: `pki/<profile file stem>`.

@@ -439,9 +439,6 @@ impl Runner<'_> {
                             )));
                         }
                     }
-                    Some(Expect::PublicKeyOf(crt)) => {
-                        verify::public_key_matches(stdout.as_bytes(), dir, crt).map_err(fail)?;
-                    }
                     Some(Expect::Pkcs12 { certs }) => {
                         verify::pkcs12_matches(stdout.as_bytes(), dir, certs).map_err(fail)?;
                     }

@@ -113,6 +113,8 @@ pub enum Inspection {
     ProfileSans { crt: PathBuf, expected: Vec<String> },
     /// A private key file is readable by its owner only.
     PrivateMode { key: PathBuf },
+    /// The private key's public half is the certificate's public key.
+    KeyMatches { key: PathBuf, crt: PathBuf },
 }
 
 impl fmt::Display for Inspection {
@@ -151,6 +153,14 @@ impl fmt::Display for Inspection {
             Inspection::PrivateMode { key } => {
                 write!(f, "{} is readable by its owner only", key.display())
             }
+            Inspection::KeyMatches { key, crt } => {
+                write!(
+                    f,
+                    "{} is the private key of {}",
+                    key.display(),
+                    crt.display()
+                )
+            }
         }
     }
 }
@@ -160,8 +170,6 @@ impl fmt::Display for Inspection {
 pub enum Expect {
     /// stdout is exactly these lines.
     Lines(Vec<String>),
-    /// stdout is a PEM public key equal to the one in this certificate.
-    PublicKeyOf(PathBuf),
     /// stdout (`openssl pkcs12 -nodes`) holds one private key and exactly
     /// these certificates. It is never printed.
     Pkcs12 { certs: Vec<PathBuf> },

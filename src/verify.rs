@@ -7,6 +7,7 @@ use std::path::Path;
 
 use x509_parser::prelude::*;
 
+use crate::keys::{self, PublicKey};
 use crate::plan::{CheckSpec, LeafSpec, bundle_name};
 use crate::profile::{Field, Role, San, SanKind};
 use crate::step::Inspection;
@@ -329,6 +330,7 @@ pub fn inspect(dir: &Path, inspection: &Inspection) -> Result<(), String> {
                 show(expected)
             ))
         }
+        Inspection::KeyMatches { key, crt } => key_matches(dir, key, crt),
         Inspection::PrivateMode { key } => {
             let meta = std::fs::metadata(dir.join(key))
                 .map_err(|e| format!("cannot read {}: {e}", key.display()))?;
@@ -356,6 +358,11 @@ pub fn pkcs12_matches(pem: &[u8], dir: &Path, certs: &[std::path::PathBuf]) -> R
     if keys != 1 {
         return Err(format!("the bundle holds {keys} private keys, not one"));
     }
+    // The key is the leaf's: the first certificate's.
+    if let Some(leaf) = certs.first() {
+        let public = keys::public_key_of_pem(pem)?;
+        key_belongs(&public, "the bundle's private key", dir, leaf)?;
+    }
     let mut want = Vec::new();
     for c in certs {
         want.push(read_certificate(&dir.join(c))?);
@@ -373,20 +380,32 @@ pub fn pkcs12_matches(pem: &[u8], dir: &Path, certs: &[std::path::PathBuf]) -> R
     Ok(())
 }
 
-/// Whether `pem` (openssl's `pkey -pubout`) is the public key of the certificate `crt` in `dir`.
-pub fn public_key_matches(pem: &[u8], dir: &Path, crt: &Path) -> Result<(), String> {
-    let keys = pem_blocks(pem, "PUBLIC KEY")?;
-    let [key] = keys.as_slice() else {
-        return Err("openssl printed no public key".into());
-    };
+/// Whether the private key file `key` in `dir` belongs to the certificate `crt`.
+fn key_matches(dir: &Path, key: &Path, crt: &Path) -> Result<(), String> {
+    let public = keys::public_key_of_pem(&read(&dir.join(key))?)
+        .map_err(|e| format!("{}: {e}", key.display()))?;
+    key_belongs(&public, &format!("{}", key.display()), dir, crt)
+}
+
+/// Whether `public` (the public half of the private key `what`) is the
+/// public key of the certificate `crt` in `dir`.
+fn key_belongs(public: &PublicKey, what: &str, dir: &Path, crt: &Path) -> Result<(), String> {
     let der = read_certificate(&dir.join(crt))?;
     let (_, cert) =
         X509Certificate::from_der(&der).map_err(|e| format!("not a valid certificate ({e})"))?;
-    if cert.tbs_certificate.subject_pki.raw == key.as_slice() {
+    let theirs = PublicKey::of_certificate(&cert);
+    if *public == theirs {
         Ok(())
+    } else if public.algorithm != theirs.algorithm || public.curve != theirs.curve {
+        Err(format!(
+            "{what} does not belong to {}: the key is {}, the certificate's is {}",
+            crt.display(),
+            public.kind(),
+            theirs.kind()
+        ))
     } else {
         Err(format!(
-            "the private key does not belong to {}: their public keys differ",
+            "{what} does not belong to {}: their public keys differ",
             crt.display()
         ))
     }

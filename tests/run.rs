@@ -186,9 +186,6 @@ fn openssl_is_given_exactly_the_plans_argv_and_the_extfile_holds_printfs_bytes()
         "argv [verify] [-CAfile] [ca.crt] [-purpose] [sslserver] [-verify_hostname] [localhost] [server.crt]".into(),
         "argv [verify] [-CAfile] [ca.crt] [-purpose] [sslserver] [-verify_ip] [127.0.0.1] [server.crt]".into(),
         "argv [verify] [-CAfile] [ca.crt] [-purpose] [sslclient] [-verify_hostname] [localhost] [client.crt]".into(),
-        "argv [pkey] [-in] [ca.key] [-pubout]".into(),
-        "argv [pkey] [-in] [server.key] [-pubout]".into(),
-        "argv [pkey] [-in] [client.key] [-pubout]".into(),
     ];
     let got: Vec<String> = steps
         .iter()

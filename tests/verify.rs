@@ -29,11 +29,11 @@ fn a_good_pki_passes_every_check() {
 ok   openssl verify -CAfile ca.crt -purpose sslserver -verify_hostname localhost server.crt
 ok   openssl verify -CAfile ca.crt -purpose sslserver -verify_ip 127.0.0.1 server.crt
 ok   openssl verify -CAfile ca.crt -purpose sslclient -verify_hostname localhost client.crt
-ok   openssl pkey -in ca.key -pubout  (the public key of ca.crt)
+ok   check: ca.key is the private key of ca.crt
 ok   check: ca.key is readable by its owner only
-ok   openssl pkey -in server.key -pubout  (the public key of server.crt)
+ok   check: server.key is the private key of server.crt
 ok   check: server.key is readable by its owner only
-ok   openssl pkey -in client.key -pubout  (the public key of client.crt)
+ok   check: client.key is the private key of client.crt
 ok   check: client.key is readable by its owner only
 ok   check: server.bundle.crt holds server.crt then ca.crt
 ok   check: server.crt has the subject of server.csr
@@ -82,11 +82,49 @@ fn a_key_that_does_not_match_its_certificate_is_caught() {
     assert_eq!(stderr, "error: 1 of 14 checks failed: key-server\n");
     assert!(
         stdout.contains(
-            "FAIL openssl pkey -in server.key -pubout  (the public key of server.crt)
-       step key-server: the private key does not belong to server.crt: their public keys differ: openssl pkey -in server.key -pubout
+            "FAIL check: server.key is the private key of server.crt
+       step key-server: server.key does not belong to server.crt: their public keys differ: check: server.key is the private key of server.crt
 "
         ),
         "{stdout}"
+    );
+}
+
+#[test]
+fn a_key_of_another_kind_and_a_key_that_is_no_key_are_named() {
+    let (_tmp, dir) = copy();
+    openssl_out(
+        &dir,
+        &[
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+            "server.key",
+        ],
+    );
+    fs::write(dir.join("client.key"), "not a key\n").unwrap();
+    for key in ["server.key", "client.key"] {
+        fs::set_permissions(dir.join(key), fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let (stdout, stderr, code) = verify(dir.parent().unwrap(), &[]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        stderr,
+        "error: 2 of 14 checks failed: key-server, key-client\n"
+    );
+    let details: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("       step key-"))
+        .collect();
+    assert_eq!(
+        details,
+        [
+            "       step key-server: server.key does not belong to server.crt: the key is EC, the certificate's is RSA: check: server.key is the private key of server.crt",
+            "       step key-client: client.key: the file holds no private key: check: client.key is the private key of client.crt",
+        ]
     );
 }
 
@@ -155,4 +193,107 @@ fn certificates_that_are_not_the_profiles_are_caught() {
     );
     assert!(stdout.contains("       step profile-subject-client: client.crt has the subject O=Test Org, OU=Clients, CN=alice, emailAddress=alice@example.com; the profile says O=Test Org, OU=Clients, CN=bob, emailAddress=alice@example.com: "), "{stdout}");
     assert!(stdout.contains("       step profile-san-server: server.crt has subjectAltName DNS:localhost, IP:127.0.0.1; the profile says DNS:localhost: "), "{stdout}");
+}
+
+/// The public half pkiforge reads from a private key file is what
+/// `openssl pkey -pubout` prints, for every key format openssl writes.
+#[test]
+fn the_public_half_of_each_kind_of_key_is_openssls() {
+    use pkiforge::keys::{PublicKey, public_key_of_pem};
+    use x509_parser::prelude::*;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let mut kinds: Vec<(&str, Vec<&str>)> = vec![
+        (
+            "rsa.pem",
+            vec![
+                "genpkey",
+                "-algorithm",
+                "RSA",
+                "-pkeyopt",
+                "rsa_keygen_bits:2048",
+                "-out",
+                "rsa.pem",
+            ],
+        ),
+        (
+            "p256.pem",
+            vec![
+                "genpkey",
+                "-algorithm",
+                "EC",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-out",
+                "p256.pem",
+            ],
+        ),
+        (
+            "p384.pem",
+            vec![
+                "genpkey",
+                "-algorithm",
+                "EC",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-384",
+                "-out",
+                "p384.pem",
+            ],
+        ),
+        (
+            "sec1.pem",
+            vec![
+                "ecparam",
+                "-name",
+                "prime256v1",
+                "-genkey",
+                "-noout",
+                "-out",
+                "sec1.pem",
+            ],
+        ),
+    ];
+    kinds.push((
+        "ed25519.pem",
+        vec!["genpkey", "-algorithm", "ed25519", "-out", "ed25519.pem"],
+    ));
+    // PKCS#1, as OpenSSL 1.1.1's genrsa writes it.
+    let traditional = if is_openssl_1() {
+        vec!["rsa", "-in", "rsa.pem", "-out", "pkcs1.pem"]
+    } else {
+        vec!["rsa", "-in", "rsa.pem", "-traditional", "-out", "pkcs1.pem"]
+    };
+    kinds.push(("pkcs1.pem", traditional));
+    let mut labels = Vec::new();
+    for (file, args) in &kinds {
+        openssl_out(dir, args);
+        let pem = fs::read(dir.join(file)).unwrap();
+        labels.push(
+            String::from_utf8_lossy(&pem)
+                .lines()
+                .next()
+                .unwrap()
+                .to_string(),
+        );
+        let der = std::process::Command::new(openssl())
+            .args(["pkey", "-in", file, "-pubout", "-outform", "DER"])
+            .current_dir(dir)
+            .output()
+            .unwrap()
+            .stdout;
+        let (_, spki) = SubjectPublicKeyInfo::from_der(&der).unwrap();
+        assert_eq!(
+            public_key_of_pem(&pem).unwrap(),
+            PublicKey::of_spki(&spki),
+            "{file}"
+        );
+    }
+    assert!(
+        labels.contains(&"-----BEGIN RSA PRIVATE KEY-----".to_string()),
+        "{labels:?}"
+    );
+    assert!(
+        labels.contains(&"-----BEGIN EC PRIVATE KEY-----".to_string()),
+        "{labels:?}"
+    );
 }
