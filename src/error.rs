@@ -227,13 +227,26 @@ fn list_failures(failed: &[(String, String)]) -> String {
     out
 }
 
+/// How many of its last lines of stderr a failed step shows.
+const STDERR_LINES: usize = 20;
+
 fn indent_stderr(stderr: &str) -> String {
     let trimmed = stderr.trim_end();
     if trimmed.is_empty() {
         return String::new();
     }
-    let mut out = String::from("\n  openssl said:");
-    for line in trimmed.lines() {
+    let lines: Vec<&str> = trimmed.lines().collect();
+    let shown = &lines[lines.len().saturating_sub(STDERR_LINES)..];
+    let mut out = if shown.len() < lines.len() {
+        format!(
+            "\n  openssl said (the last {} of {} lines):",
+            shown.len(),
+            lines.len()
+        )
+    } else {
+        String::from("\n  openssl said:")
+    };
+    for line in shown {
         out.push_str("\n    ");
         out.push_str(line);
     }

@@ -1,13 +1,15 @@
-//! Executes a plan: each openssl step through duct in a staging directory,
+//! Executes a plan: each openssl step as a child process in a staging directory,
 //! temp files for `<(printf …)`, native `cat`, checks after every step, and
 //! the result moved into place only when every check has passed. Steps run
 //! as a dependency graph (see graph.rs), up to `--jobs` at a time.
 
 use std::fs;
-use std::io::Write;
+use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
+use std::process::{ChildStderr, ChildStdout, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -53,35 +55,37 @@ pub struct CheckOutcome {
     pub result: Result<Vec<String>>,
 }
 
-/// The openssl processes running now. Their threads block in `wait`; the
+/// The openssl processes running now. Their threads block in `waitid`; the
 /// scheduler stops them from here, on a timeout, a failure elsewhere or a
 /// signal, so that no thread has to poll its child.
 #[derive(Default)]
 struct Running {
-    next: std::sync::atomic::AtomicUsize,
-    procs: std::sync::Mutex<std::collections::HashMap<usize, Arc<Proc>>>,
+    procs: std::sync::Mutex<std::collections::HashMap<u32, Arc<Proc>>>,
 }
 
 struct Proc {
-    handle: duct::Handle,
+    /// The child's pid, which is also its process group's id.
+    pid: u32,
     deadline: Instant,
     timed_out: AtomicBool,
 }
 
 impl Running {
-    fn add(&self, handle: duct::Handle, deadline: Instant) -> (usize, Arc<Proc>) {
-        let id = self.next.fetch_add(1, Ordering::SeqCst);
+    fn add(&self, pid: u32, deadline: Instant) -> Arc<Proc> {
         let proc = Arc::new(Proc {
-            handle,
+            pid,
             deadline,
             timed_out: AtomicBool::new(false),
         });
-        self.lock().insert(id, Arc::clone(&proc));
-        (id, proc)
+        self.lock().insert(pid, Arc::clone(&proc));
+        proc
     }
 
-    fn remove(&self, id: usize) {
-        self.lock().remove(&id);
+    /// Called once the child has exited and before it is reaped: while it
+    /// is listed its pid cannot have been reused, so `sweep` never signals
+    /// a stranger.
+    fn remove(&self, pid: u32) {
+        self.lock().remove(&pid);
     }
 
     /// Stops the processes past their deadline, or every one when `all`.
@@ -92,12 +96,12 @@ impl Running {
                 if !all {
                     proc.timed_out.store(true, Ordering::SeqCst);
                 }
-                kill_group(&proc.handle);
+                kill_group(proc.pid);
             }
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<usize, Arc<Proc>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<u32, Arc<Proc>>> {
         self.procs.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
@@ -350,8 +354,31 @@ impl Runner<'_> {
         self.signals.cancel.store(false, Ordering::SeqCst);
         self.progress.begin();
         let procs = Running::default();
+        let (work, queue) = std::sync::mpsc::channel::<usize>();
+        let queue = std::sync::Mutex::new(queue);
         std::thread::scope(|scope| -> Result<()> {
+            // `jobs` workers, each running one step at a time; the loop
+            // below hands them steps as they become ready. `work` moves in
+            // here: when this closure returns, it is dropped and the
+            // workers end, before the scope joins them.
+            let work = work;
             let (tx, rx) = std::sync::mpsc::channel();
+            for _ in 0..jobs.min(steps.len()) {
+                let (tx, queue, procs) = (tx.clone(), &queue, &procs);
+                scope.spawn(move || {
+                    loop {
+                        // The lock is held only while waiting for the next
+                        // step, not while running it.
+                        let next = queue.lock().unwrap_or_else(|p| p.into_inner()).recv();
+                        let Ok(i) = next else { break };
+                        let began = Instant::now();
+                        let result = self.run_step(&steps[i], dir, timeout, procs);
+                        if tx.send((i, result, began.elapsed())).is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
             loop {
                 let stopping = self.signals.check().is_err();
                 while !stopping && running < jobs {
@@ -365,14 +392,8 @@ impl Runner<'_> {
                     started[i] = true;
                     running += 1;
                     self.progress.start(i, &steps[i]);
-                    let tx = tx.clone();
-                    let step = &steps[i];
-                    let procs = &procs;
-                    scope.spawn(move || {
-                        let began = Instant::now();
-                        let result = self.run_step(step, dir, timeout, procs);
-                        let _ = tx.send((i, result, began.elapsed()));
-                    });
+                    // The workers outlive this loop, so the send succeeds.
+                    let _ = work.send(i);
                 }
                 if running == 0 {
                     return Ok(());
@@ -486,36 +507,42 @@ impl Runner<'_> {
                 }
             }
         }
-        let mut expr = duct::cmd(&self.openssl.path, argv)
-            // Its own process group, so that stopping a step also stops
-            // anything a wrapper around openssl started (see kill_group()).
-            .before_spawn(|cmd| {
-                cmd.process_group(0);
-                Ok(())
-            })
-            .dir(dir)
-            .stdout_capture()
-            .stderr_capture()
-            .unchecked();
-        for (name, value) in &self.env {
-            expr = expr.env(name, value);
-        }
-        expr = if stdin.is_empty() {
-            expr.stdin_null()
-        } else {
-            let mut bytes = stdin.join("\n");
-            bytes.push('\n');
-            expr.stdin_bytes(bytes)
-        };
-        let handle = expr.start().map_err(|e| Error::StepFailed {
+        let fail_start = |e: std::io::Error| Error::StepFailed {
             step: step.id.clone(),
             command: step.to_string(),
             status: format!("could not start {}: {e}", self.openssl.path.display()),
             stderr: String::new(),
-        })?;
-        let (id, proc) = procs.add(handle, Instant::now() + timeout);
-        let waited = proc.handle.wait().cloned();
-        procs.remove(id);
+        };
+        // A relative --openssl names a file from pkiforge's directory, not
+        // from the staging directory the step runs in.
+        let program = std::path::absolute(&self.openssl.path).map_err(fail_start)?;
+        let mut cmd = Command::new(program);
+        cmd.args(&argv)
+            .current_dir(dir)
+            // Its own process group, so that stopping a step also stops
+            // anything a wrapper around openssl started (see kill_group()).
+            .process_group(0)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdin(if stdin.is_empty() {
+                Stdio::null()
+            } else {
+                Stdio::piped()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().map_err(fail_start)?;
+        let proc = procs.add(child.id(), Instant::now() + timeout);
+        if let Some(mut pipe) = child.stdin.take() {
+            let mut bytes = stdin.join("\n");
+            bytes.push('\n');
+            // The answers are far smaller than a pipe's buffer. An openssl
+            // that exits without reading them fails the step by its status.
+            let _ = pipe.write_all(bytes.as_bytes());
+        }
+        let captured = read_both(child.stdout.take(), child.stderr.take());
+        wait_exited(child.id());
+        procs.remove(child.id());
+        let waited = child.wait();
         if proc.timed_out.load(Ordering::SeqCst) {
             return Err(Error::Timeout {
                 step: step.id.clone(),
@@ -526,17 +553,19 @@ impl Runner<'_> {
         // Stopped for a signal or another step's failure; and Ctrl-C on a
         // terminal reaches openssl too: report that, not the child's death.
         self.signals.check()?;
-        let output = waited.map_err(|e| Error::io(format!("waiting for step {}", step.id), e))?;
+        let wait_error = |e| Error::io(format!("waiting for step {}", step.id), e);
+        let status = waited.map_err(wait_error)?;
+        let (stdout, stderr) = captured.map_err(wait_error)?;
         drop(temps);
-        if !output.status.success() {
+        if !status.success() {
             return Err(Error::StepFailed {
                 step: step.id.clone(),
                 command: step.to_string(),
-                status: describe_status(output.status),
-                stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+                status: describe_status(status),
+                stderr: String::from_utf8_lossy(&stderr).into_owned(),
             });
         }
-        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+        Ok(String::from_utf8_lossy(&stdout).into_owned())
     }
 
     fn check_outputs(&self, step: &Step, dir: &Path) -> Result<()> {
@@ -594,17 +623,80 @@ impl Runner<'_> {
 
 /// Kills a running step's process group: openssl, and anything a wrapper
 /// around it started. The step's thread, waiting on it, reaps it.
-fn kill_group(handle: &duct::Handle) {
-    for pid in handle.pids() {
-        if let Ok(pid) = libc::pid_t::try_from(pid) {
-            // SAFETY: kill(2) with a negative pid signals the process group
-            // that pid leads; it has no memory-safety preconditions.
-            unsafe {
-                libc::kill(-pid, libc::SIGKILL);
+fn kill_group(pid: u32) {
+    if let Ok(pid) = libc::pid_t::try_from(pid) {
+        // SAFETY: kill(2) with a negative pid signals the process group that
+        // pid leads; it has no memory-safety preconditions.
+        unsafe {
+            libc::kill(-pid, libc::SIGKILL);
+        }
+    }
+}
+
+/// Reads a child's stdout and stderr to their ends, both at once (poll(2)),
+/// so that neither can fill its pipe and stall openssl; the step's own
+/// thread does it, with no helper thread per pipe.
+fn read_both(
+    stdout: Option<ChildStdout>,
+    stderr: Option<ChildStderr>,
+) -> std::io::Result<(Vec<u8>, Vec<u8>)> {
+    let mut pipes: [Option<Box<dyn ReadFd>>; 2] = [
+        stdout.map(|p| Box::new(p) as Box<dyn ReadFd>),
+        stderr.map(|p| Box::new(p) as Box<dyn ReadFd>),
+    ];
+    let mut bufs = (Vec::new(), Vec::new());
+    let mut chunk = [0u8; 8192];
+    while pipes.iter().any(Option::is_some) {
+        let mut fds: Vec<libc::pollfd> = pipes
+            .iter()
+            .map(|p| libc::pollfd {
+                fd: p.as_ref().map_or(-1, |p| p.as_raw_fd()),
+                events: libc::POLLIN,
+                revents: 0,
+            })
+            .collect();
+        // SAFETY: poll(2) reads and writes only the `fds` array it is given.
+        let r = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
+        if r < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        for (i, fd) in fds.iter().enumerate() {
+            let Some(pipe) = pipes[i].as_mut().filter(|_| fd.revents != 0) else {
+                continue;
+            };
+            match pipe.read(&mut chunk) {
+                Ok(0) => pipes[i] = None,
+                Ok(n) => {
+                    let buf = if i == 0 { &mut bufs.0 } else { &mut bufs.1 };
+                    buf.extend_from_slice(&chunk[..n]);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
             }
         }
     }
-    let _ = handle.kill();
+    Ok(bufs)
+}
+
+/// A pipe from a child: something to read that has a descriptor to poll.
+trait ReadFd: Read + AsRawFd {}
+impl<T: Read + AsRawFd> ReadFd for T {}
+
+/// Blocks until the child `pid` has exited, without reaping it (WNOWAIT):
+/// until `Child::wait` reaps it, its pid and process group stay its own.
+fn wait_exited(pid: u32) {
+    loop {
+        // SAFETY: waitid(2) writes only into `info`, a local of the right type.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        let r = unsafe { libc::waitid(libc::P_PID, pid, &mut info, libc::WEXITED | libc::WNOWAIT) };
+        if r == 0 || std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+            return;
+        }
+    }
 }
 
 fn concat(step: &Step, dir: &Path, parts: &[PathBuf], out: &Path) -> Result<()> {

@@ -17,7 +17,13 @@ enum Fault {
     Silent,
     /// Never finish (a grandchild that sleeps).
     Hang,
+    /// Write more than a pipe holds to both stdout and stderr, then exit 3.
+    Flood,
 }
+
+/// Lines a flooding openssl writes to each of stdout and stderr (some
+/// 90 KiB each, more than a pipe's 64 KiB).
+const FLOOD_LINES: usize = 8000;
 
 /// A fake openssl in `bin_dir` that passes through to the real one, except
 /// that its K-th step call (not counting version and name probes) misbehaves.
@@ -31,6 +37,9 @@ fn fake_openssl(bin_dir: &Path, k: usize, fault: Fault) -> PathBuf {
         // The sleep is a grandchild, as under a wrapper that does not exec:
         // stopping the step must stop it too.
         Fault::Hang => format!("sleep 120 & echo $! > '{}'; wait", pidfile.display()),
+        Fault::Flood => format!(
+            "for i in $(seq 1 {FLOOD_LINES}); do echo \"out $i\"; echo \"noise $i\" >&2; done; exit 3"
+        ),
     };
     let path = bin_dir.join("openssl");
     write_executable(
@@ -117,6 +126,15 @@ fn expected_error(k: usize, fault: Fault, steps: &[(String, String)]) -> String 
     let (id, command) = &steps[k - 1];
     let is_check = k > 8;
     let inner = match fault {
+        Fault::Flood => {
+            let tail: Vec<String> = (FLOOD_LINES - 19..=FLOOD_LINES)
+                .map(|i| format!("\n    noise {i}"))
+                .collect();
+            format!(
+                "step {id} failed: {command}\n  openssl exited with status 3\n  openssl said (the last 20 of {FLOOD_LINES} lines):{}",
+                tail.concat()
+            )
+        }
         Fault::Fail => format!(
             "step {id} failed: {command}\n  openssl exited with status 3\n  openssl said:\n    fake failure at call {k}"
         ),
@@ -241,6 +259,16 @@ fn an_openssl_that_exits_0_without_output_at_any_step_leaves_nothing() {
 #[test]
 fn a_hanging_openssl_at_any_step_is_stopped_and_leaves_nothing() {
     fault_matrix(Fault::Hang);
+}
+
+/// Both pipes are read while openssl runs: one that fills them is neither
+/// stalled nor waited for forever, and its error shows the end of stderr.
+#[test]
+fn an_openssl_that_floods_its_output_is_read_to_the_end() {
+    let steps = steps();
+    // A step, and a check (the first verify).
+    fault_at(1, Fault::Flood, &steps);
+    fault_at(9, Fault::Flood, &steps);
 }
 
 #[test]
