@@ -2,18 +2,19 @@
 //!
 //! RSA key generation is a random prime search, so two runs of the same
 //! profile differ by seconds: each run is judged against its own limit.
-//! Every openssl call goes through a wrapper (passed as --openssl) that logs
-//! the CPU time openssl used. For each run:
+//! A small library, preloaded (LD_PRELOAD) into pkiforge and every openssl
+//! it starts, logs each process's own CPU time as it exits; no extra process
+//! stands between pkiforge and openssl. For each run:
 //!
 //! - LB = max(total openssl CPU / cores, the longest dependency chain of
 //!   openssl CPU through the plan's graph, plus the longest check);
 //! - wall / LB, and E = openssl CPU / (wall × cores);
-//! - pkiforge's own CPU: its rusage (which includes its children) less the
-//!   openssl calls and the wrappers.
+//! - pkiforge's own CPU: the rusage of the pkiforge process itself (all its
+//!   threads), against the CPU of it and all its children.
 //!
 //! Profiles: the shipped localhost profile (median of --runs, default 8) and
 //! a workshop (one CA, one server, 32 clients, RSA 2048). For the reader, the
-//! tutorial run as a sequential bash script through the same wrapper.
+//! tutorial run as a sequential bash script, measured the same way.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -27,82 +28,108 @@ use pkiforge::{graph, plan, profile};
 
 const PKIFORGE: &str = env!("CARGO_BIN_EXE_pkiforge");
 
-/// One openssl call as the wrapper logged it.
+/// One openssl call as the library logged it.
 struct Call {
     out: String,
     openssl_cpu: f64,
-    wrapper_cpu: f64,
 }
 
 struct Measure {
     wall: f64,
+    /// pkiforge and all its children (wait4's rusage).
     total_cpu: f64,
+    /// The pkiforge process alone.
+    own_cpu: f64,
     calls: Vec<Call>,
 }
 
-/// The wrapper, in C and compiled here with `cc`: a bash wrapper's own start
-/// costs a few milliseconds a call, enough to skew a workshop's figures. It
-/// runs openssl, takes its rusage from wait4, and appends one line per call
-/// (`OUT openssl_cpu wrapper_cpu`) with a single write, as calls run at once.
-const WRAPPER_C: &str = r#"
+/// The library, in C and compiled here with `cc`. Its destructor runs as a
+/// process exits (openssl and pkiforge both end through exit(3)); it logs
+/// `KIND OUT cpu`, KIND being `pkiforge` or `openssl`, OUT the openssl
+/// call's -out file, `check`, or `probe` for pkiforge's questions to the
+/// binary (version, -help, object names), with a single write, as calls end
+/// at once. Other programs (bash, in the script) log nothing.
+const PRELOAD_C: &str = r#"
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/wait.h>
 #include <unistd.h>
-static double secs(struct timeval t) { return t.tv_sec + t.tv_usec / 1e6; }
-int main(int argc, char **argv) {
-    if (argc > 1 && (!strcmp(argv[1], "version") || !strcmp(argv[1], "asn1parse") || (argc > 2 && !strcmp(argv[2], "-help")))) {
-        execv(REAL, argv);
-        return 127;
-    }
+__attribute__((destructor)) static void pkiforge_bench_log(void) {
+    const char *log = getenv("PKIFORGE_BENCH_LOG");
+    if (!log) return;
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n < 0) return;
+    exe[n] = 0;
+    const char *base = strrchr(exe, '/');
+    base = base ? base + 1 : exe;
+    if (strcmp(base, "pkiforge") && strcmp(base, "openssl")) return;
+    char cmd[16384];
+    int fd = open("/proc/self/cmdline", O_RDONLY);
+    if (fd < 0) return;
+    ssize_t len = read(fd, cmd, sizeof cmd - 1);
+    close(fd);
+    if (len < 0) return;
+    cmd[len] = 0;
+    char *argv[512];
+    int argc = 0;
+    for (char *p = cmd; p < cmd + len && argc < 512; p += strlen(p) + 1) argv[argc++] = p;
     const char *out = "check";
     for (int i = 1; i + 1 < argc; i++) if (!strcmp(argv[i], "-out")) out = argv[i + 1];
-    pid_t pid = fork();
-    if (pid == 0) { execv(REAL, argv); _exit(127); }
-    int status = 0;
-    struct rusage child, self;
-    wait4(pid, &status, 0, &child);
+    if (argc > 1 && (!strcmp(argv[1], "version") || !strcmp(argv[1], "asn1parse") || (argc > 2 && !strcmp(argv[2], "-help")))) out = "probe";
+    if (!strcmp(base, "pkiforge")) out = "-";
+    struct rusage self;
     getrusage(RUSAGE_SELF, &self);
-    char line[512];
-    int n = snprintf(line, sizeof line, "%s %.6f %.6f\n", out, secs(child.ru_utime) + secs(child.ru_stime),
-                     secs(self.ru_utime) + secs(self.ru_stime));
-    int fd = open(LOG, O_WRONLY | O_APPEND | O_CREAT, 0644);
-    if (fd >= 0) { write(fd, line, n); close(fd); }
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    double cpu = self.ru_utime.tv_sec + self.ru_utime.tv_usec / 1e6 + self.ru_stime.tv_sec + self.ru_stime.tv_usec / 1e6;
+    char line[4200];
+    int m = snprintf(line, sizeof line, "%s %s %.6f\n", base, out, cpu);
+    int lf = open(log, O_WRONLY | O_APPEND | O_CREAT, 0644);
+    if (lf >= 0) { write(lf, line, m); close(lf); }
 }
 "#;
 
-fn write_wrapper(dir: &Path, real: &Path) -> PathBuf {
-    let src = dir.join("wrapper.c");
-    let path = dir.join("openssl");
-    std::fs::write(&src, WRAPPER_C).unwrap();
+/// Compiles the library into `dir`; returns its path.
+fn write_preload(dir: &Path) -> PathBuf {
+    let src = dir.join("preload.c");
+    let path = dir.join("preload.so");
+    std::fs::write(&src, PRELOAD_C).unwrap();
     let status = Command::new("cc")
-        .args(["-O2", "-o"])
+        .args(["-O2", "-shared", "-fPIC", "-o"])
         .arg(&path)
-        .arg(format!("-DREAL=\"{}\"", real.display()))
-        .arg(format!("-DLOG=\"{}\"", dir.join("calls.log").display()))
         .arg(&src)
         .status()
         .expect("cc (gcc) is installed");
-    assert!(status.success(), "cannot compile the wrapper");
+    assert!(status.success(), "cannot compile the preload library");
     path
 }
 
-fn read_calls(dir: &Path) -> Vec<Call> {
-    let text = std::fs::read_to_string(dir.join("calls.log")).unwrap_or_default();
-    std::fs::remove_file(dir.join("calls.log")).ok();
-    text.lines()
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            (f.len() == 3).then(|| Call {
-                out: f[0].to_string(),
-                openssl_cpu: f[1].parse().unwrap_or(0.0),
-                wrapper_cpu: f[2].parse().unwrap_or(0.0),
-            })
-        })
-        .collect()
+/// Sets the library and its log on `cmd`.
+fn instrument<'a>(cmd: &'a mut Command, preload: &Path, log: &Path) -> &'a mut Command {
+    cmd.env("LD_PRELOAD", preload)
+        .env("PKIFORGE_BENCH_LOG", log)
+}
+
+/// The calls logged since the last read, and pkiforge's own CPU.
+fn read_log(log: &Path) -> (Vec<Call>, f64) {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    std::fs::remove_file(log).ok();
+    let mut calls = Vec::new();
+    let mut own = 0.0;
+    for line in text.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let [kind, out, cpu] = f[..] else { continue };
+        let cpu: f64 = cpu.parse().unwrap_or(0.0);
+        match kind {
+            "pkiforge" => own += cpu,
+            _ => calls.push(Call {
+                out: out.to_string(),
+                openssl_cpu: cpu,
+            }),
+        }
+    }
+    (calls, own)
 }
 
 /// Runs a command, returning its wall time and the CPU time of it and all
@@ -125,29 +152,61 @@ fn timed(cmd: &mut Command) -> (f64, f64) {
     (wall, tv(usage.ru_utime) + tv(usage.ru_stime))
 }
 
-fn run_pkiforge(work: &Path, wrapper: &Path, profile: &Path, extra: &[String]) -> Measure {
-    let out = work.join("out");
-    let _ = std::fs::remove_dir_all(&out);
-    let (wall, total_cpu) = timed(
-        Command::new(PKIFORGE)
-            .args(["run", "--quiet"])
-            .args(extra)
-            .arg("--out")
-            .arg(&out)
-            .arg("--openssl")
-            .arg(wrapper)
-            .arg(profile)
-            .stdout(std::process::Stdio::null()),
-    );
-    Measure {
-        wall,
-        total_cpu,
-        calls: read_calls(wrapper.parent().unwrap()),
+/// What every measured run uses: the openssl, the library and its log.
+struct Bench {
+    openssl: PathBuf,
+    preload: PathBuf,
+    log: PathBuf,
+}
+
+impl Bench {
+    fn run_pkiforge(&self, work: &Path, profile: &Path, extra: &[String]) -> Measure {
+        let out = work.join("out");
+        let _ = std::fs::remove_dir_all(&out);
+        let (wall, total_cpu) = timed(
+            instrument(&mut Command::new(PKIFORGE), &self.preload, &self.log)
+                .args(["run", "--quiet"])
+                .args(extra)
+                .arg("--out")
+                .arg(&out)
+                .arg("--openssl")
+                .arg(&self.openssl)
+                .arg(profile)
+                .stdout(std::process::Stdio::null()),
+        );
+        let (calls, own_cpu) = read_log(&self.log);
+        Measure {
+            wall,
+            total_cpu,
+            own_cpu,
+            calls,
+        }
+    }
+
+    /// The tutorial as a sequential bash script in an empty directory.
+    fn run_script(&self, work: &Path, script: &Path) -> Measure {
+        let dir = work.join("script");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir(&dir).unwrap();
+        let (wall, total_cpu) = timed(
+            instrument(&mut Command::new("bash"), &self.preload, &self.log)
+                .arg(script)
+                .current_dir(&dir)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null()),
+        );
+        let (calls, _) = read_log(&self.log);
+        Measure {
+            wall,
+            total_cpu,
+            own_cpu: 0.0,
+            calls,
+        }
     }
 }
 
 /// The tutorial as a bash script: the plan's lines, with the answers piped in.
-fn tutorial_script(profile: &Path, wrapper: &Path) -> String {
+fn tutorial_script(profile: &Path, openssl: &Path) -> String {
     let out = Command::new(PKIFORGE)
         .args(["plan", "--answers"])
         .arg(profile)
@@ -165,7 +224,7 @@ fn tutorial_script(profile: &Path, wrapper: &Path) -> String {
             None => lines.push((line.to_string(), Vec::new())),
         }
     }
-    let mut script = format!("set -e\nopenssl() {{ '{}' \"$@\"; }}\n", wrapper.display());
+    let mut script = format!("set -e\nopenssl() {{ '{}' \"$@\"; }}\n", openssl.display());
     for (command, answers) in lines {
         if answers.is_empty() {
             let _ = writeln!(script, "{command}");
@@ -259,7 +318,11 @@ fn main() {
             .as_deref(),
     )
     .unwrap();
-    let wrapper = write_wrapper(work.path(), &openssl.path);
+    let bench = Bench {
+        openssl: openssl.path.clone(),
+        preload: write_preload(work.path()),
+        log: work.path().join("calls.log"),
+    };
     let layout = PromptLayout::read(&openssl).unwrap();
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let localhost = repo.join("profiles/localhost.toml");
@@ -282,7 +345,7 @@ fn main() {
     println!("localhost profile (RSA 4096 x3)");
     println!("  run   wall s   LB s  wall/LB     E");
     for i in 1..=runs {
-        let m = run_pkiforge(work.path(), &wrapper, &localhost, &extra);
+        let m = bench.run_pkiforge(work.path(), &localhost, &extra);
         let lb = lower_bound(&plan, &m, cores);
         let cpu: f64 = m.calls.iter().map(|c| c.openssl_cpu).sum();
         println!(
@@ -299,27 +362,13 @@ fn main() {
 
     // The tutorial as a sequential bash script, for the reader.
     let script = work.path().join("tutorial.sh");
-    std::fs::write(&script, tutorial_script(&localhost, &wrapper)).unwrap();
+    std::fs::write(&script, tutorial_script(&localhost, &openssl.path)).unwrap();
     let mut script_ratios = Vec::new();
     let mut script_walls = Vec::new();
     for _ in 0..runs {
-        let dir = work.path().join("script");
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir(&dir).unwrap();
-        let (wall, _) = timed(
-            Command::new("bash")
-                .arg(&script)
-                .current_dir(&dir)
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null()),
-        );
-        let m = Measure {
-            wall,
-            total_cpu: 0.0,
-            calls: read_calls(work.path()),
-        };
-        script_ratios.push(wall / lower_bound(&plan, &m, cores));
-        script_walls.push(wall);
+        let m = bench.run_script(work.path(), &script);
+        script_ratios.push(m.wall / lower_bound(&plan, &m, cores));
+        script_walls.push(m.wall);
     }
 
     // Workshop scale: one CA, one server, 32 clients.
@@ -332,21 +381,20 @@ fn main() {
     let wruns = runs.clamp(1, 3);
     let (mut we, mut wshare, mut wratio) = (Vec::new(), Vec::new(), Vec::new());
     println!("\nworkshop profile (1 CA, 1 server, 32 clients, RSA 2048)");
-    println!("  run   wall s   LB s  wall/LB     E   pkiforge CPU");
+    println!("  run   wall s   LB s  wall/LB     E   total CPU s   pkiforge CPU");
     for i in 1..=wruns {
-        let m = run_pkiforge(work.path(), &wrapper, &workshop, &extra);
+        let m = bench.run_pkiforge(work.path(), &workshop, &extra);
         let lb = lower_bound(&wplan, &m, cores);
         let openssl_cpu: f64 = m.calls.iter().map(|c| c.openssl_cpu).sum();
-        let wrappers: f64 = m.calls.iter().map(|c| c.wrapper_cpu).sum();
-        let own = (m.total_cpu - openssl_cpu - wrappers).max(0.0);
         let e = openssl_cpu / (m.wall * cores);
-        let share = own / m.total_cpu;
+        let share = m.own_cpu / m.total_cpu;
         println!(
-            "  {i:>3}  {:>7.2} {:>6.2}  {:>7.3}  {e:>5.3}   {:.3} s ({:.2}%)",
+            "  {i:>3}  {:>7.2} {:>6.2}  {:>7.3}  {e:>5.3}   {:>11.2}   {:.3} s ({:.2}%)",
             m.wall,
             lb,
             m.wall / lb,
-            own,
+            m.total_cpu,
+            m.own_cpu,
             share * 100.0
         );
         we.push(e);
