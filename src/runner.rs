@@ -354,34 +354,31 @@ impl Runner<'_> {
         self.signals.cancel.store(false, Ordering::SeqCst);
         self.progress.begin();
         let procs = Running::default();
-        let (work, queue) = std::sync::mpsc::channel::<usize>();
-        let queue = std::sync::Mutex::new(queue);
         std::thread::scope(|scope| -> Result<()> {
-            // `jobs` workers, each running one step at a time; the loop
-            // below hands them steps as they become ready. `work` moves in
-            // here: when this closure returns, it is dropped and the
-            // workers end, before the scope joins them.
-            let work = work;
+            // `jobs` workers, each with its own queue, running one step at a
+            // time; the loop below hands a ready step to an idle worker. When
+            // this closure returns, the queues are dropped and the workers
+            // end, before the scope joins them.
             let (tx, rx) = std::sync::mpsc::channel();
-            for _ in 0..jobs.min(steps.len()) {
-                let (tx, queue, procs) = (tx.clone(), &queue, &procs);
+            let mut queues = Vec::new();
+            for worker in 0..jobs.min(steps.len()) {
+                let (queue, work) = std::sync::mpsc::channel::<usize>();
+                queues.push(queue);
+                let (tx, procs) = (tx.clone(), &procs);
                 scope.spawn(move || {
-                    loop {
-                        // The lock is held only while waiting for the next
-                        // step, not while running it.
-                        let next = queue.lock().unwrap_or_else(|p| p.into_inner()).recv();
-                        let Ok(i) = next else { break };
+                    for i in work {
                         let began = Instant::now();
                         let result = self.run_step(&steps[i], dir, timeout, procs);
-                        if tx.send((i, result, began.elapsed())).is_err() {
+                        if tx.send((worker, i, result, began.elapsed())).is_err() {
                             break;
                         }
                     }
                 });
             }
+            let mut idle: Vec<usize> = (0..queues.len()).rev().collect();
             loop {
                 let stopping = self.signals.check().is_err();
-                while !stopping && running < jobs {
+                while !stopping && !idle.is_empty() {
                     let ready = (0..steps.len()).find(|&i| {
                         !started[i] && deps[i].iter().all(|&d| matches!(results[d], Some(Ok(_))))
                     });
@@ -392,8 +389,10 @@ impl Runner<'_> {
                     started[i] = true;
                     running += 1;
                     self.progress.start(i, &steps[i]);
-                    // The workers outlive this loop, so the send succeeds.
-                    let _ = work.send(i);
+                    if let Some(worker) = idle.pop() {
+                        // The workers outlive this loop, so the send succeeds.
+                        let _ = queues[worker].send(i);
+                    }
                 }
                 if running == 0 {
                     return Ok(());
@@ -401,8 +400,9 @@ impl Runner<'_> {
                 // Timeouts; and on a signal or a failure, everything.
                 procs.sweep(self.signals.check().is_err());
                 match rx.recv_timeout(POLL) {
-                    Ok((i, result, took)) => {
+                    Ok((worker, i, result, took)) => {
                         running -= 1;
+                        idle.push(worker);
                         match &result {
                             Ok(_) => self.progress.finish(i, &steps[i], took),
                             Err(Error::Cancelled) => {}
