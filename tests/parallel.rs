@@ -81,6 +81,46 @@ fn independent_keys_are_generated_at_the_same_time() {
     }
 }
 
+/// The most steps the log shows running at once.
+fn most_at_once(log: &[String]) -> usize {
+    let (mut now, mut most) = (0usize, 0usize);
+    for line in log {
+        if line.starts_with("start ") {
+            now += 1;
+            most = most.max(now);
+        } else if line.starts_with("end ") {
+            now -= 1;
+        }
+    }
+    most
+}
+
+#[test]
+fn never_more_steps_at_once_than_jobs() {
+    for jobs in [1, 2, 3] {
+        let bin = tempfile::tempdir().unwrap();
+        let work = tempfile::tempdir().unwrap();
+        write(&work.path().join("fast.toml"), FAST);
+        // Each key takes a while, so that all three are ready to run at once.
+        let fake = wrapper(bin.path(), "case \"$out\" in *.key) sleep 0.5;; esac");
+        let out = pkiforge(work.path())
+            .args(["run", "fast.toml", "--quiet", "--jobs", &jobs.to_string()])
+            .arg("--openssl")
+            .arg(&fake)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // A step is logged as ended before pkiforge sees it end and starts
+        // the next, so the log never shows more than ran.
+        let log = log(bin.path());
+        assert_eq!(most_at_once(&log), jobs, "--jobs {jobs}: {log:?}");
+    }
+}
+
 #[test]
 fn progress_lines_keep_the_plans_order() {
     let bin = tempfile::tempdir().unwrap();
