@@ -243,14 +243,15 @@ fn tutorial_script(profile: &Path, openssl: &Path) -> String {
     script
 }
 
-/// LB for one run: the plan's graph weighted by each step's openssl CPU.
-fn lower_bound(plan: &plan::Plan, m: &Measure, cores: f64) -> f64 {
+/// Each step's openssl CPU in one run (0 for the native `cat`s), and the
+/// CPU of each openssl check.
+fn costs(plan: &plan::Plan, m: &Measure) -> (Vec<f64>, Vec<f64>) {
     let by_out: BTreeMap<&str, f64> = m
         .calls
         .iter()
         .map(|c| (c.out.as_str(), c.openssl_cpu))
         .collect();
-    let cost: Vec<f64> = plan
+    let steps = plan
         .steps
         .iter()
         .map(|s| {
@@ -261,15 +262,67 @@ fn lower_bound(plan: &plan::Plan, m: &Measure, cores: f64) -> f64 {
                 .unwrap_or(0.0)
         })
         .collect();
-    let longest_check = m
+    let checks = m
         .calls
         .iter()
         .filter(|c| c.out == "check")
         .map(|c| c.openssl_cpu)
-        .fold(0.0, f64::max);
-    let chain = graph::critical_path(&graph::dependencies(&plan.steps), &cost) + longest_check;
+        .collect();
+    (steps, checks)
+}
+
+/// LB for one run: the plan's graph weighted by each step's openssl CPU.
+fn lower_bound(plan: &plan::Plan, m: &Measure, cores: f64) -> f64 {
+    let (steps, checks) = costs(plan, m);
+    let longest_check = checks.iter().copied().fold(0.0, f64::max);
+    let chain = graph::critical_path(&graph::dependencies(&plan.steps), &steps) + longest_check;
     let total: f64 = m.calls.iter().map(|c| c.openssl_cpu).sum();
     (total / cores).max(chain)
+}
+
+/// The wall a run would take with no overhead at all, from its measured
+/// openssl CPU: steps start in plan order as soon as the steps they depend
+/// on are done, at most `limit` at once, and those running share the cores
+/// evenly (each at min(1, cores / running)); then the checks, alike. With
+/// `limit` = cores this is pkiforge's schedule; with no limit, every ready
+/// step at once, time-shared by an ideally fair kernel.
+fn model(plan: &plan::Plan, m: &Measure, cores: f64, limit: usize) -> f64 {
+    let (steps, checks) = costs(plan, m);
+    simulate(&graph::dependencies(&plan.steps), &steps, cores, limit)
+        + simulate(&vec![Vec::new(); checks.len()], &checks, cores, limit)
+}
+
+fn simulate(deps: &[Vec<usize>], cost: &[f64], cores: f64, limit: usize) -> f64 {
+    let n = cost.len();
+    let mut left = cost.to_vec();
+    let (mut started, mut done) = (vec![false; n], vec![false; n]);
+    let mut running: Vec<usize> = Vec::new();
+    let mut t = 0.0;
+    loop {
+        for i in 0..n {
+            if running.len() < limit && !started[i] && deps[i].iter().all(|&d| done[d]) {
+                started[i] = true;
+                running.push(i);
+            }
+        }
+        if running.is_empty() {
+            return t;
+        }
+        let rate = (cores / running.len() as f64).min(1.0);
+        let dt = running
+            .iter()
+            .map(|&i| left[i] / rate)
+            .fold(f64::INFINITY, f64::min);
+        t += dt;
+        for &i in &running {
+            left[i] -= dt * rate;
+        }
+        running.retain(|&i| {
+            let finished = left[i] <= 1e-9;
+            done[i] |= finished;
+            !finished
+        });
+    }
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -340,23 +393,50 @@ fn main() {
         openssl.capabilities(false),
     )
     .unwrap();
-    let mut ratios = Vec::new();
-    let mut walls = Vec::new();
+    let jobs: usize = extra
+        .get(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(cores as usize);
+    let (mut ratios, mut walls, mut models, mut shared, mut overheads) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     println!("localhost profile (RSA 4096 x3)");
-    println!("  run   wall s   LB s  wall/LB     E");
+    println!(
+        "  wall/LB = model/LB (the schedule, with this run's CPU times and no overhead) x wall/model (overhead)"
+    );
+    println!(
+        "  shared/LB: every ready step at once, on an ideally fair kernel; keys: each key's CPU s"
+    );
+    println!("  run   wall s   LB s  wall/LB     E  model/LB  wall/model  shared/LB  keys");
     for i in 1..=runs {
         let m = bench.run_pkiforge(work.path(), &localhost, &extra);
         let lb = lower_bound(&plan, &m, cores);
         let cpu: f64 = m.calls.iter().map(|c| c.openssl_cpu).sum();
+        let (modelled, all_at_once) = (
+            model(&plan, &m, cores, jobs),
+            model(&plan, &m, cores, usize::MAX),
+        );
+        let keys: Vec<String> = m
+            .calls
+            .iter()
+            .filter(|c| c.out.ends_with(".key"))
+            .map(|c| format!("{:.2}", c.openssl_cpu))
+            .collect();
         println!(
-            "  {i:>3}  {:>7.2} {:>6.2}  {:>7.3}  {:>5.2}",
+            "  {i:>3}  {:>7.2} {:>6.2}  {:>7.3}  {:>5.2}  {:>8.3}  {:>10.3}  {:>9.3}  {}",
             m.wall,
             lb,
             m.wall / lb,
-            cpu / (m.wall * cores)
+            cpu / (m.wall * cores),
+            modelled / lb,
+            m.wall / modelled,
+            all_at_once / lb,
+            keys.join(" ")
         );
         ratios.push(m.wall / lb);
         walls.push(m.wall);
+        models.push(modelled / lb);
+        shared.push(all_at_once / lb);
+        overheads.push(m.wall / modelled);
     }
     let median_ratio = median(ratios);
 
@@ -426,4 +506,10 @@ fn main() {
         median(script_walls) / median(walls)
     );
     println!("  workshop median wall/LB {:.3}", median(wratio));
+    println!(
+        "  localhost medians: model/LB {:.3} (the schedule itself), wall/model {:.3} (pkiforge's overhead), shared/LB {:.3} (every key at once)",
+        median(models),
+        median(overheads),
+        median(shared)
+    );
 }
