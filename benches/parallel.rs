@@ -288,41 +288,8 @@ fn lower_bound(plan: &plan::Plan, m: &Measure, cores: f64) -> f64 {
 /// step at once, time-shared by an ideally fair kernel.
 fn model(plan: &plan::Plan, m: &Measure, cores: f64, limit: usize) -> f64 {
     let (steps, checks) = costs(plan, m);
-    simulate(&graph::dependencies(&plan.steps), &steps, cores, limit)
-        + simulate(&vec![Vec::new(); checks.len()], &checks, cores, limit)
-}
-
-fn simulate(deps: &[Vec<usize>], cost: &[f64], cores: f64, limit: usize) -> f64 {
-    let n = cost.len();
-    let mut left = cost.to_vec();
-    let (mut started, mut done) = (vec![false; n], vec![false; n]);
-    let mut running: Vec<usize> = Vec::new();
-    let mut t = 0.0;
-    loop {
-        for i in 0..n {
-            if running.len() < limit && !started[i] && deps[i].iter().all(|&d| done[d]) {
-                started[i] = true;
-                running.push(i);
-            }
-        }
-        if running.is_empty() {
-            return t;
-        }
-        let rate = (cores / running.len() as f64).min(1.0);
-        let dt = running
-            .iter()
-            .map(|&i| left[i] / rate)
-            .fold(f64::INFINITY, f64::min);
-        t += dt;
-        for &i in &running {
-            left[i] -= dt * rate;
-        }
-        running.retain(|&i| {
-            let finished = left[i] <= 1e-9;
-            done[i] |= finished;
-            !finished
-        });
-    }
+    graph::schedule(&graph::dependencies(&plan.steps), &steps, cores, limit)
+        + graph::schedule(&vec![Vec::new(); checks.len()], &checks, cores, limit)
 }
 
 fn median(mut v: Vec<f64>) -> f64 {

@@ -50,6 +50,45 @@ pub fn critical_path(deps: &[Vec<usize>], cost: &[f64]) -> f64 {
     finish.into_iter().fold(0.0, f64::max)
 }
 
+/// How long the graph takes with no overhead at all, given each step's CPU
+/// seconds: steps start in plan order as soon as the steps they depend on
+/// are done, at most `limit` at once, and those running share `cores`
+/// evenly (each at min(1, cores / running), as an ideally fair kernel
+/// would). `limit` = cores is the runner's schedule; `usize::MAX` starts
+/// every ready step at once. The benchmark's model of a run.
+pub fn schedule(deps: &[Vec<usize>], cost: &[f64], cores: f64, limit: usize) -> f64 {
+    let n = cost.len();
+    let mut left = cost.to_vec();
+    let (mut started, mut done) = (vec![false; n], vec![false; n]);
+    let mut running: Vec<usize> = Vec::new();
+    let mut t = 0.0;
+    loop {
+        for i in 0..n {
+            if running.len() < limit && !started[i] && deps[i].iter().all(|&d| done[d]) {
+                started[i] = true;
+                running.push(i);
+            }
+        }
+        if running.is_empty() {
+            return t;
+        }
+        let rate = (cores / running.len() as f64).min(1.0);
+        let dt = running
+            .iter()
+            .map(|&i| left[i] / rate)
+            .fold(f64::INFINITY, f64::min);
+        t += dt;
+        for &i in &running {
+            left[i] -= dt * rate;
+        }
+        running.retain(|&i| {
+            let finished = left[i] <= 1e-9;
+            done[i] |= finished;
+            !finished
+        });
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -111,5 +150,27 @@ mod tests {
         // certificate and both signings make the longest chain.
         let cost = [3.0, 0.0, 1.0, 0.0, 0.0, 2.0, 0.0, 0.0];
         assert_eq!(critical_path(&deps, &cost), 3.0);
+        // Two at a time: the client key starts when the server key is done
+        // (at 1) and ends at 3, with the CA key; the rest costs nothing.
+        assert_eq!(schedule(&deps, &cost, 2.0, 2), 3.0);
+        // All three at once on two cores, each at 2/3: the server key ends
+        // at 1.5, then the other two run alone, the client's (1 left) ending
+        // at 2.5 and the CA's (2 left) at 3.5.
+        assert!((schedule(&deps, &cost, 2.0, usize::MAX) - 3.5).abs() < 1e-9);
+        // One at a time: the sum.
+        assert_eq!(schedule(&deps, &cost, 2.0, 1), 6.0);
+    }
+
+    #[test]
+    fn three_equal_keys_on_two_cores() {
+        let keys = [
+            step("a", &[], &["a"]),
+            step("b", &[], &["b"]),
+            step("c", &[], &["c"]),
+        ];
+        let deps = dependencies(&keys);
+        // Two, then the third alone: 2 s, where the cores hold 1.5 s of work.
+        assert_eq!(schedule(&deps, &[1.0; 3], 2.0, 2), 2.0);
+        assert!((schedule(&deps, &[1.0; 3], 2.0, 3) - 1.5).abs() < 1e-9);
     }
 }
