@@ -41,6 +41,21 @@ fn log(bin: &Path) -> Vec<String> {
         .collect()
 }
 
+/// Runs FAST in `work` with `openssl` and `--jobs jobs`, quietly; it must succeed.
+fn run_ok_with(work: &Path, openssl: &Path, jobs: &str) {
+    let openssl = openssl.to_str().unwrap();
+    let args = [
+        "run",
+        "fast.toml",
+        "--quiet",
+        "--jobs",
+        jobs,
+        "--openssl",
+        openssl,
+    ];
+    run_ok(work, &args);
+}
+
 fn position(log: &[String], line: &str) -> usize {
     log.iter()
         .position(|l| l == line)
@@ -55,17 +70,7 @@ fn independent_keys_are_generated_at_the_same_time() {
         write(&work.path().join("fast.toml"), FAST);
         // The CA key takes a while, so a second worker has time to start.
         let fake = wrapper(bin.path(), "[ \"$out\" = ca.key ] && sleep 1");
-        let out = pkiforge(work.path())
-            .args(["run", "fast.toml", "--quiet", "--jobs", jobs])
-            .arg("--openssl")
-            .arg(&fake)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        run_ok_with(work.path(), &fake, jobs);
         let log = log(bin.path());
         let server_started = position(&log, "start server.key");
         let ca_ended = position(&log, "end ca.key");
@@ -103,17 +108,7 @@ fn never_more_steps_at_once_than_jobs() {
         write(&work.path().join("fast.toml"), FAST);
         // Each key takes a while, so that all three are ready to run at once.
         let fake = wrapper(bin.path(), "case \"$out\" in *.key) sleep 0.5;; esac");
-        let out = pkiforge(work.path())
-            .args(["run", "fast.toml", "--quiet", "--jobs", &jobs.to_string()])
-            .arg("--openssl")
-            .arg(&fake)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        run_ok_with(work.path(), &fake, &jobs.to_string());
         // A step is logged as ended before pkiforge sees it end and starts
         // the next, so the log never shows more than ran.
         let log = log(bin.path());
