@@ -5,7 +5,7 @@
 
 use std::fs;
 use std::io::{Read, Write};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -640,9 +640,10 @@ fn read_both(
     stdout: Option<ChildStdout>,
     stderr: Option<ChildStderr>,
 ) -> std::io::Result<(Vec<u8>, Vec<u8>)> {
-    let mut pipes: [Option<Box<dyn ReadFd>>; 2] = [
-        stdout.map(|p| Box::new(p) as Box<dyn ReadFd>),
-        stderr.map(|p| Box::new(p) as Box<dyn ReadFd>),
+    let file = |fd: OwnedFd| fs::File::from(fd);
+    let mut pipes = [
+        stdout.map(OwnedFd::from).map(file),
+        stderr.map(OwnedFd::from).map(file),
     ];
     let mut bufs = (Vec::new(), Vec::new());
     let mut chunk = [0u8; 8192];
@@ -681,10 +682,6 @@ fn read_both(
     }
     Ok(bufs)
 }
-
-/// A pipe from a child: something to read that has a descriptor to poll.
-trait ReadFd: Read + AsRawFd {}
-impl<T: Read + AsRawFd> ReadFd for T {}
 
 /// Blocks until the child `pid` has exited, without reaping it (WNOWAIT):
 /// until `Child::wait` reaps it, its pid and process group stay its own.
