@@ -62,15 +62,12 @@ fn the_strict_profile_passes_strict_verifiers_lint_and_handshakes() {
     );
     let dir = tmp.path().join("pki/strict");
 
-    let out = std::process::Command::new("python3")
-        .args(["-c", PY_VERIFY, P12_PASSWORD])
-        .current_dir(&dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = succeeded(
+        std::process::Command::new("python3")
+            .args(["-c", PY_VERIFY, P12_PASSWORD])
+            .current_dir(&dir)
+            .output()
+            .unwrap(),
     );
     assert_eq!(
         String::from_utf8(out.stdout).unwrap(),

@@ -23,17 +23,14 @@ fn tutorial_commands() -> Option<String> {
 #[test]
 fn localhost_plan_is_the_golden_transcript() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = pkiforge(tmp.path())
-        .args([
-            "plan",
-            repo().join("profiles/localhost.toml").to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = succeeded(
+        pkiforge(tmp.path())
+            .args([
+                "plan",
+                repo().join("profiles/localhost.toml").to_str().unwrap(),
+            ])
+            .output()
+            .unwrap(),
     );
     let golden = fs::read_to_string(repo().join("tests/golden/localhost.plan")).unwrap();
     assert_eq!(String::from_utf8(out.stdout).unwrap(), golden);
@@ -85,15 +82,12 @@ fn plan_answers_shows_each_prompt_of_the_active_config() {
         &tmp.path().join("my.cnf"),
         "[req]\ndistinguished_name = dn\n[dn]\ncommonName = Your name\norganizationName = Firm\norganizationName_default = ACME\nC = Land\nOU = Team\nemailAddress = Mail\n",
     );
-    let out = pkiforge(tmp.path())
-        .args(["plan", "--answers", "p.toml"])
-        .env("OPENSSL_CONF", tmp.path().join("my.cnf"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = succeeded(
+        pkiforge(tmp.path())
+            .args(["plan", "--answers", "p.toml"])
+            .env("OPENSSL_CONF", tmp.path().join("my.cnf"))
+            .output()
+            .unwrap(),
     );
     let text = String::from_utf8(out.stdout).unwrap();
     let ca: Vec<&str> = text.lines().skip(2).take(5).collect();

@@ -10,18 +10,11 @@ use std::path::Path;
 fn rsa_bits(key: &Path) -> usize {
     use x509_parser::prelude::*;
     use x509_parser::public_key::PublicKey;
-    let der = std::process::Command::new(openssl())
-        .args([
-            "pkey",
-            "-in",
-            key.to_str().unwrap(),
-            "-pubout",
-            "-outform",
-            "DER",
-        ])
-        .output()
-        .unwrap()
-        .stdout;
+    let path = key.to_str().unwrap();
+    let der = openssl_bytes(
+        Path::new("."),
+        &["pkey", "-in", path, "-pubout", "-outform", "DER"],
+    );
     let (_, spki) = SubjectPublicKeyInfo::from_der(&der).unwrap();
     match spki.parsed().unwrap() {
         PublicKey::RSA(rsa) => rsa.key_size(),
@@ -262,15 +255,12 @@ fn a_config_with_another_prompt_layout_still_gives_the_profiles_subjects() {
          [ my_attrs ]\nchallengePassword = Secret\nchallengePassword_min = 4\n\
          [ my_ext ]\nbasicConstraints = critical,CA:true\n",
     );
-    let out = pkiforge(tmp.path())
-        .args(["run", "fast.toml", "--quiet"])
-        .env("OPENSSL_CONF", tmp.path().join("odd.cnf"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    succeeded(
+        pkiforge(tmp.path())
+            .args(["run", "fast.toml", "--quiet"])
+            .env("OPENSSL_CONF", tmp.path().join("odd.cnf"))
+            .output()
+            .unwrap(),
     );
     let dir = tmp.path().join("pki/fast");
     assert_eq!(

@@ -275,12 +275,7 @@ fn the_public_half_of_each_kind_of_key_is_openssls() {
                 .unwrap()
                 .to_string(),
         );
-        let der = std::process::Command::new(openssl())
-            .args(["pkey", "-in", file, "-pubout", "-outform", "DER"])
-            .current_dir(dir)
-            .output()
-            .unwrap()
-            .stdout;
+        let der = openssl_bytes(dir, &["pkey", "-in", file, "-pubout", "-outform", "DER"]);
         let (_, spki) = SubjectPublicKeyInfo::from_der(&der).unwrap();
         assert_eq!(
             public_key_of_pem(&pem).unwrap(),

@@ -129,22 +129,19 @@ fn the_prompts_come_from_the_config_of_the_openssl_in_use() {
         &format!("'{version}' 'OPENSSLDIR: \"{}\"'", ssl_dir.display()),
         None,
     );
-    let out = pkiforge(work.path())
-        .args([
-            "plan",
-            "--answers",
-            "--only",
-            "ca",
-            "fast.toml",
-            "--openssl",
-        ])
-        .arg(&fake)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = succeeded(
+        pkiforge(work.path())
+            .args([
+                "plan",
+                "--answers",
+                "--only",
+                "ca",
+                "fast.toml",
+                "--openssl",
+            ])
+            .arg(&fake)
+            .output()
+            .unwrap(),
     );
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),

@@ -149,8 +149,18 @@ pub const ELEVEN: [&str; 11] = [
     "server.key",
 ];
 
-/// Runs the real openssl and returns stdout; panics with stderr on failure.
-pub fn openssl_out(dir: &Path, args: &[&str]) -> String {
+/// A finished command's output; panics with its stderr unless it succeeded.
+pub fn succeeded(out: std::process::Output) -> std::process::Output {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Runs the real openssl and returns stdout's bytes; panics with stderr on failure.
+pub fn openssl_bytes(dir: &Path, args: &[&str]) -> Vec<u8> {
     let out = std::process::Command::new(openssl())
         .args(args)
         .current_dir(dir)
@@ -161,7 +171,12 @@ pub fn openssl_out(dir: &Path, args: &[&str]) -> String {
         "openssl {args:?} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8(out.stdout).unwrap()
+    out.stdout
+}
+
+/// Runs the real openssl and returns stdout; panics with stderr on failure.
+pub fn openssl_out(dir: &Path, args: &[&str]) -> String {
+    String::from_utf8(openssl_bytes(dir, args)).unwrap()
 }
 
 /// `(short name, value)` of a PEM certificate's subject, parsed here with
@@ -226,15 +241,7 @@ pub fn good_pki() -> &'static Path {
     PKI.get_or_init(|| {
         let tmp = tempfile::tempdir().unwrap().keep();
         write(&tmp.join("fast.toml"), FAST);
-        let out = pkiforge(&tmp)
-            .args(["run", "fast.toml", "--quiet"])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        run_ok(&tmp, &["run", "fast.toml", "--quiet"]);
         tmp.join("pki/fast")
     })
 }
