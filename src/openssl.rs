@@ -48,8 +48,8 @@ impl Default for Capabilities {
 
 impl Openssl {
     /// Finds openssl: the explicit path (from `--openssl` or `PKIFORGE_OPENSSL`)
-    /// if given, else `openssl` on PATH; then asks it for its version and
-    /// OPENSSLDIR.
+    /// if given, else `openssl` on PATH, as an absolute path; then asks it for
+    /// its version and OPENSSLDIR.
     pub fn locate(explicit: Option<&Path>) -> Result<Openssl> {
         let path = match explicit {
             Some(p) if p.as_os_str().is_empty() => return Err(Error::OpensslNotFound),
@@ -60,7 +60,11 @@ impl Openssl {
                         reason: "no such file".into(),
                     });
                 }
-                p.to_path_buf()
+                // Absolute, as steps run in a staging directory, not here.
+                std::path::absolute(p).map_err(|e| Error::OpensslUnusable {
+                    path: p.to_path_buf(),
+                    reason: e.to_string(),
+                })?
             }
             Some(p) => which::which(p).map_err(|_| Error::OpensslUnusable {
                 path: p.to_path_buf(),

@@ -60,12 +60,11 @@ pub struct CheckOutcome {
 /// signal, so that no thread has to poll its child.
 #[derive(Default)]
 struct Running {
+    /// By pid, which is also the process group's id.
     procs: std::sync::Mutex<std::collections::HashMap<u32, Arc<Proc>>>,
 }
 
 struct Proc {
-    /// The child's pid, which is also its process group's id.
-    pid: u32,
     deadline: Instant,
     timed_out: AtomicBool,
 }
@@ -73,7 +72,6 @@ struct Proc {
 impl Running {
     fn add(&self, pid: u32, deadline: Instant) -> Arc<Proc> {
         let proc = Arc::new(Proc {
-            pid,
             deadline,
             timed_out: AtomicBool::new(false),
         });
@@ -91,12 +89,12 @@ impl Running {
     /// Stops the processes past their deadline, or every one when `all`.
     fn sweep(&self, all: bool) {
         let now = Instant::now();
-        for proc in self.lock().values() {
+        for (&pid, proc) in self.lock().iter() {
             if all || now >= proc.deadline {
                 if !all {
                     proc.timed_out.store(true, Ordering::SeqCst);
                 }
-                kill_group(proc.pid);
+                kill_group(pid);
             }
         }
     }
@@ -350,7 +348,6 @@ impl Runner<'_> {
         let mut results: Vec<Option<Result<Vec<String>>>> =
             (0..steps.len()).map(|_| None).collect();
         let mut started = vec![false; steps.len()];
-        let mut running = 0;
         self.signals.cancel.store(false, Ordering::SeqCst);
         self.progress.begin();
         let procs = Running::default();
@@ -387,21 +384,20 @@ impl Runner<'_> {
                         self.wait_for_enter(&steps[i])?;
                     }
                     started[i] = true;
-                    running += 1;
                     self.progress.start(i, &steps[i]);
                     if let Some(worker) = idle.pop() {
                         // The workers outlive this loop, so the send succeeds.
                         let _ = queues[worker].send(i);
                     }
                 }
-                if running == 0 {
+                // Every worker idle: nothing runs, and nothing more is ready.
+                if idle.len() == queues.len() {
                     return Ok(());
                 }
                 // Timeouts; and on a signal or a failure, everything.
                 procs.sweep(self.signals.check().is_err());
                 match rx.recv_timeout(POLL) {
                     Ok((worker, i, result, took)) => {
-                        running -= 1;
                         idle.push(worker);
                         match &result {
                             Ok(_) => self.progress.finish(i, &steps[i], took),
@@ -513,10 +509,7 @@ impl Runner<'_> {
             status: format!("could not start {}: {e}", self.openssl.path.display()),
             stderr: String::new(),
         };
-        // A relative --openssl names a file from pkiforge's directory, not
-        // from the staging directory the step runs in.
-        let program = std::path::absolute(&self.openssl.path).map_err(fail_start)?;
-        let mut cmd = Command::new(program);
+        let mut cmd = Command::new(&self.openssl.path);
         cmd.args(&argv)
             .current_dir(dir)
             // Its own process group, so that stopping a step also stops
