@@ -352,20 +352,14 @@ pub fn inspect(dir: &Path, inspection: &Inspection) -> Result<(), String> {
 /// exactly the certificates of `certs` in `dir` (in any order).
 pub fn pkcs12_matches(pem: &[u8], dir: &Path, certs: &[std::path::PathBuf]) -> Result<(), String> {
     let mut found = pem_blocks(pem, "CERTIFICATE")?;
-    let keys = pem_blocks(pem, "PRIVATE KEY")?.len()
-        + pem_blocks(pem, "RSA PRIVATE KEY")?.len()
-        + pem_blocks(pem, "EC PRIVATE KEY")?.len();
-    if keys != 1 {
-        return Err(format!("the bundle holds {keys} private keys, not one"));
-    }
-    // The key is the leaf's: the first certificate's.
-    if let Some(leaf) = certs.first() {
-        let public = keys::public_key_of_pem(pem)?;
-        key_belongs(&public, "the bundle's private key", dir, leaf)?;
-    }
+    // Exactly one private key, and it is the leaf's: the first certificate's.
+    let public = keys::public_key_of_pem(pem).map_err(|e| format!("the bundle: {e}"))?;
     let mut want = Vec::new();
     for c in certs {
         want.push(read_certificate(&dir.join(c))?);
+    }
+    if let (Some(leaf), Some(der)) = (certs.first(), want.first()) {
+        key_belongs(&public, "the bundle's private key", der, leaf)?;
     }
     found.sort();
     want.sort();
@@ -384,15 +378,15 @@ pub fn pkcs12_matches(pem: &[u8], dir: &Path, certs: &[std::path::PathBuf]) -> R
 fn key_matches(dir: &Path, key: &Path, crt: &Path) -> Result<(), String> {
     let public = keys::public_key_of_pem(&read(&dir.join(key))?)
         .map_err(|e| format!("{}: {e}", key.display()))?;
-    key_belongs(&public, &format!("{}", key.display()), dir, crt)
+    let der = read_certificate(&dir.join(crt))?;
+    key_belongs(&public, &format!("{}", key.display()), &der, crt)
 }
 
 /// Whether `public` (the public half of the private key `what`) is the
-/// public key of the certificate `crt` in `dir`.
-fn key_belongs(public: &PublicKey, what: &str, dir: &Path, crt: &Path) -> Result<(), String> {
-    let der = read_certificate(&dir.join(crt))?;
+/// public key of the certificate `der`, read from `crt`.
+fn key_belongs(public: &PublicKey, what: &str, der: &[u8], crt: &Path) -> Result<(), String> {
     let (_, cert) =
-        X509Certificate::from_der(&der).map_err(|e| format!("not a valid certificate ({e})"))?;
+        X509Certificate::from_der(der).map_err(|e| format!("not a valid certificate ({e})"))?;
     let theirs = PublicKey::of_certificate(&cert);
     if *public == theirs {
         Ok(())
