@@ -272,40 +272,22 @@ fn run_profile(
         }
     }
     // What the steps read but do not write must be in DIR (the CA, for --add
-    // and --only server|client); the serial file is made when missing.
-    let needed: Vec<PathBuf> = plan.prerequisites();
-    let missing: Vec<String> = needed
-        .iter()
-        .filter(|f| f.extension().is_none_or(|e| e != "srl") && !req.out.join(f).is_file())
-        .map(|f| f.display().to_string())
-        .collect();
-    if !missing.is_empty() {
-        let hint = if req.add {
-            "--add reuses the CA in DIR"
-        } else {
-            "run --only ca first"
-        };
-        return Err(Error::Usage(format!(
-            "{} has no {}; {hint}",
-            req.out.display(),
-            missing.join(", ")
-        )));
-    }
-    // Files the checks read that were made before (the other leaves, for --add).
-    let written: std::collections::BTreeSet<PathBuf> = plan.outputs().into_iter().collect();
-    let mut inputs: Vec<PathBuf> = needed;
-    let mut seen: std::collections::BTreeSet<PathBuf> = inputs.iter().cloned().collect();
-    for f in plan.checks.iter().flat_map(|c| &c.inputs) {
-        if !written.contains(f) && seen.insert(f.clone()) {
-            inputs.push(f.clone());
-        }
-    }
-    inputs.retain(|f| req.out.join(f).is_file());
-    // A new CA starts its own serial numbers; only a reused CA continues its ca.srl.
-    let ca_crt = PathBuf::from(format!("{}.crt", profile.ca.name));
-    if plan.outputs().contains(&ca_crt) {
-        inputs.retain(|f| f.extension().is_none_or(|e| e != "srl"));
-    }
+    // and --only server|client).
+    let inputs = plan
+        .staging_inputs(|f| req.out.join(f).is_file())
+        .map_err(|missing| {
+            let hint = if req.add {
+                "--add reuses the CA in DIR"
+            } else {
+                "run --only ca first"
+            };
+            let names: Vec<String> = missing.iter().map(|f| f.display().to_string()).collect();
+            Error::Usage(format!(
+                "{} has no {}; {hint}",
+                req.out.display(),
+                names.join(", ")
+            ))
+        })?;
     let env = p12_password(&plan)?;
     progress.say(&format!(
         "pkiforge: {} ({}), writing {}",

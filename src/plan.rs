@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Problem, Problems, Result};
 use crate::openssl::Capabilities;
@@ -56,6 +56,39 @@ impl Plan {
             written.extend(&step.outputs);
         }
         out
+    }
+
+    /// What a run copies from the output directory into staging before its
+    /// first step (`exists` says whether a file is there): the
+    /// prerequisites, the files the checks read that no step writes (the
+    /// other leaves, for `--add`), and the CA's serial file when the CA is
+    /// reused, so that its serial numbers continue; a CA made anew starts
+    /// its own. Errs with the prerequisites that are missing (the serial file
+    /// is never one: `-CAcreateserial` starts it).
+    pub fn staging_inputs(
+        &self,
+        exists: impl Fn(&Path) -> bool,
+    ) -> std::result::Result<Vec<PathBuf>, Vec<PathBuf>> {
+        let needed = self.prerequisites();
+        let missing: Vec<PathBuf> = needed
+            .iter()
+            .filter(|f| !is_serial(f) && !exists(f))
+            .cloned()
+            .collect();
+        if !missing.is_empty() {
+            return Err(missing);
+        }
+        let written: BTreeSet<PathBuf> = self.outputs().into_iter().collect();
+        let mut inputs = needed;
+        let mut seen: BTreeSet<PathBuf> = inputs.iter().cloned().collect();
+        for f in self.checks.iter().flat_map(|c| &c.inputs) {
+            if !written.contains(f) && seen.insert(f.clone()) {
+                inputs.push(f.clone());
+            }
+        }
+        inputs
+            .retain(|f| exists(f) && !(is_serial(f) && written.contains(&f.with_extension("crt"))));
+        Ok(inputs)
     }
 
     /// Steps then checks, in the order they run.
@@ -115,11 +148,7 @@ impl Plan {
         // Each entity's own files (the CA's serial file is shared, and grows).
         let mut entities: Vec<(String, Vec<bool>)> = Vec::new();
         for step in &self.steps {
-            let present = step
-                .outputs
-                .iter()
-                .filter(|o| o.extension().is_none_or(|e| e != "srl"))
-                .map(&exists);
+            let present = step.outputs.iter().filter(|o| !is_serial(o)).map(&exists);
             match entities.iter_mut().find(|(e, _)| *e == step.entity) {
                 Some((_, files)) => files.extend(present),
                 None => entities.push((step.entity.clone(), present.collect())),
@@ -148,6 +177,12 @@ impl Plan {
             .collect();
         (Plan { steps, checks }, half)
     }
+}
+
+/// Whether `file` is a CA's serial file (`NAME.srl`, see `files_of`), which
+/// every signing step reads when present and updates.
+fn is_serial(file: &Path) -> bool {
+    file.extension().is_some_and(|e| e == "srl")
 }
 
 /// The transcript: one command per line, exactly as the tutorial writes them.
@@ -933,6 +968,32 @@ openssl req -new -utf8 -key client.key -addext \"subjectAltName = email:alice@ex
 openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial -extfile <(printf \"subjectAltName=email:alice@example.com\") -out client.crt
 cat client.crt ca.crt > client.pem
 "
+        );
+    }
+
+    #[test]
+    fn a_run_starts_from_the_reused_ca_and_its_serial_only() {
+        let paths = |v: &[&str]| v.iter().map(PathBuf::from).collect::<Vec<_>>();
+        let only = |files: &'static [&'static str]| {
+            move |f: &Path| files.iter().any(|x| Path::new(x) == f)
+        };
+        // A whole run makes its own CA: an old serial file is not continued.
+        let whole = plan(PROFILE);
+        assert_eq!(whole.staging_inputs(only(&["ca.srl"])), Ok(vec![]));
+        // The server alone signs with the CA in DIR, and continues its serial.
+        let server = plan(PROFILE).only(Section::Server);
+        assert_eq!(
+            server.staging_inputs(only(&["ca.crt", "ca.key", "ca.srl"])),
+            Ok(paths(&["ca.crt", "ca.key", "ca.srl"]))
+        );
+        // No serial file yet: -CAcreateserial starts one.
+        assert_eq!(
+            server.staging_inputs(only(&["ca.crt", "ca.key"])),
+            Ok(paths(&["ca.crt", "ca.key"]))
+        );
+        assert_eq!(
+            server.staging_inputs(only(&["ca.crt"])),
+            Err(paths(&["ca.key"]))
         );
     }
 
