@@ -347,29 +347,13 @@ fn check_ca_for_add(profile: &profile::Profile, out: &Path) -> Result<()> {
         )));
     }
     let found = verify::read_subject(&crt).map_err(Error::Usage)?;
-    let want: Vec<(String, String)> = profile
-        .ca
-        .subject
-        .iter()
-        .map(|v| (v.field.short().to_string(), v.value.clone()))
-        .collect();
-    let sorted = |v: &[(String, String)]| {
-        let mut v = v.to_vec();
-        v.sort();
-        v
-    };
-    if sorted(&want) != sorted(&found) {
-        let show = |v: &[(String, String)]| {
-            v.iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
+    let want = profile.ca.subject_fields();
+    if !step::same_fields(&want, &found) {
         return Err(Error::Usage(format!(
             "{} is the CA {}, but the profile's [ca] says {}; --add issues with the CA in DIR, so they must agree",
             crt.display(),
-            show(&found),
-            show(&want)
+            step::show_fields(&found),
+            step::show_fields(&want)
         )));
     }
     Ok(())

@@ -275,14 +275,7 @@ pub struct LeafSpec {
 impl CheckSpec {
     /// The checks for a profile's PKI.
     pub fn for_profile(profile: &Profile) -> CheckSpec {
-        let subject = |e: &Entity| {
-            Some(
-                e.subject
-                    .iter()
-                    .map(|v| (v.field.short().to_string(), v.value.clone()))
-                    .collect(),
-            )
-        };
+        let subject = |e: &Entity| Some(e.subject_fields());
         CheckSpec {
             ca: profile.ca.name.clone(),
             ca_subject: subject(&profile.ca),

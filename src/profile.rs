@@ -223,6 +223,14 @@ impl Entity {
         self.subject.iter().find(|v| v.field == field)
     }
 
+    /// The subject as `(short name, value)` pairs, as the checks compare it.
+    pub fn subject_fields(&self) -> Vec<(String, String)> {
+        self.subject
+            .iter()
+            .map(|v| (v.field.short().to_string(), v.value.clone()))
+            .collect()
+    }
+
     /// The profile path of a subject field, e.g. `server.subject.C`.
     pub fn field_path(&self, field: Field) -> String {
         format!("{}.subject.{}", self.path, field.short())

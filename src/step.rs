@@ -133,13 +133,11 @@ impl fmt::Display for Inspection {
                 write!(f, "{} has the subject of {}", crt.display(), csr.display())
             }
             Inspection::ProfileSubject { crt, expected } => {
-                let fields: Vec<String> =
-                    expected.iter().map(|(k, v)| format!("{k}={v}")).collect();
                 write!(
                     f,
                     "{} has the profile's subject {}",
                     crt.display(),
-                    fields.join(", ")
+                    show_fields(expected)
                 )
             }
             Inspection::ProfileSans { crt, expected } => {
@@ -180,6 +178,26 @@ impl Step {
     pub fn checks_only(&self, made: &std::collections::BTreeSet<PathBuf>) -> bool {
         self.inputs.iter().any(|i| made.contains(i))
     }
+}
+
+/// A subject's `(short name, value)` fields as pkiforge shows them:
+/// `C=DE, O=Org, CN=Name`.
+pub fn show_fields(fields: &[(String, String)]) -> String {
+    fields
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Whether two subjects have the same fields, in any order.
+pub fn same_fields(a: &[(String, String)], b: &[(String, String)]) -> bool {
+    let sorted = |v: &[(String, String)]| {
+        let mut v = v.to_vec();
+        v.sort();
+        v
+    };
+    sorted(a) == sorted(b)
 }
 
 /// What must hold after a `req` step: the subject openssl wrote, field by field.

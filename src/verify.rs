@@ -10,7 +10,7 @@ use x509_parser::prelude::*;
 use crate::keys::{self, PublicKey};
 use crate::plan::{CheckSpec, LeafSpec, bundle_name};
 use crate::profile::{Field, Role, San, SanKind};
-use crate::step::Inspection;
+use crate::step::{Inspection, same_fields, show_fields};
 
 /// Dotted OIDs of the subject fields pkiforge writes.
 fn short_name(oid: &str) -> Option<&'static str> {
@@ -290,24 +290,14 @@ pub fn inspect(dir: &Path, inspection: &Inspection) -> Result<(), String> {
         }
         Inspection::ProfileSubject { crt, expected } => {
             let found = read_subject(&dir.join(crt))?;
-            let mut a = found.clone();
-            let mut b = expected.clone();
-            a.sort();
-            b.sort();
-            if a == b {
+            if same_fields(&found, expected) {
                 return Ok(());
             }
-            let show = |v: &[(String, String)]| {
-                v.iter()
-                    .map(|(k, v)| format!("{k}={v}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
             Err(format!(
                 "{} has the subject {}; the profile says {}",
                 crt.display(),
-                show(&found),
-                show(expected)
+                show_fields(&found),
+                show_fields(expected)
             ))
         }
         Inspection::ProfileSans { crt, expected } => {
