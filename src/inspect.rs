@@ -135,8 +135,7 @@ fn key_usage_names(ku: &KeyUsage) -> String {
 
 /// Parses one DER certificate.
 pub fn cert_info(der: &[u8], file: &str) -> Result<CertInfo, String> {
-    let (_, cert) = X509Certificate::from_der(der)
-        .map_err(|e| format!("{file}: not a valid certificate ({e})"))?;
+    let cert = crate::verify::parse_certificate(der).map_err(|e| format!("{file}: {e}"))?;
     let spki = &cert.tbs_certificate.subject_pki;
     let key = match spki.parsed() {
         Ok(PublicKey::RSA(rsa)) => KeyInfo::Rsa(rsa.key_size()),

@@ -29,8 +29,7 @@ fn short_name(oid: &str) -> Option<&'static str> {
 /// The subject of a PEM certificate or CSR as `(short name, value)` pairs, in
 /// the order they are written. Unknown attributes appear by dotted OID.
 pub fn read_subject(path: &Path) -> Result<Vec<(String, String)>, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    subject_of_pem(&bytes).map_err(|why| format!("{}: {why}", path.display()))
+    subject_of_pem(&read(path)?).map_err(|why| format!("{}: {why}", path.display()))
 }
 
 /// `(short name, value)` pairs of a name, in order; unknown attributes by dotted OID.
@@ -65,8 +64,7 @@ pub fn subject_of_pem(bytes: &[u8]) -> Result<Vec<(String, String)>, String> {
 
 /// The subject of a DER certificate.
 pub fn subject_of_der(der: &[u8]) -> Result<Vec<(String, String)>, String> {
-    let (_, cert) =
-        X509Certificate::from_der(der).map_err(|e| format!("not a valid certificate ({e})"))?;
+    let cert = parse_certificate(der)?;
     Ok(name_pairs(cert.subject()))
 }
 
@@ -122,8 +120,7 @@ pub fn read_certificates(path: &Path) -> Result<Vec<Vec<u8>>, String> {
     let ders =
         pem_blocks(&read(path)?, "CERTIFICATE").map_err(|e| format!("{}: {e}", path.display()))?;
     for der in &ders {
-        X509Certificate::from_der(der)
-            .map_err(|e| format!("{}: not a valid certificate ({e})", path.display()))?;
+        parse_certificate(der).map_err(|e| format!("{}: {e}", path.display()))?;
     }
     Ok(ders)
 }
@@ -141,6 +138,13 @@ fn read_certificate(path: &Path) -> Result<Vec<u8>, String> {
     }
 }
 
+/// A DER certificate, parsed.
+pub fn parse_certificate(der: &[u8]) -> Result<X509Certificate<'_>, String> {
+    X509Certificate::from_der(der)
+        .map(|(_, cert)| cert)
+        .map_err(|e| format!("not a valid certificate ({e})"))
+}
+
 fn describe(der: &[u8]) -> String {
     match X509Certificate::from_der(der) {
         Ok((_, cert)) => format!("\"{}\"", cert.subject()),
@@ -150,8 +154,7 @@ fn describe(der: &[u8]) -> String {
 
 /// The subjectAltName entries of a certificate, in openssl's syntax.
 pub fn sans_of(der: &[u8]) -> Result<Vec<San>, String> {
-    let (_, cert) =
-        X509Certificate::from_der(der).map_err(|e| format!("not a valid certificate ({e})"))?;
+    let cert = parse_certificate(der)?;
     sans_of_cert(&cert)
 }
 
@@ -375,8 +378,7 @@ fn key_matches(dir: &Path, key: &Path, crt: &Path) -> Result<(), String> {
 /// Whether `public` (the public half of the private key `what`) is the
 /// public key of the certificate `der`, read from `crt`.
 fn key_belongs(public: &PublicKey, what: &str, der: &[u8], crt: &Path) -> Result<(), String> {
-    let (_, cert) =
-        X509Certificate::from_der(der).map_err(|e| format!("not a valid certificate ({e})"))?;
+    let cert = parse_certificate(der)?;
     let theirs = PublicKey::of_certificate(&cert);
     if *public == theirs {
         Ok(())
