@@ -146,7 +146,9 @@ pub fn cert_info(der: &[u8], file: &str) -> Result<CertInfo, String> {
                 .and_then(|p| p.as_oid().ok())
                 .map_or_else(|| "unknown curve".into(), |o| curve_name(&o.to_id_string())),
         ),
-        _ if spki.algorithm.algorithm.to_id_string() == "1.3.101.112" => KeyInfo::Ed25519,
+        _ if spki.algorithm.algorithm == x509_parser::oid_registry::OID_SIG_ED25519 => {
+            KeyInfo::Ed25519
+        }
         _ => KeyInfo::Other(spki.algorithm.algorithm.to_id_string()),
     };
     let mut extensions = Vec::new();

@@ -4,11 +4,10 @@
 //! EC and Ed25519), PKCS#1 (`RSA PRIVATE KEY`, OpenSSL 1.1.1's genrsa) and
 //! SEC 1 (`EC PRIVATE KEY`).
 
+use x509_parser::oid_registry::{
+    OID_KEY_TYPE_EC_PUBLIC_KEY as EC, OID_PKCS1_RSAENCRYPTION as RSA, OID_SIG_ED25519 as ED25519,
+};
 use x509_parser::pem::Pem;
-
-const RSA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
-const EC: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
-const ED25519: &[u8] = &[0x2b, 0x65, 0x70];
 
 /// A public key as a certificate carries it: the algorithm's OID (DER
 /// contents), for EC the curve's OID, and the subjectPublicKey's bits.
@@ -36,7 +35,7 @@ impl PublicKey {
             .map(|p| p.data.to_vec());
         PublicKey {
             algorithm: spki.algorithm.algorithm.as_bytes().to_vec(),
-            curve: if spki.algorithm.algorithm.as_bytes() == EC {
+            curve: if spki.algorithm.algorithm == EC {
                 curve
             } else {
                 None
@@ -47,11 +46,13 @@ impl PublicKey {
 
     /// The kind of key, for messages: `RSA`, `EC`, `Ed25519` or the OID.
     pub fn kind(&self) -> String {
-        match self.algorithm.as_slice() {
-            RSA => "RSA".into(),
-            EC => "EC".into(),
-            ED25519 => "Ed25519".into(),
-            other => format!("{other:02x?}"),
+        let named = [(RSA, "RSA"), (EC, "EC"), (ED25519, "Ed25519")];
+        match named
+            .iter()
+            .find(|(oid, _)| oid.as_bytes() == self.algorithm)
+        {
+            Some((_, name)) => name.to_string(),
+            None => format!("{:02x?}", self.algorithm),
         }
     }
 }
@@ -86,26 +87,26 @@ fn pkcs8(der: &[u8]) -> Result<PublicKey, String> {
     let algorithm = Der::expect(version.rest, 0x30, "algorithm")?;
     let private = Der::expect(algorithm.rest, 0x04, "privateKey")?;
     let oid = Der::expect(algorithm.contents, 0x06, "algorithm OID")?;
-    match oid.contents {
-        RSA => rsa(private.contents),
-        EC => {
-            let curve = Der::expect(oid.rest, 0x06, "curve OID")?.contents;
-            sec1(private.contents, Some(curve))
-        }
-        ED25519 => {
-            let pair = ring::signature::Ed25519KeyPair::from_pkcs8_maybe_unchecked(der)
-                .map_err(|e| format!("not a valid Ed25519 key ({e})"))?;
-            Ok(PublicKey {
-                algorithm: ED25519.to_vec(),
-                curve: None,
-                bits: ring::signature::KeyPair::public_key(&pair)
-                    .as_ref()
-                    .to_vec(),
-            })
-        }
-        other => Err(format!(
-            "pkiforge cannot read a private key of algorithm {other:02x?}"
-        )),
+    let algorithm = oid.contents;
+    if algorithm == RSA.as_bytes() {
+        rsa(private.contents)
+    } else if algorithm == EC.as_bytes() {
+        let curve = Der::expect(oid.rest, 0x06, "curve OID")?.contents;
+        sec1(private.contents, Some(curve))
+    } else if algorithm == ED25519.as_bytes() {
+        let pair = ring::signature::Ed25519KeyPair::from_pkcs8_maybe_unchecked(der)
+            .map_err(|e| format!("not a valid Ed25519 key ({e})"))?;
+        Ok(PublicKey {
+            algorithm: algorithm.to_vec(),
+            curve: None,
+            bits: ring::signature::KeyPair::public_key(&pair)
+                .as_ref()
+                .to_vec(),
+        })
+    } else {
+        Err(format!(
+            "pkiforge cannot read a private key of algorithm {algorithm:02x?}"
+        ))
     }
 }
 
@@ -119,7 +120,7 @@ fn rsa(der: &[u8]) -> Result<PublicKey, String> {
     let mut inner = n.whole.to_vec();
     inner.extend_from_slice(e.whole);
     Ok(PublicKey {
-        algorithm: RSA.to_vec(),
+        algorithm: RSA.as_bytes().to_vec(),
         curve: None,
         bits: der_element(0x30, &inner),
     })
@@ -152,7 +153,7 @@ fn sec1(der: &[u8], curve: Option<&[u8]>) -> Result<PublicKey, String> {
         return Err("the EC private key does not carry its public key".into());
     };
     Ok(PublicKey {
-        algorithm: EC.to_vec(),
+        algorithm: EC.as_bytes().to_vec(),
         curve: named,
         bits: point.to_vec(),
     })
