@@ -28,7 +28,6 @@ const FLOOD_LINES: usize = 8000;
 /// A fake openssl in `bin_dir` that passes through to the real one, except
 /// that its K-th step call (not counting version and name probes) misbehaves.
 fn fake_openssl(bin_dir: &Path, k: usize, fault: Fault) -> PathBuf {
-    let real = which::which(openssl()).unwrap();
     let count = bin_dir.join("count");
     let pidfile = bin_dir.join("hung.pid");
     let action = match fault {
@@ -41,20 +40,15 @@ fn fake_openssl(bin_dir: &Path, k: usize, fault: Fault) -> PathBuf {
             "for i in $(seq 1 {FLOOD_LINES}); do echo \"out $i\"; echo \"noise $i\" >&2; done; exit 3"
         ),
     };
-    let path = bin_dir.join("openssl");
-    write_executable(
-        &path,
+    wrap_openssl(
+        bin_dir,
         &format!(
-            "#!/usr/bin/env bash\n\
-             case \"$1 $2\" in version*|asn1parse*|*-help) exec '{real}' \"$@\";; esac\n\
-             n=$(( $(cat '{count}' 2>/dev/null || echo 0) + 1 )); echo $n > '{count}'\n\
+            "n=$(( $(cat '{count}' 2>/dev/null || echo 0) + 1 )); echo $n > '{count}'\n\
              if [ $n -eq {k} ]; then {action}; fi\n\
-             exec '{real}' \"$@\"\n",
-            real = real.display(),
+             exec \"$REAL\" \"$@\"\n",
             count = count.display(),
         ),
-    );
-    path
+    )
 }
 
 /// The step ids and command lines of every openssl call of a run of FAST:

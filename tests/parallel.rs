@@ -12,25 +12,19 @@ use std::time::{Duration, Instant};
 /// A wrapper around the real openssl that logs `start OUT` and `end OUT`
 /// lines, and runs `extra` (a bash snippet that may look at $out) first.
 fn wrapper(bin: &Path, extra: &str) -> PathBuf {
-    let real = which::which(openssl()).unwrap();
     let log = bin.join("log");
-    let path = bin.join("openssl");
-    write_executable(
-        &path,
+    wrap_openssl(
+        bin,
         &format!(
-            "#!/usr/bin/env bash\n\
-             case \"$1 $2\" in version*|asn1parse*|*-help) exec '{real}' \"$@\";; esac\n\
-             out=; prev=; for a in \"$@\"; do [ \"$prev\" = -out ] && out=$a; prev=$a; done\n\
+            "out=; prev=; for a in \"$@\"; do [ \"$prev\" = -out ] && out=$a; prev=$a; done\n\
              echo \"start $out\" >> '{log}'\n\
              {extra}\n\
-             '{real}' \"$@\"; rc=$?\n\
+             \"$REAL\" \"$@\"; rc=$?\n\
              echo \"end $out\" >> '{log}'\n\
              exit $rc\n",
-            real = real.display(),
             log = log.display(),
         ),
-    );
-    path
+    )
 }
 
 fn log(bin: &Path) -> Vec<String> {

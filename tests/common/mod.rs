@@ -115,6 +115,26 @@ pub fn write_executable(path: &Path, script: &str) {
     fs::set_permissions(path, fs::Permissions::from_mode(0o755)).unwrap();
 }
 
+/// A bash wrapper `bin_dir/openssl` around the real openssl for fault
+/// injection and logging: pkiforge's questions to the binary (version,
+/// -help, object names) go straight through; every other call runs `body`,
+/// in which `$REAL` is the real openssl.
+pub fn wrap_openssl(bin_dir: &Path, body: &str) -> PathBuf {
+    let real = which::which(openssl()).unwrap();
+    let path = bin_dir.join("openssl");
+    write_executable(
+        &path,
+        &format!(
+            "#!/usr/bin/env bash
+REAL='{}'
+             case \"$1 $2\" in version*|asn1parse*|*-help) exec \"$REAL\" \"$@\";; esac
+{body}",
+            real.display()
+        ),
+    );
+    path
+}
+
 /// Every file below `dir`, relative, sorted.
 pub fn tree(dir: &Path) -> Vec<String> {
     fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
