@@ -408,10 +408,11 @@ fn main() {
         .unwrap_or_default();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
     let work = tempfile::tempdir().unwrap();
-    let openssl = Openssl::locate(
+    let mut openssl = Openssl::locate(
         std::env::var_os("PKIFORGE_OPENSSL")
             .map(PathBuf::from)
             .as_deref(),
+        std::time::Duration::from_secs(300),
     )
     .unwrap();
     let bench = Bench {
@@ -419,7 +420,7 @@ fn main() {
         preload: write_preload(work.path()),
         log: work.path().join("calls.log"),
     };
-    let layout = PromptLayout::read(&openssl).unwrap();
+    let layout = PromptLayout::read(&mut openssl).unwrap();
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let localhost = repo.join("profiles/localhost.toml");
     let workshop = work.path().join("workshop.toml");
@@ -433,7 +434,7 @@ fn main() {
     let plan = plan::build(
         &profile::load(&localhost).unwrap(),
         &layout,
-        openssl.capabilities(false),
+        openssl.capabilities(false).unwrap(),
     )
     .unwrap();
     let jobs: usize = extra
@@ -502,7 +503,7 @@ fn main() {
     let wplan = plan::build(
         &profile::load(&workshop).unwrap(),
         &layout,
-        openssl.capabilities(false),
+        openssl.capabilities(false).unwrap(),
     )
     .unwrap();
     let wruns = runs.clamp(1, 3);

@@ -33,6 +33,10 @@ pub struct Global {
     /// No progress lines on stderr; errors are still printed
     #[arg(long, short, global = true)]
     pub quiet: bool,
+
+    /// Stop any openssl call (a step, a check, a probe) that runs longer than this
+    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
+    pub timeout: u64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -69,9 +73,6 @@ pub enum Command {
         /// Overwrite files a previous run left in DIR, the CA key included
         #[arg(long)]
         force: bool,
-        /// Stop a step that runs longer than this
-        #[arg(long, value_name = "SECONDS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
-        timeout: u64,
         /// Reuse the CA in DIR and issue only the entities whose files are not there yet
         #[arg(long)]
         add: bool,

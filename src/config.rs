@@ -2,14 +2,28 @@
 //! it: sections in file order, `.include`, quotes, escapes, line continuation
 //! and `$var` expansion, with OpenSSL's rules for repeated keys.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// One parsed config file (with its includes).
+///
+/// Reading is linear in the size of the config: sections and keys are
+/// found through hash maps, and a repeated key leaves a hole where it was
+/// (filled in when the whole file is read) rather than shifting the rest.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Config {
     /// Sections in the order first seen; entries in openssl's order (a
     /// repeated key moves to where it was last set, as in conf_def.c).
     sections: Vec<(String, Vec<(String, String)>)>,
+    /// Where each section is in `sections`.
+    section_index: HashMap<String, usize>,
+    /// Per section, where each key is in its entries.
+    key_index: Vec<HashMap<String, usize>>,
+    /// Entries replaced by a later line of the same key, until `compact`.
+    holes: Vec<Vec<usize>>,
+    /// Whether an `.include` names a relative path, or an absolute one.
+    pub relative_includes: bool,
+    pub absolute_includes: bool,
 }
 
 const DEFAULT_SECTION: &str = "default";
@@ -20,6 +34,7 @@ impl Config {
         let mut config = Config::default();
         let mut section = DEFAULT_SECTION.to_string();
         config.read_file(path, &mut section, 0)?;
+        config.compact();
         Ok(config)
     }
 
@@ -28,6 +43,7 @@ impl Config {
         let mut config = Config::default();
         let mut section = DEFAULT_SECTION.to_string();
         config.read_text(text, Path::new("."), &mut section, 0)?;
+        config.compact();
         Ok(config)
     }
 
@@ -51,8 +67,7 @@ impl Config {
             }
             return Ok(());
         }
-        let bytes =
-            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let bytes = crate::files::read_regular(path).map_err(|e| e.to_string())?;
         let text = String::from_utf8_lossy(&bytes);
         let base = path.parent().unwrap_or(Path::new("."));
         self.read_text(&text, base, section, depth)
@@ -78,7 +93,8 @@ impl Config {
             self.read_line(&line, base, section, depth)?;
         }
         if !pending.is_empty() {
-            self.read_line(&pending.clone(), base, section, depth)?;
+            let line = std::mem::take(&mut pending);
+            self.read_line(&line, base, section, depth)?;
         }
         Ok(())
     }
@@ -106,6 +122,11 @@ impl Config {
             let target = unquote(&self.expand(target, section));
             let mut path = PathBuf::from(&target);
             if path.is_relative() {
+                self.relative_includes = true;
+            } else {
+                self.absolute_includes = true;
+            }
+            if path.is_relative() {
                 if let Some(dir) = std::env::var_os("OPENSSL_CONF_INCLUDE") {
                     path = PathBuf::from(dir).join(&target);
                 } else if !path.exists() {
@@ -131,36 +152,61 @@ impl Config {
             None => (section.clone(), key.to_string()),
         };
         let value = self.expand(&unquote(value.trim()), &target_section);
-        let entries = self.section_mut(&target_section);
-        entries.retain(|(k, _)| *k != key);
+        let s = self.section_mut(&target_section);
+        let entries = &mut self.sections[s].1;
+        if let Some(old) = self.key_index[s].insert(key.clone(), entries.len()) {
+            self.holes[s].push(old);
+        }
         entries.push((key, value));
         Ok(())
     }
 
-    fn section_mut(&mut self, name: &str) -> &mut Vec<(String, String)> {
-        let index = match self.sections.iter().position(|(n, _)| n == name) {
-            Some(i) => i,
-            None => {
-                self.sections.push((name.to_string(), Vec::new()));
-                self.sections.len() - 1
+    /// The index of a section, created if new.
+    fn section_mut(&mut self, name: &str) -> usize {
+        if let Some(&i) = self.section_index.get(name) {
+            return i;
+        }
+        self.sections.push((name.to_string(), Vec::new()));
+        self.key_index.push(HashMap::new());
+        self.holes.push(Vec::new());
+        let i = self.sections.len() - 1;
+        self.section_index.insert(name.to_string(), i);
+        i
+    }
+
+    /// Drops the entries that later lines replaced, and re-indexes.
+    fn compact(&mut self) {
+        for (s, (_, entries)) in self.sections.iter_mut().enumerate() {
+            if self.holes[s].is_empty() {
+                continue;
             }
-        };
-        &mut self.sections[index].1
+            let holes: std::collections::HashSet<usize> = self.holes[s].drain(..).collect();
+            let mut i = 0;
+            entries.retain(|_| {
+                i += 1;
+                !holes.contains(&(i - 1))
+            });
+            self.key_index[s] = entries
+                .iter()
+                .enumerate()
+                .map(|(i, (k, _))| (k.clone(), i))
+                .collect();
+        }
     }
 
     /// The entries of a section in openssl's order, or `None` if absent.
     pub fn section(&self, name: &str) -> Option<&[(String, String)]> {
-        self.sections
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, e)| e.as_slice())
+        self.section_index
+            .get(name)
+            .map(|&i| self.sections[i].1.as_slice())
     }
 
     /// A value from `section`, falling back to the default section as NCONF_get_string does.
     pub fn get(&self, section: &str, key: &str) -> Option<&str> {
         let find = |s: &str| {
-            self.section(s)
-                .and_then(|e| e.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str()))
+            let i = *self.section_index.get(s)?;
+            let at = *self.key_index[i].get(key)?;
+            Some(self.sections[i].1[at].1.as_str())
         };
         find(section).or_else(|| find(DEFAULT_SECTION))
     }

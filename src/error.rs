@@ -123,16 +123,20 @@ pub enum Error {
 
     #[error(
         "step {step} failed: {command}\n  {status}{stderr}",
-        stderr = indent_stderr(stderr)
+        stderr = indent_stderr(stderr, *stderr_lines)
     )]
     StepFailed {
         step: String,
         command: String,
         status: String,
+        /// The end of what openssl wrote on stderr.
         stderr: String,
+        /// How many lines it wrote in all (more than `stderr` holds when
+        /// its beginning was dropped); 0 to count them in `stderr`.
+        stderr_lines: usize,
     },
 
-    #[error("step {step} exited 0 but did not write {file}: {command}{stderr}", stderr = indent_stderr(stderr))]
+    #[error("step {step} exited 0 but did not write {file}: {command}{stderr}", stderr = indent_stderr(stderr, 0))]
     MissingOutput {
         step: String,
         command: String,
@@ -230,18 +234,18 @@ fn list_failures(failed: &[(String, String)]) -> String {
 /// How many of its last lines of stderr a failed step shows.
 const STDERR_LINES: usize = 20;
 
-fn indent_stderr(stderr: &str) -> String {
+fn indent_stderr(stderr: &str, total_lines: usize) -> String {
     let trimmed = stderr.trim_end();
     if trimmed.is_empty() {
         return String::new();
     }
     let lines: Vec<&str> = trimmed.lines().collect();
     let shown = &lines[lines.len().saturating_sub(STDERR_LINES)..];
-    let mut out = if shown.len() < lines.len() {
+    let total = total_lines.max(lines.len());
+    let mut out = if shown.len() < total {
         format!(
-            "\n  openssl said (the last {} of {} lines):",
+            "\n  openssl said (the last {} of {total} lines):",
             shown.len(),
-            lines.len()
         )
     } else {
         String::from("\n  openssl said:")
@@ -271,7 +275,7 @@ impl Error {
             | Error::Config { .. }
             | Error::WouldClobber { .. }
             | Error::Usage(_) => exit::USAGE,
-            Error::Interrupted { signal } if *signal == 15 => exit::TERMINATED,
+            Error::Interrupted { signal } if *signal == libc::SIGTERM => exit::TERMINATED,
             Error::Interrupted { .. } => exit::INTERRUPTED,
             Error::StepFailed { .. }
             | Error::MissingOutput { .. }

@@ -12,10 +12,14 @@ use std::time::{Duration, Instant};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 
+use std::ffi::OsString;
+
 use crate::error::{Error, Result};
+use crate::exec::{Background, path_arg};
 use crate::openssl::Openssl;
 use crate::plan::CheckSpec;
 use crate::profile::{Role, SanKind};
+use crate::signals;
 
 /// How long one case may take, end to end.
 const CASE_TIMEOUT: Duration = Duration::from_secs(15);
@@ -185,6 +189,7 @@ pub fn run(openssl: &Openssl, dir: &Path, spec: &CheckSpec) -> Result<Vec<Case>>
         // The same scenarios with each TLS stack, openssl's first.
         for stack in ["openssl", "rustls"] {
             for (name, client_party, name_host, expected) in &scenarios {
+                signals::check()?;
                 let (got, detail) = match stack {
                     "openssl" => openssl_case(openssl, &ca, &srv, *client_party, name_host)?,
                     _ => rustls_case(&ca, &srv, *client_party, name_host)?,
@@ -205,24 +210,13 @@ pub fn run(openssl: &Openssl, dir: &Path, spec: &CheckSpec) -> Result<Vec<Case>>
 /// A throwaway CA and a client certificate it signed, made on the spot.
 fn make_foreign_client(openssl: &Openssl, dir: &Path) -> Result<Party> {
     let run = |args: &[&str]| -> Result<()> {
-        let out = duct::cmd(&openssl.path, args)
-            .dir(dir)
-            .stdin_null()
-            .stdout_capture()
-            .stderr_capture()
-            .unchecked()
-            .run()
-            .map_err(|e| Error::io("cannot run openssl", e))?;
-        if out.status.success() {
-            Ok(())
-        } else {
-            Err(Error::StepFailed {
-                step: "foreign-ca".into(),
-                command: format!("openssl {}", args.join(" ")),
-                status: format!("openssl exited with {}", out.status),
-                stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-            })
-        }
+        let mut call = openssl.call(
+            args.iter().map(std::ffi::OsString::from).collect(),
+            "foreign-ca",
+            openssl.timeout.min(CASE_TIMEOUT),
+        );
+        call.dir = Some(dir.to_path_buf());
+        call.run_ok().map(|_| ())
     };
     // Its own config, so that the throwaway certificates are proper v3
     // certificates whatever the active openssl.cnf says: the only thing wrong
@@ -322,49 +316,42 @@ fn openssl_case(
     client: Option<&Party>,
     host: &Host,
 ) -> Result<(Outcome, String)> {
-    let path = |p: &Path| p.to_string_lossy().into_owned();
+    let path = |p: &Path| path_arg(p);
     let logs = tempfile::tempdir().map_err(|e| Error::io("cannot create a temp directory", e))?;
     let server_err = logs.path().join("server.err");
     let server_out = logs.path().join("server.out");
-    let server_cmd = duct::cmd(
-        &openssl.path,
-        [
-            "s_server".to_string(),
-            "-accept".into(),
-            "127.0.0.1:0".into(),
-            "-naccept".into(),
-            "1".into(),
-            "-cert".into(),
-            path(&server.crt),
-            "-key".into(),
-            path(&server.key),
-            "-cert_chain".into(),
-            path(ca),
-            "-CAfile".into(),
-            path(ca),
-            // Require a client certificate, and fail the handshake on a bad one.
-            "-Verify".into(),
-            "1".into(),
-            "-verify_return_error".into(),
-            "-rev".into(),
-        ],
-    )
-    .stdin_null()
-    .stdout_path(&server_out)
-    .stderr_path(&server_err)
-    .unchecked();
-    let server_proc = server_cmd
-        .start()
-        .map_err(|e| Error::io("cannot start openssl s_server", e))?;
+    let server_args: Vec<OsString> = vec![
+        "s_server".into(),
+        "-accept".into(),
+        "127.0.0.1:0".into(),
+        "-naccept".into(),
+        "1".into(),
+        "-cert".into(),
+        path(&server.crt),
+        "-key".into(),
+        path(&server.key),
+        "-cert_chain".into(),
+        path(ca),
+        "-CAfile".into(),
+        path(ca),
+        // Require a client certificate, and fail the handshake on a bad one.
+        "-Verify".into(),
+        "1".into(),
+        "-verify_return_error".into(),
+        "-rev".into(),
+    ];
+    let server_proc = openssl
+        .call(server_args, "handshake-server", CASE_TIMEOUT)
+        .spawn(&server_out, &server_err)?;
     let deadline = Instant::now() + CASE_TIMEOUT;
     let result = (|| {
         let Some(port) = accept_port(&server_proc, &server_out, deadline)? else {
             return Ok((Outcome::Refused, "s_server did not start".to_string()));
         };
-        let mut args = vec![
-            "s_client".to_string(),
+        let mut args: Vec<OsString> = vec![
+            "s_client".into(),
             "-connect".into(),
-            format!("127.0.0.1:{port}"),
+            format!("127.0.0.1:{port}").into(),
             "-CAfile".into(),
             path(ca),
             "-verify_return_error".into(),
@@ -373,24 +360,20 @@ fn openssl_case(
         match host {
             Host::Dns(name) => args.extend([
                 "-servername".into(),
-                name.clone(),
+                name.into(),
                 "-verify_hostname".into(),
-                name.clone(),
+                name.into(),
             ]),
-            Host::Ip(ip) => args.extend(["-verify_ip".into(), ip.clone()]),
+            Host::Ip(ip) => args.extend(["-verify_ip".into(), ip.into()]),
         }
         if let Some(c) = client {
             args.extend(["-cert".into(), path(&c.crt), "-key".into(), path(&c.key)]);
         }
         let client_out = logs.path().join("client.out");
         let client_err = logs.path().join("client.err");
-        let client_handle = duct::cmd(&openssl.path, args)
-            .stdin_bytes(format!("{PING}\n"))
-            .stdout_path(&client_out)
-            .stderr_path(&client_err)
-            .unchecked()
-            .start()
-            .map_err(|e| Error::io("cannot start openssl s_client", e))?;
+        let mut client_call = openssl.call(args, "handshake-client", CASE_TIMEOUT);
+        client_call.stdin = Some(format!("{PING}\n").into_bytes());
+        let client_handle = client_call.spawn(&client_out, &client_err)?;
         // s_client -quiet keeps the connection open after stdin ends, so
         // watch its output for the answer rather than wait for it to exit.
         let outcome = loop {
@@ -398,11 +381,8 @@ fn openssl_case(
             if answer.contains(&reversed(PING)) {
                 break (Outcome::Accepted, "payload sent and answered".to_string());
             }
-            let exited = client_handle
-                .try_wait()
-                .map_err(|e| Error::io("waiting for s_client", e))?
-                .is_some();
-            if exited {
+            signals::check()?;
+            if client_handle.exited() {
                 let stderr = std::fs::read_to_string(&client_err).unwrap_or_default();
                 break (Outcome::Refused, stderr);
             }
@@ -411,12 +391,10 @@ fn openssl_case(
             }
             std::thread::sleep(Duration::from_millis(10));
         };
-        let _ = client_handle.kill();
-        let _ = client_handle.wait_timeout(Duration::from_secs(5));
+        drop(client_handle);
         Ok(outcome)
     })();
-    let _ = server_proc.kill();
-    let _ = server_proc.wait_timeout(Duration::from_secs(5));
+    drop(server_proc);
     let server_log = std::fs::read_to_string(&server_err).unwrap_or_default();
     match result {
         Ok((Outcome::Refused, client_err)) => {
@@ -440,7 +418,7 @@ fn openssl_case(
 
 /// Waits until s_server's stdout (a file) names the port it listens on
 /// (`ACCEPT 127.0.0.1:PORT`); `None` if it exits or the deadline passes first.
-fn accept_port(server: &duct::Handle, stdout: &Path, deadline: Instant) -> Result<Option<u16>> {
+fn accept_port(server: &Background, stdout: &Path, deadline: Instant) -> Result<Option<u16>> {
     loop {
         let text = std::fs::read_to_string(stdout).unwrap_or_default();
         let port = text.lines().find_map(|l| {
@@ -452,11 +430,8 @@ fn accept_port(server: &duct::Handle, stdout: &Path, deadline: Instant) -> Resul
         if port.is_some() {
             return Ok(port);
         }
-        let exited = server
-            .try_wait()
-            .map_err(|e| Error::io("waiting for s_server", e))?
-            .is_some();
-        if exited || Instant::now() >= deadline {
+        signals::check()?;
+        if server.exited() || Instant::now() >= deadline {
             return Ok(None);
         }
         std::thread::sleep(Duration::from_millis(10));

@@ -10,17 +10,23 @@
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod exec;
+pub mod files;
 pub mod graph;
 pub mod handshake;
 pub mod inspect;
 pub mod keys;
 pub mod lint;
 pub mod openssl;
+pub mod output;
 pub mod plan;
 pub mod profile;
 pub mod progress;
+pub mod prompt;
 pub mod prompts;
+pub mod publish;
 pub mod runner;
+pub mod signals;
 pub mod step;
 pub mod verify;
 
@@ -34,20 +40,23 @@ use openssl::Openssl;
 use plan::Plan;
 use progress::Progress;
 use prompts::PromptLayout;
-use runner::{RunOptions, Runner, Signals};
+use publish::OutDir;
+use runner::{RunOptions, Runner};
 use step::Action;
 
 /// Runs the command line; returns what to print on stdout.
 pub fn run(cli: Cli) -> Result<String> {
+    signals::install()?;
     let progress = Progress::for_stderr(cli.global.quiet);
     let openssl_flag = cli.global.openssl.as_deref();
+    let timeout = Duration::from_secs(cli.global.timeout);
     match cli.command {
         Command::Plan {
             profile,
             answers,
             only,
         } => {
-            let (_, mut plan, layout, _) = plan_for(&profile, openssl_flag)?;
+            let (_, mut plan, layout, _) = plan_for(&profile, openssl_flag, timeout)?;
             if let Some(only) = only {
                 plan = plan.only(only.section());
             }
@@ -61,7 +70,6 @@ pub fn run(cli: Cli) -> Result<String> {
             profile,
             out,
             force,
-            timeout,
             add,
             only,
             step,
@@ -72,7 +80,7 @@ pub fn run(cli: Cli) -> Result<String> {
                 profile,
                 out,
                 force,
-                timeout: Duration::from_secs(timeout),
+                timeout,
                 add,
                 only,
                 pause: step,
@@ -88,7 +96,7 @@ pub fn run(cli: Cli) -> Result<String> {
             clap_complete::generate(shell, &mut cmd, "pkiforge", &mut buf);
             Ok(String::from_utf8_lossy(&buf).into_owned())
         }
-        Command::Handshake { dir } => handshake(&dir, openssl_flag),
+        Command::Handshake { dir } => handshake(&dir, openssl_flag, timeout),
         Command::Inspect { dir } => {
             let certs = inspect::certificates(&dir).map_err(Error::Usage)?;
             Ok(inspect::render(&certs, now()))
@@ -111,7 +119,7 @@ pub fn run(cli: Cli) -> Result<String> {
                 certs.len()
             );
             if errors > 0 || (deny_warnings && warnings > 0) {
-                print!("{text}");
+                output::stdout(&text);
                 let failing = findings
                     .iter()
                     .filter(|f| deny_warnings || f.severity == lint::Severity::Error)
@@ -122,23 +130,21 @@ pub fn run(cli: Cli) -> Result<String> {
             Ok(text)
         }
         Command::Verify { dir, profile } => {
-            let signals = Signals::install()?;
             let spec = match &profile {
                 Some(path) => plan::CheckSpec::for_profile(&profile::load(path)?),
                 None => verify::discover(&dir).map_err(Error::Usage)?,
             };
-            let openssl = Openssl::locate(openssl_flag)?;
-            let caps = openssl.capabilities(spec.leaves.iter().any(|l| l.p12 != profile::P12::No));
+            let openssl = Openssl::locate(openssl_flag, timeout)?;
+            let p12 = spec.leaves.iter().any(|l| l.p12 != profile::P12::No);
+            let caps = openssl.capabilities(p12)?;
             let runner = Runner {
                 openssl: &openssl,
                 progress: &Progress::Quiet,
-                signals: &signals,
-                env: Vec::new(),
+                p12_password: if p12 { p12_password_from_env() } else { None },
                 pause: false,
                 jobs: runner::default_jobs(),
             };
-            let outcomes =
-                runner.run_checks(&plan::checks(&spec, caps), &dir, runner::DEFAULT_TIMEOUT)?;
+            let outcomes = runner.run_checks(&plan::checks(&spec, caps), &dir, timeout)?;
             let mut text = String::new();
             for outcome in &outcomes {
                 match &outcome.result {
@@ -176,7 +182,7 @@ fn conclude(
         let _ = writeln!(text, "all {total} {what} {verdict}");
         return Ok(text);
     }
-    print!("{text}");
+    output::stdout(&text);
     Err(Error::ChecksFailed {
         what,
         total,
@@ -192,9 +198,9 @@ fn now() -> i64 {
 }
 
 /// Runs the handshake cases and reports one line each.
-fn handshake(dir: &Path, openssl_flag: Option<&Path>) -> Result<String> {
+fn handshake(dir: &Path, openssl_flag: Option<&Path>, timeout: Duration) -> Result<String> {
     let spec = verify::discover(dir).map_err(Error::Usage)?;
-    let openssl = Openssl::locate(openssl_flag)?;
+    let openssl = Openssl::locate(openssl_flag, timeout)?;
     let cases = handshake::run(&openssl, dir, &spec)?;
     let mut text = String::new();
     for case in &cases {
@@ -221,12 +227,13 @@ pub fn default_out(profile: &Path) -> PathBuf {
 fn plan_for(
     profile: &Path,
     openssl_flag: Option<&Path>,
+    timeout: Duration,
 ) -> Result<(profile::Profile, Plan, PromptLayout, Openssl)> {
     let profile = profile::load(profile)?;
-    let openssl = Openssl::locate(openssl_flag)?;
+    let mut openssl = Openssl::locate(openssl_flag, timeout)?;
     openssl.require_addext()?;
-    let layout = PromptLayout::read(&openssl)?;
-    let plan = plan::build(&profile, &layout, openssl.capabilities(profile.has_p12()))?;
+    let layout = PromptLayout::read(&mut openssl)?;
+    let plan = plan::build(&profile, &layout, openssl.capabilities(profile.has_p12())?)?;
     Ok((profile, plan, layout, openssl))
 }
 
@@ -247,13 +254,19 @@ fn run_profile(
     openssl_flag: Option<&Path>,
     progress: &Progress,
 ) -> Result<String> {
-    let signals = Signals::install()?;
-    let (profile, mut plan, layout, openssl) = plan_for(&req.profile, openssl_flag)?;
+    let (profile, mut plan, layout, openssl) = plan_for(&req.profile, openssl_flag, req.timeout)?;
     if let Some(only) = req.only {
         plan = plan.only(only.section());
     }
+    // From here to the publish, DIR is this run's alone: what it holds is
+    // read under the lock, so a second run sees what the first one wrote.
+    let mut out = OutDir::lock(&req.out, progress)?;
+    for line in out.clean_stale()? {
+        progress.say(&format!("note: {line}"));
+    }
+    let mut ca_not_after = None;
     if req.add {
-        check_ca_for_add(&profile, &req.out)?;
+        ca_not_after = Some(check_ca_for_add(&profile, &req.out)?);
         let (rest, half) = plan.without_existing(|f| req.out.join(f).exists());
         if !half.is_empty() {
             return Err(Error::Usage(format!(
@@ -271,24 +284,8 @@ fn run_profile(
             ));
         }
     }
-    // What the steps read but do not write must be in DIR (the CA, for --add
-    // and --only server|client).
-    let inputs = plan
-        .staging_inputs(|f| req.out.join(f).is_file())
-        .map_err(|missing| {
-            let hint = if req.add {
-                "--add reuses the CA in DIR"
-            } else {
-                "run --only ca first"
-            };
-            let names: Vec<String> = missing.iter().map(|f| f.display().to_string()).collect();
-            Error::Usage(format!(
-                "{} has no {}; {hint}",
-                req.out.display(),
-                names.join(", ")
-            ))
-        })?;
-    let env = p12_password(&plan)?;
+    let inputs = staging_inputs(&plan, req)?;
+    let p12_password = p12_password(&plan)?;
     progress.say(&format!(
         "pkiforge: {} ({}), writing {}",
         openssl.version,
@@ -300,24 +297,32 @@ fn run_profile(
     if makes_ca {
         notes.extend(plan::warnings(&profile, &layout));
     }
+    let issued: Vec<&String> = plan.steps.iter().map(|s| &s.entity).collect();
+    notes.extend(
+        plan::outlives_ca(&profile, ca_not_after, now())
+            .into_iter()
+            .filter(|w| {
+                issued
+                    .iter()
+                    .any(|e| w.starts_with(&format!("warning: {e}.crt ")))
+            }),
+    );
     for note in notes {
         progress.say(&note);
     }
     let runner = Runner {
         openssl: &openssl,
         progress,
-        signals: &signals,
-        env,
+        p12_password,
         pause: req.pause,
         jobs: req.jobs,
     };
     let opts = RunOptions {
-        out: req.out.clone(),
         force: req.force,
         timeout: req.timeout,
         inputs,
     };
-    let report = runner.run(&plan, &opts)?;
+    let report = runner.run(&plan, &opts, &mut out)?;
     let mut text = String::new();
     for line in &report.check_lines {
         let _ = writeln!(text, "{line}");
@@ -337,8 +342,28 @@ fn run_profile(
     Ok(text)
 }
 
-/// `--add` reuses the CA in DIR: it must be there, and be the profile's.
-fn check_ca_for_add(profile: &profile::Profile, out: &Path) -> Result<()> {
+/// What the steps read but do not write must be in DIR (the CA, for --add
+/// and --only server|client): those files, to copy into staging.
+fn staging_inputs(plan: &Plan, req: &RunRequest) -> Result<Vec<PathBuf>> {
+    plan.staging_inputs(|f| files::is_regular(&req.out.join(f)))
+        .map_err(|missing| {
+            let hint = if req.add {
+                "--add reuses the CA in DIR"
+            } else {
+                "run --only ca first"
+            };
+            let names: Vec<String> = missing.iter().map(|f| f.display().to_string()).collect();
+            Error::Usage(format!(
+                "{} has no {}; {hint}",
+                req.out.display(),
+                names.join(", ")
+            ))
+        })
+}
+
+/// `--add` reuses the CA in DIR: it must be there, be the profile's, and
+/// its key must be private. Returns the CA's not-after (Unix time).
+fn check_ca_for_add(profile: &profile::Profile, out: &Path) -> Result<i64> {
     let crt = out.join(format!("{}.crt", profile.ca.name));
     if !crt.is_file() {
         return Err(Error::Usage(format!(
@@ -356,17 +381,46 @@ fn check_ca_for_add(profile: &profile::Profile, out: &Path) -> Result<()> {
             step::show_fields(&want)
         )));
     }
-    Ok(())
+    let key = out.join(format!("{}.key", profile.ca.name));
+    if let Ok(meta) = std::fs::metadata(&key) {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(Error::Usage(format!(
+                "{} is mode {mode:04o}: other users can read the CA's private key, and so may have copied it. Run `chmod 600 {}` (and make a new CA if others had access), then try again",
+                key.display(),
+                key.display()
+            )));
+        }
+    }
+    let der = verify::read_certificates(&crt).map_err(Error::Usage)?;
+    let not_after = der
+        .first()
+        .and_then(|d| {
+            verify::parse_certificate(d)
+                .ok()
+                .map(|c| c.validity().not_after.timestamp())
+        })
+        .unwrap_or(i64::MAX);
+    Ok(not_after)
 }
 
-/// The PKCS#12 password for the children's environment: nothing to add when
-/// PKIFORGE_P12_PASSWORD is set (they inherit it), asked on the terminal
-/// otherwise. It is never put on a command line.
-fn p12_password(plan: &Plan) -> Result<Vec<(String, String)>> {
-    if !plan.needs_p12_password()
-        || std::env::var_os(plan::P12_PASSWORD_VAR).is_some_and(|v| !v.is_empty())
-    {
-        return Ok(Vec::new());
+/// The PKCS#12 password from PKIFORGE_P12_PASSWORD, if set.
+fn p12_password_from_env() -> Option<String> {
+    std::env::var(plan::P12_PASSWORD_VAR)
+        .ok()
+        .filter(|v| !v.is_empty())
+}
+
+/// The PKCS#12 password, for the steps that name its variable only: from
+/// PKIFORGE_P12_PASSWORD, else asked on the terminal. It is never put on a
+/// command line.
+fn p12_password(plan: &Plan) -> Result<Option<String>> {
+    if !plan.needs_p12_password() {
+        return Ok(None);
+    }
+    if let Some(password) = p12_password_from_env() {
+        return Ok(Some(password));
     }
     use std::io::IsTerminal;
     if !std::io::stdin().is_terminal() {
@@ -375,10 +429,8 @@ fn p12_password(plan: &Plan) -> Result<Vec<(String, String)>> {
             plan::P12_PASSWORD_VAR
         )));
     }
-    let first = rpassword::prompt_password("PKCS#12 password: ")
-        .map_err(|e| Error::io("cannot read the password", e))?;
-    let again = rpassword::prompt_password("again: ")
-        .map_err(|e| Error::io("cannot read the password", e))?;
+    let first = prompt::password("PKCS#12 password: ")?;
+    let again = prompt::password("again: ")?;
     if first != again {
         return Err(Error::Usage("the two passwords differ".into()));
     }
@@ -387,7 +439,7 @@ fn p12_password(plan: &Plan) -> Result<Vec<(String, String)>> {
             "an empty PKCS#12 password protects nothing; give one".into(),
         ));
     }
-    Ok(vec![(plan::P12_PASSWORD_VAR.to_string(), first)])
+    Ok(Some(first))
 }
 
 /// `pkiforge init`: a commented starter profile.

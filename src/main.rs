@@ -3,9 +3,9 @@ use clap::Parser;
 fn main() {
     let cli = pkiforge::cli::Cli::parse();
     match pkiforge::run(cli) {
-        Ok(stdout) => print!("{stdout}"),
+        Ok(stdout) => pkiforge::output::stdout(&stdout),
         Err(e) => {
-            eprintln!("error: {e}");
+            pkiforge::output::stderr_line(&format!("error: {e}"));
             std::process::exit(e.exit_code());
         }
     }

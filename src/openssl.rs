@@ -1,8 +1,11 @@
 //! Finding the openssl binary and asking it what it is.
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use crate::error::{Error, Result};
+use crate::exec::{Call, describe_status};
 
 /// The openssl binary in use, as it describes itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,6 +15,11 @@ pub struct Openssl {
     pub version: String,
     /// The OPENSSLDIR that `openssl version -d` reports.
     pub openssldir: PathBuf,
+    /// How long one call may run (`--timeout`).
+    pub timeout: Duration,
+    /// Variables every child is given: `OPENSSL_CONF` made absolute, as
+    /// children run in a staging directory, not the caller's.
+    pub env: Vec<(OsString, OsString)>,
 }
 
 /// Which project made the binary, from the first word of `openssl version`.
@@ -50,7 +58,7 @@ impl Openssl {
     /// Finds openssl: the explicit path (from `--openssl` or `PKIFORGE_OPENSSL`)
     /// if given, else `openssl` on PATH, as an absolute path; then asks it for
     /// its version and OPENSSLDIR.
-    pub fn locate(explicit: Option<&Path>) -> Result<Openssl> {
+    pub fn locate(explicit: Option<&Path>, timeout: Duration) -> Result<Openssl> {
         let path = match explicit {
             Some(p) if p.as_os_str().is_empty() => return Err(Error::OpensslNotFound),
             Some(p) if p.components().count() > 1 => {
@@ -72,35 +80,65 @@ impl Openssl {
             })?,
             None => which::which("openssl").map_err(|_| Error::OpensslNotFound)?,
         };
-        let output = duct::cmd(&path, ["version", "-v", "-d"])
-            .stdin_null()
-            .stdout_capture()
-            .stderr_capture()
-            .unchecked()
-            .run()
-            .map_err(|e| Error::OpensslUnusable {
+        let probe = Call::new(
+            &path,
+            vec!["version".into(), "-v".into(), "-d".into()],
+            "probe",
+            timeout,
+        );
+        let output = probe.run().map_err(|e| match e {
+            Error::StepFailed { status, .. } => Error::OpensslUnusable {
                 path: path.clone(),
-                reason: e.to_string(),
-            })?;
+                reason: status,
+            },
+            Error::Timeout { .. } => Error::OpensslUnusable {
+                path: path.clone(),
+                reason: format!(
+                    "`openssl version -v -d` did not answer within {} s (raise --timeout if it is only slow)",
+                    timeout.as_secs()
+                ),
+            },
+            other => other,
+        })?;
         let stdout = String::from_utf8_lossy(&output.stdout);
         if !output.status.success() {
             return Err(Error::OpensslUnusable {
                 path,
                 reason: format!(
                     "`openssl version -v -d` failed ({}): {}",
-                    output.status,
+                    describe_status(output.status),
                     String::from_utf8_lossy(&output.stderr).trim()
                 ),
             });
         }
-        parse_version(&path, &stdout)
+        let mut found = parse_version(&path, &stdout)?;
+        found.timeout = timeout;
+        found.env = config_env()?;
+        Ok(found)
+    }
+
+    /// A call of this openssl, with its environment and timeout.
+    pub fn call(&self, args: Vec<OsString>, step: &str, timeout: Duration) -> Call<'static> {
+        let mut call = Call::new(&self.path, args, step, timeout);
+        call.env = self.env.clone();
+        call
+    }
+
+    /// A quick question to this openssl (a probe), bounded by `--timeout`.
+    pub fn ask(&self, args: &[&str]) -> Result<crate::exec::Finished> {
+        self.call(
+            args.iter().map(OsString::from).collect(),
+            "probe",
+            self.timeout,
+        )
+        .run()
     }
 
     /// Refuses a binary whose `req` has no `-addext` (before OpenSSL 1.1.1):
     /// the tutorial's CSR commands need it. Asked only by the commands that
     /// plan `req` steps.
     pub fn require_addext(&self) -> Result<()> {
-        if help_lists(&self.path, "req", "-addext") {
+        if self.help_lists("req", "-addext")? {
             return Ok(());
         }
         Err(Error::OpensslUnsupported {
@@ -112,11 +150,21 @@ impl Openssl {
 
     /// What a plan needs to know; `pkcs12 -help` is asked only when the plan
     /// has PKCS#12 bundles (`pkcs12`).
-    pub fn capabilities(&self, pkcs12: bool) -> Capabilities {
-        Capabilities {
-            pkcs12_legacy: !pkcs12 || help_lists(&self.path, "pkcs12", "-legacy"),
+    pub fn capabilities(&self, pkcs12: bool) -> Result<Capabilities> {
+        Ok(Capabilities {
+            pkcs12_legacy: !pkcs12 || self.help_lists("pkcs12", "-legacy")?,
             addext_replaces: self.major_minor().is_none_or(|v| v >= (3, 0)),
-        }
+        })
+    }
+
+    /// Whether `openssl COMMAND -help` lists `flag` (usage goes to stderr,
+    /// and the exit status differs between versions, so only the text counts).
+    fn help_lists(&self, command: &str, flag: &str) -> Result<bool> {
+        let done = self.ask(&[command, "-help"])?;
+        let text = format!("{}{}", done.stdout_text(), done.stderr_text());
+        Ok(text
+            .split(|c: char| c.is_whitespace() || c == ',')
+            .any(|w| w == flag))
     }
 
     pub fn flavour(&self) -> Flavour {
@@ -164,28 +212,40 @@ impl Openssl {
 
     /// The config file this openssl reads: `OPENSSL_CONF` if set, else
     /// `openssl.cnf` in its OPENSSLDIR.
+    /// (As the caller named it; children are given it made absolute.)
     pub fn config_path(&self) -> PathBuf {
         match std::env::var_os("OPENSSL_CONF") {
             Some(p) if !p.is_empty() => PathBuf::from(p),
             _ => self.openssldir.join("openssl.cnf"),
         }
     }
+
+    /// Relative `.include` paths in the config resolve from the caller's
+    /// directory, as openssl run here would resolve them: children are told
+    /// so through `OPENSSL_CONF_INCLUDE` (unless the caller set it).
+    pub fn resolve_includes_from_here(&mut self) -> Result<()> {
+        if std::env::var_os("OPENSSL_CONF_INCLUDE").is_some() {
+            return Ok(());
+        }
+        let here = std::env::current_dir()
+            .map_err(|e| Error::io("cannot tell the current directory", e))?;
+        self.env
+            .push(("OPENSSL_CONF_INCLUDE".into(), here.into_os_string()));
+        Ok(())
+    }
 }
 
-/// Whether `openssl COMMAND -help` lists `flag` (usage goes to stderr, and
-/// the exit status differs between versions, so only the text counts).
-fn help_lists(path: &Path, command: &str, flag: &str) -> bool {
-    duct::cmd(path, [command, "-help"])
-        .stdin_null()
-        .stderr_to_stdout()
-        .stdout_capture()
-        .unchecked()
-        .run()
-        .is_ok_and(|o| {
-            String::from_utf8_lossy(&o.stdout)
-                .split(|c: char| c.is_whitespace() || c == ',')
-                .any(|w| w == flag)
-        })
+/// `OPENSSL_CONF` as an absolute path, as openssl would resolve it from the
+/// caller's directory; a config that is not a regular file is refused.
+fn config_env() -> Result<Vec<(OsString, OsString)>> {
+    let Some(conf) = std::env::var_os("OPENSSL_CONF").filter(|c| !c.is_empty()) else {
+        return Ok(Vec::new());
+    };
+    let path = std::path::absolute(&conf).map_err(|e| Error::Config {
+        path: PathBuf::from(&conf),
+        message: format!("cannot resolve OPENSSL_CONF: {e}"),
+    })?;
+    Ok(vec![("OPENSSL_CONF".into(), path.into_os_string())])
 }
 
 fn parse_version(path: &Path, stdout: &str) -> Result<Openssl> {
@@ -212,6 +272,8 @@ fn parse_version(path: &Path, stdout: &str) -> Result<Openssl> {
         path: path.to_path_buf(),
         version,
         openssldir: PathBuf::from(dir),
+        timeout: crate::runner::DEFAULT_TIMEOUT,
+        env: Vec::new(),
     })
 }
 

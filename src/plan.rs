@@ -13,7 +13,7 @@ use crate::step::{Action, Arg, Expect, Inspection, Section, Step, SubjectCheck};
 
 /// The variable that carries the PKCS#12 password to openssl (`-passout
 /// env:…`), so that it never appears on a command line or in the transcript.
-pub const P12_PASSWORD_VAR: &str = "PKIFORGE_P12_PASSWORD";
+pub use crate::exec::P12_PASSWORD_VAR;
 
 /// Strict mode's validity for leaves when the profile gives no `days`:
 /// Apple's limit for TLS certificates of private CAs.
@@ -231,6 +231,43 @@ pub fn build(profile: &Profile, layout: &PromptLayout, caps: Capabilities) -> Re
     }
     let checks = checks(&CheckSpec::for_profile(profile), caps);
     Ok(Plan { steps, checks })
+}
+
+/// OpenSSL's validity when no `-days` is given.
+pub const OPENSSL_DEFAULT_DAYS: u32 = 30;
+
+/// How many days an entity's certificate will be valid for.
+pub fn validity_days(e: &Entity, extensions: Extensions) -> u32 {
+    let strict = match e.role {
+        Role::Ca => STRICT_CA_DAYS,
+        _ => STRICT_LEAF_DAYS,
+    };
+    e.days.unwrap_or(if extensions == Extensions::Strict {
+        strict
+    } else {
+        OPENSSL_DEFAULT_DAYS
+    })
+}
+
+/// A warning for each leaf that would outlive its CA: clients refuse it
+/// once the CA expires. `ca_not_after` is the reused CA's end (for `--add`),
+/// `None` for a CA made in the same run; `now` is seconds since the epoch.
+pub fn outlives_ca(profile: &Profile, ca_not_after: Option<i64>, now: i64) -> Vec<String> {
+    let ca_end = ca_not_after
+        .unwrap_or(now + i64::from(validity_days(&profile.ca, profile.extensions)) * 86_400);
+    let ca_days_left = (ca_end - now).div_euclid(86_400);
+    profile
+        .leaves()
+        .filter(|leaf| now + i64::from(validity_days(leaf, profile.extensions)) * 86_400 > ca_end)
+        .map(|leaf| {
+            format!(
+                "warning: {}.crt will be valid for {} days, but its CA {}.crt for {ca_days_left} more: every client refuses it once the CA expires. Give [ca] a longer days, or this entity a shorter one",
+                leaf.name,
+                validity_days(leaf, profile.extensions),
+                profile.ca.name
+            )
+        })
+        .collect()
 }
 
 /// What a user should know before a run about what this profile and the

@@ -271,12 +271,13 @@ pub fn load(path: &Path) -> Result<Profile> {
             list: vec![Problem::new(None, "", message)],
         })
     };
-    let bytes = std::fs::read(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => fail(
+    if !path.exists() {
+        return Err(fail(
             "no such file; give the path of a profile such as profiles/localhost.toml, or write one with the reference in README.md".into(),
-        ),
-        _ => fail(format!("cannot read the profile: {e}")),
-    })?;
+        ));
+    }
+    let bytes = crate::files::read_regular(path)
+        .map_err(|e| fail(format!("cannot read the profile: {}", e.why)))?;
     let text = String::from_utf8(bytes).map_err(|e| {
         let at = Location::of_offset(
             &String::from_utf8_lossy(e.as_bytes()),

@@ -98,9 +98,9 @@ impl Progress {
         if let Progress::Plain(state) = self {
             let mut s = lock(state);
             for line in std::mem::take(&mut s.done).into_values() {
-                eprintln!("{line}");
+                crate::output::stderr_line(&line);
             }
-            eprintln!("{}", fail_line(step));
+            crate::output::stderr_line(&fail_line(step));
             s.next = usize::MAX;
             return;
         }
@@ -121,7 +121,7 @@ impl Progress {
                     let Some(line) = s.done.remove(&next) else {
                         break;
                     };
-                    eprintln!("{line}");
+                    crate::output::stderr_line(&line);
                     s.next += 1;
                 }
             }
@@ -142,9 +142,11 @@ impl Progress {
     pub fn say(&self, line: &str) {
         match self {
             Progress::Quiet => {}
-            Progress::Plain(_) => eprintln!("{line}"),
+            Progress::Plain(_) => crate::output::stderr_line(line),
             Progress::Live(live) => {
-                let _ = lock(live).bars.println(line);
+                let _ = lock(live)
+                    .bars
+                    .println(crate::output::escape_controls(line));
             }
         }
     }

@@ -110,13 +110,35 @@ const KNOWN_OBJECTS: &[&str] = &[
 
 impl PromptLayout {
     /// Reads the layout from the config that `openssl` will use.
-    pub fn read(openssl: &Openssl) -> Result<PromptLayout> {
+    ///
+    /// Relative `.include` paths resolve from the caller's directory, as
+    /// openssl run here would resolve them; openssl runs in a staging
+    /// directory, so it is told where through `OPENSSL_CONF_INCLUDE`.
+    pub fn read(openssl: &mut Openssl) -> Result<PromptLayout> {
         let path = openssl.config_path();
         let config = Config::load(&path).map_err(|message| Error::Config {
             path: path.clone(),
             message: format!("{message}\n  openssl req needs its config to ask for the subject; set OPENSSL_CONF to a readable openssl.cnf."),
         })?;
-        PromptLayout::from_config(&path, &config, |name| knows_object(openssl, name))
+        if config.relative_includes {
+            // OpenSSL 1.1.1 puts OPENSSL_CONF_INCLUDE before absolute
+            // paths too; 3.0 and later before relative ones only.
+            if config.absolute_includes && openssl.major_minor().is_some_and(|v| v < (3, 0)) {
+                return Err(Error::Config {
+                    path,
+                    message: "mixes relative and absolute .include paths, which this OpenSSL cannot resolve from another directory; make the relative ones absolute".into(),
+                });
+            }
+            openssl.resolve_includes_from_here()?;
+        }
+        let known = std::cell::RefCell::new(std::collections::HashMap::new());
+        let openssl = &*openssl;
+        PromptLayout::from_config(&path, &config, |name| {
+            *known
+                .borrow_mut()
+                .entry(name.to_string())
+                .or_insert_with(|| knows_object(openssl, name))
+        })
     }
 
     /// Builds the layout from a parsed config; `knows` says whether openssl
@@ -331,16 +353,9 @@ fn knows_object(openssl: &Openssl, name: &str) -> bool {
     if name.is_empty() || name.chars().all(|c| c.is_ascii_digit() || c == '.') {
         return false;
     }
-    duct::cmd(
-        &openssl.path,
-        ["asn1parse", "-genstr", &format!("OID:{name}")],
-    )
-    .stdin_null()
-    .stdout_null()
-    .stderr_null()
-    .unchecked()
-    .run()
-    .is_ok_and(|o| o.status.success())
+    openssl
+        .ask(&["asn1parse", "-genstr", &format!("OID:{name}")])
+        .is_ok_and(|done| done.status.success())
 }
 
 #[cfg(test)]

@@ -4,21 +4,20 @@
 //! as a dependency graph (see graph.rs), up to `--jobs` at a time.
 
 use std::fs;
-use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{ChildStderr, ChildStdout, Command, Stdio};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
+use crate::exec::P12_PASSWORD_VAR;
 use crate::graph;
 use crate::openssl::Openssl;
 use crate::plan::Plan;
 use crate::progress::Progress;
+use crate::publish::OutDir;
+use crate::signals;
 use crate::step::{Action, Arg, Expect, Step};
 use crate::verify;
 
@@ -30,7 +29,6 @@ const POLL: Duration = Duration::from_millis(25);
 
 #[derive(Debug, Clone)]
 pub struct RunOptions {
-    pub out: PathBuf,
     pub force: bool,
     pub timeout: Duration,
     /// Files of `out` the steps and checks read (the CA, for `--add` and
@@ -53,55 +51,6 @@ pub struct Report {
 pub struct CheckOutcome {
     pub step: Step,
     pub result: Result<Vec<String>>,
-}
-
-/// The openssl processes running now. Their threads block in `waitid`; the
-/// scheduler stops them from here, on a timeout, a failure elsewhere or a
-/// signal, so that no thread has to poll its child.
-#[derive(Default)]
-struct Running {
-    /// By pid, which is also the process group's id.
-    procs: std::sync::Mutex<std::collections::HashMap<u32, Arc<Proc>>>,
-}
-
-struct Proc {
-    deadline: Instant,
-    timed_out: AtomicBool,
-}
-
-impl Running {
-    fn add(&self, pid: u32, deadline: Instant) -> Arc<Proc> {
-        let proc = Arc::new(Proc {
-            deadline,
-            timed_out: AtomicBool::new(false),
-        });
-        self.lock().insert(pid, Arc::clone(&proc));
-        proc
-    }
-
-    /// Called once the child has exited and before it is reaped: while it
-    /// is listed its pid cannot have been reused, so `sweep` never signals
-    /// a stranger.
-    fn remove(&self, pid: u32) {
-        self.lock().remove(&pid);
-    }
-
-    /// Stops the processes past their deadline, or every one when `all`.
-    fn sweep(&self, all: bool) {
-        let now = Instant::now();
-        for (&pid, proc) in self.lock().iter() {
-            if all || now >= proc.deadline {
-                if !all {
-                    proc.timed_out.store(true, Ordering::SeqCst);
-                }
-                kill_group(pid);
-            }
-        }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<u32, Arc<Proc>>> {
-        self.procs.lock().unwrap_or_else(|p| p.into_inner())
-    }
 }
 
 /// What a list of steps is, for [`Runner::execute`].
@@ -134,58 +83,11 @@ pub fn failures(outcomes: &[CheckOutcome]) -> Vec<(String, String)> {
         .collect()
 }
 
-/// SIGINT and SIGTERM set these instead of killing pkiforge outright, so that
-/// a run can stop its child and remove its staging directory first.
-#[derive(Debug, Clone)]
-pub struct Signals {
-    int: Arc<AtomicBool>,
-    term: Arc<AtomicBool>,
-    /// Set when one step failed: the others stop too.
-    cancel: Arc<AtomicBool>,
-}
-
-impl Signals {
-    pub fn install() -> Result<Signals> {
-        let s = Signals::none();
-        let register = |sig, flag: &Arc<AtomicBool>| {
-            signal_hook::flag::register(sig, Arc::clone(flag))
-                .map_err(|e| Error::io("cannot install the signal handler", e))
-        };
-        register(signal_hook::consts::SIGINT, &s.int)?;
-        register(signal_hook::consts::SIGTERM, &s.term)?;
-        Ok(s)
-    }
-
-    /// Signals that are never raised, for callers that handle none.
-    pub fn none() -> Signals {
-        Signals {
-            int: Arc::new(AtomicBool::new(false)),
-            term: Arc::new(AtomicBool::new(false)),
-            cancel: Arc::new(AtomicBool::new(false)),
-        }
-    }
-
-    fn check(&self) -> Result<()> {
-        if self.int.load(Ordering::SeqCst) {
-            return Err(Error::Interrupted { signal: 2 });
-        }
-        if self.term.load(Ordering::SeqCst) {
-            return Err(Error::Interrupted { signal: 15 });
-        }
-        if self.cancel.load(Ordering::SeqCst) {
-            return Err(Error::Cancelled);
-        }
-        Ok(())
-    }
-}
-
 pub struct Runner<'a> {
     pub openssl: &'a Openssl,
     pub progress: &'a Progress,
-    pub signals: &'a Signals,
-    /// Variables set for every openssl child (the PKCS#12 password when it
-    /// was asked on the terminal).
-    pub env: Vec<(String, String)>,
+    /// The PKCS#12 password, given only to the steps that name its variable.
+    pub p12_password: Option<String>,
     /// Wait for Enter before each step (`--step`); steps then run one at a time.
     pub pause: bool,
     /// How many steps may run at the same time.
@@ -198,50 +100,20 @@ pub fn default_jobs() -> usize {
 }
 
 impl Runner<'_> {
-    /// Runs every step and check of `plan`; on success moves the files into
-    /// `opts.out`. On any failure the output directory is as it was.
-    pub fn run(&self, plan: &Plan, opts: &RunOptions) -> Result<Report> {
+    /// Runs every step and check of `plan` in a private staging directory
+    /// inside the locked output directory; on success publishes the files
+    /// into it. On any failure the output directory is as it was.
+    pub fn run(&self, plan: &Plan, opts: &RunOptions, out: &mut OutDir) -> Result<Report> {
         let outputs = plan.outputs();
-        // A file that is read as well as written (ca.srl, for --add) is
-        // meant to be updated.
-        let existing: Vec<String> = outputs
-            .iter()
-            .filter(|p| !opts.inputs.contains(p))
-            .filter(|p| opts.out.join(p).symlink_metadata().is_ok())
-            .map(|p| p.display().to_string())
-            .collect();
-        if !existing.is_empty() && !opts.force {
-            return Err(Error::WouldClobber {
-                dir: opts.out.clone(),
-                files: existing.join(" "),
-            });
-        }
-        let created = create_parents(&opts.out)?;
-        let result = self.run_staged(plan, opts, &outputs);
-        if result.is_err() {
-            remove_created(&created);
-        }
-        result
-    }
-
-    fn run_staged(&self, plan: &Plan, opts: &RunOptions, outputs: &[PathBuf]) -> Result<Report> {
-        let parent = parent_of(&opts.out);
-        let staging = tempfile::Builder::new()
-            .prefix(".pkiforge-staging-")
-            .tempdir_in(parent)
-            .map_err(|e| {
-                Error::io(
-                    format!("cannot create a staging directory in {}", parent.display()),
-                    e,
-                )
-            })?;
+        check_clobber(&out.path, &outputs, opts)?;
+        let staging = out.staging()?;
         for input in &opts.inputs {
-            fs::copy(opts.out.join(input), staging.path().join(input)).map_err(|e| {
+            fs::copy(out.path.join(input), staging.path().join(input)).map_err(|e| {
                 Error::io(
                     format!(
                         "cannot copy {} from {}",
                         input.display(),
-                        opts.out.display()
+                        out.path.display()
                     ),
                     e,
                 )
@@ -274,10 +146,10 @@ impl Runner<'_> {
             .cloned()
             .collect();
         let checks_passed = outcomes.len();
-        self.signals.check()?;
-        publish(staging.path(), &opts.out, outputs)?;
+        signals::check()?;
+        out.publish(staging.path(), &outputs)?;
         Ok(Report {
-            out: opts.out.clone(),
+            out: out.path.clone(),
             files: outputs.to_vec(),
             check_lines,
             checks_passed,
@@ -287,10 +159,10 @@ impl Runner<'_> {
     /// `--step`: shows the tutorial's words and the command, and waits for
     /// Enter (or the end of stdin); Ctrl-C still stops the run at once.
     fn wait_for_enter(&self, step: &Step) -> Result<()> {
-        eprintln!(
+        crate::output::stderr_line(&format!(
             "\n# {}\n$ {step}\n[Enter runs it; Ctrl-C stops]",
             step.heading
-        );
+        ));
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let mut line = String::new();
@@ -298,7 +170,7 @@ impl Runner<'_> {
             let _ = tx.send(());
         });
         loop {
-            self.signals.check()?;
+            signals::check()?;
             match rx.recv_timeout(POLL) {
                 Ok(()) | Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return Ok(()),
                 Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
@@ -348,9 +220,9 @@ impl Runner<'_> {
         let mut results: Vec<Option<Result<Vec<String>>>> =
             (0..steps.len()).map(|_| None).collect();
         let mut started = vec![false; steps.len()];
-        self.signals.cancel.store(false, Ordering::SeqCst);
+        // Set when one step failed: the others stop too.
+        let cancel = AtomicBool::new(false);
         self.progress.begin();
-        let procs = Running::default();
         std::thread::scope(|scope| -> Result<()> {
             // `jobs` workers, each with its own queue, running one step at a
             // time; the loop below hands a ready step to an idle worker. When
@@ -361,11 +233,11 @@ impl Runner<'_> {
             for worker in 0..jobs.min(steps.len()) {
                 let (queue, work) = std::sync::mpsc::channel::<usize>();
                 queues.push(queue);
-                let (tx, procs) = (tx.clone(), &procs);
+                let (tx, cancel) = (tx.clone(), &cancel);
                 scope.spawn(move || {
                     for i in work {
                         let began = Instant::now();
-                        let result = self.run_step(&steps[i], dir, timeout, procs);
+                        let result = self.run_step(&steps[i], dir, timeout, cancel);
                         if tx.send((worker, i, result, began.elapsed())).is_err() {
                             break;
                         }
@@ -374,7 +246,7 @@ impl Runner<'_> {
             }
             let mut idle: Vec<usize> = (0..queues.len()).rev().collect();
             loop {
-                let stopping = self.signals.check().is_err();
+                let stopping = signals::raised().is_some();
                 while !stopping && !idle.is_empty() {
                     let ready = (0..steps.len()).find(|&i| {
                         !started[i] && deps[i].iter().all(|&d| matches!(results[d], Some(Ok(_))))
@@ -394,8 +266,6 @@ impl Runner<'_> {
                 if idle.len() == queues.len() {
                     return Ok(());
                 }
-                // Timeouts; and on a signal or a failure, everything.
-                procs.sweep(self.signals.check().is_err());
                 match rx.recv_timeout(POLL) {
                     Ok((worker, i, result, took)) => {
                         idle.push(worker);
@@ -405,21 +275,21 @@ impl Runner<'_> {
                             Err(_) => {
                                 self.progress.fail(i, &steps[i]);
                                 if fail_fast {
-                                    self.signals.cancel.store(true, Ordering::SeqCst);
+                                    cancel.store(true, Ordering::SeqCst);
                                 }
                             }
                         }
                         results[i] = Some(result);
                     }
                     Err(_) => {
-                        // Nothing finished: the sweep above runs again.
+                        // Nothing finished yet; each step stops itself on
+                        // its deadline, a signal or the cancel flag.
                     }
                 }
             }
         })?;
-        self.signals.cancel.store(false, Ordering::SeqCst);
         // An interrupt outranks the failures it caused.
-        self.signals.check()?;
+        signals::check()?;
         for r in results.iter_mut() {
             if let Some(Err(Error::Interrupted { signal })) = r {
                 return Err(Error::Interrupted { signal: *signal });
@@ -434,12 +304,12 @@ impl Runner<'_> {
         step: &Step,
         dir: &Path,
         timeout: Duration,
-        procs: &Running,
+        cancel: &AtomicBool,
     ) -> Result<Vec<String>> {
         let mut printed = Vec::new();
         match &step.action {
             Action::Openssl { args, stdin } => {
-                let stdout = self.run_openssl(step, args, stdin, dir, timeout, procs)?;
+                let stdout = self.run_openssl(step, args, stdin, dir, timeout, cancel)?;
                 let fail = |message: String| Error::Check {
                     step: step.id.clone(),
                     command: step.to_string(),
@@ -482,7 +352,7 @@ impl Runner<'_> {
         stdin: &[String],
         dir: &Path,
         timeout: Duration,
-        procs: &Running,
+        cancel: &AtomicBool,
     ) -> Result<String> {
         // Temp files for <(printf …) live exactly as long as this step.
         let mut temps = Vec::new();
@@ -503,62 +373,23 @@ impl Runner<'_> {
                 }
             }
         }
-        let fail_start = |e: std::io::Error| Error::StepFailed {
-            step: step.id.clone(),
-            command: step.to_string(),
-            status: format!("could not start {}: {e}", self.openssl.path.display()),
-            stderr: String::new(),
-        };
-        let mut cmd = Command::new(&self.openssl.path);
-        cmd.args(&argv)
-            .current_dir(dir)
-            // Its own process group, so that stopping a step also stops
-            // anything a wrapper around openssl started (see kill_group()).
-            .process_group(0)
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .stdin(if stdin.is_empty() {
-                Stdio::null()
-            } else {
-                Stdio::piped()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().map_err(fail_start)?;
-        let proc = procs.add(child.id(), Instant::now() + timeout);
-        if let Some(mut pipe) = child.stdin.take() {
+        let mut call = self.openssl.call(argv, &step.id, timeout);
+        call.shown = step.to_string();
+        call.dir = Some(dir.to_path_buf());
+        call.cancel = Some(cancel);
+        if !stdin.is_empty() {
             let mut bytes = stdin.join("\n");
             bytes.push('\n');
-            // The answers are far smaller than a pipe's buffer. An openssl
-            // that exits without reading them fails the step by its status.
-            let _ = pipe.write_all(bytes.as_bytes());
+            call.stdin = Some(bytes.into_bytes());
         }
-        let captured = read_both(child.stdout.take(), child.stderr.take());
-        wait_exited(child.id());
-        procs.remove(child.id());
-        let waited = child.wait();
-        if proc.timed_out.load(Ordering::SeqCst) {
-            return Err(Error::Timeout {
-                step: step.id.clone(),
-                command: step.to_string(),
-                seconds: timeout.as_secs(),
-            });
+        if let Some(password) = &self.p12_password
+            && step.reads_p12_password()
+        {
+            call.env.push((P12_PASSWORD_VAR.into(), password.into()));
         }
-        // Stopped for a signal or another step's failure; and Ctrl-C on a
-        // terminal reaches openssl too: report that, not the child's death.
-        self.signals.check()?;
-        let wait_error = |e| Error::io(format!("waiting for step {}", step.id), e);
-        let status = waited.map_err(wait_error)?;
-        let (stdout, stderr) = captured.map_err(wait_error)?;
+        let done = call.run_ok()?;
         drop(temps);
-        if !status.success() {
-            return Err(Error::StepFailed {
-                step: step.id.clone(),
-                command: step.to_string(),
-                status: describe_status(status),
-                stderr: String::from_utf8_lossy(&stderr).into_owned(),
-            });
-        }
-        Ok(String::from_utf8_lossy(&stdout).into_owned())
+        Ok(done.stdout_text())
     }
 
     fn check_outputs(&self, step: &Step, dir: &Path) -> Result<()> {
@@ -614,89 +445,15 @@ impl Runner<'_> {
     }
 }
 
-/// Kills a running step's process group: openssl, and anything a wrapper
-/// around it started. The step's thread, waiting on it, reaps it.
-fn kill_group(pid: u32) {
-    if let Ok(pid) = libc::pid_t::try_from(pid) {
-        // SAFETY: kill(2) with a negative pid signals the process group that
-        // pid leads; it has no memory-safety preconditions.
-        unsafe {
-            libc::kill(-pid, libc::SIGKILL);
-        }
-    }
-}
-
-/// Reads a child's stdout and stderr to their ends, both at once (poll(2)),
-/// so that neither can fill its pipe and stall openssl; the step's own
-/// thread does it, with no helper thread per pipe.
-fn read_both(
-    stdout: Option<ChildStdout>,
-    stderr: Option<ChildStderr>,
-) -> std::io::Result<(Vec<u8>, Vec<u8>)> {
-    let file = |fd: OwnedFd| fs::File::from(fd);
-    let mut pipes = [
-        stdout.map(OwnedFd::from).map(file),
-        stderr.map(OwnedFd::from).map(file),
-    ];
-    let mut bufs = (Vec::new(), Vec::new());
-    let mut chunk = [0u8; 8192];
-    while pipes.iter().any(Option::is_some) {
-        let mut fds: Vec<libc::pollfd> = pipes
-            .iter()
-            .map(|p| libc::pollfd {
-                fd: p.as_ref().map_or(-1, |p| p.as_raw_fd()),
-                events: libc::POLLIN,
-                revents: 0,
-            })
-            .collect();
-        // SAFETY: poll(2) reads and writes only the `fds` array it is given.
-        let r = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
-        if r < 0 {
-            let e = std::io::Error::last_os_error();
-            if e.kind() == std::io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(e);
-        }
-        for (i, fd) in fds.iter().enumerate() {
-            let Some(pipe) = pipes[i].as_mut().filter(|_| fd.revents != 0) else {
-                continue;
-            };
-            match pipe.read(&mut chunk) {
-                Ok(0) => pipes[i] = None,
-                Ok(n) => {
-                    let buf = if i == 0 { &mut bufs.0 } else { &mut bufs.1 };
-                    buf.extend_from_slice(&chunk[..n]);
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-    }
-    Ok(bufs)
-}
-
-/// Blocks until the child `pid` has exited, without reaping it (WNOWAIT):
-/// until `Child::wait` reaps it, its pid and process group stay its own.
-fn wait_exited(pid: u32) {
-    loop {
-        // SAFETY: waitid(2) writes only into `info`, a local of the right type.
-        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-        let r = unsafe { libc::waitid(libc::P_PID, pid, &mut info, libc::WEXITED | libc::WNOWAIT) };
-        if r == 0 || std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
-            return;
-        }
-    }
-}
-
 fn concat(step: &Step, dir: &Path, parts: &[PathBuf], out: &Path) -> Result<()> {
     let mut bytes = Vec::new();
     for part in parts {
-        let data = fs::read(dir.join(part)).map_err(|e| Error::StepFailed {
+        let data = crate::files::read_regular(&dir.join(part)).map_err(|e| Error::StepFailed {
             step: step.id.clone(),
             command: step.to_string(),
-            status: format!("cannot read {}: {e}", part.display()),
+            status: format!("cannot read {}: {}", part.display(), e.why),
             stderr: String::new(),
+            stderr_lines: 0,
         })?;
         bytes.extend_from_slice(&data);
     }
@@ -704,72 +461,32 @@ fn concat(step: &Step, dir: &Path, parts: &[PathBuf], out: &Path) -> Result<()> 
         .map_err(|e| Error::io(format!("cannot write {}", out.display()), e))
 }
 
-fn describe_status(status: std::process::ExitStatus) -> String {
-    use std::os::unix::process::ExitStatusExt;
-    match (status.code(), status.signal()) {
-        (Some(code), _) => format!("openssl exited with status {code}"),
-        (None, Some(sig)) => format!("openssl was killed by signal {sig}"),
-        _ => format!("openssl ended: {status}"),
-    }
-}
-
-fn parent_of(dir: &Path) -> &Path {
-    match dir.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    }
-}
-
-/// Creates the missing ancestors of `out` (not `out` itself); returns those
-/// created, deepest first, so a failed run can remove them again.
-fn create_parents(out: &Path) -> Result<Vec<PathBuf>> {
-    let mut missing = Vec::new();
-    let mut dir = parent_of(out).to_path_buf();
-    while !dir.exists() {
-        missing.push(dir.clone());
-        match dir.parent() {
-            Some(p) if !p.as_os_str().is_empty() => dir = p.to_path_buf(),
-            _ => break,
+/// Refuses to overwrite files unless `--force`; a directory where a file
+/// goes is refused even then. Asked under DIR's lock, before any step runs.
+fn check_clobber(out: &Path, outputs: &[PathBuf], opts: &RunOptions) -> Result<()> {
+    let mut existing = Vec::new();
+    for p in outputs {
+        let Ok(meta) = out.join(p).symlink_metadata() else {
+            continue;
+        };
+        if meta.is_dir() {
+            return Err(Error::Usage(format!(
+                "{} is a directory, where this run writes the file {}; move it away first",
+                out.join(p).display(),
+                p.display()
+            )));
+        }
+        // A file that is read as well as written (ca.srl, for --add) is
+        // meant to be updated.
+        if !opts.inputs.contains(p) {
+            existing.push(p.display().to_string());
         }
     }
-    for d in missing.iter().rev() {
-        if let Err(e) = fs::create_dir(d) {
-            remove_created(&missing);
-            return Err(Error::io(format!("cannot create {}", d.display()), e));
-        }
-    }
-    Ok(missing)
-}
-
-fn remove_created(dirs: &[PathBuf]) {
-    for d in dirs {
-        let _ = fs::remove_dir(d);
-    }
-}
-
-/// Moves the staged files into `out`, creating it if needed. If a move fails
-/// part-way, the files already moved are taken back out.
-fn publish(staging: &Path, out: &Path, files: &[PathBuf]) -> Result<()> {
-    let created_out = !out.exists();
-    if created_out {
-        fs::create_dir(out)
-            .map_err(|e| Error::io(format!("cannot create {}", out.display()), e))?;
-    }
-    let mut moved: Vec<&PathBuf> = Vec::new();
-    for f in files {
-        if let Err(e) = fs::rename(staging.join(f), out.join(f)) {
-            for m in &moved {
-                let _ = fs::remove_file(out.join(m));
-            }
-            if created_out {
-                let _ = fs::remove_dir(out);
-            }
-            return Err(Error::io(
-                format!("cannot move {} into {}", f.display(), out.display()),
-                e,
-            ));
-        }
-        moved.push(f);
+    if !existing.is_empty() && !opts.force {
+        return Err(Error::WouldClobber {
+            dir: out.to_path_buf(),
+            files: existing.join(" "),
+        });
     }
     Ok(())
 }

@@ -229,6 +229,16 @@ pub struct Step {
     pub expect: Option<Expect>,
 }
 
+impl Step {
+    /// Whether openssl reads the PKCS#12 password for this step
+    /// (`-passout env:…` or `-passin env:…`): only such steps are given it.
+    pub fn reads_p12_password(&self) -> bool {
+        let wanted = format!("env:{}", crate::exec::P12_PASSWORD_VAR);
+        matches!(&self.action, Action::Openssl { args, .. }
+            if args.iter().any(|a| matches!(a, Arg::Lit(w) if *w == wanted)))
+    }
+}
+
 impl fmt::Display for Step {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.action {

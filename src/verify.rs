@@ -112,7 +112,7 @@ fn pem_blocks(bytes: &[u8], label: &str) -> Result<Vec<Vec<u8>>, String> {
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, String> {
-    std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+    crate::files::read_regular(path).map_err(|e| e.to_string())
 }
 
 /// The certificates of a PEM file, as DER.

@@ -1,0 +1,642 @@
+//! The one way pkiforge starts openssl: the plan's steps, the probes, the
+//! checks, the handshake's servers and clients and its throwaway CA all go
+//! through here.
+//!
+//! Every child runs in its own process group, so that stopping it stops
+//! anything a wrapper around openssl started too. It is bounded by a
+//! deadline, stopped with its group on Ctrl-C, SIGTERM or a cancelled run,
+//! and its output is captured with a bound: the first [`STDOUT_LIMIT`] bytes
+//! of stdout (more is a failure) and the last [`STDERR_LIMIT`] bytes of
+//! stderr. The PKCS#12 password variable is removed from every child's
+//! environment unless the call names it.
+
+use std::ffi::OsString;
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, Result};
+use crate::signals;
+
+/// How much of a child's stdout is kept; a child that prints more fails.
+pub const STDOUT_LIMIT: usize = 8 << 20;
+/// How much of the end of a child's stderr is kept.
+pub const STDERR_LIMIT: usize = 64 << 10;
+/// How often a running child is checked for its deadline and for signals.
+const TICK: Duration = Duration::from_millis(25);
+/// The variable that carries the PKCS#12 password (see plan.rs).
+pub const P12_PASSWORD_VAR: &str = "PKIFORGE_P12_PASSWORD";
+
+/// One openssl call.
+#[derive(Debug, Clone)]
+pub struct Call<'a> {
+    pub program: PathBuf,
+    pub args: Vec<OsString>,
+    /// What failures name it as: the step id, or what the call is for.
+    pub step: String,
+    /// The command as `plan` prints it (or as a person would type it).
+    pub shown: String,
+    pub dir: Option<PathBuf>,
+    pub stdin: Option<Vec<u8>>,
+    /// Variables set for the child, on top of the inherited environment
+    /// (less the PKCS#12 password, unless it is named here).
+    pub env: Vec<(OsString, OsString)>,
+    pub timeout: Duration,
+    /// Set when the child should stop because something else failed.
+    pub cancel: Option<&'a AtomicBool>,
+}
+
+/// A child that finished on its own.
+#[derive(Debug)]
+pub struct Finished {
+    pub status: ExitStatus,
+    pub stdout: Vec<u8>,
+    /// The last [`STDERR_LIMIT`] bytes of stderr.
+    pub stderr: Vec<u8>,
+    /// Whether stderr was longer than what is kept.
+    pub stderr_cut: bool,
+    /// How many lines stderr had in all.
+    pub stderr_lines: usize,
+}
+
+impl Finished {
+    pub fn stdout_text(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+
+    pub fn stderr_text(&self) -> String {
+        let text = String::from_utf8_lossy(&self.stderr);
+        if self.stderr_cut {
+            // The first kept line is likely a fragment of a longer one.
+            text.split_once('\n').map_or("", |(_, r)| r).to_string()
+        } else {
+            text.into_owned()
+        }
+    }
+}
+
+/// Why a running child was stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    Deadline,
+    Signal(i32),
+    Cancelled,
+    TooMuchOutput,
+}
+
+impl Call<'_> {
+    /// A call of `program` with `args`, shown as `openssl ARGS`.
+    pub fn new(
+        program: &Path,
+        args: Vec<OsString>,
+        step: &str,
+        timeout: Duration,
+    ) -> Call<'static> {
+        let shown = std::iter::once("openssl".to_string())
+            .chain(
+                args.iter()
+                    .map(|a| crate::step::shell_word(&a.to_string_lossy())),
+            )
+            .collect::<Vec<_>>()
+            .join(" ");
+        Call {
+            program: program.to_path_buf(),
+            args,
+            step: step.to_string(),
+            shown,
+            dir: None,
+            stdin: None,
+            env: Vec::new(),
+            timeout,
+            cancel: None,
+        }
+    }
+
+    fn command(&self, stdin: Stdio, stdout: Stdio, stderr: Stdio) -> std::process::Command {
+        let mut cmd = std::process::Command::new(&self.program);
+        cmd.args(&self.args)
+            // Its own process group, so that stopping it also stops anything
+            // a wrapper around openssl started (see kill_group()).
+            .process_group(0)
+            .env_remove(P12_PASSWORD_VAR)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdin(stdin)
+            .stdout(stdout)
+            .stderr(stderr);
+        if let Some(dir) = &self.dir {
+            cmd.current_dir(dir);
+        }
+        cmd
+    }
+
+    fn start_error(&self, e: std::io::Error) -> Error {
+        Error::StepFailed {
+            step: self.step.clone(),
+            command: self.shown.clone(),
+            status: format!("could not start {}: {e}", self.program.display()),
+            stderr: String::new(),
+            stderr_lines: 0,
+        }
+    }
+
+    /// Why the child should stop now, if it should.
+    fn stop_reason(&self, deadline: Instant) -> Option<Stop> {
+        if let Some(signal) = signals::raised() {
+            return Some(Stop::Signal(signal));
+        }
+        if self.cancel.is_some_and(|c| c.load(Ordering::SeqCst)) {
+            return Some(Stop::Cancelled);
+        }
+        (Instant::now() >= deadline).then_some(Stop::Deadline)
+    }
+
+    fn stopped(&self, stop: Stop) -> Error {
+        match stop {
+            Stop::Deadline => Error::Timeout {
+                step: self.step.clone(),
+                command: self.shown.clone(),
+                seconds: self.timeout.as_secs(),
+            },
+            Stop::Signal(signal) => Error::Interrupted { signal },
+            Stop::Cancelled => Error::Cancelled,
+            Stop::TooMuchOutput => Error::StepFailed {
+                step: self.step.clone(),
+                command: self.shown.clone(),
+                status: format!(
+                    "openssl printed more than {} MiB on stdout and was stopped",
+                    STDOUT_LIMIT >> 20
+                ),
+                stderr: String::new(),
+                stderr_lines: 0,
+            },
+        }
+    }
+
+    /// Runs the child to its end; its exit status is the caller's to judge.
+    pub fn run(&self) -> Result<Finished> {
+        if let Some(signal) = signals::raised() {
+            return Err(Error::Interrupted { signal });
+        }
+        let stdin = if self.stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        };
+        let mut child = self
+            .command(stdin, Stdio::piped(), Stdio::piped())
+            .spawn()
+            .map_err(|e| self.start_error(e))?;
+        let deadline = Instant::now() + self.timeout;
+        let pipes = Pipes {
+            stdin: child.stdin.take().map(OwnedFd::from).map(File::from),
+            input: self.stdin.clone().unwrap_or_default(),
+            stdout: child.stdout.take().map(OwnedFd::from).map(File::from),
+            stderr: child.stderr.take().map(OwnedFd::from).map(File::from),
+        };
+        let mut stop = None;
+        let captured = pipes.drain(|| {
+            let reason = self.stop_reason(deadline);
+            if let Some(r) = reason {
+                stop.get_or_insert(r);
+                kill_group(child.id());
+            }
+            reason.is_some()
+        });
+        let captured = match captured {
+            Ok(c) => c,
+            Err(e) => {
+                kill_group(child.id());
+                let _ = child.wait();
+                return Err(Error::io(
+                    format!("reading the output of {}", self.shown),
+                    e,
+                ));
+            }
+        };
+        if captured.overflow {
+            stop.get_or_insert(Stop::TooMuchOutput);
+            kill_group(child.id());
+        }
+        let status = self.reap(&mut child, deadline, &mut stop)?;
+        if let Some(stop) = stop {
+            return Err(self.stopped(stop));
+        }
+        Ok(Finished {
+            status,
+            stdout: captured.stdout,
+            stderr: captured.stderr,
+            stderr_cut: captured.stderr_cut,
+            stderr_lines: captured.stderr_lines,
+        })
+    }
+
+    /// Runs the child and fails unless it exits 0.
+    pub fn run_ok(&self) -> Result<Finished> {
+        let done = self.run()?;
+        if done.status.success() {
+            return Ok(done);
+        }
+        Err(Error::StepFailed {
+            step: self.step.clone(),
+            command: self.shown.clone(),
+            status: describe_status(done.status),
+            stderr: done.stderr_text(),
+            stderr_lines: done.stderr_lines,
+        })
+    }
+
+    /// Waits for the child to exit (its pipes are closed), still stopping it
+    /// on the deadline or a signal; then reaps it.
+    fn reap(
+        &self,
+        child: &mut Child,
+        deadline: Instant,
+        stop: &mut Option<Stop>,
+    ) -> Result<ExitStatus> {
+        let mut pause = Duration::from_millis(1);
+        loop {
+            if has_exited(child.id()) {
+                break;
+            }
+            if stop.is_none()
+                && let Some(reason) = self.stop_reason(deadline)
+            {
+                *stop = Some(reason);
+                kill_group(child.id());
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(TICK);
+        }
+        // While the child is unreaped its pid, and so its group id, cannot
+        // be reused: kill_group() above never signals a stranger.
+        child
+            .wait()
+            .map_err(|e| Error::io(format!("waiting for {}", self.shown), e))
+    }
+
+    /// Starts the child in the background, its stdout and stderr written to
+    /// the files given; see [`Background`].
+    pub fn spawn(&self, stdout: &Path, stderr: &Path) -> Result<Background> {
+        if let Some(signal) = signals::raised() {
+            return Err(Error::Interrupted { signal });
+        }
+        let file = |p: &Path| {
+            File::create(p).map_err(|e| Error::io(format!("cannot create {}", p.display()), e))
+        };
+        let stdin = if self.stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        };
+        let mut child = self
+            .command(stdin, file(stdout)?.into(), file(stderr)?.into())
+            .spawn()
+            .map_err(|e| self.start_error(e))?;
+        if let (Some(mut pipe), Some(bytes)) = (child.stdin.take(), &self.stdin) {
+            // Small (a line); an early exit shows in what the child printed.
+            let _ = pipe.write_all(bytes);
+        }
+        Ok(Background {
+            child,
+            shown: self.shown.clone(),
+        })
+    }
+}
+
+/// A child running in the background (the handshake's s_server and
+/// s_client). Dropping it stops its process group and reaps it, on every
+/// way out, an error or an interrupt included.
+pub struct Background {
+    child: Child,
+    pub shown: String,
+}
+
+impl Background {
+    /// Whether it has exited (not reaped yet, so its group stays its own).
+    pub fn exited(&self) -> bool {
+        has_exited(self.child.id())
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        kill_group(self.child.id());
+        let _ = self.child.wait();
+    }
+}
+
+/// What [`Pipes::drain`] read.
+struct Captured {
+    stdout: Vec<u8>,
+    overflow: bool,
+    stderr: Vec<u8>,
+    stderr_cut: bool,
+    /// Lines written to stderr in all (a last line without newline counts).
+    stderr_lines: usize,
+}
+
+/// A child's three pipes, served by poll(2) on the calling thread: the input
+/// written as the child reads it, stdout and stderr read as they come, so
+/// that no pipe fills and stalls the child, and no helper thread is needed.
+struct Pipes {
+    stdin: Option<File>,
+    input: Vec<u8>,
+    stdout: Option<File>,
+    stderr: Option<File>,
+}
+
+impl Pipes {
+    /// Serves the pipes until stdout and stderr close; `stop` is asked every
+    /// tick and kills the child when it says so (the pipes then close).
+    fn drain(mut self, mut stop: impl FnMut() -> bool) -> std::io::Result<Captured> {
+        let mut out = Captured {
+            stdout: Vec::new(),
+            overflow: false,
+            stderr: Vec::new(),
+            stderr_cut: false,
+            stderr_lines: 0,
+        };
+        let mut newlines = 0;
+        let mut last_byte = b'\n';
+        let mut written = 0;
+        if self.input.is_empty() {
+            self.stdin = None;
+        }
+        if let Some(pipe) = &self.stdin {
+            set_nonblocking(pipe)?;
+        }
+        let mut chunk = [0u8; 16384];
+        let mut stopped = false;
+        while self.stdout.is_some() || self.stderr.is_some() {
+            let mut fds = [
+                pollfd(self.stdin.as_ref(), libc::POLLOUT),
+                pollfd(self.stdout.as_ref(), libc::POLLIN),
+                pollfd(self.stderr.as_ref(), libc::POLLIN),
+            ];
+            // SAFETY: poll(2) reads and writes only the `fds` array it is given.
+            let r = unsafe { libc::poll(fds.as_mut_ptr(), 3, TICK.as_millis() as libc::c_int) };
+            if r < 0 {
+                let e = std::io::Error::last_os_error();
+                if e.kind() != std::io::ErrorKind::Interrupted {
+                    return Err(e);
+                }
+            }
+            if !stopped && stop() {
+                stopped = true;
+            }
+            if r <= 0 {
+                continue;
+            }
+            if fds[0].revents != 0
+                && let Some(pipe) = &mut self.stdin
+            {
+                match pipe.write(&self.input[written..]) {
+                    Ok(n) => written += n,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    // The child closed its stdin: it reads no more answers,
+                    // and its exit status says how it went.
+                    Err(_) => written = self.input.len(),
+                }
+                if written >= self.input.len() {
+                    self.stdin = None;
+                }
+            }
+            if fds[1].revents != 0 {
+                let n = read_some(&mut self.stdout, &mut chunk)?;
+                let room = STDOUT_LIMIT - out.stdout.len();
+                if n > room {
+                    out.overflow = true;
+                    return Ok(out);
+                }
+                out.stdout.extend_from_slice(&chunk[..n]);
+            }
+            if fds[2].revents != 0 {
+                let n = read_some(&mut self.stderr, &mut chunk)?;
+                newlines += chunk[..n].iter().filter(|&&b| b == b'\n').count();
+                if n > 0 {
+                    last_byte = chunk[n - 1];
+                }
+                out.stderr.extend_from_slice(&chunk[..n]);
+                if out.stderr.len() > 2 * STDERR_LIMIT {
+                    let cut = out.stderr.len() - STDERR_LIMIT;
+                    out.stderr.drain(..cut);
+                    out.stderr_cut = true;
+                }
+            }
+        }
+        if out.stderr.len() > STDERR_LIMIT {
+            let cut = out.stderr.len() - STDERR_LIMIT;
+            out.stderr.drain(..cut);
+            out.stderr_cut = true;
+        }
+        out.stderr_lines = newlines + usize::from(last_byte != b'\n');
+        Ok(out)
+    }
+}
+
+fn pollfd(file: Option<&File>, events: libc::c_short) -> libc::pollfd {
+    libc::pollfd {
+        fd: file.map_or(-1, |f| f.as_raw_fd()),
+        events,
+        revents: 0,
+    }
+}
+
+/// Reads what is there; at the end of the pipe, closes it and returns 0.
+fn read_some(pipe: &mut Option<File>, chunk: &mut [u8]) -> std::io::Result<usize> {
+    let Some(file) = pipe.as_mut() else {
+        return Ok(0);
+    };
+    match file.read(chunk) {
+        Ok(0) => {
+            *pipe = None;
+            Ok(0)
+        }
+        Ok(n) => Ok(n),
+        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => Ok(0),
+        Err(e) => Err(e),
+    }
+}
+
+fn set_nonblocking(file: &File) -> std::io::Result<()> {
+    let fd = file.as_raw_fd();
+    // SAFETY: fcntl(2) on a descriptor this function borrows; no memory is passed.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    if flags < 0 || unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Kills a child's process group: openssl, and anything a wrapper around it
+/// started. Its caller reaps it.
+fn kill_group(pid: u32) {
+    if let Ok(pid) = libc::pid_t::try_from(pid) {
+        // SAFETY: kill(2) with a negative pid signals the process group that
+        // pid leads; it has no memory-safety preconditions.
+        unsafe {
+            libc::kill(-pid, libc::SIGKILL);
+        }
+    }
+}
+
+/// Whether the child `pid` has exited, without reaping it (WNOWAIT), so
+/// that its pid and process group stay its own until it is reaped.
+fn has_exited(pid: u32) -> bool {
+    loop {
+        // SAFETY: waitid(2) writes only into `info`, a local of the right type.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        let flags = libc::WEXITED | libc::WNOWAIT | libc::WNOHANG;
+        let r = unsafe { libc::waitid(libc::P_PID, pid, &mut info, flags) };
+        if r == 0 {
+            // With WNOHANG, si_pid stays 0 while the child runs.
+            // SAFETY: the union field is valid after a successful waitid.
+            return unsafe { info.si_pid() } != 0;
+        }
+        if std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+            // No such child: reaped already.
+            return true;
+        }
+    }
+}
+
+/// `openssl exited with status 3`, or the signal that ended it.
+pub fn describe_status(status: ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("openssl exited with status {code}"),
+        (None, Some(sig)) => format!("openssl was killed by signal {sig}"),
+        _ => format!("openssl ended: {status}"),
+    }
+}
+
+/// A file argument as openssl must see it: a name that starts with `-`
+/// would be read as an option, so it gets `./` in front.
+pub fn file_arg(name: &str) -> String {
+    if name.starts_with('-') {
+        format!("./{name}")
+    } else {
+        name.to_string()
+    }
+}
+
+/// [`file_arg`] for a path.
+pub fn path_arg(path: &Path) -> OsString {
+    let s = path.as_os_str();
+    if s.as_encoded_bytes().starts_with(b"-") {
+        let mut o = OsString::from("./");
+        o.push(s);
+        o
+    } else {
+        s.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sh(script: &str, timeout: Duration) -> Call<'static> {
+        let mut call = Call::new(
+            Path::new("/bin/sh"),
+            vec!["-c".into(), script.into()],
+            "test",
+            timeout,
+        );
+        call.shown = format!("sh -c {script}");
+        call
+    }
+
+    #[test]
+    fn output_is_captured_and_the_status_kept() {
+        let done = sh("echo out; echo err >&2; exit 3", Duration::from_secs(10))
+            .run()
+            .unwrap();
+        assert_eq!(done.stdout, b"out\n");
+        assert_eq!(done.stderr, b"err\n");
+        assert_eq!(done.status.code(), Some(3));
+    }
+
+    #[test]
+    fn stdin_is_written_while_the_output_is_read() {
+        // More than a pipe holds each way: a sequential write would hang.
+        let mut call = sh("cat; cat >&2 </dev/null", Duration::from_secs(10));
+        call.stdin = Some(vec![b'x'; 200_000]);
+        let done = call.run().unwrap();
+        assert_eq!(done.stdout.len(), 200_000);
+    }
+
+    #[test]
+    fn stderr_keeps_its_end_only() {
+        let done = sh(
+            "i=0; while [ $i -lt 20000 ]; do echo \"line $i\" >&2; i=$((i+1)); done",
+            Duration::from_secs(20),
+        )
+        .run()
+        .unwrap();
+        assert!(done.stderr.len() <= STDERR_LIMIT);
+        assert!(done.stderr_cut);
+        assert!(done.stderr_text().ends_with("line 19999\n"));
+        assert!(done.stderr_text().starts_with("line "));
+        assert_eq!(done.stderr_lines, 20000);
+    }
+
+    #[test]
+    fn too_much_stdout_stops_the_child() {
+        let e = sh("yes", Duration::from_secs(20)).run().unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "step test failed: sh -c yes\n  openssl printed more than 8 MiB on stdout and was stopped"
+        );
+    }
+
+    #[test]
+    fn a_hung_child_and_its_group_are_stopped_at_the_deadline() {
+        let started = Instant::now();
+        let e = sh("sleep 30 & wait", Duration::from_millis(300))
+            .run()
+            .unwrap_err();
+        assert!(matches!(e, Error::Timeout { .. }), "{e}");
+        assert!(started.elapsed() < Duration::from_secs(10));
+    }
+
+    #[test]
+    fn a_cancelled_call_stops() {
+        let flag = AtomicBool::new(true);
+        let mut call = sh("sleep 30", Duration::from_secs(60));
+        call.cancel = Some(&flag);
+        assert!(matches!(call.run().unwrap_err(), Error::Cancelled));
+    }
+
+    #[test]
+    fn the_p12_password_is_not_inherited_unless_named() {
+        // SAFETY: set before any child of this test starts; the variable is
+        // read by children only.
+        unsafe { std::env::set_var(P12_PASSWORD_VAR, "secret") };
+        let probe = format!("echo \"[${P12_PASSWORD_VAR}]\"");
+        let done = sh(&probe, Duration::from_secs(10)).run().unwrap();
+        assert_eq!(done.stdout, b"[]\n");
+        let mut call = sh(&probe, Duration::from_secs(10));
+        call.env.push((P12_PASSWORD_VAR.into(), "given".into()));
+        assert_eq!(call.run().unwrap().stdout, b"[given]\n");
+    }
+
+    #[test]
+    fn file_arguments_never_look_like_options() {
+        assert_eq!(file_arg("server.crt"), "server.crt");
+        assert_eq!(file_arg("-engine=foo.crt"), "./-engine=foo.crt");
+        assert_eq!(
+            path_arg(Path::new("-x/a.crt")),
+            OsString::from("./-x/a.crt")
+        );
+        assert_eq!(
+            path_arg(Path::new("/abs/a.crt")),
+            OsString::from("/abs/a.crt")
+        );
+    }
+}

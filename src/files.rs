@@ -1,0 +1,106 @@
+//! Reading the files pkiforge is pointed at (a PKI directory, a profile, an
+//! openssl config) without being made to hang or to swallow a disk: only
+//! regular files are read, opened without blocking (a FIFO would wait for a
+//! writer forever), and up to a bound.
+
+use std::fmt;
+use std::io::Read;
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+/// The largest file pkiforge reads (a certificate bundle, a config).
+pub const READ_LIMIT: u64 = 64 << 20;
+
+/// A file that could not be read, and why.
+#[derive(Debug)]
+pub struct ReadError {
+    pub path: PathBuf,
+    pub why: String,
+}
+
+impl fmt::Display for ReadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "cannot read {}: {}", self.path.display(), self.why)
+    }
+}
+
+/// The bytes of the regular file at `path` (symbolic links followed).
+pub fn read_regular(path: &Path) -> Result<Vec<u8>, ReadError> {
+    let fail = |why: String| ReadError {
+        path: path.to_path_buf(),
+        why,
+    };
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| fail(e.to_string()))?;
+    let meta = file.metadata().map_err(|e| fail(e.to_string()))?;
+    let kind = meta.file_type();
+    if !kind.is_file() {
+        let what = if kind.is_dir() {
+            "a directory"
+        } else if kind.is_fifo() {
+            "a FIFO (named pipe)"
+        } else if kind.is_socket() {
+            "a socket"
+        } else if kind.is_char_device() || kind.is_block_device() {
+            "a device"
+        } else {
+            "not a regular file"
+        };
+        return Err(fail(format!("it is {what}, not a regular file")));
+    }
+    if meta.len() > READ_LIMIT {
+        return Err(fail(format!(
+            "it is {} bytes, more than the {} MiB pkiforge reads",
+            meta.len(),
+            READ_LIMIT >> 20
+        )));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.by_ref()
+        .take(READ_LIMIT + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| fail(e.to_string()))?;
+    if bytes.len() as u64 > READ_LIMIT {
+        return Err(fail(format!("it grew past {} MiB", READ_LIMIT >> 20)));
+    }
+    Ok(bytes)
+}
+
+/// Whether `path` is a regular file (symbolic links followed), asked
+/// without opening it.
+pub fn is_regular(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.is_file())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fifo_is_refused_at_once() {
+        let tmp = tempfile::tempdir().unwrap();
+        let fifo = tmp.path().join("x.crt");
+        let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: mkfifo(3) reads the NUL-terminated path it is given.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+        let e = read_regular(&fifo).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "cannot read {}: it is a FIFO (named pipe), not a regular file",
+                fifo.display()
+            )
+        );
+    }
+
+    #[test]
+    fn a_regular_file_is_read_whole() {
+        let tmp = tempfile::tempdir().unwrap();
+        let f = tmp.path().join("a");
+        std::fs::write(&f, b"hello").unwrap();
+        assert_eq!(read_regular(&f).unwrap(), b"hello");
+    }
+}
