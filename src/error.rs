@@ -184,6 +184,12 @@ pub enum Error {
         findings: Vec<String>,
     },
 
+    #[error("{} could not be read:{}", count(files.len(), "file"), files.iter().map(|f| format!("\n  {f}")).collect::<String>())]
+    Unreadable {
+        /// `FILE: why` for each.
+        files: Vec<String>,
+    },
+
     #[error(
         "{dir} already holds files this run would write: {files}\n  Choose another --out directory, remove them, or pass --force to overwrite them."
     )]
@@ -284,6 +290,7 @@ impl Error {
             | Error::Verify { .. }
             | Error::ChecksFailed { .. }
             | Error::Lint { .. }
+            | Error::Unreadable { .. }
             | Error::Timeout { .. }
             | Error::Cancelled
             | Error::Io { .. } => exit::FAILED,

@@ -224,10 +224,20 @@ pub fn cert_info(der: &[u8], file: &str) -> Result<CertInfo, String> {
     })
 }
 
+/// The certificates of a directory, and the files that could not be read.
+#[derive(Debug)]
+pub struct Found {
+    pub certs: Vec<CertInfo>,
+    /// One line per `.crt` or `.pem` file that holds no readable
+    /// certificate, saying why.
+    pub unreadable: Vec<String>,
+}
+
 /// Every distinct certificate in the `.crt` and `.pem` files of `dir`: the CA's
 /// first, then by file name. A certificate in several files (the bundles) is
-/// listed once, with every file that holds it.
-pub fn certificates(dir: &Path) -> Result<Vec<CertInfo>, String> {
+/// listed once, with every file that holds it. A file that is not PEM, or
+/// holds no certificate, is named in `unreadable`, never skipped silently.
+pub fn certificates(dir: &Path) -> Result<Found, String> {
     let entries =
         std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
     let mut files: Vec<String> = entries
@@ -244,22 +254,45 @@ pub fn certificates(dir: &Path) -> Result<Vec<CertInfo>, String> {
         )
     });
     let mut out: Vec<CertInfo> = Vec::new();
+    let mut unreadable = Vec::new();
     for file in files {
-        for der in read_certificates(&dir.join(&file))? {
-            let info = cert_info(&der, &file)?;
+        let ders = match read_certificates(&dir.join(&file)) {
+            Ok(ders) if ders.is_empty() => {
+                unreadable.push(format!(
+                    "{file}: holds no PEM certificate (BEGIN CERTIFICATE)"
+                ));
+                continue;
+            }
+            Ok(ders) => ders,
+            Err(e) => {
+                unreadable.push(format!("{file}: {e}"));
+                continue;
+            }
+        };
+        for der in ders {
+            let info = match cert_info(&der, &file) {
+                Ok(info) => info,
+                Err(e) => {
+                    unreadable.push(format!("{file}: {e}"));
+                    continue;
+                }
+            };
             match out.iter_mut().find(|c| c.sha256 == info.sha256) {
                 Some(known) => known.files.push(file.clone()),
                 None => out.push(info),
             }
         }
     }
-    if out.is_empty() {
+    if out.is_empty() && unreadable.is_empty() {
         return Err(format!(
             "{} holds no certificate (*.crt, *.pem)",
             dir.display()
         ));
     }
-    Ok(out)
+    Ok(Found {
+        certs: out,
+        unreadable,
+    })
 }
 
 /// A Unix time as `YYYY-MM-DD HH:MM:SS UTC`.

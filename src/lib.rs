@@ -98,11 +98,13 @@ pub fn run(cli: Cli) -> Result<String> {
         }
         Command::Handshake { dir } => handshake(&dir, openssl_flag, timeout),
         Command::Inspect { dir } => {
-            let certs = inspect::certificates(&dir).map_err(Error::Usage)?;
-            Ok(inspect::render(&certs, now()))
+            let found = inspect::certificates(&dir).map_err(Error::Usage)?;
+            let text = inspect::render(&found.certs, now());
+            unreadable_fail(text, found.unreadable)
         }
         Command::Lint { dir, deny_warnings } => {
-            let certs = inspect::certificates(&dir).map_err(Error::Usage)?;
+            let found = inspect::certificates(&dir).map_err(Error::Usage)?;
+            let certs = found.certs;
             let findings = lint::lint(&certs, now());
             let mut text = String::new();
             for f in &findings {
@@ -125,9 +127,14 @@ pub fn run(cli: Cli) -> Result<String> {
                     .filter(|f| deny_warnings || f.severity == lint::Severity::Error)
                     .map(|f| format!("{} {}", f.file, f.rule))
                     .collect();
+                if !found.unreadable.is_empty() {
+                    return Err(Error::Unreadable {
+                        files: found.unreadable,
+                    });
+                }
                 return Err(Error::Lint { findings: failing });
             }
-            Ok(text)
+            unreadable_fail(text, found.unreadable)
         }
         Command::Verify { dir, profile } => {
             let spec = match &profile {
@@ -188,6 +195,16 @@ fn conclude(
         total,
         failed,
     })
+}
+
+/// The report as it is, unless some files could not be read: then the
+/// report is printed and the error names each of them.
+fn unreadable_fail(text: String, unreadable: Vec<String>) -> Result<String> {
+    if unreadable.is_empty() {
+        return Ok(text);
+    }
+    output::stdout(&text);
+    Err(Error::Unreadable { files: unreadable })
 }
 
 /// Seconds since the Unix epoch.

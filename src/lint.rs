@@ -198,6 +198,25 @@ pub fn lint(certs: &[CertInfo], now: i64) -> Vec<Finding> {
         }
         if let Some(ca) = ca
             && is_leaf
+            && c.issuer == ca.subject
+            && c.not_after > ca.not_after
+        {
+            find(
+                Severity::Warning,
+                "outlives-ca",
+                format!(
+                    "is valid until {}, after its CA {} expires ({})",
+                    utc(c.not_after),
+                    ca.file(),
+                    utc(ca.not_after)
+                ),
+                "every client, from the day the CA expires: a chain is valid only while every certificate in it is",
+                "give the CA a longer validity ([ca] days), or this certificate a shorter one"
+                    .into(),
+            );
+        }
+        if let Some(ca) = ca
+            && is_leaf
             && c.subject_fields == ca.subject_fields
         {
             find(
@@ -284,6 +303,7 @@ mod tests {
                 "warning ca.crt ca-key-usage",
                 "warning server.crt long-validity",
                 "warning server.crt no-eku",
+                "warning server.crt outlives-ca",
             ]
         );
     }

@@ -15,6 +15,10 @@ use crate::step::{Action, Arg, Expect, Inspection, Section, Step, SubjectCheck};
 /// env:…`), so that it never appears on a command line or in the transcript.
 pub use crate::exec::P12_PASSWORD_VAR;
 
+/// How many of a leaf's names `openssl verify` checks, one process each;
+/// the others are matched in-process.
+pub const NAMES_BY_OPENSSL: usize = 8;
+
 /// Strict mode's validity for leaves when the profile gives no `days`:
 /// Apple's limit for TLS certificates of private CAs.
 pub const STRICT_LEAF_DAYS: u32 = 825;
@@ -233,9 +237,6 @@ pub fn build(profile: &Profile, layout: &PromptLayout, caps: Capabilities) -> Re
     Ok(Plan { steps, checks })
 }
 
-/// OpenSSL's validity when no `-days` is given.
-pub const OPENSSL_DEFAULT_DAYS: u32 = 30;
-
 /// How many days an entity's certificate will be valid for.
 pub fn validity_days(e: &Entity, extensions: Extensions) -> u32 {
     let strict = match e.role {
@@ -245,7 +246,7 @@ pub fn validity_days(e: &Entity, extensions: Extensions) -> u32 {
     e.days.unwrap_or(if extensions == Extensions::Strict {
         strict
     } else {
-        OPENSSL_DEFAULT_DAYS
+        crate::lint::OPENSSL_DEFAULT_DAYS as u32
     })
 }
 
@@ -431,6 +432,7 @@ pub fn checks(spec: &CheckSpec, caps: Capabilities) -> Vec<Step> {
     // same way share one openssl call (a workshop's clients are all
     // `sslclient` for `localhost`): one process instead of dozens.
     let mut groups: Vec<VerifyGroup> = Vec::new();
+    let mut rust_names: Vec<(String, Vec<San>)> = Vec::new();
     for leaf in &spec.leaves {
         let crt = format!("{}.crt", leaf.name);
         let purpose = match leaf.role {
@@ -438,7 +440,14 @@ pub fn checks(spec: &CheckSpec, caps: Capabilities) -> Vec<Step> {
             _ => "sslserver",
         };
         let mut ways: Vec<(String, Vec<Arg>)> = Vec::new();
-        for san in &leaf.sans {
+        // One openssl process per name: the first few names go to openssl,
+        // the rest are matched in-process by the same rules (a certificate
+        // with thousands of names must not start thousands of processes).
+        let (by_openssl, by_rust) = leaf.sans.split_at(leaf.sans.len().min(NAMES_BY_OPENSSL));
+        if !by_rust.is_empty() {
+            rust_names.push((crt.clone(), by_rust.to_vec()));
+        }
+        for san in by_openssl {
             // openssl verify checks DNS names, IP addresses and email
             // addresses; it has no flag for URIs.
             let flag = match san.kind {
@@ -489,6 +498,18 @@ pub fn checks(spec: &CheckSpec, caps: Capabilities) -> Vec<Step> {
             args,
             Expect::Lines(crts.iter().map(|c| format!("{c}: OK")).collect()),
             &inputs,
+        ));
+    }
+    for (crt, names) in rust_names {
+        let id = format!("names-{}", crt.trim_end_matches(".crt"));
+        out.push(inspection(
+            id,
+            "The certificate is valid for each of its other names.",
+            Inspection::NamesCovered {
+                crt: PathBuf::from(&crt),
+                names,
+            },
+            &[&crt],
         ));
     }
     let names: Vec<&str> = std::iter::once(spec.ca.as_str())
@@ -595,7 +616,7 @@ pub fn checks(spec: &CheckSpec, caps: Capabilities) -> Vec<Step> {
             "The certificate's subjectAltName is the profile's.",
             Inspection::ProfileSans {
                 crt: PathBuf::from(&crt),
-                expected: leaf.sans.iter().map(|s| s.to_string()).collect(),
+                expected: leaf.sans.iter().map(|s| s.canonical()).collect(),
             },
             &[&crt],
         ));

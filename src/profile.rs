@@ -147,6 +147,18 @@ impl fmt::Display for San {
     }
 }
 
+impl San {
+    /// The entry as a certificate reads back: IP addresses in their
+    /// canonical form (`IP:FE80::1` is `IP:fe80::1`), so that they are
+    /// compared as addresses, not as text.
+    pub fn canonical(&self) -> String {
+        match (self.kind, self.value.parse::<IpAddr>()) {
+            (SanKind::Ip, Ok(ip)) => format!("IP:{ip}"),
+            _ => self.to_string(),
+        }
+    }
+}
+
 /// How a key is made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeySpec {
@@ -960,6 +972,12 @@ pub fn check_subject_value(field: Field, s: &str) -> std::result::Result<(), Str
                 "\"{s}\" is not a two-letter ISO 3166 country code such as \"US\" or \"DE\"; openssl would ask again and every later answer would land in the wrong field"
             ));
         }
+        Field::C if s.bytes().any(|b| b.is_ascii_lowercase()) => {
+            return Err(format!(
+                "\"{s}\" is in lower case; ISO 3166 country codes are upper case, and clients compare them as written: write \"{}\"",
+                s.to_ascii_uppercase()
+            ));
+        }
         Field::EmailAddress if !s.is_ascii() => {
             return Err(
                 "must be ASCII (an IA5String); non-ASCII addresses are not allowed here".into(),
@@ -1025,6 +1043,21 @@ pub fn parse_san(s: &str) -> std::result::Result<San, String> {
             "spaces and commas are not allowed (a comma starts another entry in openssl's syntax)",
         );
     }
+    // openssl reads the extension text as config text: `#` starts a
+    // comment (the entry would be cut there) and quotes are taken away.
+    if let Some(c) = value.chars().find(|c| matches!(c, '#' | '\'' | '"')) {
+        let fix = match (kind, c) {
+            (SanKind::Uri, '#') => "; percent-encode it as %23",
+            (SanKind::Uri, _) => "; percent-encode it as %27 or %22",
+            _ => "; remove it",
+        };
+        let why = if c == '#' {
+            "openssl reads '#' as the start of a comment and would cut the entry there"
+        } else {
+            "openssl reads quotes in extension text as quoting and would drop them"
+        };
+        return bad(&format!("{why}{fix}"));
+    }
     match kind {
         SanKind::Dns => {
             if let Err(why) = check_dns_name(value, true) {
@@ -1086,7 +1119,16 @@ pub fn parse_san(s: &str) -> std::result::Result<San, String> {
 /// leading `*.` wildcard label.
 fn check_dns_name(name: &str, allow_wildcard: bool) -> std::result::Result<(), String> {
     let body = match name.strip_prefix("*.") {
-        Some(rest) if allow_wildcard => rest,
+        Some(rest) if allow_wildcard => {
+            // OpenSSL (and browsers) honour a wildcard only with at least
+            // two labels after it: *.example.com, never *.com.
+            if !rest.contains('.') {
+                return Err(format!(
+                    "openssl matches a wildcard only with two or more labels after it, as in *.example.{rest}; \"*.{rest}\" would match no host name"
+                ));
+            }
+            rest
+        }
         _ => name,
     };
     if name.len() > 253 {

@@ -115,6 +115,12 @@ pub enum Inspection {
     PrivateMode { key: PathBuf },
     /// The private key's public half is the certificate's public key.
     KeyMatches { key: PathBuf, crt: PathBuf },
+    /// The certificate is valid for each of these names (the names past
+    /// the first few, which openssl verify checks one process each).
+    NamesCovered {
+        crt: PathBuf,
+        names: Vec<crate::profile::San>,
+    },
 }
 
 impl fmt::Display for Inspection {
@@ -150,6 +156,14 @@ impl fmt::Display for Inspection {
             }
             Inspection::PrivateMode { key } => {
                 write!(f, "{} is readable by its owner only", key.display())
+            }
+            Inspection::NamesCovered { crt, names } => {
+                write!(
+                    f,
+                    "{} is valid for its {} other names",
+                    crt.display(),
+                    names.len()
+                )
             }
             Inspection::KeyMatches { key, crt } => {
                 write!(

@@ -305,7 +305,7 @@ pub fn inspect(dir: &Path, inspection: &Inspection) -> Result<(), String> {
         }
         Inspection::ProfileSans { crt, expected } => {
             let der = read_certificate(&dir.join(crt))?;
-            let found: Vec<String> = sans_of(&der)?.iter().map(|s| s.to_string()).collect();
+            let found: Vec<String> = sans_of(&der)?.iter().map(|s| s.canonical()).collect();
             if &found == expected {
                 return Ok(());
             }
@@ -324,6 +324,23 @@ pub fn inspect(dir: &Path, inspection: &Inspection) -> Result<(), String> {
             ))
         }
         Inspection::KeyMatches { key, crt } => key_matches(dir, key, crt),
+        Inspection::NamesCovered { crt, names } => {
+            let der = read_certificate(&dir.join(crt))?;
+            let sans = sans_of(&der)?;
+            let missing: Vec<String> = names
+                .iter()
+                .filter(|n| !sans.iter().any(|s| covers(s, n)))
+                .map(|n| n.to_string())
+                .collect();
+            if missing.is_empty() {
+                return Ok(());
+            }
+            Err(format!(
+                "{} is not valid for {}",
+                crt.display(),
+                missing.join(", ")
+            ))
+        }
         Inspection::PrivateMode { key } => {
             let meta = std::fs::metadata(dir.join(key))
                 .map_err(|e| format!("cannot read {}: {e}", key.display()))?;
@@ -338,6 +355,38 @@ pub fn inspect(dir: &Path, inspection: &Inspection) -> Result<(), String> {
                 ))
             }
         }
+    }
+}
+
+/// Whether the SAN entry `san` of a certificate covers the name `name`, by
+/// the rules openssl's `-verify_hostname`, `-verify_ip` and
+/// `-verify_email` apply: host names without regard to case, a wildcard
+/// for exactly one leftmost label (with two or more labels after it), IP
+/// addresses as addresses, email addresses with the domain without regard
+/// to case.
+pub fn covers(san: &San, name: &San) -> bool {
+    if san.kind != name.kind {
+        return false;
+    }
+    match san.kind {
+        SanKind::Dns => {
+            let (pattern, host) = (
+                san.value.to_ascii_lowercase(),
+                name.value.to_ascii_lowercase(),
+            );
+            match pattern.strip_prefix("*.") {
+                Some(rest) if rest.contains('.') && !host.starts_with("*.") => host
+                    .split_once('.')
+                    .is_some_and(|(first, after)| !first.is_empty() && after == rest),
+                _ => pattern == host,
+            }
+        }
+        SanKind::Ip => san.canonical() == name.canonical(),
+        SanKind::Email => match (san.value.rsplit_once('@'), name.value.rsplit_once('@')) {
+            (Some((a, d)), Some((b, e))) => a == b && d.eq_ignore_ascii_case(e),
+            _ => false,
+        },
+        SanKind::Uri => san.value == name.value,
     }
 }
 
