@@ -80,12 +80,15 @@ impl Openssl {
             })?,
             None => which::which("openssl").map_err(|_| Error::OpensslNotFound)?,
         };
-        let probe = Call::new(
+        // OPENSSL_CONF is checked first: openssl reads it as it starts.
+        let env = config_env()?;
+        let mut probe = Call::new(
             &path,
             vec!["version".into(), "-v".into(), "-d".into()],
             "probe",
             timeout,
         );
+        probe.env = env.clone();
         let output = probe.run().map_err(|e| match e {
             Error::StepFailed { status, .. } => Error::OpensslUnusable {
                 path: path.clone(),
@@ -113,7 +116,7 @@ impl Openssl {
         }
         let mut found = parse_version(&path, &stdout)?;
         found.timeout = timeout;
-        found.env = config_env()?;
+        found.env = env;
         Ok(found)
     }
 
@@ -245,6 +248,17 @@ fn config_env() -> Result<Vec<(OsString, OsString)>> {
         path: PathBuf::from(&conf),
         message: format!("cannot resolve OPENSSL_CONF: {e}"),
     })?;
+    // openssl reads its config as it starts, and would wait forever on a
+    // FIFO: only a regular file is handed on.
+    if path.exists() && !crate::files::is_regular(&path) {
+        let why = crate::files::read_regular(&path)
+            .err()
+            .map_or_else(|| "not a regular file".to_string(), |e| e.why);
+        return Err(Error::Config {
+            path: PathBuf::from(&conf),
+            message: format!("{why}; set OPENSSL_CONF to an openssl.cnf file"),
+        });
+    }
     Ok(vec![("OPENSSL_CONF".into(), path.into_os_string())])
 }
 

@@ -6,6 +6,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Problem, Problems, Result};
+use crate::exec::file_arg;
 use crate::openssl::Capabilities;
 use crate::profile::{Curve, Entity, Extensions, KeySpec, P12, Profile, Role, San, SanKind};
 use crate::prompts::{Answers, PromptLayout};
@@ -417,15 +418,22 @@ pub fn checks(spec: &CheckSpec, caps: Capabilities) -> Vec<Step> {
         .iter()
         .map(|l| format!("{}.crt", l.name))
         .collect();
-    let mut args = lits(&["verify", "-CAfile", &ca_crt]);
-    args.extend(leaf_crts.iter().map(Arg::lit));
+    // File names found in a directory may start with `-`: such a name
+    // is passed as `./-name.crt`, never as an option (exec::file_arg).
+    let mut args = lits(&["verify", "-CAfile", &file_arg(&ca_crt)]);
+    args.extend(leaf_crts.iter().map(|c| Arg::lit(file_arg(c))));
     let mut inputs: Vec<&str> = vec![&ca_crt];
     inputs.extend(leaf_crts.iter().map(String::as_str));
     out.push(openssl_check(
         "verify".into(),
         "The tutorial's check: the CA signed every certificate.",
         args,
-        Expect::Lines(leaf_crts.iter().map(|c| format!("{c}: OK")).collect()),
+        Expect::Lines(
+            leaf_crts
+                .iter()
+                .map(|c| format!("{}: OK", file_arg(c)))
+                .collect(),
+        ),
         &inputs,
     ));
     // Each leaf for its purpose and each name in its SAN. Leaves checked the
@@ -480,9 +488,9 @@ pub fn checks(spec: &CheckSpec, caps: Capabilities) -> Vec<Step> {
         }
     }
     for (key, ways, names, crts) in groups {
-        let mut args = lits(&["verify", "-CAfile", &ca_crt]);
+        let mut args = lits(&["verify", "-CAfile", &file_arg(&ca_crt)]);
         args.extend(ways);
-        args.extend(crts.iter().map(Arg::lit));
+        args.extend(crts.iter().map(|c| Arg::lit(file_arg(c))));
         let mut inputs: Vec<&str> = vec![&ca_crt];
         inputs.extend(crts.iter().map(String::as_str));
         // `verify-server-DNS:localhost` for one leaf (`verify-server-sslserver`
@@ -496,7 +504,11 @@ pub fn checks(spec: &CheckSpec, caps: Capabilities) -> Vec<Step> {
             id,
             "The certificates are valid for their purpose and for this name.",
             args,
-            Expect::Lines(crts.iter().map(|c| format!("{c}: OK")).collect()),
+            Expect::Lines(
+                crts.iter()
+                    .map(|c| format!("{}: OK", file_arg(c)))
+                    .collect(),
+            ),
             &inputs,
         ));
     }
@@ -564,7 +576,7 @@ pub fn checks(spec: &CheckSpec, caps: Capabilities) -> Vec<Step> {
             let mut args = lits(&[
                 "pkcs12",
                 "-in",
-                &p12,
+                &file_arg(&p12),
                 "-nodes",
                 "-passin",
                 &format!("env:{P12_PASSWORD_VAR}"),

@@ -34,7 +34,11 @@ pub fn password(label: &str) -> Result<String> {
             return Err(Error::Interrupted { signal });
         }
         match rx.recv_timeout(Duration::from_millis(25)) {
-            Ok(read) => return read.map_err(|e| Error::io("cannot read the password", e)),
+            Ok(read) => {
+                // Ctrl-C may end the read itself (EINTR) before this loop sees it.
+                signals::check()?;
+                return read.map_err(|e| Error::io("cannot read the password", e));
+            }
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => {
                 return Err(Error::Usage("cannot read the password".into()));

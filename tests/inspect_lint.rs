@@ -229,13 +229,14 @@ fn what_clients_refuse_is_an_error() {
         "warning ca.crt [ca-key-usage]",
         "warning client.crt [long-validity]",
         "warning client.crt [no-eku]",
+        "warning client.crt [outlives-ca]",
         "warning server.crt [default-validity]",
         "warning server.crt [no-eku]",
-        "5 errors, 6 warnings in 3 certificates",
+        "5 errors, 7 warnings in 3 certificates",
     ];
     if !v1 {
         want.remove(0);
-        *want.last_mut().unwrap() = "4 errors, 6 warnings in 3 certificates";
+        *want.last_mut().unwrap() = "4 errors, 7 warnings in 3 certificates";
     }
     assert_eq!(headlines, want);
     let errors = if v1 { "client.crt not-v3, " } else { "" };
