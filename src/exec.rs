@@ -23,6 +23,8 @@ use std::time::{Duration, Instant};
 use crate::error::{Error, Result};
 use crate::signals;
 
+/// How long one openssl call may run, unless `--timeout` says otherwise.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 /// How much of a child's stdout is kept; a child that prints more fails.
 pub const STDOUT_LIMIT: usize = 8 << 20;
 /// How much of the end of a child's stderr is kept.
@@ -100,7 +102,7 @@ impl Call<'_> {
         let shown = std::iter::once("openssl".to_string())
             .chain(
                 args.iter()
-                    .map(|a| crate::step::shell_word(&a.to_string_lossy())),
+                    .map(|a| crate::shell::shell_word(&a.to_string_lossy())),
             )
             .collect::<Vec<_>>()
             .join(" ");

@@ -16,6 +16,7 @@ use std::ffi::OsString;
 
 use crate::error::{Error, Result};
 use crate::exec::{Background, path_arg};
+use crate::layout::Files;
 use crate::openssl::Openssl;
 use crate::plan::CheckSpec;
 use crate::profile::{Role, SanKind};
@@ -91,11 +92,11 @@ struct Party {
 
 impl Party {
     /// An entity of the PKI in `dir`: `NAME.crt` and `NAME.key`.
-    fn of(dir: &Path, name: &str) -> Party {
+    fn of(dir: &Path, files: &Files) -> Party {
         Party {
-            label: format!("{name}.crt"),
-            crt: dir.join(format!("{name}.crt")),
-            key: dir.join(format!("{name}.key")),
+            label: files.crt(),
+            crt: dir.join(files.crt()),
+            key: dir.join(files.key()),
         }
     }
 }
@@ -117,7 +118,7 @@ impl Host {
 
 /// Runs every case for each server with each client found in `dir`.
 pub fn run(openssl: &Openssl, dir: &Path, spec: &CheckSpec) -> Result<Vec<Case>> {
-    let ca = dir.join(format!("{}.crt", spec.ca));
+    let ca = dir.join(spec.ca_files().crt());
     let foreign_dir = tempfile::Builder::new()
         .prefix("pkiforge-foreign-")
         .tempdir()
@@ -159,7 +160,10 @@ pub fn run(openssl: &Openssl, dir: &Path, spec: &CheckSpec) -> Result<Vec<Case>>
                     server.name
                 ))
             })?;
-        let (srv, cli) = (Party::of(dir, &server.name), Party::of(dir, &client.name));
+        let (srv, cli) = (
+            Party::of(dir, &server.files()),
+            Party::of(dir, &client.files()),
+        );
         let scenarios = [
             (
                 format!("{} with {} as {}", srv.label, cli.label, host.as_str()),

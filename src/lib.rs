@@ -16,6 +16,7 @@ pub mod graph;
 pub mod handshake;
 pub mod inspect;
 pub mod keys;
+pub mod layout;
 pub mod lint;
 pub mod openssl;
 pub mod output;
@@ -26,9 +27,11 @@ pub mod prompt;
 pub mod prompts;
 pub mod publish;
 pub mod runner;
+pub mod shell;
 pub mod signals;
 pub mod step;
 pub mod verify;
+pub mod x509;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -381,14 +384,14 @@ fn staging_inputs(plan: &Plan, req: &RunRequest) -> Result<Vec<PathBuf>> {
 /// `--add` reuses the CA in DIR: it must be there, be the profile's, and
 /// its key must be private. Returns the CA's not-after (Unix time).
 fn check_ca_for_add(profile: &profile::Profile, out: &Path) -> Result<i64> {
-    let crt = out.join(format!("{}.crt", profile.ca.name));
+    let crt = out.join(profile.ca.files().crt());
     if !crt.is_file() {
         return Err(Error::Usage(format!(
             "{} has no CA to add to; run without --add first",
             out.display()
         )));
     }
-    let found = verify::read_subject(&crt).map_err(Error::Usage)?;
+    let found = x509::read_subject(&crt).map_err(Error::Usage)?;
     let want = profile.ca.subject_fields();
     if !step::same_fields(&want, &found) {
         return Err(Error::Usage(format!(
@@ -398,7 +401,7 @@ fn check_ca_for_add(profile: &profile::Profile, out: &Path) -> Result<i64> {
             step::show_fields(&want)
         )));
     }
-    let key = out.join(format!("{}.key", profile.ca.name));
+    let key = out.join(profile.ca.files().key());
     if let Ok(meta) = std::fs::metadata(&key) {
         use std::os::unix::fs::PermissionsExt;
         let mode = meta.permissions().mode() & 0o777;
@@ -410,11 +413,11 @@ fn check_ca_for_add(profile: &profile::Profile, out: &Path) -> Result<i64> {
             )));
         }
     }
-    let der = verify::read_certificates(&crt).map_err(Error::Usage)?;
+    let der = x509::read_certificates(&crt).map_err(Error::Usage)?;
     let not_after = der
         .first()
         .and_then(|d| {
-            verify::parse_certificate(d)
+            x509::parse_certificate(d)
                 .ok()
                 .map(|c| c.validity().not_after.timestamp())
         })

@@ -174,7 +174,7 @@ pub fn lint(certs: &[CertInfo], now: i64) -> Vec<Finding> {
             );
         }
         if is_leaf && !c.has_eku {
-            let server = c.files.iter().any(|f| f.ends_with(".bundle.crt"));
+            let server = c.files.iter().any(|f| crate::layout::is_server_bundle(f));
             let (clients, want) = if server {
                 (
                     "Apple platforms (iOS 13, macOS 10.15 and later) require extendedKeyUsage serverAuth on TLS server certificates",

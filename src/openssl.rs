@@ -286,7 +286,7 @@ fn parse_version(path: &Path, stdout: &str) -> Result<Openssl> {
         path: path.to_path_buf(),
         version,
         openssldir: PathBuf::from(dir),
-        timeout: crate::runner::DEFAULT_TIMEOUT,
+        timeout: crate::exec::DEFAULT_TIMEOUT,
         env: Vec::new(),
     })
 }

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Problem, Problems, Result};
 use crate::exec::file_arg;
+use crate::layout::{Files, is_serial};
 use crate::openssl::Capabilities;
 use crate::profile::{Curve, Entity, Extensions, KeySpec, P12, Profile, Role, San, SanKind};
 use crate::prompts::{Answers, PromptLayout};
@@ -91,8 +92,7 @@ impl Plan {
                 inputs.push(f.clone());
             }
         }
-        inputs
-            .retain(|f| exists(f) && !(is_serial(f) && written.contains(&f.with_extension("crt"))));
+        inputs.retain(|f| exists(f) && !(is_serial(f) && written.contains(&serial_owner(f))));
         Ok(inputs)
     }
 
@@ -182,12 +182,6 @@ impl Plan {
             .collect();
         (Plan { steps, checks }, half)
     }
-}
-
-/// Whether `file` is a CA's serial file (`NAME.srl`, see `files_of`), which
-/// every signing step reads when present and updates.
-fn is_serial(file: &Path) -> bool {
-    file.extension().is_some_and(|e| e == "srl")
 }
 
 /// The transcript: one command per line, exactly as the tutorial writes them.
@@ -311,7 +305,23 @@ pub struct LeafSpec {
     pub p12: P12,
 }
 
+impl LeafSpec {
+    pub fn files(&self) -> Files {
+        Files::new(&self.name, self.role)
+    }
+}
+
+/// The certificate of the CA whose serial file is `serial`.
+fn serial_owner(serial: &Path) -> PathBuf {
+    let stem = serial.file_stem().unwrap_or_default().to_string_lossy();
+    PathBuf::from(Files::new(&stem, Role::Ca).crt())
+}
+
 impl CheckSpec {
+    pub fn ca_files(&self) -> Files {
+        Files::new(&self.ca, Role::Ca)
+    }
+
     /// The checks for a profile's PKI.
     pub fn for_profile(profile: &Profile) -> CheckSpec {
         let subject = |e: &Entity| Some(e.subject_fields());
@@ -330,29 +340,6 @@ impl CheckSpec {
                 })
                 .collect(),
         }
-    }
-}
-
-/// Every file an entity's steps write, by the tutorial's naming (the
-/// profile checks with it that no two entities write the same file).
-pub fn files_of(e: &Entity) -> Vec<String> {
-    let n = &e.name;
-    let mut files = vec![format!("{n}.key"), format!("{n}.crt")];
-    match e.role {
-        Role::Ca => files.push(format!("{n}.srl")),
-        role => files.extend([format!("{n}.csr"), bundle_name(n, role)]),
-    }
-    if e.p12 != P12::No {
-        files.push(format!("{n}.p12"));
-    }
-    files
-}
-
-/// The name of a leaf's bundle: the tutorial's `server.bundle.crt` and `client.pem`.
-pub fn bundle_name(name: &str, role: Role) -> String {
-    match role {
-        Role::Client => format!("{name}.pem"),
-        _ => format!("{name}.bundle.crt"),
     }
 }
 
@@ -411,13 +398,9 @@ fn inspection(id: String, heading: &str, inspection: Inspection, inputs: &[&str]
 /// CSR and certificate subjects, key modes, PKCS#12 bundles, and the
 /// profile's subjects and SANs where a profile says them.
 pub fn checks(spec: &CheckSpec, caps: Capabilities) -> Vec<Step> {
-    let ca_crt = format!("{}.crt", spec.ca);
+    let ca_crt = spec.ca_files().crt();
     let mut out = Vec::new();
-    let leaf_crts: Vec<String> = spec
-        .leaves
-        .iter()
-        .map(|l| format!("{}.crt", l.name))
-        .collect();
+    let leaf_crts: Vec<String> = spec.leaves.iter().map(|l| l.files().crt()).collect();
     // File names found in a directory may start with `-`: such a name
     // is passed as `./-name.crt`, never as an option (exec::file_arg).
     let mut args = lits(&["verify", "-CAfile", &file_arg(&ca_crt)]);
@@ -440,9 +423,9 @@ pub fn checks(spec: &CheckSpec, caps: Capabilities) -> Vec<Step> {
     // same way share one openssl call (a workshop's clients are all
     // `sslclient` for `localhost`): one process instead of dozens.
     let mut groups: Vec<VerifyGroup> = Vec::new();
-    let mut rust_names: Vec<(String, Vec<San>)> = Vec::new();
+    let mut rust_names: Vec<(Files, Vec<San>)> = Vec::new();
     for leaf in &spec.leaves {
-        let crt = format!("{}.crt", leaf.name);
+        let crt = leaf.files().crt();
         let purpose = match leaf.role {
             Role::Client => "sslclient",
             _ => "sslserver",
@@ -453,7 +436,7 @@ pub fn checks(spec: &CheckSpec, caps: Capabilities) -> Vec<Step> {
         // with thousands of names must not start thousands of processes).
         let (by_openssl, by_rust) = leaf.sans.split_at(leaf.sans.len().min(NAMES_BY_OPENSSL));
         if !by_rust.is_empty() {
-            rust_names.push((crt.clone(), by_rust.to_vec()));
+            rust_names.push((leaf.files(), by_rust.to_vec()));
         }
         for san in by_openssl {
             // openssl verify checks DNS names, IP addresses and email
@@ -512,8 +495,8 @@ pub fn checks(spec: &CheckSpec, caps: Capabilities) -> Vec<Step> {
             &inputs,
         ));
     }
-    for (crt, names) in rust_names {
-        let id = format!("names-{}", crt.trim_end_matches(".crt"));
+    for (files, names) in rust_names {
+        let (id, crt) = (format!("names-{}", files.name), files.crt());
         out.push(inspection(
             id,
             "The certificate is valid for each of its other names.",
@@ -524,11 +507,11 @@ pub fn checks(spec: &CheckSpec, caps: Capabilities) -> Vec<Step> {
             &[&crt],
         ));
     }
-    let names: Vec<&str> = std::iter::once(spec.ca.as_str())
-        .chain(spec.leaves.iter().map(|l| l.name.as_str()))
+    let entities: Vec<Files> = std::iter::once(spec.ca_files())
+        .chain(spec.leaves.iter().map(LeafSpec::files))
         .collect();
-    for name in &names {
-        let (key, crt) = (format!("{name}.key"), format!("{name}.crt"));
+    for f in &entities {
+        let (name, key, crt) = (&f.name, f.key(), f.crt());
         out.push(inspection(
             format!("key-{name}"),
             "The private key belongs to the certificate.",
@@ -548,11 +531,8 @@ pub fn checks(spec: &CheckSpec, caps: Capabilities) -> Vec<Step> {
         ));
     }
     for leaf in &spec.leaves {
-        let (crt, csr, bundle) = (
-            format!("{}.crt", leaf.name),
-            format!("{}.csr", leaf.name),
-            bundle_name(&leaf.name, leaf.role),
-        );
+        let f = leaf.files();
+        let (crt, csr, bundle) = (f.crt(), f.csr(), f.bundle());
         out.push(inspection(
             format!("bundle-{}", leaf.name),
             "The bundle is the leaf certificate, then the CA's.",
@@ -572,7 +552,7 @@ pub fn checks(spec: &CheckSpec, caps: Capabilities) -> Vec<Step> {
             &[&csr, &crt],
         ));
         if leaf.p12 != P12::No {
-            let p12 = format!("{}.p12", leaf.name);
+            let p12 = f.p12();
             let mut args = lits(&[
                 "pkcs12",
                 "-in",
@@ -610,7 +590,7 @@ pub fn checks(spec: &CheckSpec, caps: Capabilities) -> Vec<Step> {
         .iter()
         .filter_map(|l| l.subject.as_ref().map(|s| (l.name.as_str(), s)));
     for (name, subject) in ca_subject.into_iter().chain(leaf_subjects) {
-        let crt = format!("{name}.crt");
+        let crt = Files::new(name, Role::Ca).crt();
         out.push(inspection(
             format!("profile-subject-{name}"),
             "The certificate's subject is the profile's.",
@@ -622,7 +602,7 @@ pub fn checks(spec: &CheckSpec, caps: Capabilities) -> Vec<Step> {
         ));
     }
     for leaf in spec.leaves.iter().filter(|l| l.sans_from_profile) {
-        let crt = format!("{}.crt", leaf.name);
+        let crt = leaf.files().crt();
         out.push(inspection(
             format!("profile-san-{}", leaf.name),
             "The certificate's subjectAltName is the profile's.",
@@ -676,7 +656,7 @@ fn step(
 
 /// The key step: the tutorial's `genrsa` for RSA, `genpkey` for the others.
 fn genkey(e: &Entity, heading: String) -> Step {
-    let key = format!("{}.key", e.name);
+    let key = e.files().key();
     let args = match e.key {
         KeySpec::Rsa(bits) => lits(&["genrsa", "-out", &key, &bits.to_string()]),
         KeySpec::Ec(curve) => lits(&[
@@ -780,7 +760,7 @@ fn strict_ca_extensions(
 }
 
 fn ca_steps(ca: &Entity, answers: Answers, extensions: &[&str], strict: bool) -> Vec<Step> {
-    let (key, crt) = (format!("{}.key", ca.name), format!("{}.crt", ca.name));
+    let (key, crt) = (ca.files().key(), ca.files().crt());
     let mut rest = lits(&["-x509", "-key", &key]);
     for ext in extensions {
         rest.extend([Arg::lit("-addext"), Arg::lit(*ext)]);
@@ -846,16 +826,27 @@ fn leaf_steps(
     caps: Capabilities,
 ) -> Vec<Step> {
     let who = leaf.role.table();
-    let (key, csr, crt) = (
-        format!("{}.key", leaf.name),
-        format!("{}.csr", leaf.name),
-        format!("{}.crt", leaf.name),
-    );
-    let (ca_key, ca_crt, serial) = (
-        format!("{}.key", ca.name),
-        format!("{}.crt", ca.name),
-        format!("{}.srl", ca.name),
-    );
+    let key_heading = match leaf.role {
+        Role::Client => format!("Generate a {} for the client.", key_words(leaf)),
+        _ => format!("Generate {}, for the {who}.", key_words(leaf)),
+    };
+    let expected = answers.expected.clone();
+    let mut steps = vec![
+        genkey(leaf, key_heading),
+        csr_step(leaf, answers),
+        sign_step(leaf, ca, expected, strict),
+        bundle_step(leaf, ca),
+    ];
+    if leaf.p12 != P12::No {
+        steps.push(p12_step(leaf, ca, caps));
+    }
+    steps
+}
+
+/// The tutorial's `openssl req -new -key NAME.key -addext "subjectAltName = …"`.
+fn csr_step(leaf: &Entity, answers: Answers) -> Step {
+    let (f, who) = (leaf.files(), leaf.role.table());
+    let (key, csr) = (f.key(), f.csr());
     let sans: Vec<String> = leaf.san.iter().map(|s| s.to_string()).collect();
     let addext = format!("subjectAltName = {}", sans.join(", "));
     let mut csr_step = step(
@@ -879,8 +870,17 @@ fn leaf_steps(
     );
     csr_step.subject_check = Some(SubjectCheck {
         file: PathBuf::from(&csr),
-        expected: answers.expected.clone(),
+        expected: answers.expected,
     });
+    csr_step
+}
+
+/// The tutorial's `openssl x509 -req … -extfile <(printf "…")`: the CA signs.
+fn sign_step(leaf: &Entity, ca: &Entity, expected: Vec<(String, String)>, strict: bool) -> Step {
+    let (f, c, who) = (leaf.files(), ca.files(), leaf.role.table());
+    let (csr, crt) = (f.csr(), f.crt());
+    let (ca_key, ca_crt, serial) = (c.key(), c.crt(), c.srl());
+    let sans: Vec<String> = leaf.san.iter().map(|s| s.to_string()).collect();
     let mut args = lits(&[
         "x509",
         "-req",
@@ -916,80 +916,83 @@ fn leaf_steps(
     );
     sign.subject_check = Some(SubjectCheck {
         file: PathBuf::from(&crt),
-        expected: answers.expected,
+        expected,
     });
-    let bundle = bundle_name(&leaf.name, leaf.role);
-    let bundle_heading = match leaf.role {
+    sign
+}
+
+/// The tutorial's `cat NAME.crt ca.crt > BUNDLE`.
+fn bundle_step(leaf: &Entity, ca: &Entity) -> Step {
+    let (f, who) = (leaf.files(), leaf.role.table());
+    let (crt, ca_crt, bundle) = (f.crt(), ca.files().crt(), f.bundle());
+    let heading = match leaf.role {
         Role::Client => "Generate PEM file.".to_string(),
         _ => format!(
             "Create a file which is a bundle of the {who} certificate and the CA certificate."
         ),
     };
-    let cat = step(
+    step(
         "bundle",
         leaf,
-        bundle_heading,
+        heading,
         Action::Concat {
             parts: vec![PathBuf::from(&crt), PathBuf::from(&ca_crt)],
             out: PathBuf::from(&bundle),
         },
         &[&crt, &ca_crt],
         &[&bundle],
-    );
-    let key_heading = match leaf.role {
-        Role::Client => format!("Generate a {} for the client.", key_words(leaf)),
-        _ => format!("Generate {}, for the {who}.", key_words(leaf)),
-    };
-    let mut steps = vec![genkey(leaf, key_heading), csr_step, sign, cat];
-    if leaf.p12 != P12::No {
-        let p12 = format!("{}.p12", leaf.name);
-        let mut args = lits(&["pkcs12", "-export"]);
-        match (leaf.p12, caps.pkcs12_legacy) {
-            // RC2/3DES and SHA-1 MACs: what Java 8 and older macOS keychains read.
-            (P12::Legacy, true) => args.push(Arg::lit("-legacy")),
-            // OpenSSL 1.1.1 has no -legacy: its defaults are those algorithms,
-            // so a current bundle names OpenSSL 3's defaults instead.
-            (P12::Modern, false) => args.extend(lits(&[
-                "-keypbe",
-                "AES-256-CBC",
-                "-certpbe",
-                "AES-256-CBC",
-                "-macalg",
-                "sha256",
-            ])),
-            _ => {}
-        }
-        args.extend(lits(&[
-            "-in",
-            &crt,
-            "-inkey",
-            &key,
-            "-certfile",
-            &ca_crt,
-            "-name",
-            &leaf.name,
-            "-passout",
-            &format!("env:{P12_PASSWORD_VAR}"),
-            "-out",
-            &p12,
-        ]));
-        let mut s = step(
-            "p12",
-            leaf,
-            format!(
-                "Bundle the {who}'s key, certificate and the CA certificate as PKCS#12 (for Java, browsers and keychains)."
-            ),
-            Action::Openssl {
-                args,
-                stdin: Vec::new(),
-            },
-            &[&crt, &key, &ca_crt],
-            &[&p12],
-        );
-        s.keys = vec![PathBuf::from(&p12)];
-        steps.push(s);
+    )
+}
+
+/// `openssl pkcs12 -export …`, the password through the environment.
+fn p12_step(leaf: &Entity, ca: &Entity, caps: Capabilities) -> Step {
+    let (f, who) = (leaf.files(), leaf.role.table());
+    let (key, crt, p12, ca_crt) = (f.key(), f.crt(), f.p12(), ca.files().crt());
+    let mut args = lits(&["pkcs12", "-export"]);
+    match (leaf.p12, caps.pkcs12_legacy) {
+        // RC2/3DES and SHA-1 MACs: what Java 8 and older macOS keychains read.
+        (P12::Legacy, true) => args.push(Arg::lit("-legacy")),
+        // OpenSSL 1.1.1 has no -legacy: its defaults are those algorithms,
+        // so a current bundle names OpenSSL 3's defaults instead.
+        (P12::Modern, false) => args.extend(lits(&[
+            "-keypbe",
+            "AES-256-CBC",
+            "-certpbe",
+            "AES-256-CBC",
+            "-macalg",
+            "sha256",
+        ])),
+        _ => {}
     }
-    steps
+    args.extend(lits(&[
+        "-in",
+        &crt,
+        "-inkey",
+        &key,
+        "-certfile",
+        &ca_crt,
+        "-name",
+        &leaf.name,
+        "-passout",
+        &format!("env:{P12_PASSWORD_VAR}"),
+        "-out",
+        &p12,
+    ]));
+    let mut s = step(
+        "p12",
+        leaf,
+        format!(
+            "Bundle the {who}'s key, certificate and the CA certificate as PKCS#12 (for Java, browsers and keychains)."
+        ),
+        Action::Openssl {
+            args,
+            stdin: Vec::new(),
+        },
+        &[&crt, &key, &ca_crt],
+        &[&p12],
+    );
+    s.keys = vec![PathBuf::from(&p12)];
+    s
 }
 
 #[cfg(test)]

@@ -16,22 +16,7 @@ pub const MIN_BITS: u32 = 2048;
 /// OpenSSL's OPENSSL_RSA_MAX_MODULUS_BITS; genrsa refuses larger keys.
 pub const MAX_BITS: u32 = 16384;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    Ca,
-    Server,
-    Client,
-}
-
-impl Role {
-    pub fn table(self) -> &'static str {
-        match self {
-            Role::Ca => "ca",
-            Role::Server => "server",
-            Role::Client => "client",
-        }
-    }
-}
+pub use crate::layout::Role;
 
 /// A subject field, by OpenSSL's short name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -231,6 +216,11 @@ pub struct Entity {
 }
 
 impl Entity {
+    /// Its files, by the tutorial's naming.
+    pub fn files(&self) -> crate::layout::Files {
+        crate::layout::Files::new(&self.name, self.role)
+    }
+
     pub fn subject_value(&self, field: Field) -> Option<&SubjectValue> {
         self.subject.iter().find(|v| v.field == field)
     }
@@ -852,7 +842,7 @@ impl<'t> Validator<'t> {
     fn distinct_files(&mut self, profile: &Profile, doc: &Table<'_>) {
         let mut seen: Vec<(String, &str)> = Vec::new();
         for e in profile.entities() {
-            for file in crate::plan::files_of(e) {
+            for file in e.files().all(e.p12 != P12::No) {
                 if let Some((_, other)) = seen.iter().find(|(f, _)| *f == file) {
                     let message = format!(
                         "would write {file}, which {other} writes too; give each entity its own name"

@@ -21,8 +21,7 @@ use crate::signals;
 use crate::step::{Action, Arg, Expect, Step};
 use crate::verify;
 
-/// How long one step may run before it is stopped, unless `--timeout` says otherwise.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
+pub use crate::exec::DEFAULT_TIMEOUT;
 
 /// How often a running step is checked for Ctrl-C and its deadline.
 const POLL: Duration = Duration::from_millis(25);
@@ -422,12 +421,13 @@ impl Runner<'_> {
             }
         }
         if let Some(check) = &step.subject_check {
-            let found =
-                verify::read_subject(&dir.join(&check.file)).map_err(|message| Error::Check {
+            let found = crate::x509::read_subject(&dir.join(&check.file)).map_err(|message| {
+                Error::Check {
                     step: step.id.clone(),
                     command: step.to_string(),
                     message,
-                })?;
+                }
+            })?;
             if let Some((field, expected, found)) =
                 verify::subject_difference(&check.expected, &found)
             {

@@ -1,72 +1,18 @@
 //! Checks of what openssl wrote, parsed in Rust rather than scraped from
 //! openssl's text (whose format changes between versions).
 
-use std::net::IpAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use x509_parser::prelude::*;
-
 use crate::keys::{self, PublicKey};
-use crate::plan::{CheckSpec, LeafSpec, bundle_name};
-use crate::profile::{Field, Role, San, SanKind};
+use crate::layout;
+use crate::plan::{CheckSpec, LeafSpec};
+use crate::profile::{San, SanKind};
 use crate::step::{Inspection, same_fields, show_fields};
-
-/// Dotted OIDs of the subject fields pkiforge writes.
-fn short_name(oid: &str) -> Option<&'static str> {
-    Some(match oid {
-        "2.5.4.6" => Field::C.short(),
-        "2.5.4.8" => Field::ST.short(),
-        "2.5.4.7" => Field::L.short(),
-        "2.5.4.10" => Field::O.short(),
-        "2.5.4.11" => Field::OU.short(),
-        "2.5.4.3" => Field::CN.short(),
-        "1.2.840.113549.1.9.1" => Field::EmailAddress.short(),
-        _ => return None,
-    })
-}
-
-/// The subject of a PEM certificate or CSR as `(short name, value)` pairs, in
-/// the order they are written. Unknown attributes appear by dotted OID.
-pub fn read_subject(path: &Path) -> Result<Vec<(String, String)>, String> {
-    subject_of_pem(&read(path)?).map_err(|why| format!("{}: {why}", path.display()))
-}
-
-/// `(short name, value)` pairs of a name, in order; unknown attributes by dotted OID.
-pub fn name_pairs(name: &X509Name<'_>) -> Vec<(String, String)> {
-    name.iter_rdn()
-        .flat_map(|rdn| rdn.iter())
-        .map(|atv| {
-            let oid = atv.attr_type().to_id_string();
-            let key = short_name(&oid).map_or(oid, str::to_string);
-            let value = atv.as_str().map_or_else(
-                |_| format!("<undecodable {:?}>", atv.attr_value().header.tag()),
-                str::to_string,
-            );
-            (key, value)
-        })
-        .collect()
-}
-
-/// The subject of a PEM certificate or CSR.
-pub fn subject_of_pem(bytes: &[u8]) -> Result<Vec<(String, String)>, String> {
-    let (_, pem) = parse_x509_pem(bytes).map_err(|e| format!("not a PEM file ({e})"))?;
-    match pem.label.as_str() {
-        "CERTIFICATE" => subject_of_der(&pem.contents),
-        "CERTIFICATE REQUEST" => {
-            let (_, csr) = X509CertificationRequest::from_der(&pem.contents)
-                .map_err(|e| format!("not a valid CSR ({e})"))?;
-            Ok(name_pairs(&csr.certification_request_info.subject))
-        }
-        other => Err(format!("holds a {other}, not a certificate or CSR")),
-    }
-}
-
-/// The subject of a DER certificate.
-pub fn subject_of_der(der: &[u8]) -> Result<Vec<(String, String)>, String> {
-    let cert = parse_certificate(der)?;
-    Ok(name_pairs(cert.subject()))
-}
+use crate::x509::{
+    describe, parse_certificate, pem_blocks, read, read_certificate, read_certificates,
+    read_subject, sans_of,
+};
 
 /// The first difference between the subject openssl wrote and the expected
 /// one, as `(field, expected, found)`, rendering an absent value as `(none)`.
@@ -99,129 +45,17 @@ pub fn subject_difference(
         .map(|(f, v)| (f.clone(), "(none)".to_string(), show(Some(v))))
 }
 
-/// The DER of every PEM block in `bytes` with the given label.
-fn pem_blocks(bytes: &[u8], label: &str) -> Result<Vec<Vec<u8>>, String> {
-    let mut out = Vec::new();
-    for pem in Pem::iter_from_buffer(bytes) {
-        let pem = pem.map_err(|e| format!("not a valid PEM file ({e})"))?;
-        if pem.label == label {
-            out.push(pem.contents);
-        }
-    }
-    Ok(out)
-}
-
-fn read(path: &Path) -> Result<Vec<u8>, String> {
-    crate::files::read_regular(path).map_err(|e| e.to_string())
-}
-
-/// The certificates of a PEM file, as DER.
-pub fn read_certificates(path: &Path) -> Result<Vec<Vec<u8>>, String> {
-    let ders =
-        pem_blocks(&read(path)?, "CERTIFICATE").map_err(|e| format!("{}: {e}", path.display()))?;
-    for der in &ders {
-        parse_certificate(der).map_err(|e| format!("{}: {e}", path.display()))?;
-    }
-    Ok(ders)
-}
-
-/// The one certificate of a PEM file, as DER.
-fn read_certificate(path: &Path) -> Result<Vec<u8>, String> {
-    let mut ders = read_certificates(path)?;
-    match ders.len() {
-        1 => Ok(ders.remove(0)),
-        0 => Err(format!("{} holds no certificate", path.display())),
-        n => Err(format!(
-            "{} holds {n} certificates, not one",
-            path.display()
-        )),
-    }
-}
-
-/// A DER certificate, parsed.
-pub fn parse_certificate(der: &[u8]) -> Result<X509Certificate<'_>, String> {
-    X509Certificate::from_der(der)
-        .map(|(_, cert)| cert)
-        .map_err(|e| format!("not a valid certificate ({e})"))
-}
-
-fn describe(der: &[u8]) -> String {
-    match X509Certificate::from_der(der) {
-        Ok((_, cert)) => format!("\"{}\"", cert.subject()),
-        Err(_) => "an unreadable certificate".into(),
-    }
-}
-
-/// The subjectAltName entries of a certificate, in openssl's syntax.
-pub fn sans_of(der: &[u8]) -> Result<Vec<San>, String> {
-    let cert = parse_certificate(der)?;
-    sans_of_cert(&cert)
-}
-
-/// The subjectAltName entries of a parsed certificate.
-pub fn sans_of_cert(cert: &X509Certificate<'_>) -> Result<Vec<San>, String> {
-    let Some(ext) = cert
-        .subject_alternative_name()
-        .map_err(|e| format!("bad subjectAltName ({e})"))?
-    else {
-        return Ok(Vec::new());
-    };
-    let mut out = Vec::new();
-    for name in &ext.value.general_names {
-        let (kind, value) = match name {
-            GeneralName::DNSName(d) => (SanKind::Dns, d.to_string()),
-            GeneralName::RFC822Name(e) => (SanKind::Email, e.to_string()),
-            GeneralName::URI(u) => (SanKind::Uri, u.to_string()),
-            GeneralName::IPAddress(b) => {
-                let ip = match b.len() {
-                    4 => IpAddr::from(<[u8; 4]>::try_from(*b).unwrap_or_default()),
-                    16 => IpAddr::from(<[u8; 16]>::try_from(*b).unwrap_or_default()),
-                    _ => continue,
-                };
-                (SanKind::Ip, ip.to_string())
-            }
-            _ => continue,
-        };
-        out.push(San { kind, value });
-    }
-    Ok(out)
-}
-
-/// Finds the PKI in `dir` by the tutorial's file names: `ca.crt`, and each
-/// other `NAME.crt` with `NAME.bundle.crt` (a server) or `NAME.pem` (a
-/// client). The names to verify come from the certificates themselves.
+/// Finds the PKI in `dir` by the tutorial's file names (layout.rs); the
+/// names to verify come from the certificates themselves.
 pub fn discover(dir: &Path) -> Result<CheckSpec, String> {
-    if !dir.join("ca.crt").is_file() {
-        return Err(format!(
-            "{} has no ca.crt; give the directory a run wrote, e.g. pki/localhost",
-            dir.display()
-        ));
-    }
-    let entries =
-        std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+    let found = layout::read(dir)?;
     let mut leaves = Vec::new();
-    let mut unknown = Vec::new();
-    for entry in entries.flatten() {
-        let file = entry.file_name().to_string_lossy().into_owned();
-        let Some(name) = file.strip_suffix(".crt") else {
-            continue;
-        };
-        if name == "ca" || name.ends_with(".bundle") {
-            continue;
-        }
-        let role = if dir.join(bundle_name(name, Role::Server)).is_file() {
-            Role::Server
-        } else if dir.join(bundle_name(name, Role::Client)).is_file() {
-            Role::Client
-        } else {
-            unknown.push(file.clone());
-            continue;
-        };
-        let der = read_certificate(&dir.join(&file))?;
-        let sans = sans_of(&der).map_err(|e| format!("{file}: {e}"))?;
+    for files in found.leaves {
+        let der = read_certificate(&dir.join(files.crt()))?;
+        let sans = sans_of(&der).map_err(|e| format!("{}: {e}", files.crt()))?;
         leaves.push(LeafSpec {
-            name: name.to_string(),
-            role,
+            name: files.name,
+            role: files.role,
             sans,
             sans_from_profile: false,
             subject: None,
@@ -230,22 +64,8 @@ pub fn discover(dir: &Path) -> Result<CheckSpec, String> {
             p12: crate::profile::P12::No,
         });
     }
-    if !unknown.is_empty() {
-        unknown.sort();
-        return Err(format!(
-            "cannot tell whether {} belong to a server (NAME.bundle.crt) or a client (NAME.pem); restore the bundle files",
-            unknown.join(", ")
-        ));
-    }
-    if leaves.is_empty() {
-        return Err(format!(
-            "{} has ca.crt but no server or client certificate",
-            dir.display()
-        ));
-    }
-    leaves.sort_by_key(|l| (l.role != Role::Server, l.name.clone()));
     Ok(CheckSpec {
-        ca: "ca".into(),
+        ca: found.ca.name,
         ca_subject: None,
         leaves,
     })
@@ -482,14 +302,6 @@ mod tests {
         assert_eq!(
             subject_difference(&want, &pairs(&[("C", "DE")])),
             Some(("CN".into(), "\"Zürich\"".into(), "(none)".into()))
-        );
-    }
-
-    #[test]
-    fn garbage_is_not_a_subject() {
-        assert_eq!(
-            subject_of_pem(b"hello").unwrap_err(),
-            "not a PEM file (Parsing Error: MissingHeader)"
         );
     }
 }

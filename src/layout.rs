@@ -1,0 +1,200 @@
+//! File names: the ONLY place that turns a role and a name into the files
+//! of an entity (the tutorial's `ca.key`, `server.bundle.crt`,
+//! `client.pem`, …), and that reads a PKI directory back into entities.
+
+use std::path::Path;
+
+/// What an entity is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Ca,
+    Server,
+    Client,
+}
+
+impl Role {
+    /// Its table in a profile, and the default name of its files.
+    pub fn table(self) -> &'static str {
+        match self {
+            Role::Ca => "ca",
+            Role::Server => "server",
+            Role::Client => "client",
+        }
+    }
+}
+
+/// The files of one entity, by the tutorial's naming.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Files {
+    pub name: String,
+    pub role: Role,
+}
+
+impl Files {
+    pub fn new(name: &str, role: Role) -> Files {
+        Files {
+            name: name.to_string(),
+            role,
+        }
+    }
+
+    /// `NAME.key`: the private key.
+    pub fn key(&self) -> String {
+        format!("{}.key", self.name)
+    }
+
+    /// `NAME.crt`: the certificate.
+    pub fn crt(&self) -> String {
+        format!("{}.crt", self.name)
+    }
+
+    /// `NAME.csr`: a leaf's certificate signing request.
+    pub fn csr(&self) -> String {
+        format!("{}.csr", self.name)
+    }
+
+    /// `NAME.srl`: a CA's serial number file (`-CAcreateserial`).
+    pub fn srl(&self) -> String {
+        format!("{}.srl", self.name)
+    }
+
+    /// A leaf's bundle: the tutorial's `server.bundle.crt` (what a server
+    /// presents) and `client.pem` (what a client presents).
+    pub fn bundle(&self) -> String {
+        match self.role {
+            Role::Client => format!("{}.pem", self.name),
+            _ => format!("{}.bundle.crt", self.name),
+        }
+    }
+
+    /// `NAME.p12`: the PKCS#12 bundle.
+    pub fn p12(&self) -> String {
+        format!("{}.p12", self.name)
+    }
+
+    /// Every file the entity's steps write, in the order they are made.
+    pub fn all(&self, p12: bool) -> Vec<String> {
+        let mut files = vec![self.key(), self.crt()];
+        match self.role {
+            Role::Ca => files.push(self.srl()),
+            _ => files.extend([self.csr(), self.bundle()]),
+        }
+        if p12 {
+            files.push(self.p12());
+        }
+        files
+    }
+}
+
+/// Whether `file` is a CA's serial number file (see [`Files::srl`]).
+pub fn is_serial(file: &Path) -> bool {
+    file.extension().is_some_and(|e| e == "srl")
+}
+
+/// A PKI directory read back by its file names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layout {
+    pub ca: Files,
+    /// Servers first, then clients, each by name.
+    pub leaves: Vec<Files>,
+}
+
+/// Reads `dir` back into entities: `ca.crt`, and each other `NAME.crt`
+/// with `NAME.bundle.crt` (a server) or `NAME.pem` (a client).
+pub fn read(dir: &Path) -> Result<Layout, String> {
+    let ca = Files::new("ca", Role::Ca);
+    if !dir.join(ca.crt()).is_file() {
+        return Err(format!(
+            "{} has no {}; give the directory a run wrote, e.g. pki/localhost",
+            dir.display(),
+            ca.crt()
+        ));
+    }
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+    let mut leaves = Vec::new();
+    let mut unknown = Vec::new();
+    for entry in entries.flatten() {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        let Some(name) = file.strip_suffix(".crt") else {
+            continue;
+        };
+        if name == ca.name || name.ends_with(".bundle") {
+            continue;
+        }
+        let role = [Role::Server, Role::Client]
+            .into_iter()
+            .find(|&role| dir.join(Files::new(name, role).bundle()).is_file());
+        match role {
+            Some(role) => leaves.push(Files::new(name, role)),
+            None => unknown.push(file.clone()),
+        }
+    }
+    if !unknown.is_empty() {
+        unknown.sort();
+        return Err(format!(
+            "cannot tell whether {} belong to a server (NAME.bundle.crt) or a client (NAME.pem); restore the bundle files",
+            unknown.join(", ")
+        ));
+    }
+    if leaves.is_empty() {
+        return Err(format!(
+            "{} has {} but no server or client certificate",
+            dir.display(),
+            ca.crt()
+        ));
+    }
+    leaves.sort_by_key(|l| (l.role != Role::Server, l.name.clone()));
+    Ok(Layout { ca, leaves })
+}
+
+/// Whether a file is a server's bundle (`NAME.bundle.crt`): a certificate
+/// that a server bundle holds is a server's.
+pub fn is_server_bundle(file: &str) -> bool {
+    file.ends_with(".bundle.crt")
+}
+
+/// Whether a file is a bundle: a server's, or a client's `NAME.pem`.
+pub fn is_bundle(file: &str) -> bool {
+    is_server_bundle(file) || file.ends_with(".pem")
+}
+
+/// Whether a file is one pkiforge reads certificates from (`.crt`, `.pem`).
+pub fn may_hold_certificates(file: &str) -> bool {
+    file.ends_with(".crt") || file.ends_with(".pem")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tutorials_names() {
+        let server = Files::new("server", Role::Server);
+        assert_eq!(
+            server.all(false),
+            [
+                "server.key",
+                "server.crt",
+                "server.csr",
+                "server.bundle.crt"
+            ]
+        );
+        assert_eq!(
+            Files::new("client", Role::Client).all(true),
+            [
+                "client.key",
+                "client.crt",
+                "client.csr",
+                "client.pem",
+                "client.p12"
+            ]
+        );
+        assert_eq!(
+            Files::new("ca", Role::Ca).all(false),
+            ["ca.key", "ca.crt", "ca.srl"]
+        );
+        assert!(is_serial(Path::new("ca.srl")));
+        assert!(!is_serial(Path::new("ca.crt")));
+    }
+}

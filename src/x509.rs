@@ -1,0 +1,449 @@
+//! Reading certificates, CSRs and their names in Rust (x509-parser), not
+//! from openssl's text, whose format changes between versions. Reading
+//! only: the checks are verify.rs's and lint.rs's.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+use x509_parser::prelude::*;
+use x509_parser::public_key::PublicKey;
+
+use crate::profile::{Field, San, SanKind};
+
+/// Dotted OIDs of the subject fields pkiforge writes.
+fn short_name(oid: &str) -> Option<&'static str> {
+    Some(match oid {
+        "2.5.4.6" => Field::C.short(),
+        "2.5.4.8" => Field::ST.short(),
+        "2.5.4.7" => Field::L.short(),
+        "2.5.4.10" => Field::O.short(),
+        "2.5.4.11" => Field::OU.short(),
+        "2.5.4.3" => Field::CN.short(),
+        "1.2.840.113549.1.9.1" => Field::EmailAddress.short(),
+        _ => return None,
+    })
+}
+
+/// The subject of a PEM certificate or CSR as `(short name, value)` pairs, in
+/// the order they are written. Unknown attributes appear by dotted OID.
+pub fn read_subject(path: &Path) -> Result<Vec<(String, String)>, String> {
+    subject_of_pem(&read(path)?).map_err(|why| format!("{}: {why}", path.display()))
+}
+
+/// `(short name, value)` pairs of a name, in order; unknown attributes by dotted OID.
+pub fn name_pairs(name: &X509Name<'_>) -> Vec<(String, String)> {
+    name.iter_rdn()
+        .flat_map(|rdn| rdn.iter())
+        .map(|atv| {
+            let oid = atv.attr_type().to_id_string();
+            let key = short_name(&oid).map_or(oid, str::to_string);
+            let value = atv.as_str().map_or_else(
+                |_| format!("<undecodable {:?}>", atv.attr_value().header.tag()),
+                str::to_string,
+            );
+            (key, value)
+        })
+        .collect()
+}
+
+/// The subject of a PEM certificate or CSR.
+pub fn subject_of_pem(bytes: &[u8]) -> Result<Vec<(String, String)>, String> {
+    let (_, pem) = parse_x509_pem(bytes).map_err(|e| format!("not a PEM file ({e})"))?;
+    match pem.label.as_str() {
+        "CERTIFICATE" => subject_of_der(&pem.contents),
+        "CERTIFICATE REQUEST" => {
+            let (_, csr) = X509CertificationRequest::from_der(&pem.contents)
+                .map_err(|e| format!("not a valid CSR ({e})"))?;
+            Ok(name_pairs(&csr.certification_request_info.subject))
+        }
+        other => Err(format!("holds a {other}, not a certificate or CSR")),
+    }
+}
+
+/// The subject of a DER certificate.
+pub fn subject_of_der(der: &[u8]) -> Result<Vec<(String, String)>, String> {
+    let cert = parse_certificate(der)?;
+    Ok(name_pairs(cert.subject()))
+}
+
+/// The DER of every PEM block in `bytes` with the given label.
+pub fn pem_blocks(bytes: &[u8], label: &str) -> Result<Vec<Vec<u8>>, String> {
+    let mut out = Vec::new();
+    for pem in Pem::iter_from_buffer(bytes) {
+        let pem = pem.map_err(|e| format!("not a valid PEM file ({e})"))?;
+        if pem.label == label {
+            out.push(pem.contents);
+        }
+    }
+    Ok(out)
+}
+
+pub fn read(path: &Path) -> Result<Vec<u8>, String> {
+    crate::files::read_regular(path).map_err(|e| e.to_string())
+}
+
+/// The certificates of a PEM file, as DER.
+pub fn read_certificates(path: &Path) -> Result<Vec<Vec<u8>>, String> {
+    let ders =
+        pem_blocks(&read(path)?, "CERTIFICATE").map_err(|e| format!("{}: {e}", path.display()))?;
+    for der in &ders {
+        parse_certificate(der).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    Ok(ders)
+}
+
+/// The one certificate of a PEM file, as DER.
+pub fn read_certificate(path: &Path) -> Result<Vec<u8>, String> {
+    let mut ders = read_certificates(path)?;
+    match ders.len() {
+        1 => Ok(ders.remove(0)),
+        0 => Err(format!("{} holds no certificate", path.display())),
+        n => Err(format!(
+            "{} holds {n} certificates, not one",
+            path.display()
+        )),
+    }
+}
+
+/// A DER certificate, parsed.
+pub fn parse_certificate(der: &[u8]) -> Result<X509Certificate<'_>, String> {
+    X509Certificate::from_der(der)
+        .map(|(_, cert)| cert)
+        .map_err(|e| format!("not a valid certificate ({e})"))
+}
+
+pub fn describe(der: &[u8]) -> String {
+    match X509Certificate::from_der(der) {
+        Ok((_, cert)) => format!("\"{}\"", cert.subject()),
+        Err(_) => "an unreadable certificate".into(),
+    }
+}
+
+/// The subjectAltName entries of a certificate, in openssl's syntax.
+pub fn sans_of(der: &[u8]) -> Result<Vec<San>, String> {
+    let cert = parse_certificate(der)?;
+    sans_of_cert(&cert)
+}
+
+/// The subjectAltName entries of a parsed certificate.
+pub fn sans_of_cert(cert: &X509Certificate<'_>) -> Result<Vec<San>, String> {
+    let Some(ext) = cert
+        .subject_alternative_name()
+        .map_err(|e| format!("bad subjectAltName ({e})"))?
+    else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for name in &ext.value.general_names {
+        let (kind, value) = match name {
+            GeneralName::DNSName(d) => (SanKind::Dns, d.to_string()),
+            GeneralName::RFC822Name(e) => (SanKind::Email, e.to_string()),
+            GeneralName::URI(u) => (SanKind::Uri, u.to_string()),
+            GeneralName::IPAddress(b) => {
+                let ip = match b.len() {
+                    4 => IpAddr::from(<[u8; 4]>::try_from(*b).unwrap_or_default()),
+                    16 => IpAddr::from(<[u8; 16]>::try_from(*b).unwrap_or_default()),
+                    _ => continue,
+                };
+                (SanKind::Ip, ip.to_string())
+            }
+            _ => continue,
+        };
+        out.push(San { kind, value });
+    }
+    Ok(out)
+}
+
+/// The facts of one certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertInfo {
+    /// The files that hold it, first the one that holds it alone.
+    pub files: Vec<String>,
+    pub version: u32,
+    pub subject: String,
+    pub issuer: String,
+    pub self_issued: bool,
+    pub serial: String,
+    pub sans: Vec<String>,
+    pub key: KeyInfo,
+    pub signature: String,
+    pub not_before: i64,
+    pub not_after: i64,
+    pub sha256: String,
+    pub is_ca: bool,
+    /// `(name, critical, value)`, such as `("keyUsage", true, "keyCertSign, cRLSign")`.
+    pub extensions: Vec<(String, bool, String)>,
+    pub has_eku: bool,
+    pub eku_server: bool,
+    pub eku_client: bool,
+    pub key_cert_sign: Option<bool>,
+    pub subject_fields: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyInfo {
+    Rsa(usize),
+    Ec(String),
+    Ed25519,
+    Other(String),
+}
+
+impl fmt::Display for KeyInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeyInfo::Rsa(bits) => write!(f, "RSA {bits}"),
+            KeyInfo::Ec(curve) => write!(f, "EC {curve}"),
+            KeyInfo::Ed25519 => f.write_str("Ed25519"),
+            KeyInfo::Other(oid) => write!(f, "other ({oid})"),
+        }
+    }
+}
+
+impl CertInfo {
+    pub fn validity_days(&self) -> i64 {
+        (self.not_after - self.not_before) / 86_400
+    }
+
+    /// Whole days from `now` (a Unix time) until it expires; negative once expired.
+    pub fn days_left(&self, now: i64) -> i64 {
+        (self.not_after - now).div_euclid(86_400)
+    }
+
+    /// The file a finding should name: the one holding this certificate alone.
+    pub fn file(&self) -> &str {
+        &self.files[0]
+    }
+}
+
+fn signature_name(oid: &str) -> String {
+    match oid {
+        "1.2.840.113549.1.1.5" => "sha1WithRSAEncryption",
+        "1.2.840.113549.1.1.11" => "sha256WithRSAEncryption",
+        "1.2.840.113549.1.1.12" => "sha384WithRSAEncryption",
+        "1.2.840.113549.1.1.13" => "sha512WithRSAEncryption",
+        "1.2.840.113549.1.1.10" => "RSASSA-PSS",
+        "1.2.840.113549.1.1.4" => "md5WithRSAEncryption",
+        "1.2.840.10045.4.1" => "ecdsa-with-SHA1",
+        "1.2.840.10045.4.3.2" => "ecdsa-with-SHA256",
+        "1.2.840.10045.4.3.3" => "ecdsa-with-SHA384",
+        "1.2.840.10045.4.3.4" => "ecdsa-with-SHA512",
+        "1.3.101.112" => "Ed25519",
+        other => return other.to_string(),
+    }
+    .to_string()
+}
+
+fn curve_name(oid: &str) -> String {
+    match oid {
+        "1.2.840.10045.3.1.7" => "P-256",
+        "1.3.132.0.34" => "P-384",
+        "1.3.132.0.35" => "P-521",
+        other => return other.to_string(),
+    }
+    .to_string()
+}
+
+/// Whether a signature algorithm uses SHA-1 or MD5.
+pub fn is_weak_signature(name: &str) -> bool {
+    name.starts_with("sha1") || name.starts_with("md5") || name.ends_with("SHA1")
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+fn key_usage_names(ku: &KeyUsage) -> String {
+    let names = [
+        "digitalSignature",
+        "nonRepudiation",
+        "keyEncipherment",
+        "dataEncipherment",
+        "keyAgreement",
+        "keyCertSign",
+        "cRLSign",
+        "encipherOnly",
+        "decipherOnly",
+    ];
+    names
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| (ku.flags >> i) & 1 == 1)
+        .map(|(_, n)| *n)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Parses one DER certificate.
+pub fn cert_info(der: &[u8], file: &str) -> Result<CertInfo, String> {
+    let cert = parse_certificate(der).map_err(|e| format!("{file}: {e}"))?;
+    let spki = &cert.tbs_certificate.subject_pki;
+    let key = match spki.parsed() {
+        Ok(PublicKey::RSA(rsa)) => KeyInfo::Rsa(rsa.key_size()),
+        Ok(PublicKey::EC(_)) => KeyInfo::Ec(
+            spki.algorithm
+                .parameters
+                .as_ref()
+                .and_then(|p| p.as_oid().ok())
+                .map_or_else(|| "unknown curve".into(), |o| curve_name(&o.to_id_string())),
+        ),
+        _ if spki.algorithm.algorithm == x509_parser::oid_registry::OID_SIG_ED25519 => {
+            KeyInfo::Ed25519
+        }
+        _ => KeyInfo::Other(spki.algorithm.algorithm.to_id_string()),
+    };
+    let mut extensions = Vec::new();
+    let (mut has_eku, mut eku_server, mut eku_client, mut key_cert_sign) =
+        (false, false, false, None);
+    for ext in cert.extensions() {
+        let (name, value) = match ext.parsed_extension() {
+            ParsedExtension::BasicConstraints(bc) => (
+                "basicConstraints",
+                format!(
+                    "CA:{}{}",
+                    if bc.ca { "TRUE" } else { "FALSE" },
+                    bc.path_len_constraint
+                        .map(|n| format!(", pathlen:{n}"))
+                        .unwrap_or_default()
+                ),
+            ),
+            ParsedExtension::KeyUsage(ku) => {
+                key_cert_sign = Some(ku.key_cert_sign());
+                ("keyUsage", key_usage_names(ku))
+            }
+            ParsedExtension::ExtendedKeyUsage(eku) => {
+                has_eku = true;
+                eku_server = eku.server_auth || eku.any;
+                eku_client = eku.client_auth || eku.any;
+                let mut v = Vec::new();
+                for (on, n) in [
+                    (eku.server_auth, "serverAuth"),
+                    (eku.client_auth, "clientAuth"),
+                    (eku.code_signing, "codeSigning"),
+                    (eku.email_protection, "emailProtection"),
+                    (eku.any, "anyExtendedKeyUsage"),
+                ] {
+                    if on {
+                        v.push(n.to_string());
+                    }
+                }
+                v.extend(eku.other.iter().map(|o| o.to_id_string()));
+                ("extendedKeyUsage", v.join(", "))
+            }
+            ParsedExtension::SubjectAlternativeName(_) => ("subjectAltName", String::new()),
+            ParsedExtension::SubjectKeyIdentifier(_) => ("subjectKeyIdentifier", String::new()),
+            ParsedExtension::AuthorityKeyIdentifier(_) => ("authorityKeyIdentifier", String::new()),
+            _ => {
+                extensions.push((ext.oid.to_id_string(), ext.critical, String::new()));
+                continue;
+            }
+        };
+        extensions.push((name.to_string(), ext.critical, value));
+    }
+    let sans = sans_of_cert(&cert)?.iter().map(|s| s.to_string()).collect();
+    let subject_fields = name_pairs(cert.subject());
+    Ok(CertInfo {
+        files: vec![file.to_string()],
+        version: cert.version().0 + 1,
+        subject: cert.subject().to_string(),
+        issuer: cert.issuer().to_string(),
+        self_issued: cert.subject().as_raw() == cert.issuer().as_raw(),
+        serial: hex(cert.raw_serial()),
+        sans,
+        key,
+        signature: signature_name(&cert.signature_algorithm.algorithm.to_id_string()),
+        not_before: cert.validity().not_before.timestamp(),
+        not_after: cert.validity().not_after.timestamp(),
+        sha256: hex(&Sha256::digest(der)),
+        is_ca: cert.is_ca(),
+        extensions,
+        has_eku,
+        eku_server,
+        eku_client,
+        key_cert_sign,
+        subject_fields,
+    })
+}
+
+/// The certificates of a directory, and the files that could not be read.
+#[derive(Debug)]
+pub struct Found {
+    pub certs: Vec<CertInfo>,
+    /// One line per `.crt` or `.pem` file that holds no readable
+    /// certificate, saying why.
+    pub unreadable: Vec<String>,
+}
+
+/// Every distinct certificate in the `.crt` and `.pem` files of `dir`: the CA's
+/// first, then by file name. A certificate in several files (the bundles) is
+/// listed once, with every file that holds it. A file that is not PEM, or
+/// holds no certificate, is named in `unreadable`, never skipped silently.
+pub fn certificates(dir: &Path) -> Result<Found, String> {
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+    let mut files: Vec<String> = entries
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|f| crate::layout::may_hold_certificates(f))
+        .collect();
+    // Single certificates before bundles, so each is named by its own file.
+    files.sort_by_key(|f| (f != "ca.crt", crate::layout::is_bundle(f), f.clone()));
+    let mut out: Vec<CertInfo> = Vec::new();
+    let mut unreadable = Vec::new();
+    for file in files {
+        let ders = match read_certificates(&dir.join(&file)) {
+            Ok(ders) if ders.is_empty() => {
+                unreadable.push(format!(
+                    "{file}: holds no PEM certificate (BEGIN CERTIFICATE)"
+                ));
+                continue;
+            }
+            Ok(ders) => ders,
+            Err(e) => {
+                unreadable.push(format!("{file}: {e}"));
+                continue;
+            }
+        };
+        for der in ders {
+            let info = match cert_info(&der, &file) {
+                Ok(info) => info,
+                Err(e) => {
+                    unreadable.push(format!("{file}: {e}"));
+                    continue;
+                }
+            };
+            match out.iter_mut().find(|c| c.sha256 == info.sha256) {
+                Some(known) => known.files.push(file.clone()),
+                None => out.push(info),
+            }
+        }
+    }
+    if out.is_empty() && unreadable.is_empty() {
+        return Err(format!(
+            "{} holds no certificate (*.crt, *.pem)",
+            dir.display()
+        ));
+    }
+    Ok(Found {
+        certs: out,
+        unreadable,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn garbage_is_not_a_subject() {
+        assert_eq!(
+            subject_of_pem(b"hello").unwrap_err(),
+            "not a PEM file (Parsing Error: MissingHeader)"
+        );
+    }
+}
