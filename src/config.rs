@@ -21,9 +21,8 @@ pub struct Config {
     key_index: Vec<HashMap<String, usize>>,
     /// Entries replaced by a later line of the same key, until `compact`.
     holes: Vec<Vec<usize>>,
-    /// Whether an `.include` names a relative path, or an absolute one.
+    /// Whether an `.include` names a relative path.
     pub relative_includes: bool,
-    pub absolute_includes: bool,
 }
 
 const DEFAULT_SECTION: &str = "default";
@@ -121,11 +120,7 @@ impl Config {
             let target = rest.trim_start().trim_start_matches('=').trim();
             let target = unquote(&self.expand(target, section));
             let mut path = PathBuf::from(&target);
-            if path.is_relative() {
-                self.relative_includes = true;
-            } else {
-                self.absolute_includes = true;
-            }
+            self.relative_includes |= path.is_relative();
             if path.is_relative() {
                 if let Some(dir) = std::env::var_os("OPENSSL_CONF_INCLUDE") {
                     path = PathBuf::from(dir).join(&target);

@@ -96,6 +96,68 @@ impl fmt::Display for Problems {
     }
 }
 
+/// Which step failed, and its command exactly as `plan` prints it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct At {
+    pub step: String,
+    pub command: String,
+}
+
+impl At {
+    /// Boxed, so that the errors that carry it stay small.
+    pub fn new(step: impl Into<String>, command: impl Into<String>) -> Box<At> {
+        Box::new(At {
+            step: step.into(),
+            command: command.into(),
+        })
+    }
+}
+
+/// How an openssl process ended, or why it did not run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status {
+    Exited(i32),
+    Killed(i32),
+    NotStarted {
+        program: PathBuf,
+        reason: String,
+    },
+    /// Anything else, said in words.
+    Other(String),
+}
+
+impl From<std::process::ExitStatus> for Status {
+    fn from(status: std::process::ExitStatus) -> Status {
+        use std::os::unix::process::ExitStatusExt;
+        match (status.code(), status.signal()) {
+            (Some(code), _) => Status::Exited(code),
+            (None, Some(signal)) => Status::Killed(signal),
+            _ => Status::Other(format!("openssl ended: {status}")),
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Status::Exited(code) => write!(f, "openssl exited with status {code}"),
+            Status::Killed(signal) => write!(f, "openssl was killed by signal {signal}"),
+            Status::NotStarted { program, reason } => {
+                write!(f, "could not start {}: {reason}", program.display())
+            }
+            Status::Other(words) => f.write_str(words),
+        }
+    }
+}
+
+/// A failed check and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// The check as the report shows it.
+    pub check: String,
+    pub reason: String,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("{0}")]
@@ -122,13 +184,14 @@ pub enum Error {
     Config { path: PathBuf, message: String },
 
     #[error(
-        "step {step} failed: {command}\n  {status}{stderr}",
+        "step {} failed: {}\n  {status}{stderr}",
+        at.step,
+        at.command,
         stderr = indent_stderr(stderr, *stderr_lines)
     )]
     StepFailed {
-        step: String,
-        command: String,
-        status: String,
+        at: Box<At>,
+        status: Status,
         /// The end of what openssl wrote on stderr.
         stderr: String,
         /// How many lines it wrote in all (more than `stderr` holds when
@@ -136,39 +199,28 @@ pub enum Error {
         stderr_lines: usize,
     },
 
-    #[error("step {step} exited 0 but did not write {file}: {command}{stderr}", stderr = indent_stderr(stderr, 0))]
-    MissingOutput {
-        step: String,
-        command: String,
-        file: PathBuf,
-        stderr: String,
-    },
+    #[error("step {} exited 0 but did not write {}: {}", at.step, file.display(), at.command)]
+    MissingOutput { at: Box<At>, file: PathBuf },
 
     #[error(
-        "step {step}: {file} has {field} = {found}, but the profile says {expected}: {command}\n  The openssl config's prompts and pkiforge's answers disagree; run `pkiforge plan --answers` to see them."
+        "step {}: {} has {field} = {found}, but the profile says {expected}: {}\n  The openssl config's prompts and pkiforge's answers disagree; run `pkiforge plan --answers` to see them.",
+        at.step,
+        file.display(),
+        at.command
     )]
     SubjectMismatch {
-        step: String,
-        command: String,
+        at: Box<At>,
         file: PathBuf,
         field: String,
         expected: String,
         found: String,
     },
 
-    #[error("step {step}: {message}: {command}")]
-    Check {
-        step: String,
-        command: String,
-        message: String,
-    },
+    #[error("step {}: {message}: {}", at.step, at.command)]
+    Check { at: Box<At>, message: String },
 
     #[error("verification failed: {} of {total} checks failed{}", failed.len(), list_failures(failed))]
-    Verify {
-        total: usize,
-        /// `(check, reason)`
-        failed: Vec<(String, String)>,
-    },
+    Verify { total: usize, failed: Vec<Failure> },
 
     #[error("{} of {total} {what} failed: {}", failed.len(), failed.join(", "))]
     ChecksFailed {
@@ -191,25 +243,21 @@ pub enum Error {
     },
 
     #[error(
-        "{dir} already holds files this run would write: {files}\n  Choose another --out directory, remove them, or pass --force to overwrite them."
+        "{} already holds files this run would write: {}\n  Choose another --out directory, remove them, or pass --force to overwrite them.",
+        dir.display(),
+        files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(" ")
     )]
-    WouldClobber { dir: PathBuf, files: String },
+    WouldClobber { dir: PathBuf, files: Vec<PathBuf> },
 
     #[error(
-        "step {step} did not finish within {seconds} s and was stopped: {command}\n  Raise the limit with --timeout SECONDS."
+        "step {} did not finish within {seconds} s and was stopped: {}\n  Raise the limit with --timeout SECONDS.",
+        at.step,
+        at.command
     )]
-    Timeout {
-        step: String,
-        command: String,
-        seconds: u64,
-    },
+    Timeout { at: Box<At>, seconds: u64 },
 
     #[error("interrupted; nothing was written")]
     Interrupted { signal: i32 },
-
-    /// A step stopped because another one failed; never shown alone.
-    #[error("stopped because another step failed")]
-    Cancelled,
 
     #[error("{context}: {source}")]
     Io {
@@ -218,19 +266,28 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// A file or directory the user pointed pkiforge at that it cannot use
+    /// (a certificate it cannot read, a PKI directory it cannot make out).
+    #[error("{0}")]
+    BadInput(String),
+
     #[error("{0}")]
     Usage(String),
+
+    /// A command's report, printed on stdout before the error it ends in.
+    #[error("{error}")]
+    Reported { report: String, error: Box<Error> },
 }
 
 fn count(n: usize, noun: &str) -> String {
     format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
 }
 
-fn list_failures(failed: &[(String, String)]) -> String {
+fn list_failures(failed: &[Failure]) -> String {
     let mut out = String::new();
-    for (check, reason) in failed {
-        out.push_str(&format!("\n  FAIL {check}"));
-        for line in reason.lines() {
+    for f in failed {
+        out.push_str(&format!("\n  FAIL {}", f.check));
+        for line in f.reason.lines() {
             out.push_str(&format!("\n       {line}"));
         }
     }
@@ -271,6 +328,22 @@ impl Error {
         }
     }
 
+    /// `error` with the report to print before it.
+    pub fn reported(report: String, error: Error) -> Error {
+        Error::Reported {
+            report,
+            error: Box::new(error),
+        }
+    }
+
+    /// The report to print on stdout before the error, if any.
+    pub fn report(&self) -> Option<&str> {
+        match self {
+            Error::Reported { report, .. } => Some(report),
+            _ => None,
+        }
+    }
+
     /// The process exit code for this error.
     pub fn exit_code(&self) -> i32 {
         match self {
@@ -280,9 +353,11 @@ impl Error {
             | Error::OpensslUnsupported { .. }
             | Error::Config { .. }
             | Error::WouldClobber { .. }
+            | Error::BadInput(_)
             | Error::Usage(_) => exit::USAGE,
             Error::Interrupted { signal } if *signal == libc::SIGTERM => exit::TERMINATED,
             Error::Interrupted { .. } => exit::INTERRUPTED,
+            Error::Reported { error, .. } => error.exit_code(),
             Error::StepFailed { .. }
             | Error::MissingOutput { .. }
             | Error::SubjectMismatch { .. }
@@ -292,7 +367,6 @@ impl Error {
             | Error::Lint { .. }
             | Error::Unreadable { .. }
             | Error::Timeout { .. }
-            | Error::Cancelled
             | Error::Io { .. } => exit::FAILED,
         }
     }

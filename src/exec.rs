@@ -20,7 +20,7 @@ use std::process::{Child, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::error::{Error, Result};
+use crate::error::{At, Error, Result, Status};
 use crate::signals;
 
 /// How long one openssl call may run, unless `--timeout` says otherwise.
@@ -136,11 +136,17 @@ impl Call<'_> {
         cmd
     }
 
+    fn at(&self) -> Box<At> {
+        At::new(&self.step, &self.shown)
+    }
+
     fn start_error(&self, e: std::io::Error) -> Error {
         Error::StepFailed {
-            step: self.step.clone(),
-            command: self.shown.clone(),
-            status: format!("could not start {}: {e}", self.program.display()),
+            at: self.at(),
+            status: Status::NotStarted {
+                program: self.program.clone(),
+                reason: e.to_string(),
+            },
             stderr: String::new(),
             stderr_lines: 0,
         }
@@ -160,19 +166,23 @@ impl Call<'_> {
     fn stopped(&self, stop: Stop) -> Error {
         match stop {
             Stop::Deadline => Error::Timeout {
-                step: self.step.clone(),
-                command: self.shown.clone(),
+                at: self.at(),
                 seconds: self.timeout.as_secs(),
             },
             Stop::Signal(signal) => Error::Interrupted { signal },
-            Stop::Cancelled => Error::Cancelled,
+            // The scheduler that set the flag does not report this one.
+            Stop::Cancelled => Error::StepFailed {
+                at: self.at(),
+                status: Status::Other("stopped because another step failed".into()),
+                stderr: String::new(),
+                stderr_lines: 0,
+            },
             Stop::TooMuchOutput => Error::StepFailed {
-                step: self.step.clone(),
-                command: self.shown.clone(),
-                status: format!(
+                at: self.at(),
+                status: Status::Other(format!(
                     "openssl printed more than {} MiB on stdout and was stopped",
                     STDOUT_LIMIT >> 20
-                ),
+                )),
                 stderr: String::new(),
                 stderr_lines: 0,
             },
@@ -244,9 +254,8 @@ impl Call<'_> {
             return Ok(done);
         }
         Err(Error::StepFailed {
-            step: self.step.clone(),
-            command: self.shown.clone(),
-            status: describe_status(done.status),
+            at: self.at(),
+            status: done.status.into(),
             stderr: done.stderr_text(),
             stderr_lines: done.stderr_lines,
         })
@@ -507,16 +516,6 @@ fn has_exited(pid: u32) -> bool {
     }
 }
 
-/// `openssl exited with status 3`, or the signal that ended it.
-pub fn describe_status(status: ExitStatus) -> String {
-    use std::os::unix::process::ExitStatusExt;
-    match (status.code(), status.signal()) {
-        (Some(code), _) => format!("openssl exited with status {code}"),
-        (None, Some(sig)) => format!("openssl was killed by signal {sig}"),
-        _ => format!("openssl ended: {status}"),
-    }
-}
-
 /// A file argument as openssl must see it: a name that starts with `-`
 /// would be read as an option, so it gets `./` in front.
 pub fn file_arg(name: &str) -> String {
@@ -612,7 +611,10 @@ mod tests {
         let flag = AtomicBool::new(true);
         let mut call = sh("sleep 30", Duration::from_secs(60));
         call.cancel = Some(&flag);
-        assert!(matches!(call.run().unwrap_err(), Error::Cancelled));
+        assert_eq!(
+            call.run().unwrap_err().to_string(),
+            "step test failed: sh -c sleep 30\n  stopped because another step failed"
+        );
     }
 
     #[test]

@@ -109,6 +109,7 @@ mod tests {
             keys: vec![],
             subject_check: None,
             expect: None,
+            report: false,
         }
     }
 

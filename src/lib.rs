@@ -3,10 +3,6 @@
 //!
 //! Profile (TOML, validated) -> Plan (pure data) -> Runner -> Verify.
 
-// An error is made at most once per run, on the way out; carrying its data
-// inline (step, command, stderr) keeps the variants plain to match on.
-#![allow(clippy::result_large_err)]
-
 pub mod cli;
 pub mod config;
 pub mod error;
@@ -27,6 +23,7 @@ pub mod prompt;
 pub mod prompts;
 pub mod publish;
 pub mod runner;
+pub mod schedule;
 pub mod shell;
 pub mod signals;
 pub mod step;

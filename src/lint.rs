@@ -199,7 +199,9 @@ pub fn lint(certs: &[CertInfo], now: i64) -> Vec<Finding> {
         if let Some(ca) = ca
             && is_leaf
             && c.issuer == ca.subject
-            && c.not_after > ca.not_after
+            // By more than a day: a leaf signed seconds after its CA, for
+            // as many days, ends those seconds later, which no one notices.
+            && c.not_after > ca.not_after + 86_400
         {
             find(
                 Severity::Warning,

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::error::{Error, Result};
-use crate::exec::{Call, describe_status};
+use crate::exec::Call;
 
 /// The openssl binary in use, as it describes itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,7 +92,7 @@ impl Openssl {
         let output = probe.run().map_err(|e| match e {
             Error::StepFailed { status, .. } => Error::OpensslUnusable {
                 path: path.clone(),
-                reason: status,
+                reason: status.to_string(),
             },
             Error::Timeout { .. } => Error::OpensslUnusable {
                 path: path.clone(),
@@ -109,7 +109,7 @@ impl Openssl {
                 path,
                 reason: format!(
                     "`openssl version -v -d` failed ({}): {}",
-                    describe_status(output.status),
+                    crate::error::Status::from(output.status),
                     String::from_utf8_lossy(&output.stderr).trim()
                 ),
             });

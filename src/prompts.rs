@@ -121,12 +121,13 @@ impl PromptLayout {
             message: format!("{message}\n  openssl req needs its config to ask for the subject; set OPENSSL_CONF to a readable openssl.cnf."),
         })?;
         if config.relative_includes {
-            // OpenSSL 1.1.1 puts OPENSSL_CONF_INCLUDE before absolute
-            // paths too; 3.0 and later before relative ones only.
-            if config.absolute_includes && openssl.major_minor().is_some_and(|v| v < (3, 0)) {
+            // OpenSSL 3 resolves relative includes from OPENSSL_CONF_INCLUDE
+            // (before relative paths only); 1.1.1 knows no such variable,
+            // and would look in the staging directory.
+            if openssl.major_minor().is_some_and(|v| v < (3, 0)) {
                 return Err(Error::Config {
                     path,
-                    message: "mixes relative and absolute .include paths, which this OpenSSL cannot resolve from another directory; make the relative ones absolute".into(),
+                    message: "has a relative .include path, which this OpenSSL resolves from the directory it runs in, and pkiforge runs it in a staging directory; make the path absolute".into(),
                 });
             }
             openssl.resolve_includes_from_here()?;

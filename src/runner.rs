@@ -1,36 +1,36 @@
-//! Executes a plan: each openssl step as a child process in a staging directory,
-//! temp files for `<(printf …)`, native `cat`, checks after every step, and
-//! the result moved into place only when every check has passed. Steps run
-//! as a dependency graph (see graph.rs), up to `--jobs` at a time.
+//! Executes a plan: stages the inputs in a private directory, runs the steps
+//! and then the checks through the scheduler (schedule.rs), and publishes
+//! the files only when every check has passed. Running a step is the
+//! executor's part: openssl through exec.rs, with a temp file for each
+//! `<(printf …)`, or a native `cat`; what a step must have left behind is
+//! verify.rs's to judge.
 
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
 
-use crate::error::{Error, Result};
+use crate::error::{At, Error, Failure, Result, Status};
 use crate::exec::P12_PASSWORD_VAR;
 use crate::graph;
 use crate::openssl::Openssl;
 use crate::plan::Plan;
 use crate::progress::Progress;
 use crate::publish::OutDir;
+use crate::schedule::{self, Execute, Outcome};
 use crate::signals;
-use crate::step::{Action, Arg, Expect, Step};
+use crate::step::{Action, Arg, Step};
 use crate::verify;
 
 pub use crate::exec::DEFAULT_TIMEOUT;
-
-/// How often a running step is checked for Ctrl-C and its deadline.
-const POLL: Duration = Duration::from_millis(25);
 
 #[derive(Debug, Clone)]
 pub struct RunOptions {
     pub force: bool,
     pub timeout: Duration,
-    /// Files of `out` the steps and checks read (the CA, for `--add` and
+    /// Files of DIR the steps and checks read (the CA, for `--add` and
     /// `--only`): copied into the staging directory first.
     pub inputs: Vec<PathBuf>,
 }
@@ -40,44 +40,28 @@ pub struct RunOptions {
 pub struct Report {
     pub out: PathBuf,
     pub files: Vec<PathBuf>,
-    /// What the tutorial's `openssl verify` printed, e.g. `server.crt: OK`.
+    /// What the checks whose output the report shows printed (the
+    /// tutorial's `openssl verify`: `server.crt: OK`).
     pub check_lines: Vec<String>,
     pub checks_passed: usize,
 }
 
-/// One check and how it went.
+/// One check and how it went: `Ok` with the lines it printed, or why it failed.
 #[derive(Debug)]
 pub struct CheckOutcome {
     pub step: Step,
-    pub result: Result<Vec<String>>,
+    pub result: std::result::Result<Vec<String>, String>,
 }
 
-/// What a list of steps is, for [`Runner::execute`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Mode {
-    Steps,
-    Checks,
-}
-
-/// The first failure in plan order, other than a step stopped because
-/// another failed.
-fn first_error(results: Vec<Option<Result<Vec<String>>>>) -> Option<Error> {
-    results
-        .into_iter()
-        .flatten()
-        .filter_map(|r| r.err())
-        .find(|e| !matches!(e, Error::Cancelled))
-}
-
-/// `(check, reason)` for each failed check.
-pub fn failures(outcomes: &[CheckOutcome]) -> Vec<(String, String)> {
+/// Each failed check, with why.
+pub fn failures(outcomes: &[CheckOutcome]) -> Vec<Failure> {
     outcomes
         .iter()
         .filter_map(|o| {
-            o.result
-                .as_ref()
-                .err()
-                .map(|e| (o.step.to_string(), e.to_string()))
+            o.result.as_ref().err().map(|reason| Failure {
+                check: o.step.to_string(),
+                reason: reason.clone(),
+            })
         })
         .collect()
 }
@@ -118,14 +102,15 @@ impl Runner<'_> {
                 )
             })?;
         }
-        let results = self.execute(
-            &plan.steps,
-            &graph::dependencies(&plan.steps),
-            staging.path(),
-            opts.timeout,
-            Mode::Steps,
-        )?;
-        if let Some(e) = first_error(results) {
+        let executor = self.executor(staging.path(), opts.timeout);
+        let options = schedule::Options {
+            jobs: self.jobs,
+            fail_fast: true,
+            pause: self.pause,
+        };
+        let deps = graph::dependencies(&plan.steps);
+        let outcomes = schedule::run(&plan.steps, &deps, &executor, options, self.progress)?;
+        if let Some(e) = schedule::first_failure(outcomes) {
             return Err(e);
         }
         let outcomes = self.run_checks(&plan.checks, staging.path(), opts.timeout)?;
@@ -136,45 +121,21 @@ impl Runner<'_> {
                 failed,
             });
         }
-        // What the tutorial's own `openssl verify` printed is shown as it is.
         let check_lines: Vec<String> = outcomes
             .iter()
-            .filter(|o| o.step.id == "verify")
+            .filter(|o| o.step.report)
             .filter_map(|o| o.result.as_ref().ok())
             .flatten()
             .cloned()
             .collect();
-        let checks_passed = outcomes.len();
         signals::check()?;
         out.publish(staging.path(), &outputs)?;
         Ok(Report {
             out: out.path.clone(),
-            files: outputs.to_vec(),
+            files: outputs,
             check_lines,
-            checks_passed,
+            checks_passed: outcomes.len(),
         })
-    }
-
-    /// `--step`: shows the tutorial's words and the command, and waits for
-    /// Enter (or the end of stdin); Ctrl-C still stops the run at once.
-    fn wait_for_enter(&self, step: &Step) -> Result<()> {
-        crate::output::stderr_line(&format!(
-            "\n# {}\n$ {step}\n[Enter runs it; Ctrl-C stops]",
-            step.heading
-        ));
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = std::io::stdin().read_line(&mut line);
-            let _ = tx.send(());
-        });
-        loop {
-            signals::check()?;
-            match rx.recv_timeout(POLL) {
-                Ok(()) | Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return Ok(()),
-                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
-            }
-        }
     }
 
     /// Runs every check in `dir` (they read only, so all may run at once),
@@ -186,172 +147,89 @@ impl Runner<'_> {
         timeout: Duration,
     ) -> Result<Vec<CheckOutcome>> {
         let independent = vec![Vec::new(); checks.len()];
-        let results = self.execute(checks, &independent, dir, timeout, Mode::Checks)?;
+        let options = schedule::Options {
+            jobs: self.jobs,
+            fail_fast: false,
+            pause: false,
+        };
+        let executor = self.executor(dir, timeout);
+        let outcomes = schedule::run(checks, &independent, &executor, options, self.progress)?;
         Ok(checks
             .iter()
             .cloned()
-            .zip(results)
-            .map(|(step, result)| CheckOutcome {
+            .zip(outcomes)
+            .map(|(step, outcome)| CheckOutcome {
                 step,
-                result: result.unwrap_or(Err(Error::Cancelled)),
+                result: match outcome {
+                    Outcome::Done(lines) => Ok(lines),
+                    Outcome::Failed(e) => Err(e.to_string()),
+                    Outcome::NotRun => Err("did not run".into()),
+                },
             })
             .collect())
     }
 
-    /// Runs `steps` as a graph: each starts as soon as the steps it depends
-    /// on have finished, up to `jobs` at a time, in plan order among those
-    /// ready. With `fail_fast`, the first failure stops the others (their
-    /// children are killed) and nothing new starts. Returns each step's
-    /// result, `None` for steps that never started; Ctrl-C and SIGTERM stop
-    /// everything and return the interrupt.
-    fn execute(
-        &self,
-        steps: &[Step],
-        deps: &[Vec<usize>],
-        dir: &Path,
-        timeout: Duration,
-        mode: Mode,
-    ) -> Result<Vec<Option<Result<Vec<String>>>>> {
-        // Steps stop at the first failure, and pause one at a time with
-        // --step; checks all run, to report every failure.
-        let (fail_fast, pause) = (mode == Mode::Steps, mode == Mode::Steps && self.pause);
-        let jobs = if pause { 1 } else { self.jobs.max(1) };
-        let mut results: Vec<Option<Result<Vec<String>>>> =
-            (0..steps.len()).map(|_| None).collect();
-        let mut started = vec![false; steps.len()];
-        // Set when one step failed: the others stop too.
-        let cancel = AtomicBool::new(false);
-        self.progress.begin();
-        std::thread::scope(|scope| -> Result<()> {
-            // `jobs` workers, each with its own queue, running one step at a
-            // time; the loop below hands a ready step to an idle worker. When
-            // this closure returns, the queues are dropped and the workers
-            // end, before the scope joins them.
-            let (tx, rx) = std::sync::mpsc::channel();
-            let mut queues = Vec::new();
-            for worker in 0..jobs.min(steps.len()) {
-                let (queue, work) = std::sync::mpsc::channel::<usize>();
-                queues.push(queue);
-                let (tx, cancel) = (tx.clone(), &cancel);
-                scope.spawn(move || {
-                    for i in work {
-                        let began = Instant::now();
-                        let result = self.run_step(&steps[i], dir, timeout, cancel);
-                        if tx.send((worker, i, result, began.elapsed())).is_err() {
-                            break;
-                        }
-                    }
-                });
-            }
-            let mut idle: Vec<usize> = (0..queues.len()).rev().collect();
-            loop {
-                let stopping = signals::raised().is_some();
-                while !stopping && !idle.is_empty() {
-                    let ready = (0..steps.len()).find(|&i| {
-                        !started[i] && deps[i].iter().all(|&d| matches!(results[d], Some(Ok(_))))
-                    });
-                    let Some(i) = ready else { break };
-                    if pause {
-                        self.wait_for_enter(&steps[i])?;
-                    }
-                    started[i] = true;
-                    self.progress.start(i, &steps[i]);
-                    if let Some(worker) = idle.pop() {
-                        // The workers outlive this loop, so the send succeeds.
-                        let _ = queues[worker].send(i);
-                    }
-                }
-                // Every worker idle: nothing runs, and nothing more is ready.
-                if idle.len() == queues.len() {
-                    return Ok(());
-                }
-                match rx.recv_timeout(POLL) {
-                    Ok((worker, i, result, took)) => {
-                        idle.push(worker);
-                        match &result {
-                            Ok(_) => self.progress.finish(i, &steps[i], took),
-                            Err(Error::Cancelled) => {}
-                            Err(_) => {
-                                self.progress.fail(i, &steps[i]);
-                                if fail_fast {
-                                    cancel.store(true, Ordering::SeqCst);
-                                }
-                            }
-                        }
-                        results[i] = Some(result);
-                    }
-                    Err(_) => {
-                        // Nothing finished yet; each step stops itself on
-                        // its deadline, a signal or the cancel flag.
-                    }
-                }
-            }
-        })?;
-        // An interrupt outranks the failures it caused.
-        signals::check()?;
-        for r in results.iter_mut() {
-            if let Some(Err(Error::Interrupted { signal })) = r {
-                return Err(Error::Interrupted { signal: *signal });
-            }
+    fn executor<'a>(&'a self, dir: &'a Path, timeout: Duration) -> StepExecutor<'a> {
+        StepExecutor {
+            runner: self,
+            dir,
+            timeout,
         }
-        Ok(results)
     }
+}
 
-    /// Runs one step in `dir`; returns the lines a check printed.
-    fn run_step(
-        &self,
-        step: &Step,
-        dir: &Path,
-        timeout: Duration,
-        cancel: &AtomicBool,
-    ) -> Result<Vec<String>> {
-        let mut printed = Vec::new();
-        match &step.action {
-            Action::Openssl { args, stdin } => {
-                let stdout = self.run_openssl(step, args, stdin, dir, timeout, cancel)?;
-                let fail = |message: String| Error::Check {
-                    step: step.id.clone(),
-                    command: step.to_string(),
-                    message,
-                };
-                match &step.expect {
-                    Some(Expect::Lines(expected)) => {
-                        printed = stdout.lines().map(str::to_string).collect();
-                        if &printed != expected {
-                            return Err(fail(format!(
-                                "expected {:?}, openssl printed {:?}",
-                                expected.join("\n"),
-                                stdout.trim_end()
-                            )));
-                        }
-                    }
-                    Some(Expect::Pkcs12 { certs }) => {
-                        verify::pkcs12_matches(stdout.as_bytes(), dir, certs).map_err(fail)?;
-                    }
-                    None => {}
-                }
+/// Runs the steps of a plan in one directory: the scheduler's [`Execute`].
+struct StepExecutor<'a> {
+    runner: &'a Runner<'a>,
+    dir: &'a Path,
+    timeout: Duration,
+}
+
+impl Execute for StepExecutor<'_> {
+    /// Runs the step, makes its keys private, and has verify.rs judge what
+    /// it left; returns the lines the report shows.
+    fn execute(&self, step: &Step, stop: &AtomicBool) -> Result<Vec<String>> {
+        let stdout = match &step.action {
+            Action::Openssl { args, stdin } => self.openssl(step, args, stdin, stop)?,
+            Action::Concat { parts, out } => {
+                concat(step, self.dir, parts, out)?;
+                String::new()
             }
-            Action::Concat { parts, out } => concat(step, dir, parts, out)?,
             Action::Inspect(inspection) => {
-                verify::inspect(dir, inspection).map_err(|message| Error::Check {
-                    step: step.id.clone(),
-                    command: step.to_string(),
+                verify::inspect(self.dir, inspection).map_err(|message| Error::Check {
+                    at: At::new(&step.id, step.to_string()),
                     message,
                 })?;
+                String::new()
+            }
+        };
+        for key in &step.keys {
+            // A key that is missing is reported as a missing output below.
+            let made = fs::set_permissions(
+                self.dir.join(key),
+                fs::Permissions::from_mode(verify::KEY_MODE),
+            );
+            if let Err(e) = made
+                && e.kind() != std::io::ErrorKind::NotFound
+            {
+                return Err(Error::io(
+                    format!("cannot make {} private", key.display()),
+                    e,
+                ));
             }
         }
-        self.check_outputs(step, dir)?;
-        Ok(printed)
+        verify::after_step(step, self.dir, &stdout)
     }
+}
 
-    fn run_openssl(
+impl StepExecutor<'_> {
+    /// Runs openssl for a step; returns what it printed on stdout.
+    fn openssl(
         &self,
         step: &Step,
         args: &[Arg],
         stdin: &[String],
-        dir: &Path,
-        timeout: Duration,
-        cancel: &AtomicBool,
+        stop: &AtomicBool,
     ) -> Result<String> {
         // Temp files for <(printf …) live exactly as long as this step.
         let mut temps = Vec::new();
@@ -362,7 +240,7 @@ impl Runner<'_> {
                 Arg::Inline(text) => {
                     let mut file = tempfile::Builder::new()
                         .prefix(".inline-")
-                        .tempfile_in(dir)
+                        .tempfile_in(self.dir)
                         .map_err(|e| Error::io("cannot create a temp file", e))?;
                     file.write_all(text.as_bytes())
                         .and_then(|_| file.flush())
@@ -372,16 +250,16 @@ impl Runner<'_> {
                 }
             }
         }
-        let mut call = self.openssl.call(argv, &step.id, timeout);
+        let mut call = self.runner.openssl.call(argv, &step.id, self.timeout);
         call.shown = step.to_string();
-        call.dir = Some(dir.to_path_buf());
-        call.cancel = Some(cancel);
+        call.dir = Some(self.dir.to_path_buf());
+        call.cancel = Some(stop);
         if !stdin.is_empty() {
             let mut bytes = stdin.join("\n");
             bytes.push('\n');
             call.stdin = Some(bytes.into_bytes());
         }
-        if let Some(password) = &self.p12_password
+        if let Some(password) = &self.runner.p12_password
             && step.reads_p12_password()
         {
             call.env.push((P12_PASSWORD_VAR.into(), password.into()));
@@ -390,68 +268,15 @@ impl Runner<'_> {
         drop(temps);
         Ok(done.stdout_text())
     }
-
-    fn check_outputs(&self, step: &Step, dir: &Path) -> Result<()> {
-        for out in &step.outputs {
-            let ok = fs::metadata(dir.join(out)).is_ok_and(|m| m.is_file() && m.len() > 0);
-            if !ok {
-                return Err(Error::MissingOutput {
-                    step: step.id.clone(),
-                    command: step.to_string(),
-                    file: out.clone(),
-                    stderr: String::new(),
-                });
-            }
-        }
-        for key in &step.keys {
-            let path = dir.join(key);
-            fs::set_permissions(&path, fs::Permissions::from_mode(0o600))
-                .map_err(|e| Error::io(format!("cannot make {} private", key.display()), e))?;
-            let mode = fs::metadata(&path)
-                .map_err(|e| Error::io(format!("cannot read {}", key.display()), e))?
-                .permissions()
-                .mode()
-                & 0o777;
-            if mode != 0o600 {
-                return Err(Error::Check {
-                    step: step.id.clone(),
-                    command: step.to_string(),
-                    message: format!("{} has mode {mode:o}, not 600", key.display()),
-                });
-            }
-        }
-        if let Some(check) = &step.subject_check {
-            let found = crate::x509::read_subject(&dir.join(&check.file)).map_err(|message| {
-                Error::Check {
-                    step: step.id.clone(),
-                    command: step.to_string(),
-                    message,
-                }
-            })?;
-            if let Some((field, expected, found)) =
-                verify::subject_difference(&check.expected, &found)
-            {
-                return Err(Error::SubjectMismatch {
-                    step: step.id.clone(),
-                    command: step.to_string(),
-                    file: check.file.clone(),
-                    field,
-                    expected,
-                    found,
-                });
-            }
-        }
-        Ok(())
-    }
 }
 
+/// `cat parts… > out`, natively.
 fn concat(step: &Step, dir: &Path, parts: &[PathBuf], out: &Path) -> Result<()> {
     let mut bytes = Vec::new();
     for part in parts {
         let data = crate::files::read_regular(&dir.join(part)).map_err(|e| Error::StepFailed {
-            step: step.id.clone(),
-            command: step.to_string(),
-            status: format!("cannot read {}: {}", part.display(), e.why),
+            at: At::new(&step.id, step.to_string()),
+            status: Status::Other(format!("cannot read {}: {}", part.display(), e.why)),
             stderr: String::new(),
             stderr_lines: 0,
         })?;
@@ -479,13 +304,13 @@ fn check_clobber(out: &Path, outputs: &[PathBuf], opts: &RunOptions) -> Result<(
         // A file that is read as well as written (ca.srl, for --add) is
         // meant to be updated.
         if !opts.inputs.contains(p) {
-            existing.push(p.display().to_string());
+            existing.push(p.clone());
         }
     }
     if !existing.is_empty() && !opts.force {
         return Err(Error::WouldClobber {
             dir: out.to_path_buf(),
-            files: existing.join(" "),
+            files: existing,
         });
     }
     Ok(())

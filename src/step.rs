@@ -218,6 +218,9 @@ pub struct Step {
     pub subject_check: Option<SubjectCheck>,
     /// For checks: what openssl must print on stdout.
     pub expect: Option<Expect>,
+    /// Whether what it printed is shown in the run's report (the
+    /// tutorial's `openssl verify`: `server.crt: OK`).
+    pub report: bool,
 }
 
 impl Step {
@@ -295,6 +298,7 @@ mod tests {
             keys: vec![],
             subject_check: None,
             expect: None,
+            report: false,
         };
         assert_eq!(
             step.to_string(),

@@ -4,11 +4,12 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
+use crate::error::{At, Error};
 use crate::keys::{self, PublicKey};
 use crate::layout;
 use crate::plan::{CheckSpec, LeafSpec};
 use crate::profile::{San, SanKind};
-use crate::step::{Inspection, same_fields, show_fields};
+use crate::step::{Expect, Inspection, Step, same_fields, show_fields};
 use crate::x509::{
     describe, parse_certificate, pem_blocks, read, read_certificate, read_certificates,
     read_subject, sans_of,
@@ -43,6 +44,75 @@ pub fn subject_difference(
     found
         .get(expected.len())
         .map(|(f, v)| (f.clone(), "(none)".to_string(), show(Some(v))))
+}
+
+/// The mode pkiforge gives private keys and PKCS#12 files.
+pub const KEY_MODE: u32 = 0o600;
+
+/// The one rule for a private key file's mode: readable and writable by
+/// its owner only (no group or other bits); otherwise why not, and the fix.
+pub fn private_mode(path: &Path, shown: &Path) -> Result<(), String> {
+    let meta =
+        std::fs::metadata(path).map_err(|e| format!("cannot read {}: {e}", shown.display()))?;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 == 0 {
+        return Ok(());
+    }
+    Err(format!(
+        "{} is mode {mode:04o}: others can read the private key; run chmod 600 {}",
+        shown.display(),
+        shown.display()
+    ))
+}
+
+/// What a step must have left in `dir`, judged after it ran: what openssl
+/// printed (a check's expectation), its outputs (there and not empty),
+/// its keys (private), and the subject openssl wrote (the profile's).
+/// Returns the lines the report shows.
+pub fn after_step(step: &Step, dir: &Path, stdout: &str) -> crate::error::Result<Vec<String>> {
+    let at = || At::new(&step.id, step.to_string());
+    let fail = |message: String| Error::Check { at: at(), message };
+    let mut printed = Vec::new();
+    match &step.expect {
+        Some(Expect::Lines(expected)) => {
+            printed = stdout.lines().map(str::to_string).collect();
+            if &printed != expected {
+                return Err(fail(format!(
+                    "expected {:?}, openssl printed {:?}",
+                    expected.join("\n"),
+                    stdout.trim_end()
+                )));
+            }
+        }
+        Some(Expect::Pkcs12 { certs }) => {
+            pkcs12_matches(stdout.as_bytes(), dir, certs).map_err(fail)?;
+        }
+        None => {}
+    }
+    for out in &step.outputs {
+        if !std::fs::metadata(dir.join(out)).is_ok_and(|m| m.is_file() && m.len() > 0) {
+            return Err(Error::MissingOutput {
+                at: at(),
+                file: out.clone(),
+            });
+        }
+    }
+    for key in &step.keys {
+        private_mode(&dir.join(key), key).map_err(fail)?;
+    }
+    if let Some(check) = &step.subject_check {
+        let found = read_subject(&dir.join(&check.file)).map_err(fail)?;
+        if let Some((field, expected, found)) = subject_difference(&check.expected, &found) {
+            return Err(Error::SubjectMismatch {
+                at: at(),
+                file: check.file.clone(),
+                field,
+                expected,
+                found,
+            });
+        }
+    }
+    Ok(if step.report { printed } else { Vec::new() })
 }
 
 /// Finds the PKI in `dir` by the tutorial's file names (layout.rs); the
@@ -161,20 +231,7 @@ pub fn inspect(dir: &Path, inspection: &Inspection) -> Result<(), String> {
                 missing.join(", ")
             ))
         }
-        Inspection::PrivateMode { key } => {
-            let meta = std::fs::metadata(dir.join(key))
-                .map_err(|e| format!("cannot read {}: {e}", key.display()))?;
-            let mode = meta.permissions().mode() & 0o777;
-            if mode & 0o077 == 0 {
-                Ok(())
-            } else {
-                Err(format!(
-                    "{} is mode {mode:04o}: others can read the private key; run chmod 600 {}",
-                    key.display(),
-                    key.display()
-                ))
-            }
-        }
+        Inspection::PrivateMode { key } => private_mode(&dir.join(key), key),
     }
 }
 

@@ -645,12 +645,17 @@ fn a_relative_config_and_a_relative_include_work_for_run() {
         .env("OPENSSL_CONF", "top.cnf")
         .output()
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if is_openssl_1() {
+        // 1.1.1 has no OPENSSL_CONF_INCLUDE: refused before anything runs.
+        assert_eq!(
+            stderr,
+            "error: openssl config top.cnf: has a relative .include path, which this OpenSSL resolves from the directory it runs in, and pkiforge runs it in a staging directory; make the path absolute\n"
+        );
+        assert_eq!(out.status.code(), Some(2));
+        return;
+    }
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
 }
 
 #[test]
