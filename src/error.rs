@@ -286,10 +286,21 @@ fn count(n: usize, noun: &str) -> String {
 fn list_failures(failed: &[Failure]) -> String {
     let mut out = String::new();
     for f in failed {
-        out.push_str(&format!("\n  FAIL {}", f.check));
-        for line in f.reason.lines() {
-            out.push_str(&format!("\n       {line}"));
-        }
+        out.push('\n');
+        out.push_str(render_check("  ", &f.check, Some(&f.reason)).trim_end());
+    }
+    out
+}
+
+/// The one rendering of a check in a report: `ok   CHECK`, or `FAIL CHECK`
+/// with the reason's lines under it; `prefix` goes before the first line.
+pub fn render_check(prefix: &str, check: &str, reason: Option<&str>) -> String {
+    let Some(reason) = reason else {
+        return format!("{prefix}ok   {check}\n");
+    };
+    let mut out = format!("{prefix}FAIL {check}\n");
+    for line in reason.lines() {
+        out.push_str(&format!("       {line}\n"));
     }
     out
 }

@@ -245,22 +245,28 @@ pub fn validity_days(e: &Entity, extensions: Extensions) -> u32 {
     })
 }
 
-/// A warning for each leaf that would outlive its CA: clients refuse it
-/// once the CA expires. `ca_not_after` is the reused CA's end (for `--add`),
-/// `None` for a CA made in the same run; `now` is seconds since the epoch.
-pub fn outlives_ca(profile: &Profile, ca_not_after: Option<i64>, now: i64) -> Vec<String> {
-    let ca_end = ca_not_after
-        .unwrap_or(now + i64::from(validity_days(&profile.ca, profile.extensions)) * 86_400);
+/// A warning for each leaf among `issued` that would outlive its CA: clients
+/// refuse it once the CA expires. `ca_not_after` is the reused CA's end
+/// (for `--add`), `None` for a CA made in the same run; `now` is seconds
+/// since the epoch.
+pub fn outlives_ca(
+    profile: &Profile,
+    issued: &[&str],
+    ca_not_after: Option<i64>,
+    now: i64,
+) -> Vec<String> {
+    let ends = |e: &Entity| now + i64::from(validity_days(e, profile.extensions)) * 86_400;
+    let ca_end = ca_not_after.unwrap_or_else(|| ends(&profile.ca));
     let ca_days_left = (ca_end - now).div_euclid(86_400);
     profile
         .leaves()
-        .filter(|leaf| now + i64::from(validity_days(leaf, profile.extensions)) * 86_400 > ca_end)
+        .filter(|leaf| issued.contains(&leaf.name.as_str()) && ends(leaf) > ca_end)
         .map(|leaf| {
             format!(
-                "warning: {}.crt will be valid for {} days, but its CA {}.crt for {ca_days_left} more: every client refuses it once the CA expires. Give [ca] a longer days, or this entity a shorter one",
-                leaf.name,
+                "warning: {} will be valid for {} days, but its CA {} for {ca_days_left} more: every client refuses it once the CA expires. Give [ca] a longer days, or this entity a shorter one",
+                leaf.files().crt(),
                 validity_days(leaf, profile.extensions),
-                profile.ca.name
+                profile.ca.files().crt()
             )
         })
         .collect()

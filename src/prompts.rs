@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use crate::config::Config;
 use crate::error::{Error, Problem, Result};
 use crate::openssl::Openssl;
-use crate::profile::{Entity, Field};
+use crate::profile::{Entity, Field, SubjectValue};
 
 /// One question openssl will ask on stdin.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -205,9 +205,18 @@ impl PromptLayout {
         })
     }
 
-    /// The answers for one entity's `req`: its subject values where the config
-    /// asks for them, `.` (leave blank) everywhere else, and `.` for every
-    /// attribute when `with_attributes` (a CSR; `-x509` asks none).
+    /// The prompts that read an answer from stdin, in the order openssl
+    /// asks them: the subject's, then the attributes'.
+    pub fn asked(&self) -> impl Iterator<Item = &Prompt> {
+        self.dn
+            .iter()
+            .chain(&self.attributes)
+            .filter(|p| p.reads_stdin())
+    }
+
+    /// What to type at the prompts of one `req` for `entity` (and at the
+    /// attribute prompts, `.` each, when `with_attributes`), and the
+    /// subject openssl will write; or every problem found.
     pub fn answers_for(
         &self,
         entity: &Entity,
@@ -230,15 +239,7 @@ impl PromptLayout {
                         expected.push((v.field.short().to_string(), v.value.clone()));
                     }
                     _ if fixed.is_empty() => {}
-                    _ => problems.push(Problem::new(
-                        value.and_then(|v| v.at),
-                        prompt.field().map_or_else(|| entity.role.table().to_string(), |f| entity.field_path(f)),
-                        format!(
-                            "the openssl config {} sets {}_value = {fixed:?}, so openssl writes that into every subject without asking; give the profile the same value, or remove that line from the config",
-                            self.config.display(),
-                            prompt.key,
-                        ),
-                    )),
+                    _ => problems.push(self.fixed_problem(prompt, fixed, value, entity)),
                 }
                 continue;
             }
@@ -247,52 +248,25 @@ impl PromptLayout {
                 continue;
             };
             used.push(value.field);
-            let len = value.value.len() as i64;
-            let too_short = prompt.min.is_some_and(|min| len < min);
-            let too_long = prompt.max.is_some_and(|max| max >= 0 && len > max);
-            if too_short || too_long {
-                let limits = match (prompt.min, prompt.max) {
-                    (Some(a), Some(b)) if a == b => format!("exactly {a} bytes"),
-                    (Some(a), Some(b)) => format!("{a} to {b} bytes"),
-                    (Some(a), None) => format!("at least {a} bytes"),
-                    (None, Some(b)) => format!("at most {b} bytes"),
-                    (None, None) => unreachable!("a limit was exceeded"),
-                };
-                problems.push(Problem::new(
-                    value.at,
-                    entity.field_path(value.field),
-                    format!(
-                        "is {len} bytes, but the openssl config {} allows {limits} for {} ({}_min/_max); openssl would ask again and every later answer would land in the wrong field. Change the value to fit",
-                        self.config.display(),
-                        prompt.object,
-                        prompt.key,
-                    ),
-                ));
-            }
+            problems.extend(self.limit_problem(prompt, value, entity));
             lines.push(value.value.clone());
             expected.push((value.field.short().to_string(), value.value.clone()));
         }
-        for value in &entity.subject {
-            if !used.contains(&value.field) {
-                problems.push(Problem::new(
-                    value.at,
-                    entity.field_path(value.field),
-                    format!(
-                        "the openssl config {} does not ask for {} in [{}], so openssl cannot write it; remove it from the profile or use a config that asks for it",
-                        self.config.display(),
-                        value.field.long(),
-                        self.dn_section,
-                    ),
-                ));
-            }
+        for value in entity.subject.iter().filter(|v| !used.contains(&v.field)) {
+            problems.push(Problem::new(
+                value.at,
+                entity.field_path(value.field),
+                format!(
+                    "the openssl config {} does not ask for {} in [{}], so openssl cannot write it; remove it from the profile or use a config that asks for it",
+                    self.config.display(),
+                    value.field.long(),
+                    self.dn_section,
+                ),
+            ));
         }
         if with_attributes {
-            lines.extend(
-                self.attributes
-                    .iter()
-                    .filter(|a| a.reads_stdin())
-                    .map(|_| ".".to_string()),
-            );
+            let attributes = self.attributes.iter().filter(|a| a.reads_stdin());
+            lines.extend(attributes.map(|_| ".".to_string()));
         }
         if !problems.is_empty() {
             return Err(problems);
@@ -303,6 +277,59 @@ impl PromptLayout {
             expected,
             utf8,
         })
+    }
+
+    /// A `*_value` entry of the config that the profile says otherwise.
+    fn fixed_problem(
+        &self,
+        prompt: &Prompt,
+        fixed: &str,
+        value: Option<&SubjectValue>,
+        entity: &Entity,
+    ) -> Problem {
+        Problem::new(
+            value.and_then(|v| v.at),
+            prompt
+                .field()
+                .map_or_else(|| entity.role.table().to_string(), |f| entity.field_path(f)),
+            format!(
+                "the openssl config {} sets {}_value = {fixed:?}, so openssl writes that into every subject without asking; give the profile the same value, or remove that line from the config",
+                self.config.display(),
+                prompt.key,
+            ),
+        )
+    }
+
+    /// A value outside the prompt's `_min`/`_max`, at which openssl would
+    /// ask again (and every later answer would land in the wrong field).
+    fn limit_problem(
+        &self,
+        prompt: &Prompt,
+        value: &SubjectValue,
+        entity: &Entity,
+    ) -> Option<Problem> {
+        let len = value.value.len() as i64;
+        let too_short = prompt.min.is_some_and(|min| len < min);
+        let too_long = prompt.max.is_some_and(|max| max >= 0 && len > max);
+        if !(too_short || too_long) {
+            return None;
+        }
+        let limits = match (prompt.min, prompt.max) {
+            (Some(a), Some(b)) if a == b => format!("exactly {a} bytes"),
+            (Some(a), Some(b)) => format!("{a} to {b} bytes"),
+            (Some(a), None) => format!("at least {a} bytes"),
+            (None, _) => format!("at most {} bytes", prompt.max.unwrap_or_default()),
+        };
+        Some(Problem::new(
+            value.at,
+            entity.field_path(value.field),
+            format!(
+                "is {len} bytes, but the openssl config {} allows {limits} for {} ({}_min/_max); openssl would ask again and every later answer would land in the wrong field. Change the value to fit",
+                self.config.display(),
+                prompt.object,
+                prompt.key,
+            ),
+        ))
     }
 }
 

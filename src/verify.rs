@@ -49,13 +49,25 @@ pub fn subject_difference(
 /// The mode pkiforge gives private keys and PKCS#12 files.
 pub const KEY_MODE: u32 = 0o600;
 
+/// The permission bits of a file (symbolic links followed), if it exists.
+pub fn mode_of(path: &Path) -> Option<u32> {
+    std::fs::metadata(path)
+        .ok()
+        .map(|m| m.permissions().mode() & 0o777)
+}
+
 /// The one rule for a private key file's mode: readable and writable by
-/// its owner only (no group or other bits); otherwise why not, and the fix.
+/// its owner only, no group or other bits.
+pub fn is_private(mode: u32) -> bool {
+    mode & 0o077 == 0
+}
+
+/// [`is_private`] for a file; otherwise why not, and the fix.
 pub fn private_mode(path: &Path, shown: &Path) -> Result<(), String> {
     let meta =
         std::fs::metadata(path).map_err(|e| format!("cannot read {}: {e}", shown.display()))?;
     let mode = meta.permissions().mode() & 0o777;
-    if mode & 0o077 == 0 {
+    if is_private(mode) {
         return Ok(());
     }
     Err(format!(

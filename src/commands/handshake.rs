@@ -1,0 +1,25 @@
+//! `pkiforge handshake DIR`: real mutual-TLS sessions, one line each.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+use crate::openssl::Openssl;
+use crate::{handshake, verify};
+
+pub fn handshake(dir: &Path, openssl_flag: Option<&Path>, timeout: Duration) -> Result<String> {
+    let spec = verify::discover(dir).map_err(Error::BadInput)?;
+    let openssl = Openssl::locate(openssl_flag, timeout)?;
+    let cases = handshake::run(&openssl, dir, &spec)?;
+    let mut text = String::new();
+    for case in &cases {
+        let _ = writeln!(text, "{case}");
+    }
+    let failed = cases
+        .iter()
+        .filter(|c| !c.passed())
+        .map(|c| format!("{} {}", c.stack, c.name))
+        .collect();
+    super::conclude(text, "handshakes", "went as expected", cases.len(), failed)
+}

@@ -1,0 +1,39 @@
+//! `pkiforge lint DIR [--deny-warnings]`: what real clients will refuse.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use crate::error::{Error, Result};
+use crate::lint::{self, Severity};
+use crate::x509;
+
+pub fn lint(dir: &Path, deny_warnings: bool) -> Result<String> {
+    let found = x509::certificates(dir).map_err(Error::BadInput)?;
+    let findings = lint::lint(&found.certs, super::now());
+    let mut text = String::new();
+    for f in &findings {
+        let _ = writeln!(text, "{f}");
+    }
+    let errors = findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .count();
+    let warnings = findings.len() - errors;
+    let _ = writeln!(
+        text,
+        "{errors} errors, {warnings} warnings in {} certificates",
+        found.certs.len()
+    );
+    if !found.unreadable.is_empty() {
+        return super::unless_unreadable(text, found.unreadable);
+    }
+    if errors > 0 || (deny_warnings && warnings > 0) {
+        let failing = findings
+            .iter()
+            .filter(|f| deny_warnings || f.severity == Severity::Error)
+            .map(|f| format!("{} {}", f.file, f.rule))
+            .collect();
+        return Err(Error::reported(text, Error::Lint { findings: failing }));
+    }
+    Ok(text)
+}

@@ -1,0 +1,58 @@
+//! One module per subcommand, each with one entry function that returns
+//! what to print on stdout (main prints it). A command that fails after
+//! producing a report returns it inside the error (`Error::reported`).
+
+pub mod handshake;
+pub mod init;
+pub mod inspect;
+pub mod lint;
+pub mod plan;
+pub mod run;
+pub mod verify;
+
+use std::fmt::Write as _;
+
+use crate::error::{Error, Result};
+
+/// Seconds since the Unix epoch.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// The one renderer of a check report (`verify`, `handshake`): the lines,
+/// then on success a closing line, `all N WHAT VERDICT`; otherwise the
+/// report goes with an error naming what failed.
+pub fn conclude(
+    mut text: String,
+    what: &'static str,
+    verdict: &str,
+    total: usize,
+    failed: Vec<String>,
+) -> Result<String> {
+    if failed.is_empty() {
+        let _ = writeln!(text, "all {total} {what} {verdict}");
+        return Ok(text);
+    }
+    Err(Error::reported(
+        text,
+        Error::ChecksFailed {
+            what,
+            total,
+            failed,
+        },
+    ))
+}
+
+/// The report as it is, unless some files could not be read: then the
+/// report goes with an error naming each of them.
+pub fn unless_unreadable(text: String, unreadable: Vec<String>) -> Result<String> {
+    if unreadable.is_empty() {
+        return Ok(text);
+    }
+    Err(Error::reported(
+        text,
+        Error::Unreadable { files: unreadable },
+    ))
+}

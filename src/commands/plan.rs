@@ -1,0 +1,72 @@
+//! `pkiforge plan PROFILE [--answers] [--only SECTION]`: the commands a
+//! run would execute, and nothing else.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::time::Duration;
+
+use crate::cli::Only;
+use crate::error::Result;
+use crate::openssl::Openssl;
+use crate::plan::{self, Plan};
+use crate::profile::{self, Profile};
+use crate::prompts::PromptLayout;
+use crate::step::Action;
+
+pub fn plan(
+    profile: &Path,
+    answers: bool,
+    only: Option<Only>,
+    openssl_flag: Option<&Path>,
+    timeout: Duration,
+) -> Result<String> {
+    let planned = plan_for(profile, openssl_flag, timeout)?;
+    let mut plan = planned.plan;
+    if let Some(only) = only {
+        plan = plan.only(only.section());
+    }
+    Ok(if answers {
+        with_answers(&plan, &planned.layout)
+    } else {
+        plan.to_string()
+    })
+}
+
+/// A profile planned for the openssl that will run it.
+pub struct Planned {
+    pub profile: Profile,
+    pub plan: Plan,
+    pub layout: PromptLayout,
+    pub openssl: Openssl,
+}
+
+/// Profile -> Plan, with the prompts of the openssl that will run.
+pub fn plan_for(profile: &Path, openssl_flag: Option<&Path>, timeout: Duration) -> Result<Planned> {
+    let profile = profile::load(profile)?;
+    let mut openssl = Openssl::locate(openssl_flag, timeout)?;
+    openssl.require_addext()?;
+    let layout = PromptLayout::read(&mut openssl)?;
+    let plan = plan::build(&profile, &layout, openssl.capabilities(profile.has_p12())?)?;
+    Ok(Planned {
+        profile,
+        plan,
+        layout,
+        openssl,
+    })
+}
+
+/// The plan with, under each command that reads stdin, the prompts and the
+/// answers typed at them as `#` comment lines.
+fn with_answers(plan: &Plan, layout: &PromptLayout) -> String {
+    let mut text = String::new();
+    for step in &plan.steps {
+        let _ = writeln!(text, "{step}");
+        if let Action::Openssl { stdin, .. } = &step.action {
+            for (prompt, answer) in layout.asked().zip(stdin) {
+                let default = prompt.default.as_deref().unwrap_or("");
+                let _ = writeln!(text, "#   {} [{default}]: {answer}", prompt.label);
+            }
+        }
+    }
+    text
+}

@@ -1,0 +1,231 @@
+//! `pkiforge run PROFILE …`: plan, lock DIR, run, check, publish.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::plan::{Planned, plan_for};
+use crate::cli::Only;
+use crate::error::{Error, Result};
+use crate::files;
+use crate::plan::{self, Plan};
+use crate::profile::Profile;
+use crate::progress::Progress;
+use crate::publish::OutDir;
+use crate::runner::{Report, RunOptions, Runner};
+use crate::{step, verify, x509};
+
+/// What `pkiforge run` was asked to do.
+pub struct RunRequest {
+    pub profile: PathBuf,
+    pub out: PathBuf,
+    pub force: bool,
+    pub timeout: Duration,
+    pub add: bool,
+    pub only: Option<Only>,
+    pub pause: bool,
+    pub jobs: usize,
+}
+
+/// The default output directory: `pki/<profile file stem>`.
+pub fn default_out(profile: &Path) -> PathBuf {
+    let stem = profile
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "profile".into());
+    PathBuf::from("pki").join(stem)
+}
+
+pub fn run(req: &RunRequest, openssl_flag: Option<&Path>, progress: &Progress) -> Result<String> {
+    let Planned {
+        profile,
+        mut plan,
+        layout,
+        openssl,
+    } = plan_for(&req.profile, openssl_flag, req.timeout)?;
+    if let Some(only) = req.only {
+        plan = plan.only(only.section());
+    }
+    // From here to the publish, DIR is this run's alone: what it holds is
+    // read under the lock, so a second run sees what the first one wrote.
+    let mut out = OutDir::lock(&req.out, progress)?;
+    for line in out.clean_stale()? {
+        progress.say(&format!("note: {line}"));
+    }
+    let ca_not_after = if req.add {
+        let ca_end = check_ca_for_add(&profile, &req.out)?;
+        plan = only_missing(plan, req)?;
+        if plan.steps.is_empty() {
+            return Ok(format!(
+                "nothing to add: every entity of {} is in {} already\n",
+                req.profile.display(),
+                req.out.display()
+            ));
+        }
+        Some(ca_end)
+    } else {
+        None
+    };
+    let inputs = staging_inputs(&plan, req)?;
+    let p12_password = p12_password(&plan)?;
+    progress.say(&format!(
+        "pkiforge: {} ({}), writing {}",
+        openssl.version,
+        openssl.path.display(),
+        req.out.display()
+    ));
+    let mut notes = openssl.notes();
+    if plan.steps.iter().any(|s| s.entity == profile.ca.name) {
+        notes.extend(plan::warnings(&profile, &layout));
+    }
+    let issued: Vec<&str> = plan.steps.iter().map(|s| s.entity.as_str()).collect();
+    notes.extend(plan::outlives_ca(
+        &profile,
+        &issued,
+        ca_not_after,
+        super::now(),
+    ));
+    for note in notes {
+        progress.say(&note);
+    }
+    let runner = Runner {
+        openssl: &openssl,
+        progress,
+        p12_password,
+        pause: req.pause,
+        jobs: req.jobs,
+    };
+    let opts = RunOptions {
+        force: req.force,
+        timeout: req.timeout,
+        inputs,
+    };
+    Ok(render(&runner.run(&plan, &opts, &mut out)?))
+}
+
+/// What a run prints: the tutorial's `openssl verify` output, the count of
+/// checks, and the files written.
+fn render(report: &Report) -> String {
+    let mut text = String::new();
+    for line in &report.check_lines {
+        let _ = writeln!(text, "{line}");
+    }
+    let _ = writeln!(text, "all {} checks passed", report.checks_passed);
+    let names: Vec<String> = report
+        .files
+        .iter()
+        .map(|f| f.display().to_string())
+        .collect();
+    let _ = writeln!(
+        text,
+        "PKI written to {}: {}",
+        report.out.display(),
+        names.join(" ")
+    );
+    text
+}
+
+/// `--add`: the plan of the entities whose files are not in DIR yet; an
+/// entity with some of its files there is refused.
+fn only_missing(plan: Plan, req: &RunRequest) -> Result<Plan> {
+    let (rest, half) = plan.without_existing(|f| req.out.join(f).exists());
+    if !half.is_empty() {
+        return Err(Error::Usage(format!(
+            "{} holds some but not all files of {}; remove them to issue those again",
+            req.out.display(),
+            half.join(", ")
+        )));
+    }
+    Ok(rest)
+}
+
+/// What the steps read but do not write must be in DIR (the CA, for --add
+/// and --only server|client): those files, to copy into staging.
+fn staging_inputs(plan: &Plan, req: &RunRequest) -> Result<Vec<PathBuf>> {
+    plan.staging_inputs(|f| files::is_regular(&req.out.join(f)))
+        .map_err(|missing| {
+            let hint = if req.add {
+                "--add reuses the CA in DIR"
+            } else {
+                "run --only ca first"
+            };
+            let names: Vec<String> = missing.iter().map(|f| f.display().to_string()).collect();
+            Error::Usage(format!(
+                "{} has no {}; {hint}",
+                req.out.display(),
+                names.join(", ")
+            ))
+        })
+}
+
+/// `--add` reuses the CA in DIR: it must be there, be the profile's, and
+/// its key must be private. Returns the CA's not-after (Unix time).
+fn check_ca_for_add(profile: &Profile, out: &Path) -> Result<i64> {
+    let crt = out.join(profile.ca.files().crt());
+    if !crt.is_file() {
+        return Err(Error::Usage(format!(
+            "{} has no CA to add to; run without --add first",
+            out.display()
+        )));
+    }
+    let found = x509::read_subject(&crt).map_err(Error::BadInput)?;
+    let want = profile.ca.subject_fields();
+    if !step::same_fields(&want, &found) {
+        return Err(Error::Usage(format!(
+            "{} is the CA {}, but the profile's [ca] says {}; --add issues with the CA in DIR, so they must agree",
+            crt.display(),
+            step::show_fields(&found),
+            step::show_fields(&want)
+        )));
+    }
+    let key = out.join(profile.ca.files().key());
+    if let Some(mode) = verify::mode_of(&key).filter(|&m| !verify::is_private(m)) {
+        return Err(Error::Usage(format!(
+            "{} is mode {mode:04o}: other users can read the CA's private key, and so may have copied it. Run `chmod 600 {}` (and make a new CA if others had access), then try again",
+            key.display(),
+            key.display()
+        )));
+    }
+    let ders = x509::read_certificates(&crt).map_err(Error::BadInput)?;
+    Ok(ders
+        .first()
+        .and_then(|d| x509::parse_certificate(d).ok())
+        .map_or(i64::MAX, |c| c.validity().not_after.timestamp()))
+}
+
+/// The PKCS#12 password from PKIFORGE_P12_PASSWORD, if set.
+pub fn p12_password_from_env() -> Option<String> {
+    std::env::var(plan::P12_PASSWORD_VAR)
+        .ok()
+        .filter(|v| !v.is_empty())
+}
+
+/// The PKCS#12 password, for the steps that name its variable only: from
+/// PKIFORGE_P12_PASSWORD, else asked on the terminal. It is never put on a
+/// command line.
+fn p12_password(plan: &Plan) -> Result<Option<String>> {
+    if !plan.needs_p12_password() {
+        return Ok(None);
+    }
+    if let Some(password) = p12_password_from_env() {
+        return Ok(Some(password));
+    }
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() {
+        return Err(Error::Usage(format!(
+            "the profile asks for PKCS#12 bundles (p12), which need a password: set {} (it is never read from the profile, written to disk or shown)",
+            plan::P12_PASSWORD_VAR
+        )));
+    }
+    let first = crate::prompt::password("PKCS#12 password: ")?;
+    let again = crate::prompt::password("again: ")?;
+    if first != again {
+        return Err(Error::Usage("the two passwords differ".into()));
+    }
+    if first.is_empty() {
+        return Err(Error::Usage(
+            "an empty PKCS#12 password protects nothing; give one".into(),
+        ));
+    }
+    Ok(Some(first))
+}

@@ -1,0 +1,50 @@
+//! `pkiforge verify DIR [--profile PROFILE]`: every check, one line each.
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::error::{Result, render_check};
+use crate::openssl::Openssl;
+use crate::plan::{self, CheckSpec};
+use crate::profile::{self, P12};
+use crate::progress::Progress;
+use crate::runner::{self, Runner};
+use crate::verify;
+
+pub fn verify(
+    dir: &Path,
+    profile: Option<&Path>,
+    openssl_flag: Option<&Path>,
+    timeout: Duration,
+) -> Result<String> {
+    let spec = match profile {
+        Some(path) => CheckSpec::for_profile(&profile::load(path)?),
+        None => verify::discover(dir).map_err(crate::error::Error::BadInput)?,
+    };
+    let openssl = Openssl::locate(openssl_flag, timeout)?;
+    let p12 = spec.leaves.iter().any(|l| l.p12 != P12::No);
+    let caps = openssl.capabilities(p12)?;
+    let runner = Runner {
+        openssl: &openssl,
+        progress: &Progress::Quiet,
+        p12_password: if p12 {
+            super::run::p12_password_from_env()
+        } else {
+            None
+        },
+        pause: false,
+        jobs: runner::default_jobs(),
+    };
+    let outcomes = runner.run_checks(&plan::checks(&spec, caps), dir, timeout)?;
+    let mut text = String::new();
+    for outcome in &outcomes {
+        let reason = outcome.result.as_ref().err().map(String::as_str);
+        text.push_str(&render_check("", &outcome.step.to_string(), reason));
+    }
+    let failed = outcomes
+        .iter()
+        .filter(|o| o.result.is_err())
+        .map(|o| o.step.id.clone())
+        .collect();
+    super::conclude(text, "checks", "passed", outcomes.len(), failed)
+}
