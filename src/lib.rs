@@ -4,6 +4,7 @@
 //! Profile (TOML, validated) -> Plan (pure data) -> Runner -> Verify. See
 //! README.md, "Architecture", for what each module owns.
 
+pub mod checks;
 pub mod cli;
 pub mod commands;
 pub mod config;

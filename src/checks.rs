@@ -1,0 +1,400 @@
+//! The checks that prove a PKI, planned as steps (pure data, like the
+//! rest of the plan): the tutorial's `openssl verify`, each leaf for its
+//! purpose and names, keys, bundles, subjects, PKCS#12 bundles, and what a
+//! profile says. verify.rs carries out the ones openssl does not.
+
+use std::path::PathBuf;
+
+use crate::exec::{P12_PASSWORD_VAR, file_arg};
+use crate::layout::{Files, Role};
+use crate::openssl::Capabilities;
+use crate::profile::{Entity, P12, Profile, San, SanKind};
+use crate::step::{Action, Arg, Expect, Inspection, Section, Step};
+
+/// How many of a leaf's names `openssl verify` checks, one process each;
+/// the others are matched in-process.
+pub const NAMES_BY_OPENSSL: usize = 8;
+
+/// What the checks need to know of a PKI: file stems, roles, and what the
+/// certificates must say (from a profile, or read from the certificates).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckSpec {
+    pub ca: String,
+    /// The CA's expected subject, when a profile gives it.
+    pub ca_subject: Option<Vec<(String, String)>>,
+    pub leaves: Vec<LeafSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeafSpec {
+    pub name: String,
+    pub role: Role,
+    /// The names to verify the certificate for.
+    pub sans: Vec<San>,
+    /// Whether the SANs come from a profile, so the certificate must carry exactly them.
+    pub sans_from_profile: bool,
+    pub subject: Option<Vec<(String, String)>>,
+    pub p12: P12,
+}
+
+impl LeafSpec {
+    pub fn files(&self) -> Files {
+        Files::new(&self.name, self.role)
+    }
+}
+
+impl CheckSpec {
+    pub fn ca_files(&self) -> Files {
+        Files::new(&self.ca, Role::Ca)
+    }
+
+    /// The checks for a profile's PKI.
+    pub fn for_profile(profile: &Profile) -> CheckSpec {
+        let subject = |e: &Entity| Some(e.subject_fields());
+        CheckSpec {
+            ca: profile.ca.name.clone(),
+            ca_subject: subject(&profile.ca),
+            leaves: profile
+                .leaves()
+                .map(|e| LeafSpec {
+                    name: e.name.clone(),
+                    role: e.role,
+                    sans: e.san.clone(),
+                    sans_from_profile: true,
+                    subject: subject(e),
+                    p12: e.p12,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The checks that prove a PKI: the tutorial's `openssl verify`, then per
+/// leaf the purpose and each name, keys matching certificates, bundle order,
+/// CSR and certificate subjects, key modes, PKCS#12 bundles, and the
+/// profile's subjects and SANs where a profile says them.
+pub fn checks(spec: &CheckSpec, caps: Capabilities) -> Vec<Step> {
+    let mut out = vec![tutorial_check(spec)];
+    out.extend(name_checks(spec));
+    out.extend(key_checks(spec));
+    for leaf in &spec.leaves {
+        out.extend(leaf_file_checks(spec, leaf, caps));
+    }
+    out.extend(profile_checks(spec));
+    out
+}
+
+/// `openssl verify -CAfile ca.crt LEAF.crt…`: verify lines, `FILE: OK`.
+fn verify_step(id: String, heading: &str, ca_crt: &str, ways: Vec<Arg>, crts: &[String]) -> Step {
+    // File names found in a directory may start with `-`: such a name is
+    // passed as `./-name.crt`, never as an option (exec::file_arg).
+    let mut args = lits(&["verify", "-CAfile", &file_arg(ca_crt)]);
+    args.extend(ways);
+    args.extend(crts.iter().map(|c| Arg::lit(file_arg(c))));
+    let mut inputs: Vec<&str> = vec![ca_crt];
+    inputs.extend(crts.iter().map(String::as_str));
+    let lines = crts
+        .iter()
+        .map(|c| format!("{}: OK", file_arg(c)))
+        .collect();
+    openssl_check(id, heading, args, Expect::Lines(lines), &inputs)
+}
+
+/// The tutorial's own check; its output is shown as it is, in the report.
+fn tutorial_check(spec: &CheckSpec) -> Step {
+    let crts: Vec<String> = spec.leaves.iter().map(|l| l.files().crt()).collect();
+    let mut tutorial = verify_step(
+        "verify".into(),
+        "The tutorial's check: the CA signed every certificate.",
+        &spec.ca_files().crt(),
+        Vec::new(),
+        &crts,
+    );
+    tutorial.report = true;
+    tutorial
+}
+
+/// Leaves verified the same way (purpose and name), in one openssl call.
+struct VerifyGroup {
+    /// `sslclient-DNS:localhost`, or the purpose alone.
+    key: String,
+    /// The openssl words for the purpose and the name.
+    ways: Vec<Arg>,
+    names: Vec<String>,
+    crts: Vec<String>,
+}
+
+/// Each leaf for its purpose and each name in its SAN. Leaves checked the
+/// same way share one openssl call (a workshop's clients are all
+/// `sslclient` for `localhost`): one process instead of dozens. openssl
+/// takes one name per process, so names past the first few are matched
+/// in-process by the same rules.
+fn name_checks(spec: &CheckSpec) -> Vec<Step> {
+    let mut groups: Vec<VerifyGroup> = Vec::new();
+    let mut out = Vec::new();
+    for leaf in &spec.leaves {
+        let (by_openssl, by_rust) = leaf.sans.split_at(leaf.sans.len().min(NAMES_BY_OPENSSL));
+        if !by_rust.is_empty() {
+            out.push(names_covered(&leaf.files(), by_rust.to_vec()));
+        }
+        for (key, ways) in verify_ways(leaf.role, by_openssl) {
+            let crt = leaf.files().crt();
+            match groups.iter_mut().find(|g| g.key == key) {
+                Some(g) => {
+                    g.names.push(leaf.name.clone());
+                    g.crts.push(crt);
+                }
+                None => groups.push(VerifyGroup {
+                    key,
+                    ways,
+                    names: vec![leaf.name.clone()],
+                    crts: vec![crt],
+                }),
+            }
+        }
+    }
+    let ca_crt = spec.ca_files().crt();
+    let mut steps: Vec<Step> = groups
+        .into_iter()
+        .map(|g| {
+            // `verify-server-DNS:localhost` for one leaf (`verify-server-sslserver`
+            // without a name), `verify-sslclient-DNS:localhost` for several.
+            let id = match (g.names.as_slice(), g.key.split_once('-')) {
+                ([one], Some((_, san))) => format!("verify-{one}-{san}"),
+                ([one], None) => format!("verify-{one}-{}", g.key),
+                _ => format!("verify-{}", g.key),
+            };
+            verify_step(
+                id,
+                "The certificates are valid for their purpose and for this name.",
+                &ca_crt,
+                g.ways,
+                &g.crts,
+            )
+        })
+        .collect();
+    steps.extend(out);
+    steps
+}
+
+/// The ways to verify a leaf of `role` for `sans`: `(group key, words)`.
+fn verify_ways(role: Role, sans: &[San]) -> Vec<(String, Vec<Arg>)> {
+    let purpose = match role {
+        Role::Client => "sslclient",
+        _ => "sslserver",
+    };
+    let mut ways = Vec::new();
+    for san in sans {
+        // openssl verify checks DNS names, IP addresses and email
+        // addresses; it has no flag for URIs.
+        let flag = match san.kind {
+            SanKind::Dns => "-verify_hostname",
+            SanKind::Ip => "-verify_ip",
+            SanKind::Email => "-verify_email",
+            SanKind::Uri => continue,
+        };
+        // A wildcard is checked with a name it covers.
+        let name = match san.value.strip_prefix("*.") {
+            Some(rest) if san.kind == SanKind::Dns => format!("pkiforge-wildcard-check.{rest}"),
+            _ => san.value.clone(),
+        };
+        ways.push((
+            format!("{purpose}-{san}"),
+            lits(&["-purpose", purpose, flag, &name]),
+        ));
+    }
+    if ways.is_empty() {
+        ways.push((purpose.to_string(), lits(&["-purpose", purpose])));
+    }
+    ways
+}
+
+fn names_covered(files: &Files, names: Vec<San>) -> Step {
+    let crt = files.crt();
+    inspection(
+        format!("names-{}", files.name),
+        "The certificate is valid for each of its other names.",
+        Inspection::NamesCovered {
+            crt: PathBuf::from(&crt),
+            names,
+        },
+        &[&crt],
+    )
+}
+
+/// Each private key belongs to its certificate and is private.
+fn key_checks(spec: &CheckSpec) -> Vec<Step> {
+    let entities = std::iter::once(spec.ca_files()).chain(spec.leaves.iter().map(LeafSpec::files));
+    let mut out = Vec::new();
+    for f in entities {
+        let (name, key, crt) = (&f.name, f.key(), f.crt());
+        out.push(inspection(
+            format!("key-{name}"),
+            "The private key belongs to the certificate.",
+            Inspection::KeyMatches {
+                key: PathBuf::from(&key),
+                crt: PathBuf::from(&crt),
+            },
+            &[&key, &crt],
+        ));
+        out.push(inspection(
+            format!("mode-{name}"),
+            "The private key is readable by its owner only.",
+            Inspection::PrivateMode {
+                key: PathBuf::from(&key),
+            },
+            &[&key],
+        ));
+    }
+    out
+}
+
+/// A leaf's bundle, its CSR's subject, and its PKCS#12 bundle.
+fn leaf_file_checks(spec: &CheckSpec, leaf: &LeafSpec, caps: Capabilities) -> Vec<Step> {
+    let (f, ca_crt) = (leaf.files(), spec.ca_files().crt());
+    let (crt, csr, bundle) = (f.crt(), f.csr(), f.bundle());
+    let mut out = vec![
+        inspection(
+            format!("bundle-{}", leaf.name),
+            "The bundle is the leaf certificate, then the CA's.",
+            Inspection::BundleOrder {
+                bundle: PathBuf::from(&bundle),
+                parts: vec![PathBuf::from(&crt), PathBuf::from(&ca_crt)],
+            },
+            &[&bundle, &crt, &ca_crt],
+        ),
+        inspection(
+            format!("subjects-{}", leaf.name),
+            "The certificate carries the CSR's subject.",
+            Inspection::SubjectsAgree {
+                csr: PathBuf::from(&csr),
+                crt: PathBuf::from(&crt),
+            },
+            &[&csr, &crt],
+        ),
+    ];
+    if leaf.p12 == P12::No {
+        return out;
+    }
+    let p12 = f.p12();
+    let mut args = lits(&[
+        "pkcs12",
+        "-in",
+        &file_arg(&p12),
+        "-nodes",
+        "-passin",
+        &format!("env:{P12_PASSWORD_VAR}"),
+    ]);
+    if leaf.p12 == P12::Legacy && caps.pkcs12_legacy {
+        // OpenSSL 3 reads RC2-encrypted bundles only with the legacy provider.
+        args.insert(1, Arg::lit("-legacy"));
+    }
+    out.push(openssl_check(
+        format!("p12-{}", leaf.name),
+        "The PKCS#12 bundle opens with the password and holds the key and both certificates.",
+        args,
+        Expect::Pkcs12 {
+            certs: vec![PathBuf::from(&crt), PathBuf::from(&ca_crt)],
+        },
+        &[&p12, &crt, &ca_crt],
+    ));
+    out.push(inspection(
+        format!("mode-{}-p12", leaf.name),
+        "The PKCS#12 bundle, which holds the private key, is readable by its owner only.",
+        Inspection::PrivateMode {
+            key: PathBuf::from(&p12),
+        },
+        &[&p12],
+    ));
+    out
+}
+
+/// The subjects and SANs a profile says.
+fn profile_checks(spec: &CheckSpec) -> Vec<Step> {
+    let mut out = Vec::new();
+    let ca_subject = spec.ca_subject.as_ref().map(|s| (spec.ca_files(), s));
+    let leaf_subjects = spec
+        .leaves
+        .iter()
+        .filter_map(|l| l.subject.as_ref().map(|s| (l.files(), s)));
+    for (files, subject) in ca_subject.into_iter().chain(leaf_subjects) {
+        let crt = files.crt();
+        out.push(inspection(
+            format!("profile-subject-{}", files.name),
+            "The certificate's subject is the profile's.",
+            Inspection::ProfileSubject {
+                crt: PathBuf::from(&crt),
+                expected: subject.clone(),
+            },
+            &[&crt],
+        ));
+    }
+    for leaf in spec.leaves.iter().filter(|l| l.sans_from_profile) {
+        let crt = leaf.files().crt();
+        out.push(inspection(
+            format!("profile-san-{}", leaf.name),
+            "The certificate's subjectAltName is the profile's.",
+            Inspection::ProfileSans {
+                crt: PathBuf::from(&crt),
+                expected: leaf.sans.iter().map(|s| s.canonical()).collect(),
+            },
+            &[&crt],
+        ));
+    }
+    out
+}
+
+fn lits(words: &[&str]) -> Vec<Arg> {
+    words.iter().map(|w| Arg::lit(*w)).collect()
+}
+
+fn check(
+    id: String,
+    heading: &str,
+    action: Action,
+    expect: Option<Expect>,
+    inputs: Vec<PathBuf>,
+) -> Step {
+    Step {
+        id,
+        entity: String::new(),
+        section: Section::Verify,
+        heading: heading.to_string(),
+        action,
+        inputs,
+        outputs: Vec::new(),
+        keys: Vec::new(),
+        subject_check: None,
+        expect,
+        report: false,
+    }
+}
+
+fn openssl_check(
+    id: String,
+    heading: &str,
+    args: Vec<Arg>,
+    expect: Expect,
+    inputs: &[&str],
+) -> Step {
+    check(
+        id,
+        heading,
+        Action::Openssl {
+            args,
+            stdin: Vec::new(),
+        },
+        Some(expect),
+        inputs.iter().map(PathBuf::from).collect(),
+    )
+}
+
+fn inspection(id: String, heading: &str, inspection: Inspection, inputs: &[&str]) -> Step {
+    check(
+        id,
+        heading,
+        Action::Inspect(inspection),
+        None,
+        inputs.iter().map(PathBuf::from).collect(),
+    )
+}
