@@ -58,6 +58,17 @@ pub fn lint(certs: &[CertInfo], now: i64) -> Vec<Finding> {
     let mut out = Vec::new();
     let ca = certs.iter().find(|c| c.is_ca && c.self_issued);
     for c in certs {
+        // A self-signed certificate not marked as a CA, where nothing else
+        // is one, is meant as the CA (the tutorial's, with a config that
+        // gives `req -x509` no extensions).
+        let unmarked_ca = c.self_issued && !c.is_ca && !certs.iter().any(|o| o.is_ca);
+        let cx = Context {
+            cert: c,
+            ca,
+            now,
+            is_leaf: !c.is_ca && !unmarked_ca,
+            unmarked_ca,
+        };
         let mut find = |severity, rule, message: String, clients, fix: String| {
             out.push(Finding {
                 severity,
@@ -68,170 +79,200 @@ pub fn lint(certs: &[CertInfo], now: i64) -> Vec<Finding> {
                 fix,
             });
         };
-        // A self-signed certificate not marked as a CA, where nothing else
-        // is one, is meant as the CA (the tutorial's, with a config that
-        // gives `req -x509` no extensions).
-        let unmarked_ca = c.self_issued && !c.is_ca && !certs.iter().any(|o| o.is_ca);
-        let is_leaf = !c.is_ca && !unmarked_ca;
-        if unmarked_ca {
-            find(
-                Severity::Error,
-                "ca-not-ca",
-                "is self-signed but not marked as a CA (no basicConstraints CA:TRUE)".into(),
-                "OpenSSL 4 (\"invalid CA certificate\"), rustls/webpki, Go and browsers refuse it as the CA of the others",
-                "set extensions = \"strict\" in the profile, or use an openssl config whose x509_extensions sets basicConstraints = critical,CA:true".into(),
-            );
-        }
-        if c.version < 3 {
-            find(
-                Severity::Error,
-                "not-v3",
-                format!("is an X.509 v{} certificate, without extensions", c.version),
-                "rustls/webpki, Go crypto/tls, browsers and most strict verifiers",
-                "set extensions = \"strict\" in the profile, which gives every certificate its extensions".into(),
-            );
-        }
-        if let KeyInfo::Rsa(bits) = c.key
-            && bits < 2048
-        {
-            find(
-                Severity::Error,
-                "weak-key",
-                format!("has a {bits}-bit RSA key"),
-                "every current TLS stack (OpenSSL's default security level 2 refuses keys under 2048 bits)",
-                "use bits = 2048 or more, or key = \"ec:P-256\", in the profile".into(),
-            );
-        }
-        if is_weak_signature(&c.signature) {
-            find(
-                Severity::Error,
-                "weak-signature",
-                format!("is signed with {}", c.signature),
-                "browsers, Apple platforms, Go, rustls and OpenSSL at security level 1 and above",
-                "sign with SHA-256 (OpenSSL's default)".into(),
-            );
-        }
-        let left = c.days_left(now);
-        if left < 0 {
-            find(
-                Severity::Error,
-                "expired",
-                format!("expired on {}", utc(c.not_after)),
-                "every client",
-                "make the PKI again".into(),
-            );
-        } else if left <= EXPIRY_WARNING_DAYS {
-            find(
-                Severity::Warning,
-                "expires-soon",
-                format!("expires on {} ({left} days left)", utc(c.not_after)),
-                "every client, from that day on",
-                "make the PKI again, with a longer validity".into(),
-            );
-        }
-        if c.validity_days() == OPENSSL_DEFAULT_DAYS {
-            find(
-                Severity::Warning,
-                "default-validity",
-                format!(
-                    "is valid for {OPENSSL_DEFAULT_DAYS} days, OpenSSL's default when no -days is given: it stops working on {}",
-                    utc(c.not_after)
-                ),
-                "every client, after that day",
-                "set days = N for it in the profile, or extensions = \"strict\" (825 days for leaves, 3650 for the CA); the tutorial's commands pass no -days".into(),
-            );
-        }
-        if is_leaf && c.validity_days() > APPLE_MAX_DAYS {
-            find(
-                Severity::Warning,
-                "long-validity",
-                format!("is valid for {} days", c.validity_days()),
-                "Apple platforms (iOS 13, macOS 10.15 and later) refuse TLS certificates valid for more than 825 days",
-                "set days = 825 or less for it in the profile".into(),
-            );
-        }
-        if c.is_ca && c.key_cert_sign != Some(true) {
-            let what = match c.key_cert_sign {
-                None => "has no keyUsage extension",
-                Some(_) => "has a keyUsage without keyCertSign",
-            };
-            find(
-                Severity::Warning,
-                "ca-key-usage",
-                format!("is a CA certificate that {what}"),
-                "strict RFC 5280 verifiers: OpenSSL with -x509_strict (\"CA cert does not include key usage extension\"), Python cryptography's X.509 verifier, CA/Browser Forum rules",
-                "set extensions = \"strict\" in the profile: the CA gets keyUsage = critical, keyCertSign, cRLSign".into(),
-            );
-        }
-        if is_leaf && c.sans.is_empty() {
-            find(
-                Severity::Error,
-                "no-san",
-                "has no subjectAltName; clients do not match host names against the CN any more"
-                    .into(),
-                "browsers, Apple platforms, Go (since 1.15), rustls, Java's HTTPS host name check, OpenSSL with -verify_hostname",
-                "give it a san list in the profile, e.g. san = [\"DNS:localhost\"]".into(),
-            );
-        }
-        if is_leaf && !c.has_eku {
-            let server = c.files.iter().any(|f| crate::layout::is_server_bundle(f));
-            let (clients, want) = if server {
-                (
-                    "Apple platforms (iOS 13, macOS 10.15 and later) require extendedKeyUsage serverAuth on TLS server certificates",
-                    "serverAuth",
-                )
-            } else {
-                (
-                    "CA/Browser-style verifiers (such as Python cryptography's) expect extendedKeyUsage clientAuth on client certificates",
-                    "clientAuth",
-                )
-            };
-            find(
-                Severity::Warning,
-                "no-eku",
-                "has no extendedKeyUsage".into(),
-                clients,
-                format!(
-                    "set extensions = \"strict\" in the profile: the leaf gets extendedKeyUsage = {want} (the tutorial's -extfile holds only subjectAltName)"
-                ),
-            );
-        }
-        if let Some(ca) = ca
-            && is_leaf
-            && c.issuer == ca.subject
-            // By more than a day: a leaf signed seconds after its CA, for
-            // as many days, ends those seconds later, which no one notices.
-            && c.not_after > ca.not_after + 86_400
-        {
-            find(
-                Severity::Warning,
-                "outlives-ca",
-                format!(
-                    "is valid until {}, after its CA {} expires ({})",
-                    utc(c.not_after),
-                    ca.file(),
-                    utc(ca.not_after)
-                ),
-                "every client, from the day the CA expires: a chain is valid only while every certificate in it is",
-                "give the CA a longer validity ([ca] days), or this certificate a shorter one"
-                    .into(),
-            );
-        }
-        if let Some(ca) = ca
-            && is_leaf
-            && c.subject_fields == ca.subject_fields
-        {
-            find(
-                Severity::Error,
-                "same-subject",
-                format!("has the same subject as {} ({})", ca.file(), c.subject),
-                "OpenSSL and most verifiers take it for a self-signed certificate and refuse it",
-                "give the leaf its own subject (a distinct CN) in the profile".into(),
-            );
-        }
+        form_rules(&cx, &mut find);
+        validity_rules(&cx, &mut find);
+        ca_rules(&cx, &mut find);
+        leaf_rules(&cx, &mut find);
     }
     out.sort_by(|a, b| (a.severity, &a.file).cmp(&(b.severity, &b.file)));
     out
+}
+
+/// One certificate and what its rules need to know around it.
+struct Context<'a> {
+    cert: &'a CertInfo,
+    /// The PKI's CA, when there is one marked as such.
+    ca: Option<&'a CertInfo>,
+    now: i64,
+    is_leaf: bool,
+    unmarked_ca: bool,
+}
+
+/// Reports a finding: severity, rule, message, clients, fix.
+type Find<'f> = dyn FnMut(Severity, &'static str, String, &'static str, String) + 'f;
+
+/// How the certificate is made: CA marking, version, key, signature.
+fn form_rules(cx: &Context, find: &mut Find) {
+    let c = cx.cert;
+    if cx.unmarked_ca {
+        find(
+            Severity::Error,
+            "ca-not-ca",
+            "is self-signed but not marked as a CA (no basicConstraints CA:TRUE)".into(),
+            "OpenSSL 4 (\"invalid CA certificate\"), rustls/webpki, Go and browsers refuse it as the CA of the others",
+            "set extensions = \"strict\" in the profile, or use an openssl config whose x509_extensions sets basicConstraints = critical,CA:true".into(),
+        );
+    }
+    if c.version < 3 {
+        find(
+            Severity::Error,
+            "not-v3",
+            format!("is an X.509 v{} certificate, without extensions", c.version),
+            "rustls/webpki, Go crypto/tls, browsers and most strict verifiers",
+            "set extensions = \"strict\" in the profile, which gives every certificate its extensions".into(),
+        );
+    }
+    if let KeyInfo::Rsa(bits) = c.key
+        && bits < 2048
+    {
+        find(
+            Severity::Error,
+            "weak-key",
+            format!("has a {bits}-bit RSA key"),
+            "every current TLS stack (OpenSSL's default security level 2 refuses keys under 2048 bits)",
+            "use bits = 2048 or more, or key = \"ec:P-256\", in the profile".into(),
+        );
+    }
+    if is_weak_signature(&c.signature) {
+        find(
+            Severity::Error,
+            "weak-signature",
+            format!("is signed with {}", c.signature),
+            "browsers, Apple platforms, Go, rustls and OpenSSL at security level 1 and above",
+            "sign with SHA-256 (OpenSSL's default)".into(),
+        );
+    }
+}
+
+/// When it is valid: expired, expiring, OpenSSL's default, too long.
+fn validity_rules(cx: &Context, find: &mut Find) {
+    let (c, now, is_leaf) = (cx.cert, cx.now, cx.is_leaf);
+    let left = c.days_left(now);
+    if left < 0 {
+        find(
+            Severity::Error,
+            "expired",
+            format!("expired on {}", utc(c.not_after)),
+            "every client",
+            "make the PKI again".into(),
+        );
+    } else if left <= EXPIRY_WARNING_DAYS {
+        find(
+            Severity::Warning,
+            "expires-soon",
+            format!("expires on {} ({left} days left)", utc(c.not_after)),
+            "every client, from that day on",
+            "make the PKI again, with a longer validity".into(),
+        );
+    }
+    if c.validity_days() == OPENSSL_DEFAULT_DAYS {
+        find(
+            Severity::Warning,
+            "default-validity",
+            format!(
+                "is valid for {OPENSSL_DEFAULT_DAYS} days, OpenSSL's default when no -days is given: it stops working on {}",
+                utc(c.not_after)
+            ),
+            "every client, after that day",
+            "set days = N for it in the profile, or extensions = \"strict\" (825 days for leaves, 3650 for the CA); the tutorial's commands pass no -days".into(),
+        );
+    }
+    if is_leaf && c.validity_days() > APPLE_MAX_DAYS {
+        find(
+            Severity::Warning,
+            "long-validity",
+            format!("is valid for {} days", c.validity_days()),
+            "Apple platforms (iOS 13, macOS 10.15 and later) refuse TLS certificates valid for more than 825 days",
+            "set days = 825 or less for it in the profile".into(),
+        );
+    }
+}
+
+/// What a CA needs: keyUsage keyCertSign.
+fn ca_rules(cx: &Context, find: &mut Find) {
+    let c = cx.cert;
+    if c.is_ca && c.key_cert_sign != Some(true) {
+        let what = match c.key_cert_sign {
+            None => "has no keyUsage extension",
+            Some(_) => "has a keyUsage without keyCertSign",
+        };
+        find(
+            Severity::Warning,
+            "ca-key-usage",
+            format!("is a CA certificate that {what}"),
+            "strict RFC 5280 verifiers: OpenSSL with -x509_strict (\"CA cert does not include key usage extension\"), Python cryptography's X.509 verifier, CA/Browser Forum rules",
+            "set extensions = \"strict\" in the profile: the CA gets keyUsage = critical, keyCertSign, cRLSign".into(),
+        );
+    }
+}
+
+/// What a leaf needs: names, purposes, a subject of its own, a CA that outlives it.
+fn leaf_rules(cx: &Context, find: &mut Find) {
+    let (c, ca, is_leaf) = (cx.cert, cx.ca, cx.is_leaf);
+    if is_leaf && c.sans.is_empty() {
+        find(
+            Severity::Error,
+            "no-san",
+            "has no subjectAltName; clients do not match host names against the CN any more".into(),
+            "browsers, Apple platforms, Go (since 1.15), rustls, Java's HTTPS host name check, OpenSSL with -verify_hostname",
+            "give it a san list in the profile, e.g. san = [\"DNS:localhost\"]".into(),
+        );
+    }
+    if is_leaf && !c.has_eku {
+        let server = c.files.iter().any(|f| crate::layout::is_server_bundle(f));
+        let (clients, want) = if server {
+            (
+                "Apple platforms (iOS 13, macOS 10.15 and later) require extendedKeyUsage serverAuth on TLS server certificates",
+                "serverAuth",
+            )
+        } else {
+            (
+                "CA/Browser-style verifiers (such as Python cryptography's) expect extendedKeyUsage clientAuth on client certificates",
+                "clientAuth",
+            )
+        };
+        find(
+            Severity::Warning,
+            "no-eku",
+            "has no extendedKeyUsage".into(),
+            clients,
+            format!(
+                "set extensions = \"strict\" in the profile: the leaf gets extendedKeyUsage = {want} (the tutorial's -extfile holds only subjectAltName)"
+            ),
+        );
+    }
+    if let Some(ca) = ca
+        && is_leaf
+        && c.issuer == ca.subject
+        // By more than a day: a leaf signed seconds after its CA, for
+        // as many days, ends those seconds later, which no one notices.
+        && c.not_after > ca.not_after + 86_400
+    {
+        find(
+            Severity::Warning,
+            "outlives-ca",
+            format!(
+                "is valid until {}, after its CA {} expires ({})",
+                utc(c.not_after),
+                ca.file(),
+                utc(ca.not_after)
+            ),
+            "every client, from the day the CA expires: a chain is valid only while every certificate in it is",
+            "give the CA a longer validity ([ca] days), or this certificate a shorter one".into(),
+        );
+    }
+    if let Some(ca) = ca
+        && is_leaf
+        && c.subject_fields == ca.subject_fields
+    {
+        find(
+            Severity::Error,
+            "same-subject",
+            format!("has the same subject as {} ({})", ca.file(), c.subject),
+            "OpenSSL and most verifiers take it for a self-signed certificate and refuse it",
+            "give the leaf its own subject (a distinct CN) in the profile".into(),
+        );
+    }
 }
 
 #[cfg(test)]

@@ -671,8 +671,8 @@ fn p12_step(leaf: &Entity, ca: &Entity, caps: Capabilities) -> Step {
 mod tests {
     use super::*;
     use crate::config::Config;
-    use crate::step::Expect;
     use crate::profile;
+    use crate::step::Expect;
     use std::path::Path;
 
     fn layout() -> PromptLayout {

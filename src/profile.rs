@@ -1004,33 +1004,48 @@ pub fn parse_san(s: &str) -> std::result::Result<San, String> {
             "\"{s}\" has no type; write it as TYPE:value, e.g. \"DNS:{s}\" or \"IP:127.0.0.1\""
         ));
     };
-    let known = [SanKind::Dns, SanKind::Ip, SanKind::Email, SanKind::Uri];
-    let Some(kind) = known.into_iter().find(|k| k.openssl_name() == kind) else {
-        if let Some(k) = known
-            .into_iter()
-            .find(|k| k.openssl_name().eq_ignore_ascii_case(kind))
-        {
-            return Err(format!(
-                "openssl's type names are case-sensitive: write \"{}:{value}\"",
-                k.openssl_name()
-            ));
-        }
-        return Err(format!(
-            "unknown type \"{kind}\"; use DNS:, IP:, email: or URI:"
-        ));
-    };
-    let bad = |why: &str| {
-        Err(format!(
+    let kind = san_kind(kind, value)?;
+    check_san_value(kind, value).map_err(|why| {
+        format!(
             "\"{s}\" is not a valid {} entry: {why}",
             kind.openssl_name()
-        ))
-    };
+        )
+    })?;
+    Ok(San {
+        kind,
+        value: value.to_string(),
+    })
+}
+
+/// The type of a SAN entry, by openssl's (case-sensitive) name.
+fn san_kind(kind: &str, value: &str) -> std::result::Result<SanKind, String> {
+    let known = [SanKind::Dns, SanKind::Ip, SanKind::Email, SanKind::Uri];
+    if let Some(k) = known.into_iter().find(|k| k.openssl_name() == kind) {
+        return Ok(k);
+    }
+    if let Some(k) = known
+        .into_iter()
+        .find(|k| k.openssl_name().eq_ignore_ascii_case(kind))
+    {
+        return Err(format!(
+            "openssl's type names are case-sensitive: write \"{}:{value}\"",
+            k.openssl_name()
+        ));
+    }
+    Err(format!(
+        "unknown type \"{kind}\"; use DNS:, IP:, email: or URI:"
+    ))
+}
+
+/// What is wrong with a SAN value of a type, as openssl would write it.
+fn check_san_value(kind: SanKind, value: &str) -> std::result::Result<(), String> {
     if value.is_empty() {
-        return bad("the value is empty");
+        return Err("the value is empty".into());
     }
     if value.contains([',', ' ']) {
-        return bad(
-            "spaces and commas are not allowed (a comma starts another entry in openssl's syntax)",
+        return Err(
+            "spaces and commas are not allowed (a comma starts another entry in openssl's syntax)"
+                .into(),
         );
     }
     // openssl reads the extension text as config text: `#` starts a
@@ -1046,63 +1061,57 @@ pub fn parse_san(s: &str) -> std::result::Result<San, String> {
         } else {
             "openssl reads quotes in extension text as quoting and would drop them"
         };
-        return bad(&format!("{why}{fix}"));
+        return Err(format!("{why}{fix}"));
     }
     match kind {
-        SanKind::Dns => {
-            if let Err(why) = check_dns_name(value, true) {
-                return bad(&why);
+        SanKind::Dns => check_dns_name(value, true),
+        SanKind::Ip => match value.parse::<IpAddr>() {
+            Ok(_) => Ok(()),
+            Err(_) => {
+                Err("write an IPv4 address such as 127.0.0.1 or an IPv6 address such as ::1".into())
             }
-        }
-        SanKind::Ip => {
-            if value.parse::<IpAddr>().is_err() {
-                return bad(
-                    "write an IPv4 address such as 127.0.0.1 or an IPv6 address such as ::1",
-                );
-            }
-        }
-        SanKind::Email => {
-            let Some((local, domain)) = value.split_once('@') else {
-                return bad("write it as name@domain");
-            };
-            if local.is_empty()
-                || !local
-                    .chars()
-                    .all(|c| c.is_ascii_graphic() && !"\"\\$`!@".contains(c))
-            {
-                return bad(
-                    "the part before @ must be plain ASCII without quotes, backslashes, $, ` or !",
-                );
-            }
-            if let Err(why) = check_dns_name(domain, false) {
-                return bad(&format!("the domain: {why}"));
-            }
-        }
-        SanKind::Uri => {
-            let scheme_ok = value.split_once(':').is_some_and(|(scheme, rest)| {
-                !rest.is_empty()
-                    && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
-                    && scheme
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c))
-            });
-            if !scheme_ok {
-                return bad(
-                    "write an absolute URI with a scheme, such as spiffe://example.org/workload or https://example.com/",
-                );
-            }
-            if let Some(c) = value
-                .chars()
-                .find(|c| !(c.is_ascii_alphanumeric() || "-._~:/?#[]@&'()*+;=%".contains(*c)))
-            {
-                return bad(&format!("'{c}' is not allowed; percent-encode it"));
-            }
-        }
+        },
+        SanKind::Email => check_email(value),
+        SanKind::Uri => check_uri(value),
     }
-    Ok(San {
-        kind,
-        value: value.to_string(),
-    })
+}
+
+fn check_email(value: &str) -> std::result::Result<(), String> {
+    let Some((local, domain)) = value.split_once('@') else {
+        return Err("write it as name@domain".into());
+    };
+    if local.is_empty()
+        || !local
+            .chars()
+            .all(|c| c.is_ascii_graphic() && !"\"\\$`!@".contains(c))
+    {
+        return Err(
+            "the part before @ must be plain ASCII without quotes, backslashes, $, ` or !".into(),
+        );
+    }
+    check_dns_name(domain, false).map_err(|why| format!("the domain: {why}"))
+}
+
+fn check_uri(value: &str) -> std::result::Result<(), String> {
+    let scheme_ok = value.split_once(':').is_some_and(|(scheme, rest)| {
+        !rest.is_empty()
+            && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c))
+    });
+    if !scheme_ok {
+        return Err(
+            "write an absolute URI with a scheme, such as spiffe://example.org/workload or https://example.com/".into(),
+        );
+    }
+    match value
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || "-._~:/?#[]@&'()*+;=%".contains(*c)))
+    {
+        Some(c) => Err(format!("'{c}' is not allowed; percent-encode it")),
+        None => Ok(()),
+    }
 }
 
 /// Checks a DNS name: labels of letters, digits and hyphens, optionally a
