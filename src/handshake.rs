@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::exec::{Background, path_arg};
 use crate::layout::Files;
 use crate::openssl::Openssl;
-use crate::plan::CheckSpec;
+use crate::plan::{CheckSpec, LeafSpec};
 use crate::profile::{Role, SanKind};
 use crate::signals;
 
@@ -116,6 +116,14 @@ impl Host {
     }
 }
 
+/// One scenario: who connects, as which host, and what must happen.
+struct Scenario<'a> {
+    name: String,
+    client: Option<&'a Party>,
+    host: Host,
+    expected: Outcome,
+}
+
 /// Runs every case for each server with each client found in `dir`.
 pub fn run(openssl: &Openssl, dir: &Path, spec: &CheckSpec) -> Result<Vec<Case>> {
     let ca = dir.join(spec.ca_files().crt());
@@ -125,83 +133,24 @@ pub fn run(openssl: &Openssl, dir: &Path, spec: &CheckSpec) -> Result<Vec<Case>>
         .map_err(|e| Error::io("cannot create a temp directory", e))?;
     let foreign = make_foreign_client(openssl, foreign_dir.path())?;
     let mut cases = Vec::new();
-    let servers: Vec<_> = spec
-        .leaves
-        .iter()
-        .filter(|l| l.role == Role::Server)
-        .collect();
-    let clients: Vec<_> = spec
-        .leaves
-        .iter()
-        .filter(|l| l.role == Role::Client)
-        .collect();
-    // Every client with the first server, and every other server with the
-    // first client: each certificate takes part, without n × m sessions.
-    let mut pairs = Vec::new();
-    for (i, server) in servers.iter().enumerate() {
-        for (j, client) in clients.iter().enumerate() {
-            if i == 0 || j == 0 {
-                pairs.push((*server, *client));
-            }
-        }
-    }
-    for (server, client) in pairs {
-        let host = server
-            .sans
-            .iter()
-            .find_map(|s| match s.kind {
-                SanKind::Dns if !s.value.starts_with("*.") => Some(Host::Dns(s.value.clone())),
-                SanKind::Ip => Some(Host::Ip(s.value.clone())),
-                _ => None,
-            })
-            .ok_or_else(|| {
-                Error::Usage(format!(
-                    "{}.crt has no DNS name or IP address in its subjectAltName to connect to",
-                    server.name
-                ))
-            })?;
+    for (server, client) in pairs(spec) {
+        let host = host_of(server)?;
         let (srv, cli) = (
             Party::of(dir, &server.files()),
             Party::of(dir, &client.files()),
         );
-        let scenarios = [
-            (
-                format!("{} with {} as {}", srv.label, cli.label, host.as_str()),
-                Some(&cli),
-                host.clone(),
-                Outcome::Accepted,
-            ),
-            (
-                format!("{} with no client certificate", srv.label),
-                None,
-                host.clone(),
-                Outcome::Refused,
-            ),
-            (
-                format!("{} with a client certificate from a foreign CA", srv.label),
-                Some(&foreign),
-                host.clone(),
-                Outcome::Refused,
-            ),
-            (
-                format!("{} as {WRONG_HOST} (not in its SAN)", srv.label),
-                Some(&cli),
-                Host::Dns(WRONG_HOST.into()),
-                Outcome::Refused,
-            ),
-        ];
         // The same scenarios with each TLS stack, openssl's first.
         for stack in ["openssl", "rustls"] {
-            for (name, client_party, name_host, expected) in &scenarios {
+            for sc in scenarios(&srv, &cli, &foreign, &host) {
                 signals::check()?;
                 let (got, detail) = match stack {
-                    "openssl" => openssl_case(openssl, &ca, &srv, *client_party, name_host)?,
-                    _ => rustls_case(&ca, &srv, *client_party, name_host)?,
+                    "openssl" => openssl_case(openssl, &ca, &srv, sc.client, &sc.host)?,
+                    _ => rustls_case(&ca, &srv, sc.client, &sc.host)?,
                 };
                 cases.push(Case {
                     stack,
-                    name: name.clone(),
-                    expected: *expected,
+                    name: sc.name,
+                    expected: sc.expected,
                     got,
                     detail,
                 });
@@ -209,6 +158,81 @@ pub fn run(openssl: &Openssl, dir: &Path, spec: &CheckSpec) -> Result<Vec<Case>>
         }
     }
     Ok(cases)
+}
+
+/// Every client with the first server, and every other server with the
+/// first client: each certificate takes part, without n × m sessions.
+fn pairs(spec: &CheckSpec) -> Vec<(&LeafSpec, &LeafSpec)> {
+    let of = |role| spec.leaves.iter().filter(move |l| l.role == role);
+    let mut pairs = Vec::new();
+    for (i, server) in of(Role::Server).enumerate() {
+        for (j, client) in of(Role::Client).enumerate() {
+            if i == 0 || j == 0 {
+                pairs.push((server, client));
+            }
+        }
+    }
+    pairs
+}
+
+/// The name a client dials the server by: its first DNS name that is not a
+/// wildcard, or its first IP address.
+fn host_of(server: &LeafSpec) -> Result<Host> {
+    server
+        .sans
+        .iter()
+        .find_map(|s| match s.kind {
+            SanKind::Dns if !s.value.starts_with("*.") => Some(Host::Dns(s.value.clone())),
+            SanKind::Ip => Some(Host::Ip(s.value.clone())),
+            _ => None,
+        })
+        .ok_or_else(|| {
+            Error::BadInput(format!(
+                "{} has no DNS name or IP address in its subjectAltName to connect to",
+                server.files().crt()
+            ))
+        })
+}
+
+/// The accepted case, then the three refusals that must happen.
+fn scenarios<'a>(
+    srv: &Party,
+    cli: &'a Party,
+    foreign: &'a Party,
+    host: &Host,
+) -> [Scenario<'a>; 4] {
+    let case = |name: String, client, host: &Host, expected| Scenario {
+        name,
+        client,
+        host: host.clone(),
+        expected,
+    };
+    [
+        case(
+            format!("{} with {} as {}", srv.label, cli.label, host.as_str()),
+            Some(cli),
+            host,
+            Outcome::Accepted,
+        ),
+        case(
+            format!("{} with no client certificate", srv.label),
+            None,
+            host,
+            Outcome::Refused,
+        ),
+        case(
+            format!("{} with a client certificate from a foreign CA", srv.label),
+            Some(foreign),
+            host,
+            Outcome::Refused,
+        ),
+        case(
+            format!("{} as {WRONG_HOST} (not in its SAN)", srv.label),
+            Some(cli),
+            &Host::Dns(WRONG_HOST.into()),
+            Outcome::Refused,
+        ),
+    ]
 }
 
 /// A throwaway CA and a client certificate it signed, made on the spot.
@@ -320,10 +344,11 @@ fn openssl_case(
     client: Option<&Party>,
     host: &Host,
 ) -> Result<(Outcome, String)> {
-    let path = |p: &Path| path_arg(p);
     let logs = tempfile::tempdir().map_err(|e| Error::io("cannot create a temp directory", e))?;
-    let server_err = logs.path().join("server.err");
-    let server_out = logs.path().join("server.out");
+    let (server_out, server_err) = (
+        logs.path().join("server.out"),
+        logs.path().join("server.err"),
+    );
     let server_args: Vec<OsString> = vec![
         "s_server".into(),
         "-accept".into(),
@@ -331,13 +356,13 @@ fn openssl_case(
         "-naccept".into(),
         "1".into(),
         "-cert".into(),
-        path(&server.crt),
+        path_arg(&server.crt),
         "-key".into(),
-        path(&server.key),
+        path_arg(&server.key),
         "-cert_chain".into(),
-        path(ca),
+        path_arg(ca),
         "-CAfile".into(),
-        path(ca),
+        path_arg(ca),
         // Require a client certificate, and fail the handshake on a bad one.
         "-Verify".into(),
         "1".into(),
@@ -348,75 +373,97 @@ fn openssl_case(
         .call(server_args, "handshake-server", CASE_TIMEOUT)
         .spawn(&server_out, &server_err)?;
     let deadline = Instant::now() + CASE_TIMEOUT;
-    let result = (|| {
-        let Some(port) = accept_port(&server_proc, &server_out, deadline)? else {
-            return Ok((Outcome::Refused, "s_server did not start".to_string()));
-        };
-        let mut args: Vec<OsString> = vec![
-            "s_client".into(),
-            "-connect".into(),
-            format!("127.0.0.1:{port}").into(),
-            "-CAfile".into(),
-            path(ca),
-            "-verify_return_error".into(),
-            "-quiet".into(),
-        ];
-        match host {
-            Host::Dns(name) => args.extend([
-                "-servername".into(),
-                name.into(),
-                "-verify_hostname".into(),
-                name.into(),
-            ]),
-            Host::Ip(ip) => args.extend(["-verify_ip".into(), ip.into()]),
+    let result = match accept_port(&server_proc, &server_out, deadline)? {
+        Some(port) => {
+            let client_args = s_client_args(port, ca, client, host);
+            s_client_exchange(openssl, client_args, logs.path(), deadline)?
         }
-        if let Some(c) = client {
-            args.extend(["-cert".into(), path(&c.crt), "-key".into(), path(&c.key)]);
-        }
-        let client_out = logs.path().join("client.out");
-        let client_err = logs.path().join("client.err");
-        let mut client_call = openssl.call(args, "handshake-client", CASE_TIMEOUT);
-        client_call.stdin = Some(format!("{PING}\n").into_bytes());
-        let client_handle = client_call.spawn(&client_out, &client_err)?;
-        // s_client -quiet keeps the connection open after stdin ends, so
-        // watch its output for the answer rather than wait for it to exit.
-        let outcome = loop {
-            let answer = std::fs::read_to_string(&client_out).unwrap_or_default();
-            if answer.contains(&reversed(PING)) {
-                break (Outcome::Accepted, "payload sent and answered".to_string());
-            }
-            signals::check()?;
-            if client_handle.exited() {
-                let stderr = std::fs::read_to_string(&client_err).unwrap_or_default();
-                break (Outcome::Refused, stderr);
-            }
-            if Instant::now() >= deadline {
-                break (Outcome::Refused, "timed out".to_string());
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        };
-        drop(client_handle);
-        Ok(outcome)
-    })();
+        None => (Outcome::Refused, "s_server did not start".to_string()),
+    };
     drop(server_proc);
     let server_log = std::fs::read_to_string(&server_err).unwrap_or_default();
-    match result {
-        Ok((Outcome::Refused, client_err)) => {
-            let sides: Vec<String> = [
-                ("server", last_error(&server_log)),
-                ("client", last_error(&client_err)),
-            ]
-            .into_iter()
-            .filter_map(|(side, e)| e.map(|e| format!("{side}: {e}")))
-            .collect();
-            let why = if sides.is_empty() {
-                "no reply".to_string()
-            } else {
-                sides.join("; ")
-            };
-            Ok((Outcome::Refused, why))
+    Ok(match result {
+        (Outcome::Refused, client_err) => (Outcome::Refused, why_refused(&server_log, &client_err)),
+        accepted => accepted,
+    })
+}
+
+/// s_client's words: connect to the port, verify the server against the CA
+/// and by its name, present the client's certificate if there is one.
+fn s_client_args(port: u16, ca: &Path, client: Option<&Party>, host: &Host) -> Vec<OsString> {
+    let mut args: Vec<OsString> = vec![
+        "s_client".into(),
+        "-connect".into(),
+        format!("127.0.0.1:{port}").into(),
+        "-CAfile".into(),
+        path_arg(ca),
+        "-verify_return_error".into(),
+        "-quiet".into(),
+    ];
+    match host {
+        Host::Dns(name) => args.extend([
+            "-servername".into(),
+            name.into(),
+            "-verify_hostname".into(),
+            name.into(),
+        ]),
+        Host::Ip(ip) => args.extend(["-verify_ip".into(), ip.into()]),
+    }
+    if let Some(c) = client {
+        args.extend([
+            "-cert".into(),
+            path_arg(&c.crt),
+            "-key".into(),
+            path_arg(&c.key),
+        ]);
+    }
+    args
+}
+
+/// Runs s_client, sending PING; accepted when the reversed PING comes back,
+/// refused (with its stderr) when it exits first or the deadline passes.
+fn s_client_exchange(
+    openssl: &Openssl,
+    args: Vec<OsString>,
+    logs: &Path,
+    deadline: Instant,
+) -> Result<(Outcome, String)> {
+    let (client_out, client_err) = (logs.join("client.out"), logs.join("client.err"));
+    let mut call = openssl.call(args, "handshake-client", CASE_TIMEOUT);
+    call.stdin = Some(format!("{PING}\n").into_bytes());
+    let client = call.spawn(&client_out, &client_err)?;
+    // s_client -quiet keeps the connection open after stdin ends, so watch
+    // its output for the answer rather than wait for it to exit.
+    loop {
+        let answer = std::fs::read_to_string(&client_out).unwrap_or_default();
+        if answer.contains(&reversed(PING)) {
+            return Ok((Outcome::Accepted, "payload sent and answered".to_string()));
         }
-        other => other,
+        signals::check()?;
+        if client.exited() {
+            let stderr = std::fs::read_to_string(&client_err).unwrap_or_default();
+            return Ok((Outcome::Refused, stderr));
+        }
+        if Instant::now() >= deadline {
+            return Ok((Outcome::Refused, "timed out".to_string()));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// What each side said when a session was refused.
+fn why_refused(server_log: &str, client_err: &str) -> String {
+    let sides: Vec<String> = [
+        ("server", last_error(server_log)),
+        ("client", last_error(client_err)),
+    ]
+    .into_iter()
+    .filter_map(|(side, e)| e.map(|e| format!("{side}: {e}")))
+    .collect();
+    if sides.is_empty() {
+        "no reply".to_string()
+    } else {
+        sides.join("; ")
     }
 }
 
@@ -446,7 +493,7 @@ fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
     CertificateDer::pem_file_iter(path)
         .and_then(|it| it.collect::<std::result::Result<Vec<_>, _>>())
         .map_err(|e| {
-            Error::Usage(format!(
+            Error::BadInput(format!(
                 "cannot read certificates from {}: {e}",
                 path.display()
             ))
@@ -455,7 +502,7 @@ fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
 
 fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>> {
     PrivateKeyDer::from_pem_file(path).map_err(|e| {
-        Error::Usage(format!(
+        Error::BadInput(format!(
             "cannot read the private key {}: {e}",
             path.display()
         ))
@@ -471,18 +518,41 @@ fn rustls_case(
     client: Option<&Party>,
     host: &Host,
 ) -> Result<(Outcome, String)> {
+    let (server_config, client_config) = match rustls_configs(ca, server, client)? {
+        Ok(configs) => configs,
+        Err(refused) => return Ok(refused),
+    };
+    let name = match host {
+        Host::Dns(n) => ServerName::try_from(n.clone()),
+        Host::Ip(ip) => ServerName::try_from(ip.clone()),
+    }
+    .map_err(|e| Error::Usage(format!("{}: {e}", host.as_str())))?;
+
+    rustls_exchange(server_config, client_config, name)
+}
+
+type Configs = (Arc<rustls::ServerConfig>, Arc<rustls::ClientConfig>);
+
+/// The server's and the client's configurations; `Err` with the refusal
+/// when rustls refuses a certificate or key as it loads them.
+fn rustls_configs(
+    ca: &Path,
+    server: &Party,
+    client: Option<&Party>,
+) -> Result<std::result::Result<Configs, (Outcome, String)>> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut roots = rustls::RootCertStore::empty();
     for cert in load_certs(ca)? {
         roots.add(cert).map_err(|e| {
-            Error::Usage(format!(
+            Error::BadInput(format!(
                 "rustls refuses {} as a trust anchor: {e}",
                 ca.display()
             ))
         })?;
     }
     let roots = Arc::new(roots);
-    let refused = |side: &str, e: &dyn fmt::Display| Ok((Outcome::Refused, format!("{side}: {e}")));
+    let refused =
+        |side: &str, e: &dyn fmt::Display| Ok(Err((Outcome::Refused, format!("{side}: {e}"))));
 
     let verifier = match rustls::server::WebPkiClientVerifier::builder_with_provider(
         roots.clone(),
@@ -516,12 +586,16 @@ fn rustls_case(
         Ok(c) => Arc::new(c),
         Err(e) => return refused("client", &e),
     };
-    let name = match host {
-        Host::Dns(n) => ServerName::try_from(n.clone()),
-        Host::Ip(ip) => ServerName::try_from(ip.clone()),
-    }
-    .map_err(|e| Error::Usage(format!("{}: {e}", host.as_str())))?;
+    Ok(Ok((server_config, client_config)))
+}
 
+/// A rustls server thread and client on a loopback port, exchanging a line
+/// each way.
+fn rustls_exchange(
+    server_config: Arc<rustls::ServerConfig>,
+    client_config: Arc<rustls::ClientConfig>,
+    name: ServerName<'static>,
+) -> Result<(Outcome, String)> {
     let listener =
         TcpListener::bind("127.0.0.1:0").map_err(|e| Error::io("cannot listen on 127.0.0.1", e))?;
     let addr = listener
