@@ -403,24 +403,12 @@ impl Pipes {
             if r <= 0 {
                 continue;
             }
-            if fds[0].revents != 0
-                && let Some(pipe) = &mut self.stdin
-            {
-                match pipe.write(&self.input[written..]) {
-                    Ok(n) => written += n,
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                    // The child closed its stdin: it reads no more answers,
-                    // and its exit status says how it went.
-                    Err(_) => written = self.input.len(),
-                }
-                if written >= self.input.len() {
-                    self.stdin = None;
-                }
+            if fds[0].revents != 0 {
+                written = self.feed(written);
             }
             if fds[1].revents != 0 {
                 let n = read_some(&mut self.stdout, &mut chunk)?;
-                let room = STDOUT_LIMIT - out.stdout.len();
-                if n > room {
+                if n > STDOUT_LIMIT - out.stdout.len() {
                     out.overflow = true;
                     return Ok(out);
                 }
@@ -432,12 +420,7 @@ impl Pipes {
                 if n > 0 {
                     last_byte = chunk[n - 1];
                 }
-                out.stderr.extend_from_slice(&chunk[..n]);
-                if out.stderr.len() > 2 * STDERR_LIMIT {
-                    let cut = out.stderr.len() - STDERR_LIMIT;
-                    out.stderr.drain(..cut);
-                    out.stderr_cut = true;
-                }
+                out.keep_stderr(&chunk[..n]);
             }
         }
         if out.stderr.len() > STDERR_LIMIT {
@@ -447,6 +430,39 @@ impl Pipes {
         }
         out.stderr_lines = newlines + usize::from(last_byte != b'\n');
         Ok(out)
+    }
+}
+
+impl Pipes {
+    /// Writes what the child will take of the input from `written` on;
+    /// returns how far it got. The pipe closes when all is written, or when
+    /// the child closed its end (it reads no more answers, and its exit
+    /// status says how it went).
+    fn feed(&mut self, mut written: usize) -> usize {
+        let Some(pipe) = &mut self.stdin else {
+            return written;
+        };
+        match pipe.write(&self.input[written..]) {
+            Ok(n) => written += n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(_) => written = self.input.len(),
+        }
+        if written >= self.input.len() {
+            self.stdin = None;
+        }
+        written
+    }
+}
+
+impl Captured {
+    /// Appends to stderr, keeping about its last [`STDERR_LIMIT`] bytes.
+    fn keep_stderr(&mut self, bytes: &[u8]) {
+        self.stderr.extend_from_slice(bytes);
+        if self.stderr.len() > 2 * STDERR_LIMIT {
+            let cut = self.stderr.len() - STDERR_LIMIT;
+            self.stderr.drain(..cut);
+            self.stderr_cut = true;
+        }
     }
 }
 

@@ -69,26 +69,9 @@ pub fn run(
     let stop = AtomicBool::new(false);
     progress.begin();
     std::thread::scope(|scope| -> Result<()> {
-        // `jobs` workers, each with its own queue, running one step at a
-        // time; the loop below hands a ready step to an idle worker. When
-        // this closure returns, the queues are dropped and the workers end,
-        // before the scope joins them.
-        let (tx, rx) = mpsc::channel::<Finished>();
-        let mut queues = Vec::new();
-        for worker in 0..jobs.min(steps.len()) {
-            let (queue, work) = mpsc::channel::<usize>();
-            queues.push(queue);
-            let (tx, stop) = (tx.clone(), &stop);
-            scope.spawn(move || {
-                for i in work {
-                    let began = Instant::now();
-                    let result = executor.execute(&steps[i], stop);
-                    if tx.send((worker, i, result, began.elapsed())).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
+        // When this closure returns, the queues are dropped and the workers
+        // end, before the scope joins them.
+        let (queues, rx) = workers(scope, jobs.min(steps.len()), steps, executor, &stop);
         let mut idle: Vec<usize> = (0..queues.len()).rev().collect();
         loop {
             let stopping = signals::raised().is_some() || stop.load(Ordering::SeqCst);
@@ -141,6 +124,34 @@ pub fn run(
         }
     }
     Ok(outcomes)
+}
+
+/// Starts `n` workers, each with its own queue, running one step at a time
+/// and sending back how it went. They end when their queues are dropped.
+fn workers<'scope, 'env, E: Execute>(
+    scope: &'scope std::thread::Scope<'scope, 'env>,
+    n: usize,
+    steps: &'env [Step],
+    executor: &'env E,
+    stop: &'env AtomicBool,
+) -> (Vec<mpsc::Sender<usize>>, mpsc::Receiver<Finished>) {
+    let (tx, rx) = mpsc::channel::<Finished>();
+    let mut queues = Vec::new();
+    for worker in 0..n {
+        let (queue, work) = mpsc::channel::<usize>();
+        queues.push(queue);
+        let tx = tx.clone();
+        scope.spawn(move || {
+            for i in work {
+                let began = Instant::now();
+                let result = executor.execute(&steps[i], stop);
+                if tx.send((worker, i, result, began.elapsed())).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    (queues, rx)
 }
 
 /// The first failure in plan order.

@@ -156,95 +156,105 @@ pub fn discover(dir: &Path) -> Result<CheckSpec, String> {
 /// Runs a check that needs no openssl.
 pub fn inspect(dir: &Path, inspection: &Inspection) -> Result<(), String> {
     match inspection {
-        Inspection::BundleOrder { bundle, parts } => {
-            let found = read_certificates(&dir.join(bundle))?;
-            let mut want = Vec::new();
-            for part in parts {
-                want.push(read_certificate(&dir.join(part))?);
-            }
-            if found == want {
-                return Ok(());
-            }
-            let names = |ders: &[Vec<u8>]| {
-                ders.iter()
-                    .map(|d| describe(d))
-                    .collect::<Vec<_>>()
-                    .join(" then ")
-            };
-            let parts: Vec<String> = parts.iter().map(|p| p.display().to_string()).collect();
-            Err(format!(
-                "{} holds {} certificate(s): {}; expected {} ({})",
-                bundle.display(),
-                found.len(),
-                names(&found),
-                parts.join(" then "),
-                names(&want)
-            ))
-        }
-        Inspection::SubjectsAgree { csr, crt } => {
-            let a = read_subject(&dir.join(csr))?;
-            let b = read_subject(&dir.join(crt))?;
-            match subject_difference(&a, &b) {
-                None => Ok(()),
-                Some((field, want, found)) => Err(format!(
-                    "{} has {field} = {found}, but {} has {want}",
-                    crt.display(),
-                    csr.display()
-                )),
-            }
-        }
-        Inspection::ProfileSubject { crt, expected } => {
-            let found = read_subject(&dir.join(crt))?;
-            if same_fields(&found, expected) {
-                return Ok(());
-            }
-            Err(format!(
-                "{} has the subject {}; the profile says {}",
-                crt.display(),
-                show_fields(&found),
-                show_fields(expected)
-            ))
-        }
-        Inspection::ProfileSans { crt, expected } => {
-            let der = read_certificate(&dir.join(crt))?;
-            let found: Vec<String> = sans_of(&der)?.iter().map(|s| s.canonical()).collect();
-            if &found == expected {
-                return Ok(());
-            }
-            let show = |v: &[String]| {
-                if v.is_empty() {
-                    "none".to_string()
-                } else {
-                    v.join(", ")
-                }
-            };
-            Err(format!(
-                "{} has subjectAltName {}; the profile says {}",
-                crt.display(),
-                show(&found),
-                show(expected)
-            ))
-        }
+        Inspection::BundleOrder { bundle, parts } => bundle_order(dir, bundle, parts),
+        Inspection::SubjectsAgree { csr, crt } => subjects_agree(dir, csr, crt),
+        Inspection::ProfileSubject { crt, expected } => profile_subject(dir, crt, expected),
+        Inspection::ProfileSans { crt, expected } => profile_sans(dir, crt, expected),
         Inspection::KeyMatches { key, crt } => key_matches(dir, key, crt),
-        Inspection::NamesCovered { crt, names } => {
-            let der = read_certificate(&dir.join(crt))?;
-            let sans = sans_of(&der)?;
-            let missing: Vec<String> = names
-                .iter()
-                .filter(|n| !sans.iter().any(|s| covers(s, n)))
-                .map(|n| n.to_string())
-                .collect();
-            if missing.is_empty() {
-                return Ok(());
-            }
-            Err(format!(
-                "{} is not valid for {}",
-                crt.display(),
-                missing.join(", ")
-            ))
-        }
+        Inspection::NamesCovered { crt, names } => names_covered(dir, crt, names),
         Inspection::PrivateMode { key } => private_mode(&dir.join(key), key),
     }
+}
+
+fn bundle_order(dir: &Path, bundle: &Path, parts: &[std::path::PathBuf]) -> Result<(), String> {
+    let found = read_certificates(&dir.join(bundle))?;
+    let mut want = Vec::new();
+    for part in parts {
+        want.push(read_certificate(&dir.join(part))?);
+    }
+    if found == want {
+        return Ok(());
+    }
+    let names = |ders: &[Vec<u8>]| {
+        ders.iter()
+            .map(|d| describe(d))
+            .collect::<Vec<_>>()
+            .join(" then ")
+    };
+    let parts: Vec<String> = parts.iter().map(|p| p.display().to_string()).collect();
+    Err(format!(
+        "{} holds {} certificate(s): {}; expected {} ({})",
+        bundle.display(),
+        found.len(),
+        names(&found),
+        parts.join(" then "),
+        names(&want)
+    ))
+}
+
+fn subjects_agree(dir: &Path, csr: &Path, crt: &Path) -> Result<(), String> {
+    let a = read_subject(&dir.join(csr))?;
+    let b = read_subject(&dir.join(crt))?;
+    match subject_difference(&a, &b) {
+        None => Ok(()),
+        Some((field, want, found)) => Err(format!(
+            "{} has {field} = {found}, but {} has {want}",
+            crt.display(),
+            csr.display()
+        )),
+    }
+}
+
+fn profile_subject(dir: &Path, crt: &Path, expected: &[(String, String)]) -> Result<(), String> {
+    let found = read_subject(&dir.join(crt))?;
+    if same_fields(&found, expected) {
+        return Ok(());
+    }
+    Err(format!(
+        "{} has the subject {}; the profile says {}",
+        crt.display(),
+        show_fields(&found),
+        show_fields(expected)
+    ))
+}
+
+fn profile_sans(dir: &Path, crt: &Path, expected: &[String]) -> Result<(), String> {
+    let der = read_certificate(&dir.join(crt))?;
+    let found: Vec<String> = sans_of(&der)?.iter().map(|s| s.canonical()).collect();
+    if found == expected {
+        return Ok(());
+    }
+    let show = |v: &[String]| {
+        if v.is_empty() {
+            "none".to_string()
+        } else {
+            v.join(", ")
+        }
+    };
+    Err(format!(
+        "{} has subjectAltName {}; the profile says {}",
+        crt.display(),
+        show(&found),
+        show(expected)
+    ))
+}
+
+fn names_covered(dir: &Path, crt: &Path, names: &[San]) -> Result<(), String> {
+    let der = read_certificate(&dir.join(crt))?;
+    let sans = sans_of(&der)?;
+    let missing: Vec<String> = names
+        .iter()
+        .filter(|n| !sans.iter().any(|s| covers(s, n)))
+        .map(|n| n.to_string())
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "{} is not valid for {}",
+        crt.display(),
+        missing.join(", ")
+    ))
 }
 
 /// Whether the SAN entry `san` of a certificate covers the name `name`, by

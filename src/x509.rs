@@ -282,8 +282,43 @@ fn key_usage_names(ku: &KeyUsage) -> String {
 /// Parses one DER certificate.
 pub fn cert_info(der: &[u8], file: &str) -> Result<CertInfo, String> {
     let cert = parse_certificate(der).map_err(|e| format!("{file}: {e}"))?;
+    let key = key_info(&cert);
+    let Extensions {
+        list: extensions,
+        has_eku,
+        eku_server,
+        eku_client,
+        key_cert_sign,
+    } = extensions_of(&cert);
+    let sans = sans_of_cert(&cert)?.iter().map(|s| s.to_string()).collect();
+    let subject_fields = name_pairs(cert.subject());
+    Ok(CertInfo {
+        files: vec![file.to_string()],
+        version: cert.version().0 + 1,
+        subject: cert.subject().to_string(),
+        issuer: cert.issuer().to_string(),
+        self_issued: cert.subject().as_raw() == cert.issuer().as_raw(),
+        serial: hex(cert.raw_serial()),
+        sans,
+        key,
+        signature: signature_name(&cert.signature_algorithm.algorithm.to_id_string()),
+        not_before: cert.validity().not_before.timestamp(),
+        not_after: cert.validity().not_after.timestamp(),
+        sha256: hex(&Sha256::digest(der)),
+        is_ca: cert.is_ca(),
+        extensions,
+        has_eku,
+        eku_server,
+        eku_client,
+        key_cert_sign,
+        subject_fields,
+    })
+}
+
+/// The kind and size of a certificate's public key.
+fn key_info(cert: &X509Certificate<'_>) -> KeyInfo {
     let spki = &cert.tbs_certificate.subject_pki;
-    let key = match spki.parsed() {
+    match spki.parsed() {
         Ok(PublicKey::RSA(rsa)) => KeyInfo::Rsa(rsa.key_size()),
         Ok(PublicKey::EC(_)) => KeyInfo::Ec(
             spki.algorithm
@@ -296,7 +331,20 @@ pub fn cert_info(der: &[u8], file: &str) -> Result<CertInfo, String> {
             KeyInfo::Ed25519
         }
         _ => KeyInfo::Other(spki.algorithm.algorithm.to_id_string()),
-    };
+    }
+}
+
+/// What a certificate's extensions say, as `cert_info` reports them.
+struct Extensions {
+    /// `(name, critical, value)`.
+    list: Vec<(String, bool, String)>,
+    has_eku: bool,
+    eku_server: bool,
+    eku_client: bool,
+    key_cert_sign: Option<bool>,
+}
+
+fn extensions_of(cert: &X509Certificate<'_>) -> Extensions {
     let mut extensions = Vec::new();
     let (mut has_eku, mut eku_server, mut eku_client, mut key_cert_sign) =
         (false, false, false, None);
@@ -345,29 +393,13 @@ pub fn cert_info(der: &[u8], file: &str) -> Result<CertInfo, String> {
         };
         extensions.push((name.to_string(), ext.critical, value));
     }
-    let sans = sans_of_cert(&cert)?.iter().map(|s| s.to_string()).collect();
-    let subject_fields = name_pairs(cert.subject());
-    Ok(CertInfo {
-        files: vec![file.to_string()],
-        version: cert.version().0 + 1,
-        subject: cert.subject().to_string(),
-        issuer: cert.issuer().to_string(),
-        self_issued: cert.subject().as_raw() == cert.issuer().as_raw(),
-        serial: hex(cert.raw_serial()),
-        sans,
-        key,
-        signature: signature_name(&cert.signature_algorithm.algorithm.to_id_string()),
-        not_before: cert.validity().not_before.timestamp(),
-        not_after: cert.validity().not_after.timestamp(),
-        sha256: hex(&Sha256::digest(der)),
-        is_ca: cert.is_ca(),
-        extensions,
+    Extensions {
+        list: extensions,
         has_eku,
         eku_server,
         eku_client,
         key_cert_sign,
-        subject_fields,
-    })
+    }
 }
 
 /// The certificates of a directory, and the files that could not be read.
