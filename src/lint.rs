@@ -44,12 +44,9 @@ impl fmt::Display for Finding {
     }
 }
 
-/// Apple's limit for TLS server certificates issued after 1 September 2020
-/// ("About upcoming limits on trusted certificates", Apple support HT211025);
-/// 825 days for those of private CAs (HT210176).
-pub const APPLE_MAX_DAYS: i64 = 825;
-/// `openssl req -x509` and `openssl x509 -req` without -days: 30 days.
-pub const OPENSSL_DEFAULT_DAYS: i64 = 30;
+pub use crate::profile::days::{
+    APPLE_MAX as APPLE_MAX_DAYS, OPENSSL_DEFAULT as OPENSSL_DEFAULT_DAYS,
+};
 /// Warn when a certificate expires this soon.
 pub const EXPIRY_WARNING_DAYS: i64 = 7;
 
@@ -174,7 +171,10 @@ fn validity_rules(cx: &Context, find: &mut Find) {
                 utc(c.not_after)
             ),
             "every client, after that day",
-            "set days = N for it in the profile, or extensions = \"strict\" (825 days for leaves, 3650 for the CA); the tutorial's commands pass no -days".into(),
+            format!(
+                "set days = N for it in the profile, or extensions = \"strict\" ({APPLE_MAX_DAYS} days for leaves, {} for the CA); the tutorial's commands pass no -days",
+                crate::profile::days::STRICT_CA
+            ),
         );
     }
     if is_leaf && c.validity_days() > APPLE_MAX_DAYS {
@@ -183,7 +183,7 @@ fn validity_rules(cx: &Context, find: &mut Find) {
             "long-validity",
             format!("is valid for {} days", c.validity_days()),
             "Apple platforms (iOS 13, macOS 10.15 and later) refuse TLS certificates valid for more than 825 days",
-            "set days = 825 or less for it in the profile".into(),
+            format!("set days = {APPLE_MAX_DAYS} or less for it in the profile"),
         );
     }
 }

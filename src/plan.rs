@@ -17,11 +17,7 @@ use crate::step::{Action, Arg, Section, Step, SubjectCheck};
 pub use crate::checks::{CheckSpec, LeafSpec, checks};
 pub use crate::exec::P12_PASSWORD_VAR;
 
-/// Strict mode's validity for leaves when the profile gives no `days`:
-/// Apple's limit for TLS certificates of private CAs.
-pub const STRICT_LEAF_DAYS: u32 = 825;
-/// Strict mode's validity for the CA when the profile gives no `days`.
-pub const STRICT_CA_DAYS: u32 = 3650;
+pub use crate::profile::days::{STRICT_CA as STRICT_CA_DAYS, STRICT_LEAF as STRICT_LEAF_DAYS};
 
 /// The steps of a run in the tutorial's order, then the checks that prove it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -131,7 +127,7 @@ impl Plan {
             .checks
             .into_iter()
             .filter(|c| {
-                c.checks_only(&made)
+                c.reads_any_of(&made)
                     && !c
                         .inputs
                         .iter()
@@ -174,7 +170,7 @@ impl Plan {
         let checks = self
             .checks
             .into_iter()
-            .filter(|c| c.checks_only(&made))
+            .filter(|c| c.reads_any_of(&made))
             .collect();
         (Plan { steps, checks }, half)
     }
@@ -231,13 +227,13 @@ pub fn build(profile: &Profile, layout: &PromptLayout, caps: Capabilities) -> Re
 /// How many days an entity's certificate will be valid for.
 pub fn validity_days(e: &Entity, extensions: Extensions) -> u32 {
     let strict = match e.role {
-        Role::Ca => STRICT_CA_DAYS,
-        _ => STRICT_LEAF_DAYS,
+        Role::Ca => STRICT_CA_DAYS as u32,
+        _ => STRICT_LEAF_DAYS as u32,
     };
     e.days.unwrap_or(if extensions == Extensions::Strict {
         strict
     } else {
-        crate::lint::OPENSSL_DEFAULT_DAYS as u32
+        crate::profile::days::OPENSSL_DEFAULT as u32
     })
 }
 
@@ -437,7 +433,9 @@ fn ca_steps(ca: &Entity, answers: Answers, extensions: &[&str], strict: bool) ->
     for ext in extensions {
         rest.extend([Arg::lit("-addext"), Arg::lit(*ext)]);
     }
-    rest.extend(days_args(ca.days.or(strict.then_some(STRICT_CA_DAYS))));
+    rest.extend(days_args(
+        ca.days.or(strict.then_some(STRICT_CA_DAYS as u32)),
+    ));
     rest.extend(lits(&["-out", &crt]));
     let mut cert = step(
         "crt",
@@ -567,7 +565,9 @@ fn sign_step(leaf: &Entity, ca: &Entity, expected: Vec<(String, String)>, strict
     ]);
     // bash's <(printf "…"): the runner passes a temp file holding these bytes.
     args.push(Arg::Inline(leaf_extensions(leaf, &sans, strict)));
-    args.extend(days_args(leaf.days.or(strict.then_some(STRICT_LEAF_DAYS))));
+    args.extend(days_args(
+        leaf.days.or(strict.then_some(STRICT_LEAF_DAYS as u32)),
+    ));
     args.extend(lits(&["-out", &crt]));
     let mut sign = step(
         "crt",

@@ -18,6 +18,21 @@ pub const MAX_BITS: u32 = 16384;
 
 pub use crate::layout::Role;
 
+/// Validity periods, in days: what OpenSSL, Apple and strict mode say.
+pub mod days {
+    /// Apple's limit for TLS server certificates issued after 1 September
+    /// 2020 ("About upcoming limits on trusted certificates", Apple support
+    /// HT211025); 825 days for those of private CAs (HT210176).
+    pub const APPLE_MAX: i64 = 825;
+    /// `openssl req -x509` and `openssl x509 -req` without -days: 30 days.
+    pub const OPENSSL_DEFAULT: i64 = 30;
+    /// Strict mode's validity for leaves when the profile gives no `days`:
+    /// Apple's limit.
+    pub const STRICT_LEAF: i64 = APPLE_MAX;
+    /// Strict mode's validity for the CA when the profile gives no `days`.
+    pub const STRICT_CA: i64 = 3650;
+}
+
 /// A subject field, by OpenSSL's short name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Field {

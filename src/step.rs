@@ -165,8 +165,9 @@ pub enum Expect {
 }
 
 impl Step {
-    /// Whether every file this check reads is among `made`, or was there before.
-    pub fn checks_only(&self, made: &std::collections::BTreeSet<PathBuf>) -> bool {
+    /// Whether this check reads any of the files in `made`: a check that
+    /// reads none of them concerns files this plan does not write.
+    pub fn reads_any_of(&self, made: &std::collections::BTreeSet<PathBuf>) -> bool {
         self.inputs.iter().any(|i| made.contains(i))
     }
 }
