@@ -24,6 +24,9 @@ pub use crate::profile::days::{STRICT_CA as STRICT_CA_DAYS, STRICT_LEAF as STRIC
 pub struct Plan {
     pub steps: Vec<Step>,
     pub checks: Vec<Step>,
+    /// Files of DIR the publish takes away (a revoked entity's, whose
+    /// copies the plan keeps in `archive/`).
+    pub removes: Vec<PathBuf>,
 }
 
 impl Plan {
@@ -134,7 +137,11 @@ impl Plan {
                         .any(|i| later.contains(i) && !made.contains(i))
             })
             .collect();
-        Plan { steps, checks }
+        Plan {
+            steps,
+            checks,
+            removes: self.removes,
+        }
     }
 
     /// Without the entities whose files all exist already (`--add`): the
@@ -172,7 +179,14 @@ impl Plan {
             .into_iter()
             .filter(|c| c.reads_any_of(&made))
             .collect();
-        (Plan { steps, checks }, half)
+        (
+            Plan {
+                steps,
+                checks,
+                removes: self.removes,
+            },
+            half,
+        )
     }
 }
 
@@ -221,7 +235,11 @@ pub fn build(profile: &Profile, layout: &PromptLayout, caps: Capabilities) -> Re
         steps.extend(leaf_steps(leaf, &profile.ca, answers, strict, caps));
     }
     let checks = checks(&CheckSpec::for_profile(profile), caps);
-    Ok(Plan { steps, checks })
+    Ok(Plan {
+        steps,
+        checks,
+        removes: Vec::new(),
+    })
 }
 
 /// How many days an entity's certificate will be valid for.

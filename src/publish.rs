@@ -111,8 +111,8 @@ impl OutDir {
             }
             let dir = entry.path();
             let restored = if dir.join(JOURNAL).is_file() {
-                let files = read_journal(&dir)?;
-                roll_back(&dir, &self.path, &files, &RealFs).map_err(|e| {
+                let (files, removes) = read_journal(&dir)?;
+                roll_back(&dir, &self.path, &files, &removes, &RealFs).map_err(|e| {
                     Error::io(
                         format!(
                             "cannot put back the files that pkiforge pid {pid} was publishing when it stopped; they are in {}",
@@ -156,9 +156,15 @@ impl OutDir {
         Ok(dir)
     }
 
-    /// Moves `files` from `staging` into DIR, all or nothing.
-    pub fn publish(&mut self, staging: &Path, files: &[PathBuf]) -> Result<()> {
-        publish(staging, &self.path, files, &RealFs)?;
+    /// Moves `files` from `staging` into DIR and takes `removes` out of
+    /// it, all or nothing.
+    pub fn publish(
+        &mut self,
+        staging: &Path,
+        files: &[PathBuf],
+        removes: &[PathBuf],
+    ) -> Result<()> {
+        publish(staging, &self.path, files, removes, &RealFs)?;
         self.published = true;
         Ok(())
     }
@@ -328,19 +334,41 @@ impl Rename for RealFs {
     }
 }
 
-/// Moves each of `files` from `staging` into `out`: the original (if any)
-/// aside into `staging/.originals`, then the new file in. All or nothing:
-/// on a failure every original is put back.
-pub fn publish(staging: &Path, out: &Path, files: &[PathBuf], fs_ops: &impl Rename) -> Result<()> {
+/// Moves each of `files` from `staging` into `out` (the original, if any,
+/// aside into `staging/.originals`, then the new file in; a missing
+/// directory such as `archive/SERIAL` made 0700), and each of `removes`
+/// aside. All or nothing: on a failure every original is put back.
+pub fn publish(
+    staging: &Path,
+    out: &Path,
+    files: &[PathBuf],
+    removes: &[PathBuf],
+    fs_ops: &impl Rename,
+) -> Result<()> {
     let originals = staging.join(ORIGINALS);
     fs::DirBuilder::new()
         .mode(0o700)
         .create(&originals)
         .map_err(|e| Error::io("cannot prepare the publish", e))?;
-    write_journal(staging, files).map_err(|e| Error::io("cannot write the publish journal", e))?;
-    for f in files {
-        if let Err(e) = move_in(staging, out, f, fs_ops) {
-            return Err(match roll_back(staging, out, files, fs_ops) {
+    write_journal(staging, files, removes)
+        .map_err(|e| Error::io("cannot write the publish journal", e))?;
+    let mut made_dirs = Vec::new();
+    let moves = files
+        .iter()
+        .map(|f| (f, true))
+        .chain(removes.iter().map(|f| (f, false)));
+    for (f, new) in moves {
+        let moved = if new {
+            make_parent(out, f, &mut made_dirs).and_then(|_| move_in(staging, out, f, fs_ops))
+        } else {
+            move_aside(staging, out, f, fs_ops)
+        };
+        if let Err(e) = moved {
+            let back = roll_back(staging, out, files, removes, fs_ops);
+            for d in made_dirs.iter().rev() {
+                let _ = fs::remove_dir(d);
+            }
+            return Err(match back {
                 Ok(()) => e,
                 Err(back) => Error::io(
                     format!(
@@ -360,35 +388,79 @@ pub fn publish(staging: &Path, out: &Path, files: &[PathBuf], fs_ops: &impl Rena
 }
 
 fn move_in(staging: &Path, out: &Path, f: &Path, fs_ops: &impl Rename) -> Result<()> {
+    move_aside(staging, out, f, fs_ops)?;
     let target = out.join(f);
-    let failed = |what: &str, e| Error::io(format!("cannot {what} {}", target.display()), e);
-    if let Ok(meta) = fs::symlink_metadata(&target) {
-        if meta.is_dir() {
-            return Err(Error::Usage(format!(
-                "{} is a directory; pkiforge writes a file there. Move it away",
-                target.display()
-            )));
-        }
-        fs_ops
-            .rename(&target, &staging.join(ORIGINALS).join(f))
-            .map_err(|e| failed("move aside", e))?;
-    }
     fs_ops
         .rename(&staging.join(f), &target)
-        .map_err(|e| failed("write", e))
+        .map_err(|e| Error::io(format!("cannot write {}", target.display()), e))
 }
 
-/// Puts `out` back as it was before a publish of `files` from `staging`,
-/// from what the filesystem shows: an original waiting in `.originals` goes
-/// back in place; a new file that was moved in, with no original, goes back
-/// out. Files not reached yet are as they were.
+/// Moves `out/f`, if there, aside into the staging directory's originals.
+fn move_aside(staging: &Path, out: &Path, f: &Path, fs_ops: &impl Rename) -> Result<()> {
+    let target = out.join(f);
+    let Ok(meta) = fs::symlink_metadata(&target) else {
+        return Ok(());
+    };
+    if meta.is_dir() {
+        return Err(Error::Usage(format!(
+            "{} is a directory; pkiforge writes a file there. Move it away",
+            target.display()
+        )));
+    }
+    let aside = staging.join(ORIGINALS).join(f);
+    if let Some(parent) = aside.parent() {
+        fs::create_dir_all(parent).map_err(|e| Error::io("cannot prepare the publish", e))?;
+    }
+    fs_ops
+        .rename(&target, &aside)
+        .map_err(|e| Error::io(format!("cannot move aside {}", target.display()), e))
+}
+
+/// Creates the missing directories above `out/f` (0700: an archive holds
+/// keys), remembering them so that a failed publish removes them again.
+fn make_parent(out: &Path, f: &Path, made: &mut Vec<PathBuf>) -> Result<()> {
+    let Some(parent) = out.join(f).parent().map(Path::to_path_buf) else {
+        return Ok(());
+    };
+    let mut missing = Vec::new();
+    let mut dir = parent.as_path();
+    while fs::symlink_metadata(dir).is_err() {
+        missing.push(dir.to_path_buf());
+        match dir.parent() {
+            Some(p) => dir = p,
+            None => break,
+        }
+    }
+    for d in missing.into_iter().rev() {
+        fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&d)
+            .map_err(|e| Error::io(format!("cannot create {}", d.display()), e))?;
+        made.push(d);
+    }
+    Ok(())
+}
+
+/// Puts `out` back as it was before a publish of `files` from `staging`
+/// and of `removes`, from what the filesystem shows: an original waiting in
+/// `.originals` goes back in place; a new file that was moved in, with no
+/// original, goes back out. Files not reached yet are as they were.
 fn roll_back(
     staging: &Path,
     out: &Path,
     files: &[PathBuf],
+    removes: &[PathBuf],
     fs_ops: &impl Rename,
 ) -> std::io::Result<()> {
     let mut first_error = None;
+    for f in removes.iter().rev() {
+        let original = staging.join(ORIGINALS).join(f);
+        if fs::symlink_metadata(&original).is_ok()
+            && let Err(e) = fs_ops.rename(&original, &out.join(f))
+        {
+            first_error.get_or_insert(e);
+        }
+    }
     for f in files.iter().rev() {
         let (original, staged, target) = (
             staging.join(ORIGINALS).join(f),
@@ -396,6 +468,9 @@ fn roll_back(
             out.join(f),
         );
         let result = if fs::symlink_metadata(&original).is_ok() {
+            if let Some(parent) = target.parent() {
+                let _ = fs::create_dir_all(parent);
+            }
             if fs::symlink_metadata(&staged).is_err() && fs::symlink_metadata(&target).is_ok() {
                 // Keep the new file out of the way first, for a clean rename.
                 fs_ops.rename(&target, &staged)?;
@@ -413,25 +488,33 @@ fn roll_back(
     first_error.map_or(Ok(()), Err)
 }
 
-fn write_journal(staging: &Path, files: &[PathBuf]) -> std::io::Result<()> {
+/// The journal: `put FILE` for each new file, `remove FILE` for each
+/// removal, one a line.
+fn write_journal(staging: &Path, files: &[PathBuf], removes: &[PathBuf]) -> std::io::Result<()> {
     let mut text = String::new();
-    for f in files {
-        text.push_str(&f.to_string_lossy());
-        text.push('\n');
+    for (word, list) in [("put", files), ("remove", removes)] {
+        for f in list {
+            text.push_str(&format!("{word} {}\n", f.to_string_lossy()));
+        }
     }
     let mut file = File::create(staging.join(JOURNAL))?;
     file.write_all(text.as_bytes())?;
     file.sync_all()
 }
 
-fn read_journal(staging: &Path) -> Result<Vec<PathBuf>> {
+/// `(files, removes)` of a journal.
+fn read_journal(staging: &Path) -> Result<(Vec<PathBuf>, Vec<PathBuf>)> {
     let text = fs::read_to_string(staging.join(JOURNAL))
         .map_err(|e| Error::io("cannot read a publish journal", e))?;
-    Ok(text
-        .lines()
-        .filter(|l| !l.is_empty())
-        .map(PathBuf::from)
-        .collect())
+    let (mut files, mut removes) = (Vec::new(), Vec::new());
+    for line in text.lines() {
+        if let Some(f) = line.strip_prefix("put ") {
+            files.push(PathBuf::from(f));
+        } else if let Some(f) = line.strip_prefix("remove ") {
+            removes.push(PathBuf::from(f));
+        }
+    }
+    Ok((files, removes))
 }
 
 #[cfg(test)]
@@ -488,7 +571,7 @@ mod tests {
     #[test]
     fn a_publish_replaces_every_file() {
         let (_tmp, out, staging, files) = setup();
-        publish(&staging, &out, &files, &RealFs).unwrap();
+        publish(&staging, &out, &files, &[], &RealFs).unwrap();
         fs::remove_dir_all(&staging).unwrap();
         let expect: Vec<(String, Vec<u8>)> = [
             ("a", "new a"),
@@ -515,7 +598,7 @@ mod tests {
                 fail_at: k,
                 count: Cell::new(0),
             };
-            let e = publish(&staging, &out, &files, &fs_ops).unwrap_err();
+            let e = publish(&staging, &out, &files, &[], &fs_ops).unwrap_err();
             assert!(e.to_string().ends_with("injected fault"), "{e}");
             fs::remove_dir_all(&staging).unwrap();
             assert_eq!(snapshot(&out), before, "fault at move {k}");
@@ -537,15 +620,47 @@ mod tests {
                 count: Cell::new(0),
             };
             fs::create_dir(staging.join(ORIGINALS)).unwrap();
-            write_journal(&staging, &files).unwrap();
+            write_journal(&staging, &files, &[]).unwrap();
             for f in &files {
                 if move_in(&staging, &out, f, &fs_ops).is_err() {
                     break;
                 }
             }
-            roll_back(&staging, &out, &read_journal(&staging).unwrap(), &RealFs).unwrap();
+            let (files, removes) = read_journal(&staging).unwrap();
+            roll_back(&staging, &out, &files, &removes, &RealFs).unwrap();
             fs::remove_dir_all(&staging).unwrap();
             assert_eq!(snapshot(&out), before, "stopped after {stop_after} moves");
+        }
+    }
+
+    #[test]
+    fn removals_and_new_directories_are_undone_by_a_fault_at_any_move() {
+        // Moves: a aside, a in, archive/1/b in, keep aside (removed).
+        for k in 1..=5 {
+            let (_tmp, out, staging, _) = setup();
+            fs::create_dir_all(staging.join("archive/1")).unwrap();
+            fs::write(staging.join("archive/1/b"), "old b").unwrap();
+            let before: Vec<_> = snapshot(&out)
+                .into_iter()
+                .filter(|(f, _)| !f.starts_with('.'))
+                .collect();
+            let files = ["a", "archive/1/b"].map(PathBuf::from).to_vec();
+            let removes = vec![PathBuf::from("keep")];
+            let fs_ops = FailAt {
+                fail_at: k,
+                count: Cell::new(0),
+            };
+            let result = publish(&staging, &out, &files, &removes, &fs_ops);
+            fs::remove_dir_all(&staging).unwrap();
+            if k == 5 {
+                // Four moves in all: the fifth never comes.
+                result.unwrap();
+                assert!(!out.join("keep").exists());
+                assert_eq!(fs::read(out.join("archive/1/b")).unwrap(), b"old b");
+                continue;
+            }
+            assert!(result.is_err());
+            assert_eq!(snapshot(&out), before, "fault at move {k}");
         }
     }
 

@@ -7,7 +7,7 @@
 
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
@@ -129,7 +129,7 @@ impl Runner<'_> {
             .cloned()
             .collect();
         signals::check()?;
-        out.publish(staging.path(), &outputs)?;
+        out.publish(staging.path(), &outputs, &plan.removes)?;
         Ok(Report {
             out: out.path.clone(),
             files: outputs,
@@ -193,6 +193,14 @@ impl Execute for StepExecutor<'_> {
             Action::Openssl { args, stdin } => self.openssl(step, args, stdin, stop)?,
             Action::Concat { parts, out } => {
                 concat(step, self.dir, parts, out)?;
+                String::new()
+            }
+            Action::Copy { files, dir } => {
+                copy_into(self.dir, files, dir)?;
+                String::new()
+            }
+            Action::Write { text, out } => {
+                write_new(&self.dir.join(out), text.as_bytes())?;
                 String::new()
             }
             Action::Inspect(inspection) => {
@@ -282,8 +290,39 @@ fn concat(step: &Step, dir: &Path, parts: &[PathBuf], out: &Path) -> Result<()> 
         })?;
         bytes.extend_from_slice(&data);
     }
-    fs::write(dir.join(out), bytes)
-        .map_err(|e| Error::io(format!("cannot write {}", out.display()), e))
+    write_new(&dir.join(out), &bytes)
+}
+
+/// `mkdir -p dir && cp files… dir/`, in the staging directory `base`; the
+/// copies keep their modes (a key stays 0600).
+fn copy_into(base: &Path, files: &[PathBuf], dir: &Path) -> Result<()> {
+    let target = base.join(dir);
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&target)
+        .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
+    for file in files {
+        let name = file.file_name().unwrap_or(file.as_os_str());
+        fs::copy(base.join(file), target.join(name))
+            .map_err(|e| Error::io(format!("cannot copy {}", file.display()), e))?;
+    }
+    Ok(())
+}
+
+/// Writes a file in the staging directory, creating its directory.
+fn write_new(path: &Path, bytes: &[u8]) -> Result<()> {
+    let shown = || {
+        path.file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned()
+    };
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent)
+            .map_err(|e| Error::io(format!("cannot write {}", shown()), e))?;
+    }
+    fs::write(path, bytes).map_err(|e| Error::io(format!("cannot write {}", shown()), e))
 }
 
 /// Refuses to overwrite files unless `--force`; a directory where a file

@@ -43,18 +43,24 @@ impl Arg {
     }
 }
 
+impl Arg {
+    /// `"…"`: the text as a double-quoted printf format that prints it.
+    pub fn printf_format(&self) -> String {
+        let (Arg::Lit(text) | Arg::Inline(text)) = self;
+        // printf treats `%` and `\` in its format string specially.
+        let format = text.replace('\\', "\\\\").replace('%', "%%");
+        // A newline is written as printf's \n, which bash leaves alone
+        // inside double quotes.
+        let quoted = double_quote_escape(&format).replace('\n', "\\n");
+        format!("\"{quoted}\"")
+    }
+}
+
 impl fmt::Display for Arg {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Arg::Lit(word) => f.write_str(&shell_word(word)),
-            Arg::Inline(text) => {
-                // printf treats `%` and `\` in its format string specially.
-                let format = text.replace('\\', "\\\\").replace('%', "%%");
-                // A newline is written as printf's \n, which bash leaves alone
-                // inside double quotes.
-                let quoted = double_quote_escape(&format).replace('\n', "\\n");
-                write!(f, "<(printf \"{quoted}\")")
-            }
+            Arg::Inline(_) => write!(f, "<(printf {})", self.printf_format()),
         }
     }
 }
@@ -67,6 +73,11 @@ pub enum Action {
     Openssl { args: Vec<Arg>, stdin: Vec<String> },
     /// `cat parts… > out`, done natively.
     Concat { parts: Vec<PathBuf>, out: PathBuf },
+    /// `mkdir -p dir && cp files… dir/`, done natively: what a lifecycle
+    /// operation keeps of the files it replaces or retires.
+    Copy { files: Vec<PathBuf>, dir: PathBuf },
+    /// `printf "text" > out`, done natively (a new CA database file).
+    Write { text: String, out: PathBuf },
     /// A check done in Rust on files already written.
     Inspect(Inspection),
 }
@@ -251,6 +262,20 @@ impl fmt::Display for Step {
                 }
                 write!(f, " > {}", shell_word(&out.to_string_lossy()))
             }
+            Action::Copy { files, dir } => {
+                let dir = shell_word(&dir.to_string_lossy());
+                write!(f, "mkdir -p {dir} && cp")?;
+                for file in files {
+                    write!(f, " {}", shell_word(&file.to_string_lossy()))?;
+                }
+                write!(f, " {dir}/")
+            }
+            Action::Write { text, out } => write!(
+                f,
+                "printf {} > {}",
+                Arg::Inline(text.clone()).printf_format(),
+                shell_word(&out.to_string_lossy())
+            ),
             Action::Inspect(inspection) => write!(f, "check: {inspection}"),
         }
     }
