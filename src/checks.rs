@@ -23,6 +23,9 @@ pub struct CheckSpec {
     /// The CA's expected subject, when a profile gives it.
     pub ca_subject: Option<Vec<(String, String)>>,
     pub leaves: Vec<LeafSpec>,
+    /// Whether the CA has a CRL (`ca.crl`): every leaf is then checked
+    /// against it (`-crl_check`).
+    pub crl: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,6 +68,7 @@ impl CheckSpec {
                     p12: e.p12,
                 })
                 .collect(),
+            crl: false,
         }
     }
 }
@@ -74,7 +78,10 @@ impl CheckSpec {
 /// CSR and certificate subjects, key modes, PKCS#12 bundles, and the
 /// profile's subjects and SANs where a profile says them.
 pub fn checks(spec: &CheckSpec, caps: Capabilities) -> Vec<Step> {
-    let mut out = vec![tutorial_check(spec)];
+    let mut out = Vec::new();
+    if !spec.leaves.is_empty() {
+        out.push(tutorial_check(spec));
+    }
     out.extend(name_checks(spec));
     out.extend(key_checks(spec));
     for leaf in &spec.leaves {
@@ -154,6 +161,7 @@ fn name_checks(spec: &CheckSpec) -> Vec<Step> {
         }
     }
     let ca_crt = spec.ca_files().crt();
+    let crl = spec.ca_files().crl();
     let mut steps: Vec<Step> = groups
         .into_iter()
         .map(|g| {
@@ -164,13 +172,22 @@ fn name_checks(spec: &CheckSpec) -> Vec<Step> {
                 ([one], None) => format!("verify-{one}-{}", g.key),
                 _ => format!("verify-{}", g.key),
             };
-            verify_step(
+            let mut ways = g.ways;
+            if spec.crl {
+                // Not revoked: the CA's CRL must be there, current, and not list them.
+                ways.extend([Arg::lit("-crl_check"), Arg::lit("-CRLfile"), Arg::lit(&crl)]);
+            }
+            let mut step = verify_step(
                 id,
                 "The certificates are valid for their purpose and for this name.",
                 &ca_crt,
-                g.ways,
+                ways,
                 &g.crts,
-            )
+            );
+            if spec.crl {
+                step.inputs.push(PathBuf::from(&crl));
+            }
+            step
         })
         .collect();
     steps.extend(out);

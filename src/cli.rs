@@ -118,6 +118,9 @@ picks, and is stopped after 15 seconds at most.")]
     Inspect {
         /// A directory of certificates (*.crt, *.pem)
         dir: PathBuf,
+        /// A JSON array of certificates instead (the schema is in README.md)
+        #[arg(long)]
+        json: bool,
     },
 
     /// Find what real clients will refuse or warn about, with the fix
@@ -133,6 +136,90 @@ certificate), or with --deny-warnings when there is any finding.")]
         /// Fail on warnings too
         #[arg(long)]
         deny_warnings: bool,
+        /// A JSON array of findings instead (the schema is in README.md)
+        #[arg(long)]
+        json: bool,
+    },
+
+    /// One line per certificate and CRL: when it expires, and whether it is valid, expiring, expired or revoked
+    #[command(before_help = "Examples:
+  pkiforge status pki/localhost
+  pkiforge status pki/localhost --within 60    expiring = within 60 days
+  pkiforge status pki/localhost --json
+
+Exit status: 1 when a certificate has expired, is revoked and still in use,
+or expires within --within days (default 30), or when the CRL is stale or
+goes stale within them; so it can run from CI or cron.")]
+    Status {
+        /// The directory a run wrote
+        dir: PathBuf,
+        /// Call a certificate expiring when it has at most this many days left
+        #[arg(long, value_name = "DAYS", default_value_t = 30)]
+        within: i64,
+        /// A JSON array instead (the schema is in README.md)
+        #[arg(long)]
+        json: bool,
+    },
+
+    /// Issue certificates again: a leaf with its key (or a new one), or the CA with its own key and subject
+    #[command(before_help = "Examples:
+  pkiforge renew pki/localhost client             the same key, a new serial and validity
+  pkiforge renew pki/localhost server --rekey     a new key and CSR first
+  pkiforge renew pki/localhost ca --days 3650     every leaf still verifies; bundles are rebuilt
+  pkiforge renew pki/localhost client --dry-run   print the commands and stop
+
+What is replaced is kept in DIR/archive/SERIAL/.")]
+    Renew {
+        /// The directory a run wrote
+        dir: PathBuf,
+        /// The entities to renew (`ca` for the CA)
+        #[arg(required = true)]
+        names: Vec<String>,
+        /// The new validity (default: the previous one)
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=36500))]
+        days: Option<u32>,
+        /// Make a new key and CSR before signing
+        #[arg(long)]
+        rekey: bool,
+        /// Print the commands and stop
+        #[arg(long)]
+        dry_run: bool,
+    },
+
+    /// Revoke an entity's certificate: record it in the CA's database, move its files to the archive, write the CRL
+    #[command(before_help = "Examples:
+  pkiforge revoke pki/room alice
+  pkiforge revoke pki/room alice --reason keyCompromise
+  pkiforge revoke pki/room alice --dry-run
+
+Then `pkiforge handshake pki/room` shows servers refusing alice, and
+`pkiforge run PROFILE --out pki/room --add` can issue the name again.")]
+    Revoke {
+        /// The directory a run wrote
+        dir: PathBuf,
+        /// The entity to revoke
+        name: String,
+        /// Why, as the CRL will say
+        #[arg(long, value_enum, default_value = "unspecified")]
+        reason: Reason,
+        /// Print the commands and stop
+        #[arg(long)]
+        dry_run: bool,
+    },
+
+    /// Issue the CA's certificate revocation list (ca.crl) again, before it goes stale
+    #[command(before_help = "Examples:
+  pkiforge crl pki/room
+  pkiforge crl pki/room --days 7")]
+    Crl {
+        /// The directory a run wrote
+        dir: PathBuf,
+        /// How long the CRL is valid
+        #[arg(long, value_name = "N", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3650))]
+        days: u32,
+        /// Print the commands and stop
+        #[arg(long)]
+        dry_run: bool,
     },
 
     /// Write a commented starter profile
@@ -157,6 +244,31 @@ certificate), or with --deny-warnings when there is any finding.")]
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+}
+
+/// Why a certificate is revoked (RFC 5280's reason codes, as `openssl ca
+/// -crl_reason` names them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Reason {
+    #[value(name = "unspecified")]
+    Unspecified,
+    #[value(name = "keyCompromise")]
+    KeyCompromise,
+    #[value(name = "superseded")]
+    Superseded,
+    #[value(name = "cessationOfOperation")]
+    CessationOfOperation,
+}
+
+impl Reason {
+    pub fn openssl_name(self) -> &'static str {
+        match self {
+            Reason::Unspecified => "unspecified",
+            Reason::KeyCompromise => "keyCompromise",
+            Reason::Superseded => "superseded",
+            Reason::CessationOfOperation => "cessationOfOperation",
+        }
+    }
 }
 
 /// A section of the tutorial.

@@ -67,6 +67,27 @@ impl Files {
         }
     }
 
+    /// `NAME.index`: a CA's database of what it issued and revoked, as
+    /// `openssl ca` keeps it (its index.txt).
+    pub fn index(&self) -> String {
+        format!("{}.index", self.name)
+    }
+
+    /// `NAME.index.attr`: the attributes `openssl ca` keeps beside it.
+    pub fn index_attr(&self) -> String {
+        format!("{}.index.attr", self.name)
+    }
+
+    /// `NAME.crlnumber`: the number of a CA's next CRL.
+    pub fn crlnumber(&self) -> String {
+        format!("{}.crlnumber", self.name)
+    }
+
+    /// `NAME.crl`: a CA's certificate revocation list.
+    pub fn crl(&self) -> String {
+        format!("{}.crl", self.name)
+    }
+
     /// `NAME.p12`: the PKCS#12 bundle.
     pub fn p12(&self) -> String {
         format!("{}.p12", self.name)
@@ -86,6 +107,12 @@ impl Files {
     }
 }
 
+/// Where a lifecycle operation keeps the files of a certificate it replaces
+/// or revokes: `archive/SERIAL/`, by the old certificate's serial in hex.
+pub fn archive(serial_hex: &str) -> std::path::PathBuf {
+    Path::new("archive").join(serial_hex)
+}
+
 /// Whether `file` is a CA's serial number file (see [`Files::srl`]).
 pub fn is_serial(file: &Path) -> bool {
     file.extension().is_some_and(|e| e == "srl")
@@ -100,8 +127,22 @@ pub struct Layout {
 }
 
 /// Reads `dir` back into entities: `ca.crt`, and each other `NAME.crt`
-/// with `NAME.bundle.crt` (a server) or `NAME.pem` (a client).
+/// with `NAME.bundle.crt` (a server) or `NAME.pem` (a client); at least
+/// one of them.
 pub fn read(dir: &Path) -> Result<Layout, String> {
+    let found = read_entities(dir)?;
+    if found.leaves.is_empty() {
+        return Err(format!(
+            "{} has {} but no server or client certificate",
+            dir.display(),
+            found.ca.crt()
+        ));
+    }
+    Ok(found)
+}
+
+/// [`read`], also when the CA is all there is.
+pub fn read_entities(dir: &Path) -> Result<Layout, String> {
     let ca = Files::new("ca", Role::Ca);
     if !dir.join(ca.crt()).is_file() {
         return Err(format!(
@@ -135,13 +176,6 @@ pub fn read(dir: &Path) -> Result<Layout, String> {
         return Err(format!(
             "cannot tell whether {} belong to a server (NAME.bundle.crt) or a client (NAME.pem); restore the bundle files",
             unknown.join(", ")
-        ));
-    }
-    if leaves.is_empty() {
-        return Err(format!(
-            "{} has {} but no server or client certificate",
-            dir.display(),
-            ca.crt()
         ));
     }
     leaves.sort_by_key(|l| (l.role != Role::Server, l.name.clone()));

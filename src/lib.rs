@@ -14,8 +14,10 @@ pub mod files;
 pub mod graph;
 pub mod handshake;
 pub mod inspect;
+pub mod json;
 pub mod keys;
 pub mod layout;
+pub mod lifecycle;
 pub mod lint;
 pub mod openssl;
 pub mod output;
@@ -86,8 +88,62 @@ pub fn run(cli: Cli) -> Result<String> {
             commands::verify::verify(&dir, profile.as_deref(), openssl, timeout)
         }
         Command::Handshake { dir } => commands::handshake::handshake(&dir, openssl, timeout),
-        Command::Inspect { dir } => commands::inspect::inspect(&dir),
-        Command::Lint { dir, deny_warnings } => commands::lint::lint(&dir, deny_warnings),
+        Command::Inspect { dir, json } => commands::inspect::inspect(&dir, json),
+        Command::Lint {
+            dir,
+            deny_warnings,
+            json,
+        } => commands::lint::lint(&dir, deny_warnings, json),
+        Command::Status { dir, within, json } => commands::status::status(&dir, within, json),
+        Command::Renew {
+            dir,
+            names,
+            days,
+            rekey,
+            dry_run,
+        } => {
+            let renewal = lifecycle::Renewal {
+                names: &names,
+                days,
+                rekey,
+            };
+            let progress = Progress::for_stderr(quiet);
+            let op = commands::lifecycle::Operation {
+                dir: &dir,
+                dry_run,
+                timeout,
+                openssl,
+                progress: &progress,
+            };
+            commands::lifecycle::renew(&op, &renewal)
+        }
+        Command::Revoke {
+            dir,
+            name,
+            reason,
+            dry_run,
+        } => {
+            let progress = Progress::for_stderr(quiet);
+            let op = commands::lifecycle::Operation {
+                dir: &dir,
+                dry_run,
+                timeout,
+                openssl,
+                progress: &progress,
+            };
+            commands::lifecycle::revoke(&op, &name, reason.openssl_name())
+        }
+        Command::Crl { dir, days, dry_run } => {
+            let progress = Progress::for_stderr(quiet);
+            let op = commands::lifecycle::Operation {
+                dir: &dir,
+                dry_run,
+                timeout,
+                openssl,
+                progress: &progress,
+            };
+            commands::lifecycle::crl(&op, days)
+        }
         Command::Init { path, force } => commands::init::init(&path, force),
         Command::Completions { shell } => commands::init::completions(shell),
     }

@@ -313,11 +313,11 @@ fn section(e: &Entity) -> Section {
     }
 }
 
-fn lits(words: &[&str]) -> Vec<Arg> {
+pub(crate) fn lits(words: &[&str]) -> Vec<Arg> {
     words.iter().map(|w| Arg::lit(*w)).collect()
 }
 
-fn step(
+pub(crate) fn step(
     id: &str,
     e: &Entity,
     heading: String,
@@ -341,7 +341,7 @@ fn step(
 }
 
 /// The key step: the tutorial's `genrsa` for RSA, `genpkey` for the others.
-fn genkey(e: &Entity, heading: String) -> Step {
+pub(crate) fn genkey(e: &Entity, heading: String) -> Step {
     let key = e.files().key();
     let args = match e.key {
         KeySpec::Rsa(bits) => lits(&["genrsa", "-out", &key, &bits.to_string()]),
@@ -371,7 +371,7 @@ fn genkey(e: &Entity, heading: String) -> Step {
     s
 }
 
-fn key_words(e: &Entity) -> String {
+pub(crate) fn key_words(e: &Entity) -> String {
     match e.key {
         KeySpec::Rsa(bits) => format!("{bits}-bit RSA private key"),
         KeySpec::Ec(Curve::P256) => "EC P-256 private key".into(),
@@ -382,7 +382,7 @@ fn key_words(e: &Entity) -> String {
 
 /// `-utf8` goes right after `-new` when a subject value is not ASCII: without
 /// it openssl reads the answers as Latin-1 and writes mojibake.
-fn req_args(utf8: bool, rest: Vec<Arg>) -> Vec<Arg> {
+pub(crate) fn req_args(utf8: bool, rest: Vec<Arg>) -> Vec<Arg> {
     let mut args = lits(&["req", "-new"]);
     if utf8 {
         args.push(Arg::lit("-utf8"));
@@ -391,7 +391,7 @@ fn req_args(utf8: bool, rest: Vec<Arg>) -> Vec<Arg> {
     args
 }
 
-fn days_args(days: Option<u32>) -> Vec<Arg> {
+pub(crate) fn days_args(days: Option<u32>) -> Vec<Arg> {
     days.map(|d| lits(&["-days", &d.to_string()]))
         .unwrap_or_default()
 }
@@ -417,7 +417,7 @@ const STRICT_CA: [(&str, &str, &[&str]); 3] = [
 /// The `-addext` texts of a strict CA. An OpenSSL whose -addext does not
 /// replace the config's own extensions (1.1.1) would write duplicates, so
 /// there the config's value stands, when it is strict enough.
-fn strict_ca_extensions(
+pub(crate) fn strict_ca_extensions(
     layout: &PromptLayout,
     caps: Capabilities,
 ) -> std::result::Result<Vec<&'static str>, String> {
@@ -446,6 +446,27 @@ fn strict_ca_extensions(
 }
 
 fn ca_steps(ca: &Entity, answers: Answers, extensions: &[&str], strict: bool) -> Vec<Step> {
+    let heading = match ca.key {
+        KeySpec::Rsa(_) => format!(
+            "Generate a {}, for the CA, using the PKCS#8 format.",
+            key_words(ca)
+        ),
+        _ => format!("Generate an {}, for the CA.", key_words(ca)),
+    };
+    vec![
+        genkey(ca, heading),
+        ca_cert_step(ca, answers, extensions, strict),
+    ]
+}
+
+/// The tutorial's `openssl req -new -x509 -key ca.key -out ca.crt`: the
+/// CA's self-signed certificate, with the answers typed at its prompts.
+pub(crate) fn ca_cert_step(
+    ca: &Entity,
+    answers: Answers,
+    extensions: &[&str],
+    strict: bool,
+) -> Step {
     let (key, crt) = (ca.files().key(), ca.files().crt());
     let mut rest = lits(&["-x509", "-key", &key]);
     for ext in extensions {
@@ -470,20 +491,13 @@ fn ca_steps(ca: &Entity, answers: Answers, extensions: &[&str], strict: bool) ->
         file: PathBuf::from(&crt),
         expected: answers.expected,
     });
-    let heading = match ca.key {
-        KeySpec::Rsa(_) => format!(
-            "Generate a {}, for the CA, using the PKCS#8 format.",
-            key_words(ca)
-        ),
-        _ => format!("Generate an {}, for the CA.", key_words(ca)),
-    };
-    vec![genkey(ca, heading), cert]
+    cert
 }
 
 /// The extension text of a leaf certificate: the tutorial's subjectAltName,
 /// and in strict mode what Apple's TLS rules and CA/Browser-style verifiers
 /// require of a leaf.
-fn leaf_extensions(leaf: &Entity, sans: &[String], strict: bool) -> String {
+pub(crate) fn leaf_extensions(leaf: &Entity, sans: &[String], strict: bool) -> String {
     let mut lines = vec![format!("subjectAltName={}", sans.join(","))];
     if strict {
         let usage = match leaf.key {
@@ -532,7 +546,7 @@ fn leaf_steps(
 }
 
 /// The tutorial's `openssl req -new -key NAME.key -addext "subjectAltName = …"`.
-fn csr_step(leaf: &Entity, answers: Answers) -> Step {
+pub(crate) fn csr_step(leaf: &Entity, answers: Answers) -> Step {
     let (f, who) = (leaf.files(), leaf.role.table());
     let (key, csr) = (f.key(), f.csr());
     let sans: Vec<String> = leaf.san.iter().map(|s| s.to_string()).collect();
@@ -564,7 +578,12 @@ fn csr_step(leaf: &Entity, answers: Answers) -> Step {
 }
 
 /// The tutorial's `openssl x509 -req … -extfile <(printf "…")`: the CA signs.
-fn sign_step(leaf: &Entity, ca: &Entity, expected: Vec<(String, String)>, strict: bool) -> Step {
+pub(crate) fn sign_step(
+    leaf: &Entity,
+    ca: &Entity,
+    expected: Vec<(String, String)>,
+    strict: bool,
+) -> Step {
     let (f, c, who) = (leaf.files(), ca.files(), leaf.role.table());
     let (csr, crt) = (f.csr(), f.crt());
     let (ca_key, ca_crt, serial) = (c.key(), c.crt(), c.srl());
@@ -612,7 +631,7 @@ fn sign_step(leaf: &Entity, ca: &Entity, expected: Vec<(String, String)>, strict
 }
 
 /// The tutorial's `cat NAME.crt ca.crt > BUNDLE`.
-fn bundle_step(leaf: &Entity, ca: &Entity) -> Step {
+pub(crate) fn bundle_step(leaf: &Entity, ca: &Entity) -> Step {
     let (f, who) = (leaf.files(), leaf.role.table());
     let (crt, ca_crt, bundle) = (f.crt(), ca.files().crt(), f.bundle());
     let heading = match leaf.role {
@@ -635,7 +654,7 @@ fn bundle_step(leaf: &Entity, ca: &Entity) -> Step {
 }
 
 /// `openssl pkcs12 -export …`, the password through the environment.
-fn p12_step(leaf: &Entity, ca: &Entity, caps: Capabilities) -> Step {
+pub(crate) fn p12_step(leaf: &Entity, ca: &Entity, caps: Capabilities) -> Step {
     let (f, who) = (leaf.files(), leaf.role.table());
     let (key, crt, p12, ca_crt) = (f.key(), f.crt(), f.p12(), ca.files().crt());
     let mut args = lits(&["pkcs12", "-export"]);

@@ -205,6 +205,17 @@ impl PromptLayout {
         })
     }
 
+    /// A layout with no prompts, for plans that run no `req`.
+    pub fn empty() -> PromptLayout {
+        PromptLayout {
+            config: PathBuf::new(),
+            dn_section: String::new(),
+            dn: Vec::new(),
+            attributes: Vec::new(),
+            x509_extensions: Vec::new(),
+        }
+    }
+
     /// The prompts that read an answer from stdin, in the order openssl
     /// asks them: the subject's, then the attributes'.
     pub fn asked(&self) -> impl Iterator<Item = &Prompt> {

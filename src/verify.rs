@@ -101,8 +101,13 @@ pub fn after_step(step: &Step, dir: &Path, stdout: &str) -> crate::error::Result
         }
         None => {}
     }
+    // A file written from the plan's own text may be empty (a new CA
+    // database); what openssl writes may not.
+    let may_be_empty = matches!(step.action, crate::step::Action::Write { .. });
     for out in &step.outputs {
-        if !std::fs::metadata(dir.join(out)).is_ok_and(|m| m.is_file() && m.len() > 0) {
+        let written = std::fs::metadata(dir.join(out))
+            .is_ok_and(|m| m.is_file() && (may_be_empty || m.len() > 0));
+        if !written {
             return Err(Error::MissingOutput {
                 at: at(),
                 file: out.clone(),
@@ -146,10 +151,12 @@ pub fn discover(dir: &Path) -> Result<CheckSpec, String> {
             p12: crate::profile::P12::No,
         });
     }
+    let crl = dir.join(found.ca.crl()).is_file();
     Ok(CheckSpec {
         ca: found.ca.name,
         ca_subject: None,
         leaves,
+        crl,
     })
 }
 

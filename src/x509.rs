@@ -167,6 +167,8 @@ pub struct CertInfo {
     pub self_issued: bool,
     pub serial: String,
     pub sans: Vec<String>,
+    /// The same, parsed.
+    pub san_entries: Vec<San>,
     pub key: KeyInfo,
     pub signature: String,
     pub not_before: i64,
@@ -290,7 +292,8 @@ pub fn cert_info(der: &[u8], file: &str) -> Result<CertInfo, String> {
         eku_client,
         key_cert_sign,
     } = extensions_of(&cert);
-    let sans = sans_of_cert(&cert)?.iter().map(|s| s.to_string()).collect();
+    let san_entries = sans_of_cert(&cert)?;
+    let sans = san_entries.iter().map(|s| s.to_string()).collect();
     let subject_fields = name_pairs(cert.subject());
     Ok(CertInfo {
         files: vec![file.to_string()],
@@ -300,6 +303,7 @@ pub fn cert_info(der: &[u8], file: &str) -> Result<CertInfo, String> {
         self_issued: cert.subject().as_raw() == cert.issuer().as_raw(),
         serial: hex(cert.raw_serial()),
         sans,
+        san_entries,
         key,
         signature: signature_name(&cert.signature_algorithm.algorithm.to_id_string()),
         not_before: cert.validity().not_before.timestamp(),
@@ -464,6 +468,37 @@ pub fn certificates(dir: &Path) -> Result<Found, String> {
     Ok(Found {
         certs: out,
         unreadable,
+    })
+}
+
+/// What a certificate revocation list says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CrlInfo {
+    pub issuer: String,
+    pub this_update: i64,
+    pub next_update: Option<i64>,
+    /// The revoked serials, in hex without colons.
+    pub revoked: Vec<String>,
+}
+
+/// Reads a PEM CRL.
+pub fn read_crl(path: &Path) -> Result<CrlInfo, String> {
+    let bytes = read(path)?;
+    let der = pem_blocks(&bytes, "X509 CRL")
+        .map_err(|e| format!("{}: {e}", path.display()))?
+        .into_iter()
+        .next()
+        .ok_or_else(|| format!("{} holds no CRL (BEGIN X509 CRL)", path.display()))?;
+    let (_, crl) = x509_parser::revocation_list::CertificateRevocationList::from_der(&der)
+        .map_err(|e| format!("{}: not a valid CRL ({e})", path.display()))?;
+    Ok(CrlInfo {
+        issuer: crl.issuer().to_string(),
+        this_update: crl.last_update().timestamp(),
+        next_update: crl.next_update().map(|t| t.timestamp()),
+        revoked: crl
+            .iter_revoked_certificates()
+            .map(|r| hex(r.raw_serial()).replace(':', ""))
+            .collect(),
     })
 }
 

@@ -1,12 +1,22 @@
-//! `pkiforge inspect DIR`: every certificate, parsed in Rust.
+//! `pkiforge inspect DIR [--json]`: every certificate, parsed in Rust.
 
 use std::path::Path;
 
 use crate::error::{Error, Result};
-use crate::{inspect, x509};
+use crate::{inspect, json, x509};
 
-pub fn inspect(dir: &Path) -> Result<String> {
+pub fn inspect(dir: &Path, as_json: bool) -> Result<String> {
     let found = x509::certificates(dir).map_err(Error::BadInput)?;
-    let text = inspect::render(&found.certs, super::now());
+    let now = super::now();
+    let text = if as_json {
+        let certs: Vec<json::Certificate> = found
+            .certs
+            .iter()
+            .map(|c| json::Certificate::of(c, now))
+            .collect();
+        json::to_text(&certs)
+    } else {
+        inspect::render(&found.certs, now)
+    };
     super::unless_unreadable(text, found.unreadable)
 }

@@ -5,11 +5,12 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 use crate::lint::{self, Severity};
-use crate::x509;
+use crate::{json, x509};
 
-pub fn lint(dir: &Path, deny_warnings: bool) -> Result<String> {
+pub fn lint(dir: &Path, deny_warnings: bool, as_json: bool) -> Result<String> {
     let found = x509::certificates(dir).map_err(Error::BadInput)?;
-    let findings = lint::lint(&found.certs, super::now());
+    let now = super::now();
+    let findings = lint::lint(&found.certs, now);
     let mut text = String::new();
     for f in &findings {
         let _ = writeln!(text, "{f}");
@@ -24,6 +25,13 @@ pub fn lint(dir: &Path, deny_warnings: bool) -> Result<String> {
         "{errors} errors, {warnings} warnings in {} certificates",
         found.certs.len()
     );
+    if as_json {
+        let list: Vec<json::LintFinding> = findings
+            .iter()
+            .map(|f| json::LintFinding::of(f, &found.certs, now))
+            .collect();
+        text = json::to_text(&list);
+    }
     if !found.unreadable.is_empty() {
         return super::unless_unreadable(text, found.unreadable);
     }

@@ -5,9 +5,11 @@
 pub mod handshake;
 pub mod init;
 pub mod inspect;
+pub mod lifecycle;
 pub mod lint;
 pub mod plan;
 pub mod run;
+pub mod status;
 pub mod verify;
 
 use std::fmt::Write as _;

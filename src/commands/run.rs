@@ -203,7 +203,7 @@ pub fn p12_password_from_env() -> Option<String> {
 /// The PKCS#12 password, for the steps that name its variable only: from
 /// PKIFORGE_P12_PASSWORD, else asked on the terminal. It is never put on a
 /// command line.
-fn p12_password(plan: &Plan) -> Result<Option<String>> {
+pub(crate) fn p12_password(plan: &Plan) -> Result<Option<String>> {
     if !plan.needs_p12_password() {
         return Ok(None);
     }

@@ -1,0 +1,203 @@
+//! `pkiforge renew`, `revoke` and `crl`: plan from what DIR holds, then run
+//! it as `run` does (under DIR's lock, in private staging, checked, and
+//! published all or nothing), or print it with `--dry-run`.
+
+use std::ffi::OsString;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+use crate::exec::P12_PASSWORD_VAR;
+use crate::files;
+use crate::lifecycle::{self, Known, Pki, Renewal};
+use crate::openssl::Openssl;
+use crate::plan::Plan;
+use crate::profile::P12;
+use crate::progress::Progress;
+use crate::prompts::PromptLayout;
+use crate::publish::OutDir;
+use crate::runner::{RunOptions, Runner};
+use crate::verify;
+
+/// Where and how a lifecycle operation runs.
+pub struct Operation<'a> {
+    pub dir: &'a Path,
+    pub dry_run: bool,
+    pub timeout: Duration,
+    pub openssl: Option<&'a Path>,
+    pub progress: &'a Progress,
+}
+
+/// `renew DIR NAME…`.
+pub fn renew(op: &Operation, renewal: &Renewal) -> Result<String> {
+    execute(op, "renewed", |pki, openssl| {
+        let renews_ca = renewal.names.iter().any(|n| *n == pki.ca.files.name);
+        let prompts = if renews_ca || renewal.rekey {
+            openssl.require_addext()?;
+            Some(PromptLayout::read(openssl)?)
+        } else {
+            None
+        };
+        let kinds = p12_kinds(pki, openssl)?;
+        let p12_of = |k: &Known| {
+            kinds
+                .iter()
+                .find(|(name, _)| *name == k.files.name)
+                .map_or(P12::No, |(_, kind)| *kind)
+        };
+        let has_p12 = kinds.iter().any(|(_, k)| *k != P12::No);
+        let caps = openssl.capabilities(has_p12)?;
+        let layout = match &prompts {
+            Some(p) => p.clone(),
+            None => PromptLayout::empty(),
+        };
+        lifecycle::renew_plan(pki, renewal, &layout, caps, &p12_of).map_err(Error::BadInput)
+    })
+}
+
+/// `revoke DIR NAME --reason R`.
+pub fn revoke(op: &Operation, name: &str, reason: &str) -> Result<String> {
+    execute(op, "revoked", |pki, openssl| {
+        let caps = openssl.capabilities(false)?;
+        lifecycle::revoke_plan(pki, name, reason, caps).map_err(Error::BadInput)
+    })
+}
+
+/// `crl DIR --days N`.
+pub fn crl(op: &Operation, days: u32) -> Result<String> {
+    execute(op, "issued", |pki, openssl| {
+        let caps = openssl.capabilities(false)?;
+        Ok(lifecycle::crl_plan(pki, days, caps))
+    })
+}
+
+/// Locks DIR (unless `--dry-run`), reads it, plans, and runs the plan.
+fn execute(
+    op: &Operation,
+    done: &str,
+    make_plan: impl FnOnce(&Pki, &mut Openssl) -> Result<Plan>,
+) -> Result<String> {
+    if !op.dir.is_dir() {
+        return Err(Error::BadInput(format!(
+            "{} is not a directory; give the directory a run wrote, e.g. pki/localhost",
+            op.dir.display()
+        )));
+    }
+    let mut out = if op.dry_run {
+        None
+    } else {
+        let out = OutDir::lock(op.dir, op.progress)?;
+        for line in out.clean_stale()? {
+            op.progress.say(&format!("note: {line}"));
+        }
+        Some(out)
+    };
+    let pki = Pki::read(op.dir).map_err(Error::BadInput)?;
+    let mut openssl = Openssl::locate(op.openssl, op.timeout)?;
+    let plan = make_plan(&pki, &mut openssl)?;
+    let Some(out) = out.as_mut() else {
+        return Ok(plan.to_string());
+    };
+    check_ca_key(&pki)?;
+    let inputs = plan
+        .staging_inputs(|f| files::is_regular(&op.dir.join(f)))
+        .map_err(|missing| {
+            let names: Vec<String> = missing.iter().map(|f| f.display().to_string()).collect();
+            Error::BadInput(format!("{} has no {}", op.dir.display(), names.join(", ")))
+        })?;
+    let p12_password = super::run::p12_password(&plan)?;
+    let runner = Runner {
+        openssl: &openssl,
+        progress: op.progress,
+        p12_password,
+        pause: false,
+        jobs: crate::runner::default_jobs(),
+    };
+    let opts = RunOptions {
+        force: true,
+        timeout: op.timeout,
+        inputs,
+    };
+    let report = runner.run(&plan, &opts, out)?;
+    let mut text = String::new();
+    for line in &report.check_lines {
+        let _ = writeln!(text, "{line}");
+    }
+    let _ = writeln!(text, "all {} checks passed", report.checks_passed);
+    let names: Vec<String> = report
+        .files
+        .iter()
+        .map(|f| f.display().to_string())
+        .collect();
+    let _ = writeln!(text, "{done} in {}: {}", op.dir.display(), names.join(" "));
+    if !plan.removes.is_empty() {
+        let gone: Vec<String> = plan
+            .removes
+            .iter()
+            .map(|f| f.display().to_string())
+            .collect();
+        let _ = writeln!(text, "moved to the archive: {}", gone.join(" "));
+    }
+    Ok(text)
+}
+
+/// Every lifecycle operation signs with the CA's key: refused, like `run
+/// --add`, when others can read it.
+fn check_ca_key(pki: &Pki) -> Result<()> {
+    let key = pki.dir.join(pki.ca.files.key());
+    if !key.is_file() {
+        return Err(Error::BadInput(format!(
+            "{} has no {}: the CA's key signs what this does",
+            pki.dir.display(),
+            pki.ca.files.key()
+        )));
+    }
+    match verify::mode_of(&key).filter(|&m| !verify::is_private(m)) {
+        Some(mode) => Err(Error::Usage(format!(
+            "{} is mode {mode:04o}: other users can read the CA's private key, and so may have copied it. Run `chmod 600 {}` (and make a new CA if others had access), then try again",
+            key.display(),
+            key.display()
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Each leaf's PKCS#12 bundle kind: none, or legacy when its MAC is SHA-1
+/// (what `p12 = "legacy"` made), else the current one. Asked of openssl
+/// (`pkcs12 -info`), with the password, only for leaves that have one.
+fn p12_kinds(pki: &Pki, openssl: &Openssl) -> Result<Vec<(String, P12)>> {
+    let mut kinds = Vec::new();
+    for leaf in &pki.leaves {
+        let p12 = leaf.files.p12();
+        if !pki.dir.join(&p12).is_file() {
+            continue;
+        }
+        let Some(password) = super::run::p12_password_from_env() else {
+            return Err(Error::Usage(format!(
+                "{p12} is a PKCS#12 bundle, which renew writes again: set {P12_PASSWORD_VAR} to its password"
+            )));
+        };
+        let args: Vec<OsString> = ["pkcs12", "-info", "-noout", "-passin"]
+            .into_iter()
+            .map(OsString::from)
+            .chain([
+                OsString::from(format!("env:{P12_PASSWORD_VAR}")),
+                "-in".into(),
+                PathBuf::from(crate::exec::file_arg(&p12)).into(),
+            ])
+            .collect();
+        let mut call = openssl.call(args, "probe", openssl.timeout);
+        call.dir = Some(pki.dir.to_path_buf());
+        call.env.push((P12_PASSWORD_VAR.into(), password.into()));
+        let done = call.run()?;
+        let said = format!("{}{}", done.stdout_text(), done.stderr_text());
+        let kind = if said.contains("MAC: sha1") {
+            P12::Legacy
+        } else {
+            P12::Modern
+        };
+        kinds.push((leaf.files.name.clone(), kind));
+    }
+    Ok(kinds)
+}

@@ -1,0 +1,154 @@
+//! `pkiforge status DIR [--within DAYS] [--json]`: when each certificate and
+//! the CRL expire, and whether they are valid, expiring, expired, not yet
+//! valid or revoked; exit 1 when something needs doing.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::inspect::utc;
+use crate::json;
+use crate::lifecycle::Pki;
+use crate::x509::{self, CertInfo};
+
+/// One line of the status.
+#[derive(Debug, Serialize)]
+struct Row<'a> {
+    /// `certificate` or `crl`.
+    kind: &'static str,
+    file: String,
+    cn: Option<&'a str>,
+    serial: Option<&'a str>,
+    /// `not after` for a certificate, `next update` for a CRL.
+    until: String,
+    until_unix: i64,
+    days_left: i64,
+    /// valid, expiring, expired, not-yet-valid, revoked (certificates);
+    /// valid, expiring, stale (the CRL).
+    state: &'static str,
+    /// A certificate's details, in the schema `inspect --json` uses.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    certificate: Option<json::Certificate<'a>>,
+    /// The serials a CRL revokes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    revoked: Option<Vec<String>>,
+}
+
+pub fn status(dir: &Path, within: i64, as_json: bool) -> Result<String> {
+    let pki = Pki::read(dir).map_err(Error::BadInput)?;
+    let now = super::now();
+    let crl_path = dir.join(pki.ca.files.crl());
+    let crl = if crl_path.is_file() {
+        Some(x509::read_crl(&crl_path).map_err(Error::BadInput)?)
+    } else {
+        None
+    };
+    let revoked = crl.as_ref().map_or(&[][..], |c| c.revoked.as_slice());
+    let certs = std::iter::once(&pki.ca).chain(&pki.leaves);
+    let mut rows: Vec<Row> = certs
+        .map(|k| cert_row(&k.info, revoked, within, now))
+        .collect();
+    if let Some(crl) = &crl {
+        let next = crl.next_update.unwrap_or(i64::MAX);
+        let left = (next - now).div_euclid(86_400);
+        rows.push(Row {
+            kind: "crl",
+            file: pki.ca.files.crl(),
+            cn: None,
+            serial: None,
+            until: crl.next_update.map_or("none".into(), utc),
+            until_unix: next,
+            days_left: left,
+            state: if next <= now {
+                "stale"
+            } else if left <= within {
+                "expiring"
+            } else {
+                "valid"
+            },
+            certificate: None,
+            revoked: Some(crl.revoked.clone()),
+        });
+    }
+    let needs_doing: Vec<String> = rows
+        .iter()
+        .filter(|r| r.state != "valid")
+        .map(|r| format!("{} {}", r.file, r.state))
+        .collect();
+    let text = if as_json {
+        json::to_text(&rows)
+    } else {
+        table(&rows)
+    };
+    if needs_doing.is_empty() {
+        return Ok(text);
+    }
+    Err(Error::reported(
+        text,
+        Error::ChecksFailed {
+            what: "certificates and CRLs",
+            total: rows.len(),
+            failed: needs_doing,
+        },
+    ))
+}
+
+fn cert_row<'a>(c: &'a CertInfo, revoked: &[String], within: i64, now: i64) -> Row<'a> {
+    let left = c.days_left(now);
+    let state = if revoked.contains(&c.serial.replace(':', "")) {
+        "revoked"
+    } else if c.not_after <= now {
+        "expired"
+    } else if c.not_before > now {
+        "not-yet-valid"
+    } else if left <= within {
+        "expiring"
+    } else {
+        "valid"
+    };
+    let details = json::Certificate::of(c, now);
+    Row {
+        kind: "certificate",
+        file: c.file().to_string(),
+        cn: details.cn,
+        serial: Some(&c.serial),
+        until: utc(c.not_after),
+        until_unix: c.not_after,
+        days_left: left,
+        state,
+        certificate: Some(details),
+        revoked: None,
+    }
+}
+
+/// The rows as an aligned table.
+fn table(rows: &[Row]) -> String {
+    let mut text = String::new();
+    let width =
+        |f: &dyn Fn(&Row) -> usize, min: usize| rows.iter().map(f).max().unwrap_or(0).max(min);
+    let (wf, wc) = (
+        width(&|r| r.file.len(), 4),
+        width(&|r| r.cn.map_or(1, str::len), 2),
+    );
+    let ws = width(&|r| r.serial.map_or(1, str::len), 6);
+    let _ = writeln!(
+        text,
+        "{:<wf$}  {:<wc$}  {:<ws$}  {:<23}  {:>9}  STATE",
+        "FILE", "CN", "SERIAL", "NOT AFTER / NEXT UPDATE", "DAYS LEFT"
+    );
+    for r in rows {
+        let _ = writeln!(
+            text,
+            "{:<wf$}  {:<wc$}  {:<ws$}  {:<23}  {:>9}  {}",
+            r.file,
+            r.cn.unwrap_or("-"),
+            r.serial.unwrap_or("-"),
+            r.until,
+            r.days_left,
+            r.state
+        );
+    }
+    text
+}

@@ -1,0 +1,543 @@
+//! Keeping a PKI alive: the plans of `renew`, `revoke` and `crl`, made from
+//! what a PKI directory holds (pure data once the directory is read, like
+//! plan.rs), and the CA database that `openssl ca` keeps for revocation.
+//!
+//! - renew re-issues with `openssl x509 -req` (a leaf) or `openssl req -new
+//!   -x509 -key ca.key` (the CA: same key and subject, so every leaf still
+//!   verifies), keeping what it replaces in `archive/SERIAL/`;
+//! - revoke marks a certificate revoked in the CA's database with `openssl
+//!   ca -revoke`, moves its files to `archive/SERIAL/` (so that the name can
+//!   be issued again with `run --add`), and writes the CRL;
+//! - crl re-issues the CRL with `openssl ca -gencrl`.
+//!
+//! `openssl ca` reads a config; pkiforge writes it as `-config <(printf
+//! "…")`, shown in the plan like the tutorial's `-extfile`.
+
+use std::path::{Path, PathBuf};
+
+use crate::checks::{CheckSpec, LeafSpec};
+use crate::layout::{self, Files, Role};
+use crate::openssl::Capabilities;
+use crate::plan::{self, Plan};
+use crate::profile::{Curve, Entity, Field, KeySpec, P12, SubjectValue};
+use crate::prompts::PromptLayout;
+use crate::step::{Action, Arg, Section, Step};
+use crate::x509::{self, CertInfo, KeyInfo};
+
+/// How long a CRL is valid when `--days` does not say (openssl's
+/// `default_crl_days`): re-issue it with `pkiforge crl` before then.
+pub const CRL_DAYS: u32 = 30;
+
+/// The reasons `revoke --reason` takes, as `openssl ca -crl_reason` names them.
+pub const REASONS: [&str; 4] = [
+    "unspecified",
+    "keyCompromise",
+    "superseded",
+    "cessationOfOperation",
+];
+
+/// One certificate of the PKI, read.
+#[derive(Debug, Clone)]
+pub struct Known {
+    pub files: Files,
+    pub info: CertInfo,
+    /// Its serial in hex, without colons: the name of its archive directory.
+    pub serial: String,
+}
+
+/// A PKI directory, read: its CA and the leaves it holds now.
+#[derive(Debug, Clone)]
+pub struct Pki {
+    pub dir: PathBuf,
+    pub ca: Known,
+    pub leaves: Vec<Known>,
+}
+
+impl Pki {
+    /// Reads `dir` by its file names (layout.rs) and parses every certificate.
+    pub fn read(dir: &Path) -> Result<Pki, String> {
+        let found = layout::read_entities(dir)?;
+        let known = |files: Files| -> Result<Known, String> {
+            let der = x509::read_certificate(&dir.join(files.crt()))?;
+            let info = x509::cert_info(&der, &files.crt())?;
+            let serial = info.serial.replace(':', "");
+            Ok(Known {
+                files,
+                info,
+                serial,
+            })
+        };
+        Ok(Pki {
+            dir: dir.to_path_buf(),
+            ca: known(found.ca)?,
+            leaves: found
+                .leaves
+                .into_iter()
+                .map(known)
+                .collect::<Result<_, _>>()?,
+        })
+    }
+
+    /// The leaf called `name`, or what to do.
+    pub fn leaf(&self, name: &str) -> Result<&Known, String> {
+        self.leaves
+            .iter()
+            .find(|l| l.files.name == name)
+            .ok_or_else(|| {
+                let names: Vec<&str> = self.leaves.iter().map(|l| l.files.name.as_str()).collect();
+                format!(
+                    "{} has no certificate called {name}; it has {} (and ca)",
+                    self.dir.display(),
+                    names.join(", ")
+                )
+            })
+    }
+
+    /// What the checks of the PKI are, leaving out the leaves named in
+    /// `without` (a revoked one); with the CRL when there is or will be one.
+    pub fn check_spec(&self, without: &[&str], crl: bool) -> CheckSpec {
+        CheckSpec {
+            ca: self.ca.files.name.clone(),
+            ca_subject: None,
+            leaves: self
+                .leaves
+                .iter()
+                .filter(|l| !without.contains(&l.files.name.as_str()))
+                .map(|l| LeafSpec {
+                    name: l.files.name.clone(),
+                    role: l.files.role,
+                    sans: l.info.san_entries.clone(),
+                    sans_from_profile: false,
+                    subject: None,
+                    p12: P12::No,
+                })
+                .collect(),
+            crl,
+        }
+    }
+
+    fn has(&self, file: &str) -> bool {
+        self.dir.join(file).is_file()
+    }
+}
+
+/// The profile entity a certificate was made from, as far as the
+/// certificate tells: its name, key, subject, names and validity.
+pub fn entity_of(known: &Known, days: u32, p12: P12) -> Result<Entity, String> {
+    let info = &known.info;
+    let key = match &info.key {
+        KeyInfo::Rsa(bits) => KeySpec::Rsa(*bits as u32),
+        KeyInfo::Ec(curve) if curve == "P-256" => KeySpec::Ec(Curve::P256),
+        KeyInfo::Ec(curve) if curve == "P-384" => KeySpec::Ec(Curve::P384),
+        KeyInfo::Ed25519 => KeySpec::Ed25519,
+        other => {
+            return Err(format!(
+                "{} has a {other} key, which pkiforge does not make",
+                known.files.crt()
+            ));
+        }
+    };
+    let mut subject = Vec::new();
+    for (name, value) in &info.subject_fields {
+        let field = Field::from_openssl_name(name).ok_or_else(|| {
+            format!(
+                "{}'s subject has {name}, a field pkiforge does not write",
+                known.files.crt()
+            )
+        })?;
+        subject.push(SubjectValue {
+            field,
+            value: value.clone(),
+            at: None,
+        });
+    }
+    subject.sort_by_key(|v| Field::ALL.iter().position(|f| *f == v.field));
+    Ok(Entity {
+        role: known.files.role,
+        name: known.files.name.clone(),
+        path: known.files.crt(),
+        key,
+        days: Some(days),
+        p12,
+        subject,
+        san: info.san_entries.clone(),
+    })
+}
+
+/// Whether a certificate was made strict (see profile `extensions`): a
+/// leaf with extendedKeyUsage, a CA with keyUsage keyCertSign.
+pub fn is_strict(info: &CertInfo) -> bool {
+    if info.is_ca {
+        info.key_cert_sign == Some(true)
+    } else {
+        info.has_eku
+    }
+}
+
+/// How many whole days a certificate was valid for.
+pub fn validity_days(info: &CertInfo) -> u32 {
+    u32::try_from(info.validity_days().max(1)).unwrap_or(u32::MAX)
+}
+
+/// What `renew` was asked.
+#[derive(Debug, Clone)]
+pub struct Renewal<'a> {
+    pub names: &'a [String],
+    /// The new validity; by default the previous one.
+    pub days: Option<u32>,
+    /// A new key and CSR before signing (leaves).
+    pub rekey: bool,
+}
+
+/// The kind of each leaf's PKCS#12 bundle, as the caller found it.
+pub type P12Kinds<'a> = &'a dyn Fn(&Known) -> P12;
+
+/// The plan of `renew`: for each name, its old files copied to
+/// `archive/SERIAL/`, then the new certificate and bundle; for `ca`, the
+/// CA's certificate again with its own key and subject, then every bundle.
+pub fn renew_plan(
+    pki: &Pki,
+    req: &Renewal,
+    prompts: &PromptLayout,
+    caps: Capabilities,
+    p12_of: P12Kinds,
+) -> Result<Plan, String> {
+    let mut steps = Vec::new();
+    let renew_ca = req.names.iter().any(|n| n == &pki.ca.files.name);
+    let ca = entity_of(
+        &pki.ca,
+        req.days
+            .filter(|_| renew_ca)
+            .unwrap_or_else(|| validity_days(&pki.ca.info)),
+        P12::No,
+    )?;
+    if renew_ca {
+        steps.extend(renew_ca_steps(pki, &ca, prompts, caps)?);
+    }
+    // With a new CA certificate every bundle is made again, after the
+    // leaves renewed with it.
+    let mut bundles = Vec::new();
+    if renew_ca {
+        for leaf in &pki.leaves {
+            let entity = entity_of(leaf, validity_days(&leaf.info), P12::No)?;
+            bundles.push(plan::bundle_step(&entity, &ca));
+        }
+    }
+    for name in req.names.iter().filter(|n| *n != &pki.ca.files.name) {
+        let known = pki.leaf(name)?;
+        let days = req.days.unwrap_or_else(|| validity_days(&known.info));
+        let leaf = entity_of(known, days, p12_of(known))?;
+        steps.push(archive_step(pki, known, req.rekey));
+        if req.rekey {
+            let answers = prompts
+                .answers_for(&leaf, true)
+                .map_err(|p| problems_text(&leaf, p))?;
+            steps.push(plan::genkey(&leaf, format!("A new key for {name}.")));
+            steps.push(plan::csr_step(&leaf, answers));
+        }
+        let expected = leaf.subject_fields();
+        steps.push(plan::sign_step(
+            &leaf,
+            &ca,
+            expected,
+            is_strict(&known.info),
+        ));
+        if !renew_ca {
+            steps.push(plan::bundle_step(&leaf, &ca));
+        }
+        if leaf.p12 != P12::No {
+            steps.push(plan::p12_step(&leaf, &ca, caps));
+        }
+    }
+    steps.extend(bundles);
+    let crl = pki.has(&pki.ca.files.crl());
+    Ok(Plan {
+        steps,
+        checks: crate::checks::checks(&pki.check_spec(&[], crl), caps),
+        removes: Vec::new(),
+    })
+}
+
+/// The CA again, with its own key and subject (answers as before).
+fn renew_ca_steps(
+    pki: &Pki,
+    ca: &Entity,
+    prompts: &PromptLayout,
+    caps: Capabilities,
+) -> Result<Vec<Step>, String> {
+    let answers = prompts
+        .answers_for(ca, false)
+        .map_err(|p| problems_text(ca, p))?;
+    let strict = is_strict(&pki.ca.info);
+    let extensions = if strict {
+        plan::strict_ca_extensions(prompts, caps)?
+    } else {
+        Vec::new()
+    };
+    let mut steps = vec![archive_step(pki, &pki.ca, false)];
+    let mut cert = plan::ca_cert_step(ca, answers, &extensions, strict);
+    cert.heading = "The CA's certificate again, with its own key and subject, so that every certificate it signed still verifies.".into();
+    steps.push(cert);
+    Ok(steps)
+}
+
+fn problems_text(entity: &Entity, problems: Vec<crate::error::Problem>) -> String {
+    let lines: Vec<String> = problems
+        .iter()
+        .map(|p| format!("{}: {}", p.field, p.message))
+        .collect();
+    format!(
+        "cannot answer openssl's prompts for {} with its subject as it is: {}",
+        entity.files().crt(),
+        lines.join("; ")
+    )
+}
+
+/// `mkdir -p archive/SERIAL && cp …`: the files a certificate replaces or
+/// retires, kept under its serial. With `all`, the key and CSR too.
+fn archive_step(pki: &Pki, known: &Known, all: bool) -> Step {
+    let f = &known.files;
+    let mut files = vec![f.crt()];
+    if f.role != Role::Ca {
+        files.push(f.bundle());
+        if all {
+            files.extend([f.key(), f.csr()]);
+        }
+        if pki.has(&f.p12()) {
+            files.push(f.p12());
+        }
+    }
+    let files: Vec<PathBuf> = files
+        .into_iter()
+        .filter(|file| all || pki.has(file))
+        .map(PathBuf::from)
+        .collect();
+    let dir = layout::archive(&known.serial);
+    let outputs: Vec<PathBuf> = files
+        .iter()
+        .map(|file| dir.join(file.file_name().unwrap_or_default()))
+        .collect();
+    Step {
+        id: format!("{}-archive", f.name),
+        entity: f.name.clone(),
+        section: section(f.role),
+        heading: format!(
+            "Keep the files {} replaces, under its serial number.",
+            f.crt()
+        ),
+        action: Action::Copy {
+            files: files.clone(),
+            dir,
+        },
+        inputs: files,
+        keys: outputs
+            .iter()
+            .filter(|o| o.extension().is_some_and(|e| e == "key" || e == "p12"))
+            .cloned()
+            .collect(),
+        outputs,
+        subject_check: None,
+        expect: None,
+        report: false,
+    }
+}
+
+fn section(role: Role) -> Section {
+    match role {
+        Role::Ca => Section::Ca,
+        Role::Server => Section::Server,
+        Role::Client => Section::Client,
+    }
+}
+
+/// The config `openssl ca` reads for revoking and CRLs: the CA's database
+/// and CRL number files, SHA-256, `days` for the CRL, and subjects that may
+/// repeat (a renewed certificate has its predecessor's).
+pub fn ca_config(ca: &Files, crl_days: u32) -> String {
+    format!(
+        "[ca]\ndefault_ca = pkiforge\n[pkiforge]\ndatabase = {}\ncrlnumber = {}\ndefault_md = sha256\ndefault_crl_days = {crl_days}\nunique_subject = no\n",
+        ca.index(),
+        ca.crlnumber()
+    )
+}
+
+/// `openssl ca -config <(printf "…") -batch -keyfile ca.key -cert ca.crt WORDS…`.
+fn ca_step(
+    pki: &Pki,
+    id: &str,
+    heading: &str,
+    crl_days: u32,
+    words: &[&str],
+    outputs: &[String],
+) -> Step {
+    let ca = &pki.ca.files;
+    let mut args = vec![
+        Arg::lit("ca"),
+        Arg::lit("-config"),
+        Arg::Inline(ca_config(ca, crl_days)),
+        Arg::lit("-batch"),
+        Arg::lit("-keyfile"),
+        Arg::lit(ca.key()),
+        Arg::lit("-cert"),
+        Arg::lit(ca.crt()),
+    ];
+    args.extend(words.iter().map(|w| Arg::lit(*w)));
+    let mut inputs = vec![ca.key(), ca.crt(), ca.index(), ca.crlnumber()];
+    inputs.extend(
+        words
+            .iter()
+            .filter(|w| w.ends_with(".crt"))
+            .map(|w| w.to_string()),
+    );
+    Step {
+        id: id.to_string(),
+        entity: ca.name.clone(),
+        section: Section::Ca,
+        heading: heading.to_string(),
+        action: Action::Openssl {
+            args,
+            stdin: Vec::new(),
+        },
+        inputs: inputs.into_iter().map(PathBuf::from).collect(),
+        outputs: outputs.iter().map(PathBuf::from).collect(),
+        keys: Vec::new(),
+        subject_check: None,
+        expect: None,
+        report: false,
+    }
+}
+
+/// A new, empty CA database and a first CRL number, where there are none.
+fn database_steps(pki: &Pki) -> Vec<Step> {
+    let ca = &pki.ca.files;
+    let write = |id: &str, text: &str, out: String, heading: &str| Step {
+        id: id.to_string(),
+        entity: ca.name.clone(),
+        section: Section::Ca,
+        heading: heading.to_string(),
+        action: Action::Write {
+            text: text.to_string(),
+            out: PathBuf::from(&out),
+        },
+        inputs: Vec::new(),
+        outputs: vec![PathBuf::from(&out)],
+        keys: Vec::new(),
+        subject_check: None,
+        expect: None,
+        report: false,
+    };
+    let mut steps = Vec::new();
+    if !pki.has(&ca.index()) {
+        steps.push(write(
+            "ca-index",
+            "",
+            ca.index(),
+            "An empty database of what the CA has revoked, for openssl ca.",
+        ));
+    }
+    if !pki.has(&ca.crlnumber()) {
+        steps.push(write(
+            "ca-crlnumber",
+            "01\n",
+            ca.crlnumber(),
+            "The number of the CA's first CRL.",
+        ));
+    }
+    steps
+}
+
+/// `openssl ca -gencrl`: the CA's CRL, valid for `days`.
+fn gencrl_step(pki: &Pki, days: u32) -> Step {
+    let ca = &pki.ca.files;
+    let days = days.to_string();
+    ca_step(
+        pki,
+        "ca-crl",
+        "The certificate revocation list: every certificate the CA has revoked, signed by it.",
+        CRL_DAYS,
+        &["-gencrl", "-crldays", &days, "-out", &ca.crl()],
+        &[ca.crl(), ca.crlnumber()],
+    )
+}
+
+/// The plan of `revoke NAME`: its files to `archive/SERIAL/`, the revocation
+/// in the CA's database, a new CRL; NAME's files then leave DIR.
+pub fn revoke_plan(
+    pki: &Pki,
+    name: &str,
+    reason: &str,
+    caps: Capabilities,
+) -> Result<Plan, String> {
+    let known = pki.leaf(name)?;
+    let ca = &pki.ca.files;
+    let crt = known.files.crt();
+    let mut steps = database_steps(pki);
+    let mut archive = archive_step(pki, known, true);
+    archive.inputs.retain(|f| pki.has(&f.to_string_lossy()));
+    if let Action::Copy { files, .. } = &mut archive.action {
+        files.retain(|f| pki.has(&f.to_string_lossy()));
+    }
+    archive
+        .outputs
+        .retain(|o| pki.has(&o.file_name().unwrap_or_default().to_string_lossy()));
+    let removes: Vec<PathBuf> = match &archive.action {
+        Action::Copy { files, .. } => files.clone(),
+        _ => Vec::new(),
+    };
+    steps.push(archive);
+    steps.push(ca_step(
+        pki,
+        "ca-revoke",
+        &format!("Mark {crt} revoked in the CA's database."),
+        CRL_DAYS,
+        &["-revoke", &crt, "-crl_reason", reason],
+        &[ca.index(), ca.index_attr()],
+    ));
+    steps.push(gencrl_step(pki, CRL_DAYS));
+    Ok(Plan {
+        steps,
+        checks: crate::checks::checks(&pki.check_spec(&[name], true), caps),
+        removes,
+    })
+}
+
+/// The plan of `crl`: the CA's CRL issued again, valid for `days`.
+pub fn crl_plan(pki: &Pki, days: u32, caps: Capabilities) -> Plan {
+    let mut steps = database_steps(pki);
+    steps.push(gencrl_step(pki, days));
+    Plan {
+        steps,
+        checks: crate::checks::checks(&pki.check_spec(&[], true), caps),
+        removes: Vec::new(),
+    }
+}
+
+/// The serials the CA's database marks revoked (`R` lines of its
+/// index.txt: status, expiry, revocation, serial, file, subject).
+pub fn revoked_serials(index: &str) -> Vec<String> {
+    index
+        .lines()
+        .filter(|l| l.starts_with('R'))
+        .filter_map(|l| l.split('\t').nth(3))
+        .map(|s| s.trim().to_ascii_uppercase())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_database_says_what_is_revoked() {
+        let index = "V\t270101000000Z\t\t01\tunknown\t/CN=a\nR\t270101000000Z\t261128000000Z,keyCompromise\t0a\tunknown\t/CN=b\n";
+        assert_eq!(revoked_serials(index), ["0A"]);
+    }
+
+    #[test]
+    fn the_ca_config_names_the_database() {
+        assert_eq!(
+            ca_config(&Files::new("ca", Role::Ca), 30),
+            "[ca]\ndefault_ca = pkiforge\n[pkiforge]\ndatabase = ca.index\ncrlnumber = ca.crlnumber\ndefault_md = sha256\ndefault_crl_days = 30\nunique_subject = no\n"
+        );
+    }
+}
