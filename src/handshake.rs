@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls::pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer, ServerName};
 
 use std::ffi::OsString;
 
@@ -116,7 +116,15 @@ impl Host {
     }
 }
 
+/// What the servers trust: the CA, and its CRL when there is one (then a
+/// revoked client must be refused).
+struct Trust {
+    ca: PathBuf,
+    crl: Option<PathBuf>,
+}
+
 /// One scenario: who connects, as which host, and what must happen.
+#[derive(Clone)]
 struct Scenario<'a> {
     name: String,
     client: Option<&'a Party>,
@@ -126,13 +134,19 @@ struct Scenario<'a> {
 
 /// Runs every case for each server with each client found in `dir`.
 pub fn run(openssl: &Openssl, dir: &Path, spec: &CheckSpec) -> Result<Vec<Case>> {
-    let ca = dir.join(spec.ca_files().crt());
+    let crl = dir.join(spec.ca_files().crl());
+    let trust = Trust {
+        ca: dir.join(spec.ca_files().crt()),
+        crl: crl.is_file().then_some(crl),
+    };
+    let revoked = revoked_clients(dir, &trust)?;
     let foreign_dir = tempfile::Builder::new()
         .prefix("pkiforge-foreign-")
         .tempdir()
         .map_err(|e| Error::io("cannot create a temp directory", e))?;
     let foreign = make_foreign_client(openssl, foreign_dir.path())?;
     let mut cases = Vec::new();
+    let mut tried: Vec<String> = Vec::new();
     for (server, client) in pairs(spec) {
         let host = host_of(server)?;
         let (srv, cli) = (
@@ -141,11 +155,20 @@ pub fn run(openssl: &Openssl, dir: &Path, spec: &CheckSpec) -> Result<Vec<Case>>
         );
         // The same scenarios with each TLS stack, openssl's first.
         for stack in ["openssl", "rustls"] {
-            for sc in scenarios(&srv, &cli, &foreign, &host) {
+            let mut all = scenarios(&srv, &cli, &foreign, &host).to_vec();
+            // Revoked clients once per server, with its first client.
+            let first_pair = !tried.contains(&server.name);
+            all.extend(revoked.iter().filter(|_| first_pair).map(|r| Scenario {
+                name: format!("{} with {}, revoked in the CRL", srv.label, r.label),
+                client: Some(r),
+                host: host.clone(),
+                expected: Outcome::Refused,
+            }));
+            for sc in all {
                 signals::check()?;
                 let (got, detail) = match stack {
-                    "openssl" => openssl_case(openssl, &ca, &srv, sc.client, &sc.host)?,
-                    _ => rustls_case(&ca, &srv, sc.client, &sc.host)?,
+                    "openssl" => openssl_case(openssl, &trust, &srv, sc.client, &sc.host)?,
+                    _ => rustls_case(&trust, &srv, sc.client, &sc.host)?,
                 };
                 cases.push(Case {
                     stack,
@@ -156,8 +179,42 @@ pub fn run(openssl: &Openssl, dir: &Path, spec: &CheckSpec) -> Result<Vec<Case>>
                 });
             }
         }
+        tried.push(server.name.clone());
     }
     Ok(cases)
+}
+
+/// The clients in `archive/*/` that the CRL revokes and whose key is kept
+/// with them: each must be refused.
+fn revoked_clients(dir: &Path, trust: &Trust) -> Result<Vec<Party>> {
+    let Some(crl) = &trust.crl else {
+        return Ok(Vec::new());
+    };
+    let revoked = crate::x509::read_crl(crl).map_err(Error::BadInput)?.revoked;
+    let Ok(entries) = std::fs::read_dir(dir.join("archive")) else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for entry in entries.flatten() {
+        let serial = entry.file_name().to_string_lossy().into_owned();
+        if !revoked.contains(&serial) {
+            continue;
+        }
+        let Ok(found) = crate::layout::read_entities_in(&entry.path()) else {
+            continue;
+        };
+        for files in found.iter().filter(|f| f.role == Role::Client) {
+            let archived = Party::of(&entry.path(), files);
+            if archived.key.is_file() {
+                out.push(Party {
+                    label: format!("archive/{serial}/{}", files.crt()),
+                    ..archived
+                });
+            }
+        }
+    }
+    out.sort_by(|a, b| a.label.cmp(&b.label));
+    Ok(out)
 }
 
 /// Every client with the first server, and every other server with the
@@ -339,17 +396,18 @@ fn last_error(stderr: &str) -> Option<String> {
 /// comes back, which needs data to flow both ways.
 fn openssl_case(
     openssl: &Openssl,
-    ca: &Path,
+    trust: &Trust,
     server: &Party,
     client: Option<&Party>,
     host: &Host,
 ) -> Result<(Outcome, String)> {
+    let ca = trust.ca.as_path();
     let logs = tempfile::tempdir().map_err(|e| Error::io("cannot create a temp directory", e))?;
     let (server_out, server_err) = (
         logs.path().join("server.out"),
         logs.path().join("server.err"),
     );
-    let server_args: Vec<OsString> = vec![
+    let mut server_args: Vec<OsString> = vec![
         "s_server".into(),
         "-accept".into(),
         "127.0.0.1:0".into(),
@@ -369,6 +427,10 @@ fn openssl_case(
         "-verify_return_error".into(),
         "-rev".into(),
     ];
+    if let Some(crl) = &trust.crl {
+        // The client's certificate must not be in the CA's CRL.
+        server_args.extend(["-crl_check".into(), "-CRL".into(), path_arg(crl)]);
+    }
     let server_proc = openssl
         .call(server_args, "handshake-server", CASE_TIMEOUT)
         .spawn(&server_out, &server_err)?;
@@ -500,6 +562,12 @@ fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
         })
 }
 
+fn load_crls(path: &Path) -> Result<Vec<CertificateRevocationListDer<'static>>> {
+    CertificateRevocationListDer::pem_file_iter(path)
+        .and_then(|it| it.collect::<std::result::Result<Vec<_>, _>>())
+        .map_err(|e| Error::BadInput(format!("cannot read the CRL {}: {e}", path.display())))
+}
+
 fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>> {
     PrivateKeyDer::from_pem_file(path).map_err(|e| {
         Error::BadInput(format!(
@@ -513,12 +581,12 @@ fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>> {
 /// certificate from the CA, the client checks the server's name; the client
 /// sends PING and the server answers PONG.
 fn rustls_case(
-    ca: &Path,
+    trust: &Trust,
     server: &Party,
     client: Option<&Party>,
     host: &Host,
 ) -> Result<(Outcome, String)> {
-    let (server_config, client_config) = match rustls_configs(ca, server, client)? {
+    let (server_config, client_config) = match rustls_configs(trust, server, client)? {
         Ok(configs) => configs,
         Err(refused) => return Ok(refused),
     };
@@ -536,10 +604,11 @@ type Configs = (Arc<rustls::ServerConfig>, Arc<rustls::ClientConfig>);
 /// The server's and the client's configurations; `Err` with the refusal
 /// when rustls refuses a certificate or key as it loads them.
 fn rustls_configs(
-    ca: &Path,
+    trust: &Trust,
     server: &Party,
     client: Option<&Party>,
 ) -> Result<std::result::Result<Configs, (Outcome, String)>> {
+    let ca = trust.ca.as_path();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut roots = rustls::RootCertStore::empty();
     for cert in load_certs(ca)? {
@@ -554,12 +623,15 @@ fn rustls_configs(
     let refused =
         |side: &str, e: &dyn fmt::Display| Ok(Err((Outcome::Refused, format!("{side}: {e}"))));
 
-    let verifier = match rustls::server::WebPkiClientVerifier::builder_with_provider(
+    let mut verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
         roots.clone(),
         provider.clone(),
-    )
-    .build()
-    {
+    );
+    if let Some(crl) = &trust.crl {
+        // The client's certificate must not be in the CA's CRL.
+        verifier = verifier.with_crls(load_crls(crl)?);
+    }
+    let verifier = match verifier.build() {
         Ok(v) => v,
         Err(e) => return refused("server", &e),
     };

@@ -122,6 +122,7 @@ mod tests {
             self_issued: false,
             serial: String::new(),
             sans: vec![],
+            san_entries: vec![],
             key: KeyInfo::Rsa(2048),
             signature: String::new(),
             not_before: 0,

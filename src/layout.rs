@@ -182,6 +182,27 @@ pub fn read_entities(dir: &Path) -> Result<Layout, String> {
     Ok(Layout { ca, leaves })
 }
 
+/// The leaves kept in an archive directory (`archive/SERIAL/`): each
+/// `NAME.crt` with its bundle.
+pub fn read_entities_in(dir: &Path) -> Result<Vec<Files>, String> {
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+    let mut out = Vec::new();
+    for entry in entries.flatten() {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        let Some(name) = file.strip_suffix(".crt") else {
+            continue;
+        };
+        if let Some(role) = [Role::Server, Role::Client]
+            .into_iter()
+            .find(|&role| dir.join(Files::new(name, role).bundle()).is_file())
+        {
+            out.push(Files::new(name, role));
+        }
+    }
+    Ok(out)
+}
+
 /// Whether a file is a server's bundle (`NAME.bundle.crt`): a certificate
 /// that a server bundle holds is a server's.
 pub fn is_server_bundle(file: &str) -> bool {

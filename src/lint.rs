@@ -85,6 +85,42 @@ pub fn lint(certs: &[CertInfo], now: i64) -> Vec<Finding> {
     out
 }
 
+/// The findings for the CRLs of a PKI (`(file, what it says)`), at `now`:
+/// a stale CRL makes servers that check it refuse every client.
+pub fn lint_crls(crls: &[(String, crate::x509::CrlInfo)], now: i64) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for (file, crl) in crls {
+        let Some(next) = crl.next_update else {
+            continue;
+        };
+        let left = (next - now).div_euclid(86_400);
+        let (severity, rule, message) = if next <= now {
+            (
+                Severity::Error,
+                "crl-stale",
+                format!("is stale: its next update was due on {}", utc(next)),
+            )
+        } else if left <= EXPIRY_WARNING_DAYS {
+            (
+                Severity::Warning,
+                "crl-expires-soon",
+                format!("goes stale on {} ({left} days left)", utc(next)),
+            )
+        } else {
+            continue;
+        };
+        out.push(Finding {
+            severity,
+            rule,
+            file: file.clone(),
+            message,
+            clients: "servers that check revocation (nginx ssl_crl, HAProxy crl-file, openssl -crl_check, rustls with CRLs) refuse every client once it is stale",
+            fix: "issue it again: pkiforge crl DIR".into(),
+        });
+    }
+    out
+}
+
 /// One certificate and what its rules need to know around it.
 struct Context<'a> {
     cert: &'a CertInfo,
@@ -292,6 +328,7 @@ mod tests {
             } else {
                 vec!["DNS:localhost".into()]
             },
+            san_entries: vec![],
             key: KeyInfo::Rsa(2048),
             signature: "sha256WithRSAEncryption".into(),
             not_before: 0,

@@ -32,7 +32,7 @@ pub struct Operation<'a> {
 /// `renew DIR NAME…`.
 pub fn renew(op: &Operation, renewal: &Renewal) -> Result<String> {
     execute(op, "renewed", |pki, openssl| {
-        let renews_ca = renewal.names.iter().any(|n| *n == pki.ca.files.name);
+        let renews_ca = renewal.names.contains(&pki.ca.files.name);
         let prompts = if renews_ca || renewal.rekey {
             openssl.require_addext()?;
             Some(PromptLayout::read(openssl)?)

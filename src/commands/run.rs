@@ -54,6 +54,9 @@ pub fn run(req: &RunRequest, openssl_flag: Option<&Path>, progress: &Progress) -
     }
     let ca_not_after = if req.add {
         let ca_end = check_ca_for_add(&profile, &req.out)?;
+        for note in expiring_notes(&profile, &req.out, super::now()) {
+            progress.say(&note);
+        }
         plan = only_missing(plan, req)?;
         if plan.steps.is_empty() {
             return Ok(format!(
@@ -123,6 +126,32 @@ fn render(report: &Report) -> String {
         names.join(" ")
     );
     text
+}
+
+/// `--add` issues only what is missing; it does not renew what is there.
+/// For each certificate in DIR that expires within a week, a note saying so
+/// and how to renew it.
+fn expiring_notes(profile: &Profile, out: &Path, now: i64) -> Vec<String> {
+    let mut notes = Vec::new();
+    for e in std::iter::once(&profile.ca).chain(profile.leaves()) {
+        let crt = e.files().crt();
+        let Ok(ders) = x509::read_certificates(&out.join(&crt)) else {
+            continue;
+        };
+        let Some(info) = ders.first().and_then(|d| x509::cert_info(d, &crt).ok()) else {
+            continue;
+        };
+        let left = info.days_left(now);
+        if left <= crate::lint::EXPIRY_WARNING_DAYS {
+            notes.push(format!(
+                "note: {crt} expires on {} ({left} days left); --add does not renew it: run `pkiforge renew {} {}`",
+                crate::inspect::utc(info.not_after),
+                out.display(),
+                e.name
+            ));
+        }
+    }
+    notes
 }
 
 /// `--add`: the plan of the entities whose files are not in DIR yet; an
