@@ -4,6 +4,10 @@
 # The profile used when none is named: the tutorial's.
 default_profile := "profiles/localhost.toml"
 
+# The PKI that `just renew`, `just revoke` and `just crl` work on:
+# `just dir=pki/room revoke alice`.
+dir := "pki/localhost"
+
 # List the recipes.
 default:
     @just --list
@@ -47,6 +51,22 @@ inspect dir="pki/localhost":
 # What real clients will refuse or warn about.
 lint dir="pki/localhost" *flags:
     cargo run --quiet --release -- lint {{dir}} {{flags}}
+
+# When each certificate and the CRL expire; exit 1 when something needs doing.
+status dir="pki/localhost" *flags:
+    cargo run --quiet --release -- status {{dir}} {{flags}}
+
+# Issue certificates again: `just renew server client`, `just renew ca`.
+renew +names:
+    cargo run --quiet --release -- renew {{dir}} {{names}}
+
+# Revoke an entity's certificate and write the CRL: `just revoke alice`.
+revoke name:
+    cargo run --quiet --release -- revoke {{dir}} {{name}}
+
+# Issue the CRL again before it goes stale.
+crl:
+    cargo run --quiet --release -- crl {{dir}}
 
 # The test suite (against the real openssl).
 test *args:
