@@ -38,6 +38,7 @@ pub mod x509;
 use std::time::Duration;
 
 use cli::{Cli, Command};
+use commands::lifecycle::Operation;
 use commands::run::RunRequest;
 use error::Result;
 use progress::Progress;
@@ -108,13 +109,7 @@ pub fn run(cli: Cli) -> Result<String> {
                 rekey,
             };
             let progress = Progress::for_stderr(quiet);
-            let op = commands::lifecycle::Operation {
-                dir: &dir,
-                dry_run,
-                timeout,
-                openssl,
-                progress: &progress,
-            };
+            let op = Operation::new(&dir, dry_run, &cli.global, &progress);
             commands::lifecycle::renew(&op, &renewal)
         }
         Command::Revoke {
@@ -124,24 +119,12 @@ pub fn run(cli: Cli) -> Result<String> {
             dry_run,
         } => {
             let progress = Progress::for_stderr(quiet);
-            let op = commands::lifecycle::Operation {
-                dir: &dir,
-                dry_run,
-                timeout,
-                openssl,
-                progress: &progress,
-            };
+            let op = Operation::new(&dir, dry_run, &cli.global, &progress);
             commands::lifecycle::revoke(&op, &name, reason.openssl_name())
         }
         Command::Crl { dir, days, dry_run } => {
             let progress = Progress::for_stderr(quiet);
-            let op = commands::lifecycle::Operation {
-                dir: &dir,
-                dry_run,
-                timeout,
-                openssl,
-                progress: &progress,
-            };
+            let op = Operation::new(&dir, dry_run, &cli.global, &progress);
             commands::lifecycle::crl(&op, days)
         }
         Command::Init { path, force } => commands::init::init(&path, force),

@@ -29,9 +29,27 @@ pub struct Operation<'a> {
     pub progress: &'a Progress,
 }
 
+impl<'a> Operation<'a> {
+    /// An operation on `dir` with the global options.
+    pub fn new(
+        dir: &'a Path,
+        dry_run: bool,
+        global: &'a crate::cli::Global,
+        progress: &'a Progress,
+    ) -> Operation<'a> {
+        Operation {
+            dir,
+            dry_run,
+            timeout: Duration::from_secs(global.timeout),
+            openssl: global.openssl.as_deref(),
+            progress,
+        }
+    }
+}
+
 /// `renew DIR NAME…`.
 pub fn renew(op: &Operation, renewal: &Renewal) -> Result<String> {
-    execute(op, "renewed", |pki, openssl| {
+    execute(op, "renewed in", |pki, openssl| {
         let renews_ca = renewal.names.contains(&pki.ca.files.name);
         let prompts = if renews_ca || renewal.rekey {
             openssl.require_addext()?;
@@ -58,7 +76,7 @@ pub fn renew(op: &Operation, renewal: &Renewal) -> Result<String> {
 
 /// `revoke DIR NAME --reason R`.
 pub fn revoke(op: &Operation, name: &str, reason: &str) -> Result<String> {
-    execute(op, "revoked", |pki, openssl| {
+    execute(op, "revoked in", |pki, openssl| {
         let caps = openssl.capabilities(false)?;
         lifecycle::revoke_plan(pki, name, reason, caps).map_err(Error::BadInput)
     })
@@ -66,7 +84,7 @@ pub fn revoke(op: &Operation, name: &str, reason: &str) -> Result<String> {
 
 /// `crl DIR --days N`.
 pub fn crl(op: &Operation, days: u32) -> Result<String> {
-    execute(op, "issued", |pki, openssl| {
+    execute(op, "issued in", |pki, openssl| {
         let caps = openssl.capabilities(false)?;
         Ok(lifecycle::crl_plan(pki, days, caps))
     })
@@ -120,17 +138,7 @@ fn execute(
         inputs,
     };
     let report = runner.run(&plan, &opts, out)?;
-    let mut text = String::new();
-    for line in &report.check_lines {
-        let _ = writeln!(text, "{line}");
-    }
-    let _ = writeln!(text, "all {} checks passed", report.checks_passed);
-    let names: Vec<String> = report
-        .files
-        .iter()
-        .map(|f| f.display().to_string())
-        .collect();
-    let _ = writeln!(text, "{done} in {}: {}", op.dir.display(), names.join(" "));
+    let mut text = super::run::render(&report, done);
     if !plan.removes.is_empty() {
         let gone: Vec<String> = plan
             .removes

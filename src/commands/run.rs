@@ -103,12 +103,15 @@ pub fn run(req: &RunRequest, openssl_flag: Option<&Path>, progress: &Progress) -
         timeout: req.timeout,
         inputs,
     };
-    Ok(render(&runner.run(&plan, &opts, &mut out)?))
+    Ok(render(
+        &runner.run(&plan, &opts, &mut out)?,
+        "PKI written to",
+    ))
 }
 
 /// What a run prints: the tutorial's `openssl verify` output, the count of
-/// checks, and the files written.
-fn render(report: &Report) -> String {
+/// checks, and the files written (`WHAT DIR: files…`).
+pub(crate) fn render(report: &Report, what: &str) -> String {
     let mut text = String::new();
     for line in &report.check_lines {
         let _ = writeln!(text, "{line}");
@@ -119,12 +122,7 @@ fn render(report: &Report) -> String {
         .iter()
         .map(|f| f.display().to_string())
         .collect();
-    let _ = writeln!(
-        text,
-        "PKI written to {}: {}",
-        report.out.display(),
-        names.join(" ")
-    );
+    let _ = writeln!(text, "{what} {}: {}", report.out.display(), names.join(" "));
     text
 }
 
