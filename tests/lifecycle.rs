@@ -211,10 +211,8 @@ fn a_revoked_client_is_refused_by_openssl_and_rustls_and_the_others_accepted() {
             "all 10 handshakes went as expected",
         ]
     );
-    assert!(
-        report.contains("client: sslv3 alert certificate revoked"),
-        "{report}"
-    );
+    // "sslv3 alert certificate revoked" before OpenSSL 4, "tls alert …" since.
+    assert!(report.contains(" alert certificate revoked\n"), "{report}");
     assert!(
         report.contains("server: invalid peer certificate: Revoked"),
         "{report}"
