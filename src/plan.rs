@@ -270,7 +270,9 @@ pub fn outlives_ca(
     let ca_days_left = (ca_end - now).div_euclid(86_400);
     profile
         .leaves()
-        .filter(|leaf| issued.contains(&leaf.name.as_str()) && ends(leaf) > ca_end)
+        // By more than a day, as lint's outlives-ca: a leaf made a moment after
+        // its CA, for as many days, ends a moment later.
+        .filter(|leaf| issued.contains(&leaf.name.as_str()) && ends(leaf) > ca_end + 86_400)
         .map(|leaf| {
             format!(
                 "warning: {} will be valid for {} days, but its CA {} for {ca_days_left} more: every client refuses it once the CA expires. Give [ca] a longer days, or this entity a shorter one",

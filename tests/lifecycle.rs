@@ -492,3 +492,35 @@ fn lint_flags_a_crl_about_to_go_stale() {
         "{stdout}"
     );
 }
+
+#[test]
+fn add_over_an_expiring_certificate_says_to_renew_it() {
+    let (tmp, dir) = pki();
+    run_ok(
+        tmp.path(),
+        &["renew", "pki", "client", "--days", "3", "--quiet"],
+    );
+    let profile = format!(
+        "{FAST}\n[[client]]\nname = \"bob\"\nbits = 2048\nsubject = {{ O = \"Test Org\", CN = \"bob\" }}\nsan = [\"DNS:localhost\"]\n"
+    )
+    .replace("[client]\nbits", "[[client]]\nname = \"client\"\nbits");
+    write(&tmp.path().join("two.toml"), &profile);
+    let before = fs::read(dir.join("client.crt")).unwrap();
+    let (_, stderr, code) = run(tmp.path(), &["run", "two.toml", "--out", "pki", "--add"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("note: client.crt expires on "), "{stderr}");
+    assert!(
+        stderr.contains(" days left); --add does not renew it"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("warning: bob.crt will be valid"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("; --add does not renew it: run `pkiforge renew pki client`\n"),
+        "{stderr}"
+    );
+    assert_eq!(fs::read(dir.join("client.crt")).unwrap(), before);
+    assert!(dir.join("bob.crt").is_file());
+}

@@ -141,9 +141,14 @@ fn expiring_notes(profile: &Profile, out: &Path, now: i64) -> Vec<String> {
         };
         let left = info.days_left(now);
         if left <= crate::lint::EXPIRY_WARNING_DAYS {
+            let when = crate::inspect::utc(info.not_after);
+            let what = if left < 0 {
+                format!("expired on {when}")
+            } else {
+                format!("expires on {when} ({left} days left)")
+            };
             notes.push(format!(
-                "note: {crt} expires on {} ({left} days left); --add does not renew it: run `pkiforge renew {} {}`",
-                crate::inspect::utc(info.not_after),
+                "note: {crt} {what}; --add does not renew it: run `pkiforge renew {} {}`",
                 out.display(),
                 e.name
             ));
