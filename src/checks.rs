@@ -26,6 +26,9 @@ pub struct CheckSpec {
     /// Whether the CA has a CRL (`ca.crl`): every leaf is then checked
     /// against it (`-crl_check`).
     pub crl: bool,
+    /// The intermediate CA that signed the leaves, if any (its file stem):
+    /// verify is given it as untrusted, and bundles must hold it.
+    pub intermediate: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,7 +72,22 @@ impl CheckSpec {
                 })
                 .collect(),
             crl: false,
+            intermediate: profile.intermediate.as_ref().map(|i| i.entity.name.clone()),
         }
+    }
+
+    pub fn intermediate_files(&self) -> Option<Files> {
+        self.intermediate
+            .as_ref()
+            .map(|n| Files::new(n, Role::Intermediate))
+    }
+
+    /// The CAs above a leaf, its issuer first: what its bundle holds after it.
+    fn chain(&self) -> Vec<Files> {
+        self.intermediate_files()
+            .into_iter()
+            .chain(std::iter::once(self.ca_files()))
+            .collect()
     }
 }
 
@@ -82,6 +100,16 @@ pub fn checks(spec: &CheckSpec, caps: Capabilities) -> Vec<Step> {
     if !spec.leaves.is_empty() {
         out.push(tutorial_check(spec));
     }
+    if let Some(inter) = spec.intermediate_files() {
+        out.push(verify_step(
+            format!("verify-{}", inter.name),
+            "The root signed the intermediate CA.",
+            &spec.ca_files().crt(),
+            None,
+            Vec::new(),
+            &[inter.crt()],
+        ));
+    }
     out.extend(name_checks(spec));
     out.extend(key_checks(spec));
     for leaf in &spec.leaves {
@@ -92,13 +120,25 @@ pub fn checks(spec: &CheckSpec, caps: Capabilities) -> Vec<Step> {
 }
 
 /// `openssl verify -CAfile ca.crt LEAF.crt…`: verify lines, `FILE: OK`.
-fn verify_step(id: String, heading: &str, ca_crt: &str, ways: Vec<Arg>, crts: &[String]) -> Step {
+fn verify_step(
+    id: String,
+    heading: &str,
+    ca_crt: &str,
+    untrusted: Option<&str>,
+    ways: Vec<Arg>,
+    crts: &[String],
+) -> Step {
     // File names found in a directory may start with `-`: such a name is
     // passed as `./-name.crt`, never as an option (exec::file_arg).
     let mut args = lits(&["verify", "-CAfile", &file_arg(ca_crt)]);
+    if let Some(u) = untrusted {
+        // The intermediate: a link of the chain, not a trust anchor.
+        args.extend(lits(&["-untrusted", &file_arg(u)]));
+    }
     args.extend(ways);
     args.extend(crts.iter().map(|c| Arg::lit(file_arg(c))));
     let mut inputs: Vec<&str> = vec![ca_crt];
+    inputs.extend(untrusted);
     inputs.extend(crts.iter().map(String::as_str));
     let lines = crts
         .iter()
@@ -110,10 +150,12 @@ fn verify_step(id: String, heading: &str, ca_crt: &str, ways: Vec<Arg>, crts: &[
 /// The tutorial's own check; its output is shown as it is, in the report.
 fn tutorial_check(spec: &CheckSpec) -> Step {
     let crts: Vec<String> = spec.leaves.iter().map(|l| l.files().crt()).collect();
+    let untrusted = spec.intermediate_files().map(|f| f.crt());
     let mut tutorial = verify_step(
         "verify".into(),
         "The tutorial's check: the CA signed every certificate.",
         &spec.ca_files().crt(),
+        untrusted.as_deref(),
         Vec::new(),
         &crts,
     );
@@ -162,6 +204,7 @@ fn name_checks(spec: &CheckSpec) -> Vec<Step> {
     }
     let ca_crt = spec.ca_files().crt();
     let crl = spec.ca_files().crl();
+    let untrusted = spec.intermediate_files().map(|f| f.crt());
     let mut steps: Vec<Step> = groups
         .into_iter()
         .map(|g| {
@@ -181,6 +224,7 @@ fn name_checks(spec: &CheckSpec) -> Vec<Step> {
                 id,
                 "The certificates are valid for their purpose and for this name.",
                 &ca_crt,
+                untrusted.as_deref(),
                 ways,
                 &g.crts,
             );
@@ -241,7 +285,9 @@ fn names_covered(files: &Files, names: Vec<San>) -> Step {
 
 /// Each private key belongs to its certificate and is private.
 fn key_checks(spec: &CheckSpec) -> Vec<Step> {
-    let entities = std::iter::once(spec.ca_files()).chain(spec.leaves.iter().map(LeafSpec::files));
+    let entities = std::iter::once(spec.ca_files())
+        .chain(spec.intermediate_files())
+        .chain(spec.leaves.iter().map(LeafSpec::files));
     let mut out = Vec::new();
     for f in entities {
         let (name, key, crt) = (&f.name, f.key(), f.crt());
@@ -270,15 +316,24 @@ fn key_checks(spec: &CheckSpec) -> Vec<Step> {
 fn leaf_file_checks(spec: &CheckSpec, leaf: &LeafSpec, caps: Capabilities) -> Vec<Step> {
     let (f, ca_crt) = (leaf.files(), spec.ca_files().crt());
     let (crt, csr, bundle) = (f.crt(), f.csr(), f.bundle());
+    let mut parts = vec![crt.clone()];
+    parts.extend(spec.chain().iter().map(Files::crt));
+    let mut inputs: Vec<&str> = vec![&bundle];
+    inputs.extend(parts.iter().map(String::as_str));
+    let heading = if parts.len() > 2 {
+        "The bundle is the leaf certificate, then each CA's up to the root."
+    } else {
+        "The bundle is the leaf certificate, then the CA's."
+    };
     let mut out = vec![
         inspection(
             format!("bundle-{}", leaf.name),
-            "The bundle is the leaf certificate, then the CA's.",
+            heading,
             Inspection::BundleOrder {
                 bundle: PathBuf::from(&bundle),
-                parts: vec![PathBuf::from(&crt), PathBuf::from(&ca_crt)],
+                parts: parts.iter().map(PathBuf::from).collect(),
             },
-            &[&bundle, &crt, &ca_crt],
+            &inputs,
         ),
         inspection(
             format!("subjects-{}", leaf.name),

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer, ServerName};
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 
 use crate::error::{Error, Result};
 use crate::exec::{Background, path_arg};
@@ -29,6 +29,8 @@ const PING: &str = "pkiforge ping from the client";
 const PONG: &str = "pkiforge pong from the server";
 /// A name no certificate of pkiforge's carries (.invalid is reserved, RFC 2606).
 const WRONG_HOST: &str = "not-in-san.pkiforge.invalid";
+/// The name of a certificate made outside an intermediate's constraints.
+const OUTSIDE_HOST: &str = "outside-constraints.pkiforge.invalid";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -88,6 +90,8 @@ struct Party {
     label: String,
     crt: PathBuf,
     key: PathBuf,
+    /// The CA certificates it sends after its own (an intermediate).
+    chain: Vec<PathBuf>,
 }
 
 impl Party {
@@ -97,6 +101,14 @@ impl Party {
             label: files.crt(),
             crt: dir.join(files.crt()),
             key: dir.join(files.key()),
+            chain: Vec::new(),
+        }
+    }
+
+    fn with_chain(self, chain: &[PathBuf]) -> Party {
+        Party {
+            chain: chain.to_vec(),
+            ..self
         }
     }
 }
@@ -130,6 +142,8 @@ struct Scenario<'a> {
     client: Option<&'a Party>,
     host: Host,
     expected: Outcome,
+    /// Another server than the pair's (a certificate made on the spot).
+    server: Option<&'a Party>,
 }
 
 /// Runs every case for each server with each client found in `dir`.
@@ -139,19 +153,34 @@ pub fn run(openssl: &Openssl, dir: &Path, spec: &CheckSpec) -> Result<Vec<Case>>
         ca: dir.join(spec.ca_files().crt()),
         crl: crl.is_file().then_some(crl),
     };
-    let revoked = revoked_clients(dir, &trust)?;
+    // What a server sends after its certificate: the intermediate, if
+    // any, and the root (as the tutorial's bundle); a client, the intermediate.
+    let inter = spec.intermediate_files().map(|f| dir.join(f.crt()));
+    let server_chain: Vec<PathBuf> = inter.iter().cloned().chain([trust.ca.clone()]).collect();
+    let client_chain: Vec<PathBuf> = inter.iter().cloned().collect();
+    let revoked: Vec<Party> = revoked_clients(dir, &trust)?
+        .into_iter()
+        .map(|p| p.with_chain(&client_chain))
+        .collect();
     let foreign_dir = tempfile::Builder::new()
         .prefix("pkiforge-foreign-")
         .tempdir()
         .map_err(|e| Error::io("cannot create a temp directory", e))?;
     let foreign = make_foreign_client(openssl, foreign_dir.path())?;
+    let outside = match spec.intermediate_files() {
+        Some(f) if dir.join(f.key()).is_file() => {
+            let inter = Party::of(dir, &f).with_chain(&server_chain);
+            Some(make_outside_server(openssl, &inter, foreign_dir.path())?)
+        }
+        _ => None,
+    };
     let mut cases = Vec::new();
     let mut tried: Vec<String> = Vec::new();
     for (server, client) in pairs(spec) {
         let host = host_of(server)?;
         let (srv, cli) = (
-            Party::of(dir, &server.files()),
-            Party::of(dir, &client.files()),
+            Party::of(dir, &server.files()).with_chain(&server_chain),
+            Party::of(dir, &client.files()).with_chain(&client_chain),
         );
         // The same scenarios with each TLS stack, openssl's first.
         for stack in ["openssl", "rustls"] {
@@ -163,12 +192,23 @@ pub fn run(openssl: &Openssl, dir: &Path, spec: &CheckSpec) -> Result<Vec<Case>>
                 client: Some(r),
                 host: host.clone(),
                 expected: Outcome::Refused,
+                server: None,
             }));
+            if let Some(outside) = outside.as_ref().filter(|_| first_pair) {
+                all.push(Scenario {
+                    name: format!("{} as {OUTSIDE_HOST}", outside.label),
+                    client: Some(&cli),
+                    host: Host::Dns(OUTSIDE_HOST.into()),
+                    expected: Outcome::Refused,
+                    server: Some(outside),
+                });
+            }
             for sc in all {
                 signals::check()?;
+                let server = sc.server.unwrap_or(&srv);
                 let (got, detail) = match stack {
-                    "openssl" => openssl_case(openssl, &trust, &srv, sc.client, &sc.host)?,
-                    _ => rustls_case(&trust, &srv, sc.client, &sc.host)?,
+                    "openssl" => openssl_case(openssl, &trust, server, sc.client, &sc.host)?,
+                    _ => rustls_case(&trust, server, sc.client, &sc.host)?,
                 };
                 cases.push(Case {
                     stack,
@@ -263,6 +303,7 @@ fn scenarios<'a>(
         client,
         host: host.clone(),
         expected,
+        server: None,
     };
     [
         case(
@@ -366,6 +407,80 @@ fn make_foreign_client(openssl: &Openssl, dir: &Path) -> Result<Party> {
         label: "foreign.crt".into(),
         crt: dir.join("foreign.crt"),
         key: dir.join("foreign.key"),
+        chain: Vec::new(),
+    })
+}
+
+/// A server certificate for a name outside the intermediate's constraints,
+/// signed on the spot with the intermediate's key in `tmp` (its serial file
+/// too: nothing is written in the PKI): every client must refuse it.
+fn make_outside_server(openssl: &Openssl, inter: &Party, tmp: &Path) -> Result<Party> {
+    let run = |args: &[&OsStr]| -> Result<()> {
+        let mut call = openssl.call(
+            args.iter().map(|a| a.to_os_string()).collect(),
+            "outside-constraints",
+            openssl.timeout.min(CASE_TIMEOUT),
+        );
+        call.dir = Some(tmp.to_path_buf());
+        call.run_ok().map(|_| ())
+    };
+    std::fs::write(
+        tmp.join("outside.ext"),
+        format!("subjectAltName = DNS:{OUTSIDE_HOST}\nbasicConstraints = CA:FALSE\nkeyUsage = critical,digitalSignature\nextendedKeyUsage = serverAuth\n"),
+    )
+    .map_err(|e| Error::io("cannot write a temp file", e))?;
+    let os = |s: &'static str| OsStr::new(s);
+    run(&[
+        os("genpkey"),
+        os("-algorithm"),
+        os("EC"),
+        os("-pkeyopt"),
+        os("ec_paramgen_curve:P-256"),
+        os("-out"),
+        os("outside.key"),
+    ])?;
+    let subj = format!("/CN={OUTSIDE_HOST}");
+    run(&[
+        os("req"),
+        os("-new"),
+        os("-key"),
+        os("outside.key"),
+        os("-subj"),
+        OsStr::new(&subj),
+        os("-out"),
+        os("outside.csr"),
+    ])?;
+    // openssl runs in `tmp`: the intermediate's files by absolute path.
+    let absolute =
+        |p: &Path| std::path::absolute(p).map_err(|e| Error::io("cannot resolve a path", e));
+    let (ca, ca_key) = (
+        path_arg(&absolute(&inter.crt)?),
+        path_arg(&absolute(&inter.key)?),
+    );
+    run(&[
+        os("x509"),
+        os("-req"),
+        os("-in"),
+        os("outside.csr"),
+        os("-CA"),
+        &ca,
+        os("-CAkey"),
+        &ca_key,
+        os("-CAserial"),
+        os("outside.srl"),
+        os("-CAcreateserial"),
+        os("-days"),
+        os("1"),
+        os("-extfile"),
+        os("outside.ext"),
+        os("-out"),
+        os("outside.crt"),
+    ])?;
+    Ok(Party {
+        label: format!("{OUTSIDE_HOST}'s certificate, outside the name constraints"),
+        crt: tmp.join("outside.crt"),
+        key: tmp.join("outside.key"),
+        chain: inter.chain.clone(),
     })
 }
 
@@ -418,7 +533,10 @@ fn openssl_case(
         "-key".into(),
         path_arg(&server.key),
         "-cert_chain".into(),
-        path_arg(ca),
+        path_arg(
+            &chain_file(server, logs.path(), "server-chain.crt")?
+                .unwrap_or_else(|| ca.to_path_buf()),
+        ),
         "-CAfile".into(),
         path_arg(ca),
         // Require a client certificate, and fail the handshake on a bad one.
@@ -437,7 +555,12 @@ fn openssl_case(
     let deadline = Instant::now() + CASE_TIMEOUT;
     let result = match accept_port(&server_proc, &server_out, deadline)? {
         Some(port) => {
-            let client_args = s_client_args(port, ca, client, host);
+            let mut client_args = s_client_args(port, ca, client, host);
+            if let Some(c) = client
+                && let Some(chain) = chain_file(c, logs.path(), "client-chain.crt")?
+            {
+                client_args.extend(["-cert_chain".into(), path_arg(&chain)]);
+            }
             s_client_exchange(openssl, client_args, logs.path(), deadline)?
         }
         None => (Outcome::Refused, "s_server did not start".to_string()),
@@ -448,6 +571,21 @@ fn openssl_case(
         (Outcome::Refused, client_err) => (Outcome::Refused, why_refused(&server_log, &client_err)),
         accepted => accepted,
     })
+}
+
+/// A file holding the certificates a party sends after its own, in order;
+/// `None` when it sends none.
+fn chain_file(party: &Party, dir: &Path, name: &str) -> Result<Option<PathBuf>> {
+    if party.chain.is_empty() {
+        return Ok(None);
+    }
+    let mut bytes = Vec::new();
+    for c in &party.chain {
+        bytes.extend(crate::files::read_regular(c).map_err(|e| Error::BadInput(e.to_string()))?);
+    }
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).map_err(|e| Error::io("cannot write a temp file", e))?;
+    Ok(Some(path))
 }
 
 /// s_client's words: connect to the port, verify the server against the CA
@@ -636,7 +774,12 @@ fn rustls_configs(
         Err(e) => return refused("server", &e),
     };
     let mut server_chain = load_certs(&server.crt)?;
-    server_chain.extend(load_certs(ca)?);
+    if server.chain.is_empty() {
+        server_chain.extend(load_certs(ca)?);
+    }
+    for c in &server.chain {
+        server_chain.extend(load_certs(c)?);
+    }
     let server_config = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| Error::Usage(e.to_string()))?
@@ -651,7 +794,13 @@ fn rustls_configs(
         .map_err(|e| Error::Usage(e.to_string()))?
         .with_root_certificates(roots);
     let client_config = match client {
-        Some(c) => builder.with_client_auth_cert(load_certs(&c.crt)?, load_key(&c.key)?),
+        Some(c) => {
+            let mut certs = load_certs(&c.crt)?;
+            for link in &c.chain {
+                certs.extend(load_certs(link)?);
+            }
+            builder.with_client_auth_cert(certs, load_key(&c.key)?)
+        }
         None => Ok(builder.with_no_client_auth()),
     };
     let client_config = match client_config {

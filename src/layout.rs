@@ -8,6 +8,8 @@ use std::path::Path;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
     Ca,
+    /// A CA that the root signed and that signs the leaves.
+    Intermediate,
     Server,
     Client,
 }
@@ -17,6 +19,7 @@ impl Role {
     pub fn table(self) -> &'static str {
         match self {
             Role::Ca => "ca",
+            Role::Intermediate => "intermediate",
             Role::Server => "server",
             Role::Client => "client",
         }
@@ -98,6 +101,7 @@ impl Files {
         let mut files = vec![self.key(), self.crt()];
         match self.role {
             Role::Ca => files.push(self.srl()),
+            Role::Intermediate => files.extend([self.csr(), self.srl()]),
             _ => files.extend([self.csr(), self.bundle()]),
         }
         if p12 {
@@ -122,6 +126,8 @@ pub fn is_serial(file: &Path) -> bool {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Layout {
     pub ca: Files,
+    /// `intermediate.crt`, when the leaves were signed by one.
+    pub intermediate: Option<Files>,
     /// Servers first, then clients, each by name.
     pub leaves: Vec<Files>,
 }
@@ -160,7 +166,7 @@ pub fn read_entities(dir: &Path) -> Result<Layout, String> {
         let Some(name) = file.strip_suffix(".crt") else {
             continue;
         };
-        if name == ca.name || name.ends_with(".bundle") {
+        if name == ca.name || name == Role::Intermediate.table() || name.ends_with(".bundle") {
             continue;
         }
         let role = [Role::Server, Role::Client]
@@ -179,7 +185,16 @@ pub fn read_entities(dir: &Path) -> Result<Layout, String> {
         ));
     }
     leaves.sort_by_key(|l| (l.role != Role::Server, l.name.clone()));
-    Ok(Layout { ca, leaves })
+    let intermediate = Files::new(Role::Intermediate.table(), Role::Intermediate);
+    let intermediate = dir
+        .join(intermediate.crt())
+        .is_file()
+        .then_some(intermediate);
+    Ok(Layout {
+        ca,
+        intermediate,
+        leaves,
+    })
 }
 
 /// The leaves kept in an archive directory (`archive/SERIAL/`): each

@@ -8,6 +8,7 @@ pub mod checks;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod constraints;
 pub mod error;
 pub mod exec;
 pub mod files;

@@ -50,6 +50,8 @@ pub struct Known {
 pub struct Pki {
     pub dir: PathBuf,
     pub ca: Known,
+    /// The intermediate CA that signed the leaves, if any.
+    pub intermediate: Option<Known>,
     pub leaves: Vec<Known>,
 }
 
@@ -70,12 +72,25 @@ impl Pki {
         Ok(Pki {
             dir: dir.to_path_buf(),
             ca: known(found.ca)?,
+            intermediate: found.intermediate.map(known).transpose()?,
             leaves: found
                 .leaves
                 .into_iter()
                 .map(known)
                 .collect::<Result<_, _>>()?,
         })
+    }
+
+    /// Renew, revoke and crl work on a PKI whose root signs the leaves.
+    pub fn refuse_intermediate(&self) -> Result<(), String> {
+        match &self.intermediate {
+            Some(inter) => Err(format!(
+                "{} has an intermediate CA ({}): renew, revoke and crl work on PKIs whose root signs the leaves; make this one again with `pkiforge run PROFILE --force`",
+                self.dir.display(),
+                inter.files.crt()
+            )),
+            None => Ok(()),
+        }
     }
 
     /// The leaf called `name`, or what to do.
@@ -113,6 +128,7 @@ impl Pki {
                 })
                 .collect(),
             crl,
+            intermediate: None,
         }
     }
 
@@ -220,7 +236,7 @@ pub fn renew_plan(
     if renew_ca {
         for leaf in &pki.leaves {
             let entity = entity_of(leaf, validity_days(&leaf.info), P12::No)?;
-            bundles.push(plan::bundle_step(&entity, &ca));
+            bundles.push(plan::bundle_step(&entity, &[&ca]));
         }
     }
     for name in req.names.iter().filter(|n| *n != &pki.ca.files.name) {
@@ -243,7 +259,7 @@ pub fn renew_plan(
             is_strict(&known.info),
         ));
         if !renew_ca {
-            steps.push(plan::bundle_step(&leaf, &ca));
+            steps.push(plan::bundle_step(&leaf, &[&ca]));
         }
         if leaf.p12 != P12::No {
             steps.push(plan::p12_step(&leaf, &ca, caps));
@@ -320,7 +336,7 @@ fn archive_step(pki: &Pki, known: &Known, all: bool) -> Step {
     Step {
         id: format!("{}-archive", f.name),
         entity: f.name.clone(),
-        section: section(f.role),
+        section: Section::of(f.role),
         heading: format!(
             "Keep the files {} replaces, under its serial number.",
             f.crt()
@@ -339,14 +355,6 @@ fn archive_step(pki: &Pki, known: &Known, all: bool) -> Step {
         subject_check: None,
         expect: None,
         report: false,
-    }
-}
-
-fn section(role: Role) -> Section {
-    match role {
-        Role::Ca => Section::Ca,
-        Role::Server => Section::Server,
-        Role::Client => Section::Client,
     }
 }
 

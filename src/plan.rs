@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Problem, Problems, Result};
 use crate::layout::{Files, is_serial};
 use crate::openssl::Capabilities;
-use crate::profile::{Curve, Entity, Extensions, KeySpec, P12, Profile, Role};
+use crate::profile::{Curve, Entity, Extensions, Intermediate, KeySpec, P12, Profile, Role};
 use crate::prompts::{Answers, PromptLayout};
 use crate::step::{Action, Arg, Section, Step, SubjectCheck};
 
@@ -211,9 +211,14 @@ pub fn build(profile: &Profile, layout: &PromptLayout, caps: Capabilities) -> Re
         }
     };
     let ca_answers = answers(&profile.ca, false);
+    let inter_answers = profile
+        .intermediate
+        .as_ref()
+        .map(|i| answers(&i.entity, true));
     let leaf_answers: Vec<Option<Answers>> = profile.leaves().map(|e| answers(e, true)).collect();
-    let (Some(ca_answers), Some(leaf_answers)) = (
+    let (Some(ca_answers), Some(inter_answers), Some(leaf_answers)) = (
         ca_answers,
+        inter_answers.map_or(Some(None), |a| a.map(Some)),
         leaf_answers.into_iter().collect::<Option<Vec<_>>>(),
     ) else {
         return Err(Error::Profile(Problems {
@@ -231,8 +236,13 @@ pub fn build(profile: &Profile, layout: &PromptLayout, caps: Capabilities) -> Re
         Vec::new()
     };
     let mut steps = ca_steps(&profile.ca, ca_answers, &ca_extensions, strict);
+    let mut chain = vec![&profile.ca];
+    if let (Some(inter), Some(answers)) = (&profile.intermediate, inter_answers) {
+        steps.extend(intermediate_steps(inter, &profile.ca, answers));
+        chain.insert(0, &inter.entity);
+    }
     for (leaf, answers) in profile.leaves().zip(leaf_answers) {
-        steps.extend(leaf_steps(leaf, &profile.ca, answers, strict, caps));
+        steps.extend(leaf_steps(leaf, &chain, answers, strict, caps));
     }
     let checks = checks(&CheckSpec::for_profile(profile), caps);
     Ok(Plan {
@@ -245,7 +255,7 @@ pub fn build(profile: &Profile, layout: &PromptLayout, caps: Capabilities) -> Re
 /// How many days an entity's certificate will be valid for.
 pub fn validity_days(e: &Entity, extensions: Extensions) -> u32 {
     let strict = match e.role {
-        Role::Ca => STRICT_CA_DAYS as u32,
+        Role::Ca | Role::Intermediate => STRICT_CA_DAYS as u32,
         _ => STRICT_LEAF_DAYS as u32,
     };
     e.days.unwrap_or(if extensions == Extensions::Strict {
@@ -307,14 +317,6 @@ fn serial_owner(serial: &Path) -> PathBuf {
     PathBuf::from(Files::new(&stem, Role::Ca).crt())
 }
 
-fn section(e: &Entity) -> Section {
-    match e.role {
-        Role::Ca => Section::Ca,
-        Role::Server => Section::Server,
-        Role::Client => Section::Client,
-    }
-}
-
 pub(crate) fn lits(words: &[&str]) -> Vec<Arg> {
     words.iter().map(|w| Arg::lit(*w)).collect()
 }
@@ -330,7 +332,7 @@ pub(crate) fn step(
     Step {
         id: format!("{}-{id}", e.name),
         entity: e.name.clone(),
-        section: section(e),
+        section: Section::of(e.role),
         heading,
         action,
         inputs: inputs.iter().map(PathBuf::from).collect(),
@@ -496,6 +498,49 @@ pub(crate) fn ca_cert_step(
     cert
 }
 
+/// The intermediate CA: its key, its CSR (answers as for the others), and
+/// the root signing it as a CA that may sign leaves only (pathlen:0), for
+/// the names of its constraints only.
+fn intermediate_steps(inter: &Intermediate, root: &Entity, answers: Answers) -> Vec<Step> {
+    let e = &inter.entity;
+    let heading = format!("Generate {}, for the intermediate CA.", key_words(e));
+    let expected = answers.expected.clone();
+    let mut sign = sign_step(e, root, expected, false);
+    if let Action::Openssl { args, .. } = &mut sign.action
+        && let Some(text) = args.iter_mut().find(|a| matches!(a, Arg::Inline(_)))
+    {
+        *text = Arg::Inline(intermediate_extensions(inter));
+    }
+    sign.heading = "The root CA signs the intermediate: a CA for leaves only (pathlen:0), within its name constraints.".into();
+    vec![genkey(e, heading), csr_step(e, answers), sign]
+}
+
+/// The extension text of the intermediate's certificate: a CA with no CA
+/// below it, that signs certificates and CRLs, for the names of its
+/// constraints only (critical, so that a client that cannot check them
+/// refuses it rather than ignores them).
+pub(crate) fn intermediate_extensions(inter: &Intermediate) -> String {
+    let constraints: Vec<String> = inter
+        .permitted
+        .iter()
+        .map(|c| format!("permitted;{}", c.openssl()))
+        .chain(
+            inter
+                .excluded
+                .iter()
+                .map(|c| format!("excluded;{}", c.openssl())),
+        )
+        .collect();
+    [
+        "basicConstraints=critical,CA:TRUE,pathlen:0".to_string(),
+        "keyUsage=critical,keyCertSign,cRLSign".to_string(),
+        format!("nameConstraints=critical,{}", constraints.join(",")),
+        "subjectKeyIdentifier=hash".to_string(),
+        "authorityKeyIdentifier=keyid".to_string(),
+    ]
+    .join("\n")
+}
+
 /// The extension text of a leaf certificate: the tutorial's subjectAltName,
 /// and in strict mode what Apple's TLS rules and CA/Browser-style verifiers
 /// require of a leaf.
@@ -522,13 +567,16 @@ pub(crate) fn leaf_extensions(leaf: &Entity, sans: &[String], strict: bool) -> S
     lines.join("\n")
 }
 
+/// A leaf's steps: key, CSR, signed by `chain[0]`, bundle (with the
+/// chain up to the root), PKCS#12.
 fn leaf_steps(
     leaf: &Entity,
-    ca: &Entity,
+    chain: &[&Entity],
     answers: Answers,
     strict: bool,
     caps: Capabilities,
 ) -> Vec<Step> {
+    let ca = chain[0];
     let who = leaf.role.table();
     let key_heading = match leaf.role {
         Role::Client => format!("Generate a {} for the client.", key_words(leaf)),
@@ -539,7 +587,7 @@ fn leaf_steps(
         genkey(leaf, key_heading),
         csr_step(leaf, answers),
         sign_step(leaf, ca, expected, strict),
-        bundle_step(leaf, ca),
+        bundle_step(leaf, chain),
     ];
     if leaf.p12 != P12::No {
         steps.push(p12_step(leaf, ca, caps));
@@ -552,7 +600,12 @@ pub(crate) fn csr_step(leaf: &Entity, answers: Answers) -> Step {
     let (f, who) = (leaf.files(), leaf.role.table());
     let (key, csr) = (f.key(), f.csr());
     let sans: Vec<String> = leaf.san.iter().map(|s| s.to_string()).collect();
-    let addext = format!("subjectAltName = {}", sans.join(", "));
+    let mut words = lits(&["-key", &key]);
+    if !sans.is_empty() {
+        let addext = format!("subjectAltName = {}", sans.join(", "));
+        words.extend(lits(&["-addext", &addext]));
+    }
+    words.extend(lits(&["-out", &csr]));
     let mut csr_step = step(
         "csr",
         leaf,
@@ -563,10 +616,7 @@ pub(crate) fn csr_step(leaf: &Entity, answers: Answers) -> Step {
             ),
         },
         Action::Openssl {
-            args: req_args(
-                answers.utf8,
-                lits(&["-key", &key, "-addext", &addext, "-out", &csr]),
-            ),
+            args: req_args(answers.utf8, words),
             stdin: answers.lines,
         },
         &[&key],
@@ -633,24 +683,33 @@ pub(crate) fn sign_step(
 }
 
 /// The tutorial's `cat NAME.crt ca.crt > BUNDLE`.
-pub(crate) fn bundle_step(leaf: &Entity, ca: &Entity) -> Step {
+/// The tutorial's `cat NAME.crt ca.crt > BUNDLE`: the leaf, then each CA
+/// above it up to the root (`chain`, issuer first).
+pub(crate) fn bundle_step(leaf: &Entity, chain: &[&Entity]) -> Step {
     let (f, who) = (leaf.files(), leaf.role.table());
-    let (crt, ca_crt, bundle) = (f.crt(), ca.files().crt(), f.bundle());
-    let heading = match leaf.role {
-        Role::Client => "Generate PEM file.".to_string(),
-        _ => format!(
+    let bundle = f.bundle();
+    let parts: Vec<String> = std::iter::once(f.crt())
+        .chain(chain.iter().map(|ca| ca.files().crt()))
+        .collect();
+    let heading = match (leaf.role, chain.len()) {
+        (Role::Client, _) => "Generate PEM file.".to_string(),
+        (_, 1) => format!(
             "Create a file which is a bundle of the {who} certificate and the CA certificate."
         ),
+        _ => format!(
+            "Create a file which is a bundle of the {who} certificate and the CA certificates above it."
+        ),
     };
+    let inputs: Vec<&str> = parts.iter().map(String::as_str).collect();
     step(
         "bundle",
         leaf,
         heading,
         Action::Concat {
-            parts: vec![PathBuf::from(&crt), PathBuf::from(&ca_crt)],
+            parts: parts.iter().map(PathBuf::from).collect(),
             out: PathBuf::from(&bundle),
         },
-        &[&crt, &ca_crt],
+        &inputs,
         &[&bundle],
     )
 }

@@ -3,6 +3,8 @@
 
 use std::fmt;
 use std::net::IpAddr;
+
+use crate::constraints::Constraint;
 use std::path::{Path, PathBuf};
 
 use toml::de::{DeTable, DeValue};
@@ -259,11 +261,27 @@ pub struct Profile {
     pub path: PathBuf,
     pub extensions: Extensions,
     pub ca: Entity,
+    /// The CA that signs the leaves when there is one (`[intermediate]`);
+    /// the root signs it.
+    pub intermediate: Option<Intermediate>,
     pub servers: Vec<Entity>,
     pub clients: Vec<Entity>,
 }
 
+/// An intermediate CA and the names it may sign for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Intermediate {
+    pub entity: Entity,
+    pub permitted: Vec<Constraint>,
+    pub excluded: Vec<Constraint>,
+}
+
 impl Profile {
+    /// The CA that signs the leaves: the intermediate, else the root.
+    pub fn issuer(&self) -> &Entity {
+        self.intermediate.as_ref().map_or(&self.ca, |i| &i.entity)
+    }
+
     /// The servers, then the clients, in profile order.
     pub fn leaves(&self) -> impl Iterator<Item = &Entity> {
         self.servers.iter().chain(&self.clients)
@@ -275,8 +293,11 @@ impl Profile {
     }
 
     /// The CA, then the leaves.
+    /// The root, the intermediate if any, then the leaves.
     pub fn entities(&self) -> impl Iterator<Item = &Entity> {
-        std::iter::once(&self.ca).chain(self.leaves())
+        std::iter::once(&self.ca)
+            .chain(self.intermediate.as_ref().map(|i| &i.entity))
+            .chain(self.leaves())
     }
 }
 
@@ -371,21 +392,35 @@ impl<'t> Validator<'t> {
             return None;
         }
         let doc = doc.into_inner();
-        self.unknown_keys(&doc, "", &["extensions", "ca", "server", "client"]);
+        self.unknown_keys(
+            &doc,
+            "",
+            &["extensions", "ca", "intermediate", "server", "client"],
+        );
         let extensions = self.extensions(&doc);
         let ca = self.entities(&doc, Role::Ca).and_then(|mut v| v.pop());
+        let intermediate = self.intermediate(&doc);
         let servers = self.entities(&doc, Role::Server);
         let clients = self.entities(&doc, Role::Client);
-        let (extensions, ca, servers, clients) = (extensions?, ca?, servers?, clients?);
+        let (extensions, ca, intermediate, servers, clients) =
+            (extensions?, ca?, intermediate?, servers?, clients?);
         let profile = Profile {
             path: path.to_path_buf(),
             extensions,
             ca,
+            intermediate,
             servers,
             clients,
         };
         for leaf in profile.leaves() {
             self.distinct_subject(&profile.ca, leaf, &doc);
+        }
+        if let Some(inter) = &profile.intermediate {
+            self.distinct_subject(&profile.ca, &inter.entity, &doc);
+            for leaf in profile.leaves() {
+                self.distinct_subject(&inter.entity, leaf, &doc);
+                self.within_constraints(inter, leaf, &doc);
+            }
         }
         self.distinct_files(&profile, &doc);
         Some(profile)
@@ -503,13 +538,14 @@ impl<'t> Validator<'t> {
     fn entity(&mut self, table: &Table<'_>, role: Role, path: String) -> Option<Entity> {
         let allowed: &[&str] = match role {
             Role::Ca => &["bits", "key", "days", "subject"],
+            Role::Intermediate => &["bits", "key", "days", "subject", "permitted", "excluded"],
             Role::Server | Role::Client => {
                 &["name", "bits", "key", "days", "subject", "san", "p12"]
             }
         };
         self.unknown_keys(table, &path, allowed);
-        let name = if role == Role::Ca {
-            Some("ca".to_string())
+        let name = if matches!(role, Role::Ca | Role::Intermediate) {
+            Some(role.table().to_string())
         } else {
             self.name(table, &path, role)
         };
@@ -517,7 +553,7 @@ impl<'t> Validator<'t> {
         let days = self.days(table, &path);
         let p12 = self.p12(table, &path);
         let subject = self.subject(table, &path);
-        let san = if role == Role::Ca {
+        let san = if matches!(role, Role::Ca | Role::Intermediate) {
             Some(Vec::new())
         } else {
             self.sans(table, &path)
@@ -837,6 +873,119 @@ impl<'t> Validator<'t> {
         Some(out)
     }
 
+    /// `[intermediate]`, if there is one.
+    fn intermediate(&mut self, doc: &Table<'_>) -> Option<Option<Intermediate>> {
+        let Some(value) = doc.get("intermediate") else {
+            return Some(None);
+        };
+        let DeValue::Table(table) = value.get_ref() else {
+            self.problem(
+                Some(value.span()),
+                "intermediate",
+                format!(
+                    "must be a single [intermediate] table, not {}",
+                    kind(value.get_ref())
+                ),
+            );
+            return None;
+        };
+        let entity = self.entity(table, Role::Intermediate, "intermediate".into());
+        let permitted = self.constraints(table, "permitted");
+        let excluded = self.constraints(table, "excluded");
+        let (entity, permitted, excluded) = (entity?, permitted?, excluded?);
+        if permitted.is_empty() && excluded.is_empty() {
+            self.problem(
+                None,
+                "intermediate.permitted",
+                "is missing: an intermediate without name constraints can sign for any name; list what it may sign for, e.g. permitted = [\"DNS:.workshop.test\", \"IP:127.0.0.0/8\"]",
+            );
+            return None;
+        }
+        Some(Some(Intermediate {
+            entity,
+            permitted,
+            excluded,
+        }))
+    }
+
+    /// `intermediate.permitted` or `intermediate.excluded`: a list of
+    /// constraints in openssl's `TYPE:value` syntax.
+    fn constraints(&mut self, table: &Table<'_>, key: &str) -> Option<Vec<Constraint>> {
+        let path = format!("intermediate.{key}");
+        let Some(value) = table.get(key) else {
+            return Some(Vec::new());
+        };
+        let DeValue::Array(items) = value.get_ref() else {
+            self.problem(
+                Some(value.span()),
+                &path,
+                format!(
+                    "must be a list of strings such as [\"DNS:.workshop.test\"], not {}",
+                    kind(value.get_ref())
+                ),
+            );
+            return None;
+        };
+        let mut out = Vec::new();
+        let mut ok = true;
+        for (i, item) in items.iter().enumerate() {
+            let ipath = format!("{path}[{i}]");
+            let parsed = match item.get_ref() {
+                DeValue::String(s) => Constraint::parse(s),
+                other => Err(format!(
+                    "must be a string such as \"DNS:.workshop.test\", not {}",
+                    kind(other)
+                )),
+            };
+            match parsed {
+                Ok(c) => out.push(c),
+                Err(message) => {
+                    self.problem(Some(item.span()), &ipath, message);
+                    ok = false;
+                }
+            }
+        }
+        ok.then_some(out)
+    }
+
+    /// Every name of `leaf` openssl checks against the intermediate's
+    /// constraints (its SANs, and a CN that looks like a host name when it
+    /// has no DNS SAN) must fall inside them.
+    fn within_constraints(&mut self, inter: &Intermediate, leaf: &Entity, doc: &Table<'_>) {
+        let cn = leaf
+            .subject_value(Field::CN)
+            .filter(|_| !leaf.san.iter().any(|s| s.kind == SanKind::Dns))
+            .and_then(|v| crate::constraints::cn_as_host(&v.value));
+        for (i, name) in leaf.san.iter().enumerate() {
+            if let Some(why) =
+                crate::constraints::violation(name, &inter.permitted, &inter.excluded)
+            {
+                self.problem(
+                    self.span_of(doc, &leaf.path, "san"),
+                    &format!("{}.san[{i}]", leaf.path),
+                    format!("\"{name}\" cannot be signed by the intermediate: {why}. Change the name, or the intermediate's constraints"),
+                );
+            }
+        }
+        if let Some(name) = cn
+            && let Some(why) =
+                crate::constraints::violation(&name, &inter.permitted, &inter.excluded)
+        {
+            self.problem(
+                self.span_of(doc, &leaf.path, "subject"),
+                &format!("{}.subject.CN", leaf.path),
+                format!("\"{}\" looks like a host name, which openssl checks against the intermediate's constraints when there is no DNS SAN: {why}", name.value),
+            );
+        }
+        if leaf.p12 != P12::No {
+            self.problem(
+                self.span_of(doc, &leaf.path, "p12"),
+                &format!("{}.p12", leaf.path),
+                "PKCS#12 bundles with an [intermediate] are not made yet (the bundle would lack the intermediate); leave p12 out",
+            );
+        }
+    }
+
     fn distinct_subject(&mut self, ca: &Entity, leaf: &Entity, doc: &Table<'_>) {
         let same = ca.subject.len() == leaf.subject.len()
             && ca
@@ -848,7 +997,7 @@ impl<'t> Validator<'t> {
             self.problem(
                 self.span_of(doc, &leaf.path, "subject"),
                 &format!("{}.subject", leaf.path),
-                "is the same as ca.subject. A certificate whose subject equals its issuer's looks self-signed, and strict clients reject it (the classic slip of pressing Enter through every prompt); give it its own CN",
+                format!("is the same as {}.subject. A certificate whose subject equals its issuer's looks self-signed, and strict clients reject it (the classic slip of pressing Enter through every prompt); give it its own CN", ca.path),
             );
         }
     }

@@ -15,6 +15,19 @@ pub enum Section {
     Verify,
 }
 
+impl Section {
+    /// The tutorial's section an entity's steps belong to: the CAs' (the
+    /// root and an intermediate), the server's or the client's.
+    pub fn of(role: crate::layout::Role) -> Section {
+        use crate::layout::Role;
+        match role {
+            Role::Ca | Role::Intermediate => Section::Ca,
+            Role::Server => Section::Server,
+            Role::Client => Section::Client,
+        }
+    }
+}
+
 impl fmt::Display for Section {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {

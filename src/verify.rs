@@ -157,6 +157,7 @@ pub fn discover(dir: &Path) -> Result<CheckSpec, String> {
         ca_subject: None,
         leaves,
         crl,
+        intermediate: found.intermediate.map(|f| f.name),
     })
 }
 

@@ -46,7 +46,9 @@ pub fn status(dir: &Path, within: i64, as_json: bool) -> Result<String> {
         None
     };
     let revoked = crl.as_ref().map_or(&[][..], |c| c.revoked.as_slice());
-    let certs = std::iter::once(&pki.ca).chain(&pki.leaves);
+    let certs = std::iter::once(&pki.ca)
+        .chain(&pki.intermediate)
+        .chain(&pki.leaves);
     let mut rows: Vec<Row> = certs
         .map(|k| cert_row(&k.info, revoked, within, now))
         .collect();
