@@ -90,7 +90,7 @@ fn bad_profiles_are_refused_with_every_problem_and_nothing_written() {
             with("[server]", "[servr]"),
             vec![
                 ": server: missing [server] table; add one (see profiles/localhost.toml)",
-                ":5:2: servr: unknown table; did you mean `server`? expected one of: extensions, ca, server, client",
+                ":5:2: servr: unknown table; did you mean `server`? expected one of: extensions, ca, intermediate, server, client",
             ],
         ),
         (
@@ -394,7 +394,7 @@ fn bad_profiles_are_refused_with_every_problem_and_nothing_written() {
                 ": client: missing [client] table; add one (see profiles/localhost.toml)",
                 ":2:8: ca.bits: 512-bit RSA keys are unsafe and refused by modern clients; use at least 2048 (the tutorial uses 4096)",
                 ":3:17: ca.subject.C: \"Germany\" is not a two-letter ISO 3166 country code such as \"US\" or \"DE\"; openssl would ask again and every later answer would land in the wrong field",
-                ":10:2: clinet: unknown table; did you mean `client`? expected one of: extensions, ca, server, client",
+                ":10:2: clinet: unknown table; did you mean `client`? expected one of: extensions, ca, intermediate, server, client",
             ],
         ),
     ];
