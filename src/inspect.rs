@@ -28,6 +28,21 @@ pub fn utc(t: i64) -> String {
 }
 
 /// The report: one block per certificate, one row per fact.
+/// The files of `c` and each certificate above it, by issuer and subject,
+/// up to a self-signed one (or as far as `certs` go).
+fn chain_of<'a>(c: &'a CertInfo, certs: &'a [CertInfo]) -> Vec<&'a str> {
+    let mut chain = vec![c.file()];
+    let mut at = c;
+    while !at.self_issued && chain.len() <= certs.len() {
+        let Some(up) = certs.iter().find(|i| i.is_ca && i.subject == at.issuer) else {
+            break;
+        };
+        chain.push(up.file());
+        at = up;
+    }
+    chain
+}
+
 pub fn render(certs: &[CertInfo], now: i64) -> String {
     let mut out = String::new();
     for (i, c) in certs.iter().enumerate() {
@@ -47,6 +62,11 @@ pub fn render(certs: &[CertInfo], now: i64) -> String {
                 c.issuer.clone()
             },
         );
+        let chain = chain_of(c, certs);
+        if chain.len() > 2 {
+            // With an intermediate: the way up to the root, as a client walks it.
+            row("chain", chain.join(" → "));
+        }
         row("version", format!("v{}", c.version));
         row("serial", c.serial.clone());
         row(

@@ -85,6 +85,99 @@ pub fn lint(certs: &[CertInfo], now: i64) -> Vec<Finding> {
     out
 }
 
+/// The findings about chains: what an intermediate CA lacks, a CA that
+/// outlives the one above it, names that a verifier cannot check against an
+/// intermediate's constraints, and bundles that skip a link.
+pub fn lint_chains(certs: &[CertInfo], bundles: &[(String, Vec<usize>)]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let issuer_of = |c: &CertInfo| certs.iter().find(|i| i.is_ca && i.subject == c.issuer);
+    let mut find = |c: &CertInfo, severity, rule, message: String, clients, fix: &str| {
+        out.push(Finding {
+            severity,
+            rule,
+            file: c.file().to_string(),
+            message,
+            clients,
+            fix: fix.to_string(),
+        })
+    };
+    for c in certs.iter().filter(|c| c.is_ca && !c.self_issued) {
+        let basic = c.extension("basicConstraints").map_or("", |e| e.2.as_str());
+        if !basic.contains("pathlen:") {
+            find(
+                c,
+                Severity::Warning,
+                "intermediate-no-pathlen",
+                "is an intermediate CA without a pathlen: it may sign further CAs".into(),
+                "every client accepts CAs below it, which a workshop's intermediate should never make",
+                "give it basicConstraints = critical,CA:TRUE,pathlen:0 (pkiforge's [intermediate] does)",
+            );
+        }
+        if c.extension("nameConstraints").is_none() {
+            find(
+                c,
+                Severity::Warning,
+                "intermediate-no-constraints",
+                "is an intermediate CA without nameConstraints: it can sign for any name".into(),
+                "every client trusts what it signs for any host, so its key is as valuable as the root's",
+                "list what it may sign for: permitted = [...] in the profile's [intermediate]",
+            );
+        }
+        if let Some(root) = issuer_of(c)
+            && c.not_after > root.not_after + 86_400
+        {
+            find(
+                c,
+                Severity::Warning,
+                "intermediate-outlives-root",
+                format!(
+                    "is valid until {}, after {} expires ({})",
+                    utc(c.not_after),
+                    root.file(),
+                    utc(root.not_after)
+                ),
+                "every client, from the day the root expires",
+                "give the root a longer validity, or the intermediate a shorter one",
+            );
+        }
+    }
+    for c in certs.iter().filter(|c| !c.is_ca) {
+        let Some(nc) = issuer_of(c).and_then(|i| i.extension("nameConstraints")) else {
+            continue;
+        };
+        let kinds = [("email", "email:"), ("URI", "URI:")];
+        for (kind, prefix) in kinds {
+            if nc.2.contains(prefix) && c.sans.iter().any(|n| n.starts_with(prefix)) {
+                find(
+                    c,
+                    Severity::Warning,
+                    "unsupported-constraint",
+                    format!("has {kind} names under an issuer that constrains {kind} names"),
+                    "rustls and webpki (and so many Rust servers and clients) cannot check such constraints and refuse the certificate",
+                    "name the entity by DNS name or IP address, or drop the issuer's email:/URI: constraints",
+                );
+            }
+        }
+    }
+    for (file, order) in bundles {
+        for pair in order.windows(2) {
+            let (below, above) = (&certs[pair[0]], &certs[pair[1]]);
+            if below.issuer != above.subject {
+                out.push(Finding {
+                    severity: Severity::Error,
+                    rule: "bundle-missing-link",
+                    file: file.clone(),
+                    message: format!("holds {} then {}, but {} was not issued by {}: a link of the chain is missing or out of order", below.file(), above.file(), below.file(), above.file()),
+                    clients: "clients that build the chain from what the server sends (most TLS stacks) fail with \"unable to get local issuer certificate\"",
+                    fix: "make the bundle again: the leaf, then each CA above it up to the root (pkiforge run does)".into(),
+                });
+                break;
+            }
+        }
+    }
+    out
+}
+
 /// The findings for the CRLs of a PKI (`(file, what it says)`), at `now`:
 /// a stale CRL makes servers that check it refuse every client.
 pub fn lint_crls(crls: &[(String, crate::x509::CrlInfo)], now: i64) -> Vec<Finding> {

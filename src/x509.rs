@@ -204,6 +204,11 @@ impl fmt::Display for KeyInfo {
 }
 
 impl CertInfo {
+    /// An extension by name: `(name, critical, value)`.
+    pub fn extension(&self, name: &str) -> Option<&(String, bool, String)> {
+        self.extensions.iter().find(|e| e.0 == name)
+    }
+
     pub fn validity_days(&self) -> i64 {
         (self.not_after - self.not_before) / 86_400
     }
@@ -388,6 +393,7 @@ fn extensions_of(cert: &X509Certificate<'_>) -> Extensions {
                 ("extendedKeyUsage", v.join(", "))
             }
             ParsedExtension::SubjectAlternativeName(_) => ("subjectAltName", String::new()),
+            ParsedExtension::NameConstraints(nc) => ("nameConstraints", name_constraints(nc)),
             ParsedExtension::SubjectKeyIdentifier(_) => ("subjectKeyIdentifier", String::new()),
             ParsedExtension::AuthorityKeyIdentifier(_) => ("authorityKeyIdentifier", String::new()),
             _ => {
@@ -410,6 +416,9 @@ fn extensions_of(cert: &X509Certificate<'_>) -> Extensions {
 #[derive(Debug)]
 pub struct Found {
     pub certs: Vec<CertInfo>,
+    /// Each file that holds more than one certificate (a bundle), with the
+    /// indices in `certs` of what it holds, in order.
+    pub bundles: Vec<(String, Vec<usize>)>,
     /// One line per `.crt` or `.pem` file that holds no readable
     /// certificate, saying why.
     pub unreadable: Vec<String>,
@@ -431,6 +440,7 @@ pub fn certificates(dir: &Path) -> Result<Found, String> {
     files.sort_by_key(|f| (f != "ca.crt", crate::layout::is_bundle(f), f.clone()));
     let mut out: Vec<CertInfo> = Vec::new();
     let mut unreadable = Vec::new();
+    let mut bundles = Vec::new();
     for file in files {
         let ders = match read_certificates(&dir.join(&file)) {
             Ok(ders) if ders.is_empty() => {
@@ -445,18 +455,28 @@ pub fn certificates(dir: &Path) -> Result<Found, String> {
                 continue;
             }
         };
-        for der in ders {
-            let info = match cert_info(&der, &file) {
+        let mut order = Vec::new();
+        for der in &ders {
+            let info = match cert_info(der, &file) {
                 Ok(info) => info,
                 Err(e) => {
                     unreadable.push(format!("{file}: {e}"));
                     continue;
                 }
             };
-            match out.iter_mut().find(|c| c.sha256 == info.sha256) {
-                Some(known) => known.files.push(file.clone()),
-                None => out.push(info),
+            match out.iter().position(|c| c.sha256 == info.sha256) {
+                Some(i) => {
+                    out[i].files.push(file.clone());
+                    order.push(i);
+                }
+                None => {
+                    out.push(info);
+                    order.push(out.len() - 1);
+                }
             }
+        }
+        if order.len() > 1 {
+            bundles.push((file.clone(), order));
         }
     }
     if out.is_empty() && unreadable.is_empty() {
@@ -467,8 +487,50 @@ pub fn certificates(dir: &Path) -> Result<Found, String> {
     }
     Ok(Found {
         certs: out,
+        bundles,
         unreadable,
     })
+}
+
+/// `permitted: DNS:localhost, IP:127.0.0.0/255.0.0.0; excluded: …`, with
+/// the names in openssl's syntax.
+fn name_constraints(nc: &x509_parser::extensions::NameConstraints<'_>) -> String {
+    let show =
+        |subtrees: &Option<Vec<x509_parser::extensions::GeneralSubtree<'_>>>| -> Vec<String> {
+            subtrees
+                .iter()
+                .flatten()
+                .map(|t| match &t.base {
+                    GeneralName::DNSName(d) => format!("DNS:{d}"),
+                    GeneralName::RFC822Name(e) => format!("email:{e}"),
+                    GeneralName::URI(u) => format!("URI:{u}"),
+                    GeneralName::IPAddress(b) => match b.len() {
+                        8 => format!(
+                            "IP:{}/{}",
+                            IpAddr::from(<[u8; 4]>::try_from(&b[..4]).unwrap_or_default()),
+                            IpAddr::from(<[u8; 4]>::try_from(&b[4..]).unwrap_or_default())
+                        ),
+                        32 => format!(
+                            "IP:{}/{}",
+                            IpAddr::from(<[u8; 16]>::try_from(&b[..16]).unwrap_or_default()),
+                            IpAddr::from(<[u8; 16]>::try_from(&b[16..]).unwrap_or_default())
+                        ),
+                        _ => "IP:?".into(),
+                    },
+                    other => format!("{other:?}"),
+                })
+                .collect()
+        };
+    let mut parts = Vec::new();
+    for (word, list) in [
+        ("permitted", show(&nc.permitted_subtrees)),
+        ("excluded", show(&nc.excluded_subtrees)),
+    ] {
+        if !list.is_empty() {
+            parts.push(format!("{word}: {}", list.join(", ")));
+        }
+    }
+    parts.join("; ")
 }
 
 /// What a certificate revocation list says.

@@ -11,6 +11,7 @@ pub fn lint(dir: &Path, deny_warnings: bool, as_json: bool) -> Result<String> {
     let found = x509::certificates(dir).map_err(Error::BadInput)?;
     let now = super::now();
     let mut findings = lint::lint(&found.certs, now);
+    findings.extend(lint::lint_chains(&found.certs, &found.bundles));
     findings.extend(lint::lint_crls(&x509::crls(dir), now));
     findings.sort_by(|a, b| (a.severity, &a.file).cmp(&(b.severity, &b.file)));
     let mut text = String::new();
