@@ -11,8 +11,7 @@ use crate::profile::{San, SanKind};
 /// One constraint, in openssl's `TYPE:value` syntax.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Constraint {
-    /// `DNS:example.com` (it and every name below it) or `DNS:.example.com`
-    /// (only the names below it).
+    /// `DNS:example.com`: it and every name below it.
     Dns(String),
     /// `IP:127.0.0.0/8`: a network, written as CIDR in the profile.
     Ip { net: IpAddr, prefix: u8 },
@@ -28,7 +27,7 @@ impl Constraint {
     pub fn parse(s: &str) -> Result<Constraint, String> {
         let Some((kind, value)) = s.split_once(':') else {
             return Err(format!(
-                "\"{s}\" has no type; write it as TYPE:value, e.g. \"DNS:.example.test\" or \"IP:127.0.0.0/8\""
+                "\"{s}\" has no type; write it as TYPE:value, e.g. \"DNS:example.test\" or \"IP:127.0.0.0/8\""
             ));
         };
         if value.is_empty()
@@ -54,6 +53,14 @@ impl Constraint {
             }
         };
         match kind {
+            // RFC 5280: a DNS constraint is a domain name, which covers
+            // itself and every name below it. OpenSSL also takes a leading
+            // dot; strict verifiers (Python's cryptography) refuse it.
+            "DNS" if value.starts_with('.') => Err(format!(
+                "\"{s}\": a DNS constraint has no leading dot (RFC 5280); \"DNS:{}\" covers {} and every name below it, and every verifier reads it",
+                &value[1..],
+                &value[1..]
+            )),
             "DNS" => host(value).map(Constraint::Dns),
             "URI" => host(value).map(Constraint::Uri),
             "email" => match value.split_once('@') {
@@ -271,7 +278,7 @@ mod tests {
     fn openssl_text_writes_networks_as_masks() {
         assert_eq!(c("IP:127.0.0.0/8").openssl(), "IP:127.0.0.0/255.0.0.0");
         assert_eq!(c("IP:fd00::/8").openssl(), "IP:fd00::/ff00::");
-        assert_eq!(c("DNS:.workshop.test").openssl(), "DNS:.workshop.test");
+        assert_eq!(c("DNS:workshop.test").openssl(), "DNS:workshop.test");
         assert_eq!(
             Constraint::parse("IP:127.0.0.1/8").unwrap_err(),
             "\"IP:127.0.0.1/8\": 127.0.0.1 has bits set past /8; write the network address, 127.0.0.0/8"
@@ -280,11 +287,15 @@ mod tests {
 
     #[test]
     fn names_match_as_openssl_matches_them() {
-        let dot = c("DNS:.workshop.test");
-        assert!(dot.covers(&san("DNS:a.workshop.test")));
-        assert!(dot.covers(&san("DNS:*.workshop.test")));
-        assert!(!dot.covers(&san("DNS:workshop.test")));
-        assert!(!dot.covers(&san("DNS:evilworkshop.test")));
+        let domain = c("DNS:workshop.test");
+        assert!(domain.covers(&san("DNS:a.workshop.test")));
+        assert!(domain.covers(&san("DNS:*.workshop.test")));
+        assert!(domain.covers(&san("DNS:workshop.test")));
+        assert!(!domain.covers(&san("DNS:evilworkshop.test")));
+        assert_eq!(
+            Constraint::parse("DNS:.workshop.test").unwrap_err(),
+            "\"DNS:.workshop.test\": a DNS constraint has no leading dot (RFC 5280); \"DNS:workshop.test\" covers workshop.test and every name below it, and every verifier reads it"
+        );
         let plain = c("DNS:localhost");
         assert!(plain.covers(&san("DNS:localhost")));
         assert!(plain.covers(&san("DNS:a.localhost")));
@@ -300,14 +311,14 @@ mod tests {
 
     #[test]
     fn a_violation_names_the_constraints() {
-        let permitted = [c("DNS:.workshop.test"), c("IP:127.0.0.0/8")];
+        let permitted = [c("DNS:workshop.test"), c("IP:127.0.0.0/8")];
         assert_eq!(
             violation(&san("DNS:a.workshop.test"), &permitted, &[]),
             None
         );
         assert_eq!(
             violation(&san("DNS:example.com"), &permitted, &[]),
-            Some("it is not within the permitted DNS:.workshop.test".into())
+            Some("it is not within the permitted DNS:workshop.test".into())
         );
         // No email constraint: email names are not restricted.
         assert_eq!(violation(&san("email:a@b.c"), &permitted, &[]), None);

@@ -897,7 +897,7 @@ impl<'t> Validator<'t> {
             self.problem(
                 None,
                 "intermediate.permitted",
-                "is missing: an intermediate without name constraints can sign for any name; list what it may sign for, e.g. permitted = [\"DNS:.workshop.test\", \"IP:127.0.0.0/8\"]",
+                "is missing: an intermediate without name constraints can sign for any name; list what it may sign for, e.g. permitted = [\"DNS:workshop.test\", \"IP:127.0.0.0/8\"]",
             );
             return None;
         }
@@ -920,7 +920,7 @@ impl<'t> Validator<'t> {
                 Some(value.span()),
                 &path,
                 format!(
-                    "must be a list of strings such as [\"DNS:.workshop.test\"], not {}",
+                    "must be a list of strings such as [\"DNS:workshop.test\"], not {}",
                     kind(value.get_ref())
                 ),
             );
@@ -933,7 +933,7 @@ impl<'t> Validator<'t> {
             let parsed = match item.get_ref() {
                 DeValue::String(s) => Constraint::parse(s),
                 other => Err(format!(
-                    "must be a string such as \"DNS:.workshop.test\", not {}",
+                    "must be a string such as \"DNS:workshop.test\", not {}",
                     kind(other)
                 )),
             };
