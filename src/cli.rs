@@ -63,7 +63,8 @@ pub enum Command {
   PKIFORGE_OPENSSL=/opt/openssl/bin/openssl pkiforge run profiles/localhost.toml
   pkiforge run profiles/localhost.toml --step           pause before each step (workshops)
   pkiforge run profiles/localhost.toml --only ca        the CA section only; then --only server, --only client
-  pkiforge run workshop.toml --out pki/room --add       issue only the clients not made yet, with the CA in pki/room")]
+  pkiforge run workshop.toml --out pki/room --add       issue only the clients not made yet, with the CA in pki/room
+  pkiforge run profiles/intermediate.toml --root ~/offline-root   the root's key stays in ~/offline-root")]
     Run {
         /// The TOML profile
         profile: PathBuf,
@@ -82,6 +83,9 @@ pub enum Command {
         /// Pause before each step, showing the tutorial's words for it and the command
         #[arg(long)]
         step: bool,
+        /// Take the root CA (ca.crt, ca.key, ca.srl) from this directory and leave its key there: DIR gets ca.crt only
+        #[arg(long, value_name = "DIR")]
+        root: Option<PathBuf>,
         /// How many steps may run at the same time (default: the available cores)
         #[arg(long, short, value_name = "N", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=256))]
         jobs: Option<usize>,
@@ -275,6 +279,7 @@ impl Reason {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Only {
     Ca,
+    Intermediate,
     Server,
     Client,
 }
@@ -283,6 +288,7 @@ impl Only {
     pub fn section(self) -> crate::step::Section {
         match self {
             Only::Ca => crate::step::Section::Ca,
+            Only::Intermediate => crate::step::Section::Intermediate,
             Only::Server => crate::step::Section::Server,
             Only::Client => crate::step::Section::Client,
         }

@@ -67,8 +67,10 @@ pub fn run(cli: Cli) -> Result<String> {
             only,
             step,
             jobs,
+            root,
         } => {
             let request = RunRequest {
+                root,
                 out: out.unwrap_or_else(|| default_out(&profile)),
                 profile,
                 force,

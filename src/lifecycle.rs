@@ -129,6 +129,7 @@ impl Pki {
                 .collect(),
             crl,
             intermediate: None,
+            root_key: true,
         }
     }
 

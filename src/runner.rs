@@ -33,6 +33,20 @@ pub struct RunOptions {
     /// Files of DIR the steps and checks read (the CA, for `--add` and
     /// `--only`): copied into the staging directory first.
     pub inputs: Vec<PathBuf>,
+    /// With `--root`: the root CA's directory, what is copied from it
+    /// (instead of from DIR), and what goes back into it (its serial file).
+    pub root: Option<RootFiles>,
+}
+
+/// The root CA's files, for a run whose root stays in another directory.
+#[derive(Debug, Clone)]
+pub struct RootFiles {
+    /// Copied from the root's directory into staging (`ca.crt`, `ca.key`, `ca.srl`).
+    pub inputs: Vec<PathBuf>,
+    /// Published into the root's directory, not DIR (`ca.srl`).
+    pub back: Vec<PathBuf>,
+    /// Published into DIR although no step writes it (`ca.crt`, the trust anchor).
+    pub to_out: Vec<PathBuf>,
 }
 
 /// What a successful run leaves to report.
@@ -86,21 +100,23 @@ impl Runner<'_> {
     /// Runs every step and check of `plan` in a private staging directory
     /// inside the locked output directory; on success publishes the files
     /// into it. On any failure the output directory is as it was.
-    pub fn run(&self, plan: &Plan, opts: &RunOptions, out: &mut OutDir) -> Result<Report> {
-        let outputs = plan.outputs();
+    pub fn run(
+        &self,
+        plan: &Plan,
+        opts: &RunOptions,
+        out: &mut OutDir,
+        mut root: Option<&mut OutDir>,
+    ) -> Result<Report> {
+        let mut outputs = plan.outputs();
+        if let Some(r) = &opts.root {
+            outputs.retain(|f| !r.back.contains(f));
+            outputs.extend(r.to_out.iter().cloned());
+        }
         check_clobber(&out.path, &outputs, opts)?;
         let staging = out.staging()?;
-        for input in &opts.inputs {
-            fs::copy(out.path.join(input), staging.path().join(input)).map_err(|e| {
-                Error::io(
-                    format!(
-                        "cannot copy {} from {}",
-                        input.display(),
-                        out.path.display()
-                    ),
-                    e,
-                )
-            })?;
+        copy_in(&out.path, &opts.inputs, staging.path())?;
+        if let (Some(r), Some(root_dir)) = (&opts.root, root.as_deref()) {
+            copy_in(&root_dir.path, &r.inputs, staging.path())?;
         }
         let executor = self.executor(staging.path(), opts.timeout);
         let options = schedule::Options {
@@ -129,6 +145,13 @@ impl Runner<'_> {
             .cloned()
             .collect();
         signals::check()?;
+        if let (Some(r), Some(root_dir)) = (&opts.root, root.as_deref_mut()) {
+            // The root's serial file first: should DIR's publish fail
+            // after it, the serials have only moved on, never repeat.
+            let root_staging = root_dir.staging()?;
+            copy_in(staging.path(), &r.back, root_staging.path())?;
+            root_dir.publish(root_staging.path(), &r.back, &[])?;
+        }
         out.publish(staging.path(), &outputs, &plan.removes)?;
         Ok(Report {
             out: out.path.clone(),
@@ -276,6 +299,19 @@ impl StepExecutor<'_> {
         drop(temps);
         Ok(done.stdout_text())
     }
+}
+
+/// Copies `files` from `from` into the staging directory `to`.
+fn copy_in(from: &Path, files: &[PathBuf], to: &Path) -> Result<()> {
+    for f in files {
+        fs::copy(from.join(f), to.join(f)).map_err(|e| {
+            Error::io(
+                format!("cannot copy {} from {}", f.display(), from.display()),
+                e,
+            )
+        })?;
+    }
+    Ok(())
 }
 
 /// `cat parts… > out`, natively.

@@ -10,18 +10,20 @@ pub use crate::shell::shell_word;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Section {
     Ca,
+    Intermediate,
     Server,
     Client,
     Verify,
 }
 
 impl Section {
-    /// The tutorial's section an entity's steps belong to: the CAs' (the
-    /// root and an intermediate), the server's or the client's.
+    /// The section an entity's steps belong to: the tutorial's CA, server
+    /// and client sections, and an intermediate CA's own.
     pub fn of(role: crate::layout::Role) -> Section {
         use crate::layout::Role;
         match role {
-            Role::Ca | Role::Intermediate => Section::Ca,
+            Role::Ca => Section::Ca,
+            Role::Intermediate => Section::Intermediate,
             Role::Server => Section::Server,
             Role::Client => Section::Client,
         }
@@ -32,6 +34,7 @@ impl fmt::Display for Section {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Section::Ca => "ca",
+            Section::Intermediate => "intermediate",
             Section::Server => "server",
             Section::Client => "client",
             Section::Verify => "verify",

@@ -152,11 +152,14 @@ pub fn discover(dir: &Path) -> Result<CheckSpec, String> {
         });
     }
     let crl = dir.join(found.ca.crl()).is_file();
+    // An offline root: its key is elsewhere when an intermediate signs.
+    let root_key = found.intermediate.is_none() || dir.join(found.ca.key()).exists();
     Ok(CheckSpec {
         ca: found.ca.name,
         ca_subject: None,
         leaves,
         crl,
+        root_key,
         intermediate: found.intermediate.map(|f| f.name),
     })
 }

@@ -315,3 +315,57 @@ fn renew_and_revoke_say_they_do_not_handle_an_intermediate_yet() {
     assert_eq!(tree(&dir), before);
     let _ = Path::new("");
 }
+
+#[test]
+fn with_root_the_output_never_holds_the_roots_key_and_the_serial_continues_there() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = profile();
+    let p = p.to_str().unwrap();
+    run_ok(
+        tmp.path(),
+        &["run", p, "--only", "ca", "--out", "root", "--quiet"],
+    );
+    assert_eq!(tree(&tmp.path().join("root")), ["ca.crt", "ca.key"]);
+    let (stdout, stderr, code) = run(tmp.path(), &["run", p, "--root", "root", "--out", "pki"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("\nnote: the root CA's key stays in root; pki gets its certificate only\n"),
+        "{stderr}"
+    );
+    assert!(stdout.ends_with(" alice.pem ca.crt\n"), "{stdout}");
+    let pki = tmp.path().join("pki");
+    assert!(!pki.join("ca.key").exists());
+    assert!(!pki.join("ca.srl").exists());
+    assert_eq!(
+        fs::read(pki.join("ca.crt")).unwrap(),
+        fs::read(tmp.path().join("root/ca.crt")).unwrap()
+    );
+    // The root signed the intermediate: its serial file is in the root's directory.
+    let serial = fs::read_to_string(tmp.path().join("root/ca.srl")).unwrap();
+    let signed = openssl_out(
+        &pki,
+        &["x509", "-noout", "-serial", "-in", "intermediate.crt"],
+    );
+    assert_eq!(signed.trim().trim_start_matches("serial="), serial.trim());
+    assert_eq!(
+        tree(&tmp.path().join("root")),
+        ["ca.crt", "ca.key", "ca.srl"]
+    );
+    // verify and handshake work without the root's key.
+    let verified = run_ok(tmp.path(), &["verify", "pki"]);
+    assert!(!verified.contains("ca.key"), "{verified}");
+    run_ok(tmp.path(), &["handshake", "pki"]);
+    // The room grows with --add: the intermediate in DIR signs.
+    let bob = fs::read_to_string(&p).unwrap()
+        + "\n[[client]]\nname = \"bob\"\nkey = \"ec:P-256\"\nsubject = { O = \"Workshop\", CN = \"bob\" }\nsan = [\"DNS:bob.workshop.test\"]\n";
+    write(&tmp.path().join("room.toml"), &bob);
+    let added = run_ok(
+        tmp.path(),
+        &["run", "room.toml", "--out", "pki", "--add", "--quiet"],
+    );
+    assert!(
+        added.ends_with("PKI written to pki: bob.key bob.csr bob.crt intermediate.srl bob.pem\n"),
+        "{added}"
+    );
+    assert!(!pki.join("ca.key").exists());
+}

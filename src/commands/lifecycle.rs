@@ -137,8 +137,9 @@ fn execute(
         force: true,
         timeout: op.timeout,
         inputs,
+        root: None,
     };
-    let report = runner.run(&plan, &opts, out)?;
+    let report = runner.run(&plan, &opts, out, None)?;
     let mut text = super::run::render(&report, done);
     if !plan.removes.is_empty() {
         let gone: Vec<String> = plan

@@ -12,7 +12,7 @@ use crate::plan::{self, Plan};
 use crate::profile::Profile;
 use crate::progress::Progress;
 use crate::publish::OutDir;
-use crate::runner::{Report, RunOptions, Runner};
+use crate::runner::{Report, RootFiles, RunOptions, Runner};
 use crate::{step, verify, x509};
 
 /// What `pkiforge run` was asked to do.
@@ -25,6 +25,8 @@ pub struct RunRequest {
     pub only: Option<Only>,
     pub pause: bool,
     pub jobs: usize,
+    /// `--root DIR`: the root CA's directory, which keeps its key.
+    pub root: Option<PathBuf>,
 }
 
 /// The default output directory: `pki/<profile file stem>`.
@@ -48,16 +50,25 @@ pub fn run(req: &RunRequest, openssl_flag: Option<&Path>, progress: &Progress) -
     }
     // From here to the publish, DIR is this run's alone: what it holds is
     // read under the lock, so a second run sees what the first one wrote.
+    // The root's directory, with --root, is locked first: always that order.
+    let mut root = match &req.root {
+        Some(dir) => Some(lock_root(dir, req, &profile, progress)?),
+        None => None,
+    };
     let mut out = OutDir::lock(&req.out, progress)?;
     for line in out.clean_stale()? {
         progress.say(&format!("note: {line}"));
     }
+    let root_files = match &root {
+        Some(r) => Some(offline_root(&mut plan, &profile, &r.path, &req.out)?),
+        None => None,
+    };
     let ca_not_after = if req.add {
         let ca_end = check_ca_for_add(&profile, &req.out)?;
         for note in expiring_notes(&profile, &req.out, super::now()) {
             progress.say(&note);
         }
-        plan = only_missing(plan, req)?;
+        plan = only_missing(plan, req, &profile)?;
         if plan.steps.is_empty() {
             return Ok(format!(
                 "nothing to add: every entity of {} is in {} already\n",
@@ -69,7 +80,21 @@ pub fn run(req: &RunRequest, openssl_flag: Option<&Path>, progress: &Progress) -
     } else {
         None
     };
-    let inputs = staging_inputs(&plan, req)?;
+    if req.add && profile.intermediate.is_some() && !req.out.join(profile.ca.files().key()).exists()
+    {
+        // The root stays offline: the intermediate in DIR signs, and no
+        // check asks for the root's key.
+        let mut spec = crate::checks::CheckSpec::for_profile(&profile);
+        spec.root_key = false;
+        let checks = crate::checks::checks(&spec, openssl.capabilities(profile.has_p12())?);
+        let made: std::collections::BTreeSet<PathBuf> =
+            plan.steps.iter().flat_map(|s| s.outputs.clone()).collect();
+        plan.checks = checks
+            .into_iter()
+            .filter(|c| c.reads_any_of(&made))
+            .collect();
+    }
+    let inputs = staging_inputs(&plan, req, root_files.as_ref())?;
     let p12_password = p12_password(&plan)?;
     progress.say(&format!(
         "pkiforge: {} ({}), writing {}",
@@ -98,13 +123,21 @@ pub fn run(req: &RunRequest, openssl_flag: Option<&Path>, progress: &Progress) -
         pause: req.pause,
         jobs: req.jobs,
     };
+    if root.is_some() {
+        progress.say(&format!(
+            "note: the root CA's key stays in {}; {} gets its certificate only",
+            req.root.as_deref().unwrap_or(Path::new("")).display(),
+            req.out.display()
+        ));
+    }
     let opts = RunOptions {
         force: req.force,
         timeout: req.timeout,
         inputs,
+        root: root_files,
     };
     Ok(render(
-        &runner.run(&plan, &opts, &mut out)?,
+        &runner.run(&plan, &opts, &mut out, root.as_mut())?,
         "PKI written to",
     ))
 }
@@ -159,8 +192,16 @@ fn expiring_notes(profile: &Profile, out: &Path, now: i64) -> Vec<String> {
 
 /// `--add`: the plan of the entities whose files are not in DIR yet; an
 /// entity with some of its files there is refused.
-fn only_missing(plan: Plan, req: &RunRequest) -> Result<Plan> {
-    let (rest, half) = plan.without_existing(|f| req.out.join(f).exists());
+fn only_missing(plan: Plan, req: &RunRequest, profile: &Profile) -> Result<Plan> {
+    // A root kept offline (`run --root`) leaves DIR its certificate only:
+    // the CA is there all the same.
+    let ca = profile.ca.files();
+    let offline_root = profile.intermediate.is_some()
+        && req.out.join(ca.crt()).is_file()
+        && !req.out.join(ca.key()).exists();
+    let root_file = |f: &PathBuf| *f == Path::new(&ca.key()) || *f == Path::new(&ca.srl());
+    let (rest, half) =
+        plan.without_existing(|f| req.out.join(f).exists() || (offline_root && root_file(f)));
     if !half.is_empty() {
         return Err(Error::Usage(format!(
             "{} holds some but not all files of {}; remove them to issue those again",
@@ -173,21 +214,100 @@ fn only_missing(plan: Plan, req: &RunRequest) -> Result<Plan> {
 
 /// What the steps read but do not write must be in DIR (the CA, for --add
 /// and --only server|client): those files, to copy into staging.
-fn staging_inputs(plan: &Plan, req: &RunRequest) -> Result<Vec<PathBuf>> {
-    plan.staging_inputs(|f| files::is_regular(&req.out.join(f)))
-        .map_err(|missing| {
-            let hint = if req.add {
-                "--add reuses the CA in DIR"
-            } else {
-                "run --only ca first"
-            };
-            let names: Vec<String> = missing.iter().map(|f| f.display().to_string()).collect();
-            Error::Usage(format!(
-                "{} has no {}; {hint}",
-                req.out.display(),
-                names.join(", ")
-            ))
-        })
+fn staging_inputs(plan: &Plan, req: &RunRequest, root: Option<&RootFiles>) -> Result<Vec<PathBuf>> {
+    let from_root = |f: &Path| root.is_some_and(|r| r.inputs.iter().any(|i| i == f));
+    let root_dir = req.root.clone().unwrap_or_default();
+    plan.staging_inputs(|f| {
+        if from_root(f) {
+            files::is_regular(&root_dir.join(f))
+        } else {
+            files::is_regular(&req.out.join(f))
+        }
+    })
+    .map(|inputs| inputs.into_iter().filter(|f| !from_root(f)).collect())
+    .map_err(|missing| {
+        let hint = if req.add {
+            "--add reuses the CA in DIR"
+        } else {
+            "run --only ca first"
+        };
+        let names: Vec<String> = missing.iter().map(|f| f.display().to_string()).collect();
+        Error::Usage(format!(
+            "{} has no {}; {hint}",
+            req.out.display(),
+            names.join(", ")
+        ))
+    })
+}
+
+/// `--root DIR`: the root's directory must hold the profile's root CA, with
+/// a private key; then it is locked for this run.
+fn lock_root(
+    dir: &Path,
+    req: &RunRequest,
+    profile: &Profile,
+    progress: &Progress,
+) -> Result<OutDir> {
+    if req.add {
+        return Err(Error::Usage(
+            "--root makes a PKI whose root stays in its own directory; to add entities to it later, run --add without --root (the intermediate in DIR signs them)".into(),
+        ));
+    }
+    if !dir.join(profile.ca.files().crt()).is_file() {
+        return Err(Error::Usage(format!(
+            "--root {}: has no {}; make the root there first (pkiforge run PROFILE --only ca --out {})",
+            dir.display(),
+            profile.ca.files().crt(),
+            dir.display()
+        )));
+    }
+    check_ca_for_add(profile, dir)?;
+    if !dir.join(profile.ca.files().key()).is_file() {
+        return Err(Error::Usage(format!(
+            "--root {}: has no {}, which signs the intermediate",
+            dir.display(),
+            profile.ca.files().key()
+        )));
+    }
+    let root = OutDir::lock(dir, progress)?;
+    for line in root.clean_stale()? {
+        progress.say(&format!("note: {line}"));
+    }
+    Ok(root)
+}
+
+/// With the root in `root_dir`: the plan without the root's own steps, and
+/// the root files to copy in from there and the serial file to put back.
+fn offline_root(
+    plan: &mut Plan,
+    profile: &Profile,
+    root_dir: &Path,
+    out: &Path,
+) -> Result<RootFiles> {
+    let ca = profile.ca.files();
+    if out.join(ca.key()).exists() {
+        return Err(Error::Usage(format!(
+            "{} holds {}: with --root the output directory must not hold the root's key; move it to the root's directory",
+            out.display(),
+            ca.key()
+        )));
+    }
+    plan.steps.retain(|s| s.entity != profile.ca.name);
+    let serial = PathBuf::from(ca.srl());
+    let mut inputs = vec![PathBuf::from(ca.crt()), PathBuf::from(ca.key())];
+    if root_dir.join(&serial).is_file() {
+        inputs.push(serial.clone());
+    }
+    let writes_serial = plan.outputs().contains(&serial);
+    Ok(RootFiles {
+        inputs,
+        back: if writes_serial {
+            vec![serial]
+        } else {
+            Vec::new()
+        },
+        to_out: vec![PathBuf::from(ca.crt())],
+    })
 }
 
 /// `--add` reuses the CA in DIR: it must be there, be the profile's, and
