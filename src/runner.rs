@@ -105,7 +105,7 @@ impl Runner<'_> {
         plan: &Plan,
         opts: &RunOptions,
         out: &mut OutDir,
-        mut root: Option<&mut OutDir>,
+        root: Option<&mut OutDir>,
     ) -> Result<Report> {
         let mut outputs = plan.outputs();
         if let Some(r) = &opts.root {
@@ -145,7 +145,7 @@ impl Runner<'_> {
             .cloned()
             .collect();
         signals::check()?;
-        if let (Some(r), Some(root_dir)) = (&opts.root, root.as_deref_mut()) {
+        if let (Some(r), Some(root_dir)) = (&opts.root, root) {
             // The root's serial file first: should DIR's publish fail
             // after it, the serials have only moved on, never repeat.
             let root_staging = root_dir.staging()?;
