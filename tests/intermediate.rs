@@ -356,7 +356,7 @@ fn with_root_the_output_never_holds_the_roots_key_and_the_serial_continues_there
     assert!(!verified.contains("ca.key"), "{verified}");
     run_ok(tmp.path(), &["handshake", "pki"]);
     // The room grows with --add: the intermediate in DIR signs.
-    let bob = fs::read_to_string(&p).unwrap()
+    let bob = fs::read_to_string(p).unwrap()
         + "\n[[client]]\nname = \"bob\"\nkey = \"ec:P-256\"\nsubject = { O = \"Workshop\", CN = \"bob\" }\nsan = [\"DNS:bob.workshop.test\"]\n";
     write(&tmp.path().join("room.toml"), &bob);
     let added = run_ok(
