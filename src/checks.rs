@@ -23,8 +23,8 @@ pub struct CheckSpec {
     /// The CA's expected subject, when a profile gives it.
     pub ca_subject: Option<Vec<(String, String)>>,
     pub leaves: Vec<LeafSpec>,
-    /// Whether the CA has a CRL (`ca.crl`): every leaf is then checked
-    /// against it (`-crl_check`).
+    /// Whether the leaves' issuer has a CRL (`ca.crl`, or the
+    /// intermediate's): every leaf is then checked against it (`-crl_check`).
     pub crl: bool,
     /// The intermediate CA that signed the leaves, if any (its file stem):
     /// verify is given it as untrusted, and bundles must hold it.
@@ -78,6 +78,11 @@ impl CheckSpec {
             intermediate: profile.intermediate.as_ref().map(|i| i.entity.name.clone()),
             root_key: true,
         }
+    }
+
+    /// The CA that signs the leaves (and whose CRL they are checked against).
+    pub fn issuer_files(&self) -> Files {
+        self.intermediate_files().unwrap_or_else(|| self.ca_files())
     }
 
     pub fn intermediate_files(&self) -> Option<Files> {
@@ -207,7 +212,7 @@ fn name_checks(spec: &CheckSpec) -> Vec<Step> {
         }
     }
     let ca_crt = spec.ca_files().crt();
-    let crl = spec.ca_files().crl();
+    let crl = spec.issuer_files().crl();
     let untrusted = spec.intermediate_files().map(|f| f.crt());
     let mut steps: Vec<Step> = groups
         .into_iter()

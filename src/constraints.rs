@@ -128,6 +128,40 @@ impl fmt::Display for Constraint {
     }
 }
 
+/// `(permitted, excluded)` read back from a certificate's nameConstraints
+/// as x509.rs shows it (`permitted: DNS:localhost, IP:127.0.0.0/255.0.0.0;
+/// excluded: …`), so that an intermediate renewed keeps them.
+pub fn from_certificate_text(text: &str) -> Result<(Vec<Constraint>, Vec<Constraint>), String> {
+    let (mut permitted, mut excluded) = (Vec::new(), Vec::new());
+    for part in text.split("; ") {
+        let (word, list) = part
+            .split_once(": ")
+            .ok_or_else(|| format!("unreadable name constraints: {text}"))?;
+        let into = match word {
+            "permitted" => &mut permitted,
+            "excluded" => &mut excluded,
+            _ => return Err(format!("unreadable name constraints: {text}")),
+        };
+        for item in list.split(", ") {
+            into.push(
+                match item.strip_prefix("IP:").and_then(|v| v.split_once('/')) {
+                    Some((addr, mask)) => {
+                        let net: IpAddr = addr.parse().map_err(|_| format!("unreadable {item}"))?;
+                        let mask: IpAddr =
+                            mask.parse().map_err(|_| format!("unreadable {item}"))?;
+                        Constraint::Ip {
+                            net,
+                            prefix: bits(mask).0.count_ones() as u8,
+                        }
+                    }
+                    None => Constraint::parse(item)?,
+                },
+            );
+        }
+    }
+    Ok((permitted, excluded))
+}
+
 /// Why `name` is outside the constraints, if it is: excluded by one, or of
 /// a type that `permitted` restricts and matched by none.
 pub fn violation(name: &San, permitted: &[Constraint], excluded: &[Constraint]) -> Option<String> {
@@ -307,6 +341,21 @@ mod tests {
         assert!(!c("email:.workshop.test").covers(&san("email:a@workshop.test")));
         assert!(c("email:workshop.test").covers(&san("email:a@workshop.test")));
         assert!(c("URI:.workshop.test").covers(&san("URI:spiffe://a.workshop.test/x")));
+    }
+
+    #[test]
+    fn constraints_read_back_from_a_certificate_are_the_same() {
+        let text = "permitted: DNS:localhost, IP:127.0.0.0/255.0.0.0, email:.workshop.test; excluded: DNS:x.workshop.test";
+        let (permitted, excluded) = from_certificate_text(text).unwrap();
+        assert_eq!(
+            permitted,
+            [
+                c("DNS:localhost"),
+                c("IP:127.0.0.0/8"),
+                c("email:.workshop.test")
+            ]
+        );
+        assert_eq!(excluded, [c("DNS:x.workshop.test")]);
     }
 
     #[test]

@@ -148,7 +148,7 @@ struct Scenario<'a> {
 
 /// Runs every case for each server with each client found in `dir`.
 pub fn run(openssl: &Openssl, dir: &Path, spec: &CheckSpec) -> Result<Vec<Case>> {
-    let crl = dir.join(spec.ca_files().crl());
+    let crl = dir.join(spec.issuer_files().crl());
     let trust = Trust {
         ca: dir.join(spec.ca_files().crt()),
         crl: crl.is_file().then_some(crl),
@@ -767,7 +767,10 @@ fn rustls_configs(
     );
     if let Some(crl) = &trust.crl {
         // The client's certificate must not be in the CA's CRL.
-        verifier = verifier.with_crls(load_crls(crl)?);
+        // The leaf only, as openssl's -crl_check: the CRL is its issuer's.
+        verifier = verifier
+            .with_crls(load_crls(crl)?)
+            .only_check_end_entity_revocation();
     }
     let verifier = match verifier.build() {
         Ok(v) => v,

@@ -81,16 +81,9 @@ impl Pki {
         })
     }
 
-    /// Renew, revoke and crl work on a PKI whose root signs the leaves.
-    pub fn refuse_intermediate(&self) -> Result<(), String> {
-        match &self.intermediate {
-            Some(inter) => Err(format!(
-                "{} has an intermediate CA ({}): renew, revoke and crl work on PKIs whose root signs the leaves; make this one again with `pkiforge run PROFILE --force`",
-                self.dir.display(),
-                inter.files.crt()
-            )),
-            None => Ok(()),
-        }
+    /// The CA that signs the leaves: the intermediate, else the root.
+    pub fn issuer(&self) -> &Known {
+        self.intermediate.as_ref().unwrap_or(&self.ca)
     }
 
     /// The leaf called `name`, or what to do.
@@ -128,8 +121,8 @@ impl Pki {
                 })
                 .collect(),
             crl,
-            intermediate: None,
-            root_key: true,
+            intermediate: self.intermediate.as_ref().map(|i| i.files.name.clone()),
+            root_key: self.has(&self.ca.files.key()),
         }
     }
 
@@ -220,27 +213,37 @@ pub fn renew_plan(
     p12_of: P12Kinds,
 ) -> Result<Plan, String> {
     let mut steps = Vec::new();
-    let renew_ca = req.names.iter().any(|n| n == &pki.ca.files.name);
-    let ca = entity_of(
-        &pki.ca,
+    let renews = |k: &Known| req.names.contains(&k.files.name);
+    let renew_ca = renews(&pki.ca);
+    let renew_inter = pki.intermediate.as_ref().is_some_and(renews);
+    let days_of = |k: &Known, renewed: bool| {
         req.days
-            .filter(|_| renew_ca)
-            .unwrap_or_else(|| validity_days(&pki.ca.info)),
-        P12::No,
-    )?;
+            .filter(|_| renewed)
+            .unwrap_or_else(|| validity_days(&k.info))
+    };
+    let ca = entity_of(&pki.ca, days_of(&pki.ca, renew_ca), P12::No)?;
     if renew_ca {
         steps.extend(renew_ca_steps(pki, &ca, prompts, caps)?);
     }
+    let inter = match &pki.intermediate {
+        Some(k) => Some(entity_of(k, days_of(k, renew_inter), P12::No)?),
+        None => None,
+    };
+    if let (Some(known), Some(entity), true) = (&pki.intermediate, &inter, renew_inter) {
+        steps.extend(renew_intermediate_steps(pki, known, entity, &ca)?);
+    }
+    let chain: Vec<&Entity> = inter.iter().chain(std::iter::once(&ca)).collect();
     // With a new CA certificate every bundle is made again, after the
     // leaves renewed with it.
     let mut bundles = Vec::new();
-    if renew_ca {
+    if renew_ca || renew_inter {
         for leaf in &pki.leaves {
             let entity = entity_of(leaf, validity_days(&leaf.info), P12::No)?;
-            bundles.push(plan::bundle_step(&entity, &[&ca]));
+            bundles.push(plan::bundle_step(&entity, &chain));
         }
     }
-    for name in req.names.iter().filter(|n| *n != &pki.ca.files.name) {
+    let cas = [&pki.ca.files.name, &pki.issuer().files.name];
+    for name in req.names.iter().filter(|n| !cas.contains(n)) {
         let known = pki.leaf(name)?;
         let days = req.days.unwrap_or_else(|| validity_days(&known.info));
         let leaf = entity_of(known, days, p12_of(known))?;
@@ -255,19 +258,19 @@ pub fn renew_plan(
         let expected = leaf.subject_fields();
         steps.push(plan::sign_step(
             &leaf,
-            &ca,
+            chain[0],
             expected,
             is_strict(&known.info),
         ));
-        if !renew_ca {
-            steps.push(plan::bundle_step(&leaf, &[&ca]));
+        if bundles.is_empty() {
+            steps.push(plan::bundle_step(&leaf, &chain));
         }
         if leaf.p12 != P12::No {
-            steps.push(plan::p12_step(&leaf, &ca, caps));
+            steps.push(plan::p12_step(&leaf, chain[0], caps));
         }
     }
     steps.extend(bundles);
-    let crl = pki.has(&pki.ca.files.crl());
+    let crl = pki.has(&pki.issuer().files.crl());
     Ok(Plan {
         steps,
         checks: crate::checks::checks(&pki.check_spec(&[], crl), caps),
@@ -296,6 +299,41 @@ fn renew_ca_steps(
     cert.heading = "The CA's certificate again, with its own key and subject, so that every certificate it signed still verifies.".into();
     steps.push(cert);
     Ok(steps)
+}
+
+/// The intermediate signed again by the root, from its kept CSR, with the
+/// constraints it has now; the root's key must be in DIR.
+fn renew_intermediate_steps(
+    pki: &Pki,
+    known: &Known,
+    inter: &Entity,
+    ca: &Entity,
+) -> Result<Vec<Step>, String> {
+    if !pki.has(&pki.ca.files.key()) {
+        return Err(format!(
+            "{} has no {}: the root signs the intermediate; renew it where the root's key is",
+            pki.dir.display(),
+            pki.ca.files.key()
+        ));
+    }
+    let text = known
+        .info
+        .extension("nameConstraints")
+        .map_or("", |e| e.2.as_str());
+    let (permitted, excluded) = crate::constraints::from_certificate_text(text)?;
+    let intermediate = crate::profile::Intermediate {
+        entity: inter.clone(),
+        permitted,
+        excluded,
+    };
+    let mut sign = plan::sign_step(inter, ca, inter.subject_fields(), false);
+    if let Action::Openssl { args, .. } = &mut sign.action
+        && let Some(text) = args.iter_mut().find(|a| matches!(a, Arg::Inline(_)))
+    {
+        *text = Arg::Inline(plan::intermediate_extensions(&intermediate));
+    }
+    sign.heading = "The root signs the intermediate again, with its key and constraints.".into();
+    Ok(vec![archive_step(pki, known, false), sign])
 }
 
 fn problems_text(entity: &Entity, problems: Vec<crate::error::Problem>) -> String {
@@ -379,7 +417,7 @@ fn ca_step(
     words: &[&str],
     outputs: &[String],
 ) -> Step {
-    let ca = &pki.ca.files;
+    let ca = &pki.issuer().files;
     let mut args = vec![
         Arg::lit("ca"),
         Arg::lit("-config"),
@@ -418,7 +456,7 @@ fn ca_step(
 
 /// A new, empty CA database and a first CRL number, where there are none.
 fn database_steps(pki: &Pki) -> Vec<Step> {
-    let ca = &pki.ca.files;
+    let ca = &pki.issuer().files;
     let write = |id: &str, text: &str, out: String, heading: &str| Step {
         id: id.to_string(),
         entity: ca.name.clone(),
@@ -438,7 +476,7 @@ fn database_steps(pki: &Pki) -> Vec<Step> {
     let mut steps = Vec::new();
     if !pki.has(&ca.index()) {
         steps.push(write(
-            "ca-index",
+            &format!("{}-index", ca.name),
             "",
             ca.index(),
             "An empty database of what the CA has revoked, for openssl ca.",
@@ -446,7 +484,7 @@ fn database_steps(pki: &Pki) -> Vec<Step> {
     }
     if !pki.has(&ca.crlnumber()) {
         steps.push(write(
-            "ca-crlnumber",
+            &format!("{}-crlnumber", ca.name),
             "01\n",
             ca.crlnumber(),
             "The number of the CA's first CRL.",
@@ -457,7 +495,7 @@ fn database_steps(pki: &Pki) -> Vec<Step> {
 
 /// `openssl ca -gencrl`: the CA's CRL, valid for `days`.
 fn gencrl_step(pki: &Pki, days: u32) -> Step {
-    let ca = &pki.ca.files;
+    let ca = &pki.issuer().files;
     let days = days.to_string();
     ca_step(
         pki,
@@ -477,8 +515,17 @@ pub fn revoke_plan(
     reason: &str,
     caps: Capabilities,
 ) -> Result<Plan, String> {
+    if pki
+        .intermediate
+        .as_ref()
+        .is_some_and(|i| i.files.name == name)
+    {
+        return Err(format!(
+            "{name} is the intermediate CA, which every leaf depends on: make the PKI again with a new one (pkiforge run PROFILE --force)"
+        ));
+    }
     let known = pki.leaf(name)?;
-    let ca = &pki.ca.files;
+    let ca = &pki.issuer().files;
     let crt = known.files.crt();
     let mut steps = database_steps(pki);
     let mut archive = archive_step(pki, known, true);

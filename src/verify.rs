@@ -151,7 +151,8 @@ pub fn discover(dir: &Path) -> Result<CheckSpec, String> {
             p12: crate::profile::P12::No,
         });
     }
-    let crl = dir.join(found.ca.crl()).is_file();
+    let issuer = found.intermediate.as_ref().unwrap_or(&found.ca);
+    let crl = dir.join(issuer.crl()).is_file();
     // An offline root: its key is elsewhere when an intermediate signs.
     let root_key = found.intermediate.is_none() || dir.join(found.ca.key()).exists();
     Ok(CheckSpec {

@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 fn profile() -> PathBuf {
     repo().join("profiles/intermediate.toml")
@@ -303,17 +303,92 @@ fn lint_finds_a_bundle_that_skips_the_intermediate() {
 }
 
 #[test]
-fn renew_and_revoke_say_they_do_not_handle_an_intermediate_yet() {
+fn renew_and_revoke_work_through_the_intermediate() {
     let (tmp, dir) = made();
-    let before: Vec<String> = tree(&dir);
-    let (_, stderr, code) = run(tmp.path(), &["revoke", "pki", "alice"]);
+    let bob = fs::read_to_string(profile()).unwrap()
+        + "\n[[client]]\nname = \"bob\"\nkey = \"ec:P-256\"\nsubject = { O = \"Workshop\", CN = \"bob\" }\nsan = [\"DNS:bob.workshop.test\"]\n";
+    write(&tmp.path().join("room.toml"), &bob);
+    run_ok(
+        tmp.path(),
+        &["run", "room.toml", "--out", "pki", "--add", "--quiet"],
+    );
+    // The intermediate signed again by the root keeps its key, constraints
+    // and subject: every leaf still verifies, and bundles end with it.
+    let old_text = openssl_out(
+        &dir,
+        &[
+            "x509",
+            "-in",
+            "intermediate.crt",
+            "-noout",
+            "-ext",
+            "nameConstraints",
+        ],
+    );
+    run_ok(tmp.path(), &["renew", "pki", "intermediate", "--quiet"]);
+    assert_eq!(
+        openssl_out(
+            &dir,
+            &[
+                "x509",
+                "-in",
+                "intermediate.crt",
+                "-noout",
+                "-ext",
+                "nameConstraints"
+            ]
+        ),
+        old_text
+    );
+    assert_eq!(
+        openssl_out(
+            &dir,
+            &[
+                "verify",
+                "-CAfile",
+                "ca.crt",
+                "-untrusted",
+                "intermediate.crt",
+                "server.crt",
+                "alice.crt",
+                "bob.crt"
+            ]
+        ),
+        "server.crt: OK\nalice.crt: OK\nbob.crt: OK\n"
+    );
+    let want = ["alice.crt", "intermediate.crt", "ca.crt"]
+        .map(|f| fs::read(dir.join(f)).unwrap())
+        .concat();
+    assert_eq!(fs::read(dir.join("alice.pem")).unwrap(), want);
+    // A leaf is renewed by the intermediate, with its chain.
+    run_ok(tmp.path(), &["renew", "pki", "bob", "--quiet"]);
+    let issuer = openssl_out(&dir, &["x509", "-in", "bob.crt", "-noout", "-issuer"]);
+    assert!(issuer.contains("Workshop Intermediate CA"), "{issuer}");
+    // Revoked in the intermediate's database and CRL, refused by both stacks.
+    let stdout = run_ok(tmp.path(), &["revoke", "pki", "alice", "--quiet"]);
+    assert!(stdout.contains("intermediate.crl"), "{stdout}");
+    assert!(!dir.join("ca.crl").exists());
+    let verified = run_ok(tmp.path(), &["verify", "pki"]);
+    assert!(
+        verified.contains("-crl_check -CRLfile intermediate.crl bob.crt\n"),
+        "{verified}"
+    );
+    let shaken = run_ok(tmp.path(), &["handshake", "pki"]);
+    assert_eq!(
+        shaken.matches(", revoked in the CRL: ").count(),
+        2,
+        "{shaken}"
+    );
+    assert!(
+        shaken.contains("accepted  server.crt with bob.crt as localhost"),
+        "{shaken}"
+    );
+    let (_, stderr, code) = run(tmp.path(), &["revoke", "pki", "intermediate"]);
+    assert_eq!(code, 2);
     assert_eq!(
         stderr,
-        "error: pki has an intermediate CA (intermediate.crt): renew, revoke and crl work on PKIs whose root signs the leaves; make this one again with `pkiforge run PROFILE --force`\n"
+        "error: intermediate is the intermediate CA, which every leaf depends on: make the PKI again with a new one (pkiforge run PROFILE --force)\n"
     );
-    assert_eq!(code, 2);
-    assert_eq!(tree(&dir), before);
-    let _ = Path::new("");
 }
 
 #[test]

@@ -112,7 +112,6 @@ fn execute(
         Some(out)
     };
     let pki = Pki::read(op.dir).map_err(Error::BadInput)?;
-    pki.refuse_intermediate().map_err(Error::BadInput)?;
     let mut openssl = Openssl::locate(op.openssl, op.timeout)?;
     let plan = make_plan(&pki, &mut openssl)?;
     let Some(out) = out.as_mut() else {

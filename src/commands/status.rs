@@ -39,7 +39,7 @@ struct Row<'a> {
 pub fn status(dir: &Path, within: i64, as_json: bool) -> Result<String> {
     let pki = Pki::read(dir).map_err(Error::BadInput)?;
     let now = super::now();
-    let crl_path = dir.join(pki.ca.files.crl());
+    let crl_path = dir.join(pki.issuer().files.crl());
     let crl = if crl_path.is_file() {
         Some(x509::read_crl(&crl_path).map_err(Error::BadInput)?)
     } else {
@@ -57,7 +57,7 @@ pub fn status(dir: &Path, within: i64, as_json: bool) -> Result<String> {
         let left = (next - now).div_euclid(86_400);
         rows.push(Row {
             kind: "crl",
-            file: pki.ca.files.crl(),
+            file: pki.issuer().files.crl(),
             cn: None,
             serial: None,
             until: crl.next_update.map_or("none".into(), utc),
