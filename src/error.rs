@@ -230,6 +230,13 @@ pub enum Error {
         failed: Vec<String>,
     },
 
+    #[error("{} of {total} certificates and CRLs need attention: {}", items.len(), items.join(", "))]
+    NeedsAttention {
+        total: usize,
+        /// `FILE STATE` of each.
+        items: Vec<String>,
+    },
+
     #[error("lint found {}: {}", count(findings.len(), "problem"), findings.join(", "))]
     Lint {
         /// `FILE RULE` of each finding that fails the run.
@@ -376,6 +383,7 @@ impl Error {
             | Error::Verify { .. }
             | Error::ChecksFailed { .. }
             | Error::Lint { .. }
+            | Error::NeedsAttention { .. }
             | Error::Unreadable { .. }
             | Error::Timeout { .. }
             | Error::Io { .. } => exit::FAILED,

@@ -291,7 +291,7 @@ fn status_exits_1_at_the_boundaries_it_promises() {
     assert_eq!(state_of(&stdout, "client.crt"), "expiring");
     assert_eq!(
         stderr,
-        "error: 3 of 3 certificates and CRLs failed: ca.crt expiring, server.crt expiring, client.crt expiring\n"
+        "error: 3 of 3 certificates and CRLs need attention: ca.crt expiring, server.crt expiring, client.crt expiring\n"
     );
     // An expired certificate, signed by the CA with dates in the past.
     expire(&dir, "client");

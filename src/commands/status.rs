@@ -89,10 +89,9 @@ pub fn status(dir: &Path, within: i64, as_json: bool) -> Result<String> {
     }
     Err(Error::reported(
         text,
-        Error::ChecksFailed {
-            what: "certificates and CRLs",
+        Error::NeedsAttention {
             total: rows.len(),
-            failed: needs_doing,
+            items: needs_doing,
         },
     ))
 }
