@@ -42,6 +42,9 @@ pub struct OutDir {
     /// first: removed again unless the run publishes.
     created: Vec<PathBuf>,
     published: bool,
+    /// Whether this run holds the lock: only then may it remove the lock
+    /// file (a waiting run must never remove the holder's).
+    held: bool,
 }
 
 impl OutDir {
@@ -58,10 +61,13 @@ impl OutDir {
                 lock: file,
                 created,
                 published: false,
+                held: false,
             };
             loop {
+                // Interrupted while waiting: the lock, its file and DIR are
+                // the holder's; nothing is removed.
                 if let Err(e) = signals::check() {
-                    out.forget_lock_file_if_ours(false);
+                    out.created.clear();
                     return Err(e);
                 }
                 match try_lock(&out.lock) {
@@ -86,11 +92,11 @@ impl OutDir {
             // The run before may have finished and removed the lock file (or
             // DIR) while this one waited: then this lock guards nothing.
             if same_file(&out.lock, &lock_path) {
+                out.held = true;
                 return Ok(out);
             }
-            // Not ours to remove: forget it without touching the directory.
+            // A lock on a file that is gone: nothing to remove; try again.
             out.created.clear();
-            out.published = true;
         }
     }
 
@@ -171,7 +177,7 @@ impl OutDir {
 
     fn forget_lock_file_if_ours(&mut self, keep_dirs: bool) {
         let lock_path = self.path.join(LOCK_FILE);
-        if same_file(&self.lock, &lock_path) {
+        if self.held && same_file(&self.lock, &lock_path) {
             let _ = fs::remove_file(&lock_path);
         }
         if !keep_dirs {

@@ -943,3 +943,39 @@ fn verify_of_a_certificate_with_thousands_of_names_starts_few_processes() {
     let calls = fs::read_to_string(&log).unwrap().lines().count();
     assert!(calls <= 12, "{calls} openssl processes");
 }
+
+#[test]
+fn a_run_interrupted_while_waiting_leaves_the_holders_lock_alone() {
+    let tmp = tempfile::tempdir().unwrap();
+    write(&tmp.path().join("fast.toml"), FAST);
+    let bin = tmp.path().join("bin");
+    let openssl = slow_openssl(&bin, "0.3");
+    let env = [("PKIFORGE_OPENSSL", openssl.to_str().unwrap())];
+    let args = ["run", "fast.toml", "--out", "pki", "--quiet"];
+    let first = spawn(tmp.path(), &args, &env, 0o022);
+    wait_for_entry(&tmp.path().join("pki"), ".pkiforge-staging-");
+    let second = spawn(
+        tmp.path(),
+        &["run", "fast.toml", "--out", "pki"],
+        &env,
+        0o022,
+    );
+    // It waits (and says so) before it is interrupted.
+    let started = Instant::now();
+    let lock = tmp.path().join("pki/.pkiforge.lock");
+    std::thread::sleep(Duration::from_millis(400));
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(second.id() as libc::pid_t, libc::SIGINT) };
+    let (_, b_err, b_code) = finish(second);
+    assert_eq!(b_code, 130, "{b_err}");
+    assert!(
+        b_err.starts_with("waiting for another pkiforge run on pki (pid "),
+        "{b_err}"
+    );
+    assert!(lock.exists(), "the holder's lock file is still there");
+    assert!(started.elapsed() < Duration::from_secs(30));
+    let (_, a_err, a_code) = finish(first);
+    assert_eq!(a_code, 0, "{a_err}");
+    assert!(!lock.exists(), "removed by its holder at the end");
+    run_ok(tmp.path(), &["verify", "pki"]);
+}
