@@ -50,9 +50,10 @@ pub use commands::run::default_out;
 /// Runs the command line; returns what to print on stdout.
 pub fn run(cli: Cli) -> Result<String> {
     signals::install()?;
-    let quiet = cli.global.quiet;
-    let openssl = cli.global.openssl.as_deref();
-    let timeout = Duration::from_secs(cli.global.timeout);
+    let global = &cli.global;
+    let openssl = global.openssl.as_deref();
+    let timeout = Duration::from_secs(global.timeout);
+    let op = |dir, dry_run| Operation::new(dir, dry_run, global);
     match cli.command {
         Command::Plan {
             profile,
@@ -84,7 +85,7 @@ pub fn run(cli: Cli) -> Result<String> {
             let progress = if step {
                 Progress::plain()
             } else {
-                Progress::for_stderr(quiet)
+                Progress::for_stderr(global.quiet)
             };
             commands::run::run(&request, openssl, &progress)
         }
@@ -111,25 +112,15 @@ pub fn run(cli: Cli) -> Result<String> {
                 days,
                 rekey,
             };
-            let progress = Progress::for_stderr(quiet);
-            let op = Operation::new(&dir, dry_run, &cli.global, &progress);
-            commands::lifecycle::renew(&op, &renewal)
+            commands::lifecycle::renew(&op(&dir, dry_run), &renewal)
         }
         Command::Revoke {
             dir,
             name,
             reason,
             dry_run,
-        } => {
-            let progress = Progress::for_stderr(quiet);
-            let op = Operation::new(&dir, dry_run, &cli.global, &progress);
-            commands::lifecycle::revoke(&op, &name, reason.openssl_name())
-        }
-        Command::Crl { dir, days, dry_run } => {
-            let progress = Progress::for_stderr(quiet);
-            let op = Operation::new(&dir, dry_run, &cli.global, &progress);
-            commands::lifecycle::crl(&op, days)
-        }
+        } => commands::lifecycle::revoke(&op(&dir, dry_run), &name, reason.openssl_name()),
+        Command::Crl { dir, days, dry_run } => commands::lifecycle::crl(&op(&dir, dry_run), days),
         Command::Init { path, force } => commands::init::init(&path, force),
         Command::Completions { shell } => commands::init::completions(shell),
     }

@@ -67,14 +67,7 @@ pub fn lint(certs: &[CertInfo], now: i64) -> Vec<Finding> {
             unmarked_ca,
         };
         let mut find = |severity, rule, message: String, clients, fix: String| {
-            out.push(Finding {
-                severity,
-                rule,
-                file: c.file().to_string(),
-                message,
-                clients,
-                fix,
-            });
+            out.push(Finding::of(c, severity, rule, message, clients, &fix));
         };
         form_rules(&cx, &mut find);
         validity_rules(&cx, &mut find);
@@ -89,17 +82,43 @@ pub fn lint(certs: &[CertInfo], now: i64) -> Vec<Finding> {
 /// outlives the one above it, names that a verifier cannot check against an
 /// intermediate's constraints, and bundles that skip a link.
 pub fn lint_chains(certs: &[CertInfo], bundles: &[(String, Vec<usize>)]) -> Vec<Finding> {
-    let mut out = Vec::new();
-    let issuer_of = |c: &CertInfo| certs.iter().find(|i| i.is_ca && i.subject == c.issuer);
-    let mut find = |c: &CertInfo, severity, rule, message: String, clients, fix: &str| {
-        out.push(Finding {
+    let mut out = intermediate_rules(certs);
+    out.extend(constraint_rules(certs));
+    out.extend(bundle_rules(certs, bundles));
+    out
+}
+
+/// The CA that issued `c`, among `certs`.
+fn issuer_of<'a>(c: &CertInfo, certs: &'a [CertInfo]) -> Option<&'a CertInfo> {
+    certs.iter().find(|i| i.is_ca && i.subject == c.issuer)
+}
+
+impl Finding {
+    fn of(
+        c: &CertInfo,
+        severity: Severity,
+        rule: &'static str,
+        message: String,
+        clients: &'static str,
+        fix: &str,
+    ) -> Finding {
+        Finding {
             severity,
             rule,
             file: c.file().to_string(),
             message,
             clients,
             fix: fix.to_string(),
-        })
+        }
+    }
+}
+
+/// What an intermediate CA lacks (pathlen, nameConstraints), and one that
+/// outlives its root.
+fn intermediate_rules(certs: &[CertInfo]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let mut find = |c: &CertInfo, severity, rule, message: String, clients, fix: &str| {
+        out.push(Finding::of(c, severity, rule, message, clients, fix));
     };
     for c in certs.iter().filter(|c| c.is_ca && !c.self_issued) {
         let basic = c.extension("basicConstraints").map_or("", |e| e.2.as_str());
@@ -123,7 +142,7 @@ pub fn lint_chains(certs: &[CertInfo], bundles: &[(String, Vec<usize>)]) -> Vec<
                 "list what it may sign for: permitted = [...] in the profile's [intermediate]",
             );
         }
-        if let Some(root) = issuer_of(c)
+        if let Some(root) = issuer_of(c, certs)
             && c.not_after > root.not_after + 86_400
         {
             find(
@@ -141,24 +160,37 @@ pub fn lint_chains(certs: &[CertInfo], bundles: &[(String, Vec<usize>)]) -> Vec<
             );
         }
     }
+    out
+}
+
+/// Email and URI names under an issuer that constrains them: rustls and
+/// webpki cannot check those constraints and refuse the certificate.
+fn constraint_rules(certs: &[CertInfo]) -> Vec<Finding> {
+    let mut out = Vec::new();
     for c in certs.iter().filter(|c| !c.is_ca) {
-        let Some(nc) = issuer_of(c).and_then(|i| i.extension("nameConstraints")) else {
+        let Some(nc) = issuer_of(c, certs).and_then(|i| i.extension("nameConstraints")) else {
             continue;
         };
         let kinds = [("email", "email:"), ("URI", "URI:")];
         for (kind, prefix) in kinds {
             if nc.2.contains(prefix) && c.sans.iter().any(|n| n.starts_with(prefix)) {
-                find(
+                out.push(Finding::of(
                     c,
                     Severity::Warning,
                     "unsupported-constraint",
                     format!("has {kind} names under an issuer that constrains {kind} names"),
                     "rustls and webpki (and so many Rust servers and clients) cannot check such constraints and refuse the certificate",
                     "name the entity by DNS name or IP address, or drop the issuer's email:/URI: constraints",
-                );
+                ));
             }
         }
     }
+    out
+}
+
+/// Bundles whose next certificate did not issue the one before it.
+fn bundle_rules(certs: &[CertInfo], bundles: &[(String, Vec<usize>)]) -> Vec<Finding> {
+    let mut out = Vec::new();
     for (file, order) in bundles {
         for pair in order.windows(2) {
             let (below, above) = (&certs[pair[0]], &certs[pair[1]]);

@@ -20,7 +20,7 @@ pub use crate::exec::P12_PASSWORD_VAR;
 pub use crate::profile::days::{STRICT_CA as STRICT_CA_DAYS, STRICT_LEAF as STRICT_LEAF_DAYS};
 
 /// The steps of a run in the tutorial's order, then the checks that prove it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Plan {
     pub steps: Vec<Step>,
     pub checks: Vec<Step>,

@@ -26,23 +26,18 @@ pub struct Operation<'a> {
     pub dry_run: bool,
     pub timeout: Duration,
     pub openssl: Option<&'a Path>,
-    pub progress: &'a Progress,
+    pub progress: Progress,
 }
 
 impl<'a> Operation<'a> {
     /// An operation on `dir` with the global options.
-    pub fn new(
-        dir: &'a Path,
-        dry_run: bool,
-        global: &'a crate::cli::Global,
-        progress: &'a Progress,
-    ) -> Operation<'a> {
+    pub fn new(dir: &'a Path, dry_run: bool, global: &'a crate::cli::Global) -> Operation<'a> {
         Operation {
             dir,
             dry_run,
             timeout: Duration::from_secs(global.timeout),
             openssl: global.openssl.as_deref(),
-            progress,
+            progress: Progress::for_stderr(global.quiet),
         }
     }
 }
@@ -105,7 +100,7 @@ fn execute(
     let mut out = if op.dry_run {
         None
     } else {
-        let out = OutDir::lock(op.dir, op.progress)?;
+        let out = OutDir::lock(op.dir, &op.progress)?;
         for line in out.clean_stale()? {
             op.progress.say(&format!("note: {line}"));
         }
@@ -127,7 +122,7 @@ fn execute(
     let p12_password = super::run::p12_password(&plan)?;
     let runner = Runner {
         openssl: &openssl,
-        progress: op.progress,
+        progress: &op.progress,
         p12_password,
         pause: false,
         jobs: crate::runner::default_jobs(),

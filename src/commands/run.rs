@@ -64,45 +64,26 @@ pub fn run(req: &RunRequest, openssl_flag: Option<&Path>, progress: &Progress) -
         None => None,
     };
     let ca_not_after = if req.add {
-        let ca_end = check_ca_for_add(&profile, &req.out)?;
-        for note in expiring_notes(&profile, &req.out, super::now()) {
-            progress.say(&note);
-        }
-        plan = only_missing(plan, req, &profile)?;
-        if plan.steps.is_empty() {
+        let Some(ca_end) = add_only(&mut plan, req, &profile, &openssl, progress)? else {
             return Ok(format!(
                 "nothing to add: every entity of {} is in {} already\n",
                 req.profile.display(),
                 req.out.display()
             ));
-        }
+        };
         Some(ca_end)
     } else {
         None
     };
-    if req.add && profile.intermediate.is_some() && !req.out.join(profile.ca.files().key()).exists()
-    {
-        // The root stays offline: the intermediate in DIR signs, and no
-        // check asks for the root's key.
-        let mut spec = crate::checks::CheckSpec::for_profile(&profile);
-        spec.root_key = false;
-        let checks = crate::checks::checks(&spec, openssl.capabilities(profile.has_p12())?);
-        let made: std::collections::BTreeSet<PathBuf> =
-            plan.steps.iter().flat_map(|s| s.outputs.clone()).collect();
-        plan.checks = checks
-            .into_iter()
-            .filter(|c| c.reads_any_of(&made))
-            .collect();
-    }
     let inputs = staging_inputs(&plan, req, root_files.as_ref())?;
     let p12_password = p12_password(&plan)?;
-    progress.say(&format!(
+    let mut notes = vec![format!(
         "pkiforge: {} ({}), writing {}",
         openssl.version,
         openssl.path.display(),
         req.out.display()
-    ));
-    let mut notes = openssl.notes();
+    )];
+    notes.extend(openssl.notes());
     if plan.steps.iter().any(|s| s.entity == profile.ca.name) {
         notes.extend(plan::warnings(&profile, &layout));
     }
@@ -113,6 +94,13 @@ pub fn run(req: &RunRequest, openssl_flag: Option<&Path>, progress: &Progress) -
         ca_not_after,
         super::now(),
     ));
+    if let Some(dir) = &req.root {
+        notes.push(format!(
+            "note: the root CA's key stays in {}; {} gets its certificate only",
+            dir.display(),
+            req.out.display()
+        ));
+    }
     for note in notes {
         progress.say(&note);
     }
@@ -123,23 +111,39 @@ pub fn run(req: &RunRequest, openssl_flag: Option<&Path>, progress: &Progress) -
         pause: req.pause,
         jobs: req.jobs,
     };
-    if root.is_some() {
-        progress.say(&format!(
-            "note: the root CA's key stays in {}; {} gets its certificate only",
-            req.root.as_deref().unwrap_or(Path::new("")).display(),
-            req.out.display()
-        ));
-    }
     let opts = RunOptions {
         force: req.force,
         timeout: req.timeout,
         inputs,
         root: root_files,
     };
-    Ok(render(
-        &runner.run(&plan, &opts, &mut out, root.as_mut())?,
-        "PKI written to",
-    ))
+    let report = runner.run(&plan, &opts, &mut out, root.as_mut())?;
+    Ok(render(&report, "PKI written to"))
+}
+
+/// `--add`: the plan cut to the entities not in DIR yet, after the CA in
+/// DIR is checked and what is about to expire is named. Returns the CA's
+/// not-after, or `None` when there is nothing to add.
+fn add_only(
+    plan: &mut Plan,
+    req: &RunRequest,
+    profile: &Profile,
+    openssl: &crate::openssl::Openssl,
+    progress: &Progress,
+) -> Result<Option<i64>> {
+    let ca_end = check_ca_for_add(profile, &req.out)?;
+    for note in expiring_notes(profile, &req.out, super::now()) {
+        progress.say(&note);
+    }
+    if profile.intermediate.is_some() && !req.out.join(profile.ca.files().key()).exists() {
+        // The root stays offline: the intermediate in DIR signs, and no
+        // check asks for the root's key.
+        let mut spec = crate::checks::CheckSpec::for_profile(profile);
+        spec.root_key = false;
+        plan.checks = crate::checks::checks(&spec, openssl.capabilities(profile.has_p12())?);
+    }
+    *plan = only_missing(std::mem::take(plan), req, profile)?;
+    Ok((!plan.steps.is_empty()).then_some(ca_end))
 }
 
 /// What a run prints: the tutorial's `openssl verify` output, the count of
