@@ -28,14 +28,6 @@ use crate::x509::{self, CertInfo, KeyInfo};
 /// `default_crl_days`): re-issue it with `pkiforge crl` before then.
 pub const CRL_DAYS: u32 = 30;
 
-/// The reasons `revoke --reason` takes, as `openssl ca -crl_reason` names them.
-pub const REASONS: [&str; 4] = [
-    "unspecified",
-    "keyCompromise",
-    "superseded",
-    "cessationOfOperation",
-];
-
 /// One certificate of the PKI, read.
 #[derive(Debug, Clone)]
 pub struct Known {
@@ -326,12 +318,13 @@ fn renew_intermediate_steps(
         permitted,
         excluded,
     };
-    let mut sign = plan::sign_step(inter, ca, inter.subject_fields(), false);
-    if let Action::Openssl { args, .. } = &mut sign.action
-        && let Some(text) = args.iter_mut().find(|a| matches!(a, Arg::Inline(_)))
-    {
-        *text = Arg::Inline(plan::intermediate_extensions(&intermediate));
-    }
+    let mut sign = plan::sign_step_with(
+        inter,
+        ca,
+        inter.subject_fields(),
+        plan::intermediate_extensions(&intermediate),
+        inter.days,
+    );
     sign.heading = "The root signs the intermediate again, with its key and constraints.".into();
     Ok(vec![archive_step(pki, known, false), sign])
 }

@@ -505,12 +505,7 @@ fn intermediate_steps(inter: &Intermediate, root: &Entity, answers: Answers) -> 
     let e = &inter.entity;
     let heading = format!("Generate {}, for the intermediate CA.", key_words(e));
     let expected = answers.expected.clone();
-    let mut sign = sign_step(e, root, expected, false);
-    if let Action::Openssl { args, .. } = &mut sign.action
-        && let Some(text) = args.iter_mut().find(|a| matches!(a, Arg::Inline(_)))
-    {
-        *text = Arg::Inline(intermediate_extensions(inter));
-    }
+    let mut sign = sign_step_with(e, root, expected, intermediate_extensions(inter), e.days);
     sign.heading = "The root CA signs the intermediate: a CA for leaves only (pathlen:0), within its name constraints.".into();
     vec![genkey(e, heading), csr_step(e, answers), sign]
 }
@@ -636,10 +631,29 @@ pub(crate) fn sign_step(
     expected: Vec<(String, String)>,
     strict: bool,
 ) -> Step {
+    let sans: Vec<String> = leaf.san.iter().map(|s| s.to_string()).collect();
+    let days = leaf.days.or(strict.then_some(STRICT_LEAF_DAYS as u32));
+    sign_step_with(
+        leaf,
+        ca,
+        expected,
+        leaf_extensions(leaf, &sans, strict),
+        days,
+    )
+}
+
+/// [`sign_step`] with the `-extfile` text and the `-days` given (an
+/// intermediate's).
+pub(crate) fn sign_step_with(
+    leaf: &Entity,
+    ca: &Entity,
+    expected: Vec<(String, String)>,
+    extensions: String,
+    days: Option<u32>,
+) -> Step {
     let (f, c, who) = (leaf.files(), ca.files(), leaf.role.table());
     let (csr, crt) = (f.csr(), f.crt());
     let (ca_key, ca_crt, serial) = (c.key(), c.crt(), c.srl());
-    let sans: Vec<String> = leaf.san.iter().map(|s| s.to_string()).collect();
     let mut args = lits(&[
         "x509",
         "-req",
@@ -653,10 +667,8 @@ pub(crate) fn sign_step(
         "-extfile",
     ]);
     // bash's <(printf "…"): the runner passes a temp file holding these bytes.
-    args.push(Arg::Inline(leaf_extensions(leaf, &sans, strict)));
-    args.extend(days_args(
-        leaf.days.or(strict.then_some(STRICT_LEAF_DAYS as u32)),
-    ));
+    args.push(Arg::Inline(extensions));
+    args.extend(days_args(days));
     args.extend(lits(&["-out", &crt]));
     let mut sign = step(
         "crt",

@@ -24,8 +24,6 @@ use crate::signals;
 use crate::step::{Action, Arg, Step};
 use crate::verify;
 
-pub use crate::exec::DEFAULT_TIMEOUT;
-
 #[derive(Debug, Clone)]
 pub struct RunOptions {
     pub force: bool,

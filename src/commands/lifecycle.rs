@@ -18,7 +18,6 @@ use crate::progress::Progress;
 use crate::prompts::PromptLayout;
 use crate::publish::OutDir;
 use crate::runner::{RunOptions, Runner};
-use crate::verify;
 
 /// Where and how a lifecycle operation runs.
 pub struct Operation<'a> {
@@ -52,7 +51,7 @@ pub fn renew(op: &Operation, renewal: &Renewal) -> Result<String> {
         } else {
             None
         };
-        let kinds = p12_kinds(pki, openssl)?;
+        let kinds = p12_kinds(pki, renewal.names, openssl)?;
         let p12_of = |k: &Known| {
             kinds
                 .iter()
@@ -157,22 +156,16 @@ fn check_ca_key(pki: &Pki) -> Result<()> {
             pki.ca.files.key()
         )));
     }
-    match verify::mode_of(&key).filter(|&m| !verify::is_private(m)) {
-        Some(mode) => Err(Error::Usage(format!(
-            "{} is mode {mode:04o}: other users can read the CA's private key, and so may have copied it. Run `chmod 600 {}` (and make a new CA if others had access), then try again",
-            key.display(),
-            key.display()
-        ))),
-        None => Ok(()),
-    }
+    super::private_ca_key(&key)
 }
 
 /// Each leaf's PKCS#12 bundle kind: none, or legacy when its MAC is SHA-1
 /// (what `p12 = "legacy"` made), else the current one. Asked of openssl
-/// (`pkcs12 -info`), with the password, only for leaves that have one.
-fn p12_kinds(pki: &Pki, openssl: &Openssl) -> Result<Vec<(String, P12)>> {
+/// (`pkcs12 -info`), with the password, only for the leaves being renewed
+/// that have one.
+fn p12_kinds(pki: &Pki, names: &[String], openssl: &Openssl) -> Result<Vec<(String, P12)>> {
     let mut kinds = Vec::new();
-    for leaf in &pki.leaves {
+    for leaf in pki.leaves.iter().filter(|l| names.contains(&l.files.name)) {
         let p12 = leaf.files.p12();
         if !pki.dir.join(&p12).is_file() {
             continue;

@@ -58,3 +58,17 @@ pub fn unless_unreadable(text: String, unreadable: Vec<String>) -> Result<String
         Error::Unreadable { files: unreadable },
     ))
 }
+
+/// The CA's key signs what `run --add`, `--root` and the lifecycle commands
+/// make: refused when others can read it (absent is the caller's concern).
+pub fn private_ca_key(key: &std::path::Path) -> Result<()> {
+    use crate::verify::{is_private, mode_of};
+    match mode_of(key).filter(|&m| !is_private(m)) {
+        Some(mode) => Err(Error::Usage(format!(
+            "{} is mode {mode:04o}: other users can read the CA's private key, and so may have copied it. Run `chmod 600 {}` (and make a new CA if others had access), then try again",
+            key.display(),
+            key.display()
+        ))),
+        None => Ok(()),
+    }
+}

@@ -13,7 +13,7 @@ use crate::profile::Profile;
 use crate::progress::Progress;
 use crate::publish::OutDir;
 use crate::runner::{Report, RootFiles, RunOptions, Runner};
-use crate::{step, verify, x509};
+use crate::{step, x509};
 
 /// What `pkiforge run` was asked to do.
 pub struct RunRequest {
@@ -77,31 +77,7 @@ pub fn run(req: &RunRequest, openssl_flag: Option<&Path>, progress: &Progress) -
     };
     let inputs = staging_inputs(&plan, req, root_files.as_ref())?;
     let p12_password = p12_password(&plan)?;
-    let mut notes = vec![format!(
-        "pkiforge: {} ({}), writing {}",
-        openssl.version,
-        openssl.path.display(),
-        req.out.display()
-    )];
-    notes.extend(openssl.notes());
-    if plan.steps.iter().any(|s| s.entity == profile.ca.name) {
-        notes.extend(plan::warnings(&profile, &layout));
-    }
-    let issued: Vec<&str> = plan.steps.iter().map(|s| s.entity.as_str()).collect();
-    notes.extend(plan::outlives_ca(
-        &profile,
-        &issued,
-        ca_not_after,
-        super::now(),
-    ));
-    if let Some(dir) = &req.root {
-        notes.push(format!(
-            "note: the root CA's key stays in {}; {} gets its certificate only",
-            dir.display(),
-            req.out.display()
-        ));
-    }
-    for note in notes {
+    for note in notes(req, &profile, &layout, &openssl, &plan, ca_not_after) {
         progress.say(&note);
     }
     let runner = Runner {
@@ -119,6 +95,44 @@ pub fn run(req: &RunRequest, openssl_flag: Option<&Path>, progress: &Progress) -
     };
     let report = runner.run(&plan, &opts, &mut out, root.as_mut())?;
     Ok(render(&report, "PKI written to"))
+}
+
+/// What a user should know before the steps start: the openssl in use and
+/// what it does differently, what the config will make, leaves that would
+/// outlive their CA, and where an offline root's key stays.
+fn notes(
+    req: &RunRequest,
+    profile: &Profile,
+    layout: &crate::prompts::PromptLayout,
+    openssl: &crate::openssl::Openssl,
+    plan: &Plan,
+    ca_not_after: Option<i64>,
+) -> Vec<String> {
+    let mut notes = vec![format!(
+        "pkiforge: {} ({}), writing {}",
+        openssl.version,
+        openssl.path.display(),
+        req.out.display()
+    )];
+    notes.extend(openssl.notes());
+    if plan.steps.iter().any(|s| s.entity == profile.ca.name) {
+        notes.extend(plan::warnings(profile, layout));
+    }
+    let issued: Vec<&str> = plan.steps.iter().map(|s| s.entity.as_str()).collect();
+    notes.extend(plan::outlives_ca(
+        profile,
+        &issued,
+        ca_not_after,
+        super::now(),
+    ));
+    if let Some(dir) = &req.root {
+        notes.push(format!(
+            "note: the root CA's key stays in {}; {} gets its certificate only",
+            dir.display(),
+            req.out.display()
+        ));
+    }
+    notes
 }
 
 /// `--add`: the plan cut to the entities not in DIR yet, after the CA in
@@ -324,29 +338,19 @@ fn check_ca_for_add(profile: &Profile, out: &Path) -> Result<i64> {
             out.display()
         )));
     }
-    let found = x509::read_subject(&crt).map_err(Error::BadInput)?;
-    let want = profile.ca.subject_fields();
-    if !step::same_fields(&want, &found) {
+    let der = x509::read_certificate(&crt).map_err(Error::BadInput)?;
+    let ca = x509::cert_info(&der, &profile.ca.files().crt()).map_err(Error::BadInput)?;
+    let (found, want) = (&ca.subject_fields, profile.ca.subject_fields());
+    if !step::same_fields(&want, found) {
         return Err(Error::Usage(format!(
             "{} is the CA {}, but the profile's [ca] says {}; --add issues with the CA in DIR, so they must agree",
             crt.display(),
-            step::show_fields(&found),
+            step::show_fields(found),
             step::show_fields(&want)
         )));
     }
-    let key = out.join(profile.ca.files().key());
-    if let Some(mode) = verify::mode_of(&key).filter(|&m| !verify::is_private(m)) {
-        return Err(Error::Usage(format!(
-            "{} is mode {mode:04o}: other users can read the CA's private key, and so may have copied it. Run `chmod 600 {}` (and make a new CA if others had access), then try again",
-            key.display(),
-            key.display()
-        )));
-    }
-    let ders = x509::read_certificates(&crt).map_err(Error::BadInput)?;
-    Ok(ders
-        .first()
-        .and_then(|d| x509::parse_certificate(d).ok())
-        .map_or(i64::MAX, |c| c.validity().not_after.timestamp()))
+    super::private_ca_key(&out.join(profile.ca.files().key()))?;
+    Ok(ca.not_after)
 }
 
 /// The PKCS#12 password from PKIFORGE_P12_PASSWORD, if set.
