@@ -457,6 +457,7 @@ fn main() {
         &profile::load(&localhost).unwrap(),
         &layout,
         openssl.capabilities(false).unwrap(),
+        pkiforge::commands::now(),
     )
     .unwrap();
     let jobs: usize = extra
@@ -526,6 +527,7 @@ fn main() {
         &profile::load(&workshop).unwrap(),
         &layout,
         openssl.capabilities(false).unwrap(),
+        pkiforge::commands::now(),
     )
     .unwrap();
     let wruns = runs.clamp(1, 3);

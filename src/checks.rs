@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 
 use crate::exec::{P12_PASSWORD_VAR, file_arg};
+use crate::fixture::{Entry, Kind};
 use crate::layout::{Files, Role};
 use crate::openssl::Capabilities;
 use crate::profile::{Entity, P12, Profile, San, SanKind};
@@ -32,6 +33,35 @@ pub struct CheckSpec {
     /// Whether the root's key is at hand (`ca.key`); not when the root
     /// stays offline (`run --root`) and an intermediate signs.
     pub root_key: bool,
+    /// The negative-test fixtures: each must be refused, for its reason.
+    pub fixtures: Vec<FixtureSpec>,
+}
+
+/// A fixture, as the checks need it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FixtureSpec {
+    pub leaf: LeafSpec,
+    pub kind: Kind,
+    /// The host its clients dial (wrong-host).
+    pub host: Option<String>,
+}
+
+impl FixtureSpec {
+    /// From a PKI's manifest, with the names its certificate carries.
+    pub fn of_entry(entry: &Entry, sans: Vec<San>) -> FixtureSpec {
+        FixtureSpec {
+            leaf: LeafSpec {
+                name: entry.name.clone(),
+                role: entry.role(),
+                sans,
+                sans_from_profile: false,
+                subject: None,
+                p12: P12::No,
+            },
+            kind: entry.fixture,
+            host: entry.host.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,24 +89,34 @@ impl CheckSpec {
 
     /// The checks for a profile's PKI.
     pub fn for_profile(profile: &Profile) -> CheckSpec {
-        let subject = |e: &Entity| Some(e.subject_fields());
+        let leaf = |e: &Entity| LeafSpec {
+            name: e.name.clone(),
+            role: e.role,
+            sans: e.san.clone(),
+            sans_from_profile: true,
+            subject: Some(e.subject_fields()),
+            p12: e.p12,
+        };
+        let fixtures: Vec<FixtureSpec> = profile
+            .fixtures()
+            .filter_map(|e| {
+                e.fixture.as_ref().map(|f| FixtureSpec {
+                    leaf: leaf(e),
+                    kind: f.kind,
+                    host: f.host.clone(),
+                })
+            })
+            .collect();
         CheckSpec {
             ca: profile.ca.name.clone(),
-            ca_subject: subject(&profile.ca),
-            leaves: profile
-                .leaves()
-                .map(|e| LeafSpec {
-                    name: e.name.clone(),
-                    role: e.role,
-                    sans: e.san.clone(),
-                    sans_from_profile: true,
-                    subject: subject(e),
-                    p12: e.p12,
-                })
-                .collect(),
-            crl: false,
+            ca_subject: Some(profile.ca.subject_fields()),
+            leaves: profile.good_leaves().map(leaf).collect(),
+            // A revoked fixture is in the issuer's CRL, which every leaf is
+            // then checked against.
+            crl: fixtures.iter().any(|f| f.kind == Kind::Revoked),
             intermediate: profile.intermediate.as_ref().map(|i| i.entity.name.clone()),
             root_key: true,
+            fixtures,
         }
     }
 
@@ -122,9 +162,77 @@ pub fn checks(spec: &CheckSpec, caps: Capabilities) -> Vec<Step> {
     out.extend(name_checks(spec));
     out.extend(key_checks(spec));
     for leaf in &spec.leaves {
-        out.extend(leaf_file_checks(spec, leaf, caps));
+        out.extend(leaf_file_checks(spec, leaf, &spec.chain(), caps));
+    }
+    for fixture in &spec.fixtures {
+        out.extend(fixture_checks(spec, fixture, caps));
     }
     out.extend(profile_checks(spec));
+    out
+}
+
+/// A fixture: `openssl verify` refuses it, for its reason; then its files
+/// as a good leaf's (key, bundle, subjects), and a foreign CA's subject.
+fn fixture_checks(spec: &CheckSpec, fixture: &FixtureSpec, caps: Capabilities) -> Vec<Step> {
+    let leaf = &fixture.leaf;
+    let f = leaf.files();
+    let purpose = match leaf.role {
+        Role::Client => "sslclient",
+        _ => "sslserver",
+    };
+    let mut ways = lits(&["-purpose", purpose]);
+    if let Some(host) = &fixture.host {
+        let flag = if host.parse::<std::net::IpAddr>().is_ok() {
+            "-verify_ip"
+        } else {
+            "-verify_hostname"
+        };
+        ways.extend(lits(&[flag, host]));
+    }
+    let crl = spec.issuer_files().crl();
+    if spec.crl {
+        ways.extend(lits(&["-crl_check", "-CRLfile", &crl]));
+    }
+    let untrusted = spec.intermediate_files().map(|i| i.crt());
+    let mut refused = verify_step(
+        format!("refused-{}", leaf.name),
+        "The fixture is refused, for its reason.",
+        &spec.ca_files().crt(),
+        untrusted.as_deref(),
+        ways,
+        &[f.crt()],
+    );
+    if spec.crl {
+        refused.inputs.push(PathBuf::from(&crl));
+    }
+    refused.expect = Some(Expect::Refused {
+        kind: fixture.kind,
+        errors: fixture
+            .kind
+            .openssl_errors()
+            .iter()
+            .map(|e| e.code)
+            .collect(),
+    });
+    let chain = match fixture.kind {
+        Kind::ForeignCa => vec![f.issuer()],
+        Kind::SelfSigned => Vec::new(),
+        _ => spec.chain(),
+    };
+    let mut out = vec![refused];
+    out.extend(leaf_file_checks(spec, leaf, &chain, caps));
+    if fixture.kind == Kind::ForeignCa {
+        let (real, other) = (spec.issuer_files().crt(), f.issuer().crt());
+        out.push(inspection(
+            format!("subjects-{}-issuer", leaf.name),
+            "The foreign CA has the real CA's subject.",
+            Inspection::SubjectsAgree {
+                csr: PathBuf::from(&real),
+                crt: PathBuf::from(&other),
+            },
+            &[&real, &other],
+        ));
+    }
     out
 }
 
@@ -297,7 +405,8 @@ fn key_checks(spec: &CheckSpec) -> Vec<Step> {
     let entities = std::iter::once(spec.ca_files())
         .filter(|_| spec.root_key)
         .chain(spec.intermediate_files())
-        .chain(spec.leaves.iter().map(LeafSpec::files));
+        .chain(spec.leaves.iter().map(LeafSpec::files))
+        .chain(spec.fixtures.iter().map(|f| f.leaf.files()));
     let mut out = Vec::new();
     for f in entities {
         let (name, key, crt) = (&f.name, f.key(), f.crt());
@@ -323,14 +432,21 @@ fn key_checks(spec: &CheckSpec) -> Vec<Step> {
 }
 
 /// A leaf's bundle, its CSR's subject, and its PKCS#12 bundle.
-fn leaf_file_checks(spec: &CheckSpec, leaf: &LeafSpec, caps: Capabilities) -> Vec<Step> {
+fn leaf_file_checks(
+    spec: &CheckSpec,
+    leaf: &LeafSpec,
+    chain: &[Files],
+    caps: Capabilities,
+) -> Vec<Step> {
     let (f, ca_crt) = (leaf.files(), spec.ca_files().crt());
     let (crt, csr, bundle) = (f.crt(), f.csr(), f.bundle());
     let mut parts = vec![crt.clone()];
-    parts.extend(spec.chain().iter().map(Files::crt));
+    parts.extend(chain.iter().map(Files::crt));
     let mut inputs: Vec<&str> = vec![&bundle];
     inputs.extend(parts.iter().map(String::as_str));
-    let heading = if parts.len() > 2 {
+    let heading = if parts.len() == 1 {
+        "The bundle is the certificate alone."
+    } else if parts.len() > 2 {
         "The bundle is the leaf certificate, then each CA's up to the root."
     } else {
         "The bundle is the leaf certificate, then the CA's."
@@ -395,8 +511,12 @@ fn leaf_file_checks(spec: &CheckSpec, leaf: &LeafSpec, caps: Capabilities) -> Ve
 fn profile_checks(spec: &CheckSpec) -> Vec<Step> {
     let mut out = Vec::new();
     let ca_subject = spec.ca_subject.as_ref().map(|s| (spec.ca_files(), s));
-    let leaf_subjects = spec
+    let leaves: Vec<&LeafSpec> = spec
         .leaves
+        .iter()
+        .chain(spec.fixtures.iter().map(|f| &f.leaf))
+        .collect();
+    let leaf_subjects = leaves
         .iter()
         .filter_map(|l| l.subject.as_ref().map(|s| (l.files(), s)));
     for (files, subject) in ca_subject.into_iter().chain(leaf_subjects) {
@@ -411,7 +531,7 @@ fn profile_checks(spec: &CheckSpec) -> Vec<Step> {
             &[&crt],
         ));
     }
-    for leaf in spec.leaves.iter().filter(|l| l.sans_from_profile) {
+    for leaf in leaves.iter().filter(|l| l.sans_from_profile) {
         let crt = leaf.files().crt();
         out.push(inspection(
             format!("profile-san-{}", leaf.name),

@@ -16,6 +16,7 @@ use std::ffi::{OsStr, OsString};
 
 use crate::error::{Error, Result};
 use crate::exec::{Background, path_arg};
+use crate::fixture::Kind;
 use crate::layout::Files;
 use crate::openssl::Openssl;
 use crate::plan::{CheckSpec, LeafSpec};
@@ -56,11 +57,18 @@ pub struct Case {
     pub got: Outcome,
     /// Why it was refused, or what was exchanged.
     pub detail: String,
+    /// For a fixture: the reasons it must be refused for (one of them must
+    /// be in the detail).
+    pub reasons: Vec<String>,
 }
 
 impl Case {
     pub fn passed(&self) -> bool {
-        self.expected == self.got
+        self.expected == self.got && self.for_its_reason()
+    }
+
+    fn for_its_reason(&self) -> bool {
+        self.reasons.is_empty() || self.reasons.iter().any(|r| self.detail.contains(r))
     }
 }
 
@@ -74,8 +82,14 @@ impl fmt::Display for Case {
             self.got.to_string(),
             self.name
         )?;
-        if !self.passed() {
+        if self.expected != self.got {
             write!(f, " (expected {})", self.expected)?;
+        } else if !self.for_its_reason() {
+            write!(
+                f,
+                " (for another reason than {})",
+                self.reasons.join(" or ")
+            )?;
         }
         if !self.detail.is_empty() {
             write!(f, ": {}", self.detail)?;
@@ -144,6 +158,8 @@ struct Scenario<'a> {
     expected: Outcome,
     /// Another server than the pair's (a certificate made on the spot).
     server: Option<&'a Party>,
+    /// What a fixture must be refused for (in this stack's words).
+    reasons: Vec<String>,
 }
 
 /// Runs every case for each server with each client found in `dir`.
@@ -174,6 +190,7 @@ pub fn run(openssl: &Openssl, dir: &Path, spec: &CheckSpec) -> Result<Vec<Case>>
         }
         _ => None,
     };
+    let fixtures = fixture_parties(dir, spec, &server_chain, &client_chain)?;
     let mut cases = Vec::new();
     let mut tried: Vec<String> = Vec::new();
     for (server, client) in pairs(spec) {
@@ -193,6 +210,7 @@ pub fn run(openssl: &Openssl, dir: &Path, spec: &CheckSpec) -> Result<Vec<Case>>
                 host: host.clone(),
                 expected: Outcome::Refused,
                 server: None,
+                reasons: Vec::new(),
             }));
             if let Some(outside) = outside.as_ref().filter(|_| first_pair) {
                 all.push(Scenario {
@@ -201,7 +219,11 @@ pub fn run(openssl: &Openssl, dir: &Path, spec: &CheckSpec) -> Result<Vec<Case>>
                     host: Host::Dns(OUTSIDE_HOST.into()),
                     expected: Outcome::Refused,
                     server: Some(outside),
+                    reasons: Vec::new(),
                 });
+            }
+            if first_pair && tried.is_empty() {
+                all.extend(fixture_scenarios(stack, &fixtures, &srv, &cli, &host));
             }
             for sc in all {
                 signals::check()?;
@@ -216,12 +238,116 @@ pub fn run(openssl: &Openssl, dir: &Path, spec: &CheckSpec) -> Result<Vec<Case>>
                     expected: sc.expected,
                     got,
                     detail,
+                    reasons: sc.reasons,
                 });
             }
         }
         tried.push(server.name.clone());
     }
     Ok(cases)
+}
+
+/// A fixture as a party of a session: its kind, and the host its clients
+/// dial when it is a server.
+struct FixtureParty {
+    party: Party,
+    role: Role,
+    kind: Kind,
+    host: Option<Host>,
+}
+
+/// The fixtures of the PKI, each sending the chain its bundle holds.
+fn fixture_parties(
+    dir: &Path,
+    spec: &CheckSpec,
+    server_chain: &[PathBuf],
+    client_chain: &[PathBuf],
+) -> Result<Vec<FixtureParty>> {
+    let mut out = Vec::new();
+    for fixture in &spec.fixtures {
+        let files = fixture.leaf.files();
+        let role = fixture.leaf.role;
+        // A foreign-ca fixture sends its certificate alone, so that the
+        // verifier meets the trap: an issuer name that is the real CA's.
+        let chain = match (fixture.kind, role) {
+            (Kind::ForeignCa | Kind::SelfSigned, _) => Vec::new(),
+            (_, Role::Server) => server_chain.to_vec(),
+            _ => client_chain.to_vec(),
+        };
+        let host = match (role, &fixture.host) {
+            (Role::Server, Some(h)) if h.parse::<std::net::IpAddr>().is_ok() => {
+                Some(Host::Ip(h.clone()))
+            }
+            (Role::Server, Some(h)) => Some(Host::Dns(h.clone())),
+            (Role::Server, None) => Some(host_of(&fixture.leaf)?),
+            _ => None,
+        };
+        out.push(FixtureParty {
+            party: Party::of(dir, &files).with_chain(&chain),
+            role,
+            kind: fixture.kind,
+            host,
+        });
+    }
+    Ok(out)
+}
+
+/// Each client fixture with the first server, each server fixture with the
+/// first client: every one refused, for its reason.
+fn fixture_scenarios<'a>(
+    stack: &str,
+    fixtures: &'a [FixtureParty],
+    srv: &Party,
+    cli: &'a Party,
+    host: &Host,
+) -> Vec<Scenario<'a>> {
+    fixtures
+        .iter()
+        .map(|f| {
+            let reasons: Vec<String> = match stack {
+                "openssl" => f
+                    .kind
+                    .openssl_errors()
+                    .iter()
+                    .map(|e| format!("verify error {}:", e.code))
+                    .collect(),
+                _ => f
+                    .kind
+                    .rustls_errors()
+                    .iter()
+                    .map(|e| format!("(rustls: {e})"))
+                    .collect(),
+            };
+            let (name, client, server, host) = match (&f.role, &f.host) {
+                (Role::Server, Some(h)) => (
+                    format!(
+                        "{} fixture {} as {} with {}",
+                        f.kind,
+                        f.party.label,
+                        h.as_str(),
+                        cli.label
+                    ),
+                    Some(cli),
+                    Some(&f.party),
+                    h.clone(),
+                ),
+                _ => (
+                    format!("{} with {} fixture {}", srv.label, f.kind, f.party.label),
+                    Some(&f.party),
+                    None,
+                    host.clone(),
+                ),
+            };
+            Scenario {
+                name,
+                client,
+                host,
+                expected: Outcome::Refused,
+                server,
+                reasons,
+            }
+        })
+        .collect()
 }
 
 /// The clients in `archive/*/` that the CRL revokes and whose key is kept
@@ -304,6 +430,7 @@ fn scenarios<'a>(
         host: host.clone(),
         expected,
         server: None,
+        reasons: Vec::new(),
     };
     [
         case(
@@ -556,6 +683,10 @@ fn openssl_case(
     let result = match accept_port(&server_proc, &server_out, deadline)? {
         Some(port) => {
             let mut client_args = s_client_args(port, ca, client, host);
+            if let Some(crl) = &trust.crl {
+                // The server's certificate must not be in the CA's CRL.
+                client_args.extend(["-crl_check".into(), "-CRL".into(), path_arg(crl)]);
+            }
             if let Some(c) = client
                 && let Some(chain) = chain_file(c, logs.path(), "client-chain.crt")?
             {
@@ -654,15 +785,21 @@ fn s_client_exchange(
     }
 }
 
-/// What each side said when a session was refused.
+/// What each side said when a session was refused: its verify error
+/// where openssl names one (why), else its last error (what it saw).
 fn why_refused(server_log: &str, client_err: &str) -> String {
-    let sides: Vec<String> = [
-        ("server", last_error(server_log)),
-        ("client", last_error(client_err)),
-    ]
-    .into_iter()
-    .filter_map(|(side, e)| e.map(|e| format!("{side}: {e}")))
-    .collect();
+    let sides: Vec<String> = [("server", server_log), ("client", client_err)]
+        .iter()
+        .filter_map(|(side, log)| {
+            let errors = verify_errors(log);
+            let said = if errors.is_empty() {
+                last_error(log)?
+            } else {
+                errors.join(", ")
+            };
+            Some(format!("{side}: {said}"))
+        })
+        .collect();
     if sides.is_empty() {
         "no reply".to_string()
     } else {
@@ -690,6 +827,47 @@ fn accept_port(server: &Background, stdout: &Path, deadline: Instant) -> Result<
         }
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+/// An I/O error of a rustls session; a refused certificate is named as
+/// rustls names the error (`(rustls: Expired)`), which fixtures are judged by.
+fn io_text(e: std::io::Error) -> String {
+    let reason = e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        .and_then(certificate_error);
+    match reason {
+        Some(name) => format!("{e} (rustls: {name})"),
+        None => e.to_string(),
+    }
+}
+
+/// The name of the certificate error in a rustls error, without its context.
+fn certificate_error(e: &rustls::Error) -> Option<&'static str> {
+    use rustls::CertificateError as C;
+    let rustls::Error::InvalidCertificate(c) = e else {
+        return None;
+    };
+    Some(match c {
+        C::Expired | C::ExpiredContext { .. } => "Expired",
+        C::NotValidYet | C::NotValidYetContext { .. } => "NotValidYet",
+        C::InvalidPurpose | C::InvalidPurposeContext { .. } => "InvalidPurpose",
+        C::NotValidForName | C::NotValidForNameContext { .. } => "NotValidForName",
+        C::UnknownIssuer => "UnknownIssuer",
+        C::BadSignature => "BadSignature",
+        C::Revoked => "Revoked",
+        _ => "Other",
+    })
+}
+
+/// openssl's verify errors in a log (`verify error:num=10:certificate has
+/// expired`), as `verify error 10: certificate has expired`.
+fn verify_errors(log: &str) -> Vec<String> {
+    log.lines()
+        .filter_map(|l| l.trim().strip_prefix("verify error:num="))
+        .filter_map(|rest| rest.split_once(':'))
+        .map(|(code, text)| format!("verify error {code}: {text}"))
+        .collect()
 }
 
 fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
@@ -795,10 +973,22 @@ fn rustls_configs(
         Ok(c) => Arc::new(c),
         Err(e) => return refused("server", &e),
     };
+    let mut server_verifier =
+        rustls::client::WebPkiServerVerifier::builder_with_provider(roots, provider.clone());
+    if let Some(crl) = &trust.crl {
+        // The server's certificate must not be in the CA's CRL.
+        server_verifier = server_verifier
+            .with_crls(load_crls(crl)?)
+            .only_check_end_entity_revocation();
+    }
+    let server_verifier = match server_verifier.build() {
+        Ok(v) => v,
+        Err(e) => return refused("client", &e),
+    };
     let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| Error::Usage(e.to_string()))?
-        .with_root_certificates(roots);
+        .with_webpki_verifier(server_verifier);
     let client_config = match client {
         Some(c) => {
             let mut certs = load_certs(&c.crt)?;
@@ -839,9 +1029,9 @@ fn rustls_exchange(
         let mut line = String::new();
         BufReader::new(&mut tls)
             .read_line(&mut line)
-            .map_err(|e| e.to_string())?;
+            .map_err(io_text)?;
         tls.write_all(format!("{PONG}\n").as_bytes())
-            .map_err(|e| e.to_string())?;
+            .map_err(io_text)?;
         tls.conn.send_close_notify();
         let _ = tls.flush();
         Ok(line.trim_end().to_string())
@@ -856,12 +1046,12 @@ fn rustls_exchange(
         let conn = rustls::ClientConnection::new(client_config, name).map_err(|e| e.to_string())?;
         let mut tls = rustls::StreamOwned::new(conn, tcp);
         tls.write_all(format!("{PING}\n").as_bytes())
-            .map_err(|e| e.to_string())?;
-        tls.flush().map_err(|e| e.to_string())?;
+            .map_err(io_text)?;
+        tls.flush().map_err(io_text)?;
         let mut line = String::new();
         BufReader::new(&mut tls)
             .read_line(&mut line)
-            .map_err(|e| e.to_string())?;
+            .map_err(io_text)?;
         Ok(line.trim_end().to_string())
     })();
     let server_result = server_thread

@@ -120,6 +120,63 @@ pub fn render(certs: &[CertInfo], now: i64) -> String {
     out
 }
 
+/// The fixtures of a PKI as a table: what is wrong with each, and the
+/// error a correct verifier gives (empty without fixtures).
+pub fn render_fixtures(manifest: &crate::fixture::Manifest) -> String {
+    if manifest.fixtures.is_empty() {
+        return String::new();
+    }
+    let rows: Vec<[String; 5]> = manifest
+        .fixtures
+        .iter()
+        .map(|f| {
+            let openssl: Vec<String> = f
+                .openssl
+                .iter()
+                .map(|e| format!("error {}: {}", e.code, e.text))
+                .collect();
+            [
+                f.files().crt(),
+                f.fixture.to_string(),
+                f.wrong.clone(),
+                openssl.join(" or "),
+                f.rustls.join(" or "),
+            ]
+        })
+        .collect();
+    let head = [
+        "FIXTURE",
+        "KIND",
+        "WHAT IS WRONG",
+        "OPENSSL VERIFY",
+        "RUSTLS",
+    ]
+    .map(String::from);
+    let widths: Vec<usize> = (0..5)
+        .map(|i| {
+            std::iter::once(&head)
+                .chain(&rows)
+                .map(|r| r[i].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = format!(
+        "\nfixtures ({}): each must be refused, for its reason\n",
+        crate::layout::MANIFEST
+    );
+    for row in std::iter::once(&head).chain(&rows) {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

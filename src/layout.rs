@@ -96,6 +96,12 @@ impl Files {
         format!("{}.p12", self.name)
     }
 
+    /// The throwaway CA that signs a `foreign-ca` fixture: `NAME.issuer.crt`
+    /// is kept for inspection; its key and serial file are never published.
+    pub fn issuer(&self) -> Files {
+        Files::new(&format!("{}.issuer", self.name), Role::Ca)
+    }
+
     /// Every file the entity's steps write, in the order they are made.
     pub fn all(&self, p12: bool) -> Vec<String> {
         let mut files = vec![self.key(), self.crt()];
@@ -117,6 +123,39 @@ pub fn archive(serial_hex: &str) -> std::path::PathBuf {
     Path::new("archive").join(serial_hex)
 }
 
+/// The manifest of a PKI's negative-test fixtures.
+pub const MANIFEST: &str = "fixtures.json";
+
+/// Whether a step's output stays in staging and is never published: the
+/// key and serial file of a fixture's throwaway CA.
+pub fn is_scratch(file: &Path) -> bool {
+    let name = file.to_string_lossy();
+    [".issuer.key", ".issuer.srl"]
+        .iter()
+        .any(|s| name.ends_with(s))
+}
+
+/// The files the CAs share between entities: serial numbers, the database
+/// of `openssl ca` and the CRL. A step that writes one makes no entity
+/// half there.
+pub fn is_shared(file: &Path) -> bool {
+    is_serial(file)
+        || ["index", "attr", "crlnumber", "crl"]
+            .iter()
+            .any(|e| file.extension().is_some_and(|x| x == *e))
+}
+
+/// The fixtures of `dir`, from its manifest (none without one).
+pub fn read_fixtures(dir: &Path) -> Result<crate::fixture::Manifest, String> {
+    let path = dir.join(MANIFEST);
+    if !path.exists() {
+        return Ok(crate::fixture::Manifest::default());
+    }
+    let bytes = crate::files::read_regular(&path).map_err(|e| e.to_string())?;
+    crate::fixture::Manifest::parse(&String::from_utf8_lossy(&bytes))
+        .map_err(|e| format!("{}: {e}; make the PKI again to rewrite it", path.display()))
+}
+
 /// Whether `file` is a CA's serial number file (see [`Files::srl`]).
 pub fn is_serial(file: &Path) -> bool {
     file.extension().is_some_and(|e| e == "srl")
@@ -130,6 +169,8 @@ pub struct Layout {
     pub intermediate: Option<Files>,
     /// Servers first, then clients, each by name.
     pub leaves: Vec<Files>,
+    /// The negative-test fixtures, as the manifest lists them: not leaves.
+    pub fixtures: Vec<crate::fixture::Entry>,
 }
 
 /// Reads `dir` back into entities: `ca.crt`, and each other `NAME.crt`
@@ -159,6 +200,7 @@ pub fn read_entities(dir: &Path) -> Result<Layout, String> {
     }
     let entries =
         std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+    let fixtures = read_fixtures(dir)?.fixtures;
     let mut leaves = Vec::new();
     let mut unknown = Vec::new();
     for entry in entries.flatten() {
@@ -166,7 +208,12 @@ pub fn read_entities(dir: &Path) -> Result<Layout, String> {
         let Some(name) = file.strip_suffix(".crt") else {
             continue;
         };
-        if name == ca.name || name == Role::Intermediate.table() || name.ends_with(".bundle") {
+        if name == ca.name
+            || name == Role::Intermediate.table()
+            || name.ends_with(".bundle")
+            || name.ends_with(".issuer")
+            || fixtures.iter().any(|f| f.name == name)
+        {
             continue;
         }
         let role = [Role::Server, Role::Client]
@@ -194,6 +241,7 @@ pub fn read_entities(dir: &Path) -> Result<Layout, String> {
         ca,
         intermediate,
         leaves,
+        fixtures,
     })
 }
 

@@ -12,6 +12,8 @@ pub mod constraints;
 pub mod error;
 pub mod exec;
 pub mod files;
+pub mod fixture;
+pub mod fixture_plan;
 pub mod graph;
 pub mod handshake;
 pub mod inspect;

@@ -45,6 +45,8 @@ pub struct Pki {
     /// The intermediate CA that signed the leaves, if any.
     pub intermediate: Option<Known>,
     pub leaves: Vec<Known>,
+    /// The negative-test fixtures, with the names their certificates carry.
+    pub fixtures: Vec<crate::checks::FixtureSpec>,
 }
 
 impl Pki {
@@ -61,8 +63,10 @@ impl Pki {
                 serial,
             })
         };
+        let fixtures = crate::verify::fixture_specs(dir, &found.fixtures)?;
         Ok(Pki {
             dir: dir.to_path_buf(),
+            fixtures,
             ca: known(found.ca)?,
             intermediate: found.intermediate.map(known).transpose()?,
             leaves: found
@@ -115,6 +119,7 @@ impl Pki {
             crl,
             intermediate: self.intermediate.as_ref().map(|i| i.files.name.clone()),
             root_key: self.has(&self.ca.files.key()),
+            fixtures: self.fixtures.clone(),
         }
     }
 
@@ -163,6 +168,7 @@ pub fn entity_of(known: &Known, days: u32, p12: P12) -> Result<Entity, String> {
         p12,
         subject,
         san: info.san_entries.clone(),
+        fixture: None,
     })
 }
 
@@ -402,19 +408,17 @@ pub fn ca_config(ca: &Files, crl_days: u32) -> String {
 }
 
 /// `openssl ca -config <(printf "…") -batch -keyfile ca.key -cert ca.crt WORDS…`.
-fn ca_step(
-    pki: &Pki,
+pub(crate) fn ca_step(
+    ca: &Files,
     id: &str,
     heading: &str,
-    crl_days: u32,
     words: &[&str],
     outputs: &[String],
 ) -> Step {
-    let ca = &pki.issuer().files;
     let mut args = vec![
         Arg::lit("ca"),
         Arg::lit("-config"),
-        Arg::Inline(ca_config(ca, crl_days)),
+        Arg::Inline(ca_config(ca, CRL_DAYS)),
         Arg::lit("-batch"),
         Arg::lit("-keyfile"),
         Arg::lit(ca.key()),
@@ -447,9 +451,9 @@ fn ca_step(
     }
 }
 
-/// A new, empty CA database and a first CRL number, where there are none.
-fn database_steps(pki: &Pki) -> Vec<Step> {
-    let ca = &pki.issuer().files;
+/// A new, empty CA database and a first CRL number, where there are none
+/// (`has` says whether a file of DIR is there).
+pub(crate) fn database_steps(ca: &Files, has: &dyn Fn(&str) -> bool) -> Vec<Step> {
     let write = |id: &str, text: &str, out: String, heading: &str| Step {
         id: id.to_string(),
         entity: ca.name.clone(),
@@ -467,7 +471,7 @@ fn database_steps(pki: &Pki) -> Vec<Step> {
         report: false,
     };
     let mut steps = Vec::new();
-    if !pki.has(&ca.index()) {
+    if !has(&ca.index()) {
         steps.push(write(
             &format!("{}-index", ca.name),
             "",
@@ -475,7 +479,7 @@ fn database_steps(pki: &Pki) -> Vec<Step> {
             "An empty database of what the CA has revoked, for openssl ca.",
         ));
     }
-    if !pki.has(&ca.crlnumber()) {
+    if !has(&ca.crlnumber()) {
         steps.push(write(
             &format!("{}-crlnumber", ca.name),
             "01\n",
@@ -487,14 +491,12 @@ fn database_steps(pki: &Pki) -> Vec<Step> {
 }
 
 /// `openssl ca -gencrl`: the CA's CRL, valid for `days`.
-fn gencrl_step(pki: &Pki, days: u32) -> Step {
-    let ca = &pki.issuer().files;
+pub(crate) fn gencrl_step(ca: &Files, days: u32) -> Step {
     let days = days.to_string();
     ca_step(
-        pki,
+        ca,
         "ca-crl",
         "The certificate revocation list: every certificate the CA has revoked, signed by it.",
-        CRL_DAYS,
         &["-gencrl", "-crldays", &days, "-out", &ca.crl()],
         &[ca.crl(), ca.crlnumber()],
     )
@@ -520,7 +522,7 @@ pub fn revoke_plan(
     let known = pki.leaf(name)?;
     let ca = &pki.issuer().files;
     let crt = known.files.crt();
-    let mut steps = database_steps(pki);
+    let mut steps = database_steps(ca, &|f| pki.has(f));
     let mut archive = archive_step(pki, known, true);
     archive.inputs.retain(|f| pki.has(&f.to_string_lossy()));
     if let Action::Copy { files, .. } = &mut archive.action {
@@ -535,14 +537,13 @@ pub fn revoke_plan(
     };
     steps.push(archive);
     steps.push(ca_step(
-        pki,
+        ca,
         "ca-revoke",
         &format!("Mark {crt} revoked in the CA's database."),
-        CRL_DAYS,
         &["-revoke", &crt, "-crl_reason", reason],
         &[ca.index(), ca.index_attr()],
     ));
-    steps.push(gencrl_step(pki, CRL_DAYS));
+    steps.push(gencrl_step(ca, CRL_DAYS));
     Ok(Plan {
         steps,
         checks: crate::checks::checks(&pki.check_spec(&[name], true), caps),
@@ -552,8 +553,9 @@ pub fn revoke_plan(
 
 /// The plan of `crl`: the CA's CRL issued again, valid for `days`.
 pub fn crl_plan(pki: &Pki, days: u32, caps: Capabilities) -> Plan {
-    let mut steps = database_steps(pki);
-    steps.push(gencrl_step(pki, days));
+    let ca = &pki.issuer().files;
+    let mut steps = database_steps(ca, &|f| pki.has(f));
+    steps.push(gencrl_step(ca, days));
     Plan {
         steps,
         checks: crate::checks::checks(&pki.check_spec(&[], true), caps),

@@ -42,6 +42,10 @@ pub struct Capabilities {
     /// duplicate one (1.1.1, which makes the certificate invalid). This one
     /// is behaviour, not a flag `-help` lists: it is told by the version.
     pub addext_replaces: bool,
+    /// `openssl x509 -not_before`/`-not_after` (OpenSSL 3.4): without them,
+    /// a certificate with other dates than "from now" is signed with
+    /// `openssl ca -startdate -enddate`.
+    pub x509_dates: bool,
 }
 
 impl Default for Capabilities {
@@ -50,6 +54,7 @@ impl Default for Capabilities {
         Capabilities {
             pkcs12_legacy: true,
             addext_replaces: true,
+            x509_dates: true,
         }
     }
 }
@@ -154,9 +159,16 @@ impl Openssl {
     /// What a plan needs to know; `pkcs12 -help` is asked only when the plan
     /// has PKCS#12 bundles (`pkcs12`).
     pub fn capabilities(&self, pkcs12: bool) -> Result<Capabilities> {
+        self.capabilities_for(pkcs12, false)
+    }
+
+    /// [`Openssl::capabilities`]; `x509 -help` is asked only when the plan
+    /// sets dates (`dates`: expired and not-yet-valid fixtures).
+    pub fn capabilities_for(&self, pkcs12: bool, dates: bool) -> Result<Capabilities> {
         Ok(Capabilities {
             pkcs12_legacy: !pkcs12 || self.help_lists("pkcs12", "-legacy")?,
             addext_replaces: self.major_minor().is_none_or(|v| v >= (3, 0)),
+            x509_dates: dates && self.help_lists("x509", "-not_before")?,
         })
     }
 

@@ -6,7 +6,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Problem, Problems, Result};
-use crate::layout::{Files, is_serial};
+use crate::fixture::Fixture;
+use crate::layout::{Files, is_scratch, is_serial, is_shared};
 use crate::openssl::Capabilities;
 use crate::profile::{Curve, Entity, Extensions, Intermediate, KeySpec, P12, Profile, Role};
 use crate::prompts::{Answers, PromptLayout};
@@ -35,7 +36,7 @@ impl Plan {
         let mut seen: BTreeSet<&PathBuf> = BTreeSet::new();
         let mut out: Vec<PathBuf> = Vec::new();
         for path in self.steps.iter().flat_map(|s| &s.outputs) {
-            if seen.insert(path) {
+            if !is_scratch(path) && seen.insert(path) {
                 out.push(path.clone());
             }
         }
@@ -149,15 +150,33 @@ impl Plan {
     /// for what is made anew. `exists` says whether a file is in the output
     /// directory. Returns the names of entities that are half there.
     pub fn without_existing(self, exists: impl Fn(&PathBuf) -> bool) -> (Plan, Vec<String>) {
-        // Each entity's own files (the CA's serial file is shared, and grows).
-        let mut entities: Vec<(String, Vec<bool>)> = Vec::new();
+        // Each entity's own files; the files CAs share (serial, database,
+        // CRL) grow with every entity, and count only for an entity that
+        // has no others (a new CA database).
+        let mut entities: Vec<(String, Vec<bool>, Vec<bool>)> = Vec::new();
         for step in &self.steps {
-            let present = step.outputs.iter().filter(|o| !is_serial(o)).map(&exists);
-            match entities.iter_mut().find(|(e, _)| *e == step.entity) {
-                Some((_, files)) => files.extend(present),
-                None => entities.push((step.entity.clone(), present.collect())),
+            // (Scratch files never reach DIR.)
+            let (shared, own): (Vec<&PathBuf>, Vec<&PathBuf>) = step
+                .outputs
+                .iter()
+                .filter(|o| !is_scratch(o))
+                .partition(|o| is_shared(o));
+            let (own, shared) = (
+                own.into_iter().map(&exists).collect::<Vec<_>>(),
+                shared.into_iter().map(&exists).collect::<Vec<_>>(),
+            );
+            match entities.iter_mut().find(|(e, _, _)| *e == step.entity) {
+                Some((_, o, s)) => {
+                    o.extend(own);
+                    s.extend(shared);
+                }
+                None => entities.push((step.entity.clone(), own, shared)),
             }
         }
+        let entities: Vec<(String, Vec<bool>)> = entities
+            .into_iter()
+            .map(|(e, own, shared)| (e, if own.is_empty() { shared } else { own }))
+            .collect();
         let complete = |e: &str| {
             entities
                 .iter()
@@ -168,10 +187,21 @@ impl Plan {
             .filter(|(_, files)| files.iter().any(|p| *p) && !files.iter().all(|p| *p))
             .map(|(e, _)| e.clone())
             .collect();
+        let kept: BTreeSet<PathBuf> = self
+            .steps
+            .iter()
+            .filter(|s| !complete(&s.entity))
+            .flat_map(|s| s.outputs.clone())
+            .collect();
+        // A file written from the profile's text about what is made (the
+        // fixtures' manifest) is written again when any of it is made anew.
         let steps: Vec<Step> = self
             .steps
             .into_iter()
-            .filter(|s| !complete(&s.entity))
+            .filter(|s| {
+                !complete(&s.entity)
+                    || (matches!(s.action, Action::Write { .. }) && s.reads_any_of(&kept))
+            })
             .collect();
         let made: BTreeSet<PathBuf> = steps.iter().flat_map(|s| s.outputs.clone()).collect();
         let checks = self
@@ -200,8 +230,15 @@ impl fmt::Display for Plan {
     }
 }
 
-/// Builds the plan for `profile`, answering prompts as `layout` asks them.
-pub fn build(profile: &Profile, layout: &PromptLayout, caps: Capabilities) -> Result<Plan> {
+/// Builds the plan for `profile`, answering prompts as `layout` asks them;
+/// `now` (seconds since the epoch) dates the expired and not-yet-valid
+/// fixtures.
+pub fn build(
+    profile: &Profile,
+    layout: &PromptLayout,
+    caps: Capabilities,
+    now: i64,
+) -> Result<Plan> {
     let mut problems: Vec<Problem> = Vec::new();
     let mut answers = |entity: &Entity, csr: bool| match layout.answers_for(entity, csr) {
         Ok(a) => Some(a),
@@ -216,10 +253,16 @@ pub fn build(profile: &Profile, layout: &PromptLayout, caps: Capabilities) -> Re
         .as_ref()
         .map(|i| answers(&i.entity, true));
     let leaf_answers: Vec<Option<Answers>> = profile.leaves().map(|e| answers(e, true)).collect();
-    let (Some(ca_answers), Some(inter_answers), Some(leaf_answers)) = (
+    // A foreign-ca fixture's CA has the issuer's subject.
+    let issuer_answers = profile
+        .fixtures()
+        .next()
+        .map(|_| answers(profile.issuer(), false));
+    let (Some(ca_answers), Some(inter_answers), Some(leaf_answers), Some(issuer_answers)) = (
         ca_answers,
         inter_answers.map_or(Some(None), |a| a.map(Some)),
         leaf_answers.into_iter().collect::<Option<Vec<_>>>(),
+        issuer_answers.map_or(Some(None), |a| a.map(Some)),
     ) else {
         return Err(Error::Profile(Problems {
             file: profile.path.clone(),
@@ -241,9 +284,34 @@ pub fn build(profile: &Profile, layout: &PromptLayout, caps: Capabilities) -> Re
         steps.extend(intermediate_steps(inter, &profile.ca, answers));
         chain.insert(0, &inter.entity);
     }
+    let fixtures: Vec<(&Entity, &Fixture)> = profile
+        .leaves()
+        .filter_map(|e| e.fixture.as_ref().map(|f| (e, f)))
+        .collect();
+    steps.extend(crate::fixture_plan::database_steps(
+        &fixtures,
+        &profile.issuer().files(),
+        caps,
+    ));
     for (leaf, answers) in profile.leaves().zip(leaf_answers) {
-        steps.extend(leaf_steps(leaf, &chain, answers, strict, caps));
+        match &leaf.fixture {
+            None => steps.extend(leaf_steps(leaf, &chain, answers, strict, caps)),
+            Some(f) => steps.extend(crate::fixture_plan::steps(
+                leaf,
+                f.kind,
+                crate::fixture_plan::FixtureInputs {
+                    chain: &chain,
+                    answers,
+                    issuer_answers: issuer_answers.clone(),
+                    ca_extensions: &ca_extensions,
+                    strict,
+                    caps,
+                    now,
+                },
+            )),
+        }
     }
+    steps.extend(crate::fixture_plan::manifest_step(&fixtures));
     let checks = checks(&CheckSpec::for_profile(profile), caps);
     Ok(Plan {
         steps,
@@ -632,7 +700,7 @@ pub(crate) fn sign_step(
     strict: bool,
 ) -> Step {
     let sans: Vec<String> = leaf.san.iter().map(|s| s.to_string()).collect();
-    let days = leaf.days.or(strict.then_some(STRICT_LEAF_DAYS as u32));
+    let days = leaf_days(leaf, strict);
     sign_step_with(
         leaf,
         ca,
@@ -640,6 +708,12 @@ pub(crate) fn sign_step(
         leaf_extensions(leaf, &sans, strict),
         days,
     )
+}
+
+/// The `-days` of a leaf: the profile's, else strict mode's, else none
+/// (openssl's default).
+pub(crate) fn leaf_days(leaf: &Entity, strict: bool) -> Option<u32> {
+    leaf.days.or(strict.then_some(STRICT_LEAF_DAYS as u32))
 }
 
 /// [`sign_step`] with the `-extfile` text and the `-days` given (an
@@ -796,8 +870,76 @@ mod tests {
             &profile::parse(Path::new("p.toml"), toml).unwrap(),
             &layout(),
             Capabilities::default(),
+            0,
         )
         .unwrap()
+    }
+
+    /// 2026-11-28 12:00 UTC.
+    const NOW: i64 = 1_795_867_200;
+
+    fn fixture_plan(kind: &str, x509_dates: bool) -> Vec<String> {
+        let toml = format!(
+            "{PROFILE}[[client]]\nname = \"bad\"\nfixture = \"{kind}\"\nbits = 2048\nsubject = {{ CN = \"bad\" }}\nsan = [\"DNS:localhost\"]\n"
+        )
+        .replace("[client]\n", "[[client]]\n");
+        let caps = Capabilities {
+            x509_dates,
+            ..Capabilities::default()
+        };
+        let p = profile::parse(Path::new("p.toml"), &toml).unwrap();
+        build(&p, &layout(), caps, NOW)
+            .unwrap()
+            .steps
+            .iter()
+            .filter(|s| s.entity == "bad" || s.entity.ends_with("-database"))
+            .map(|s| s.to_string())
+            .collect()
+    }
+
+    #[test]
+    fn dated_fixtures_use_x509_dates_where_openssl_has_them_else_openssl_ca() {
+        let with = fixture_plan("expired", true);
+        assert_eq!(
+            with[2],
+            "openssl x509 -req -in bad.csr -CA ca.crt -CAkey ca.key -CAcreateserial -extfile <(printf \"subjectAltName=DNS:localhost\") -not_before 261028000000Z -not_after 261127000000Z -out bad.crt"
+        );
+        let without = fixture_plan("not-yet-valid", false);
+        assert_eq!(
+            without[..2],
+            ["printf \"\" > ca.index", "printf \"01\\n\" > ca.crlnumber"]
+        );
+        assert_eq!(
+            without[4],
+            "openssl ca -config <(printf \"[ca]\\ndefault_ca = pkiforge\\n[pkiforge]\\ndatabase = ca.index\\ncrlnumber = ca.crlnumber\\ndefault_md = sha256\\ndefault_crl_days = 30\\nunique_subject = no\\nserial = ca.srl\\nnew_certs_dir = .\\npolicy = pkiforge_policy\\n[pkiforge_policy]\\ncommonName = optional\\n\") -batch -notext -preserveDN -rand_serial -keyfile ca.key -cert ca.crt -in bad.csr -extfile <(printf \"subjectAltName=DNS:localhost\") -startdate 271128000000Z -enddate 271228000000Z -out bad.crt"
+        );
+    }
+
+    #[test]
+    fn each_fixture_is_planned_as_openssl_commands() {
+        let purpose = fixture_plan("wrong-purpose", true);
+        assert!(purpose[2].contains("-extfile <(printf \"subjectAltName=DNS:localhost\\nextendedKeyUsage=serverAuth\") -out bad.crt"), "{}", purpose[2]);
+        let foreign = fixture_plan("foreign-ca", true);
+        assert_eq!(foreign[2], "openssl genrsa -out bad.issuer.key 2048");
+        assert_eq!(
+            foreign[3],
+            "openssl req -new -x509 -key bad.issuer.key -out bad.issuer.crt"
+        );
+        assert!(foreign[4].starts_with(
+            "openssl x509 -req -in bad.csr -CA bad.issuer.crt -CAkey bad.issuer.key -CAcreateserial"
+        ));
+        assert_eq!(foreign[5], "cat bad.crt bad.issuer.crt > bad.pem");
+        let own = fixture_plan("self-signed", true);
+        assert!(own[2].starts_with("openssl x509 -req -in bad.csr -signkey bad.key -extfile"));
+        assert_eq!(own[3], "cat bad.crt > bad.pem");
+        let revoked = fixture_plan("revoked", true);
+        assert!(revoked[6].ends_with(
+            " -batch -keyfile ca.key -cert ca.crt -revoke bad.crt -crl_reason keyCompromise"
+        ));
+        assert!(
+            revoked[7]
+                .ends_with(" -batch -keyfile ca.key -cert ca.crt -gencrl -crldays 30 -out ca.crl")
+        );
     }
 
     const PROFILE: &str = "[ca]\nbits = 2048\nsubject = { CN = \"Root\", C = \"DE\" }\n[server]\nbits = 3072\nsubject = { CN = \"localhost\" }\nsan = [\"DNS:localhost\", \"IP:127.0.0.1\"]\n[client]\nsubject = { CN = \"alice\", O = \"Zürich AG\" }\nsan = [\"email:alice@example.com\"]\n";

@@ -5,6 +5,7 @@ use std::fmt;
 use std::net::IpAddr;
 
 use crate::constraints::Constraint;
+use crate::fixture::{Fixture, Kind};
 use std::path::{Path, PathBuf};
 
 use toml::de::{DeTable, DeValue};
@@ -230,6 +231,8 @@ pub struct Entity {
     /// The profile's subject values, in the order of [`Field::ALL`].
     pub subject: Vec<SubjectValue>,
     pub san: Vec<San>,
+    /// A negative-test fixture: a certificate that must be refused.
+    pub fixture: Option<Fixture>,
 }
 
 impl Entity {
@@ -282,9 +285,19 @@ impl Profile {
         self.intermediate.as_ref().map_or(&self.ca, |i| &i.entity)
     }
 
-    /// The servers, then the clients, in profile order.
+    /// The servers, then the clients, in profile order (fixtures too).
     pub fn leaves(&self) -> impl Iterator<Item = &Entity> {
         self.servers.iter().chain(&self.clients)
+    }
+
+    /// The leaves that are no fixtures: what must verify.
+    pub fn good_leaves(&self) -> impl Iterator<Item = &Entity> {
+        self.leaves().filter(|e| e.fixture.is_none())
+    }
+
+    /// The negative-test fixtures.
+    pub fn fixtures(&self) -> impl Iterator<Item = &Entity> {
+        self.leaves().filter(|e| e.fixture.is_some())
     }
 
     /// Whether any entity asks for a PKCS#12 bundle.
@@ -539,9 +552,9 @@ impl<'t> Validator<'t> {
         let allowed: &[&str] = match role {
             Role::Ca => &["bits", "key", "days", "subject"],
             Role::Intermediate => &["bits", "key", "days", "subject", "permitted", "excluded"],
-            Role::Server | Role::Client => {
-                &["name", "bits", "key", "days", "subject", "san", "p12"]
-            }
+            Role::Server | Role::Client => &[
+                "name", "bits", "key", "days", "subject", "san", "p12", "fixture", "host",
+            ],
         };
         self.unknown_keys(table, &path, allowed);
         let name = if matches!(role, Role::Ca | Role::Intermediate) {
@@ -558,6 +571,17 @@ impl<'t> Validator<'t> {
         } else {
             self.sans(table, &path)
         };
+        let fixture = self.fixture(table, &path, role, san.as_deref().unwrap_or_default());
+        if let (Some(Some(_)), Some(P12::Legacy | P12::Modern), Some(v)) =
+            (&fixture, p12, table.get("p12"))
+        {
+            self.problem(
+                Some(v.span()),
+                &join(&path, "p12"),
+                "fixtures get no PKCS#12 bundle (their key and certificate are NAME.key and NAME.crt); remove p12",
+            );
+            return None;
+        }
         Some(Entity {
             role,
             name: name?,
@@ -567,7 +591,126 @@ impl<'t> Validator<'t> {
             p12: p12?,
             subject: subject?,
             san: san.unwrap_or_default(),
+            fixture: fixture?,
         })
+    }
+
+    /// `fixture` (and `host`, for a wrong-host fixture).
+    fn fixture(
+        &mut self,
+        table: &Table<'_>,
+        prefix: &str,
+        role: Role,
+        sans: &[San],
+    ) -> Option<Option<Fixture>> {
+        let host = table.get("host");
+        let Some(value) = table.get("fixture") else {
+            if let Some(h) = host {
+                self.problem(
+                    Some(h.span()),
+                    &join(prefix, "host"),
+                    "is only for a wrong-host fixture (fixture = \"wrong-host\"); remove it",
+                );
+                return None;
+            }
+            return Some(None);
+        };
+        let path = join(prefix, "fixture");
+        let names: Vec<&str> = Kind::ALL.iter().map(|k| k.name()).collect();
+        let kind = match value.get_ref() {
+            DeValue::String(s) => Kind::from_name(s),
+            _ => None,
+        };
+        let Some(kind) = kind else {
+            self.problem(
+                Some(value.span()),
+                &path,
+                format!("must be one of \"{}\"", names.join("\", \"")),
+            );
+            return None;
+        };
+        if !kind.allowed_for(role) {
+            self.problem(
+                Some(value.span()),
+                &path,
+                "\"wrong-host\" is for servers only: a client's names are not matched against a host",
+            );
+            return None;
+        }
+        let host = match (kind, host) {
+            (Kind::WrongHost, Some(h)) => Some(self.fixture_host(h, prefix, sans)?),
+            (Kind::WrongHost, None) => {
+                self.problem(
+                    None,
+                    &join(prefix, "host"),
+                    "missing: a wrong-host fixture needs the host its clients dial, which none of its san names, e.g. host = \"localhost\"",
+                );
+                return None;
+            }
+            (_, Some(h)) => {
+                self.problem(
+                    Some(h.span()),
+                    &join(prefix, "host"),
+                    format!("is only for a wrong-host fixture, not {kind}; remove it"),
+                );
+                return None;
+            }
+            (_, None) => None,
+        };
+        Some(Some(Fixture { kind, host }))
+    }
+
+    /// The host a wrong-host fixture's clients dial: a DNS name or IP
+    /// address that none of its names covers. It needs a DNS name of its
+    /// own, or openssl would match the host against its CN.
+    fn fixture_host(
+        &mut self,
+        value: &toml::Spanned<DeValue<'_>>,
+        prefix: &str,
+        sans: &[San],
+    ) -> Option<String> {
+        let path = join(prefix, "host");
+        let DeValue::String(h) = value.get_ref() else {
+            self.problem(
+                Some(value.span()),
+                &path,
+                "must be a string such as \"localhost\"",
+            );
+            return None;
+        };
+        let as_san = if h.parse::<IpAddr>().is_ok() {
+            parse_san(&format!("IP:{h}"))
+        } else {
+            parse_san(&format!("DNS:{h}"))
+        };
+        let san = match as_san {
+            Ok(san) if !h.starts_with("*.") => san,
+            _ => {
+                self.problem(
+                    Some(value.span()),
+                    &path,
+                    format!("\"{h}\" is not a host name or IP address a client dials, e.g. \"localhost\""),
+                );
+                return None;
+            }
+        };
+        if let Some(by) = sans.iter().find(|s| crate::verify::covers(s, &san)) {
+            self.problem(
+                Some(value.span()),
+                &path,
+                format!("\"{h}\" is covered by san \"{by}\", so the certificate is valid for it: give the fixture san names that do not cover the host, e.g. san = [\"DNS:wrong-host.invalid\"]"),
+            );
+            return None;
+        }
+        if !sans.iter().any(|s| s.kind == SanKind::Dns) {
+            self.problem(
+                Some(value.span()),
+                &path,
+                "the fixture needs a DNS name in its san (e.g. \"DNS:wrong-host.invalid\"): without one, openssl matches the host against the CN",
+            );
+            return None;
+        }
+        Some(h.to_string())
     }
 
     fn name(&mut self, table: &Table<'_>, prefix: &str, role: Role) -> Option<String> {
@@ -604,6 +747,14 @@ impl<'t> Validator<'t> {
                 Some(value.span()),
                 &path,
                 "\"ca\" is the CA's name (ca.key, ca.crt); choose another",
+            );
+            return None;
+        }
+        if s.ends_with(".issuer") {
+            self.problem(
+                Some(value.span()),
+                &path,
+                format!("\"{s}\" ends in .issuer, which names a foreign-ca fixture's other CA; choose another"),
             );
             return None;
         }
@@ -1392,7 +1543,7 @@ san = ["DNS:localhost"]
             vec![
                 "3:30: ca.subject.C: \"USA\" is not a two-letter ISO 3166 country code such as \"US\" or \"DE\"; openssl would ask again and every later answer would land in the wrong field",
                 "8:8: client.bits: 1024-bit RSA keys are unsafe and refused by modern clients; use at least 2048 (the tutorial uses 4096)",
-                "9:1: client.sans: unknown key; did you mean `san`? expected one of: name, bits, key, days, subject, san, p12",
+                "9:1: client.sans: unknown key; did you mean `san`? expected one of: name, bits, key, days, subject, san, p12, fixture, host",
             ]
         );
     }

@@ -21,7 +21,7 @@ use crate::progress::Progress;
 use crate::publish::OutDir;
 use crate::schedule::{self, Execute, Outcome};
 use crate::signals;
-use crate::step::{Action, Arg, Step};
+use crate::step::{Action, Arg, Expect, Step};
 use crate::verify;
 
 #[derive(Debug, Clone)]
@@ -293,6 +293,13 @@ impl StepExecutor<'_> {
         {
             call.env.push((P12_PASSWORD_VAR.into(), password.into()));
         }
+        if matches!(step.expect, Some(Expect::Refused { .. })) {
+            // A fixture's check: openssl must fail, and says why on either stream.
+            // (On success it prints `NAME.crt: OK`, which verify.rs refuses.)
+            let done = call.run()?;
+            drop(temps);
+            return Ok(format!("{}{}", done.stdout_text(), done.stderr_text()));
+        }
         let done = call.run_ok()?;
         drop(temps);
         Ok(done.stdout_text())
@@ -375,8 +382,9 @@ fn check_clobber(out: &Path, outputs: &[PathBuf], opts: &RunOptions) -> Result<(
             )));
         }
         // A file that is read as well as written (ca.srl, for --add) is
-        // meant to be updated.
-        if !opts.inputs.contains(p) {
+        // meant to be updated; so is the fixtures' manifest, which lists
+        // every fixture of the profile.
+        if !opts.inputs.contains(p) && p != Path::new(crate::layout::MANIFEST) {
             existing.push(p.clone());
         }
     }

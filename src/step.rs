@@ -189,6 +189,12 @@ pub enum Expect {
     /// stdout (`openssl pkcs12 -nodes`) holds one private key and exactly
     /// these certificates. It is never printed.
     Pkcs12 { certs: Vec<PathBuf> },
+    /// openssl exits with an error, and its verify error (`error CODE at 0
+    /// depth lookup`) is one of these codes: a fixture refused for its reason.
+    Refused {
+        kind: crate::fixture::Kind,
+        errors: Vec<u32>,
+    },
 }
 
 impl Step {

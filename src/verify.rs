@@ -99,6 +99,9 @@ pub fn after_step(step: &Step, dir: &Path, stdout: &str) -> crate::error::Result
         Some(Expect::Pkcs12 { certs }) => {
             pkcs12_matches(stdout.as_bytes(), dir, certs).map_err(fail)?;
         }
+        Some(Expect::Refused { kind, errors }) => {
+            printed = vec![refused_for(*kind, errors, stdout).map_err(fail)?];
+        }
         None => {}
     }
     // A file written from the plan's own text may be empty (a new CA
@@ -129,7 +132,47 @@ pub fn after_step(step: &Step, dir: &Path, stdout: &str) -> crate::error::Result
             });
         }
     }
-    Ok(if step.report { printed } else { Vec::new() })
+    let shown = step.report || matches!(step.expect, Some(Expect::Refused { .. }));
+    Ok(if shown { printed } else { Vec::new() })
+}
+
+/// Whether `openssl verify` (all it printed, `output`, after it failed)
+/// refused a fixture for its reason; the line that says so.
+pub fn refused_for(
+    kind: crate::fixture::Kind,
+    errors: &[u32],
+    output: &str,
+) -> Result<String, String> {
+    let line = output.lines().find_map(|l| {
+        let rest = l.trim().strip_prefix("error ")?;
+        let (code, why) = rest.split_once(" at 0 depth lookup")?;
+        Some((
+            code.parse::<u32>().ok()?,
+            why.trim_start_matches(':').trim(),
+            l.trim(),
+        ))
+    });
+    let wanted = kind
+        .openssl_errors()
+        .iter()
+        .map(|e| format!("error {} ({})", e.code, e.text))
+        .collect::<Vec<_>>()
+        .join(" or ");
+    match line {
+        Some((code, why, _)) if errors.contains(&code) => {
+            Ok(format!("refused as intended ({kind}): error {code}, {why}"))
+        }
+        Some((_, _, l)) => Err(format!(
+            "refused for another reason: {l}; the {kind} fixture must fail with {wanted}"
+        )),
+        None if output.contains(": OK") => Err(format!(
+            "the certificate verifies, but the {kind} fixture must fail with {wanted}; make it again"
+        )),
+        None => Err(format!(
+            "openssl gave no verify error (it said {:?}); the {kind} fixture must fail with {wanted}",
+            output.trim()
+        )),
+    }
 }
 
 /// Finds the PKI in `dir` by the tutorial's file names (layout.rs); the
@@ -162,7 +205,24 @@ pub fn discover(dir: &Path) -> Result<CheckSpec, String> {
         crl,
         root_key,
         intermediate: found.intermediate.map(|f| f.name),
+        fixtures: fixture_specs(dir, &found.fixtures)?,
     })
+}
+
+/// The fixtures a manifest lists, with the names their certificates carry.
+pub fn fixture_specs(
+    dir: &Path,
+    entries: &[crate::fixture::Entry],
+) -> Result<Vec<crate::checks::FixtureSpec>, String> {
+    entries
+        .iter()
+        .map(|e| {
+            let crt = e.files().crt();
+            let der = read_certificate(&dir.join(&crt))?;
+            let sans = sans_of(&der).map_err(|why| format!("{crt}: {why}"))?;
+            Ok(crate::checks::FixtureSpec::of_entry(e, sans))
+        })
+        .collect()
 }
 
 /// Runs a check that needs no openssl.

@@ -306,7 +306,7 @@ pub fn cert_info(der: &[u8], file: &str) -> Result<CertInfo, String> {
         subject: cert.subject().to_string(),
         issuer: cert.issuer().to_string(),
         self_issued: cert.subject().as_raw() == cert.issuer().as_raw(),
-        serial: hex(cert.raw_serial()),
+        serial: serial_hex(cert.raw_serial()),
         sans,
         san_entries,
         key,
@@ -574,13 +574,29 @@ pub fn read_crl(path: &Path) -> Result<CrlInfo, String> {
         next_update: crl.next_update().map(|t| t.timestamp()),
         revoked: crl
             .iter_revoked_certificates()
-            .map(|r| hex(r.raw_serial()).replace(':', ""))
+            .map(|r| serial_hex(r.raw_serial()).replace(':', ""))
             .collect(),
     })
 }
 
+/// A serial number in hex as openssl prints it: without the zero byte DER
+/// puts before a number whose top bit is set (which keeps it positive).
+pub fn serial_hex(raw: &[u8]) -> String {
+    match raw {
+        [0, rest @ ..] if !rest.is_empty() => hex(rest),
+        _ => hex(raw),
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn serials_are_shown_as_openssl_shows_them() {
+        assert_eq!(super::serial_hex(&[0x00, 0xD9, 0x01]), "D9:01");
+        assert_eq!(super::serial_hex(&[0x12, 0x34]), "12:34");
+        assert_eq!(super::serial_hex(&[0x00]), "00");
+    }
+
     use super::*;
 
     #[test]

@@ -101,7 +101,7 @@ fn bad_profiles_are_refused_with_every_problem_and_nothing_written() {
             ),
             vec![
                 ": server.subject: missing; add a [server.subject] table with at least CN, e.g. CN = \"My server\"",
-                ":7:1: server.subjet: unknown key; did you mean `subject`? expected one of: name, bits, key, days, subject, san, p12",
+                ":7:1: server.subjet: unknown key; did you mean `subject`? expected one of: name, bits, key, days, subject, san, p12, fixture, host",
             ],
         ),
         (
@@ -112,7 +112,7 @@ fn bad_profiles_are_refused_with_every_problem_and_nothing_written() {
             ),
             vec![
                 ": server.san: missing; add san = [\"DNS:localhost\"] to [server] (modern clients match the host name against it)",
-                ":8:1: server.sans: unknown key; did you mean `san`? expected one of: name, bits, key, days, subject, san, p12",
+                ":8:1: server.sans: unknown key; did you mean `san`? expected one of: name, bits, key, days, subject, san, p12, fixture, host",
             ],
         ),
         (
@@ -395,6 +395,55 @@ fn bad_profiles_are_refused_with_every_problem_and_nothing_written() {
                 ":2:8: ca.bits: 512-bit RSA keys are unsafe and refused by modern clients; use at least 2048 (the tutorial uses 4096)",
                 ":3:17: ca.subject.C: \"Germany\" is not a two-letter ISO 3166 country code such as \"US\" or \"DE\"; openssl would ask again and every later answer would land in the wrong field",
                 ":10:2: clinet: unknown table; did you mean `client`? expected one of: extensions, ca, intermediate, server, client",
+            ],
+        ),
+        (
+            "unknown fixture kind",
+            with("[client]\n", "[client]\nfixture = \"broken\"\n"),
+            vec![
+                ":11:11: client.fixture: must be one of \"expired\", \"not-yet-valid\", \"wrong-purpose\", \"foreign-ca\", \"self-signed\", \"revoked\", \"wrong-host\"",
+            ],
+        ),
+        (
+            "wrong-host on a client",
+            with("[client]\n", "[client]\nfixture = \"wrong-host\"\n"),
+            vec![
+                ":11:11: client.fixture: \"wrong-host\" is for servers only: a client's names are not matched against a host",
+            ],
+        ),
+        (
+            "wrong-host without a host",
+            with("[server]\n", "[server]\nfixture = \"wrong-host\"\n"),
+            vec![
+                ": server.host: missing: a wrong-host fixture needs the host its clients dial, which none of its san names, e.g. host = \"localhost\"",
+            ],
+        ),
+        (
+            "wrong-host whose san covers the host",
+            with(
+                "[server]\n",
+                "[server]\nfixture = \"wrong-host\"\nhost = \"localhost\"\n",
+            ),
+            vec![
+                ":7:8: server.host: \"localhost\" is covered by san \"DNS:localhost\", so the certificate is valid for it: give the fixture san names that do not cover the host, e.g. san = [\"DNS:wrong-host.invalid\"]",
+            ],
+        ),
+        (
+            "a host without a wrong-host fixture",
+            with(
+                "[server]\n",
+                "[server]\nfixture = \"expired\"\nhost = \"localhost\"\n",
+            ),
+            vec![":7:8: server.host: is only for a wrong-host fixture, not expired; remove it"],
+        ),
+        (
+            "p12 on a fixture",
+            with(
+                "[client]\n",
+                "[client]\nfixture = \"revoked\"\np12 = true\n",
+            ),
+            vec![
+                ":12:7: client.p12: fixtures get no PKCS#12 bundle (their key and certificate are NAME.key and NAME.crt); remove p12",
             ],
         ),
     ];

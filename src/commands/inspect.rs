@@ -16,7 +16,10 @@ pub fn inspect(dir: &Path, as_json: bool) -> Result<String> {
             .collect();
         json::to_text(&certs)
     } else {
-        inspect::render(&found.certs, now)
+        let fixtures = crate::layout::read_fixtures(dir).map_err(Error::BadInput)?;
+        let mut text = inspect::render(&found.certs, now);
+        text.push_str(&inspect::render_fixtures(&fixtures));
+        text
     };
     super::unless_unreadable(text, found.unreadable)
 }

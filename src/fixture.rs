@@ -1,0 +1,314 @@
+//! Negative-test fixtures: certificates a server or client must refuse,
+//! each bad in exactly one way, with the error a correct verifier gives.
+//! Pure data: what each kind is, and the manifest (`fixtures.json`) that
+//! says which files of a PKI are fixtures.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::layout::{Files, Role};
+
+/// The ways a fixture is bad.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    Expired,
+    NotYetValid,
+    WrongPurpose,
+    ForeignCa,
+    SelfSigned,
+    Revoked,
+    WrongHost,
+}
+
+/// The error of `openssl verify` (`error CODE at 0 depth lookup: TEXT`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpensslError {
+    pub code: u32,
+    pub text: &'static str,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 7] = [
+        Kind::Expired,
+        Kind::NotYetValid,
+        Kind::WrongPurpose,
+        Kind::ForeignCa,
+        Kind::SelfSigned,
+        Kind::Revoked,
+        Kind::WrongHost,
+    ];
+
+    /// Its name in a profile: `fixture = "expired"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Expired => "expired",
+            Kind::NotYetValid => "not-yet-valid",
+            Kind::WrongPurpose => "wrong-purpose",
+            Kind::ForeignCa => "foreign-ca",
+            Kind::SelfSigned => "self-signed",
+            Kind::Revoked => "revoked",
+            Kind::WrongHost => "wrong-host",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    /// Whether an entity of `role` can be this fixture.
+    pub fn allowed_for(self, role: Role) -> bool {
+        self != Kind::WrongHost || role == Role::Server
+    }
+
+    /// What is wrong with it, in one sentence.
+    pub fn wrong(self, role: Role) -> String {
+        let other = match role {
+            Role::Client => "serverAuth (a server's)",
+            _ => "clientAuth (a client's)",
+        };
+        match self {
+            Kind::Expired => "its validity ended the day before it was made".into(),
+            Kind::NotYetValid => "its validity starts a year after it was made".into(),
+            Kind::WrongPurpose => format!("its extendedKeyUsage is {other} only"),
+            Kind::ForeignCa => {
+                "another CA signed it, one with the real CA's subject (its .issuer.crt)".into()
+            }
+            Kind::SelfSigned => "it is self-signed".into(),
+            Kind::Revoked => "the CA's CRL revokes it".into(),
+            Kind::WrongHost => "its subjectAltName does not name the host its clients dial".into(),
+        }
+    }
+
+    /// The errors `openssl verify` may give, the first the usual one. A
+    /// foreign CA's certificate is refused as a bad signature when it names
+    /// no authority key (openssl tries the real CA, whose subject matches),
+    /// and as an unknown issuer when its authority key names the other CA.
+    pub fn openssl_errors(self) -> Vec<OpensslError> {
+        let e = |code, text| OpensslError { code, text };
+        match self {
+            Kind::Expired => vec![e(10, "certificate has expired")],
+            Kind::NotYetValid => vec![e(9, "certificate is not yet valid")],
+            Kind::WrongPurpose => vec![e(26, "unsuitable certificate purpose")],
+            Kind::ForeignCa => vec![
+                e(7, "certificate signature failure"),
+                e(20, "unable to get local issuer certificate"),
+            ],
+            Kind::SelfSigned => vec![e(18, "self-signed certificate")],
+            Kind::Revoked => vec![e(23, "certificate revoked")],
+            Kind::WrongHost => vec![e(62, "hostname mismatch")],
+        }
+    }
+
+    /// The errors rustls (webpki) gives, as its `CertificateError` names them.
+    pub fn rustls_errors(self) -> &'static [&'static str] {
+        match self {
+            Kind::Expired => &["Expired"],
+            Kind::NotYetValid => &["NotValidYet"],
+            Kind::WrongPurpose => &["InvalidPurpose"],
+            Kind::ForeignCa => &["BadSignature", "UnknownIssuer"],
+            Kind::SelfSigned => &["UnknownIssuer"],
+            Kind::Revoked => &["Revoked"],
+            Kind::WrongHost => &["NotValidForName"],
+        }
+    }
+
+    /// Whether it is made with dates other than "from now" (`-not_before`,
+    /// or `openssl ca -startdate` where x509 has no such flag).
+    pub fn has_dates(self) -> bool {
+        matches!(self, Kind::Expired | Kind::NotYetValid)
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What makes an entity a fixture: its kind, and for `wrong-host` the host
+/// its clients dial (which none of its names covers).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fixture {
+    pub kind: Kind,
+    pub host: Option<String>,
+}
+
+/// One fixture, as the manifest lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    pub name: String,
+    pub role: String,
+    pub fixture: Kind,
+    /// The host its clients dial (wrong-host only).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub host: Option<String>,
+    pub files: Vec<String>,
+    pub wrong: String,
+    pub openssl: Vec<OpensslErrorOwned>,
+    pub rustls: Vec<String>,
+}
+
+/// [`OpensslError`] as read back from a manifest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpensslErrorOwned {
+    pub code: u32,
+    pub text: String,
+}
+
+/// `fixtures.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Manifest {
+    pub fixtures: Vec<Entry>,
+}
+
+impl Entry {
+    pub fn new(files: &Files, fixture: &Fixture) -> Entry {
+        let kind = fixture.kind;
+        let mut list = vec![files.key(), files.csr(), files.crt(), files.bundle()];
+        if kind == Kind::ForeignCa {
+            list.push(files.issuer().crt());
+        }
+        Entry {
+            name: files.name.clone(),
+            role: files.role.table().to_string(),
+            fixture: kind,
+            host: fixture.host.clone(),
+            files: list,
+            wrong: kind.wrong(files.role),
+            openssl: kind
+                .openssl_errors()
+                .into_iter()
+                .map(|e| OpensslErrorOwned {
+                    code: e.code,
+                    text: e.text.to_string(),
+                })
+                .collect(),
+            rustls: kind.rustls_errors().iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    pub fn role(&self) -> Role {
+        if self.role == "server" {
+            Role::Server
+        } else {
+            Role::Client
+        }
+    }
+
+    pub fn files(&self) -> Files {
+        Files::new(&self.name, self.role())
+    }
+}
+
+impl Manifest {
+    /// The manifest as JSON, one fixture per line.
+    pub fn to_json(&self) -> String {
+        let lines: Vec<String> = self
+            .fixtures
+            .iter()
+            .map(|f| serde_json::to_string(f).unwrap_or_default())
+            .collect();
+        format!("{{\"fixtures\": [\n{}\n]}}\n", lines.join(",\n"))
+    }
+
+    pub fn parse(text: &str) -> Result<Manifest, String> {
+        serde_json::from_str(text).map_err(|e| e.to_string())
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Entry> {
+        self.fixtures.iter().find(|f| f.name == name)
+    }
+}
+
+/// A certificate's validity as openssl takes it on a command line
+/// (`YYMMDDHHMMSSZ`, UTCTime, for the years 1950 to 2049; else
+/// `YYYYMMDDHHMMSSZ`).
+pub fn openssl_time(unix: i64) -> String {
+    let days = unix.div_euclid(86_400);
+    let secs = unix.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    let (hh, mm, ss) = (secs / 3600, secs % 3600 / 60, secs % 60);
+    if (1950..2050).contains(&y) {
+        format!("{:02}{m:02}{d:02}{hh:02}{mm:02}{ss:02}Z", y % 100)
+    } else {
+        format!("{y:04}{m:02}{d:02}{hh:02}{mm:02}{ss:02}Z")
+    }
+}
+
+/// The (year, month, day) of a day count since 1970-01-01 (Howard
+/// Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// The validity of a dated fixture made at `now` for `days` days, as
+/// `(notBefore, notAfter)` in Unix seconds: an expired one ended at the
+/// start of yesterday (UTC); a not-yet-valid one starts a year from the
+/// start of today, so that it stays a fixture for that long.
+pub fn dates(kind: Kind, now: i64, days: u32) -> Option<(i64, i64)> {
+    let today = now.div_euclid(86_400) * 86_400;
+    let length = i64::from(days) * 86_400;
+    match kind {
+        Kind::Expired => Some((today - 86_400 - length, today - 86_400)),
+        Kind::NotYetValid => Some((today + 365 * 86_400, today + 365 * 86_400 + length)),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn openssl_times() {
+        assert_eq!(openssl_time(0), "700101000000Z");
+        assert_eq!(openssl_time(1_795_824_000), "261128000000Z");
+        assert_eq!(
+            openssl_time(2_556_144_000),
+            "510101000000Z".replace("51", "2051")
+        );
+        assert_eq!(openssl_time(951_782_400), "000229000000Z");
+    }
+
+    #[test]
+    fn dated_fixtures_are_well_formed() {
+        let now = 1_795_867_200; // 2026-11-28 12:00
+        let (b, a) = dates(Kind::Expired, now, 30).unwrap();
+        assert!(b < a && a < now);
+        assert_eq!(openssl_time(a), "261127000000Z");
+        assert_eq!(openssl_time(b), "261028000000Z");
+        let (b, a) = dates(Kind::NotYetValid, now, 30).unwrap();
+        assert!(now < b && b < a);
+        assert_eq!(openssl_time(b), "271128000000Z");
+        assert_eq!(dates(Kind::Revoked, now, 30), None);
+    }
+
+    #[test]
+    fn the_manifest_reads_back() {
+        let m = Manifest {
+            fixtures: vec![Entry::new(
+                &Files::new("bad", Role::Client),
+                &Fixture {
+                    kind: Kind::ForeignCa,
+                    host: None,
+                },
+            )],
+        };
+        assert_eq!(Manifest::parse(&m.to_json()).unwrap(), m);
+        assert_eq!(
+            m.fixtures[0].files,
+            ["bad.key", "bad.csr", "bad.crt", "bad.pem", "bad.issuer.crt"]
+        );
+    }
+}

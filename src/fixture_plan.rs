@@ -1,0 +1,299 @@
+//! Profile -> Plan for negative-test fixtures (fixture.rs): each one made
+//! as a good leaf is, but for the one thing that makes it bad, with
+//! openssl commands that `plan` shows like every other step.
+
+use std::path::PathBuf;
+
+use crate::fixture::{Entry, Fixture, Kind, Manifest, dates, openssl_time};
+use crate::layout::{Files, MANIFEST, Role};
+use crate::openssl::Capabilities;
+use crate::plan::{self, bundle_step, csr_step, genkey, leaf_extensions, sign_step_with};
+use crate::profile::Entity;
+use crate::prompts::Answers;
+use crate::step::{Action, Arg, Section, Step};
+
+/// The reason a revoked fixture is revoked for.
+const REVOKE_REASON: &str = "keyCompromise";
+
+/// What the fixture steps of a leaf need beyond a good leaf's.
+pub struct FixtureInputs<'a> {
+    /// The CAs above the leaf, its issuer first.
+    pub chain: &'a [&'a Entity],
+    pub answers: Answers,
+    /// The answers that make a CA certificate with the issuer's subject
+    /// (for a foreign CA), and its `-addext` texts.
+    pub issuer_answers: Option<Answers>,
+    pub ca_extensions: &'a [&'a str],
+    pub strict: bool,
+    pub caps: Capabilities,
+    /// Seconds since the epoch: the dates of dated fixtures count from it.
+    pub now: i64,
+}
+
+/// The steps of a fixture leaf: key, CSR, then the certificate made bad in
+/// its one way, its bundle, and for a revoked one the revocation and CRL.
+pub fn steps(leaf: &Entity, kind: Kind, input: FixtureInputs) -> Vec<Step> {
+    let issuer = input.chain[0];
+    let expected = input.answers.expected.clone();
+    let days = plan::leaf_days(leaf, input.strict);
+    let sans: Vec<String> = leaf.san.iter().map(|s| s.to_string()).collect();
+    let extensions = leaf_extensions(leaf, &sans, input.strict);
+    let mut steps = vec![
+        genkey(
+            leaf,
+            format!("Generate {}, for the fixture.", plan::key_words(leaf)),
+        ),
+        csr_step(leaf, input.answers),
+    ];
+    let heading = format!("The {kind} fixture: {}.", kind.wrong(leaf.role));
+    let mut sign = match kind {
+        Kind::Expired | Kind::NotYetValid => {
+            let length = days.unwrap_or(crate::profile::days::OPENSSL_DEFAULT as u32);
+            let (from, to) = dates(kind, input.now, length).unwrap_or_default();
+            let (from, to) = (openssl_time(from), openssl_time(to));
+            if input.caps.x509_dates {
+                let mut s = sign_step_with(leaf, issuer, expected, extensions, None);
+                insert_before_out(&mut s, &["-not_before", &from, "-not_after", &to]);
+                s
+            } else {
+                ca_sign_step(leaf, issuer, extensions, &from, &to)
+            }
+        }
+        Kind::WrongPurpose => {
+            let other = match leaf.role {
+                Role::Client => "extendedKeyUsage=serverAuth",
+                _ => "extendedKeyUsage=clientAuth",
+            };
+            let mut lines: Vec<&str> = extensions
+                .lines()
+                .filter(|l| !l.starts_with("extendedKeyUsage="))
+                .collect();
+            // Where a strict leaf has its own: after keyUsage.
+            let at = lines
+                .iter()
+                .position(|l| l.starts_with("keyUsage="))
+                .map_or(lines.len(), |i| i + 1);
+            lines.insert(at, other);
+            sign_step_with(leaf, issuer, expected, lines.join("\n"), days)
+        }
+        Kind::ForeignCa => {
+            let other = foreign_issuer(leaf, issuer);
+            if let Some(answers) = input.issuer_answers {
+                let mut key = genkey(
+                    &other,
+                    format!(
+                        "A throwaway CA for {}, with the real CA's subject.",
+                        leaf.name
+                    ),
+                );
+                let mut cert =
+                    plan::ca_cert_step(&other, answers, input.ca_extensions, input.strict);
+                cert.heading = "Its certificate: the real CA's subject, another key.".into();
+                // Made, kept and dropped with the fixture (`--add`).
+                for s in [&mut key, &mut cert] {
+                    s.entity = leaf.name.clone();
+                    s.section = Section::of(leaf.role);
+                }
+                steps.extend([key, cert]);
+            }
+            sign_step_with(leaf, &other, expected, extensions, days)
+        }
+        Kind::SelfSigned => self_signed_step(leaf, extensions, days),
+        Kind::Revoked | Kind::WrongHost => sign_step_with(leaf, issuer, expected, extensions, days),
+    };
+    sign.heading = heading;
+    steps.push(sign);
+    steps.push(match kind {
+        Kind::ForeignCa => bundle_step(leaf, &[&foreign_issuer(leaf, issuer)]),
+        Kind::SelfSigned => bundle_step(leaf, &[]),
+        _ => bundle_step(leaf, input.chain),
+    });
+    if kind == Kind::Revoked {
+        steps.extend(revoke_steps(leaf, &issuer.files()));
+    }
+    steps
+}
+
+/// The throwaway CA of a foreign-ca fixture: `NAME.issuer`, with the real
+/// issuer's key type and subject.
+fn foreign_issuer(leaf: &Entity, issuer: &Entity) -> Entity {
+    let files = leaf.files().issuer();
+    Entity {
+        role: Role::Ca,
+        name: files.name.clone(),
+        path: format!("{}.fixture", leaf.path),
+        p12: crate::profile::P12::No,
+        fixture: None,
+        san: Vec::new(),
+        ..issuer.clone()
+    }
+}
+
+/// Puts `words` just before a step's `-out FILE`.
+fn insert_before_out(step: &mut Step, words: &[&str]) {
+    if let Action::Openssl { args, .. } = &mut step.action {
+        let at = args
+            .iter()
+            .rposition(|a| matches!(a, Arg::Lit(w) if w == "-out"))
+            .unwrap_or(args.len());
+        for (i, w) in words.iter().enumerate() {
+            args.insert(at + i, Arg::lit(*w));
+        }
+    }
+}
+
+/// `openssl x509 -req -in NAME.csr -signkey NAME.key …`: the leaf signs
+/// its own request.
+fn self_signed_step(leaf: &Entity, extensions: String, days: Option<u32>) -> Step {
+    let f = leaf.files();
+    let (key, csr, crt) = (f.key(), f.csr(), f.crt());
+    let mut args = plan::lits(&["x509", "-req", "-in", &csr, "-signkey", &key, "-extfile"]);
+    args.push(Arg::Inline(extensions));
+    args.extend(plan::days_args(days));
+    args.extend(plan::lits(&["-out", &crt]));
+    plan::step(
+        "crt",
+        leaf,
+        String::new(),
+        Action::Openssl {
+            args,
+            stdin: Vec::new(),
+        },
+        &[&csr, &key],
+        &[&crt],
+    )
+}
+
+/// The config `openssl ca` reads to sign: the CA's database, its serial
+/// file (with `-rand_serial` a random serial, which it writes there, as
+/// x509's `-CAcreateserial` does), and the subject as the CSR has it.
+fn sign_config(ca: &Files) -> String {
+    format!(
+        "{}serial = {}\nnew_certs_dir = .\npolicy = pkiforge_policy\n[pkiforge_policy]\ncommonName = optional\n",
+        crate::lifecycle::ca_config(ca, crate::lifecycle::CRL_DAYS),
+        ca.srl()
+    )
+}
+
+/// `openssl ca … -startdate FROM -enddate TO`: for an openssl whose
+/// `x509 -req` cannot set dates (before 3.4).
+fn ca_sign_step(leaf: &Entity, issuer: &Entity, extensions: String, from: &str, to: &str) -> Step {
+    let (f, ca) = (leaf.files(), issuer.files());
+    let (csr, crt) = (f.csr(), f.crt());
+    let mut args = vec![
+        Arg::lit("ca"),
+        Arg::lit("-config"),
+        Arg::Inline(sign_config(&ca)),
+    ];
+    args.extend(plan::lits(&[
+        "-batch",
+        "-notext",
+        "-preserveDN",
+        "-rand_serial",
+        "-keyfile",
+        &ca.key(),
+        "-cert",
+        &ca.crt(),
+        "-in",
+        &csr,
+        "-extfile",
+    ]));
+    args.push(Arg::Inline(extensions));
+    args.extend(plan::lits(&[
+        "-startdate",
+        from,
+        "-enddate",
+        to,
+        "-out",
+        &crt,
+    ]));
+    let mut s = plan::step(
+        "crt",
+        leaf,
+        String::new(),
+        Action::Openssl {
+            args,
+            stdin: Vec::new(),
+        },
+        &[&csr, &ca.crt(), &ca.key(), &ca.index(), &ca.srl()],
+        &[&crt, &ca.index(), &ca.index_attr(), &ca.srl()],
+    );
+    s.subject_check = Some(crate::step::SubjectCheck {
+        file: PathBuf::from(&crt),
+        expected: leaf.subject_fields(),
+    });
+    s
+}
+
+/// Marks the leaf revoked in its CA's database, and writes the CRL.
+fn revoke_steps(leaf: &Entity, ca: &Files) -> Vec<Step> {
+    let crt = leaf.files().crt();
+    let section = Section::of(leaf.role);
+    let mut revoke = crate::lifecycle::ca_step(
+        ca,
+        &format!("{}-revoke", leaf.name),
+        &format!("Mark {crt} revoked in the CA's database."),
+        &["-revoke", &crt, "-crl_reason", REVOKE_REASON],
+        &[ca.index(), ca.index_attr()],
+    );
+    let mut crl = crate::lifecycle::gencrl_step(ca, crate::lifecycle::CRL_DAYS);
+    crl.id = format!("{}-crl", leaf.name);
+    for s in [&mut revoke, &mut crl] {
+        s.entity = leaf.name.clone();
+        s.section = section;
+    }
+    vec![revoke, crl]
+}
+
+/// The database `openssl ca` keeps for the leaves' issuer, new, when a
+/// fixture needs it (a revoked one, or dates set by `openssl ca`).
+pub fn database_steps(
+    fixtures: &[(&Entity, &Fixture)],
+    ca: &Files,
+    caps: Capabilities,
+) -> Vec<Step> {
+    let needs = fixtures
+        .iter()
+        .find(|(_, f)| f.kind == Kind::Revoked || (f.kind.has_dates() && !caps.x509_dates));
+    let Some((first, _)) = needs else {
+        return Vec::new();
+    };
+    let mut steps = crate::lifecycle::database_steps(ca, &|_| false);
+    for s in &mut steps {
+        s.entity = format!("{}-database", ca.name);
+        s.section = Section::of(first.role);
+    }
+    steps
+}
+
+/// `fixtures.json`: what each fixture is, its files, and the errors a
+/// correct verifier gives. Written again whenever a fixture is made.
+pub fn manifest_step(fixtures: &[(&Entity, &Fixture)]) -> Option<Step> {
+    let (last, _) = fixtures.last()?;
+    let manifest = Manifest {
+        fixtures: fixtures
+            .iter()
+            .map(|(e, f)| Entry::new(&e.files(), f))
+            .collect(),
+    };
+    let crts: Vec<PathBuf> = fixtures
+        .iter()
+        .map(|(e, _)| PathBuf::from(e.files().crt()))
+        .collect();
+    Some(Step {
+        id: "fixtures-manifest".into(),
+        entity: "fixtures".into(),
+        section: Section::of(last.role),
+        heading: "The manifest of the fixtures: what is wrong with each, and the error a correct verifier gives.".into(),
+        action: Action::Write {
+            text: manifest.to_json(),
+            out: PathBuf::from(MANIFEST),
+        },
+        inputs: crts,
+        outputs: vec![PathBuf::from(MANIFEST)],
+        keys: Vec::new(),
+        subject_check: None,
+        expect: None,
+        report: false,
+    })
+}
