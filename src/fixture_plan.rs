@@ -151,17 +151,15 @@ fn self_signed_step(leaf: &Entity, extensions: String, days: Option<u32>) -> Ste
     args.push(Arg::Inline(extensions));
     args.extend(plan::days_args(days));
     args.extend(plan::lits(&["-out", &crt]));
-    plan::step(
-        "crt",
-        leaf,
-        String::new(),
-        Action::Openssl {
-            args,
-            stdin: Vec::new(),
-        },
-        &[&csr, &key],
-        &[&crt],
-    )
+    crt_step(leaf, args, &[&csr, &key], &[&crt])
+}
+
+/// The step that makes a fixture's certificate with `args` (its heading is
+/// the fixture's, set by [`steps`]).
+fn crt_step(leaf: &Entity, args: Vec<Arg>, inputs: &[&str], outputs: &[&str]) -> Step {
+    let stdin = Vec::new();
+    let action = Action::Openssl { args, stdin };
+    plan::step("crt", leaf, String::new(), action, inputs, outputs)
 }
 
 /// The config `openssl ca` reads to sign: the CA's database, its serial
@@ -207,14 +205,9 @@ fn ca_sign_step(leaf: &Entity, issuer: &Entity, extensions: String, from: &str, 
         "-out",
         &crt,
     ]));
-    let mut s = plan::step(
-        "crt",
+    let mut s = crt_step(
         leaf,
-        String::new(),
-        Action::Openssl {
-            args,
-            stdin: Vec::new(),
-        },
+        args,
         &[&csr, &ca.crt(), &ca.key(), &ca.index(), &ca.srl()],
         &[&crt, &ca.index(), &ca.index_attr(), &ca.srl()],
     );

@@ -54,7 +54,12 @@ fn expected_errors() -> Vec<(&'static str, u32, &'static str)> {
             out.push((leak(format!("{role}-{kind}")), code, text));
         }
     }
-    out.push(("server-wrong-host", 62, "hostname mismatch"));
+    let host = if old {
+        "Hostname mismatch"
+    } else {
+        "hostname mismatch"
+    };
+    out.push(("server-wrong-host", 62, host));
     out
 }
 
