@@ -15,6 +15,11 @@ use crate::step::{Action, Arg, Section, Step};
 /// The reason a revoked fixture is revoked for.
 const REVOKE_REASON: &str = "keyCompromise";
 
+/// How long the CRL of a revoked fixture is valid: as long as a
+/// not-yet-valid fixture stays one, so that a set of fixtures lasts a year
+/// in a test suite (`pkiforge crl` re-issues it).
+pub const CRL_DAYS: u32 = 365;
+
 /// What the fixture steps of a leaf need beyond a good leaf's.
 pub struct FixtureInputs<'a> {
     /// The CAs above the leaf, its issuer first.
@@ -229,7 +234,7 @@ fn revoke_steps(leaf: &Entity, ca: &Files) -> Vec<Step> {
         &["-revoke", &crt, "-crl_reason", REVOKE_REASON],
         &[ca.index(), ca.index_attr()],
     );
-    let mut crl = crate::lifecycle::gencrl_step(ca, crate::lifecycle::CRL_DAYS);
+    let mut crl = crate::lifecycle::gencrl_step(ca, CRL_DAYS);
     crl.id = format!("{}-crl", leaf.name);
     for s in [&mut revoke, &mut crl] {
         s.entity = leaf.name.clone();

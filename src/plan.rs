@@ -938,7 +938,7 @@ mod tests {
         ));
         assert!(
             revoked[7]
-                .ends_with(" -batch -keyfile ca.key -cert ca.crt -gencrl -crldays 30 -out ca.crl")
+                .ends_with(" -batch -keyfile ca.key -cert ca.crt -gencrl -crldays 365 -out ca.crl")
         );
     }
 

@@ -129,6 +129,11 @@ fn the_manifest_and_inspect_say_what_is_wrong_with_each() {
         table.contains("\nclient-revoked.crt        revoked        the CA's CRL revokes it"),
         "{table}"
     );
+    // Fixtures are not what status watches, and their CRL lasts a year.
+    let status = run_ok(fixtures_pki(), &["status", "pki"]);
+    assert!(!status.contains("-expired"), "{status}");
+    assert!(status.lines().last().unwrap().starts_with("ca.crl "), "{status}");
+    assert!(status.contains(" 364  valid\n") || status.contains(" 365  valid\n"), "{status}");
     let lint = run_ok(fixtures_pki(), &["lint", "pki"]);
     assert_eq!(
         lint,
