@@ -191,6 +191,12 @@ pub fn run(openssl: &Openssl, dir: &Path, spec: &CheckSpec) -> Result<Vec<Case>>
         _ => None,
     };
     let fixtures = fixture_parties(dir, spec, &server_chain, &client_chain)?;
+    if !fixtures.is_empty() && pairs(spec).is_empty() {
+        return Err(Error::BadInput(format!(
+            "{} has fixtures, which are tried against a good server and client of the same PKI, and it has no pair of them; add a [[server]] and a [[client]] without fixture to the profile, and run it with --add",
+            dir.display()
+        )));
+    }
     let mut cases = Vec::new();
     let mut tried: Vec<String> = Vec::new();
     for (server, client) in pairs(spec) {

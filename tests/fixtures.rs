@@ -441,3 +441,17 @@ fn a_fixture_that_verifies_or_fails_for_another_reason_is_a_failed_check() {
         "{out}"
     );
 }
+
+#[test]
+fn handshake_needs_a_good_pair_to_try_the_fixtures_against() {
+    let tmp = tempfile::tempdir().unwrap();
+    let profile = FAST.replace("[client]\n", "[client]\nfixture = \"self-signed\"\n");
+    write(&tmp.path().join("p.toml"), &profile);
+    run_ok(tmp.path(), &["--quiet", "run", "p.toml", "--out", "pki"]);
+    let (out, err, code) = run(tmp.path(), &["handshake", "pki"]);
+    assert_eq!((out.as_str(), code), ("", 2), "{err}");
+    assert_eq!(
+        err,
+        "error: pki has fixtures, which are tried against a good server and client of the same PKI, and it has no pair of them; add a [[server]] and a [[client]] without fixture to the profile, and run it with --add\n"
+    );
+}
