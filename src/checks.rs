@@ -99,12 +99,10 @@ impl CheckSpec {
         };
         let fixtures: Vec<FixtureSpec> = profile
             .fixtures()
-            .filter_map(|e| {
-                e.fixture.as_ref().map(|f| FixtureSpec {
-                    leaf: leaf(e),
-                    kind: f.kind,
-                    host: f.host.clone(),
-                })
+            .map(|(e, f)| FixtureSpec {
+                leaf: leaf(e),
+                kind: f.kind,
+                host: f.host.clone(),
             })
             .collect();
         CheckSpec {

@@ -43,73 +43,26 @@ pub fn steps(leaf: &Entity, kind: Kind, input: FixtureInputs) -> Vec<Step> {
     let days = plan::leaf_days(leaf, input.strict);
     let sans: Vec<String> = leaf.san.iter().map(|s| s.to_string()).collect();
     let extensions = leaf_extensions(leaf, &sans, input.strict);
-    let mut steps = vec![
-        genkey(
-            leaf,
-            format!("Generate {}, for the fixture.", plan::key_words(leaf)),
-        ),
-        csr_step(leaf, input.answers),
-    ];
-    let heading = format!("The {kind} fixture: {}.", kind.wrong(leaf.role));
+    let heading = format!("Generate {}, for the fixture.", plan::key_words(leaf));
+    let mut steps = vec![genkey(leaf, heading), csr_step(leaf, input.answers.clone())];
+    let other = foreign_issuer(leaf, issuer);
     let mut sign = match kind {
-        Kind::Expired | Kind::NotYetValid => {
-            let length = days.unwrap_or(crate::profile::days::OPENSSL_DEFAULT as u32);
-            let (from, to) = dates(kind, input.now, length).unwrap_or_default();
-            let (from, to) = (openssl_time(from), openssl_time(to));
-            if input.caps.x509_dates {
-                let mut s = sign_step_with(leaf, issuer, expected, extensions, None);
-                insert_before_out(&mut s, &["-not_before", &from, "-not_after", &to]);
-                s
-            } else {
-                ca_sign_step(leaf, issuer, extensions, &from, &to)
-            }
-        }
+        Kind::Expired | Kind::NotYetValid => dated_step(leaf, kind, &input, extensions, days),
         Kind::WrongPurpose => {
-            let other = match leaf.role {
-                Role::Client => "extendedKeyUsage=serverAuth",
-                _ => "extendedKeyUsage=clientAuth",
-            };
-            let mut lines: Vec<&str> = extensions
-                .lines()
-                .filter(|l| !l.starts_with("extendedKeyUsage="))
-                .collect();
-            // Where a strict leaf has its own: after keyUsage.
-            let at = lines
-                .iter()
-                .position(|l| l.starts_with("keyUsage="))
-                .map_or(lines.len(), |i| i + 1);
-            lines.insert(at, other);
-            sign_step_with(leaf, issuer, expected, lines.join("\n"), days)
+            let text = other_purpose(&extensions, leaf.role);
+            sign_step_with(leaf, issuer, expected, text, days)
         }
         Kind::ForeignCa => {
-            let other = foreign_issuer(leaf, issuer);
-            if let Some(answers) = input.issuer_answers {
-                let mut key = genkey(
-                    &other,
-                    format!(
-                        "A throwaway CA for {}, with the real CA's subject.",
-                        leaf.name
-                    ),
-                );
-                let mut cert =
-                    plan::ca_cert_step(&other, answers, input.ca_extensions, input.strict);
-                cert.heading = "Its certificate: the real CA's subject, another key.".into();
-                // Made, kept and dropped with the fixture (`--add`).
-                for s in [&mut key, &mut cert] {
-                    s.entity = leaf.name.clone();
-                    s.section = Section::of(leaf.role);
-                }
-                steps.extend([key, cert]);
-            }
+            steps.extend(foreign_ca_steps(leaf, &other, &input));
             sign_step_with(leaf, &other, expected, extensions, days)
         }
         Kind::SelfSigned => self_signed_step(leaf, extensions, days),
         Kind::Revoked | Kind::WrongHost => sign_step_with(leaf, issuer, expected, extensions, days),
     };
-    sign.heading = heading;
+    sign.heading = format!("The {kind} fixture: {}.", kind.wrong(leaf.role));
     steps.push(sign);
     steps.push(match kind {
-        Kind::ForeignCa => bundle_step(leaf, &[&foreign_issuer(leaf, issuer)]),
+        Kind::ForeignCa => bundle_step(leaf, &[&other]),
         Kind::SelfSigned => bundle_step(leaf, &[]),
         _ => bundle_step(leaf, input.chain),
     });
@@ -117,6 +70,67 @@ pub fn steps(leaf: &Entity, kind: Kind, input: FixtureInputs) -> Vec<Step> {
         steps.extend(revoke_steps(leaf, &issuer.files()));
     }
     steps
+}
+
+/// An expired or not-yet-valid fixture's certificate, for as many days as
+/// the leaf would be valid: x509 sets the dates where it can, else `openssl ca`.
+fn dated_step(
+    leaf: &Entity,
+    kind: Kind,
+    input: &FixtureInputs,
+    extensions: String,
+    days: Option<u32>,
+) -> Step {
+    let issuer = input.chain[0];
+    let length = days.unwrap_or(crate::profile::days::OPENSSL_DEFAULT as u32);
+    let (from, to) = dates(kind, input.now, length).unwrap_or_default();
+    let (from, to) = (openssl_time(from), openssl_time(to));
+    if !input.caps.x509_dates {
+        return ca_sign_step(leaf, issuer, extensions, &from, &to);
+    }
+    let expected = input.answers.expected.clone();
+    let mut s = sign_step_with(leaf, issuer, expected, extensions, None);
+    insert_before_out(&mut s, &["-not_before", &from, "-not_after", &to]);
+    s
+}
+
+/// The leaf's extension text with the other role's extendedKeyUsage only,
+/// where a strict leaf has its own (after keyUsage), else at the end.
+fn other_purpose(extensions: &str, role: Role) -> String {
+    let other = match role {
+        Role::Client => "extendedKeyUsage=serverAuth",
+        _ => "extendedKeyUsage=clientAuth",
+    };
+    let mut lines: Vec<&str> = extensions
+        .lines()
+        .filter(|l| !l.starts_with("extendedKeyUsage="))
+        .collect();
+    let at = lines
+        .iter()
+        .position(|l| l.starts_with("keyUsage="))
+        .map_or(lines.len(), |i| i + 1);
+    lines.insert(at, other);
+    lines.join("\n")
+}
+
+/// The throwaway CA's key and certificate, made, kept and dropped with the
+/// fixture (`--add`).
+fn foreign_ca_steps(leaf: &Entity, other: &Entity, input: &FixtureInputs) -> Vec<Step> {
+    let Some(answers) = input.issuer_answers.clone() else {
+        return Vec::new();
+    };
+    let heading = format!(
+        "A throwaway CA for {}, with the real CA's subject.",
+        leaf.name
+    );
+    let mut key = genkey(other, heading);
+    let mut cert = plan::ca_cert_step(other, answers, input.ca_extensions, input.strict);
+    cert.heading = "Its certificate: the real CA's subject, another key.".into();
+    for s in [&mut key, &mut cert] {
+        s.entity = leaf.name.clone();
+        s.section = Section::of(leaf.role);
+    }
+    vec![key, cert]
 }
 
 /// The throwaway CA of a foreign-ca fixture: `NAME.issuer`, with the real

@@ -208,49 +208,82 @@ pub fn run(openssl: &Openssl, dir: &Path, spec: &CheckSpec) -> Result<Vec<Case>>
         // The same scenarios with each TLS stack, openssl's first.
         for stack in ["openssl", "rustls"] {
             let mut all = scenarios(&srv, &cli, &foreign, &host).to_vec();
-            // Revoked clients once per server, with its first client.
-            let first_pair = !tried.contains(&server.name);
-            all.extend(revoked.iter().filter(|_| first_pair).map(|r| Scenario {
-                name: format!("{} with {}, revoked in the CRL", srv.label, r.label),
-                client: Some(r),
-                host: host.clone(),
-                expected: Outcome::Refused,
-                server: None,
-                reasons: Vec::new(),
-            }));
-            if let Some(outside) = outside.as_ref().filter(|_| first_pair) {
-                all.push(Scenario {
-                    name: format!("{} as {OUTSIDE_HOST}", outside.label),
-                    client: Some(&cli),
-                    host: Host::Dns(OUTSIDE_HOST.into()),
-                    expected: Outcome::Refused,
-                    server: Some(outside),
-                    reasons: Vec::new(),
-                });
-            }
-            if first_pair && tried.is_empty() {
-                all.extend(fixture_scenarios(stack, &fixtures, &srv, &cli, &host));
+            // Revoked clients and the outside server once per server, with
+            // its first client; the fixtures with the first pair.
+            if !tried.contains(&server.name) {
+                all.extend(once_per_server(
+                    &srv,
+                    &cli,
+                    &host,
+                    &revoked,
+                    outside.as_ref(),
+                ));
+                if tried.is_empty() {
+                    all.extend(fixture_scenarios(stack, &fixtures, &srv, &cli, &host));
+                }
             }
             for sc in all {
                 signals::check()?;
-                let server = sc.server.unwrap_or(&srv);
-                let (got, detail) = match stack {
-                    "openssl" => openssl_case(openssl, &trust, server, sc.client, &sc.host)?,
-                    _ => rustls_case(&trust, server, sc.client, &sc.host)?,
-                };
-                cases.push(Case {
-                    stack,
-                    name: sc.name,
-                    expected: sc.expected,
-                    got,
-                    detail,
-                    reasons: sc.reasons,
-                });
+                cases.push(run_case(openssl, &trust, &srv, stack, sc)?);
             }
         }
         tried.push(server.name.clone());
     }
     Ok(cases)
+}
+
+/// The scenarios each server meets once: every revoked client, and a
+/// server certificate made outside the intermediate's constraints.
+fn once_per_server<'a>(
+    srv: &Party,
+    cli: &'a Party,
+    host: &Host,
+    revoked: &'a [Party],
+    outside: Option<&'a Party>,
+) -> Vec<Scenario<'a>> {
+    let mut all: Vec<Scenario<'a>> = revoked
+        .iter()
+        .map(|r| Scenario {
+            name: format!("{} with {}, revoked in the CRL", srv.label, r.label),
+            client: Some(r),
+            host: host.clone(),
+            expected: Outcome::Refused,
+            server: None,
+            reasons: Vec::new(),
+        })
+        .collect();
+    all.extend(outside.map(|outside| Scenario {
+        name: format!("{} as {OUTSIDE_HOST}", outside.label),
+        client: Some(cli),
+        host: Host::Dns(OUTSIDE_HOST.into()),
+        expected: Outcome::Refused,
+        server: Some(outside),
+        reasons: Vec::new(),
+    }));
+    all
+}
+
+/// One scenario with one TLS stack, against `srv` unless it names its own server.
+fn run_case(
+    openssl: &Openssl,
+    trust: &Trust,
+    srv: &Party,
+    stack: &'static str,
+    sc: Scenario,
+) -> Result<Case> {
+    let server = sc.server.unwrap_or(srv);
+    let (got, detail) = match stack {
+        "openssl" => openssl_case(openssl, trust, server, sc.client, &sc.host)?,
+        _ => rustls_case(trust, server, sc.client, &sc.host)?,
+    };
+    Ok(Case {
+        stack,
+        name: sc.name,
+        expected: sc.expected,
+        got,
+        detail,
+        reasons: sc.reasons,
+    })
 }
 
 /// A fixture as a party of a session: its kind, and the host its clients
@@ -945,57 +978,88 @@ fn rustls_configs(
         })?;
     }
     let roots = Arc::new(roots);
-    let refused =
-        |side: &str, e: &dyn fmt::Display| Ok(Err((Outcome::Refused, format!("{side}: {e}"))));
+    // Each side checks the other's certificate against the CA's CRL: the
+    // leaf only, as openssl's -crl_check (the CRL is its issuer's).
+    let crls = match &trust.crl {
+        Some(crl) => load_crls(crl)?,
+        None => Vec::new(),
+    };
+    let server_config = match rustls_server(ca, server, &roots, &crls, &provider)? {
+        Ok(c) => c,
+        Err(e) => return Ok(Err((Outcome::Refused, format!("server: {e}")))),
+    };
+    let client_config = match rustls_client(client, roots, crls, provider)? {
+        Ok(c) => c,
+        Err(e) => return Ok(Err((Outcome::Refused, format!("client: {e}")))),
+    };
+    Ok(Ok((server_config, client_config)))
+}
 
+type Provider = Arc<rustls::crypto::CryptoProvider>;
+
+/// The server's rustls configuration: its certificate and chain (the CA
+/// when it names none), requiring a client certificate from the CA; `Err`
+/// with what rustls refused.
+fn rustls_server(
+    ca: &Path,
+    server: &Party,
+    roots: &Arc<rustls::RootCertStore>,
+    crls: &[CertificateRevocationListDer<'static>],
+    provider: &Provider,
+) -> Result<std::result::Result<Arc<rustls::ServerConfig>, String>> {
     let mut verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
         roots.clone(),
         provider.clone(),
     );
-    if let Some(crl) = &trust.crl {
-        // The client's certificate must not be in the CA's CRL.
-        // The leaf only, as openssl's -crl_check: the CRL is its issuer's.
+    if !crls.is_empty() {
         verifier = verifier
-            .with_crls(load_crls(crl)?)
+            .with_crls(crls.to_vec())
             .only_check_end_entity_revocation();
     }
     let verifier = match verifier.build() {
         Ok(v) => v,
-        Err(e) => return refused("server", &e),
+        Err(e) => return Ok(Err(e.to_string())),
     };
-    let mut server_chain = load_certs(&server.crt)?;
+    let mut chain = load_certs(&server.crt)?;
     if server.chain.is_empty() {
-        server_chain.extend(load_certs(ca)?);
+        chain.extend(load_certs(ca)?);
     }
     for c in &server.chain {
-        server_chain.extend(load_certs(c)?);
+        chain.extend(load_certs(c)?);
     }
-    let server_config = rustls::ServerConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| Error::Usage(e.to_string()))?
-        .with_client_cert_verifier(verifier)
-        .with_single_cert(server_chain, load_key(&server.key)?);
-    let server_config = match server_config {
-        Ok(c) => Arc::new(c),
-        Err(e) => return refused("server", &e),
-    };
-    let mut server_verifier =
+    Ok(
+        rustls::ServerConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| Error::Usage(e.to_string()))?
+            .with_client_cert_verifier(verifier)
+            .with_single_cert(chain, load_key(&server.key)?)
+            .map(Arc::new)
+            .map_err(|e| e.to_string()),
+    )
+}
+
+/// The client's rustls configuration: it checks the server against the
+/// CA, and presents its certificate and chain if it has one.
+fn rustls_client(
+    client: Option<&Party>,
+    roots: Arc<rustls::RootCertStore>,
+    crls: Vec<CertificateRevocationListDer<'static>>,
+    provider: Provider,
+) -> Result<std::result::Result<Arc<rustls::ClientConfig>, String>> {
+    let mut verifier =
         rustls::client::WebPkiServerVerifier::builder_with_provider(roots, provider.clone());
-    if let Some(crl) = &trust.crl {
-        // The server's certificate must not be in the CA's CRL.
-        server_verifier = server_verifier
-            .with_crls(load_crls(crl)?)
-            .only_check_end_entity_revocation();
+    if !crls.is_empty() {
+        verifier = verifier.with_crls(crls).only_check_end_entity_revocation();
     }
-    let server_verifier = match server_verifier.build() {
+    let verifier = match verifier.build() {
         Ok(v) => v,
-        Err(e) => return refused("client", &e),
+        Err(e) => return Ok(Err(e.to_string())),
     };
     let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| Error::Usage(e.to_string()))?
-        .with_webpki_verifier(server_verifier);
-    let client_config = match client {
+        .with_webpki_verifier(verifier);
+    let config = match client {
         Some(c) => {
             let mut certs = load_certs(&c.crt)?;
             for link in &c.chain {
@@ -1005,11 +1069,7 @@ fn rustls_configs(
         }
         None => Ok(builder.with_no_client_auth()),
     };
-    let client_config = match client_config {
-        Ok(c) => Arc::new(c),
-        Err(e) => return refused("client", &e),
-    };
-    Ok(Ok((server_config, client_config)))
+    Ok(config.map(Arc::new).map_err(|e| e.to_string()))
 }
 
 /// A rustls server thread and client on a loopback port, exchanging a line

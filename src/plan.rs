@@ -239,36 +239,7 @@ pub fn build(
     caps: Capabilities,
     now: i64,
 ) -> Result<Plan> {
-    let mut problems: Vec<Problem> = Vec::new();
-    let mut answers = |entity: &Entity, csr: bool| match layout.answers_for(entity, csr) {
-        Ok(a) => Some(a),
-        Err(p) => {
-            problems.extend(p);
-            None
-        }
-    };
-    let ca_answers = answers(&profile.ca, false);
-    let inter_answers = profile
-        .intermediate
-        .as_ref()
-        .map(|i| answers(&i.entity, true));
-    let leaf_answers: Vec<Option<Answers>> = profile.leaves().map(|e| answers(e, true)).collect();
-    // A foreign-ca fixture's CA has the issuer's subject.
-    let issuer_answers = profile
-        .fixtures()
-        .next()
-        .map(|_| answers(profile.issuer(), false));
-    let (Some(ca_answers), Some(inter_answers), Some(leaf_answers), Some(issuer_answers)) = (
-        ca_answers,
-        inter_answers.map_or(Some(None), |a| a.map(Some)),
-        leaf_answers.into_iter().collect::<Option<Vec<_>>>(),
-        issuer_answers.map_or(Some(None), |a| a.map(Some)),
-    ) else {
-        return Err(Error::Profile(Problems {
-            file: profile.path.clone(),
-            list: problems,
-        }));
-    };
+    let answers = Answered::of(profile, layout)?;
     let strict = profile.extensions == Extensions::Strict;
     let ca_extensions = if strict {
         strict_ca_extensions(layout, caps).map_err(|message| Error::Config {
@@ -278,31 +249,28 @@ pub fn build(
     } else {
         Vec::new()
     };
-    let mut steps = ca_steps(&profile.ca, ca_answers, &ca_extensions, strict);
+    let mut steps = ca_steps(&profile.ca, answers.ca, &ca_extensions, strict);
     let mut chain = vec![&profile.ca];
-    if let (Some(inter), Some(answers)) = (&profile.intermediate, inter_answers) {
+    if let (Some(inter), Some(answers)) = (&profile.intermediate, answers.intermediate) {
         steps.extend(intermediate_steps(inter, &profile.ca, answers));
         chain.insert(0, &inter.entity);
     }
-    let fixtures: Vec<(&Entity, &Fixture)> = profile
-        .leaves()
-        .filter_map(|e| e.fixture.as_ref().map(|f| (e, f)))
-        .collect();
+    let fixtures: Vec<(&Entity, &Fixture)> = profile.fixtures().collect();
     steps.extend(crate::fixture_plan::database_steps(
         &fixtures,
         &profile.issuer().files(),
         caps,
     ));
-    for (leaf, answers) in profile.leaves().zip(leaf_answers) {
+    for (leaf, leaf_answers) in profile.leaves().zip(answers.leaves) {
         match &leaf.fixture {
-            None => steps.extend(leaf_steps(leaf, &chain, answers, strict, caps)),
+            None => steps.extend(leaf_steps(leaf, &chain, leaf_answers, strict, caps)),
             Some(f) => steps.extend(crate::fixture_plan::steps(
                 leaf,
                 f.kind,
                 crate::fixture_plan::FixtureInputs {
                     chain: &chain,
-                    answers,
-                    issuer_answers: issuer_answers.clone(),
+                    answers: leaf_answers,
+                    issuer_answers: answers.issuer.clone(),
                     ca_extensions: &ca_extensions,
                     strict,
                     caps,
@@ -318,6 +286,58 @@ pub fn build(
         checks,
         removes: Vec::new(),
     })
+}
+
+/// The answers typed at openssl's prompts, for every entity of a profile.
+struct Answered {
+    ca: Answers,
+    intermediate: Option<Answers>,
+    leaves: Vec<Answers>,
+    /// A CA certificate with the leaves' issuer's subject (a foreign-ca
+    /// fixture's other CA), when the profile has fixtures.
+    issuer: Option<Answers>,
+}
+
+impl Answered {
+    /// Every entity's answers, or every problem with them at once.
+    fn of(profile: &Profile, layout: &PromptLayout) -> Result<Answered> {
+        let mut problems: Vec<Problem> = Vec::new();
+        let mut answers = |entity: &Entity, csr: bool| match layout.answers_for(entity, csr) {
+            Ok(a) => Some(a),
+            Err(p) => {
+                problems.extend(p);
+                None
+            }
+        };
+        let ca = answers(&profile.ca, false);
+        let intermediate = profile
+            .intermediate
+            .as_ref()
+            .map(|i| answers(&i.entity, true));
+        let leaves: Vec<Option<Answers>> = profile.leaves().map(|e| answers(e, true)).collect();
+        let issuer = profile
+            .fixtures()
+            .next()
+            .map(|_| answers(profile.issuer(), false));
+        let optional = |a: Option<Option<Answers>>| a.map_or(Some(None), |a| a.map(Some));
+        match (
+            ca,
+            optional(intermediate),
+            leaves.into_iter().collect::<Option<Vec<_>>>(),
+            optional(issuer),
+        ) {
+            (Some(ca), Some(intermediate), Some(leaves), Some(issuer)) => Ok(Answered {
+                ca,
+                intermediate,
+                leaves,
+                issuer,
+            }),
+            _ => Err(Error::Profile(Problems {
+                file: profile.path.clone(),
+                list: problems,
+            })),
+        }
+    }
 }
 
 /// How many days an entity's certificate will be valid for.

@@ -295,9 +295,16 @@ impl Profile {
         self.leaves().filter(|e| e.fixture.is_none())
     }
 
-    /// The negative-test fixtures.
-    pub fn fixtures(&self) -> impl Iterator<Item = &Entity> {
-        self.leaves().filter(|e| e.fixture.is_some())
+    /// The negative-test fixtures, each with what makes it one.
+    pub fn fixtures(&self) -> impl Iterator<Item = (&Entity, &Fixture)> {
+        self.leaves()
+            .filter_map(|e| e.fixture.as_ref().map(|f| (e, f)))
+    }
+
+    /// Whether a fixture has dates other than "from now" (expired,
+    /// not-yet-valid): the plan then asks how openssl sets them.
+    pub fn has_dated_fixtures(&self) -> bool {
+        self.fixtures().any(|(_, f)| f.kind.has_dates())
     }
 
     /// Whether any entity asks for a PKCS#12 bundle.

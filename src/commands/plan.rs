@@ -46,10 +46,7 @@ pub fn plan_for(profile: &Path, openssl_flag: Option<&Path>, timeout: Duration) 
     let mut openssl = Openssl::locate(openssl_flag, timeout)?;
     openssl.require_addext()?;
     let layout = PromptLayout::read(&mut openssl)?;
-    let dates = profile
-        .fixtures()
-        .any(|e| e.fixture.as_ref().is_some_and(|f| f.kind.has_dates()));
-    let caps = openssl.capabilities_for(profile.has_p12(), dates)?;
+    let caps = openssl.capabilities_for(profile.has_p12(), profile.has_dated_fixtures())?;
     let plan = plan::build(&profile, &layout, caps, super::now())?;
     Ok(Planned {
         profile,
