@@ -174,23 +174,11 @@ pub fn checks(spec: &CheckSpec, caps: Capabilities) -> Vec<Step> {
 fn fixture_checks(spec: &CheckSpec, fixture: &FixtureSpec, caps: Capabilities) -> Vec<Step> {
     let leaf = &fixture.leaf;
     let f = leaf.files();
-    let purpose = match leaf.role {
-        Role::Client => "sslclient",
-        _ => "sslserver",
-    };
-    let mut ways = lits(&["-purpose", purpose]);
-    if let Some(host) = &fixture.host {
-        let flag = if host.parse::<std::net::IpAddr>().is_ok() {
-            "-verify_ip"
-        } else {
-            "-verify_hostname"
-        };
-        ways.extend(lits(&[flag, host]));
-    }
-    let crl = spec.issuer_files().crl();
-    if spec.crl {
-        ways.extend(lits(&["-crl_check", "-CRLfile", &crl]));
-    }
+    // Its purpose; for a wrong-host fixture, the host its clients dial.
+    let host: Vec<San> = fixture.host.iter().map(|h| San::host(h)).collect();
+    let (_, mut ways) = verify_ways(leaf.role, &host).remove(0);
+    let (crl_words, crl) = crl_check(spec);
+    ways.extend(crl_words);
     let untrusted = spec.intermediate_files().map(|i| i.crt());
     let mut refused = verify_step(
         format!("refused-{}", leaf.name),
@@ -200,18 +188,8 @@ fn fixture_checks(spec: &CheckSpec, fixture: &FixtureSpec, caps: Capabilities) -
         ways,
         &[f.crt()],
     );
-    if spec.crl {
-        refused.inputs.push(PathBuf::from(&crl));
-    }
-    refused.expect = Some(Expect::Refused {
-        kind: fixture.kind,
-        errors: fixture
-            .kind
-            .openssl_errors()
-            .iter()
-            .map(|e| e.code)
-            .collect(),
-    });
+    refused.inputs.extend(crl);
+    refused.expect = Some(Expect::Refused(fixture.kind));
     let chain = match fixture.kind {
         Kind::ForeignCa => vec![f.issuer()],
         Kind::SelfSigned => Vec::new(),
@@ -318,7 +296,6 @@ fn name_checks(spec: &CheckSpec) -> Vec<Step> {
         }
     }
     let ca_crt = spec.ca_files().crt();
-    let crl = spec.issuer_files().crl();
     let untrusted = spec.intermediate_files().map(|f| f.crt());
     let mut steps: Vec<Step> = groups
         .into_iter()
@@ -330,11 +307,9 @@ fn name_checks(spec: &CheckSpec) -> Vec<Step> {
                 ([one], None) => format!("verify-{one}-{}", g.key),
                 _ => format!("verify-{}", g.key),
             };
+            let (crl_words, crl) = crl_check(spec);
             let mut ways = g.ways;
-            if spec.crl {
-                // Not revoked: the CA's CRL must be there, current, and not list them.
-                ways.extend([Arg::lit("-crl_check"), Arg::lit("-CRLfile"), Arg::lit(&crl)]);
-            }
+            ways.extend(crl_words);
             let mut step = verify_step(
                 id,
                 "The certificates are valid for their purpose and for this name.",
@@ -343,14 +318,25 @@ fn name_checks(spec: &CheckSpec) -> Vec<Step> {
                 ways,
                 &g.crts,
             );
-            if spec.crl {
-                step.inputs.push(PathBuf::from(&crl));
-            }
+            step.inputs.extend(crl);
             step
         })
         .collect();
     steps.extend(out);
     steps
+}
+
+/// With a CRL, verify's words to check a certificate is not revoked (the
+/// CA's CRL must be there, current, and not list it), and the CRL file.
+fn crl_check(spec: &CheckSpec) -> (Vec<Arg>, Option<PathBuf>) {
+    if !spec.crl {
+        return (Vec::new(), None);
+    }
+    let crl = spec.issuer_files().crl();
+    (
+        lits(&["-crl_check", "-CRLfile", &crl]),
+        Some(PathBuf::from(crl)),
+    )
 }
 
 /// The ways to verify a leaf of `role` for `sans`: `(group key, words)`.

@@ -22,11 +22,12 @@ pub enum Kind {
     WrongHost,
 }
 
-/// The error of `openssl verify` (`error CODE at 0 depth lookup: TEXT`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The error of `openssl verify` (`error CODE at 0 depth lookup: TEXT`),
+/// in OpenSSL 3's words.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OpensslError {
     pub code: u32,
-    pub text: &'static str,
+    pub text: String,
 }
 
 impl Kind {
@@ -86,7 +87,10 @@ impl Kind {
     /// no authority key (openssl tries the real CA, whose subject matches),
     /// and as an unknown issuer when its authority key names the other CA.
     pub fn openssl_errors(self) -> Vec<OpensslError> {
-        let e = |code, text| OpensslError { code, text };
+        let e = |code, text: &str| OpensslError {
+            code,
+            text: text.to_string(),
+        };
         match self {
             Kind::Expired => vec![e(10, "certificate has expired")],
             Kind::NotYetValid => vec![e(9, "certificate is not yet valid")],
@@ -146,15 +150,8 @@ pub struct Entry {
     pub host: Option<String>,
     pub files: Vec<String>,
     pub wrong: String,
-    pub openssl: Vec<OpensslErrorOwned>,
+    pub openssl: Vec<OpensslError>,
     pub rustls: Vec<String>,
-}
-
-/// [`OpensslError`] as read back from a manifest.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OpensslErrorOwned {
-    pub code: u32,
-    pub text: String,
 }
 
 /// `fixtures.json`.
@@ -177,14 +174,7 @@ impl Entry {
             host: fixture.host.clone(),
             files: list,
             wrong: kind.wrong(files.role),
-            openssl: kind
-                .openssl_errors()
-                .into_iter()
-                .map(|e| OpensslErrorOwned {
-                    code: e.code,
-                    text: e.text.to_string(),
-                })
-                .collect(),
+            openssl: kind.openssl_errors(),
             rustls: kind.rustls_errors().iter().map(|s| s.to_string()).collect(),
         }
     }

@@ -20,7 +20,7 @@ use crate::fixture::Kind;
 use crate::layout::Files;
 use crate::openssl::Openssl;
 use crate::plan::{CheckSpec, LeafSpec};
-use crate::profile::{Role, SanKind};
+use crate::profile::{Role, San, SanKind};
 use crate::signals;
 
 /// How long one case may take, end to end.
@@ -314,10 +314,13 @@ fn fixture_parties(
             _ => client_chain.to_vec(),
         };
         let host = match (role, &fixture.host) {
-            (Role::Server, Some(h)) if h.parse::<std::net::IpAddr>().is_ok() => {
-                Some(Host::Ip(h.clone()))
-            }
-            (Role::Server, Some(h)) => Some(Host::Dns(h.clone())),
+            (Role::Server, Some(h)) => Some(match San::host(h) {
+                San {
+                    kind: SanKind::Ip,
+                    value,
+                } => Host::Ip(value),
+                San { value, .. } => Host::Dns(value),
+            }),
             (Role::Server, None) => Some(host_of(&fixture.leaf)?),
             _ => None,
         };

@@ -99,7 +99,7 @@ impl Files {
     /// The throwaway CA that signs a `foreign-ca` fixture: `NAME.issuer.crt`
     /// is kept for inspection; its key and serial file are never published.
     pub fn issuer(&self) -> Files {
-        Files::new(&format!("{}.issuer", self.name), Role::Ca)
+        Files::new(&format!("{}{ISSUER}", self.name), Role::Ca)
     }
 
     /// Every file the entity's steps write, in the order they are made.
@@ -123,16 +123,17 @@ pub fn archive(serial_hex: &str) -> std::path::PathBuf {
     Path::new("archive").join(serial_hex)
 }
 
+/// What ends the name of a foreign-ca fixture's other CA ([`Files::issuer`]).
+pub const ISSUER: &str = ".issuer";
+
 /// The manifest of a PKI's negative-test fixtures.
 pub const MANIFEST: &str = "fixtures.json";
 
 /// Whether a step's output stays in staging and is never published: the
 /// key and serial file of a fixture's throwaway CA.
 pub fn is_scratch(file: &Path) -> bool {
-    let name = file.to_string_lossy();
-    [".issuer.key", ".issuer.srl"]
-        .iter()
-        .any(|s| name.ends_with(s))
+    let stem = file.file_stem().unwrap_or_default().to_string_lossy();
+    stem.ends_with(ISSUER) && (is_serial(file) || file.extension().is_some_and(|e| e == "key"))
 }
 
 /// The files the CAs share between entities: serial numbers, the database
@@ -211,7 +212,7 @@ pub fn read_entities(dir: &Path) -> Result<Layout, String> {
         if name == ca.name
             || name == Role::Intermediate.table()
             || name.ends_with(".bundle")
-            || name.ends_with(".issuer")
+            || name.ends_with(ISSUER)
             || fixtures.iter().any(|f| f.name == name)
         {
             continue;

@@ -151,6 +151,19 @@ impl fmt::Display for San {
 }
 
 impl San {
+    /// A host a client dials, as a name to check: an IP address or a DNS name.
+    pub fn host(host: &str) -> San {
+        let kind = if host.parse::<IpAddr>().is_ok() {
+            SanKind::Ip
+        } else {
+            SanKind::Dns
+        };
+        San {
+            kind,
+            value: host.to_string(),
+        }
+    }
+
     /// The entry as a certificate reads back: IP addresses in their
     /// canonical form (`IP:FE80::1` is `IP:fe80::1`), so that they are
     /// compared as addresses, not as text.
@@ -757,7 +770,7 @@ impl<'t> Validator<'t> {
             );
             return None;
         }
-        if s.ends_with(".issuer") {
+        if s.ends_with(crate::layout::ISSUER) {
             self.problem(
                 Some(value.span()),
                 &path,

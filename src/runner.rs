@@ -293,7 +293,7 @@ impl StepExecutor<'_> {
         {
             call.env.push((P12_PASSWORD_VAR.into(), password.into()));
         }
-        if matches!(step.expect, Some(Expect::Refused { .. })) {
+        if matches!(step.expect, Some(Expect::Refused(_))) {
             // A fixture's check: openssl must fail, and says why on either stream.
             // (On success it prints `NAME.crt: OK`, which verify.rs refuses.)
             let done = call.run()?;

@@ -41,10 +41,7 @@ pub fn verify(
         let reason = outcome.result.as_ref().err().map(String::as_str);
         text.push_str(&render_check("", &outcome.step.to_string(), reason));
         // What a fixture was refused for.
-        let refusal = matches!(
-            outcome.step.expect,
-            Some(crate::step::Expect::Refused { .. })
-        );
+        let refusal = matches!(outcome.step.expect, Some(crate::step::Expect::Refused(_)));
         if let (Ok(lines), true) = (&outcome.result, refusal) {
             for line in lines {
                 text.push_str(&format!("       {line}\n"));
