@@ -216,30 +216,12 @@ impl Manifest {
 /// (`YYMMDDHHMMSSZ`, UTCTime, for the years 1950 to 2049; else
 /// `YYYYMMDDHHMMSSZ`).
 pub fn openssl_time(unix: i64) -> String {
-    let days = unix.div_euclid(86_400);
-    let secs = unix.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    let (hh, mm, ss) = (secs / 3600, secs % 3600 / 60, secs % 60);
+    let (y, m, d, hh, mm, ss) = crate::inspect::civil(unix);
     if (1950..2050).contains(&y) {
         format!("{:02}{m:02}{d:02}{hh:02}{mm:02}{ss:02}Z", y % 100)
     } else {
         format!("{y:04}{m:02}{d:02}{hh:02}{mm:02}{ss:02}Z")
     }
-}
-
-/// The (year, month, day) of a day count since 1970-01-01 (Howard
-/// Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
 /// The validity of a dated fixture made at `now` for `days` days, as
