@@ -126,6 +126,9 @@ pub fn archive(serial_hex: &str) -> std::path::PathBuf {
 /// What ends the name of a foreign-ca fixture's other CA ([`Files::issuer`]).
 pub const ISSUER: &str = ".issuer";
 
+/// The transcript of every run in DIR, as a bash script (transcript.rs).
+pub const TRANSCRIPT: &str = "commands.sh";
+
 /// The manifest of a PKI's negative-test fixtures.
 pub const MANIFEST: &str = "fixtures.json";
 

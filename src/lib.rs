@@ -35,6 +35,7 @@ pub mod schedule;
 pub mod shell;
 pub mod signals;
 pub mod step;
+pub mod transcript;
 pub mod verify;
 pub mod x509;
 

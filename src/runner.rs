@@ -34,6 +34,9 @@ pub struct RunOptions {
     /// With `--root`: the root CA's directory, what is copied from it
     /// (instead of from DIR), and what goes back into it (its serial file).
     pub root: Option<RootFiles>,
+    /// What this run adds to DIR's `commands.sh` (when continued, the
+    /// transcript is among `inputs`).
+    pub transcript: Option<crate::transcript::Transcript>,
 }
 
 /// The root CA's files, for a run whose root stays in another directory.
@@ -110,6 +113,10 @@ impl Runner<'_> {
             outputs.retain(|f| !r.back.contains(f));
             outputs.extend(r.to_out.iter().cloned());
         }
+        let made = outputs.clone();
+        if opts.transcript.is_some() {
+            outputs.push(PathBuf::from(crate::layout::TRANSCRIPT));
+        }
         check_clobber(&out.path, &outputs, opts)?;
         let staging = out.staging()?;
         copy_in(&out.path, &opts.inputs, staging.path())?;
@@ -142,6 +149,9 @@ impl Runner<'_> {
             .flatten()
             .cloned()
             .collect();
+        if let Some(t) = &opts.transcript {
+            write_transcript(staging.path(), t, plan, &made)?;
+        }
         signals::check()?;
         if let (Some(r), Some(root_dir)) = (&opts.root, root) {
             // The root's serial file first: should DIR's publish fail
@@ -368,6 +378,33 @@ fn write_new(path: &Path, bytes: &[u8]) -> Result<()> {
 
 /// Refuses to overwrite files unless `--force`; a directory where a file
 /// goes is refused even then. Asked under DIR's lock, before any step runs.
+/// Appends this run's part to the transcript in staging (copied in when it
+/// is continued): its steps, and the SHA-256 of each file it made.
+fn write_transcript(
+    staging: &Path,
+    t: &crate::transcript::Transcript,
+    plan: &Plan,
+    made: &[PathBuf],
+) -> Result<()> {
+    use sha2::{Digest, Sha256};
+    let mut hashes = Vec::with_capacity(made.len());
+    for file in made {
+        let bytes = fs::read(staging.join(file))
+            .map_err(|e| Error::io(format!("cannot read {}", file.display()), e))?;
+        let digest = Sha256::digest(&bytes);
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        hashes.push((file.clone(), hex));
+    }
+    let path = staging.join(crate::layout::TRANSCRIPT);
+    let mut text = if t.append {
+        fs::read_to_string(&path).unwrap_or_default()
+    } else {
+        String::new()
+    };
+    text.push_str(&t.render(&plan.steps, &plan.removes, &hashes));
+    fs::write(&path, text).map_err(|e| Error::io("cannot write the transcript", e))
+}
+
 fn check_clobber(out: &Path, outputs: &[PathBuf], opts: &RunOptions) -> Result<()> {
     let mut existing = Vec::new();
     for p in outputs {

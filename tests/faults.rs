@@ -222,6 +222,7 @@ fn fault_at(k: usize, fault: Fault, steps: &[(String, String)]) {
         assert!(out.status.success(), "k={k}: {stderr}");
         let mut want: Vec<String> = vec!["fast.toml".into(), "pki".into(), "pki/notes.txt".into()];
         want.extend(ELEVEN.iter().map(|f| format!("pki/{f}")));
+        want.push("pki/commands.sh".into());
         want.sort();
         assert_eq!(tree(work.path()), want, "k={k}: a complete PKI");
         return;

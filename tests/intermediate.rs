@@ -400,14 +400,20 @@ fn with_root_the_output_never_holds_the_roots_key_and_the_serial_continues_there
         tmp.path(),
         &["run", p, "--only", "ca", "--out", "root", "--quiet"],
     );
-    assert_eq!(tree(&tmp.path().join("root")), ["ca.crt", "ca.key"]);
+    assert_eq!(
+        tree(&tmp.path().join("root")),
+        ["ca.crt", "ca.key", "commands.sh"]
+    );
     let (stdout, stderr, code) = run(tmp.path(), &["run", p, "--root", "root", "--out", "pki"]);
     assert_eq!(code, 0, "{stderr}");
     assert!(
         stderr.contains("\nnote: the root CA's key stays in root; pki gets its certificate only\n"),
         "{stderr}"
     );
-    assert!(stdout.ends_with(" alice.pem ca.crt\n"), "{stdout}");
+    assert!(
+        stdout.ends_with(" alice.pem ca.crt commands.sh\n"),
+        "{stdout}"
+    );
     let pki = tmp.path().join("pki");
     assert!(!pki.join("ca.key").exists());
     assert!(!pki.join("ca.srl").exists());
@@ -424,7 +430,7 @@ fn with_root_the_output_never_holds_the_roots_key_and_the_serial_continues_there
     assert_eq!(signed.trim().trim_start_matches("serial="), serial.trim());
     assert_eq!(
         tree(&tmp.path().join("root")),
-        ["ca.crt", "ca.key", "ca.srl"]
+        ["ca.crt", "ca.key", "ca.srl", "commands.sh"]
     );
     // verify and handshake work without the root's key.
     let verified = run_ok(tmp.path(), &["verify", "pki"]);
@@ -439,7 +445,9 @@ fn with_root_the_output_never_holds_the_roots_key_and_the_serial_continues_there
         &["run", "room.toml", "--out", "pki", "--add", "--quiet"],
     );
     assert!(
-        added.ends_with("PKI written to pki: bob.key bob.csr bob.crt intermediate.srl bob.pem\n"),
+        added.ends_with(
+            "PKI written to pki: bob.key bob.csr bob.crt intermediate.srl bob.pem commands.sh\n"
+        ),
         "{added}"
     );
     assert!(!pki.join("ca.key").exists());

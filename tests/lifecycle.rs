@@ -67,7 +67,7 @@ fn renew_keeps_the_key_gives_a_new_serial_and_validity_and_rebuilds_the_bundle()
         tmp.path(),
         &["renew", "pki", "client", "--days", "60", "--quiet"],
     );
-    assert!(stdout.contains(&format!("renewed in pki: archive/{old_serial}/client.crt archive/{old_serial}/client.pem client.crt ca.srl client.pem\n")), "{stdout}");
+    assert!(stdout.contains(&format!("renewed in pki: archive/{old_serial}/client.crt archive/{old_serial}/client.pem client.crt ca.srl client.pem commands.sh\n")), "{stdout}");
     assert_eq!(
         fs::read(dir.join("client.key")).unwrap(),
         old_key,

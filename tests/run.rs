@@ -29,10 +29,11 @@ fn a_run_makes_the_eleven_files_with_the_profiles_subjects_and_sans() {
     let stdout = run_ok(tmp.path(), &["run", "fast.toml", "--quiet"]);
     assert_eq!(
         stdout,
-        "server.crt: OK\nclient.crt: OK\nall 19 checks passed\nPKI written to pki/fast: ca.key ca.crt server.key server.csr server.crt ca.srl server.bundle.crt client.key client.csr client.crt client.pem\n"
+        "server.crt: OK\nclient.crt: OK\nall 19 checks passed\nPKI written to pki/fast: ca.key ca.crt server.key server.csr server.crt ca.srl server.bundle.crt client.key client.csr client.crt client.pem commands.sh\n"
     );
     let mut want: Vec<String> = vec!["fast.toml".into(), "pki".into(), "pki/fast".into()];
     want.extend(ELEVEN.iter().map(|f| format!("pki/fast/{f}")));
+    want.push("pki/fast/commands.sh".into());
     want.sort();
     assert_eq!(
         tree(tmp.path()),

@@ -322,11 +322,13 @@ fn two_adds_at_once_take_turns_and_get_distinct_serials() {
     let (b_out, b_err, b_code) = finish(second);
     assert_eq!((a_code, b_code), (0, 0), "{a_err}\n{b_err}");
     assert!(
-        a_out.ends_with("PKI written to pki: alice.key alice.csr alice.crt ca.srl alice.pem\n"),
+        a_out.ends_with(
+            "PKI written to pki: alice.key alice.csr alice.crt ca.srl alice.pem commands.sh\n"
+        ),
         "{a_out}"
     );
     assert!(
-        b_out.ends_with("PKI written to pki: bob.key bob.csr bob.crt ca.srl bob.pem\n"),
+        b_out.ends_with("PKI written to pki: bob.key bob.csr bob.crt ca.srl bob.pem commands.sh\n"),
         "{b_out}"
     );
     let pid = first_pid_in(&b_err);

@@ -64,7 +64,9 @@ pub fn renew(op: &Operation, renewal: &Renewal) -> Result<String> {
             Some(p) => p.clone(),
             None => PromptLayout::empty(),
         };
-        lifecycle::renew_plan(pki, renewal, &layout, caps, &p12_of).map_err(Error::BadInput)
+        let plan =
+            lifecycle::renew_plan(pki, renewal, &layout, caps, &p12_of).map_err(Error::BadInput)?;
+        Ok((plan, prompts))
     })
 }
 
@@ -72,7 +74,8 @@ pub fn renew(op: &Operation, renewal: &Renewal) -> Result<String> {
 pub fn revoke(op: &Operation, name: &str, reason: &str) -> Result<String> {
     execute(op, "revoked in", |pki, openssl| {
         let caps = openssl.capabilities(false)?;
-        lifecycle::revoke_plan(pki, name, reason, caps).map_err(Error::BadInput)
+        let plan = lifecycle::revoke_plan(pki, name, reason, caps).map_err(Error::BadInput)?;
+        Ok((plan, None))
     })
 }
 
@@ -80,7 +83,7 @@ pub fn revoke(op: &Operation, name: &str, reason: &str) -> Result<String> {
 pub fn crl(op: &Operation, days: u32) -> Result<String> {
     execute(op, "issued in", |pki, openssl| {
         let caps = openssl.capabilities(false)?;
-        Ok(lifecycle::crl_plan(pki, days, caps))
+        Ok((lifecycle::crl_plan(pki, days, caps), None))
     })
 }
 
@@ -88,7 +91,7 @@ pub fn crl(op: &Operation, days: u32) -> Result<String> {
 fn execute(
     op: &Operation,
     done: &str,
-    make_plan: impl FnOnce(&Pki, &mut Openssl) -> Result<Plan>,
+    make_plan: impl FnOnce(&Pki, &mut Openssl) -> Result<(Plan, Option<PromptLayout>)>,
 ) -> Result<String> {
     if !op.dir.is_dir() {
         return Err(Error::BadInput(format!(
@@ -107,12 +110,12 @@ fn execute(
     };
     let pki = Pki::read(op.dir).map_err(Error::BadInput)?;
     let mut openssl = Openssl::locate(op.openssl, op.timeout)?;
-    let plan = make_plan(&pki, &mut openssl)?;
+    let (plan, prompts) = make_plan(&pki, &mut openssl)?;
     let Some(out) = out.as_mut() else {
         return Ok(plan.to_string());
     };
     check_ca_key(&pki)?;
-    let inputs = plan
+    let mut inputs = plan
         .staging_inputs(|f| files::is_regular(&op.dir.join(f)))
         .map_err(|missing| {
             let names: Vec<String> = missing.iter().map(|f| f.display().to_string()).collect();
@@ -126,11 +129,16 @@ fn execute(
         pause: false,
         jobs: crate::runner::default_jobs(),
     };
+    let transcript = super::transcript(&openssl, prompts.as_ref(), op.dir, false);
+    if transcript.append {
+        inputs.push(PathBuf::from(crate::layout::TRANSCRIPT));
+    }
     let opts = RunOptions {
         force: true,
         timeout: op.timeout,
         inputs,
         root: None,
+        transcript: Some(transcript),
     };
     let report = runner.run(&plan, &opts, out, None)?;
     let mut text = super::run::render(&report, done);

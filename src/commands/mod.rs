@@ -23,6 +23,37 @@ pub fn now() -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
+/// What a run adds to DIR's `commands.sh`: continued unless the run
+/// begins DIR anew (`fresh`: a first run, or `--force`) or there is none.
+pub fn transcript(
+    openssl: &crate::openssl::Openssl,
+    prompts: Option<&crate::prompts::PromptLayout>,
+    dir: &std::path::Path,
+    fresh: bool,
+) -> crate::transcript::Transcript {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .map(|a| crate::shell::shell_word(&a))
+        .collect();
+    crate::transcript::Transcript {
+        versions: format!(
+            "pkiforge {}, {}, {}",
+            env!("CARGO_PKG_VERSION"),
+            openssl.version,
+            crate::inspect::utc(now())
+        ),
+        command: format!("pkiforge {}", args.join(" ")),
+        prompts: prompts
+            .map(|p| {
+                p.asked()
+                    .map(|q| format!("{} [{}]", q.label, q.default.as_deref().unwrap_or("")))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        append: !fresh && dir.join(crate::layout::TRANSCRIPT).is_file(),
+    }
+}
+
 /// The one renderer of a check report (`verify`, `handshake`): the lines,
 /// then on success a closing line, `all N WHAT VERDICT`; otherwise the
 /// report goes with an error naming what failed.

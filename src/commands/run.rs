@@ -75,7 +75,11 @@ pub fn run(req: &RunRequest, openssl_flag: Option<&Path>, progress: &Progress) -
     } else {
         None
     };
-    let inputs = staging_inputs(&plan, req, root_files.as_ref())?;
+    let mut inputs = staging_inputs(&plan, req, root_files.as_ref())?;
+    let transcript = super::transcript(&openssl, Some(&layout), &req.out, req.force);
+    if transcript.append {
+        inputs.push(PathBuf::from(crate::layout::TRANSCRIPT));
+    }
     let p12_password = p12_password(&plan)?;
     for note in notes(req, &profile, &layout, &openssl, &plan, ca_not_after) {
         progress.say(&note);
@@ -92,6 +96,7 @@ pub fn run(req: &RunRequest, openssl_flag: Option<&Path>, progress: &Progress) -
         timeout: req.timeout,
         inputs,
         root: root_files,
+        transcript: Some(transcript),
     };
     let report = runner.run(&plan, &opts, &mut out, root.as_mut())?;
     Ok(render(&report, "PKI written to"))
