@@ -56,6 +56,17 @@ lint dir="pki/localhost" *flags:
 status dir="pki/localhost" *flags:
     cargo run --quiet --release -- status {{dir}} {{flags}}
 
+# The workshop page (DIR/report.html), opened in a browser when there is one.
+report dir="pki/localhost":
+    cargo run --quiet --release -- report {{dir}}
+    @if command -v xdg-open >/dev/null 2>&1 && [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then xdg-open {{dir}}/report.html; elif command -v open >/dev/null 2>&1 && [ "$(uname)" = Darwin ]; then open {{dir}}/report.html; else echo "open {{dir}}/report.html in a browser"; fi
+
+# The README's picture of the report: the localhost PKI's page, by headless Chromium.
+screenshot dir="pki/localhost" png="docs/report-localhost.png":
+    cargo run --quiet --release -- report {{dir}}
+    mkdir -p "$(dirname {{png}})"
+    chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1280,900 --screenshot={{png}} "file://$(realpath {{dir}})/report.html"
+
 # Issue certificates again: `just renew server client`, `just renew ca`.
 renew +names:
     cargo run --quiet --release -- renew {{dir}} {{names}}

@@ -127,6 +127,21 @@ picks, and is stopped after 15 seconds at most.")]
         json: bool,
     },
 
+    /// Write the workshop page: the chain as a picture, every certificate, its findings and the transcript
+    #[command(before_help = "Examples:
+  pkiforge report pki/localhost                    writes pki/localhost/report.html
+  pkiforge report pki/localhost --out room.html
+
+One self-contained HTML file (no network, fonts or scripts): open it from a
+USB stick, project it, or print it as a handout.")]
+    Report {
+        /// The directory a run wrote
+        dir: PathBuf,
+        /// Where to write the page (default: DIR/report.html)
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+
     /// Find what real clients will refuse or warn about, with the fix
     #[command(before_help = "Examples:
   pkiforge lint pki/localhost
@@ -158,7 +173,7 @@ goes stale within them; so it can run from CI or cron.")]
         /// The directory a run wrote
         dir: PathBuf,
         /// Call a certificate expiring when it has at most this many days left
-        #[arg(long, value_name = "DAYS", default_value_t = 30)]
+        #[arg(long, value_name = "DAYS", default_value_t = crate::commands::status::DEFAULT_WITHIN)]
         within: i64,
         /// A JSON array instead (the schema is in README.md)
         #[arg(long)]

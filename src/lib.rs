@@ -30,6 +30,7 @@ pub mod progress;
 pub mod prompt;
 pub mod prompts;
 pub mod publish;
+pub mod report;
 pub mod runner;
 pub mod schedule;
 pub mod shell;
@@ -97,6 +98,9 @@ pub fn run(cli: Cli) -> Result<String> {
         }
         Command::Handshake { dir } => commands::handshake::handshake(&dir, openssl, timeout),
         Command::Inspect { dir, json } => commands::inspect::inspect(&dir, json),
+        Command::Report { dir, out } => {
+            commands::report::report(&dir, out.as_deref(), &Progress::for_stderr(global.quiet))
+        }
         Command::Lint {
             dir,
             deny_warnings,

@@ -7,17 +7,28 @@ use crate::error::{Error, Result};
 use crate::lint::{self, Severity};
 use crate::{json, x509};
 
-pub fn lint(dir: &Path, deny_warnings: bool, as_json: bool) -> Result<String> {
-    let found = x509::certificates(dir).map_err(Error::BadInput)?;
-    let now = super::now();
+/// Every finding for the certificates and CRLs of `dir`, worst first, but
+/// none for its fixtures, which are bad on purpose (what is wrong with each
+/// is in the manifest, returned too). `lint` and `report` say the same.
+pub fn findings(
+    dir: &Path,
+    found: &x509::Found,
+    now: i64,
+) -> Result<(Vec<lint::Finding>, crate::fixture::Manifest)> {
     let mut findings = lint::lint(&found.certs, now);
     findings.extend(lint::lint_chains(&found.certs, &found.bundles));
     findings.extend(lint::lint_crls(&x509::crls(dir), now));
-    // Fixtures are bad on purpose: what is wrong with each is in fixtures.json.
     let fixtures = crate::layout::read_fixtures(dir).map_err(Error::BadInput)?;
     let theirs: Vec<&String> = fixtures.fixtures.iter().flat_map(|f| &f.files).collect();
     findings.retain(|f| !theirs.contains(&&f.file));
     findings.sort_by(|a, b| (a.severity, &a.file).cmp(&(b.severity, &b.file)));
+    Ok((findings, fixtures))
+}
+
+pub fn lint(dir: &Path, deny_warnings: bool, as_json: bool) -> Result<String> {
+    let found = x509::certificates(dir).map_err(Error::BadInput)?;
+    let now = super::now();
+    let (findings, fixtures) = findings(dir, &found, now)?;
     let mut text = String::new();
     for f in &findings {
         let _ = writeln!(text, "{f}");

@@ -8,6 +8,7 @@ pub mod inspect;
 pub mod lifecycle;
 pub mod lint;
 pub mod plan;
+pub mod report;
 pub mod run;
 pub mod status;
 pub mod verify;

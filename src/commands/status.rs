@@ -13,6 +13,26 @@ use crate::json;
 use crate::lifecycle::Pki;
 use crate::x509::{self, CertInfo};
 
+/// `--within`'s default: a certificate that ends within 30 days is expiring.
+pub const DEFAULT_WITHIN: i64 = 30;
+
+/// What state a certificate is in at `now`: revoked (its serial is in
+/// `revoked`), expired, not-yet-valid, expiring (within `within` days), or
+/// valid. `status` and `report` say the same.
+pub fn state_of(c: &CertInfo, revoked: &[String], within: i64, now: i64) -> &'static str {
+    if revoked.contains(&c.serial.replace(':', "")) {
+        "revoked"
+    } else if c.not_after <= now {
+        "expired"
+    } else if c.not_before > now {
+        "not-yet-valid"
+    } else if c.days_left(now) <= within {
+        "expiring"
+    } else {
+        "valid"
+    }
+}
+
 /// One line of the status.
 #[derive(Debug, Serialize)]
 struct Row<'a> {
@@ -98,17 +118,7 @@ pub fn status(dir: &Path, within: i64, as_json: bool) -> Result<String> {
 
 fn cert_row<'a>(c: &'a CertInfo, revoked: &[String], within: i64, now: i64) -> Row<'a> {
     let left = c.days_left(now);
-    let state = if revoked.contains(&c.serial.replace(':', "")) {
-        "revoked"
-    } else if c.not_after <= now {
-        "expired"
-    } else if c.not_before > now {
-        "not-yet-valid"
-    } else if left <= within {
-        "expiring"
-    } else {
-        "valid"
-    };
+    let state = state_of(c, revoked, within, now);
     let details = json::Certificate::of(c, now);
     Row {
         kind: "certificate",

@@ -1,0 +1,198 @@
+//! `pkiforge report DIR [--out FILE]`: the workshop page. It reads what
+//! `inspect --json`, `lint` and `status` read, and writes one HTML file
+//! through the publish, under the lock of the directory it goes into.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::fixture::Manifest;
+use crate::json::Certificate;
+use crate::layout::{self, ISSUER, Role, TRANSCRIPT};
+use crate::lint::Finding;
+use crate::progress::Progress;
+use crate::publish::OutDir;
+use crate::report::{Card, Page};
+use crate::x509::{self, CertInfo};
+
+/// The default file: `DIR/report.html`.
+pub const DEFAULT_FILE: &str = "report.html";
+
+pub fn report(dir: &Path, out: Option<&Path>, progress: &Progress) -> Result<String> {
+    if !dir.is_dir() {
+        return Err(Error::BadInput(format!(
+            "{} is not a directory; give the directory a run wrote, e.g. pki/localhost",
+            dir.display()
+        )));
+    }
+    let found = x509::certificates(dir).map_err(Error::BadInput)?;
+    if found.certs.is_empty() {
+        return Err(Error::BadInput(format!(
+            "{} holds no certificate (*.crt, *.pem); give the directory a run wrote",
+            dir.display()
+        )));
+    }
+    let now = super::now();
+    let (findings, manifest) = super::lint::findings(dir, &found, now)?;
+    let revoked: Vec<String> = x509::crls(dir)
+        .into_iter()
+        .flat_map(|(_, crl)| crl.revoked)
+        .collect();
+    let transcript = match dir.join(TRANSCRIPT) {
+        p if p.is_file() => Some(
+            crate::files::read_regular(&p)
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .map_err(|e| Error::BadInput(e.to_string()))?,
+        ),
+        _ => None,
+    };
+    let page = Page {
+        dir: dir.display().to_string(),
+        made: crate::inspect::utc(now),
+        now,
+        cards: cards(dir, &found.certs, &findings, &manifest, &revoked, now),
+        transcript,
+    };
+    let html = crate::report::render(&page);
+    let target = out.map_or_else(|| dir.join(DEFAULT_FILE), Path::to_path_buf);
+    publish(&target, html.as_bytes(), progress)?;
+    super::unless_unreadable(
+        format!("report written to {}\n", target.display()),
+        found.unreadable,
+    )
+}
+
+/// Writes `bytes` as `target` through the publish of its directory.
+fn publish(target: &Path, bytes: &[u8], progress: &Progress) -> Result<()> {
+    let name = match target.file_name() {
+        Some(n) if !target.is_dir() => PathBuf::from(n),
+        _ => {
+            return Err(Error::Usage(format!(
+                "--out {}: give a file name, such as report.html",
+                target.display()
+            )));
+        }
+    };
+    let parent = match target.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let mut out = OutDir::lock(&parent, progress)?;
+    for line in out.clean_stale()? {
+        progress.say(&format!("note: {line}"));
+    }
+    let staging = out.staging()?;
+    std::fs::write(staging.path().join(&name), bytes)
+        .map_err(|e| Error::io("cannot write the report", e))?;
+    out.publish(staging.path(), &[name], &[])
+}
+
+/// What each certificate is in the PKI, by its file: its role, its level
+/// in the picture, and the fixture it is, if any.
+fn role_of(
+    file: &str,
+    c: &CertInfo,
+    roles: &[(String, Role)],
+    manifest: &Manifest,
+) -> (String, usize) {
+    let stem = stem(file);
+    let leaf = |role: Role| (role.table().to_string(), 2);
+    if let Some(entry) = manifest.get(stem) {
+        return leaf(entry.role());
+    }
+    if let Some((_, role)) = roles.iter().find(|(name, _)| name == stem) {
+        return match role {
+            Role::Ca => ("root CA".into(), 0),
+            Role::Intermediate => ("intermediate CA".into(), 1),
+            other => leaf(*other),
+        };
+    }
+    match (c.is_ca, c.self_issued, stem.ends_with(ISSUER)) {
+        (_, _, true) => ("foreign CA".into(), 0),
+        (true, true, _) => ("CA".into(), 0),
+        (true, false, _) => ("CA".into(), 1),
+        _ => ("certificate".into(), 2),
+    }
+}
+
+/// The cards, in the order `inspect` lists the certificates.
+fn cards<'a>(
+    dir: &Path,
+    certs: &'a [CertInfo],
+    findings: &'a [Finding],
+    manifest: &Manifest,
+    revoked: &[String],
+    now: i64,
+) -> Vec<Card<'a>> {
+    let roles: Vec<(String, Role)> = match layout::read_entities(dir) {
+        Ok(l) => std::iter::once(l.ca)
+            .chain(l.intermediate)
+            .chain(l.leaves)
+            .map(|f| (f.name, f.role))
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    // Roots, intermediates, then leaves: servers, then clients, then the
+    // fixtures; so the picture reads top down and left to right.
+    let mut placed: Vec<(&CertInfo, String, usize)> = certs
+        .iter()
+        .map(|c| {
+            let (role, level) = role_of(c.file(), c, &roles, manifest);
+            (c, role, level)
+        })
+        .collect();
+    placed.sort_by_key(|(c, role, level)| {
+        let fixture = manifest.get(stem(c.file())).is_some();
+        (*level, fixture, role != "server", c.file().to_string())
+    });
+    let sorted: Vec<&CertInfo> = placed.iter().map(|(c, _, _)| *c).collect();
+    placed
+        .iter()
+        .enumerate()
+        .map(|(i, (c, role, level))| Card {
+            cert: Certificate::of(c, now),
+            role: role.clone(),
+            state: super::status::state_of(c, revoked, super::status::DEFAULT_WITHIN, now),
+            issuer: issuer_of(i, &sorted, manifest),
+            fixture: manifest.get(stem(c.file())).map(|e| {
+                let openssl: Vec<String> = e
+                    .openssl
+                    .iter()
+                    .map(|o| format!("openssl error {} ({})", o.code, o.text))
+                    .collect();
+                let errors = format!("{}; rustls {}", openssl.join(" or "), e.rustls.join(" or "));
+                (e.fixture.to_string(), e.wrong.clone(), errors)
+            }),
+            findings: findings.iter().filter(|f| f.file == c.file()).collect(),
+            level: *level,
+        })
+        .collect()
+}
+
+/// A certificate file's entity name: `server` of `server.crt`.
+fn stem(file: &str) -> &str {
+    file.strip_suffix(".crt").unwrap_or(file)
+}
+
+/// The index of the certificate that signed `certs[i]`: a foreign-ca
+/// fixture's own CA (which has the real CA's subject), else the CA whose
+/// subject is its issuer; none for a self-signed one.
+fn issuer_of(i: usize, certs: &[&CertInfo], manifest: &Manifest) -> Option<usize> {
+    let c = certs[i];
+    if c.self_issued {
+        return None;
+    }
+    let stem = stem(c.file());
+    if manifest
+        .get(stem)
+        .is_some_and(|e| e.fixture == crate::fixture::Kind::ForeignCa)
+    {
+        let other = format!("{stem}{ISSUER}.crt");
+        return certs.iter().position(|x| x.file() == other);
+    }
+    certs
+        .iter()
+        .enumerate()
+        .filter(|(j, x)| *j != i && x.subject == c.issuer && (x.is_ca || x.self_issued))
+        .min_by_key(|(_, x)| x.file().ends_with(&format!("{ISSUER}.crt")))
+        .map(|(j, _)| j)
+}

@@ -1,0 +1,280 @@
+//! `pkiforge report`: one self-contained HTML page for a projector or a
+//! handout. The chain as an inline SVG picture laid out here (root, then
+//! intermediates, then the leaves in rows), a card per certificate with its
+//! lint findings, and the transcript. Pure: a [`Page`] in, HTML out; every
+//! value is escaped by maud.
+
+use maud::{DOCTYPE, Markup, PreEscaped, html};
+
+use crate::json::Certificate;
+use crate::lint::Finding;
+
+/// One certificate as the page shows it.
+pub struct Card<'a> {
+    pub cert: Certificate<'a>,
+    /// `root CA`, `intermediate CA`, `server`, `client`, `foreign CA`.
+    pub role: String,
+    /// valid, expiring, expired, not-yet-valid, revoked.
+    pub state: &'static str,
+    /// For a fixture: its kind, what is wrong with it, and the errors a
+    /// correct verifier gives.
+    pub fixture: Option<(String, String, String)>,
+    pub findings: Vec<&'a Finding>,
+    /// The index of its issuer among the cards (none when self-signed).
+    pub issuer: Option<usize>,
+    /// 0: a root (or a fixture's foreign CA); 1: an intermediate; 2: a leaf.
+    pub level: usize,
+}
+
+pub struct Page<'a> {
+    /// The PKI directory, as given.
+    pub dir: String,
+    /// When the page was made, `YYYY-MM-DD HH:MM:SS UTC`.
+    pub made: String,
+    /// Unix time the validity bars show as today.
+    pub now: i64,
+    pub cards: Vec<Card<'a>>,
+    /// DIR's commands.sh, if it has one.
+    pub transcript: Option<String>,
+}
+
+/// A node of the picture.
+const NODE_W: i64 = 190;
+const NODE_H: i64 = 62;
+const GAP_X: i64 = 18;
+const GAP_Y: i64 = 70;
+const MARGIN: i64 = 20;
+/// Nodes per row, so that a row fits the page: a workshop's 64 clients
+/// take 13 rows.
+const PER_ROW: usize = 5;
+/// Characters that fit a node's lines (monospace, 12px and 11px).
+const CN_CHARS: usize = 22;
+const LINE_CHARS: usize = 25;
+
+/// Where each card's node goes: `(x, y)` of its top-left corner, and the
+/// picture's size. Each level starts a new band of rows; a band wraps
+/// after [`PER_ROW`] nodes, and each row is centred.
+pub fn layout(cards: &[Card]) -> (Vec<(i64, i64)>, i64, i64) {
+    let mut rows: Vec<Vec<usize>> = Vec::new();
+    for level in 0..=2 {
+        let members: Vec<usize> = (0..cards.len())
+            .filter(|&i| cards[i].level == level)
+            .collect();
+        for chunk in members.chunks(PER_ROW) {
+            rows.push(chunk.to_vec());
+        }
+    }
+    let widest = rows.iter().map(Vec::len).max().unwrap_or(1).max(1) as i64;
+    let width = 2 * MARGIN + widest * NODE_W + (widest - 1) * GAP_X;
+    let mut at = vec![(0, 0); cards.len()];
+    for (r, row) in rows.iter().enumerate() {
+        let n = row.len() as i64;
+        let row_w = n * NODE_W + (n - 1) * GAP_X;
+        let x0 = (width - row_w) / 2;
+        let y = MARGIN + r as i64 * (NODE_H + GAP_Y);
+        for (k, &i) in row.iter().enumerate() {
+            at[i] = (x0 + k as i64 * (NODE_W + GAP_X), y);
+        }
+    }
+    let height = 2 * MARGIN + rows.len() as i64 * (NODE_H + GAP_Y) - GAP_Y;
+    (at, width, height.max(NODE_H + 2 * MARGIN))
+}
+
+/// `text` cut to `n` characters, with an ellipsis when cut.
+fn fit(text: &str, n: usize) -> String {
+    if text.chars().count() <= n {
+        return text.to_string();
+    }
+    let mut cut: String = text.chars().take(n - 1).collect();
+    cut.push('…');
+    cut
+}
+
+/// What a node says of its state: never colour alone.
+fn state_label(card: &Card) -> String {
+    match &card.fixture {
+        Some((kind, _, _)) => format!("fixture: {kind}"),
+        None => card.state.to_string(),
+    }
+}
+
+fn state_class(card: &Card) -> &'static str {
+    if card.fixture.is_some() {
+        "fixture"
+    } else {
+        card.state
+    }
+}
+
+/// The chain as a picture: an edge from each issuer to what it signed,
+/// then a node per certificate, each a link to its card.
+pub fn chain_svg(cards: &[Card]) -> Markup {
+    let (at, width, height) = layout(cards);
+    html! {
+        svg id="chain" xmlns="http://www.w3.org/2000/svg" role="img"
+            viewBox=(format!("0 0 {width} {height}")) width=(width) height=(height)
+            aria-label="The chain: which certificate signed which" {
+            @for (i, card) in cards.iter().enumerate() {
+                @if let Some(j) = card.issuer {
+                    line class="edge" data-from=(cards[j].cert.file) data-to=(card.cert.file)
+                        x1=(at[j].0 + NODE_W / 2) y1=(at[j].1 + NODE_H)
+                        x2=(at[i].0 + NODE_W / 2) y2=(at[i].1) {}
+                }
+            }
+            @for (i, card) in cards.iter().enumerate() {
+                a href=(format!("#card-{i}")) {
+                    g class=(format!("node {}", state_class(card))) data-file=(card.cert.file) {
+                        title { (card.cert.file) ": " (card.cert.subject) }
+                        rect x=(at[i].0) y=(at[i].1) width=(NODE_W) height=(NODE_H) rx="6" {}
+                        text class="cn" x=(at[i].0 + 8) y=(at[i].1 + 18) {
+                            (fit(card.cert.cn.unwrap_or(card.cert.file), CN_CHARS))
+                        }
+                        text class="meta" x=(at[i].0 + 8) y=(at[i].1 + 36) {
+                            (fit(&format!("{} · {}", card.role, card.cert.key), LINE_CHARS))
+                        }
+                        text class="state" x=(at[i].0 + 8) y=(at[i].1 + 53) {
+                            (fit(&state_label(card), LINE_CHARS))
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Where today falls in a certificate's validity, in percent.
+fn today_at(c: &Certificate, now: i64) -> i64 {
+    let span = (c.not_after_unix - c.not_before_unix).max(1);
+    ((now - c.not_before_unix) * 100 / span).clamp(0, 100)
+}
+
+/// A card: every fact of the certificate, its validity bar, what is wrong
+/// with it when it is a fixture, and its lint findings with the fix.
+fn card(i: usize, card: &Card, now: i64) -> Markup {
+    let c = &card.cert;
+    html! {
+        section class=(format!("card {}", state_class(card))) id=(format!("card-{i}")) {
+            h3 { (c.file) " " span class="badge" { (state_label(card)) } }
+            p class="role" { (card.role) ", " (c.key) }
+            table {
+                tr { th { "subject" } td { (c.subject) } }
+                tr { th { "issuer" } td { (c.issuer) @if c.self_signed { " (self-signed)" } } }
+                tr { th { "serial" } td class="mono" { (c.serial) } }
+                tr { th { "SANs" } td { @if c.sans.is_empty() { "none" } @else { (c.sans.join(", ")) } } }
+                tr { th { "key" } td { (c.key) } }
+                tr { th { "signature" } td { (c.signature) } }
+                tr { th { "validity" } td { (c.not_before) " to " (c.not_after) " (" (c.days_left) " days left)" } }
+                tr { th { "SHA-256" } td class="mono" { (c.sha256) } }
+                tr { th { "extensions" } td { ul {
+                    @for e in &c.extensions {
+                        li { (e.name) @if e.critical { " (critical)" } @if !e.value.is_empty() { ": " (e.value) } }
+                    }
+                } } }
+                tr { th { "in files" } td { (c.files.join(", ")) } }
+            }
+            div class="bar" title="validity: today between not before and not after" {
+                span class="today" style=(format!("left: {}%", today_at(c, now))) {}
+            }
+            p class="bar-legend" { span { "not before" } span { "today" } span { "not after" } }
+            @if let Some((kind, wrong, errors)) = &card.fixture {
+                p class="fixture-note" { strong { "Fixture (" (kind) "): " } (wrong) ". A correct verifier refuses it: " (errors) "." }
+            }
+            @if card.findings.is_empty() {
+                p class="clean" { "lint: no findings" }
+            } @else {
+                ul class="findings" {
+                    @for f in &card.findings {
+                        li class=(f.severity.to_string()) {
+                            strong { (f.severity.to_string()) " [" (f.rule) "]" } ": " (f.message)
+                            br; "clients: " (f.clients) br; "fix: " (f.fix)
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The page: the picture, the cards, the transcript.
+pub fn render(page: &Page) -> String {
+    let markup = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { "PKI " (page.dir) }
+                style { (PreEscaped(CSS)) }
+            }
+            body {
+                header {
+                    h1 { "PKI " (page.dir) }
+                    p { (page.cards.len()) " certificates, as of " (page.made) ". Made by pkiforge." }
+                    p class="legend" {
+                        @for s in ["valid", "expiring", "expired", "not-yet-valid", "revoked", "fixture"] {
+                            span class=(format!("key {s}")) { (s) }
+                        }
+                    }
+                }
+                h2 { "Who signed whom" }
+                div class="picture" { (chain_svg(&page.cards)) }
+                h2 { "Certificates" }
+                @for (i, c) in page.cards.iter().enumerate() { (card(i, c, page.now)) }
+                h2 { "The commands that made it" }
+                @match &page.transcript {
+                    Some(t) => { p { "commands.sh: replay it with bash in an empty directory." } pre id="transcript" { (t) } }
+                    None => { p { "This directory has no commands.sh (pkiforge writes one with every run)." } }
+                }
+            }
+        }
+    };
+    // Control characters from a certificate are shown, not sent raw.
+    crate::output::escape_controls(&markup.into_string())
+}
+
+const CSS: &str = r#"
+body { font: 15px/1.4 system-ui, sans-serif; margin: 2em auto; max-width: 1200px; padding: 0 1em; color: #1a1a1a; }
+h1 { font-size: 1.6em; } h2 { margin-top: 1.6em; border-bottom: 1px solid #ccc; }
+.picture { text-align: center; } .picture svg { max-width: 100%; height: auto; }
+svg .edge { stroke: #777; stroke-width: 1.5; }
+svg .node rect { fill: #fff; stroke-width: 2.5; }
+svg text { font-family: ui-monospace, "DejaVu Sans Mono", monospace; fill: #1a1a1a; }
+svg .cn { font-size: 12px; font-weight: bold; } svg .meta, svg .state { font-size: 11px; }
+svg .valid rect { stroke: #1b7f3b; } svg .expiring rect { stroke: #b26b00; }
+svg .expired rect { stroke: #b3261e; } svg .revoked rect { stroke: #6a1b9a; }
+svg .not-yet-valid rect { stroke: #3f51b5; } svg .fixture rect { stroke: #d35400; stroke-dasharray: 6 3; }
+svg a:hover rect { fill: #f3f3f3; }
+.legend .key { display: inline-block; margin-right: 1em; padding: 0 .4em; border-left: 6px solid; }
+.key.valid, .card.valid { border-color: #1b7f3b; } .key.expiring, .card.expiring { border-color: #b26b00; }
+.key.expired, .card.expired { border-color: #b3261e; } .key.revoked, .card.revoked { border-color: #6a1b9a; }
+.key.not-yet-valid, .card.not-yet-valid { border-color: #3f51b5; } .key.fixture, .card.fixture { border-color: #d35400; }
+.card { border-left: 6px solid; padding: .2em 1em 1em; margin: 1em 0; background: #fafafa; }
+.card h3 { margin-bottom: 0; } .badge { font-size: .75em; border: 1px solid; padding: 0 .4em; border-radius: 3px; }
+.card table { border-collapse: collapse; } .card th { text-align: left; vertical-align: top; padding-right: 1em; font-weight: 600; }
+.card td ul { margin: 0; padding-left: 1.2em; } .mono, pre { font-family: ui-monospace, monospace; font-size: 13px; word-break: break-all; }
+.bar { position: relative; height: 8px; background: #ddd; margin-top: .8em; border-radius: 4px; }
+.bar .today { position: absolute; top: -4px; width: 3px; height: 16px; background: #1a1a1a; }
+.bar-legend { display: flex; justify-content: space-between; font-size: .8em; color: #555; margin: .2em 0; }
+.findings .error { color: #b3261e; } .findings .warning { color: #8a5300; } .clean { color: #1b7f3b; }
+pre { white-space: pre-wrap; background: #f4f4f4; padding: 1em; }
+@media print {
+  body { margin: 0; max-width: none; font-size: 11pt; }
+  .picture { overflow: visible; } svg { max-width: 100%; height: auto; }
+  .card { break-inside: avoid; background: none; }
+  svg a:hover rect { fill: #fff; }
+  pre { white-space: pre-wrap; font-size: 8pt; }
+}
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_names_are_cut_to_fit_their_node() {
+        assert_eq!(fit("localhost", CN_CHARS), "localhost");
+        let cut = fit(&"x".repeat(40), CN_CHARS);
+        assert_eq!(cut.chars().count(), CN_CHARS);
+        assert!(cut.ends_with('…'));
+    }
+}
