@@ -142,6 +142,35 @@ USB stick, project it, or print it as a handout.")]
         out: Option<PathBuf>,
     },
 
+    /// Make an entity ready for its program: a Java keystore, a Kubernetes Secret, an nginx or HAProxy config
+    #[command(before_help = "Examples:
+  pkiforge export pki/localhost server --format nginx     pki/localhost/export/server.nginx.conf …
+  pkiforge export pki/localhost server --format haproxy
+  pkiforge export pki/localhost client --format java      keystore, truststore, properties
+  pkiforge export pki/localhost server --format k8s --namespace shop
+
+Files go to --out (default DIR/export), published all or nothing; nothing is
+written elsewhere. Java keystores take their password from
+PKIFORGE_P12_PASSWORD or the terminal, never a command line.")]
+    Export {
+        /// The directory a run wrote
+        dir: PathBuf,
+        /// The server or client to export
+        name: String,
+        /// What to make
+        #[arg(long, value_enum)]
+        format: ExportFormat,
+        /// Where the files go (default: DIR/export)
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// The Kubernetes namespace of the Secret and ConfigMap
+        #[arg(long, default_value = "default")]
+        namespace: String,
+        /// What the nginx and HAProxy configs listen on: PORT or ADDRESS:PORT
+        #[arg(long, default_value = "8443")]
+        listen: String,
+    },
+
     /// Find what real clients will refuse or warn about, with the fix
     #[command(before_help = "Examples:
   pkiforge lint pki/localhost
@@ -286,6 +315,26 @@ impl Reason {
             Reason::KeyCompromise => "keyCompromise",
             Reason::Superseded => "superseded",
             Reason::CessationOfOperation => "cessationOfOperation",
+        }
+    }
+}
+
+/// What `export` makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    Java,
+    K8s,
+    Nginx,
+    Haproxy,
+}
+
+impl ExportFormat {
+    pub fn format(self) -> crate::export::Format {
+        match self {
+            ExportFormat::Java => crate::export::Format::Java,
+            ExportFormat::K8s => crate::export::Format::K8s,
+            ExportFormat::Nginx => crate::export::Format::Nginx,
+            ExportFormat::Haproxy => crate::export::Format::Haproxy,
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod config;
 pub mod constraints;
 pub mod error;
 pub mod exec;
+pub mod export;
 pub mod files;
 pub mod fixture;
 pub mod fixture_plan;
@@ -45,7 +46,7 @@ use std::time::Duration;
 use cli::{Cli, Command};
 use commands::lifecycle::Operation;
 use commands::run::RunRequest;
-use error::Result;
+use error::{Error, Result};
 use progress::Progress;
 
 pub use commands::init::STARTER_PROFILE;
@@ -64,40 +65,13 @@ pub fn run(cli: Cli) -> Result<String> {
             answers,
             only,
         } => commands::plan::plan(&profile, answers, only, openssl, timeout),
-        Command::Run {
-            profile,
-            out,
-            force,
-            add,
-            only,
-            step,
-            jobs,
-            root,
-        } => {
-            let request = RunRequest {
-                root,
-                out: out.unwrap_or_else(|| default_out(&profile)),
-                profile,
-                force,
-                timeout,
-                add,
-                only,
-                pause: step,
-                jobs: jobs.unwrap_or_else(runner::default_jobs),
-            };
-            // --step shows plain lines between its pauses, never spinners.
-            let progress = if step {
-                Progress::plain()
-            } else {
-                Progress::for_stderr(global.quiet)
-            };
-            commands::run::run(&request, openssl, &progress)
-        }
+        cmd @ Command::Run { .. } => run_command(cmd, global),
         Command::Verify { dir, profile } => {
             commands::verify::verify(&dir, profile.as_deref(), openssl, timeout)
         }
         Command::Handshake { dir } => commands::handshake::handshake(&dir, openssl, timeout),
         Command::Inspect { dir, json } => commands::inspect::inspect(&dir, json),
+        cmd @ Command::Export { .. } => export_command(cmd, global),
         Command::Report { dir, out } => {
             commands::report::report(&dir, out.as_deref(), &Progress::for_stderr(global.quiet))
         }
@@ -131,4 +105,65 @@ pub fn run(cli: Cli) -> Result<String> {
         Command::Init { path, force } => commands::init::init(&path, force),
         Command::Completions { shell } => commands::init::completions(shell),
     }
+}
+
+/// `pkiforge run`, from its command line.
+fn run_command(cmd: Command, global: &cli::Global) -> Result<String> {
+    let Command::Run {
+        profile,
+        out,
+        force,
+        add,
+        only,
+        step,
+        jobs,
+        root,
+    } = cmd
+    else {
+        return Err(Error::Usage("not a run".into()));
+    };
+    let request = RunRequest {
+        root,
+        out: out.unwrap_or_else(|| default_out(&profile)),
+        profile,
+        force,
+        timeout: Duration::from_secs(global.timeout),
+        add,
+        only,
+        pause: step,
+        jobs: jobs.unwrap_or_else(runner::default_jobs),
+    };
+    // --step shows plain lines between its pauses, never spinners.
+    let progress = if step {
+        Progress::plain()
+    } else {
+        Progress::for_stderr(global.quiet)
+    };
+    commands::run::run(&request, global.openssl.as_deref(), &progress)
+}
+
+/// `pkiforge export`, from its command line.
+fn export_command(cmd: Command, global: &cli::Global) -> Result<String> {
+    let Command::Export {
+        dir,
+        name,
+        format,
+        out,
+        namespace,
+        listen,
+    } = cmd
+    else {
+        return Err(Error::Usage("not an export".into()));
+    };
+    let request = commands::export::Request {
+        dir: &dir,
+        name: &name,
+        format: format.format(),
+        out: out.as_deref(),
+        namespace: &namespace,
+        listen: &listen,
+    };
+    let progress = Progress::for_stderr(global.quiet);
+    let timeout = Duration::from_secs(global.timeout);
+    commands::export::export(&request, global.openssl.as_deref(), timeout, &progress)
 }

@@ -174,7 +174,7 @@ impl Openssl {
 
     /// Whether `openssl COMMAND -help` lists `flag` (usage goes to stderr,
     /// and the exit status differs between versions, so only the text counts).
-    fn help_lists(&self, command: &str, flag: &str) -> Result<bool> {
+    pub fn help_lists(&self, command: &str, flag: &str) -> Result<bool> {
         let done = self.ask(&[command, "-help"])?;
         let text = format!("{}{}", done.stdout_text(), done.stderr_text());
         Ok(text

@@ -241,6 +241,14 @@ impl Execute for StepExecutor<'_> {
                 })?;
                 String::new()
             }
+            Action::Tool { program, args } => self.tool(step, program, args, stop)?,
+            Action::Render { what, out } => {
+                crate::export::render(self.dir, what, out).map_err(|message| Error::Check {
+                    at: At::new(&step.id, step.to_string()),
+                    message,
+                })?;
+                String::new()
+            }
         };
         for key in &step.keys {
             // A key that is missing is reported as a missing output below.
@@ -262,6 +270,31 @@ impl Execute for StepExecutor<'_> {
 }
 
 impl StepExecutor<'_> {
+    /// Runs another program for a step (keytool), as openssl is run: in
+    /// staging, bounded by the timeout, with the password only if it names it.
+    fn tool(
+        &self,
+        step: &Step,
+        program: &str,
+        args: &[String],
+        stop: &AtomicBool,
+    ) -> Result<String> {
+        let path = which::which(program).map_err(|_| {
+            Error::Usage(format!("{program} is not on PATH; install a JDK (Debian: apt-get install default-jdk-headless)"))
+        })?;
+        let argv = args.iter().map(Into::into).collect();
+        let mut call = crate::exec::Call::new(&path, argv, &step.id, self.timeout);
+        call.shown = step.to_string();
+        call.dir = Some(self.dir.to_path_buf());
+        call.cancel = Some(stop);
+        if let Some(password) = &self.runner.p12_password
+            && step.reads_p12_password()
+        {
+            call.env.push((P12_PASSWORD_VAR.into(), password.into()));
+        }
+        Ok(call.run_ok()?.stdout_text())
+    }
+
     /// Runs openssl for a step; returns what it printed on stdout.
     fn openssl(
         &self,

@@ -96,6 +96,15 @@ pub enum Action {
     Write { text: String, out: PathBuf },
     /// A check done in Rust on files already written.
     Inspect(Inspection),
+    /// Run another program than openssl (a JDK's `keytool`), found on PATH,
+    /// through the same exec wrapper.
+    Tool { program: String, args: Vec<String> },
+    /// A file pkiforge writes itself from files already there (a
+    /// Kubernetes YAML, which holds a key and is never shown).
+    Render {
+        what: crate::export::Render,
+        out: PathBuf,
+    },
 }
 
 /// Checks of written files that need no openssl (parsed in Rust).
@@ -259,8 +268,14 @@ impl Step {
     /// (`-passout env:…` or `-passin env:…`): only such steps are given it.
     pub fn reads_p12_password(&self) -> bool {
         let wanted = format!("env:{}", crate::exec::P12_PASSWORD_VAR);
-        matches!(&self.action, Action::Openssl { args, .. }
-            if args.iter().any(|a| matches!(a, Arg::Lit(w) if *w == wanted)))
+        match &self.action {
+            Action::Openssl { args, .. } => args
+                .iter()
+                .any(|a| matches!(a, Arg::Lit(w) if *w == wanted)),
+            // keytool's `-storepass:env NAME`.
+            Action::Tool { args, .. } => args.iter().any(|a| a == crate::exec::P12_PASSWORD_VAR),
+            _ => false,
+        }
     }
 }
 
@@ -296,6 +311,16 @@ impl fmt::Display for Step {
                 shell_word(&out.to_string_lossy())
             ),
             Action::Inspect(inspection) => write!(f, "check: {inspection}"),
+            Action::Tool { program, args } => {
+                f.write_str(program)?;
+                for arg in args {
+                    write!(f, " {}", shell_word(arg))?;
+                }
+                Ok(())
+            }
+            Action::Render { what, out } => {
+                write!(f, "# {}: {what}", shell_word(&out.to_string_lossy()))
+            }
         }
     }
 }

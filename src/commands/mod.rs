@@ -2,6 +2,7 @@
 //! what to print on stdout (main prints it). A command that fails after
 //! producing a report returns it inside the error (`Error::reported`).
 
+pub mod export;
 pub mod handshake;
 pub mod init;
 pub mod inspect;

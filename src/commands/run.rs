@@ -369,6 +369,11 @@ pub fn p12_password_from_env() -> Option<String> {
 /// PKIFORGE_P12_PASSWORD, else asked on the terminal. It is never put on a
 /// command line.
 pub(crate) fn p12_password(plan: &Plan) -> Result<Option<String>> {
+    p12_password_for(plan, "the profile asks for PKCS#12 bundles (p12)")
+}
+
+/// [`p12_password`], saying `why` a password is needed.
+pub(crate) fn p12_password_for(plan: &Plan, why: &str) -> Result<Option<String>> {
     if !plan.needs_p12_password() {
         return Ok(None);
     }
@@ -378,7 +383,7 @@ pub(crate) fn p12_password(plan: &Plan) -> Result<Option<String>> {
     use std::io::IsTerminal;
     if !std::io::stdin().is_terminal() {
         return Err(Error::Usage(format!(
-            "the profile asks for PKCS#12 bundles (p12), which need a password: set {} (it is never read from the profile, written to disk or shown)",
+            "{why}, which need a password: set {} (it is never read from the profile, written to disk or shown)",
             plan::P12_PASSWORD_VAR
         )));
     }

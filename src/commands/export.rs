@@ -1,0 +1,208 @@
+//! `pkiforge export DIR NAME --format FORMAT`: holds DIR's lock while it
+//! reads the entity, and writes into OUTDIR only, through the publish.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+use crate::export::{Format, Options, Source};
+use crate::layout::{Files, Role};
+use crate::lifecycle::Pki;
+use crate::openssl::Openssl;
+use crate::profile::SanKind;
+use crate::progress::Progress;
+use crate::publish::OutDir;
+use crate::runner::{RunOptions, Runner};
+
+/// What `export` was asked.
+pub struct Request<'a> {
+    pub dir: &'a Path,
+    pub name: &'a str,
+    pub format: Format,
+    pub out: Option<&'a Path>,
+    pub namespace: &'a str,
+    pub listen: &'a str,
+}
+
+pub fn export(
+    req: &Request,
+    openssl_flag: Option<&Path>,
+    timeout: Duration,
+    progress: &Progress,
+) -> Result<String> {
+    check_request(req)?;
+    if !req.dir.is_dir() {
+        return Err(Error::BadInput(format!(
+            "{} is not a directory; give the directory a run wrote, e.g. pki/localhost",
+            req.dir.display()
+        )));
+    }
+    let out_path = req
+        .out
+        .map_or_else(|| req.dir.join("export"), Path::to_path_buf);
+    let out_abs = std::path::absolute(&out_path)
+        .map_err(|e| Error::io(format!("cannot resolve {}", out_path.display()), e))?;
+    // DIR first, then OUTDIR: what is read does not change meanwhile.
+    let _dir_lock = OutDir::lock(req.dir, progress)?;
+    let src = source(req)?;
+    let openssl = Openssl::locate(openssl_flag, timeout)?;
+    let java = req.format == Format::Java;
+    let opts = Options {
+        format: req.format,
+        out: out_abs,
+        namespace: req.namespace.to_string(),
+        listen: req.listen.to_string(),
+        caps: openssl.capabilities(java)?,
+        jdktrust: java && openssl.help_lists("pkcs12", "-jdktrust")?,
+        keytool: java && which::which("keytool").is_ok(),
+    };
+    let plan = crate::export::plan(&src, &opts).map_err(Error::BadInput)?;
+    let mut out = OutDir::lock(&out_path, progress)?;
+    for line in out.clean_stale()? {
+        progress.say(&format!("note: {line}"));
+    }
+    let p12_password =
+        super::run::p12_password_for(&plan, "export --format java writes PKCS#12 keystores")?;
+    let runner = Runner {
+        openssl: &openssl,
+        progress,
+        p12_password,
+        pause: false,
+        jobs: crate::runner::default_jobs(),
+    };
+    let run = RunOptions {
+        force: true,
+        timeout,
+        inputs: Vec::new(),
+        root: None,
+        transcript: None,
+    };
+    let report = runner.run(&plan, &run, &mut out, None)?;
+    Ok(summary(&src, &opts, &out_path, &report.files))
+}
+
+/// A Kubernetes namespace is an RFC 1123 label; a listen address is
+/// `PORT` or `ADDRESS:PORT`. Checked before anything is read.
+fn check_request(req: &Request) -> Result<()> {
+    let ns = req.namespace;
+    let label = !ns.is_empty()
+        && ns.len() <= 63
+        && ns
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !ns.starts_with('-')
+        && !ns.ends_with('-');
+    if !label {
+        return Err(Error::Usage(format!(
+            "--namespace {ns:?}: a Kubernetes namespace is lower-case letters, digits and '-' (at most 63), such as \"default\""
+        )));
+    }
+    let port = req.listen.rsplit(':').next().unwrap_or("");
+    if port.parse::<u16>().map_or(true, |p| p == 0) {
+        return Err(Error::Usage(format!(
+            "--listen {:?}: give a port (8443) or an address and a port (127.0.0.1:8443)",
+            req.listen
+        )));
+    }
+    Ok(())
+}
+
+/// The entity in DIR: its files, the CAs above it, whether each has a CRL,
+/// and the host its clients dial.
+fn source(req: &Request) -> Result<Source> {
+    let pki = Pki::read(req.dir).map_err(Error::BadInput)?;
+    if [&pki.ca]
+        .into_iter()
+        .chain(&pki.intermediate)
+        .any(|k| k.files.name == req.name)
+    {
+        return Err(Error::BadInput(format!(
+            "{} is a CA; export takes a server or a client (the CA goes along with it)",
+            req.name
+        )));
+    }
+    let leaf = pki.leaf(req.name).map_err(Error::BadInput)?;
+    let chain: Vec<Files> = pki
+        .intermediate
+        .iter()
+        .chain(std::iter::once(&pki.ca))
+        .map(|k| k.files.clone())
+        .collect();
+    let dir = std::path::absolute(req.dir)
+        .map_err(|e| Error::io(format!("cannot resolve {}", req.dir.display()), e))?;
+    let crls = chain.iter().all(|f| dir.join(f.crl()).is_file());
+    let sans = &leaf.info.san_entries;
+    let host = sans
+        .iter()
+        .find(|s| s.kind == SanKind::Dns && !s.value.starts_with("*."))
+        .or_else(|| sans.iter().find(|s| s.kind == SanKind::Ip))
+        .map_or_else(|| "localhost".to_string(), |s| s.value.clone());
+    let pki_name = dir
+        .file_name()
+        .map_or_else(|| "pki".to_string(), |n| n.to_string_lossy().into_owned());
+    Ok(Source {
+        dir,
+        leaf: leaf.files.clone(),
+        chain,
+        crls,
+        host,
+        pki_name,
+    })
+}
+
+/// What each file is for, one line each; for a client, the curl line.
+fn summary(src: &Source, opts: &Options, out: &Path, files: &[PathBuf]) -> String {
+    let name = &src.leaf.name;
+    let mut text = String::new();
+    for file in files {
+        let f = file.to_string_lossy();
+        let what = match f.as_ref() {
+            _ if f.ends_with(".keystore.p12") => {
+                format!("the key and its chain for javax.net.ssl.keyStore (PKCS12, alias {name})")
+            }
+            "truststore.p12" => {
+                "the root CA as a trusted entry, for javax.net.ssl.trustStore".into()
+            }
+            _ if f.ends_with(".java.properties") => {
+                "the javax.net.ssl system properties (give the passwords on the command line)"
+                    .into()
+            }
+            _ if f.ends_with(".secret.yaml") => format!(
+                "kubectl apply -f it: the Secret {}/{} (kubernetes.io/tls, with ca.crt)",
+                opts.namespace,
+                crate::export::k8s_name(name)
+            ),
+            "ca.configmap.yaml" => "kubectl apply -f it: the trust bundle alone".into(),
+            _ if f.ends_with(".nginx.conf") => "include it in nginx's http block".into(),
+            _ if f.ends_with(".haproxy.cfg") => {
+                "the frontend with the bind line, for haproxy.cfg".into()
+            }
+            _ if f.ends_with(".haproxy.pem") => {
+                "certificate, chain and key, for HAProxy's crt".into()
+            }
+            _ if f.ends_with(".chain.crt") => {
+                "the certificate and the chain it sends (no root)".into()
+            }
+            _ if f.ends_with(".key") => "the private key (mode 0600)".into(),
+            "crl.pem" => "the CRL of each CA".into(),
+            _ if f == src.leaf.bundle() => "the client certificate and the chain it sends".into(),
+            _ => "the CA that peers trust".into(),
+        };
+        let _ = writeln!(text, "wrote {}: {what}", out.join(file).display());
+    }
+    if src.leaf.role == Role::Client && opts.format == Format::Nginx {
+        let dir = opts.out.display();
+        let port = opts.listen.rsplit(':').next().unwrap_or("8443");
+        let _ = writeln!(
+            text,
+            "curl --cert {dir}/{} --key {dir}/{} --cacert {dir}/{} https://localhost:{port}/",
+            src.leaf.bundle(),
+            src.leaf.key(),
+            src.chain
+                .last()
+                .map_or_else(|| "ca.crt".to_string(), |f| f.crt())
+        );
+    }
+    text
+}

@@ -1,0 +1,573 @@
+//! `pkiforge export`: one entity of a PKI, made ready for the program that
+//! uses it (a JVM, Kubernetes, nginx, HAProxy). The plan is data, like the
+//! others: copies (`cat`), openssl and keytool commands, config text, and
+//! the Kubernetes YAML that pkiforge renders itself (it holds the key, so
+//! its text is never shown).
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use serde::Serialize;
+
+use crate::exec::P12_PASSWORD_VAR;
+use crate::layout::{Files, Role};
+use crate::openssl::Capabilities;
+use crate::plan::{Plan, lits};
+use crate::step::{Action, Arg, Expect, Section, Step};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Java,
+    K8s,
+    Nginx,
+    Haproxy,
+}
+
+/// What DIR holds for the entity, by absolute path.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub dir: PathBuf,
+    pub leaf: Files,
+    /// The CAs above the leaf, its issuer first, up to the root.
+    pub chain: Vec<Files>,
+    /// Whether each CA of the chain has its CRL in DIR.
+    pub crls: bool,
+    /// The host its clients dial (its first DNS name), for configs.
+    pub host: String,
+    /// A name for the trust bundle's ConfigMap (from DIR's name).
+    pub pki_name: String,
+}
+
+impl Source {
+    fn at(&self, file: &str) -> PathBuf {
+        self.dir.join(file)
+    }
+
+    fn root(&self) -> &Files {
+        self.chain.last().unwrap_or(&self.leaf)
+    }
+
+    /// The leaf and the CAs above it but the root: what a TLS peer sends.
+    fn sent_chain(&self) -> Vec<PathBuf> {
+        let above = &self.chain[..self.chain.len().saturating_sub(1)];
+        std::iter::once(&self.leaf)
+            .chain(above)
+            .map(|f| self.at(&f.crt()))
+            .collect()
+    }
+}
+
+/// What export was asked, beyond the entity.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub format: Format,
+    /// Where the files go (absolute): the configs name them there.
+    pub out: PathBuf,
+    pub namespace: String,
+    /// `[ADDRESS:]PORT` the server configs listen on.
+    pub listen: String,
+    pub caps: Capabilities,
+    /// `openssl pkcs12 -jdktrust` (OpenSSL 3.2 and later).
+    pub jdktrust: bool,
+    /// A JDK's keytool on PATH.
+    pub keytool: bool,
+}
+
+/// A Kubernetes object pkiforge renders from files already there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Render {
+    /// A `kubernetes.io/tls` Secret: the chain without the root, the key, the CA.
+    TlsSecret {
+        name: String,
+        namespace: String,
+        chain: Vec<PathBuf>,
+        key: PathBuf,
+        ca: PathBuf,
+    },
+    /// A ConfigMap holding the trust bundle alone.
+    TrustBundle {
+        name: String,
+        namespace: String,
+        ca: PathBuf,
+    },
+}
+
+impl fmt::Display for Render {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Render::TlsSecret {
+                name, namespace, ..
+            } => write!(
+                f,
+                "a kubernetes.io/tls Secret {namespace}/{name} (tls.crt, tls.key, ca.crt), written by pkiforge"
+            ),
+            Render::TrustBundle {
+                name, namespace, ..
+            } => write!(
+                f,
+                "a ConfigMap {namespace}/{name} holding ca.crt, written by pkiforge"
+            ),
+        }
+    }
+}
+
+/// A name Kubernetes takes (an RFC 1123 label): lower case, `-` for
+/// anything else, at most 63 characters.
+pub fn k8s_name(name: &str) -> String {
+    let mut out: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    out.truncate(63);
+    out.trim_matches('-').to_string()
+}
+
+/// The export's steps, and the checks of what it wrote.
+pub fn plan(src: &Source, opts: &Options) -> Result<Plan, String> {
+    let steps = match opts.format {
+        Format::Java => java_steps(src, opts)?,
+        Format::K8s => k8s_steps(src, opts),
+        Format::Nginx => nginx_steps(src, opts),
+        Format::Haproxy => haproxy_steps(src, opts)?,
+    };
+    let checks = match opts.format {
+        Format::Java => vec![keystore_check(src)],
+        _ => Vec::new(),
+    };
+    Ok(Plan {
+        steps,
+        checks,
+        removes: Vec::new(),
+    })
+}
+
+fn step(id: &str, src: &Source, heading: &str, action: Action, outputs: &[&str]) -> Step {
+    Step {
+        id: format!("export-{id}"),
+        entity: src.leaf.name.clone(),
+        section: Section::of(src.leaf.role),
+        heading: heading.to_string(),
+        action,
+        inputs: Vec::new(),
+        outputs: outputs.iter().map(PathBuf::from).collect(),
+        keys: Vec::new(),
+        subject_check: None,
+        expect: None,
+        report: false,
+    }
+}
+
+/// `cat PARTS… > OUT` from DIR into the export; a key stays private.
+fn cat(src: &Source, id: &str, parts: Vec<PathBuf>, out: &str, key: bool) -> Step {
+    let heading = format!("{out}, from {}", src.dir.display());
+    let mut s = step(
+        id,
+        src,
+        &heading,
+        Action::Concat {
+            parts,
+            out: PathBuf::from(out),
+        },
+        &[out],
+    );
+    if key {
+        s.keys = vec![PathBuf::from(out)];
+    }
+    s
+}
+
+fn write(src: &Source, id: &str, out: &str, text: String) -> Step {
+    step(
+        id,
+        src,
+        &format!("{out}, the config to include."),
+        Action::Write {
+            text,
+            out: PathBuf::from(out),
+        },
+        &[out],
+    )
+}
+
+/// The PKCS#12 algorithms every current JDK reads: OpenSSL 3's defaults
+/// (AES-256, PBKDF2, SHA-256 MAC), named on OpenSSL 1.1.1, whose defaults
+/// are older.
+fn modern_pkcs12(caps: Capabilities) -> Vec<Arg> {
+    if caps.pkcs12_legacy {
+        return Vec::new();
+    }
+    lits(&[
+        "-keypbe",
+        "AES-256-CBC",
+        "-certpbe",
+        "AES-256-CBC",
+        "-macalg",
+        "sha256",
+    ])
+}
+
+/// `NAME.keystore.p12` (key and chain, alias NAME), `truststore.p12` (the
+/// root as a trusted certificate entry), `NAME.java.properties`.
+fn java_steps(src: &Source, opts: &Options) -> Result<Vec<Step>, String> {
+    let name = &src.leaf.name;
+    let keystore = format!("{name}.keystore.p12");
+    let pass = format!("env:{P12_PASSWORD_VAR}");
+    let mut args = lits(&["pkcs12", "-export"]);
+    args.extend(modern_pkcs12(opts.caps));
+    // The bundle: the leaf, then each CA up to the root.
+    let bundle = src.at(&src.leaf.bundle()).display().to_string();
+    let key = src.at(&src.leaf.key()).display().to_string();
+    args.extend(lits(&[
+        "-in", &bundle, "-inkey", &key, "-name", name, "-passout", &pass, "-out", &keystore,
+    ]));
+    let mut ks = step(
+        "keystore",
+        src,
+        "The key and its chain, as a Java keystore (PKCS12), under the alias NAME.",
+        Action::Openssl {
+            args,
+            stdin: Vec::new(),
+        },
+        &[&keystore],
+    );
+    ks.keys = vec![PathBuf::from(&keystore)];
+    let trust = truststore(src, opts)?;
+    let ts = step(
+        "truststore",
+        src,
+        "The root CA as a trusted certificate entry, as Java's KeyStore (PKCS12) lists it.",
+        trust,
+        &["truststore.p12"],
+    );
+    let out = opts.out.display();
+    let properties = format!(
+        "# javax.net.ssl system properties for {name} (pkiforge export).\n# The passwords are not written here: give them on the command line,\n#   java -Djavax.net.ssl.keyStorePassword=\"${P12_PASSWORD_VAR}\" -Djavax.net.ssl.trustStorePassword=\"${P12_PASSWORD_VAR}\" …\njavax.net.ssl.keyStore={out}/{keystore}\njavax.net.ssl.keyStoreType=PKCS12\njavax.net.ssl.trustStore={out}/truststore.p12\njavax.net.ssl.trustStoreType=PKCS12\n"
+    );
+    let props = write(
+        src,
+        "properties",
+        &format!("{name}.java.properties"),
+        properties,
+    );
+    Ok(vec![ks, ts, props])
+}
+
+/// The root as a trusted entry Java lists: `openssl pkcs12 -jdktrust`
+/// where openssl has it, else keytool, else what to install.
+fn truststore(src: &Source, opts: &Options) -> Result<Action, String> {
+    let pass = format!("env:{P12_PASSWORD_VAR}");
+    let root = src.at(&src.root().crt()).display().to_string();
+    Ok(if opts.jdktrust {
+        let mut args = lits(&["pkcs12", "-export", "-nokeys", "-in", &root]);
+        args.extend(lits(&[
+            "-jdktrust",
+            "anyExtendedKeyUsage",
+            "-passout",
+            &pass,
+            "-out",
+            "truststore.p12",
+        ]));
+        Action::Openssl {
+            args,
+            stdin: Vec::new(),
+        }
+    } else if opts.keytool {
+        let alias = format!("{}-ca", src.pki_name);
+        let args = [
+            "-importcert",
+            "-noprompt",
+            "-alias",
+            &alias,
+            "-file",
+            &root,
+            "-keystore",
+            "truststore.p12",
+            "-storetype",
+            "PKCS12",
+            "-storepass:env",
+            P12_PASSWORD_VAR,
+        ];
+        Action::Tool {
+            program: "keytool".into(),
+            args: args.iter().map(|a| a.to_string()).collect(),
+        }
+    } else {
+        return Err("a Java truststore needs `openssl pkcs12 -jdktrust` (OpenSSL 3.2 or later) or a JDK's keytool, and there is neither: install a JDK (Debian: apt-get install default-jdk-headless) or a newer OpenSSL (--openssl PATH)".into());
+    })
+}
+
+/// The keystore opens with the password and holds the key and its chain.
+fn keystore_check(src: &Source) -> Step {
+    let keystore = format!("{}.keystore.p12", src.leaf.name);
+    let mut args = lits(&["pkcs12", "-in", &keystore, "-nodes", "-passin"]);
+    args.push(Arg::lit(format!("env:{P12_PASSWORD_VAR}")));
+    let certs: Vec<PathBuf> = std::iter::once(&src.leaf)
+        .chain(&src.chain)
+        .map(|f| src.at(&f.crt()))
+        .collect();
+    let mut s = step(
+        "check-keystore",
+        src,
+        "The keystore opens with the password and holds the key and its chain.",
+        Action::Openssl {
+            args,
+            stdin: Vec::new(),
+        },
+        &[],
+    );
+    s.section = Section::Verify;
+    s.inputs = vec![PathBuf::from(&keystore)];
+    s.expect = Some(Expect::Pkcs12 { certs });
+    s
+}
+
+/// `NAME.secret.yaml` and `ca.configmap.yaml`.
+fn k8s_steps(src: &Source, opts: &Options) -> Vec<Step> {
+    let (name, ns) = (k8s_name(&src.leaf.name), opts.namespace.clone());
+    let ca = src.at(&src.root().crt());
+    let secret_file = format!("{}.secret.yaml", src.leaf.name);
+    let mut secret = step(
+        "secret",
+        src,
+        "The Secret a pod mounts: tls.crt (the chain without the root), tls.key and ca.crt.",
+        Action::Render {
+            what: Render::TlsSecret {
+                name,
+                namespace: ns.clone(),
+                chain: src.sent_chain(),
+                key: src.at(&src.leaf.key()),
+                ca: ca.clone(),
+            },
+            out: PathBuf::from(&secret_file),
+        },
+        &[&secret_file],
+    );
+    secret.keys = vec![PathBuf::from(&secret_file)];
+    let bundle = step(
+        "configmap",
+        src,
+        "The trust bundle alone, for workloads that only verify.",
+        Action::Render {
+            what: Render::TrustBundle {
+                name: format!("{}-ca", k8s_name(&src.pki_name)),
+                namespace: ns,
+                ca,
+            },
+            out: PathBuf::from("ca.configmap.yaml"),
+        },
+        &["ca.configmap.yaml"],
+    );
+    vec![secret, bundle]
+}
+
+/// The files a server config names, copied into the export: the chain
+/// (without the root), the key, the CA, and the CRL when every CA has one.
+fn server_files(src: &Source, chain_out: &str) -> Vec<Step> {
+    let root = src.root();
+    let mut steps = vec![
+        cat(src, "chain", src.sent_chain(), chain_out, false),
+        cat(
+            src,
+            "key",
+            vec![src.at(&src.leaf.key())],
+            &src.leaf.key(),
+            true,
+        ),
+        cat(src, "ca", vec![src.at(&root.crt())], &root.crt(), false),
+    ];
+    if src.crls {
+        let crls = src.chain.iter().map(|f| src.at(&f.crl())).collect();
+        steps.push(cat(src, "crl", crls, "crl.pem", false));
+    }
+    steps
+}
+
+/// `NAME.nginx.conf`, a `server` block requiring client certificates; for a
+/// client, the files curl needs.
+fn nginx_steps(src: &Source, opts: &Options) -> Vec<Step> {
+    let name = &src.leaf.name;
+    if src.leaf.role == Role::Client {
+        return client_files(src);
+    }
+    let chain = format!("{name}.chain.crt");
+    let mut steps = server_files(src, &chain);
+    let out = opts.out.display();
+    let crl = if src.crls {
+        format!("    ssl_crl {out}/crl.pem;\n")
+    } else {
+        "    # no ssl_crl: not every CA of the chain has a CRL in the PKI\n".to_string()
+    };
+    let text = format!(
+        "# nginx: mutual TLS for {name} (pkiforge export). Include it in the http block.\nserver {{\n    listen {listen} ssl;\n    server_name {host};\n    ssl_certificate {out}/{chain};\n    ssl_certificate_key {out}/{key};\n    ssl_client_certificate {out}/{ca};\n    ssl_verify_client on;\n    ssl_verify_depth {depth};\n{crl}    location / {{\n        return 200 \"mutual TLS: $ssl_client_s_dn\\n\";\n    }}\n}}\n",
+        listen = opts.listen,
+        host = src.host,
+        key = src.leaf.key(),
+        ca = src.root().crt(),
+        depth = src.chain.len(),
+    );
+    steps.push(write(src, "nginx", &format!("{name}.nginx.conf"), text));
+    steps
+}
+
+/// What curl needs to present a client certificate: its chain, key and
+/// the CA (printed as a command line; nothing else to configure).
+fn client_files(src: &Source) -> Vec<Step> {
+    let root = src.root();
+    vec![
+        cat(src, "chain", src.sent_chain(), &src.leaf.bundle(), false),
+        cat(
+            src,
+            "key",
+            vec![src.at(&src.leaf.key())],
+            &src.leaf.key(),
+            true,
+        ),
+        cat(src, "ca", vec![src.at(&root.crt())], &root.crt(), false),
+    ]
+}
+
+/// `NAME.haproxy.pem` (certificate, chain, key) and `NAME.haproxy.cfg`
+/// with the `bind` line.
+fn haproxy_steps(src: &Source, opts: &Options) -> Result<Vec<Step>, String> {
+    let name = &src.leaf.name;
+    if src.leaf.role == Role::Client {
+        return Err(format!(
+            "{name} is a client; HAProxy presents a server's certificate: export a server, or {name} with --format nginx for the curl command"
+        ));
+    }
+    let pem = format!("{name}.haproxy.pem");
+    let mut parts = src.sent_chain();
+    parts.push(src.at(&src.leaf.key()));
+    let mut steps = vec![cat(src, "pem", parts, &pem, true)];
+    let root = src.root();
+    steps.push(cat(
+        src,
+        "ca",
+        vec![src.at(&root.crt())],
+        &root.crt(),
+        false,
+    ));
+    let out = opts.out.display();
+    let crl = if src.crls {
+        let crls = src.chain.iter().map(|f| src.at(&f.crl())).collect();
+        steps.push(cat(src, "crl", crls, "crl.pem", false));
+        format!(" crl-file {out}/crl.pem")
+    } else {
+        String::new()
+    };
+    let bind = if opts.listen.contains(':') {
+        opts.listen.clone()
+    } else {
+        format!(":{}", opts.listen)
+    };
+    let text = format!(
+        "# HAProxy: mutual TLS for {name} (pkiforge export). The bind line goes in a frontend.\nfrontend {name}\n    mode http\n    bind {bind} ssl crt {out}/{pem} ca-file {out}/{ca} verify required{crl}\n    http-request return status 200 content-type text/plain string \"mutual TLS ok\"\n",
+        ca = root.crt(),
+    );
+    steps.push(write(src, "haproxy", &format!("{name}.haproxy.cfg"), text));
+    Ok(steps)
+}
+
+#[derive(Serialize)]
+struct Metadata<'a> {
+    name: &'a str,
+    namespace: &'a str,
+    labels: std::collections::BTreeMap<&'a str, &'a str>,
+}
+
+#[derive(Serialize)]
+struct Secret<'a> {
+    #[serde(rename = "apiVersion")]
+    api_version: &'a str,
+    kind: &'a str,
+    metadata: Metadata<'a>,
+    #[serde(rename = "type")]
+    kind_of: &'a str,
+    data: std::collections::BTreeMap<&'a str, String>,
+}
+
+#[derive(Serialize)]
+struct ConfigMap<'a> {
+    #[serde(rename = "apiVersion")]
+    api_version: &'a str,
+    kind: &'a str,
+    metadata: Metadata<'a>,
+    data: std::collections::BTreeMap<&'a str, String>,
+}
+
+fn read(dir: &Path, file: &Path) -> Result<Vec<u8>, String> {
+    crate::files::read_regular(&dir.join(file)).map_err(|e| e.to_string())
+}
+
+fn metadata<'a>(name: &'a str, namespace: &'a str) -> Metadata<'a> {
+    Metadata {
+        name,
+        namespace,
+        labels: [("app.kubernetes.io/managed-by", "pkiforge")].into(),
+    }
+}
+
+/// Writes a Kubernetes object into `dir` as YAML (serde_norway).
+pub fn render(dir: &Path, what: &Render, out: &Path) -> Result<(), String> {
+    let b64 = |bytes: Vec<u8>| base64::engine::general_purpose::STANDARD.encode(bytes);
+    let yaml = match what {
+        Render::TlsSecret {
+            name,
+            namespace,
+            chain,
+            key,
+            ca,
+        } => {
+            let mut crt = Vec::new();
+            for part in chain {
+                crt.extend(read(dir, part)?);
+            }
+            let data = [
+                ("tls.crt", b64(crt)),
+                ("tls.key", b64(read(dir, key)?)),
+                ("ca.crt", b64(read(dir, ca)?)),
+            ];
+            serde_norway::to_string(&Secret {
+                api_version: "v1",
+                kind: "Secret",
+                metadata: metadata(name, namespace),
+                kind_of: "kubernetes.io/tls",
+                data: data.into(),
+            })
+        }
+        Render::TrustBundle {
+            name,
+            namespace,
+            ca,
+        } => {
+            let pem = String::from_utf8_lossy(&read(dir, ca)?).into_owned();
+            serde_norway::to_string(&ConfigMap {
+                api_version: "v1",
+                kind: "ConfigMap",
+                metadata: metadata(name, namespace),
+                data: [("ca.crt", pem)].into(),
+            })
+        }
+    }
+    .map_err(|e| e.to_string())?;
+    std::fs::write(dir.join(out), yaml).map_err(|e| format!("cannot write {}: {e}", out.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_kubernetes_takes() {
+        assert_eq!(k8s_name("Web_Server.1"), "web-server-1");
+        assert_eq!(k8s_name("-x-"), "x");
+        assert_eq!(k8s_name(&"a".repeat(70)).len(), 63);
+    }
+}
