@@ -203,14 +203,7 @@ fn modern_pkcs12(caps: Capabilities) -> Vec<Arg> {
     if caps.pkcs12_legacy {
         return Vec::new();
     }
-    lits(&[
-        "-keypbe",
-        "AES-256-CBC",
-        "-certpbe",
-        "AES-256-CBC",
-        "-macalg",
-        "sha256",
-    ])
+    crate::plan::current_pkcs12_algorithms()
 }
 
 /// `NAME.keystore.p12` (key and chain, alias NAME), `truststore.p12` (the
@@ -367,26 +360,30 @@ fn k8s_steps(src: &Source, opts: &Options) -> Vec<Step> {
     vec![secret, bundle]
 }
 
-/// The files a server config names, copied into the export: the chain
-/// (without the root), the key, the CA, and the CRL when every CA has one.
-fn server_files(src: &Source, chain_out: &str) -> Vec<Step> {
-    let root = src.root();
-    let mut steps = vec![
+/// The files a peer names, copied into the export: the certificate with
+/// the chain it sends (no root) as `chain_out`, the key, and the CA.
+fn peer_files(src: &Source, chain_out: &str) -> Vec<Step> {
+    let (key, root) = (src.leaf.key(), src.root().crt());
+    vec![
         cat(src, "chain", src.sent_chain(), chain_out, false),
-        cat(
-            src,
-            "key",
-            vec![src.at(&src.leaf.key())],
-            &src.leaf.key(),
-            true,
-        ),
-        cat(src, "ca", vec![src.at(&root.crt())], &root.crt(), false),
-    ];
+        cat(src, "key", vec![src.at(&key)], &key, true),
+        cat(src, "ca", vec![src.at(&root)], &root, false),
+    ]
+}
+
+/// A server's files, and the CRLs when every CA has one.
+fn server_files(src: &Source, chain_out: &str) -> Vec<Step> {
+    let mut steps = peer_files(src, chain_out);
     if src.crls {
-        let crls = src.chain.iter().map(|f| src.at(&f.crl())).collect();
-        steps.push(cat(src, "crl", crls, "crl.pem", false));
+        steps.push(crl_file(src));
     }
     steps
+}
+
+/// `crl.pem`: the CRL of each CA of the chain.
+fn crl_file(src: &Source) -> Step {
+    let crls = src.chain.iter().map(|f| src.at(&f.crl())).collect();
+    cat(src, "crl", crls, "crl.pem", false)
 }
 
 /// `NAME.nginx.conf`, a `server` block requiring client certificates; for a
@@ -394,7 +391,8 @@ fn server_files(src: &Source, chain_out: &str) -> Vec<Step> {
 fn nginx_steps(src: &Source, opts: &Options) -> Vec<Step> {
     let name = &src.leaf.name;
     if src.leaf.role == Role::Client {
-        return client_files(src);
+        // What curl needs to present it (the command line is printed).
+        return peer_files(src, &src.leaf.bundle());
     }
     let chain = format!("{name}.chain.crt");
     let mut steps = server_files(src, &chain);
@@ -414,23 +412,6 @@ fn nginx_steps(src: &Source, opts: &Options) -> Vec<Step> {
     );
     steps.push(write(src, "nginx", &format!("{name}.nginx.conf"), text));
     steps
-}
-
-/// What curl needs to present a client certificate: its chain, key and
-/// the CA (printed as a command line; nothing else to configure).
-fn client_files(src: &Source) -> Vec<Step> {
-    let root = src.root();
-    vec![
-        cat(src, "chain", src.sent_chain(), &src.leaf.bundle(), false),
-        cat(
-            src,
-            "key",
-            vec![src.at(&src.leaf.key())],
-            &src.leaf.key(),
-            true,
-        ),
-        cat(src, "ca", vec![src.at(&root.crt())], &root.crt(), false),
-    ]
 }
 
 /// `NAME.haproxy.pem` (certificate, chain, key) and `NAME.haproxy.cfg`
@@ -456,8 +437,7 @@ fn haproxy_steps(src: &Source, opts: &Options) -> Result<Vec<Step>, String> {
     ));
     let out = opts.out.display();
     let crl = if src.crls {
-        let crls = src.chain.iter().map(|f| src.at(&f.crl())).collect();
-        steps.push(cat(src, "crl", crls, "crl.pem", false));
+        steps.push(crl_file(src));
         format!(" crl-file {out}/crl.pem")
     } else {
         String::new()

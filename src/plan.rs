@@ -820,6 +820,19 @@ pub(crate) fn bundle_step(leaf: &Entity, chain: &[&Entity]) -> Step {
     )
 }
 
+/// OpenSSL 3's PKCS#12 defaults (AES-256, PBKDF2, SHA-256 MAC), named for
+/// an OpenSSL 1.1.1, whose own defaults are the legacy ones.
+pub(crate) fn current_pkcs12_algorithms() -> Vec<Arg> {
+    lits(&[
+        "-keypbe",
+        "AES-256-CBC",
+        "-certpbe",
+        "AES-256-CBC",
+        "-macalg",
+        "sha256",
+    ])
+}
+
 /// `openssl pkcs12 -export …`, the password through the environment.
 pub(crate) fn p12_step(leaf: &Entity, ca: &Entity, caps: Capabilities) -> Step {
     let (f, who) = (leaf.files(), leaf.role.table());
@@ -830,14 +843,7 @@ pub(crate) fn p12_step(leaf: &Entity, ca: &Entity, caps: Capabilities) -> Step {
         (P12::Legacy, true) => args.push(Arg::lit("-legacy")),
         // OpenSSL 1.1.1 has no -legacy: its defaults are those algorithms,
         // so a current bundle names OpenSSL 3's defaults instead.
-        (P12::Modern, false) => args.extend(lits(&[
-            "-keypbe",
-            "AES-256-CBC",
-            "-certpbe",
-            "AES-256-CBC",
-            "-macalg",
-            "sha256",
-        ])),
+        (P12::Modern, false) => args.extend(current_pkcs12_algorithms()),
         _ => {}
     }
     args.extend(lits(&[

@@ -72,6 +72,24 @@ fn curl(port: u16, dir: &Path, client: Option<&str>) -> (i32, String) {
     )
 }
 
+/// HAProxy in the foreground with the exported frontend, once it listens.
+fn start_haproxy(haproxy: &Path, dir: &Path, frontend: &str, port: u16) -> Running {
+    let cfg = dir.join("haproxy.cfg");
+    let defaults = "defaults\n    mode http\n    timeout connect 5s\n    timeout client 5s\n    timeout server 5s\n";
+    fs::write(&cfg, format!("{defaults}\n{frontend}")).unwrap();
+    let running = Running(
+        Command::new(haproxy)
+            .args(["-db", "-f"])
+            .arg(&cfg)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for_port(port);
+    running
+}
+
 /// FAST's PKI, copied; exports go to TMP/out.
 fn pki() -> (tempfile::TempDir, PathBuf) {
     let (tmp, _) = copy();
@@ -165,26 +183,13 @@ fn haproxy_lets_the_exported_client_through_and_refuses_one_without() {
     assert_eq!(blocks.len(), 2, "{blocks:?}");
     assert_eq!(blocks[0], "-----BEGIN CERTIFICATE-----");
     assert!(blocks[1].ends_with("PRIVATE KEY-----"), "{blocks:?}");
-    let cfg = tmp.path().join("haproxy.cfg");
     let exported = fs::read_to_string(out.join("server.haproxy.cfg")).unwrap();
     assert!(
         exported.contains(&format!("    bind {listen} ssl crt ")),
         "{exported}"
     );
     assert!(exported.contains(" verify required\n"), "{exported}");
-    fs::write(&cfg, format!(
-        "defaults\n    mode http\n    timeout connect 5s\n    timeout client 5s\n    timeout server 5s\n\n{exported}"
-    )).unwrap();
-    let _haproxy = Running(
-        Command::new(haproxy)
-            .args(["-db", "-f"])
-            .arg(&cfg)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    wait_for_port(port);
+    let _haproxy = start_haproxy(&haproxy, tmp.path(), &exported, port);
     assert_eq!(
         curl(port, &out, Some("client")),
         (0, "mutual TLS ok".to_string())
@@ -229,18 +234,7 @@ fn with_a_crl_haproxy_and_nginx_configs_name_it_and_refuse_the_revoked() {
         exported.contains(" verify required crl-file "),
         "{exported}"
     );
-    let cfg = work.join("haproxy.cfg");
-    fs::write(&cfg, format!("defaults\n    mode http\n    timeout connect 5s\n    timeout client 5s\n    timeout server 5s\n\n{exported}")).unwrap();
-    let _haproxy = Running(
-        Command::new(haproxy)
-            .args(["-db", "-f"])
-            .arg(&cfg)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    wait_for_port(port);
+    let _haproxy = start_haproxy(&haproxy, work, &exported, port);
     assert_eq!(
         curl(port, &out, Some("client")),
         (0, "mutual TLS ok".to_string())
