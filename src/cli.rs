@@ -150,7 +150,8 @@ USB stick, project it, or print it as a handout.")]
   pkiforge export pki/localhost server --format k8s --namespace shop
 
 Files go to --out (default DIR/export), published all or nothing; nothing is
-written elsewhere. Java keystores take their password from
+written elsewhere, and a file already there is overwritten only with --force.
+Java keystores take their password from
 PKIFORGE_P12_PASSWORD or the terminal, never a command line.")]
     Export {
         /// The directory a run wrote
@@ -169,6 +170,9 @@ PKIFORGE_P12_PASSWORD or the terminal, never a command line.")]
         /// What the nginx and HAProxy configs listen on: PORT or ADDRESS:PORT
         #[arg(long, default_value = "8443")]
         listen: String,
+        /// Overwrite files already in OUTDIR
+        #[arg(long)]
+        force: bool,
     },
 
     /// Find what real clients will refuse or warn about, with the fix

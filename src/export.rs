@@ -131,10 +131,13 @@ pub fn k8s_name(name: &str) -> String {
 
 /// The export's steps, and the checks of what it wrote.
 pub fn plan(src: &Source, opts: &Options) -> Result<Plan, String> {
+    if opts.format != Format::K8s {
+        config_path(&opts.out)?;
+    }
     let steps = match opts.format {
         Format::Java => java_steps(src, opts)?,
         Format::K8s => k8s_steps(src, opts),
-        Format::Nginx => nginx_steps(src, opts),
+        Format::Nginx => nginx_steps(src, opts)?,
         Format::Haproxy => haproxy_steps(src, opts)?,
     };
     let checks = match opts.format {
@@ -239,9 +242,9 @@ fn java_steps(src: &Source, opts: &Options) -> Result<Vec<Step>, String> {
         trust,
         &["truststore.p12"],
     );
-    let out = opts.out.display();
+    let out = config_path(&opts.out)?;
     let properties = format!(
-        "# javax.net.ssl system properties for {name} (pkiforge export).\n# The passwords are not written here: give them on the command line,\n#   java -Djavax.net.ssl.keyStorePassword=\"${P12_PASSWORD_VAR}\" -Djavax.net.ssl.trustStorePassword=\"${P12_PASSWORD_VAR}\" …\njavax.net.ssl.keyStore={out}/{keystore}\njavax.net.ssl.keyStoreType=PKCS12\njavax.net.ssl.trustStore={out}/truststore.p12\njavax.net.ssl.trustStoreType=PKCS12\n"
+        "# javax.net.ssl system properties for {name} (pkiforge export).\n# The passwords are not written here, and belong on no command line (ps shows\n# it to every user): give them to java in an argument file, java @FILE\n# (README.md, \"Export\").\njavax.net.ssl.keyStore={out}/{keystore}\njavax.net.ssl.keyStoreType=PKCS12\njavax.net.ssl.trustStore={out}/truststore.p12\njavax.net.ssl.trustStoreType=PKCS12\n"
     );
     let props = write(
         src,
@@ -388,30 +391,39 @@ fn crl_file(src: &Source) -> Step {
 
 /// `NAME.nginx.conf`, a `server` block requiring client certificates; for a
 /// client, the files curl needs.
-fn nginx_steps(src: &Source, opts: &Options) -> Vec<Step> {
+fn nginx_steps(src: &Source, opts: &Options) -> Result<Vec<Step>, String> {
     let name = &src.leaf.name;
     if src.leaf.role == Role::Client {
         // What curl needs to present it (the command line is printed).
-        return peer_files(src, &src.leaf.bundle());
+        return Ok(peer_files(src, &src.leaf.bundle()));
+    }
+    // ssl_certificate and _key read `$` as a variable (nginx 1.15.9 and
+    // later), even in quotes, and nginx has no escape for it.
+    if opts.out.to_string_lossy().contains('$') {
+        return Err(format!(
+            "--out {:?}: holds '$', which nginx reads as a variable in ssl_certificate, with no way to escape it; choose an --out directory without '$'",
+            opts.out.display()
+        ));
     }
     let chain = format!("{name}.chain.crt");
     let mut steps = server_files(src, &chain);
-    let out = opts.out.display();
+    let at = |file: &str| nginx_quote(&opts.out.join(file).to_string_lossy());
     let crl = if src.crls {
-        format!("    ssl_crl {out}/crl.pem;\n")
+        format!("    ssl_crl {};\n", at("crl.pem"))
     } else {
         "    # no ssl_crl: not every CA of the chain has a CRL in the PKI\n".to_string()
     };
     let text = format!(
-        "# nginx: mutual TLS for {name} (pkiforge export). Include it in the http block.\nserver {{\n    listen {listen} ssl;\n    server_name {host};\n    ssl_certificate {out}/{chain};\n    ssl_certificate_key {out}/{key};\n    ssl_client_certificate {out}/{ca};\n    ssl_verify_client on;\n    ssl_verify_depth {depth};\n{crl}    location / {{\n        return 200 \"mutual TLS: $ssl_client_s_dn\\n\";\n    }}\n}}\n",
+        "# nginx: mutual TLS for {name} (pkiforge export). Include it in the http block.\nserver {{\n    listen {listen} ssl;\n    server_name {host};\n    ssl_certificate {cert};\n    ssl_certificate_key {key};\n    ssl_client_certificate {ca};\n    ssl_verify_client on;\n    ssl_verify_depth {depth};\n{crl}    location / {{\n        return 200 \"mutual TLS: $ssl_client_s_dn\\n\";\n    }}\n}}\n",
         listen = opts.listen,
-        host = src.host,
-        key = src.leaf.key(),
-        ca = src.root().crt(),
+        host = nginx_quote(&src.host),
+        cert = at(&chain),
+        key = at(&src.leaf.key()),
+        ca = at(&src.root().crt()),
         depth = src.chain.len(),
     );
     steps.push(write(src, "nginx", &format!("{name}.nginx.conf"), text));
-    steps
+    Ok(steps)
 }
 
 /// `NAME.haproxy.pem` (certificate, chain, key) and `NAME.haproxy.cfg`
@@ -435,10 +447,10 @@ fn haproxy_steps(src: &Source, opts: &Options) -> Result<Vec<Step>, String> {
         &root.crt(),
         false,
     ));
-    let out = opts.out.display();
+    let at = |file: &str| haproxy_quote(&opts.out.join(file).to_string_lossy());
     let crl = if src.crls {
         steps.push(crl_file(src));
-        format!(" crl-file {out}/crl.pem")
+        format!(" crl-file {}", at("crl.pem"))
     } else {
         String::new()
     };
@@ -448,11 +460,51 @@ fn haproxy_steps(src: &Source, opts: &Options) -> Result<Vec<Step>, String> {
         format!(":{}", opts.listen)
     };
     let text = format!(
-        "# HAProxy: mutual TLS for {name} (pkiforge export). The bind line goes in a frontend.\nfrontend {name}\n    mode http\n    bind {bind} ssl crt {out}/{pem} ca-file {out}/{ca} verify required{crl}\n    http-request return status 200 content-type text/plain string \"mutual TLS ok\"\n",
-        ca = root.crt(),
+        "# HAProxy: mutual TLS for {name} (pkiforge export). The bind line goes in a frontend.\nfrontend {name}\n    mode http\n    bind {bind} ssl crt {pem} ca-file {ca} verify required{crl}\n    http-request return status 200 content-type text/plain string \"mutual TLS ok\"\n",
+        pem = at(&pem),
+        ca = at(&root.crt()),
     );
     steps.push(write(src, "haproxy", &format!("{name}.haproxy.cfg"), text));
     Ok(steps)
+}
+
+/// The export directory as the configs name it: UTF-8 without control
+/// characters, which no nginx or HAProxy string (nor a Java properties
+/// line) can hold; refused before anything is written.
+fn config_path(out: &Path) -> Result<&str, String> {
+    let text = out.to_str().ok_or_else(|| {
+        format!(
+            "--out {}: is not UTF-8, so the nginx, HAProxy and Java configs cannot name it; choose an --out directory whose path is UTF-8",
+            out.display()
+        )
+    })?;
+    if let Some(c) = text.chars().find(|c| c.is_control()) {
+        return Err(format!(
+            "--out {text:?}: holds the control character {c:?}, which the nginx, HAProxy and Java configs cannot quote; choose an --out directory without one"
+        ));
+    }
+    Ok(text)
+}
+
+/// An nginx string: double quotes, `\` and `"` escaped with a backslash (as
+/// ngx_conf_read_token reads them); `;`, `#`, `{` and spaces stay literal.
+pub fn nginx_quote(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        if c == '\\' || c == '"' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
+}
+
+/// An HAProxy word in single quotes, where nothing is interpreted (no `$`
+/// environment variables, no escapes); a `'` closes, is escaped and reopens.
+pub fn haproxy_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "'\\''"))
 }
 
 #[derive(Serialize)]
@@ -549,5 +601,26 @@ mod tests {
         assert_eq!(k8s_name("Web_Server.1"), "web-server-1");
         assert_eq!(k8s_name("-x-"), "x");
         assert_eq!(k8s_name(&"a".repeat(70)).len(), 63);
+    }
+
+    #[test]
+    fn paths_are_quoted_for_nginx_and_haproxy() {
+        let dir = r#"/x/a; include /e.conf; # "q" \ $HOME {'"#;
+        assert_eq!(
+            nginx_quote(dir),
+            r#""/x/a; include /e.conf; # \"q\" \\ $HOME {'""#
+        );
+        assert_eq!(
+            haproxy_quote(dir),
+            r#"'/x/a; include /e.conf; # "q" \ $HOME {'\'''"#
+        );
+    }
+
+    #[test]
+    fn an_out_path_with_a_control_character_is_refused() {
+        assert_eq!(
+            config_path(Path::new("/x/a\nb")).unwrap_err(),
+            r#"--out "/x/a\nb": holds the control character '\n', which the nginx, HAProxy and Java configs cannot quote; choose an --out directory without one"#
+        );
     }
 }

@@ -112,9 +112,104 @@ impl<'a> LintFinding<'a> {
     }
 }
 
-/// Pretty JSON and a newline.
+/// Pretty JSON and a newline, made by serde_json alone. Its escaping is
+/// JSON's, and more: every control character (C0, DEL, C1) and U+2028/U+2029
+/// is written as `\uXXXX`, so the text reaches a terminal unchanged by
+/// `output::escape_controls` and any strict parser reads back the exact value.
 pub fn to_text(value: &impl Serialize) -> String {
-    let mut text = serde_json::to_string_pretty(value).unwrap_or_else(|e| format!("{e:?}"));
+    let mut bytes = Vec::new();
+    let formatter = EscapeControls(serde_json::ser::PrettyFormatter::new());
+    let mut ser = serde_json::Serializer::with_formatter(&mut bytes, formatter);
+    if let Err(e) = value.serialize(&mut ser) {
+        // Only a map with non-string keys fails, and these types have none.
+        return format!(
+            "{{\"error\": {}}}\n",
+            serde_json::Value::from(e.to_string())
+        );
+    }
+    let mut text = String::from_utf8(bytes).unwrap_or_default();
     text.push('\n');
     text
+}
+
+/// serde_json's pretty formatter, with the characters a terminal or a
+/// JavaScript parser treats specially escaped as `\uXXXX`.
+struct EscapeControls(serde_json::ser::PrettyFormatter<'static>);
+
+impl serde_json::ser::Formatter for EscapeControls {
+    fn write_string_fragment<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        fragment: &str,
+    ) -> std::io::Result<()> {
+        let mut rest = fragment;
+        while let Some(at) = rest.find(needs_escape) {
+            writer.write_all(&rest.as_bytes()[..at])?;
+            let c = rest[at..].chars().next().unwrap_or_default();
+            write!(writer, "\\u{:04x}", c as u32)?;
+            rest = &rest[at + c.len_utf8()..];
+        }
+        writer.write_all(rest.as_bytes())
+    }
+
+    fn begin_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.begin_array(w)
+    }
+    fn end_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_array(w)
+    }
+    fn begin_array_value<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        self.0.begin_array_value(w, first)
+    }
+    fn end_array_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_array_value(w)
+    }
+    fn begin_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.begin_object(w)
+    }
+    fn end_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_object(w)
+    }
+    fn begin_object_key<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        self.0.begin_object_key(w, first)
+    }
+    fn begin_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.begin_object_value(w)
+    }
+    fn end_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_object_value(w)
+    }
+}
+
+/// What serde_json leaves raw but a terminal acts on (DEL, C1) or JavaScript
+/// reads as a line end (U+2028, U+2029); serde_json escapes C0 itself.
+fn needs_escape(c: char) -> bool {
+    c.is_control() || c == '\u{2028}' || c == '\u{2029}'
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_control_character_is_escaped_and_the_value_round_trips() {
+        let subject = "CN=a\u{85}b\u{2028}c\u{2029}\u{1b}[31m\u{7f}\u{9b}\t\n\"\\'";
+        let text = to_text(&[subject]);
+        assert_eq!(
+            text,
+            "[\n  \"CN=a\\u0085b\\u2028c\\u2029\\u001b[31m\\u007f\\u009b\\t\\n\\\"\\\\'\"\n]\n"
+        );
+        assert!(!text.chars().any(|c| c.is_control() && c != '\n'));
+        let back: Vec<String> = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, [subject]);
+        assert_eq!(crate::output::escape_controls(&text), text);
+    }
 }

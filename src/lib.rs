@@ -151,6 +151,7 @@ fn export_command(cmd: Command, global: &cli::Global) -> Result<String> {
         out,
         namespace,
         listen,
+        force,
     } = cmd
     else {
         return Err(Error::Usage("not an export".into()));
@@ -162,6 +163,7 @@ fn export_command(cmd: Command, global: &cli::Global) -> Result<String> {
         out: out.as_deref(),
         namespace: &namespace,
         listen: &listen,
+        force,
     };
     let progress = Progress::for_stderr(global.quiet);
     let timeout = Duration::from_secs(global.timeout);

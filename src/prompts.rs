@@ -132,13 +132,14 @@ impl PromptLayout {
             }
             openssl.resolve_includes_from_here()?;
         }
-        let known = std::cell::RefCell::new(std::collections::HashMap::new());
+        // Asked at most once, and only for a name outside the built-in list.
+        let known: std::cell::RefCell<Option<KnownObjects>> = Default::default();
         let openssl = &*openssl;
         PromptLayout::from_config(&path, &config, |name| {
-            *known
+            known
                 .borrow_mut()
-                .entry(name.to_string())
-                .or_insert_with(|| knows_object(openssl, name))
+                .get_or_insert_with(|| KnownObjects::ask(openssl, &config))
+                .knows(openssl, name)
         })
     }
 
@@ -385,10 +386,91 @@ fn prompts_of(
     out
 }
 
-/// Asks openssl whether it knows an object name (as OBJ_txt2obj resolves it).
+/// The object names an openssl knows (those OBJ_txt2nid finds): short
+/// and long names and dotted OIDs of its table, with the objects the
+/// config adds.
+#[derive(Debug, Default)]
+pub struct KnownObjects {
+    /// From one `openssl list -objects` (OpenSSL 3.0 and later), which also
+    /// lists what the config's `openssl_conf` modules add.
+    table: Option<std::collections::HashSet<String>>,
+    /// Added by the config's `oid_section`, as `req` adds them.
+    added: std::collections::HashSet<String>,
+    /// Answers of `asn1parse`, one per name, where there is no table.
+    asked: std::collections::HashMap<String, bool>,
+}
+
+impl KnownObjects {
+    /// One `openssl list -objects`, where the openssl has it; else an empty
+    /// table, and each name is asked on its own (`knows`).
+    pub fn ask(openssl: &Openssl, config: &Config) -> KnownObjects {
+        let listing = openssl
+            .major_minor()
+            .is_some_and(|v| v >= (3, 0))
+            .then(|| openssl.ask(&["list", "-objects"]).ok())
+            .flatten()
+            .filter(|done| done.status.success())
+            .map(|done| String::from_utf8_lossy(&done.stdout).into_owned());
+        KnownObjects {
+            table: listing.as_deref().map(parse_object_list),
+            added: added_objects(config),
+            asked: Default::default(),
+        }
+    }
+
+    pub fn knows(&mut self, openssl: &Openssl, name: &str) -> bool {
+        if self.added.contains(name) {
+            return true;
+        }
+        if let Some(table) = &self.table {
+            return table.contains(name);
+        }
+        *self
+            .asked
+            .entry(name.to_string())
+            .or_insert_with(|| knows_object(openssl, name))
+    }
+}
+
+/// The names and OIDs in `openssl list -objects` (apps/list.c): lines
+/// `SN = OID`, `SN = LN, OID`, and `# None-OID object: SN, LN`.
+pub fn parse_object_list(text: &str) -> std::collections::HashSet<String> {
+    let mut names = std::collections::HashSet::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# None-OID object: ") {
+            let (sn, ln) = rest.split_once(", ").unwrap_or((rest, rest));
+            names.extend([sn.to_string(), ln.to_string()]);
+            continue;
+        }
+        let Some((sn, rest)) = line.split_once(" = ") else {
+            continue;
+        };
+        // A long name may hold ", " itself; the OID comes last.
+        let (ln, oid) = rest.rsplit_once(", ").unwrap_or((sn, rest));
+        names.extend([sn.to_string(), ln.to_string(), oid.to_string()]);
+    }
+    names
+}
+
+/// The objects `req` adds from the config's `oid_section` (apps' add_oid_section:
+/// `name = OID`, the name both short and long).
+fn added_objects(config: &Config) -> std::collections::HashSet<String> {
+    let Some(section) = config.get("default", "oid_section") else {
+        return Default::default();
+    };
+    config
+        .section(section)
+        .unwrap_or_default()
+        .iter()
+        .flat_map(|(name, oid)| [name.clone(), oid.trim().to_string()])
+        .collect()
+}
+
+/// Asks openssl whether it knows an object name (as OBJ_txt2obj resolves
+/// it), for an openssl without `list -objects`.
 fn knows_object(openssl: &Openssl, name: &str) -> bool {
-    // A numeric OID resolves even when openssl has no name for it, and then
-    // req skips the entry; only names are worth asking about.
+    // A numeric OID resolves even when openssl has no name for it; only
+    // names are worth asking about.
     if name.is_empty() || name.chars().all(|c| c.is_ascii_digit() || c == '.') {
         return false;
     }
@@ -512,6 +594,36 @@ organizationalUnitName = OU\ncommonName = CN\ncommonName_max = 64\nemailAddress 
                 "server.subject.O: the openssl config t.cnf does not ask for organizationName in [dn], so openssl cannot write it; remove it from the profile or use a config that asks for it",
             ]
         );
+    }
+
+    #[test]
+    fn the_object_list_gives_short_and_long_names_and_oids() {
+        let listed = "rsadsi = RSA Data Security, Inc., 1.2.840.113549\nX509 = 2.5.4\nCN = commonName, 2.5.4.3\n# None-OID object: AES-128-CBC-HMAC-SHA1, aes-128-cbc-hmac-sha1\n";
+        let mut names: Vec<String> = parse_object_list(listed).into_iter().collect();
+        names.sort();
+        assert_eq!(
+            names,
+            [
+                "1.2.840.113549",
+                "2.5.4",
+                "2.5.4.3",
+                "AES-128-CBC-HMAC-SHA1",
+                "CN",
+                "RSA Data Security, Inc.",
+                "X509",
+                "aes-128-cbc-hmac-sha1",
+                "commonName",
+                "rsadsi",
+            ]
+        );
+    }
+
+    #[test]
+    fn oid_section_names_are_known_as_req_adds_them() {
+        let config = Config::parse("oid_section = extra\n[extra]\nshoeSize = 1.2.3.4\n").unwrap();
+        let mut added: Vec<String> = added_objects(&config).into_iter().collect();
+        added.sort();
+        assert_eq!(added, ["1.2.3.4", "shoeSize"]);
     }
 
     #[test]

@@ -119,8 +119,8 @@ fn nginx_accepts_the_exported_client_and_refuses_one_without_a_certificate() {
     let curl_line = run_ok(
         tmp.path(),
         &[
-            "--quiet", "export", "pki", "client", "--format", "nginx", "--out", "out", "--listen",
-            &listen,
+            "--quiet", "export", "--force", "pki", "client", "--format", "nginx", "--out", "out",
+            "--listen", &listen,
         ],
     );
     let abs = fs::canonicalize(&out).unwrap();
@@ -169,8 +169,8 @@ fn haproxy_lets_the_exported_client_through_and_refuses_one_without() {
         run_ok(
             tmp.path(),
             &[
-                "--quiet", "export", "pki", name, "--format", format, "--out", "out", "--listen",
-                &listen,
+                "--quiet", "export", "--force", "pki", name, "--format", format, "--out", "out",
+                "--listen", &listen,
             ],
         );
     }
@@ -217,7 +217,7 @@ fn with_a_crl_haproxy_and_nginx_configs_name_it_and_refuse_the_revoked() {
         run_ok(
             work,
             &[
-                "--quiet", "export", "pki", name, "--format", "nginx", "--out", "out",
+                "--quiet", "export", "--force", "pki", name, "--format", "nginx", "--out", "out",
             ],
         );
     }
@@ -225,7 +225,7 @@ fn with_a_crl_haproxy_and_nginx_configs_name_it_and_refuse_the_revoked() {
     run_ok(
         work,
         &[
-            "--quiet", "export", "pki", "server", "--format", "haproxy", "--out", "out",
+            "--quiet", "export", "--force", "pki", "server", "--format", "haproxy", "--out", "out",
             "--listen", &listen,
         ],
     );
@@ -339,7 +339,9 @@ fn first_server(dir: &Path) -> String {
     names.remove(0)
 }
 
-/// `java -Dprop=value … FILE.java ARGS`, from an exported properties file.
+/// `java -Dprop=value … @PASSWORDS FILE.java ARGS`, from an exported
+/// properties file; the passwords in an argument file (mode 0600), as
+/// README.md's recipe gives them, never on the command line.
 fn java(properties: &Path, program: &str, args: &[&str]) -> Command {
     let mut cmd = Command::new(installed("java", "default-jdk-headless"));
     let text = fs::read_to_string(properties).unwrap();
@@ -349,8 +351,20 @@ fn java(properties: &Path, program: &str, args: &[&str]) -> Command {
     {
         cmd.arg(format!("-D{line}"));
     }
-    cmd.arg(format!("-Djavax.net.ssl.keyStorePassword={P12_PASSWORD}"))
-        .arg(format!("-Djavax.net.ssl.trustStorePassword={P12_PASSWORD}"))
+    let passwords = properties.with_extension("passwords");
+    {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut file = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&passwords)
+            .unwrap();
+        write!(file, "\"-Djavax.net.ssl.keyStorePassword={P12_PASSWORD}\"\n\"-Djavax.net.ssl.trustStorePassword={P12_PASSWORD}\"\n").unwrap();
+    }
+    cmd.arg(format!("@{}", passwords.display()))
         .arg(repo().join("tests/java").join(program))
         .args(args);
     cmd
@@ -364,7 +378,7 @@ fn a_java_client_and_a_java_server_use_the_exported_keystores() {
         let printed = run_ok(
             work,
             &[
-                "--quiet", "export", "pki", name, "--format", "java", "--out", "out",
+                "--quiet", "export", "--force", "pki", name, "--format", "java", "--out", "out",
             ],
         );
         assert!(printed.contains(&format!("wrote out/{name}.keystore.p12: the key and its chain for javax.net.ssl.keyStore (PKCS12, alias {name})\n")), "{printed}");

@@ -23,6 +23,8 @@ pub struct Request<'a> {
     pub out: Option<&'a Path>,
     pub namespace: &'a str,
     pub listen: &'a str,
+    /// Overwrite files already in OUTDIR.
+    pub force: bool,
 }
 
 pub fn export(
@@ -72,7 +74,8 @@ pub fn export(
         jobs: crate::runner::default_jobs(),
     };
     let run = RunOptions {
-        force: true,
+        // Files already in OUTDIR are refused before any step runs, unless --force.
+        force: req.force,
         timeout,
         inputs: Vec::new(),
         root: None,
@@ -98,8 +101,17 @@ fn check_request(req: &Request) -> Result<()> {
             "--namespace {ns:?}: a Kubernetes namespace is lower-case letters, digits and '-' (at most 63), such as \"default\""
         )));
     }
-    let port = req.listen.rsplit(':').next().unwrap_or("");
-    if port.parse::<u16>().map_or(true, |p| p == 0) {
+    let (address, port) = req.listen.rsplit_once(':').unwrap_or(("", req.listen));
+    // Pasted into the nginx and HAProxy configs as is: a host name, an IPv4
+    // address, `*`, or an IPv6 address in brackets, nothing a config reads.
+    let host = address
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
+    let v6 = address
+        .strip_prefix('[')
+        .and_then(|a| a.strip_suffix(']'))
+        .is_some_and(|a| a.parse::<std::net::Ipv6Addr>().is_ok());
+    if port.parse::<u16>().map_or(true, |p| p == 0) || !(host || v6 || address == "*") {
         return Err(Error::Usage(format!(
             "--listen {:?}: give a port (8443) or an address and a port (127.0.0.1:8443)",
             req.listen
@@ -165,7 +177,7 @@ fn summary(src: &Source, opts: &Options, out: &Path, files: &[PathBuf]) -> Strin
                 "the root CA as a trusted entry, for javax.net.ssl.trustStore".into()
             }
             _ if f.ends_with(".java.properties") => {
-                "the javax.net.ssl system properties (give the passwords on the command line)"
+                "the javax.net.ssl system properties (the passwords go in a java @argument file: README.md, Export)"
                     .into()
             }
             _ if f.ends_with(".secret.yaml") => format!(
@@ -192,16 +204,18 @@ fn summary(src: &Source, opts: &Options, out: &Path, files: &[PathBuf]) -> Strin
         let _ = writeln!(text, "wrote {}: {what}", out.join(file).display());
     }
     if src.leaf.role == Role::Client && opts.format == Format::Nginx {
-        let dir = opts.out.display();
+        let at = |file: String| crate::shell::shell_word(&opts.out.join(file).to_string_lossy());
         let port = opts.listen.rsplit(':').next().unwrap_or("8443");
+        let ca = src
+            .chain
+            .last()
+            .map_or_else(|| "ca.crt".to_string(), |f| f.crt());
         let _ = writeln!(
             text,
-            "curl --cert {dir}/{} --key {dir}/{} --cacert {dir}/{} https://localhost:{port}/",
-            src.leaf.bundle(),
-            src.leaf.key(),
-            src.chain
-                .last()
-                .map_or_else(|| "ca.crt".to_string(), |f| f.crt())
+            "curl --cert {} --key {} --cacert {} https://localhost:{port}/",
+            at(src.leaf.bundle()),
+            at(src.leaf.key()),
+            at(ca),
         );
     }
     text
