@@ -4,6 +4,7 @@
 //! writer forever), and up to a bound.
 
 use std::fmt;
+use std::fs::File;
 use std::io::Read;
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
@@ -26,16 +27,52 @@ impl fmt::Display for ReadError {
 
 /// The bytes of the regular file at `path` (symbolic links followed).
 pub fn read_regular(path: &Path) -> Result<Vec<u8>, ReadError> {
-    let fail = |why: String| ReadError {
-        path: path.to_path_buf(),
-        why,
-    };
-    let mut file = std::fs::OpenOptions::new()
+    let (mut file, len) = open_regular(path)?;
+    let mut bytes = Vec::with_capacity(len as usize);
+    file.by_ref()
+        .take(READ_LIMIT + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| failure(path, e.to_string()))?;
+    if bytes.len() as u64 > READ_LIMIT {
+        return Err(failure(
+            path,
+            format!("it grew past {} MiB", READ_LIMIT >> 20),
+        ));
+    }
+    Ok(bytes)
+}
+
+/// [`read_regular`] as text, invalid UTF-8 replaced (a log, a config).
+pub fn read_text(path: &Path) -> Result<String, ReadError> {
+    read_regular(path).map(|b| String::from_utf8_lossy(&b).into_owned())
+}
+
+/// Whether [`read_regular`] would read `path`, asked without reading it:
+/// the same refusals (not a regular file, too large), for a file that
+/// another program (openssl) is about to be given.
+pub fn require_regular(path: &Path) -> Result<(), ReadError> {
+    open_regular(path).map(|_| ())
+}
+
+/// The regular file at `path`, opened for reading, and its size. Its type
+/// is asked before it is opened (opening a device can have effects, and a
+/// FIFO would wait for a writer), and asked again of the opened file, in
+/// case it was replaced in between; opened without blocking all the same.
+fn open_regular(path: &Path) -> Result<(File, u64), ReadError> {
+    let meta = std::fs::metadata(path).map_err(|e| failure(path, e.to_string()))?;
+    refuse_irregular(path, &meta)?;
+    let file = std::fs::OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_NONBLOCK)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
         .open(path)
-        .map_err(|e| fail(e.to_string()))?;
-    let meta = file.metadata().map_err(|e| fail(e.to_string()))?;
+        .map_err(|e| failure(path, e.to_string()))?;
+    let meta = file.metadata().map_err(|e| failure(path, e.to_string()))?;
+    refuse_irregular(path, &meta)?;
+    Ok((file, meta.len()))
+}
+
+/// An error unless `meta` is a regular file of at most [`READ_LIMIT`] bytes.
+fn refuse_irregular(path: &Path, meta: &std::fs::Metadata) -> Result<(), ReadError> {
     let kind = meta.file_type();
     if !kind.is_file() {
         let what = if kind.is_dir() {
@@ -49,24 +86,26 @@ pub fn read_regular(path: &Path) -> Result<Vec<u8>, ReadError> {
         } else {
             "not a regular file"
         };
-        return Err(fail(format!("it is {what}, not a regular file")));
+        return Err(failure(path, format!("it is {what}, not a regular file")));
     }
     if meta.len() > READ_LIMIT {
-        return Err(fail(format!(
-            "it is {} bytes, more than the {} MiB pkiforge reads",
-            meta.len(),
-            READ_LIMIT >> 20
-        )));
+        return Err(failure(
+            path,
+            format!(
+                "it is {} bytes, more than the {} MiB pkiforge reads",
+                meta.len(),
+                READ_LIMIT >> 20
+            ),
+        ));
     }
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
-    file.by_ref()
-        .take(READ_LIMIT + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| fail(e.to_string()))?;
-    if bytes.len() as u64 > READ_LIMIT {
-        return Err(fail(format!("it grew past {} MiB", READ_LIMIT >> 20)));
+    Ok(())
+}
+
+fn failure(path: &Path, why: String) -> ReadError {
+    ReadError {
+        path: path.to_path_buf(),
+        why,
     }
-    Ok(bytes)
 }
 
 /// Whether `path` is a regular file (symbolic links followed), asked
@@ -94,6 +133,19 @@ mod tests {
                 fifo.display()
             )
         );
+    }
+
+    #[test]
+    fn a_link_to_a_device_is_refused_unread() {
+        let tmp = tempfile::tempdir().unwrap();
+        let zero = tmp.path().join("server.key");
+        std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+        let expected = format!(
+            "cannot read {}: it is a device, not a regular file",
+            zero.display()
+        );
+        assert_eq!(read_regular(&zero).unwrap_err().to_string(), expected);
+        assert_eq!(require_regular(&zero).unwrap_err().to_string(), expected);
     }
 
     #[test]

@@ -23,6 +23,9 @@ use crate::plan::{CheckSpec, LeafSpec};
 use crate::profile::{Role, San, SanKind};
 use crate::signals;
 
+mod scratch;
+use scratch::Scratch;
+
 /// How long one case may take, end to end.
 const CASE_TIMEOUT: Duration = Duration::from_secs(15);
 /// What the client sends, and what the server sends back.
@@ -162,72 +165,171 @@ struct Scenario<'a> {
     reasons: Vec<String>,
 }
 
-/// Runs every case for each server with each client found in `dir`.
-pub fn run(openssl: &Openssl, dir: &Path, spec: &CheckSpec) -> Result<Vec<Case>> {
-    let crl = dir.join(spec.issuer_files().crl());
-    let trust = Trust {
-        ca: dir.join(spec.ca_files().crt()),
-        crl: crl.is_file().then_some(crl),
-    };
-    // What a server sends after its certificate: the intermediate, if
-    // any, and the root (as the tutorial's bundle); a client, the intermediate.
-    let inter = spec.intermediate_files().map(|f| dir.join(f.crt()));
-    let server_chain: Vec<PathBuf> = inter.iter().cloned().chain([trust.ca.clone()]).collect();
-    let client_chain: Vec<PathBuf> = inter.iter().cloned().collect();
-    let revoked: Vec<Party> = revoked_clients(dir, &trust)?
-        .into_iter()
-        .map(|p| p.with_chain(&client_chain))
-        .collect();
-    let foreign_dir = tempfile::Builder::new()
-        .prefix("pkiforge-foreign-")
-        .tempdir()
-        .map_err(|e| Error::io("cannot create a temp directory", e))?;
-    let foreign = make_foreign_client(openssl, foreign_dir.path())?;
-    let outside = match spec.intermediate_files() {
-        Some(f) if dir.join(f.key()).is_file() => {
-            let inter = Party::of(dir, &f).with_chain(&server_chain);
-            Some(make_outside_server(openssl, &inter, foreign_dir.path())?)
+/// The parties of the PKI in a directory, and what its servers trust.
+struct Parties {
+    trust: Trust,
+    pairs: Vec<Pair>,
+    revoked: Vec<Party>,
+    fixtures: Vec<FixtureParty>,
+    /// The intermediate, when its key is here to sign a certificate on the spot.
+    signer: Option<Party>,
+}
+
+/// A server and a client of the PKI, and the name the client dials.
+struct Pair {
+    server_name: String,
+    srv: Party,
+    cli: Party,
+    host: Host,
+}
+
+impl Parties {
+    fn of(dir: &Path, spec: &CheckSpec) -> Result<Parties> {
+        require_a_pair(dir, spec)?;
+        let crl = dir.join(spec.issuer_files().crl());
+        let trust = Trust {
+            ca: dir.join(spec.ca_files().crt()),
+            crl: present(&crl).then_some(crl),
+        };
+        // What a server sends after its certificate: the intermediate, if
+        // any, and the root (as the tutorial's bundle); a client, the intermediate.
+        let inter = spec.intermediate_files().map(|f| dir.join(f.crt()));
+        let server_chain: Vec<PathBuf> = inter.iter().cloned().chain([trust.ca.clone()]).collect();
+        let client_chain: Vec<PathBuf> = inter.iter().cloned().collect();
+        let revoked: Vec<Party> = revoked_clients(dir, &trust)?
+            .into_iter()
+            .map(|p| p.with_chain(&client_chain))
+            .collect();
+        let signer = spec
+            .intermediate_files()
+            .filter(|f| present(&dir.join(f.key())))
+            .map(|f| Party::of(dir, &f).with_chain(&server_chain));
+        let mut found = Vec::new();
+        for (server, client) in pairs(spec) {
+            found.push(Pair {
+                server_name: server.name.clone(),
+                srv: Party::of(dir, &server.files()).with_chain(&server_chain),
+                cli: Party::of(dir, &client.files()).with_chain(&client_chain),
+                host: host_of(server)?,
+            });
         }
-        _ => None,
-    };
-    let fixtures = fixture_parties(dir, spec, &server_chain, &client_chain)?;
-    if !fixtures.is_empty() && pairs(spec).is_empty() {
+        Ok(Parties {
+            fixtures: fixture_parties(dir, spec, &server_chain, &client_chain)?,
+            trust,
+            pairs: found,
+            revoked,
+            signer,
+        })
+    }
+
+    /// Every file the sessions will read, through the guarded reader: a
+    /// FIFO, a device or a huge file is refused here, naming it, before
+    /// openssl or rustls is given it (either would wait or read forever).
+    fn require_readable(&self) -> Result<()> {
+        let parties = self.pairs.iter().flat_map(|p| [&p.srv, &p.cli]);
+        let parties = parties
+            .chain(&self.revoked)
+            .chain(self.fixtures.iter().map(|f| &f.party))
+            .chain(&self.signer);
+        let files = parties.flat_map(|p| [&p.crt, &p.key].into_iter().chain(&p.chain));
+        for file in files.chain([&self.trust.ca]).chain(&self.trust.crl) {
+            crate::files::require_regular(file).map_err(unreadable)?;
+        }
+        Ok(())
+    }
+}
+
+/// A file of the PKI the handshake cannot read, and what to do.
+fn unreadable(e: crate::files::ReadError) -> Error {
+    Error::BadInput(format!(
+        "{e}; the handshake reads each certificate, key and CRL of the PKI as a regular file: put the file back (`pkiforge run` makes it), then try again"
+    ))
+}
+
+/// Whether something is at `path`, even a link to nothing or a FIFO:
+/// then the handshake must read it, and says so when it cannot.
+fn present(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok()
+}
+
+/// An error unless the PKI has a server and a client to try together:
+/// with none, no handshake would run, and none would fail.
+fn require_a_pair(dir: &Path, spec: &CheckSpec) -> Result<()> {
+    if !pairs(spec).is_empty() {
+        return Ok(());
+    }
+    if !spec.fixtures.is_empty() {
         return Err(Error::BadInput(format!(
             "{} has fixtures, which are tried against a good server and client of the same PKI, and it has no pair of them; add a [[server]] and a [[client]] without fixture to the profile, and run it with --add",
             dir.display()
         )));
     }
+    let crts = |role| -> Vec<String> {
+        let leaves = spec.leaves.iter().filter(|l| l.role == role);
+        leaves.map(|l| l.files().crt()).collect()
+    };
+    let (has, lacks, section) = match crts(Role::Server) {
+        servers if servers.is_empty() => (crts(Role::Client), "server", "[server]"),
+        servers => (servers, "client", "[client]"),
+    };
+    Err(Error::BadInput(format!(
+        "{} has {} but no {lacks} certificate, and a mutual-TLS handshake needs a server and a client; add a {section} to the profile and run `pkiforge run PROFILE --out {} --add`, then try the handshake again",
+        dir.display(),
+        has.join(", "),
+        dir.display()
+    )))
+}
+
+/// Runs every case for each server with each client found in `dir`.
+pub fn run(openssl: &Openssl, dir: &Path, spec: &CheckSpec) -> Result<Vec<Case>> {
+    let parties = Parties::of(dir, spec)?;
+    parties.require_readable()?;
+    // What killed handshakes left, then this run's own private directory.
+    let temp = std::env::temp_dir();
+    scratch::remove_stale(&temp);
+    let scratch = Scratch::create_in(&temp)?;
+    let foreign = make_foreign_client(openssl, scratch.path())?;
+    let outside = match &parties.signer {
+        Some(inter) => Some(make_outside_server(openssl, inter, scratch.path())?),
+        None => None,
+    };
+    let session = Session {
+        openssl,
+        trust: &parties.trust,
+        scratch: &scratch,
+    };
     let mut cases = Vec::new();
-    let mut tried: Vec<String> = Vec::new();
-    for (server, client) in pairs(spec) {
-        let host = host_of(server)?;
-        let (srv, cli) = (
-            Party::of(dir, &server.files()).with_chain(&server_chain),
-            Party::of(dir, &client.files()).with_chain(&client_chain),
-        );
+    let mut tried: Vec<&str> = Vec::new();
+    for Pair {
+        server_name,
+        srv,
+        cli,
+        host,
+    } in &parties.pairs
+    {
         // The same scenarios with each TLS stack, openssl's first.
         for stack in ["openssl", "rustls"] {
-            let mut all = scenarios(&srv, &cli, &foreign, &host).to_vec();
+            let mut all = scenarios(srv, cli, &foreign, host).to_vec();
             // Revoked clients and the outside server once per server, with
             // its first client; the fixtures with the first pair.
-            if !tried.contains(&server.name) {
+            if !tried.contains(&server_name.as_str()) {
                 all.extend(once_per_server(
-                    &srv,
-                    &cli,
-                    &host,
-                    &revoked,
+                    srv,
+                    cli,
+                    host,
+                    &parties.revoked,
                     outside.as_ref(),
                 ));
                 if tried.is_empty() {
-                    all.extend(fixture_scenarios(stack, &fixtures, &srv, &cli, &host));
+                    all.extend(fixture_scenarios(stack, &parties.fixtures, srv, cli, host));
                 }
             }
             for sc in all {
                 signals::check()?;
-                cases.push(run_case(openssl, &trust, &srv, stack, sc)?);
+                cases.push(session.run_case(srv, stack, sc)?);
             }
         }
-        tried.push(server.name.clone());
+        tried.push(server_name);
     }
     Ok(cases)
 }
@@ -263,27 +365,30 @@ fn once_per_server<'a>(
     all
 }
 
-/// One scenario with one TLS stack, against `srv` unless it names its own server.
-fn run_case(
-    openssl: &Openssl,
-    trust: &Trust,
-    srv: &Party,
-    stack: &'static str,
-    sc: Scenario,
-) -> Result<Case> {
-    let server = sc.server.unwrap_or(srv);
-    let (got, detail) = match stack {
-        "openssl" => openssl_case(openssl, trust, server, sc.client, &sc.host)?,
-        _ => rustls_case(trust, server, sc.client, &sc.host)?,
-    };
-    Ok(Case {
-        stack,
-        name: sc.name,
-        expected: sc.expected,
-        got,
-        detail,
-        reasons: sc.reasons,
-    })
+/// What every session of a run shares.
+struct Session<'a> {
+    openssl: &'a Openssl,
+    trust: &'a Trust,
+    scratch: &'a Scratch,
+}
+
+impl Session<'_> {
+    /// One scenario with one TLS stack, against `srv` unless it names its own server.
+    fn run_case(&self, srv: &Party, stack: &'static str, sc: Scenario) -> Result<Case> {
+        let server = sc.server.unwrap_or(srv);
+        let (got, detail) = match stack {
+            "openssl" => openssl_case(self, server, sc.client, &sc.host)?,
+            _ => rustls_case(self.trust, server, sc.client, &sc.host)?,
+        };
+        Ok(Case {
+            stack,
+            name: sc.name,
+            expected: sc.expected,
+            got,
+            detail,
+            reasons: sc.reasons,
+        })
+    }
 }
 
 /// A fixture as a party of a session: its kind, and the host its clients
@@ -413,7 +518,7 @@ fn revoked_clients(dir: &Path, trust: &Trust) -> Result<Vec<Party>> {
         };
         for files in found.iter().filter(|f| f.role == Role::Client) {
             let archived = Party::of(&entry.path(), files);
-            if archived.key.is_file() {
+            if present(&archived.key) {
                 out.push(Party {
                     label: format!("archive/{serial}/{}", files.crt()),
                     ..archived
@@ -502,28 +607,36 @@ fn scenarios<'a>(
     ]
 }
 
+/// The throwaway CA's own config, so that the throwaway certificates are
+/// proper v3 certificates whatever the active openssl.cnf says: the only
+/// thing wrong with the client's certificate must be who signed it.
+const FOREIGN_CNF: &str = "[req]\nprompt = no\ndistinguished_name = dn\nx509_extensions = ca_ext\n[dn]\nCN = pkiforge foreign CA\n\
+    [ca_ext]\nbasicConstraints = critical,CA:TRUE\nkeyUsage = critical,keyCertSign,cRLSign\nsubjectKeyIdentifier = hash\n\
+    [leaf_ext]\nbasicConstraints = CA:FALSE\nkeyUsage = critical,digitalSignature\nextendedKeyUsage = clientAuth\n\
+    subjectAltName = DNS:localhost\n";
+
+/// The files the throwaway CA and its client are made of, in the scratch directory.
+const FOREIGN_FILES: [&str; 6] = [
+    "foreign.cnf",
+    "foreign-ca.key",
+    "foreign-ca.crt",
+    "foreign.key",
+    "foreign.csr",
+    "foreign.crt",
+];
+
 /// A throwaway CA and a client certificate it signed, made on the spot.
 fn make_foreign_client(openssl: &Openssl, dir: &Path) -> Result<Party> {
     let run = |args: &[&str]| -> Result<()> {
         let mut call = openssl.call(
-            args.iter().map(std::ffi::OsString::from).collect(),
+            in_scratch(dir, args.iter().map(OsStr::new), &FOREIGN_FILES),
             "foreign-ca",
             openssl.timeout.min(CASE_TIMEOUT),
         );
         call.dir = Some(dir.to_path_buf());
         call.run_ok().map(|_| ())
     };
-    // Its own config, so that the throwaway certificates are proper v3
-    // certificates whatever the active openssl.cnf says: the only thing wrong
-    // with the client's certificate must be who signed it.
-    std::fs::write(
-        dir.join("foreign.cnf"),
-        "[req]\nprompt = no\ndistinguished_name = dn\nx509_extensions = ca_ext\n[dn]\nCN = pkiforge foreign CA\n\
-         [ca_ext]\nbasicConstraints = critical,CA:TRUE\nkeyUsage = critical,keyCertSign,cRLSign\nsubjectKeyIdentifier = hash\n\
-         [leaf_ext]\nbasicConstraints = CA:FALSE\nkeyUsage = critical,digitalSignature\nextendedKeyUsage = clientAuth\n\
-         subjectAltName = DNS:localhost\n",
-    )
-    .map_err(|e| Error::io("cannot write a temp file", e))?;
+    scratch::write_new(&dir.join("foreign.cnf"), FOREIGN_CNF)?;
     // EC P-256 keys: quick to make, and every TLS stack takes them.
     let ec = ["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"];
     run(&[&["genpkey"][..], &ec, &["-out", "foreign-ca.key"]].concat())?;
@@ -584,20 +697,28 @@ fn make_foreign_client(openssl: &Openssl, dir: &Path) -> Result<Party> {
 /// signed on the spot with the intermediate's key in `tmp` (its serial file
 /// too: nothing is written in the PKI): every client must refuse it.
 fn make_outside_server(openssl: &Openssl, inter: &Party, tmp: &Path) -> Result<Party> {
+    const FILES: [&str; 5] = [
+        "outside.ext",
+        "outside.key",
+        "outside.csr",
+        "outside.srl",
+        "outside.crt",
+    ];
     let run = |args: &[&OsStr]| -> Result<()> {
         let mut call = openssl.call(
-            args.iter().map(|a| a.to_os_string()).collect(),
+            in_scratch(tmp, args.iter().copied(), &FILES),
             "outside-constraints",
             openssl.timeout.min(CASE_TIMEOUT),
         );
         call.dir = Some(tmp.to_path_buf());
         call.run_ok().map(|_| ())
     };
-    std::fs::write(
-        tmp.join("outside.ext"),
-        format!("subjectAltName = DNS:{OUTSIDE_HOST}\nbasicConstraints = CA:FALSE\nkeyUsage = critical,digitalSignature\nextendedKeyUsage = serverAuth\n"),
-    )
-    .map_err(|e| Error::io("cannot write a temp file", e))?;
+    scratch::write_new(
+        &tmp.join("outside.ext"),
+        format!(
+            "subjectAltName = DNS:{OUTSIDE_HOST}\nbasicConstraints = CA:FALSE\nkeyUsage = critical,digitalSignature\nextendedKeyUsage = serverAuth\n"
+        ),
+    )?;
     let os = |s: &'static str| OsStr::new(s);
     run(&[
         os("genpkey"),
@@ -653,6 +774,21 @@ fn make_outside_server(openssl: &Openssl, inter: &Party, tmp: &Path) -> Result<P
     })
 }
 
+/// openssl's arguments, each of `files` as its path in the scratch
+/// directory `dir`: a config is read from there and nowhere else, whatever
+/// directory openssl runs in.
+fn in_scratch<'a>(
+    dir: &Path,
+    args: impl Iterator<Item = &'a OsStr>,
+    files: &[&str],
+) -> Vec<OsString> {
+    args.map(|a| match files.iter().find(|f| OsStr::new(f) == a) {
+        Some(f) => path_arg(&dir.join(f)),
+        None => a.to_os_string(),
+    })
+    .collect()
+}
+
 fn reversed(s: &str) -> String {
     s.chars().rev().collect()
 }
@@ -679,14 +815,15 @@ fn last_error(stderr: &str) -> Option<String> {
 /// line reversed), s_client sending PING: accepted when the reversed PING
 /// comes back, which needs data to flow both ways.
 fn openssl_case(
-    openssl: &Openssl,
-    trust: &Trust,
+    session: &Session,
     server: &Party,
     client: Option<&Party>,
     host: &Host,
 ) -> Result<(Outcome, String)> {
+    let Session { openssl, trust, .. } = *session;
     let ca = trust.ca.as_path();
-    let logs = tempfile::tempdir().map_err(|e| Error::io("cannot create a temp directory", e))?;
+    // Its logs and chain files, in the run's private directory.
+    let logs = session.scratch.case_dir()?;
     let (server_out, server_err) = (
         logs.path().join("server.out"),
         logs.path().join("server.err"),
@@ -739,7 +876,7 @@ fn openssl_case(
         None => (Outcome::Refused, "s_server did not start".to_string()),
     };
     drop(server_proc);
-    let server_log = std::fs::read_to_string(&server_err).unwrap_or_default();
+    let server_log = read_log(&server_err);
     Ok(match result {
         (Outcome::Refused, client_err) => (Outcome::Refused, why_refused(&server_log, &client_err)),
         accepted => accepted,
@@ -757,10 +894,10 @@ fn chain_file(party: &Party, dir: &Path, name: &str) -> Result<Option<PathBuf>> 
     }
     let mut bytes = Vec::new();
     for c in &party.chain {
-        bytes.extend(crate::files::read_regular(c).map_err(|e| Error::BadInput(e.to_string()))?);
+        bytes.extend(crate::files::read_regular(c).map_err(unreadable)?);
     }
     let path = dir.join(name);
-    std::fs::write(&path, bytes).map_err(|e| Error::io("cannot write a temp file", e))?;
+    scratch::write_new(&path, bytes)?;
     Ok(Some(path))
 }
 
@@ -811,13 +948,13 @@ fn s_client_exchange(
     // s_client -quiet keeps the connection open after stdin ends, so watch
     // its output for the answer rather than wait for it to exit.
     loop {
-        let answer = std::fs::read_to_string(&client_out).unwrap_or_default();
+        let answer = read_log(&client_out);
         if answer.contains(&reversed(PING)) {
             return Ok((Outcome::Accepted, "payload sent and answered".to_string()));
         }
         signals::check()?;
         if client.exited() {
-            let stderr = std::fs::read_to_string(&client_err).unwrap_or_default();
+            let stderr = read_log(&client_err);
             return Ok((Outcome::Refused, stderr));
         }
         if Instant::now() >= deadline {
@@ -825,6 +962,12 @@ fn s_client_exchange(
         }
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+/// What openssl has written so far to a log in the scratch directory
+/// (through the guarded reader, as every file pkiforge reads).
+fn read_log(path: &Path) -> String {
+    crate::files::read_text(path).unwrap_or_default()
 }
 
 /// What each side said when a session was refused: its verify error
@@ -853,7 +996,7 @@ fn why_refused(server_log: &str, client_err: &str) -> String {
 /// (`ACCEPT 127.0.0.1:PORT`); `None` if it exits or the deadline passes first.
 fn accept_port(server: &Background, stdout: &Path, deadline: Instant) -> Result<Option<u16>> {
     loop {
-        let text = std::fs::read_to_string(stdout).unwrap_or_default();
+        let text = read_log(stdout);
         let port = text.lines().find_map(|l| {
             l.trim()
                 .strip_prefix("ACCEPT ")
@@ -912,9 +1055,14 @@ fn verify_errors(log: &str) -> Vec<String> {
         .collect()
 }
 
+/// The bytes of a file of the PKI, through the guarded reader.
+fn read_pem(path: &Path) -> Result<Vec<u8>> {
+    crate::files::read_regular(path).map_err(unreadable)
+}
+
 fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
-    CertificateDer::pem_file_iter(path)
-        .and_then(|it| it.collect::<std::result::Result<Vec<_>, _>>())
+    CertificateDer::pem_slice_iter(&read_pem(path)?)
+        .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|e| {
             Error::BadInput(format!(
                 "cannot read certificates from {}: {e}",
@@ -924,13 +1072,13 @@ fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
 }
 
 fn load_crls(path: &Path) -> Result<Vec<CertificateRevocationListDer<'static>>> {
-    CertificateRevocationListDer::pem_file_iter(path)
-        .and_then(|it| it.collect::<std::result::Result<Vec<_>, _>>())
+    CertificateRevocationListDer::pem_slice_iter(&read_pem(path)?)
+        .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|e| Error::BadInput(format!("cannot read the CRL {}: {e}", path.display())))
 }
 
 fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>> {
-    PrivateKeyDer::from_pem_file(path).map_err(|e| {
+    PrivateKeyDer::from_pem_slice(&read_pem(path)?).map_err(|e| {
         Error::BadInput(format!(
             "cannot read the private key {}: {e}",
             path.display()
