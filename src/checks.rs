@@ -157,6 +157,20 @@ pub fn checks(spec: &CheckSpec, caps: Capabilities) -> Vec<Step> {
             &[inter.crt()],
         ));
     }
+    if spec.crl {
+        // A CRL of another CA (an old PKI's) fails every -crl_check with
+        // "unable to get certificate CRL": this check says why.
+        let (crl, ca) = (spec.issuer_files().crl(), spec.issuer_files().crt());
+        out.push(inspection(
+            "crl-signed".into(),
+            "The CRL is signed by the CA whose leaves it revokes.",
+            Inspection::CrlSignedBy {
+                crl: PathBuf::from(&crl),
+                ca: PathBuf::from(&ca),
+            },
+            &[&crl, &ca],
+        ));
+    }
     out.extend(name_checks(spec));
     out.extend(key_checks(spec));
     for leaf in &spec.leaves {

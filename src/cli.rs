@@ -71,7 +71,7 @@ pub enum Command {
         /// Where the files go (default: pki/<profile file stem>)
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
-        /// Overwrite files a previous run left in DIR, the CA key included
+        /// Replace the PKI in DIR as a whole, the CA key included: the old one's CRL, database, archive and leaves not in the profile go too
         #[arg(long)]
         force: bool,
         /// Reuse the CA in DIR and issue only the entities whose files are not there yet

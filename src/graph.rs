@@ -34,6 +34,11 @@ pub fn dependencies(steps: &[Step]) -> Vec<Vec<usize>> {
         }
         for f in &step.outputs {
             last_writer.insert(f, i);
+            // A later writer waits for this one, which waited for every
+            // reader so far: they need not be listed again (the signing
+            // steps, all readers and writers of the serial file, would
+            // otherwise each list every earlier one).
+            readers.remove(f);
         }
     }
     deps
@@ -160,6 +165,29 @@ mod tests {
         assert!((schedule(&deps, &cost, 2.0, usize::MAX) - 3.5).abs() < 1e-9);
         // One at a time: the sum.
         assert_eq!(schedule(&deps, &cost, 2.0, 1), 6.0);
+    }
+
+    #[test]
+    fn signing_steps_wait_for_the_one_before_not_for_every_one_before() {
+        // A workshop: each signing reads and writes the serial file.
+        let n = 2000;
+        let signs: Vec<Step> = (0..n)
+            .map(|i| step(&format!("c{i}-crt"), &["ca.crt", "ca.srl"], &["ca.srl"]))
+            .collect();
+        let deps = dependencies(&signs);
+        assert_eq!(deps[0], Vec::<usize>::new());
+        for (i, d) in deps.iter().enumerate().skip(1) {
+            assert_eq!(*d, vec![i - 1], "step {i}");
+        }
+        // And a writer after plain readers waits for each of them once.
+        let mut steps = vec![step("w", &[], &["f"])];
+        steps.extend((1..=3).map(|i| step(&format!("r{i}"), &["f"], &[])));
+        steps.push(step("w2", &[], &["f"]));
+        steps.push(step("w3", &[], &["f"]));
+        assert_eq!(
+            dependencies(&steps),
+            vec![vec![], vec![0], vec![0], vec![0], vec![0, 1, 2, 3], vec![4]]
+        );
     }
 
     #[test]

@@ -510,6 +510,13 @@ pub fn revoke_plan(
     reason: &str,
     caps: Capabilities,
 ) -> Result<Plan, String> {
+    if name == pki.ca.files.name {
+        return Err(format!(
+            "{name} is the CA, which cannot revoke itself (a CRL is signed by the CA it lists). To replace it, make the PKI again with a new CA: pkiforge run PROFILE --out {} --force, then give every server and client the new {}",
+            pki.dir.display(),
+            pki.ca.files.crt()
+        ));
+    }
     if pki
         .intermediate
         .as_ref()

@@ -246,6 +246,44 @@ pub fn lint_crls(crls: &[(String, crate::x509::CrlInfo)], now: i64) -> Vec<Findi
     out
 }
 
+/// The findings for the CRLs in `dir` (`NAME.crl`, the CA `NAME.crt`'s):
+/// one that is not a CRL or not signed by its CA, which servers that check
+/// revocation cannot use, and a stale one ([`lint_crls`]).
+pub fn crl_findings(dir: &std::path::Path, now: i64) -> Vec<Finding> {
+    let mut files: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|f| f.ends_with(".crl"))
+        .collect();
+    files.sort();
+    let mut out = Vec::new();
+    let mut readable = Vec::new();
+    for file in files {
+        let ca = format!("{}.crt", file.trim_end_matches(".crl"));
+        let problem =
+            crate::verify::crl_problem(dir, std::path::Path::new(&file), std::path::Path::new(&ca));
+        match problem {
+            Some(p) => out.push(Finding {
+                severity: Severity::Error,
+                rule: p.rule,
+                file,
+                message: p.message,
+                clients: "servers that check revocation (nginx ssl_crl, HAProxy crl-file, openssl -crl_check, rustls with CRLs) refuse every client: they find no CRL of the client's CA",
+                fix: crate::verify::CRL_FIX.into(),
+            }),
+            None => {
+                if let Ok(info) = crate::x509::read_crl(&dir.join(&file)) {
+                    readable.push((file, info));
+                }
+            }
+        }
+    }
+    out.extend(lint_crls(&readable, now));
+    out
+}
+
 /// One certificate and what its rules need to know around it.
 struct Context<'a> {
     cert: &'a CertInfo,

@@ -281,10 +281,132 @@ pub fn build(
     }
     steps.extend(crate::fixture_plan::manifest_step(&fixtures));
     let checks = checks(&CheckSpec::for_profile(profile), caps);
-    Ok(Plan {
+    let plan = Plan {
         steps,
         checks,
         removes: Vec::new(),
+    };
+    check_arg_limits(&plan, profile, ArgLimits::of_system())?;
+    Ok(plan)
+}
+
+/// What Linux lets one process be given (execve(2)): each argument at most
+/// `one` bytes with its NUL (MAX_ARG_STRLEN, 32 pages: 131072), and all
+/// arguments, the environment and their pointers at most `total` bytes
+/// (ARG_MAX, a quarter of the stack limit). Past them openssl never starts
+/// (E2BIG), so a plan past them is refused before anything runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ArgLimits {
+    pub one: usize,
+    /// What is left for the arguments once the environment is counted.
+    pub total: usize,
+}
+
+/// Linux's MAX_ARG_STRLEN, NUL included.
+pub const MAX_ARG_STRLEN: usize = 131_072;
+/// What a `<(printf …)` argument may take as a temp file's path (PATH_MAX).
+const INLINE_PATH: usize = 4096;
+
+impl ArgLimits {
+    /// This system's limits, less this process's environment (which every
+    /// openssl inherits) and room for the PKCS#12 password's variable.
+    pub fn of_system() -> ArgLimits {
+        // SAFETY: sysconf(3) only reads a system value.
+        let arg_max = unsafe { libc::sysconf(libc::_SC_ARG_MAX) };
+        let arg_max = usize::try_from(arg_max).unwrap_or(MAX_ARG_STRLEN);
+        let env: usize = std::env::vars_os()
+            .map(|(k, v)| k.len() + v.len() + 2 + POINTER)
+            .sum();
+        ArgLimits {
+            one: MAX_ARG_STRLEN,
+            total: arg_max.saturating_sub(env + INLINE_PATH),
+        }
+    }
+}
+
+/// The size of one pointer of argv or envp.
+const POINTER: usize = std::mem::size_of::<usize>();
+
+/// Refuses a plan with a step or check that Linux would not start: an
+/// argument or a command line too long, named by the profile's field
+/// (`client[2].san`) with the limit and what to do.
+pub fn check_arg_limits(plan: &Plan, profile: &Profile, limits: ArgLimits) -> Result<()> {
+    let problems: Vec<Problem> = plan
+        .all()
+        .filter_map(|step| arg_limit_problem(step, profile, limits))
+        .collect();
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Profile(Problems {
+        file: profile.path.clone(),
+        list: problems,
+    }))
+}
+
+/// What makes `step` too long for execve(2), if anything.
+fn arg_limit_problem(step: &Step, profile: &Profile, limits: ArgLimits) -> Option<Problem> {
+    let Action::Openssl { args, .. } = &step.action else {
+        return None;
+    };
+    let sizes: Vec<usize> = args
+        .iter()
+        .map(|a| match a {
+            Arg::Lit(word) => word.len() + 1,
+            Arg::Inline(_) => INLINE_PATH,
+        })
+        .collect();
+    // argv[0], the openssl binary's path, may be as long as a path.
+    let total = INLINE_PATH + sizes.iter().sum::<usize>() + POINTER * (sizes.len() + 2);
+    // A temp file's path fits in one argument whatever the staging path.
+    let (longest, len) = args
+        .iter()
+        .zip(&sizes)
+        .enumerate()
+        .filter(|(_, (a, _))| matches!(a, Arg::Lit(_)))
+        .map(|(i, (_, n))| (i, *n))
+        .max_by_key(|(_, n)| *n)
+        .unwrap_or((0, 0));
+    if len <= limits.one && total <= limits.total {
+        return None;
+    }
+    // Looked up only here: a plan has an entity's steps by the thousand.
+    let entity = profile.entities().find(|e| e.name == step.entity);
+    let command = match args.first() {
+        Some(Arg::Lit(word)) => word.as_str(),
+        _ => "",
+    };
+    if len <= limits.one {
+        return Some(Problem::new(
+            None,
+            entity.map_or(String::new(), |e| e.path.clone()),
+            format!(
+                "makes the command line of `openssl {command}` ({}) {total} bytes long with {} arguments, but this system passes at most {} bytes of arguments and environment (ARG_MAX), so openssl would not start; split the profile into smaller ones",
+                step.id,
+                sizes.len(),
+                limits.total
+            ),
+        ));
+    }
+    let sans = matches!(&args[longest], Arg::Lit(word) if word.starts_with("subjectAltName"));
+    Some(match (entity, sans) {
+        (Some(e), true) => Problem::new(
+            None,
+            format!("{}.san", e.path),
+            format!(
+                "its {} names make the argument -addext \"subjectAltName = …\" of `openssl {command}` {len} bytes long, but Linux passes at most {} bytes in one argument (MAX_ARG_STRLEN), so openssl would not start; give it fewer or shorter names, spread over several certificates",
+                e.san.len(),
+                limits.one
+            ),
+        ),
+        _ => Problem::new(
+            None,
+            entity.map_or(String::new(), |e| e.path.clone()),
+            format!(
+                "makes argument {longest} of `openssl {command}` ({}) {len} bytes long, but Linux passes at most {} bytes in one argument (MAX_ARG_STRLEN), so openssl would not start; shorten it",
+                step.id, limits.one
+            ),
+        ),
     })
 }
 
@@ -363,6 +485,7 @@ pub fn outlives_ca(
     ca_not_after: Option<i64>,
     now: i64,
 ) -> Vec<String> {
+    let issued: BTreeSet<&str> = issued.iter().copied().collect();
     let ends = |e: &Entity| now + i64::from(validity_days(e, profile.extensions)) * 86_400;
     let ca_end = ca_not_after.unwrap_or_else(|| ends(&profile.ca));
     let ca_days_left = (ca_end - now).div_euclid(86_400);
@@ -370,7 +493,7 @@ pub fn outlives_ca(
         .leaves()
         // By more than a day, as lint's outlives-ca: a leaf made a moment after
         // its CA, for as many days, ends a moment later.
-        .filter(|leaf| issued.contains(&leaf.name.as_str()) && ends(leaf) > ca_end + 86_400)
+        .filter(|leaf| issued.contains(leaf.name.as_str()) && ends(leaf) > ca_end + 86_400)
         .map(|leaf| {
             format!(
                 "warning: {} will be valid for {} days, but its CA {} for {ca_days_left} more: every client refuses it once the CA expires. Give [ca] a longer days, or this entity a shorter one",
@@ -1083,6 +1206,51 @@ cat client.crt ca.crt > client.pem
                 "server.crt: OK".into(),
                 "client.crt: OK".into()
             ]))
+        );
+    }
+
+    #[test]
+    fn a_command_line_linux_would_not_start_is_refused_naming_the_field() {
+        let p = profile::parse(Path::new("p.toml"), PROFILE).unwrap();
+        let plan = build(&p, &layout(), Capabilities::default(), 0).unwrap();
+        let roomy = ArgLimits {
+            one: MAX_ARG_STRLEN,
+            total: 1 << 20,
+        };
+        assert!(check_arg_limits(&plan, &p, roomy).is_ok());
+        // "subjectAltName = DNS:localhost, IP:127.0.0.1" and its NUL: 45 bytes.
+        let one = ArgLimits {
+            one: 44,
+            total: 1 << 20,
+        };
+        let Err(Error::Profile(problems)) = check_arg_limits(&plan, &p, one) else {
+            panic!("refused")
+        };
+        let said: Vec<(String, String)> = problems
+            .list
+            .iter()
+            .map(|p| (p.field.clone(), p.message.clone()))
+            .collect();
+        assert_eq!(
+            said,
+            [(
+                "server.san".to_string(),
+                "its 2 names make the argument -addext \"subjectAltName = …\" of `openssl req` 45 bytes long, but Linux passes at most 44 bytes in one argument (MAX_ARG_STRLEN), so openssl would not start; give it fewer or shorter names, spread over several certificates".to_string()
+            )]
+        );
+        // `genrsa -out ca.key 2048`: 24 bytes, 48 of pointers, and 4096 for
+        // openssl's path.
+        let total = ArgLimits {
+            one: MAX_ARG_STRLEN,
+            total: 4167,
+        };
+        let Err(Error::Profile(problems)) = check_arg_limits(&plan, &p, total) else {
+            panic!("refused")
+        };
+        assert_eq!(problems.list[0].field, "ca");
+        assert_eq!(
+            problems.list[0].message,
+            "makes the command line of `openssl genrsa` (ca-key) 4168 bytes long with 4 arguments, but this system passes at most 4167 bytes of arguments and environment (ARG_MAX), so openssl would not start; split the profile into smaller ones"
         );
     }
 

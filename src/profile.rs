@@ -370,6 +370,9 @@ pub fn load(path: &Path) -> Result<Profile> {
 pub fn parse(path: &Path, text: &str) -> Result<Profile> {
     let mut v = Validator {
         text,
+        line_starts: std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect(),
         problems: Vec::new(),
     };
     let profile = v.profile(path);
@@ -387,6 +390,10 @@ pub fn parse(path: &Path, text: &str) -> Result<Profile> {
 
 struct Validator<'t> {
     text: &'t str,
+    /// The byte offset where each line starts: a value's line is found by
+    /// bisection, not by counting from the top of the file for each value
+    /// (which made a profile of 10,000 clients take seconds).
+    line_starts: Vec<usize>,
     problems: Vec<Problem>,
 }
 
@@ -394,7 +401,14 @@ type Table<'i> = DeTable<'i>;
 
 impl<'t> Validator<'t> {
     fn at(&self, span: std::ops::Range<usize>) -> Option<Location> {
-        Some(Location::of_offset(self.text, span.start))
+        let offset = span.start.min(self.text.len());
+        let line = self.line_starts.partition_point(|&start| start <= offset);
+        let start = self.line_starts[line.saturating_sub(1)];
+        let within = Location::of_offset(&self.text[start..], offset - start);
+        Some(Location {
+            line,
+            column: within.column,
+        })
     }
 
     fn problem(
@@ -1016,6 +1030,7 @@ impl<'t> Validator<'t> {
             return None;
         }
         let mut out: Vec<San> = Vec::new();
+        let mut listed = std::collections::HashSet::new();
         for (i, item) in items.iter().enumerate() {
             let ipath = format!("{path}[{i}]");
             let DeValue::String(s) = item.get_ref() else {
@@ -1030,7 +1045,7 @@ impl<'t> Validator<'t> {
                 continue;
             };
             match parse_san(s) {
-                Ok(san) if out.contains(&san) => {
+                Ok(san) if !listed.insert(san.to_string()) => {
                     self.problem(
                         Some(item.span()),
                         &ipath,
@@ -1175,10 +1190,10 @@ impl<'t> Validator<'t> {
 
     /// No two entities may write the same file.
     fn distinct_files(&mut self, profile: &Profile, doc: &Table<'_>) {
-        let mut seen: Vec<(String, &str)> = Vec::new();
+        let mut seen: std::collections::HashMap<String, &str> = std::collections::HashMap::new();
         for e in profile.entities() {
             for file in e.files().all(e.p12 != P12::No) {
-                if let Some((_, other)) = seen.iter().find(|(f, _)| *f == file) {
+                if let Some(other) = seen.get(&file) {
                     let message = format!(
                         "would write {file}, which {other} writes too; give each entity its own name"
                     );
@@ -1186,7 +1201,7 @@ impl<'t> Validator<'t> {
                     self.problem(span, &join(&e.path, "name"), message);
                     break;
                 }
-                seen.push((file, &e.path));
+                seen.insert(file, &e.path);
             }
         }
     }

@@ -367,7 +367,8 @@ pub fn publish(
         let moved = if new {
             make_parent(out, f, &mut made_dirs).and_then(|_| move_in(staging, out, f, fs_ops))
         } else {
-            move_aside(staging, out, f, fs_ops)
+            // A removal may take a whole directory (`run --force`: archive/).
+            move_aside_any(staging, out, f, fs_ops)
         };
         if let Err(e) = moved {
             let back = roll_back(staging, out, files, removes, fs_ops);
@@ -404,14 +405,20 @@ fn move_in(staging: &Path, out: &Path, f: &Path, fs_ops: &impl Rename) -> Result
 /// Moves `out/f`, if there, aside into the staging directory's originals.
 fn move_aside(staging: &Path, out: &Path, f: &Path, fs_ops: &impl Rename) -> Result<()> {
     let target = out.join(f);
-    let Ok(meta) = fs::symlink_metadata(&target) else {
-        return Ok(());
-    };
-    if meta.is_dir() {
+    if fs::symlink_metadata(&target).is_ok_and(|meta| meta.is_dir()) {
         return Err(Error::Usage(format!(
             "{} is a directory; pkiforge writes a file there. Move it away",
             target.display()
         )));
+    }
+    move_aside_any(staging, out, f, fs_ops)
+}
+
+/// Moves `out/f`, if there, file or directory, aside into the originals.
+fn move_aside_any(staging: &Path, out: &Path, f: &Path, fs_ops: &impl Rename) -> Result<()> {
+    let target = out.join(f);
+    if fs::symlink_metadata(&target).is_err() {
+        return Ok(());
     }
     let aside = staging.join(ORIGINALS).join(f);
     if let Some(parent) = aside.parent() {
@@ -667,6 +674,41 @@ mod tests {
             }
             assert!(result.is_err());
             assert_eq!(snapshot(&out), before, "fault at move {k}");
+        }
+    }
+
+    #[test]
+    fn a_directory_is_removed_whole_or_put_back_whole() {
+        // Moves: a aside, a in, archive aside (run --force's old archive).
+        for k in 1..=4 {
+            let (_tmp, out, staging, _) = setup();
+            fs::create_dir_all(out.join("archive/0A")).unwrap();
+            fs::write(out.join("archive/0A/old.key"), "old key").unwrap();
+            let files = vec![PathBuf::from("a")];
+            let removes = vec![PathBuf::from("archive")];
+            let fs_ops = FailAt {
+                fail_at: k,
+                count: Cell::new(0),
+            };
+            let result = publish(&staging, &out, &files, &removes, &fs_ops);
+            fs::remove_dir_all(&staging).unwrap();
+            if k == 4 {
+                result.unwrap();
+                assert!(!out.join("archive").exists());
+                assert_eq!(fs::read(out.join("a")).unwrap(), b"new a");
+                continue;
+            }
+            assert!(result.is_err(), "fault at move {k}");
+            assert_eq!(
+                fs::read(out.join("a")).unwrap(),
+                b"old a",
+                "fault at move {k}"
+            );
+            assert_eq!(
+                fs::read(out.join("archive/0A/old.key")).unwrap(),
+                b"old key",
+                "fault at move {k}"
+            );
         }
     }
 

@@ -37,6 +37,9 @@ pub struct RunOptions {
     /// What this run adds to DIR's `commands.sh` (when continued, the
     /// transcript is among `inputs`).
     pub transcript: Option<crate::transcript::Transcript>,
+    /// With `--force`: the old PKI's files that this run does not write,
+    /// taken out of DIR by the same publish (put back if it fails).
+    pub replaced: Vec<PathBuf>,
 }
 
 /// The root CA's files, for a run whose root stays in another directory.
@@ -160,7 +163,14 @@ impl Runner<'_> {
             copy_in(staging.path(), &r.back, root_staging.path())?;
             root_dir.publish(root_staging.path(), &r.back, &[])?;
         }
-        out.publish(staging.path(), &outputs, &plan.removes)?;
+        let mut removes = plan.removes.clone();
+        removes.extend(
+            opts.replaced
+                .iter()
+                .filter(|f| !outputs.contains(f))
+                .cloned(),
+        );
+        out.publish(staging.path(), &outputs, &removes)?;
         Ok(Report {
             out: out.path.clone(),
             files: outputs,

@@ -134,6 +134,8 @@ pub enum Inspection {
         crt: PathBuf,
         names: Vec<crate::profile::San>,
     },
+    /// The CRL is one, signed by the CA certificate.
+    CrlSignedBy { crl: PathBuf, ca: PathBuf },
 }
 
 impl fmt::Display for Inspection {
@@ -169,6 +171,9 @@ impl fmt::Display for Inspection {
             }
             Inspection::PrivateMode { key } => {
                 write!(f, "{} is readable by its owner only", key.display())
+            }
+            Inspection::CrlSignedBy { crl, ca } => {
+                write!(f, "{} is signed by {}", crl.display(), ca.display())
             }
             Inspection::NamesCovered { crt, names } => {
                 write!(

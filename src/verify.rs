@@ -10,6 +10,8 @@ use crate::layout;
 use crate::plan::{CheckSpec, LeafSpec};
 use crate::profile::{San, SanKind};
 use crate::step::{Expect, Inspection, Step, same_fields, show_fields};
+use x509_parser::prelude::FromDer;
+
 use crate::x509::{
     describe, parse_certificate, pem_blocks, read, read_certificate, read_certificates,
     read_subject, sans_of,
@@ -221,6 +223,78 @@ pub fn fixture_specs(
         .collect()
 }
 
+/// What is wrong with a CRL: a lint rule's name and what it says (after
+/// the file's name).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CrlProblem {
+    pub rule: &'static str,
+    pub message: String,
+}
+
+/// What to do about a CRL that is not its CA's.
+pub const CRL_FIX: &str = "issue it again with this PKI's CA (pkiforge crl DIR), or remove it if the CA has revoked nothing";
+
+/// Whether `crl` (in `dir`) is a CRL signed by the CA certificate `ca`; a
+/// CRL of another CA (an old PKI's) makes every server that checks
+/// revocation refuse every client.
+pub fn crl_problem(dir: &Path, crl: &Path, ca: &Path) -> Option<CrlProblem> {
+    let problem = |rule, message: String| Some(CrlProblem { rule, message });
+    let bytes = match read(&dir.join(crl)) {
+        Ok(b) => b,
+        Err(e) => return problem("crl-not-a-crl", format!("cannot be read ({e})")),
+    };
+    let Some(der) = pem_blocks(&bytes, "X509 CRL")
+        .ok()
+        .and_then(|blocks| blocks.into_iter().next())
+    else {
+        return problem(
+            "crl-not-a-crl",
+            "is not a CRL: it holds no PEM block BEGIN X509 CRL".into(),
+        );
+    };
+    let list = match x509_parser::revocation_list::CertificateRevocationList::from_der(&der) {
+        Ok((_, list)) => list,
+        Err(e) => return problem("crl-not-a-crl", format!("is not a valid CRL ({e})")),
+    };
+    if !dir.join(ca).exists() {
+        // A CRL with no certificate of its name: nothing to check it against.
+        return None;
+    }
+    let ca_cert = read_certificate(&dir.join(ca))
+        .and_then(|der| parse_certificate(&der).map(|c| c.public_key().raw.to_vec()));
+    let spki = match &ca_cert {
+        Ok(raw) => x509_parser::x509::SubjectPublicKeyInfo::from_der(raw).map(|(_, k)| k),
+        Err(e) => {
+            return problem(
+                "crl-not-signed-by-ca",
+                format!("cannot be checked against {}: {e}", ca.display()),
+            );
+        }
+    };
+    match spki.map(|k| list.verify_signature(&k)) {
+        Ok(Ok(())) => None,
+        // An algorithm ring does not know: openssl's -crl_check judges it.
+        Ok(Err(x509_parser::error::X509Error::SignatureUnsupportedAlgorithm)) => None,
+        _ => problem(
+            "crl-not-signed-by-ca",
+            format!(
+                "is not signed by {}: it was issued by {}, and its signature does not verify with {}'s key (a CRL left from another PKI?)",
+                ca.display(),
+                list.issuer(),
+                ca.display()
+            ),
+        ),
+    }
+}
+
+/// [`crl_problem`] as a check: what is wrong, and the fix.
+fn crl_signed_by(dir: &Path, crl: &Path, ca: &Path) -> Result<(), String> {
+    match crl_problem(dir, crl, ca) {
+        None => Ok(()),
+        Some(p) => Err(format!("{} {}; {CRL_FIX}", crl.display(), p.message)),
+    }
+}
+
 /// Runs a check that needs no openssl.
 pub fn inspect(dir: &Path, inspection: &Inspection) -> Result<(), String> {
     match inspection {
@@ -231,6 +305,7 @@ pub fn inspect(dir: &Path, inspection: &Inspection) -> Result<(), String> {
         Inspection::KeyMatches { key, crt } => key_matches(dir, key, crt),
         Inspection::NamesCovered { crt, names } => names_covered(dir, crt, names),
         Inspection::PrivateMode { key } => private_mode(&dir.join(key), key),
+        Inspection::CrlSignedBy { crl, ca } => crl_signed_by(dir, crl, ca),
     }
 }
 

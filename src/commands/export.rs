@@ -80,6 +80,7 @@ pub fn export(
         inputs: Vec::new(),
         root: None,
         transcript: None,
+        replaced: Vec::new(),
     };
     let report = runner.run(&plan, &run, &mut out, None)?;
     Ok(summary(&src, &opts, &out_path, &report.files))

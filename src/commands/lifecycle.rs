@@ -139,6 +139,7 @@ fn execute(
         inputs,
         root: None,
         transcript: Some(transcript),
+        replaced: Vec::new(),
     };
     let report = runner.run(&plan, &opts, out, None)?;
     let mut text = super::run::render(&report, done);

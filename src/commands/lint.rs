@@ -17,7 +17,7 @@ pub fn findings(
 ) -> Result<(Vec<lint::Finding>, crate::fixture::Manifest)> {
     let mut findings = lint::lint(&found.certs, now);
     findings.extend(lint::lint_chains(&found.certs, &found.bundles));
-    findings.extend(lint::lint_crls(&x509::crls(dir), now));
+    findings.extend(lint::crl_findings(dir, now));
     let fixtures = crate::layout::read_fixtures(dir).map_err(Error::BadInput)?;
     let theirs: Vec<&String> = fixtures.fixtures.iter().flat_map(|f| &f.files).collect();
     findings.retain(|f| !theirs.contains(&&f.file));

@@ -13,7 +13,8 @@ use crate::profile::Profile;
 use crate::progress::Progress;
 use crate::publish::OutDir;
 use crate::runner::{Report, RootFiles, RunOptions, Runner};
-use crate::{step, x509};
+use crate::step::{self, Action, Arg, Step};
+use crate::x509;
 
 /// What `pkiforge run` was asked to do.
 pub struct RunRequest {
@@ -97,9 +98,32 @@ pub fn run(req: &RunRequest, openssl_flag: Option<&Path>, progress: &Progress) -
         inputs,
         root: root_files,
         transcript: Some(transcript),
+        replaced: replaced(req),
     };
     let report = runner.run(&plan, &opts, &mut out, root.as_mut())?;
-    Ok(render(&report, "PKI written to"))
+    let mut text = render(&report, "PKI written to");
+    let gone: Vec<String> = opts
+        .replaced
+        .iter()
+        .filter(|f| !report.files.contains(f))
+        .map(|f| f.display().to_string())
+        .collect();
+    if !gone.is_empty() {
+        let _ = writeln!(text, "removed with the old PKI: {}", gone.join(" "));
+    }
+    Ok(text)
+}
+
+/// `--force` replaces the PKI in DIR as a whole: the old one's files that
+/// this run does not write again (its CRL and database, leaves no longer in
+/// the profile, fixtures, archive) leave with it. Read under DIR's lock.
+/// `--only` and `--add` build on what DIR holds, and take nothing away.
+fn replaced(req: &RunRequest) -> Vec<PathBuf> {
+    if req.force && req.only.is_none() && !req.add {
+        crate::layout::pki_files(&req.out)
+    } else {
+        Vec::new()
+    }
 }
 
 /// What a user should know before the steps start: the openssl in use and
@@ -299,8 +323,10 @@ fn lock_root(
     Ok(root)
 }
 
-/// With the root in `root_dir`: the plan without the root's own steps, and
-/// the root files to copy in from there and the serial file to put back.
+/// With the root in `root_dir`: the plan without the root's own steps and
+/// the checks of its key, the root's key named where it lives (`-CAkey
+/// ROOT/ca.key`: it never enters DIR, not even its staging), and the root
+/// files to copy in from there and the serial file to put back.
 fn offline_root(
     plan: &mut Plan,
     profile: &Profile,
@@ -315,9 +341,28 @@ fn offline_root(
             ca.key()
         )));
     }
+    let key = PathBuf::from(ca.key());
+    let root_key = root_dir.join(&key).canonicalize().map_err(|e| {
+        Error::io(
+            format!("--root {}: cannot find {}", root_dir.display(), ca.key()),
+            e,
+        )
+    })?;
+    // The key is named on the command line, which is text.
+    let Some(root_key) = root_key.to_str().map(str::to_string) else {
+        return Err(Error::Usage(format!(
+            "--root {}: its path {} is not UTF-8, which openssl's command line here needs; move the root to a directory with a UTF-8 name",
+            root_dir.display(),
+            root_key.display()
+        )));
+    };
     plan.steps.retain(|s| s.entity != profile.ca.name);
+    plan.checks.retain(|c| !c.inputs.contains(&key));
+    for step in &mut plan.steps {
+        sign_with_key_at(step, &key, &root_key);
+    }
     let serial = PathBuf::from(ca.srl());
-    let mut inputs = vec![PathBuf::from(ca.crt()), PathBuf::from(ca.key())];
+    let mut inputs = vec![PathBuf::from(ca.crt())];
     if root_dir.join(&serial).is_file() {
         inputs.push(serial.clone());
     }
@@ -331,6 +376,27 @@ fn offline_root(
         },
         to_out: vec![PathBuf::from(ca.crt())],
     })
+}
+
+/// A step that signs with `key` (`-CAkey ca.key`, or `openssl ca`'s
+/// `-keyfile ca.key`) names it at `at` instead, and no longer reads it from
+/// staging.
+fn sign_with_key_at(step: &mut Step, key: &Path, at: &str) {
+    let Action::Openssl { args, .. } = &mut step.action else {
+        return;
+    };
+    let mut signs = false;
+    for i in 1..args.len() {
+        if matches!(&args[i - 1], Arg::Lit(flag) if flag == "-CAkey" || flag == "-keyfile")
+            && matches!(&args[i], Arg::Lit(file) if Path::new(file) == key)
+        {
+            args[i] = Arg::lit(at);
+            signs = true;
+        }
+    }
+    if signs {
+        step.inputs.retain(|f| f != key);
+    }
 }
 
 /// `--add` reuses the CA in DIR: it must be there, be the profile's, and
