@@ -383,10 +383,10 @@ fn remove_dirs(dirs: &[PathBuf]) {
 /// Writes one file outside any PKI directory (the profile of `init`, a
 /// report given `--out` elsewhere), where pkiforge neither locks nor cleans
 /// anything: whole or not at all (a temp file beside it, renamed into
-/// place), 0644 whatever the umask, and never through a symbolic link.
-/// Without `replace`, a file already there is refused.
+/// place), 0644 whatever the umask, and never through a symbolic link; a
+/// missing directory is made (0755). Without `replace`, a file already
+/// there is refused.
 pub fn write_file(target: &Path, bytes: &[u8], replace: bool) -> Result<()> {
-    let cannot = |e| Error::io(format!("cannot write {}", target.display()), e);
     match fs::symlink_metadata(target) {
         Ok(m) if m.file_type().is_symlink() => {
             return Err(Error::Usage(format!(
@@ -406,6 +406,20 @@ pub fn write_file(target: &Path, bytes: &[u8], replace: bool) -> Result<()> {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
+    let created = match fs::symlink_metadata(parent) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => create_dirs(parent)?,
+        _ => Vec::new(),
+    };
+    let written = write_beside(target, parent, bytes, replace);
+    if written.is_err() {
+        remove_dirs(&created);
+    }
+    written
+}
+
+/// [`write_file`] once `parent`, the directory of `target`, exists.
+fn write_beside(target: &Path, parent: &Path, bytes: &[u8], replace: bool) -> Result<()> {
+    let cannot = |e| Error::io(format!("cannot write {}", target.display()), e);
     let mut temp = tempfile::Builder::new()
         .prefix(".pkiforge-write-")
         .tempfile_in(parent)
