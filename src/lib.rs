@@ -59,6 +59,9 @@ pub fn run(cli: Cli) -> Result<String> {
     let openssl = global.openssl.as_deref();
     let timeout = Duration::from_secs(global.timeout);
     let op = |dir, dry_run| Operation::new(dir, dry_run, global);
+    // Where a read-only command says it waits for a run, or put back what
+    // a killed one left.
+    let notes = || Progress::for_stderr(global.quiet);
     match cli.command {
         Command::Plan {
             profile,
@@ -67,10 +70,12 @@ pub fn run(cli: Cli) -> Result<String> {
         } => commands::plan::plan(&profile, answers, only, openssl, timeout),
         cmd @ Command::Run { .. } => run_command(cmd, global),
         Command::Verify { dir, profile } => {
-            commands::verify::verify(&dir, profile.as_deref(), openssl, timeout)
+            commands::verify::verify(&dir, profile.as_deref(), openssl, timeout, &notes())
         }
-        Command::Handshake { dir } => commands::handshake::handshake(&dir, openssl, timeout),
-        Command::Inspect { dir, json } => commands::inspect::inspect(&dir, json),
+        Command::Handshake { dir } => {
+            commands::handshake::handshake(&dir, openssl, timeout, &notes())
+        }
+        Command::Inspect { dir, json } => commands::inspect::inspect(&dir, json, &notes()),
         cmd @ Command::Export { .. } => export_command(cmd, global),
         Command::Report { dir, out } => {
             commands::report::report(&dir, out.as_deref(), &Progress::for_stderr(global.quiet))
@@ -79,8 +84,10 @@ pub fn run(cli: Cli) -> Result<String> {
             dir,
             deny_warnings,
             json,
-        } => commands::lint::lint(&dir, deny_warnings, json),
-        Command::Status { dir, within, json } => commands::status::status(&dir, within, json),
+        } => commands::lint::lint(&dir, deny_warnings, json, &notes()),
+        Command::Status { dir, within, json } => {
+            commands::status::status(&dir, within, json, &notes())
+        }
         Command::Renew {
             dir,
             names,

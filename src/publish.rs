@@ -1,38 +1,52 @@
 //! The output directory: its lock, the private staging directory inside it,
 //! and the transactional publish that moves a run's files into it.
 //!
-//! - A run takes `DIR/.pkiforge.lock` (a POSIX record lock) before it
-//!   looks at what DIR holds, and keeps it until its files are in place, so
-//!   two runs on one DIR take turns; the second re-checks what it would
-//!   overwrite.
-//! - Steps run in `DIR/.pkiforge-staging-PID-RANDOM`, made 0700 whatever the
-//!   umask, on DIR's own filesystem, so that moving a file in is a rename.
-//! - Publishing first writes a journal of the files it moves, moves each
-//!   original aside into the staging directory, then the new file in. On any
-//!   failure it puts every original back; the journal lets a later run do
-//!   the same for a run that was killed part-way.
+//! - A command that writes DIR takes `DIR/.pkiforge.lock` exclusively
+//!   before it looks at what DIR holds, and keeps it until its files are in
+//!   place; one that only reads DIR takes it shared ([`ReadLock`]).
+//! - Steps run in `DIR/.pkiforge-staging-PID-START-BOOT-RANDOM`, 0700
+//!   whatever the umask, on DIR's own filesystem, so that moving a file in
+//!   is a rename.
+//! - Publishing first writes a journal (journal.rs) of every move, with the
+//!   identity of each file moved; then moves each original aside into the
+//!   staging directory and the new file in, giving each the mode it must
+//!   have (0600 for what holds a secret, 0644 otherwise) whatever the
+//!   umask. Removing the journal is the commit. Until then, a failure, or a
+//!   later run finding the journal of a killed one, puts every original
+//!   back and takes out only the files it can prove are the new ones.
+//!   Every step of that is safe to repeat, so a kill during the recovery is
+//!   recovered by the next run too; the journal is removed last.
+//! - Only a staging directory of this user, private, with pkiforge's name
+//!   and whose maker no longer runs (stale.rs) is ever recovered or removed.
+
+mod journal;
+mod lock;
+mod stale;
 
 use std::fs::{self, File};
 use std::io::Write;
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::progress::Progress;
-use crate::signals;
+use journal::{Entry, Identity, JOURNAL};
+use lock::Kind;
 
-/// The lock file in an output directory.
-pub const LOCK_FILE: &str = ".pkiforge.lock";
-/// What a staging directory's name starts with.
-pub const STAGING_PREFIX: &str = ".pkiforge-staging-";
-/// The list of files a publish moves, written before the first move.
-const JOURNAL: &str = "publish.journal";
+pub use lock::LOCK_FILE;
+pub use stale::STAGING_PREFIX;
+
 /// Where the originals wait, inside the staging directory.
 const ORIGINALS: &str = ".originals";
-/// How often a waiting run tries the lock again.
-const RETRY: Duration = Duration::from_millis(50);
+/// The mode of every file pkiforge publishes that holds no secret.
+pub const PUBLIC_MODE: u32 = 0o644;
+/// The mode of a file that holds a private key or a secret.
+pub const SECRET_MODE: u32 = crate::verify::KEY_MODE;
+/// The mode of a directory pkiforge makes inside DIR (`archive/SERIAL`: it
+/// holds keys).
+const PRIVATE_DIR_MODE: u32 = 0o700;
+/// The mode of an output directory pkiforge makes, and of its parents.
+const OUT_DIR_MODE: u32 = 0o755;
 
 /// An output directory, locked for this run.
 pub struct OutDir {
@@ -42,148 +56,101 @@ pub struct OutDir {
     /// first: removed again unless the run publishes.
     created: Vec<PathBuf>,
     published: bool,
-    /// Whether this run holds the lock: only then may it remove the lock
-    /// file (a waiting run must never remove the holder's).
-    held: bool,
 }
 
 impl OutDir {
-    /// Checks that `path` can hold a PKI, creates it if missing (never group-
-    /// or world-writable), and takes its lock, waiting for another run.
+    /// Checks that `path` can hold a PKI, creates it if missing (0755
+    /// whatever the umask), and takes its lock, waiting for another run.
     pub fn lock(path: &Path, progress: &Progress) -> Result<OutDir> {
-        let mut said_waiting = false;
         loop {
             let created = prepare(path)?;
-            let lock_path = path.join(LOCK_FILE);
-            let file = open_lock(&lock_path).inspect_err(|_| remove_dirs(&created))?;
+            let file = lock::open(path).inspect_err(|_| remove_dirs(&created))?;
+            // Interrupted while waiting: the lock, its file and DIR are
+            // the holder's; nothing is removed.
+            lock::wait(&file, Kind::Exclusive, path, progress)?;
             let mut out = OutDir {
                 path: path.to_path_buf(),
                 lock: file,
                 created,
                 published: false,
-                held: false,
             };
-            loop {
-                // Interrupted while waiting: the lock, its file and DIR are
-                // the holder's; nothing is removed.
-                if let Err(e) = signals::check() {
-                    out.created.clear();
-                    return Err(e);
-                }
-                match try_lock(&out.lock) {
-                    Ok(true) => break,
-                    Ok(false) => {
-                        if !said_waiting {
-                            let holder = lock_holder(&out.lock)
-                                .map_or(String::new(), |pid| format!(" (pid {pid})"));
-                            progress.say(&format!(
-                                "waiting for another pkiforge run on {}{holder}",
-                                path.display()
-                            ));
-                            said_waiting = true;
-                        }
-                        std::thread::sleep(RETRY);
-                    }
-                    Err(e) => {
-                        return Err(Error::io(format!("cannot lock {}", lock_path.display()), e));
-                    }
-                }
-            }
             // The run before may have finished and removed the lock file (or
             // DIR) while this one waited: then this lock guards nothing.
-            if same_file(&out.lock, &lock_path) {
-                out.held = true;
+            if lock::same_file(&out.lock, &path.join(LOCK_FILE)) {
                 return Ok(out);
             }
-            // A lock on a file that is gone: nothing to remove; try again.
+            // A lock on a file that is gone: nothing to remove (dropped, it
+            // removes no lock file but its own); try again.
             out.created.clear();
         }
     }
 
-    /// Removes the staging directories of runs that are no longer running,
-    /// first putting back what a run killed while publishing had moved.
-    /// Returns what it did, one line each.
+    /// Recovers and removes the staging directories of runs that are no
+    /// longer running: first putting back what a run killed while
+    /// publishing had moved. Returns what it did, one line each.
     pub fn clean_stale(&self) -> Result<Vec<String>> {
         let mut said = Vec::new();
-        let entries = fs::read_dir(&self.path)
-            .map_err(|e| Error::io(format!("cannot read {}", self.path.display()), e))?;
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let Some(pid) = staging_pid(&name) else {
-                continue;
-            };
-            if process_alive(pid) {
+        for found in staging_dirs(&self.path)? {
+            if found.maker.running() {
                 continue;
             }
-            let dir = entry.path();
-            let restored = if dir.join(JOURNAL).is_file() {
-                let (files, removes) = read_journal(&dir)?;
-                roll_back(&dir, &self.path, &files, &removes, &RealFs).map_err(|e| {
-                    Error::io(
-                        format!(
-                            "cannot put back the files that pkiforge pid {pid} was publishing when it stopped; they are in {}",
-                            dir.display()
-                        ),
-                        e,
-                    )
-                })?;
-                " (it had stopped while publishing: the files it replaced are back)"
-            } else {
-                ""
-            };
-            fs::remove_dir_all(&dir)
-                .map_err(|e| Error::io(format!("cannot remove {}", dir.display()), e))?;
+            let (dir, pid) = (&found.path, found.maker.pid);
+            if let Some(why) = &found.not_ours {
+                said.push(format!("left {} alone: {why}", dir.display()));
+                continue;
+            }
+            let done = recover(dir, &self.path, &RealFs).map_err(|why| {
+                Error::BadInput(format!(
+                    "cannot put back the files that pkiforge pid {pid} was publishing when it stopped: {why}; they are in {}",
+                    dir.display()
+                ))
+            })?;
             said.push(format!(
-                "removed {}, left by pkiforge pid {pid}, which is no longer running{restored}",
-                dir.display()
+                "removed {}, left by pkiforge pid {pid}, which is no longer running{}",
+                dir.display(),
+                done.said()
             ));
         }
         Ok(said)
     }
 
     /// A new staging directory in DIR, mode 0700.
-    pub fn staging(&self) -> Result<tempfile::TempDir> {
+    pub fn staging(&self) -> Result<Staging> {
+        let cannot = |e| {
+            Error::io(
+                format!(
+                    "cannot create a staging directory in {}",
+                    self.path.display()
+                ),
+                e,
+            )
+        };
         let dir = tempfile::Builder::new()
-            .prefix(&format!("{STAGING_PREFIX}{}-", std::process::id()))
+            .prefix(&format!("{STAGING_PREFIX}{}-", stale::own_tag()))
             .permissions(fs::Permissions::from_mode(0o700))
             .tempdir_in(&self.path)
-            .map_err(|e| {
-                Error::io(
-                    format!(
-                        "cannot create a staging directory in {}",
-                        self.path.display()
-                    ),
-                    e,
-                )
-            })?;
+            .map_err(cannot)?;
+        let staging = Staging {
+            path: dir.keep(),
+            out: self.path.clone(),
+        };
         // mkdir's mode is masked by the umask, never widened; make sure.
-        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o700))
-            .map_err(|e| Error::io("cannot make the staging directory private", e))?;
-        Ok(dir)
+        fs::set_permissions(&staging.path, fs::Permissions::from_mode(0o700)).map_err(cannot)?;
+        Ok(staging)
     }
 
-    /// Moves `files` from `staging` into DIR and takes `removes` out of
-    /// it, all or nothing.
+    /// Moves `files` from `staging` into DIR (those in `secrets` mode 0600,
+    /// the others 0644) and takes `removes` out of it, all or nothing.
     pub fn publish(
         &mut self,
         staging: &Path,
         files: &[PathBuf],
+        secrets: &[PathBuf],
         removes: &[PathBuf],
     ) -> Result<()> {
-        publish(staging, &self.path, files, removes, &RealFs)?;
+        publish(staging, &self.path, files, secrets, removes, &RealFs)?;
         self.published = true;
         Ok(())
-    }
-
-    fn forget_lock_file_if_ours(&mut self, keep_dirs: bool) {
-        let lock_path = self.path.join(LOCK_FILE);
-        if self.held && same_file(&self.lock, &lock_path) {
-            let _ = fs::remove_file(&lock_path);
-        }
-        if !keep_dirs {
-            remove_dirs(&self.created);
-        }
-        self.created.clear();
     }
 }
 
@@ -192,37 +159,198 @@ impl Drop for OutDir {
     /// sees it is gone and starts again), and the directories this run
     /// created unless it published into them.
     fn drop(&mut self) {
-        let keep = self.published;
-        self.forget_lock_file_if_ours(keep);
+        lock::remove_if_held(&self.lock, &self.path);
+        if !self.published {
+            remove_dirs(&self.created);
+        }
     }
+}
+
+/// A staging directory of this run. Dropped, it is recovered as a stale
+/// one would be (a publish that failed is put back, again if need be) and
+/// removed; what cannot be put back stays in it, for the next run.
+pub struct Staging {
+    path: PathBuf,
+    out: PathBuf,
+}
+
+impl Staging {
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        let _ = recover(&self.path, &self.out, &RealFs);
+    }
+}
+
+/// A read-only command's hold on DIR: shared with other readers, never
+/// while a command writes DIR. A publish that a killed run left unfinished
+/// is put back first, under the exclusive lock; one this user cannot put
+/// back (another user's) is refused, saying so.
+pub struct ReadLock {
+    held: Option<Held>,
+}
+
+enum Held {
+    Shared { file: File, dir: PathBuf },
+    Exclusive(#[allow(dead_code)] OutDir),
+}
+
+impl ReadLock {
+    /// Takes `dir`'s lock shared, waiting for a run that writes it. Not a
+    /// directory: nothing to hold (the command says what is wrong).
+    pub fn take(dir: &Path, progress: &Progress) -> Result<ReadLock> {
+        if !dir.is_dir() {
+            return Ok(ReadLock { held: None });
+        }
+        loop {
+            let stale = unfinished(dir)?;
+            if stale.iter().any(|s| s.not_ours.is_none()) {
+                let out = OutDir::lock(dir, progress)?;
+                for line in out.clean_stale()? {
+                    progress.say(&format!("note: {line}"));
+                }
+                return Ok(ReadLock {
+                    held: Some(Held::Exclusive(out)),
+                });
+            }
+            if let Some(theirs) = stale.first() {
+                return Err(unfinished_error(dir, theirs));
+            }
+            let Some(file) = lock::open_to_read(dir)? else {
+                return Ok(ReadLock { held: None });
+            };
+            lock::wait(&file, Kind::Shared, dir, progress)?;
+            // The lock file gone while this one waited, or the run that held
+            // it killed part way: look again.
+            if !lock::same_file(&file, &dir.join(LOCK_FILE)) || !unfinished(dir)?.is_empty() {
+                continue;
+            }
+            let held = Some(Held::Shared {
+                file,
+                dir: dir.to_path_buf(),
+            });
+            return Ok(ReadLock { held });
+        }
+    }
+}
+
+impl Drop for ReadLock {
+    /// The last reader removes the lock file, as a writer does: only when it
+    /// can take the lock exclusively, so never under another's feet.
+    fn drop(&mut self) {
+        if let Some(Held::Shared { file, dir }) = &self.held
+            && lock::try_lock(file, Kind::Exclusive).unwrap_or(false)
+        {
+            lock::remove_if_held(file, dir);
+        }
+    }
+}
+
+/// A staging directory found in DIR.
+struct Found {
+    path: PathBuf,
+    maker: stale::Maker,
+    /// Why this user may not touch it, if it may not.
+    not_ours: Option<String>,
+}
+
+/// Every staging directory in `dir`.
+fn staging_dirs(dir: &Path) -> Result<Vec<Found>> {
+    let entries =
+        fs::read_dir(dir).map_err(|e| Error::io(format!("cannot read {}", dir.display()), e))?;
+    let mut found = Vec::new();
+    for entry in entries.flatten() {
+        let Some(maker) = stale::maker(&entry.file_name().to_string_lossy()) else {
+            continue;
+        };
+        let Ok(meta) = fs::symlink_metadata(entry.path()) else {
+            continue;
+        };
+        let not_ours = (!stale::is_ours(&meta)).then(|| {
+            format!(
+                "pkiforge makes its staging directories private to the user it runs as, and this one is {} owned by uid {} with mode {:04o}",
+                if meta.file_type().is_dir() { "a directory" } else { "not a directory," },
+                meta.uid(),
+                meta.mode() & 0o7777
+            )
+        });
+        found.push(Found {
+            path: entry.path(),
+            maker,
+            not_ours,
+        });
+    }
+    Ok(found)
+}
+
+/// The staging directories in `dir` that a run which no longer runs left
+/// with a journal: a publish it did not finish.
+fn unfinished(dir: &Path) -> Result<Vec<Found>> {
+    Ok(staging_dirs(dir)?
+        .into_iter()
+        .filter(|f| !f.maker.running() && f.path.join(JOURNAL).symlink_metadata().is_ok())
+        .collect())
+}
+
+/// What a reader is told of a publish that a killed run left part way and
+/// that this user cannot put back: another user's.
+fn unfinished_error(dir: &Path, found: &Found) -> Error {
+    Error::BadInput(format!(
+        "{} holds a publish that pkiforge pid {} did not finish (it stopped while moving files into place), so its files may not belong together; {}: run a pkiforge command on {} as that user (pkiforge status {}), which puts the old files back first",
+        dir.display(),
+        found.maker.pid,
+        found.not_ours.as_deref().unwrap_or("it is another user's"),
+        dir.display(),
+        dir.display()
+    ))
 }
 
 /// Checks the output path and creates it and its parents if missing;
-/// returns the directories created, deepest first.
+/// returns the directories created, deepest first. A directory every user
+/// may write in is refused: any of them could swap the files of a PKI.
 fn prepare(path: &Path) -> Result<Vec<PathBuf>> {
     let unusable = |why: String| Error::Usage(format!("--out {}: {why}", path.display()));
-    match fs::symlink_metadata(path) {
+    let meta = match fs::symlink_metadata(path) {
         Ok(meta) if meta.file_type().is_symlink() => match fs::metadata(path) {
-            Ok(m) if m.is_dir() => Ok(Vec::new()),
-            Ok(_) => Err(unusable(
-                "is a symbolic link to something that is not a directory; name a directory".into(),
-            )),
-            Err(_) => Err(unusable(format!(
-                "is a symbolic link to {}, which does not exist; create that directory or name another",
-                fs::read_link(path).map_or("nothing".into(), |t| t.display().to_string())
-            ))),
+            Ok(m) if m.is_dir() => m,
+            Ok(_) => {
+                return Err(unusable(
+                    "is a symbolic link to something that is not a directory; name a directory"
+                        .into(),
+                ));
+            }
+            Err(_) => {
+                return Err(unusable(format!(
+                    "is a symbolic link to {}, which does not exist; create that directory or name another",
+                    fs::read_link(path).map_or("nothing".into(), |t| t.display().to_string())
+                )));
+            }
         },
-        Ok(meta) if meta.is_dir() => Ok(Vec::new()),
-        Ok(_) => Err(unusable(
-            "is a file, not a directory; name a directory".into(),
-        )),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => create_dirs(path),
-        Err(e) => Err(Error::io(format!("cannot use {}", path.display()), e)),
+        Ok(meta) if meta.is_dir() => meta,
+        Ok(_) => {
+            return Err(unusable(
+                "is a file, not a directory; name a directory".into(),
+            ));
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return create_dirs(path),
+        Err(e) => return Err(Error::io(format!("cannot use {}", path.display()), e)),
+    };
+    if meta.mode() & 0o002 != 0 {
+        return Err(unusable(format!(
+            "every user may write in it (mode {:04o}), and so replace what pkiforge writes there; name a directory of your own inside it, such as {}",
+            meta.mode() & 0o7777,
+            path.join("pki").display()
+        )));
     }
+    Ok(Vec::new())
 }
 
-/// Creates `path` and its missing parents, never group- or world-writable
-/// whatever the umask; returns them deepest first.
+/// Creates `path` and its missing parents, 0755 whatever the umask;
+/// returns them deepest first.
 fn create_dirs(path: &Path) -> Result<Vec<PathBuf>> {
     let mut missing = Vec::new();
     let mut dir = path.to_path_buf();
@@ -234,10 +362,10 @@ fn create_dirs(path: &Path) -> Result<Vec<PathBuf>> {
         }
     }
     for (i, d) in missing.iter().enumerate().rev() {
-        let made = fs::DirBuilder::new().mode(0o755).create(d).and_then(|_| {
-            let mode = fs::metadata(d)?.permissions().mode() & 0o7777 & !0o022;
-            fs::set_permissions(d, fs::Permissions::from_mode(mode))
-        });
+        let made = fs::DirBuilder::new()
+            .mode(OUT_DIR_MODE)
+            .create(d)
+            .and_then(|_| fs::set_permissions(d, fs::Permissions::from_mode(OUT_DIR_MODE)));
         if let Err(e) = made {
             remove_dirs(&missing[i + 1..]);
             return Err(Error::io(format!("cannot create {}", d.display()), e));
@@ -252,131 +380,131 @@ fn remove_dirs(dirs: &[PathBuf]) {
     }
 }
 
-fn open_lock(path: &Path) -> Result<File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(path)
-        .map_err(|e| {
-            Error::io(
-                format!(
-                    "cannot write in {}; pkiforge needs to write there",
-                    path.parent().unwrap_or(path).display()
-                ),
-                e,
-            )
+/// Writes one file outside any PKI directory (the profile of `init`, a
+/// report given `--out` elsewhere), where pkiforge neither locks nor cleans
+/// anything: whole or not at all (a temp file beside it, renamed into
+/// place), 0644 whatever the umask, and never through a symbolic link; a
+/// missing directory is made (0755). Without `replace`, a file already
+/// there is refused.
+pub fn write_file(target: &Path, bytes: &[u8], replace: bool) -> Result<()> {
+    match fs::symlink_metadata(target) {
+        Ok(m) if m.file_type().is_symlink() => {
+            return Err(Error::Usage(format!(
+                "{} is a symbolic link; pkiforge does not write through one. Remove it, or name the file it points to",
+                target.display()
+            )));
+        }
+        Ok(m) if m.is_dir() => {
+            return Err(Error::Usage(format!(
+                "{} is a directory; name a file",
+                target.display()
+            )));
+        }
+        _ => {}
+    }
+    let parent = match target.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let created = match fs::symlink_metadata(parent) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => create_dirs(parent)?,
+        _ => Vec::new(),
+    };
+    let written = write_beside(target, parent, bytes, replace);
+    if written.is_err() {
+        remove_dirs(&created);
+    }
+    written
+}
+
+/// [`write_file`] once `parent`, the directory of `target`, exists.
+fn write_beside(target: &Path, parent: &Path, bytes: &[u8], replace: bool) -> Result<()> {
+    let cannot = |e| Error::io(format!("cannot write {}", target.display()), e);
+    let mut temp = tempfile::Builder::new()
+        .prefix(".pkiforge-write-")
+        .tempfile_in(parent)
+        .map_err(cannot)?;
+    temp.write_all(bytes)
+        .and_then(|_| {
+            temp.as_file()
+                .set_permissions(fs::Permissions::from_mode(PUBLIC_MODE))
         })
+        .and_then(|_| temp.as_file().sync_all())
+        .map_err(cannot)?;
+    let placed = if replace {
+        temp.persist(target)
+    } else {
+        temp.persist_noclobber(target)
+    };
+    placed.map(|_| ()).map_err(|e| match e.error.kind() {
+        std::io::ErrorKind::AlreadyExists => Error::Usage(format!(
+            "{} exists; choose another path or pass --force to overwrite it",
+            target.display()
+        )),
+        _ => cannot(e.error),
+    })
 }
 
-fn lock_request(kind: libc::c_short) -> libc::flock {
-    // SAFETY: flock is plain old data; all-zero is a valid value.
-    let mut fl: libc::flock = unsafe { std::mem::zeroed() };
-    fl.l_type = kind;
-    fl.l_whence = libc::SEEK_SET as libc::c_short;
-    fl
-}
-
-/// Takes the lock if it is free: `Ok(false)` when another process holds it.
-fn try_lock(file: &File) -> std::io::Result<bool> {
-    let fl = lock_request(libc::F_WRLCK as libc::c_short);
-    // SAFETY: fcntl(2) F_SETLK reads the flock struct it is given.
-    if unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETLK, &fl) } == 0 {
-        return Ok(true);
-    }
-    let e = std::io::Error::last_os_error();
-    match e.raw_os_error() {
-        Some(libc::EAGAIN) | Some(libc::EACCES) => Ok(false),
-        _ => Err(e),
-    }
-}
-
-/// The pid of the process holding the lock, if the system says.
-fn lock_holder(file: &File) -> Option<i32> {
-    let mut fl = lock_request(libc::F_WRLCK as libc::c_short);
-    // SAFETY: fcntl(2) F_GETLK writes into the flock struct it is given.
-    let r = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_GETLK, &mut fl) };
-    (r == 0 && fl.l_type != libc::F_UNLCK as libc::c_short && fl.l_pid > 0).then_some(fl.l_pid)
-}
-
-/// Whether the open `file` is still the file at `path`.
-fn same_file(file: &File, path: &Path) -> bool {
-    match (file.metadata(), fs::symlink_metadata(path)) {
-        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
-        _ => false,
-    }
-}
-
-/// The pid in a staging directory's name, `.pkiforge-staging-PID-RANDOM`.
-fn staging_pid(name: &str) -> Option<i32> {
-    name.strip_prefix(STAGING_PREFIX)?
-        .split('-')
-        .next()?
-        .parse()
-        .ok()
-}
-
-fn process_alive(pid: i32) -> bool {
-    // SAFETY: kill(2) with signal 0 only checks that the process exists.
-    let r = unsafe { libc::kill(pid, 0) };
-    r == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
-}
-
-/// The one filesystem operation a publish makes, behind a seam so that the
-/// tests can make any move fail.
-pub trait Rename {
+/// Every change a publish or a recovery makes to the filesystem, behind a
+/// seam so that the tests can fail, or "kill", any one of them.
+pub trait Fs {
     fn rename(&self, from: &Path, to: &Path) -> std::io::Result<()>;
+    /// Creates a directory with exactly `mode`.
+    fn mkdir(&self, dir: &Path, mode: u32) -> std::io::Result<()>;
+    fn chmod(&self, path: &Path, mode: u32) -> std::io::Result<()>;
+    fn remove_file(&self, path: &Path) -> std::io::Result<()>;
+    fn remove_dir(&self, dir: &Path) -> std::io::Result<()>;
+    fn write_journal(&self, staging: &Path, entries: &[Entry]) -> std::io::Result<()>;
 }
 
 pub struct RealFs;
 
-impl Rename for RealFs {
+impl Fs for RealFs {
     fn rename(&self, from: &Path, to: &Path) -> std::io::Result<()> {
         fs::rename(from, to)
+    }
+    fn mkdir(&self, dir: &Path, mode: u32) -> std::io::Result<()> {
+        fs::DirBuilder::new().mode(mode).create(dir)?;
+        fs::set_permissions(dir, fs::Permissions::from_mode(mode))
+    }
+    fn chmod(&self, path: &Path, mode: u32) -> std::io::Result<()> {
+        fs::set_permissions(path, fs::Permissions::from_mode(mode))
+    }
+    fn remove_file(&self, path: &Path) -> std::io::Result<()> {
+        fs::remove_file(path)
+    }
+    fn remove_dir(&self, dir: &Path) -> std::io::Result<()> {
+        fs::remove_dir(dir)
+    }
+    fn write_journal(&self, staging: &Path, entries: &[Entry]) -> std::io::Result<()> {
+        journal::write(staging, entries)
     }
 }
 
 /// Moves each of `files` from `staging` into `out` (the original, if any,
-/// aside into `staging/.originals`, then the new file in; a missing
-/// directory such as `archive/SERIAL` made 0700), and each of `removes`
-/// aside. All or nothing: on a failure every original is put back.
+/// aside into `staging/.originals`, then the new file in, with its final
+/// mode; a missing directory such as `archive/SERIAL` made 0700), and each
+/// of `removes` aside. All or nothing: on a failure every original is put
+/// back. On success the originals are removed; on failure the journal stays
+/// for the staging directory's own recovery to finish and remove.
 pub fn publish(
     staging: &Path,
     out: &Path,
     files: &[PathBuf],
+    secrets: &[PathBuf],
     removes: &[PathBuf],
-    fs_ops: &impl Rename,
+    fs_ops: &impl Fs,
 ) -> Result<()> {
+    let entries = plan_moves(staging, out, files, secrets, removes, fs_ops)?;
     let originals = staging.join(ORIGINALS);
-    fs::DirBuilder::new()
-        .mode(0o700)
-        .create(&originals)
-        .map_err(|e| Error::io("cannot prepare the publish", e))?;
-    write_journal(staging, files, removes)
+    fs_ops
+        .mkdir(&originals, PRIVATE_DIR_MODE)
+        .and_then(|_| fs_ops.write_journal(staging, &entries))
         .map_err(|e| Error::io("cannot write the publish journal", e))?;
-    let mut made_dirs = Vec::new();
-    let moves = files
-        .iter()
-        .map(|f| (f, true))
-        .chain(removes.iter().map(|f| (f, false)));
-    for (f, new) in moves {
-        let moved = if new {
-            make_parent(out, f, &mut made_dirs).and_then(|_| move_in(staging, out, f, fs_ops))
-        } else {
-            // A removal may take a whole directory (`run --force`: archive/).
-            move_aside_any(staging, out, f, fs_ops)
-        };
-        if let Err(e) = moved {
-            let back = roll_back(staging, out, files, removes, fs_ops);
-            for d in made_dirs.iter().rev() {
-                let _ = fs::remove_dir(d);
-            }
-            return Err(match back {
-                Ok(()) => e,
+    for entry in &entries {
+        if let Err(e) = apply(staging, out, entry, fs_ops) {
+            return Err(match roll_back(staging, out, &entries, fs_ops) {
+                Ok(_) => e,
                 Err(back) => Error::io(
                     format!(
                         "{e}; and putting the originals back failed, they are in {}",
@@ -388,22 +516,67 @@ pub fn publish(
         }
     }
     // The commit: once the journal is gone, the new files stand.
-    fs::remove_file(staging.join(JOURNAL))
+    fs_ops
+        .remove_file(&staging.join(JOURNAL))
         .map_err(|e| Error::io("cannot finish the publish", e))?;
-    let _ = fs::remove_dir_all(&originals);
+    let _ = remove_tree(&originals, fs_ops);
     Ok(())
 }
 
-fn move_in(staging: &Path, out: &Path, f: &Path, fs_ops: &impl Rename) -> Result<()> {
-    move_aside(staging, out, f, fs_ops)?;
-    let target = out.join(f);
-    fs_ops
-        .rename(&staging.join(f), &target)
-        .map_err(|e| Error::io(format!("cannot write {}", target.display()), e))
+/// The journal of a publish: checks every path, gives each staged file its
+/// final mode, and notes the identity of each file it will move. Nothing in
+/// `out` is touched.
+fn plan_moves(
+    staging: &Path,
+    out: &Path,
+    files: &[PathBuf],
+    secrets: &[PathBuf],
+    removes: &[PathBuf],
+    fs_ops: &impl Fs,
+) -> Result<Vec<Entry>> {
+    let mut entries = Vec::new();
+    for f in files {
+        for dir in missing_parents(out, f)? {
+            if !entries.contains(&Entry::MadeDir { dir: dir.clone() }) {
+                entries.push(Entry::MadeDir { dir });
+            }
+        }
+        let staged = staging.join(f);
+        let not_staged = |e| Error::io(format!("cannot publish {}", staged.display()), e);
+        let meta = fs::symlink_metadata(&staged).map_err(not_staged)?;
+        if !meta.is_file() {
+            return Err(Error::BadInput(format!(
+                "{} is not a regular file; pkiforge publishes regular files only",
+                staged.display()
+            )));
+        }
+        let mode = if secrets.contains(f) {
+            SECRET_MODE
+        } else {
+            PUBLIC_MODE
+        };
+        fs_ops.chmod(&staged, mode).map_err(not_staged)?;
+        entries.push(Entry::Put {
+            file: f.clone(),
+            new: Identity::at(&staged),
+            original: original(out, f)?,
+        });
+    }
+    for f in removes {
+        missing_parents(out, f)?;
+        // A removal may take a whole directory (`run --force`: archive/).
+        if let Some(id) = existing(out, f)? {
+            entries.push(Entry::Remove {
+                file: f.clone(),
+                original: Some(id),
+            });
+        }
+    }
+    Ok(entries)
 }
 
-/// Moves `out/f`, if there, aside into the staging directory's originals.
-fn move_aside(staging: &Path, out: &Path, f: &Path, fs_ops: &impl Rename) -> Result<()> {
+/// The identity of `out/f`, if there is a file there; a directory is refused.
+fn original(out: &Path, f: &Path) -> Result<Option<Identity>> {
     let target = out.join(f);
     if fs::symlink_metadata(&target).is_ok_and(|meta| meta.is_dir()) {
         return Err(Error::Usage(format!(
@@ -411,311 +584,257 @@ fn move_aside(staging: &Path, out: &Path, f: &Path, fs_ops: &impl Rename) -> Res
             target.display()
         )));
     }
-    move_aside_any(staging, out, f, fs_ops)
+    existing(out, f)
 }
 
-/// Moves `out/f`, if there, file or directory, aside into the originals.
-fn move_aside_any(staging: &Path, out: &Path, f: &Path, fs_ops: &impl Rename) -> Result<()> {
+/// The identity of whatever stands at `out/f`, file or directory.
+fn existing(out: &Path, f: &Path) -> Result<Option<Identity>> {
     let target = out.join(f);
-    if fs::symlink_metadata(&target).is_err() {
-        return Ok(());
+    match fs::symlink_metadata(&target) {
+        Ok(meta) => Ok(Some(Identity::of(&meta))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io(format!("cannot use {}", target.display()), e)),
     }
+}
+
+/// The directories above `out/f` that are missing, shallowest first. `f`
+/// must be a plain relative name, and every directory above it in `out`
+/// a real directory: a link there could lead out of DIR.
+fn missing_parents(out: &Path, f: &Path) -> Result<Vec<PathBuf>> {
+    if !journal::is_inside(f) {
+        return Err(Error::BadInput(format!(
+            "{} is not a file name inside {}; pkiforge publishes nothing else",
+            f.display(),
+            out.display()
+        )));
+    }
+    let mut missing = Vec::new();
+    let mut dir = PathBuf::new();
+    for part in f.parent().into_iter().flat_map(Path::components) {
+        dir.push(part);
+        if !missing.is_empty() {
+            missing.push(dir.clone());
+            continue;
+        }
+        match fs::symlink_metadata(out.join(&dir)) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => {
+                return Err(Error::Usage(format!(
+                    "{} is not a directory (a file or a symbolic link), and pkiforge writes {} there; move it away",
+                    out.join(&dir).display(),
+                    f.display()
+                )));
+            }
+            Err(_) => missing.push(dir.clone()),
+        }
+    }
+    Ok(missing)
+}
+
+/// Makes one change of a publish.
+fn apply(staging: &Path, out: &Path, entry: &Entry, fs_ops: &impl Fs) -> Result<()> {
+    match entry {
+        Entry::MadeDir { dir } => fs_ops
+            .mkdir(&out.join(dir), PRIVATE_DIR_MODE)
+            .map_err(|e| Error::io(format!("cannot create {}", out.join(dir).display()), e)),
+        Entry::Put { file, original, .. } => {
+            if original.is_some() {
+                move_aside(staging, out, file, fs_ops)?;
+            }
+            let target = out.join(file);
+            fs_ops
+                .rename(&staging.join(file), &target)
+                .map_err(|e| Error::io(format!("cannot write {}", target.display()), e))
+        }
+        Entry::Remove { file, .. } => move_aside(staging, out, file, fs_ops),
+    }
+}
+
+/// Moves `out/f` aside into the staging directory's originals.
+fn move_aside(staging: &Path, out: &Path, f: &Path, fs_ops: &impl Fs) -> Result<()> {
+    let target = out.join(f);
     let aside = staging.join(ORIGINALS).join(f);
-    if let Some(parent) = aside.parent() {
-        fs::create_dir_all(parent).map_err(|e| Error::io("cannot prepare the publish", e))?;
-    }
-    fs_ops
-        .rename(&target, &aside)
+    make_staging_parents(staging, &aside, fs_ops)
+        .and_then(|_| fs_ops.rename(&target, &aside))
         .map_err(|e| Error::io(format!("cannot move aside {}", target.display()), e))
 }
 
-/// Creates the missing directories above `out/f` (0700: an archive holds
-/// keys), remembering them so that a failed publish removes them again.
-fn make_parent(out: &Path, f: &Path, made: &mut Vec<PathBuf>) -> Result<()> {
-    let Some(parent) = out.join(f).parent().map(Path::to_path_buf) else {
+/// Creates the directories above `path`, inside `staging`.
+fn make_staging_parents(staging: &Path, path: &Path, fs_ops: &impl Fs) -> std::io::Result<()> {
+    let Some(parent) = path.parent() else {
         return Ok(());
     };
     let mut missing = Vec::new();
-    let mut dir = parent.as_path();
-    while fs::symlink_metadata(dir).is_err() {
-        missing.push(dir.to_path_buf());
-        match dir.parent() {
-            Some(p) => dir = p,
-            None => break,
-        }
+    let mut dir = parent;
+    while dir != staging && fs::symlink_metadata(dir).is_err() {
+        missing.push(dir);
+        dir = dir.parent().unwrap_or(staging);
     }
     for d in missing.into_iter().rev() {
-        fs::DirBuilder::new()
-            .mode(0o700)
-            .create(&d)
-            .map_err(|e| Error::io(format!("cannot create {}", d.display()), e))?;
-        made.push(d);
+        fs_ops.mkdir(d, PRIVATE_DIR_MODE)?;
     }
     Ok(())
 }
 
-/// Puts `out` back as it was before a publish of `files` from `staging`
-/// and of `removes`, from what the filesystem shows: an original waiting in
-/// `.originals` goes back in place; a new file that was moved in, with no
-/// original, goes back out. Files not reached yet are as they were.
+/// What a rollback did.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Undone {
+    /// Originals put back.
+    restored: usize,
+    /// New files taken out of DIR.
+    taken_out: usize,
+    /// Whether there was a journal to undo.
+    journal: bool,
+}
+
+impl Undone {
+    fn said(&self) -> &'static str {
+        match self {
+            Undone { journal: false, .. } => "",
+            Undone {
+                restored: 0,
+                taken_out: 0,
+                ..
+            } => " (it had stopped while publishing, and nothing here needed putting back)",
+            _ => " (it had stopped while publishing: the files it replaced are back)",
+        }
+    }
+}
+
+/// Puts `out` back as it was before the publish `entries` describe, from
+/// what the filesystem shows: a new file is taken out only if it is, by its
+/// identity, the one the publish moved in; an original waiting in
+/// `.originals` goes back only where nothing else is. Repeating it changes
+/// nothing more, so a kill part way is recovered by running it again.
 fn roll_back(
     staging: &Path,
     out: &Path,
-    files: &[PathBuf],
-    removes: &[PathBuf],
-    fs_ops: &impl Rename,
-) -> std::io::Result<()> {
+    entries: &[Entry],
+    fs_ops: &impl Fs,
+) -> std::io::Result<Undone> {
+    let mut undone = Undone {
+        journal: true,
+        ..Undone::default()
+    };
     let mut first_error = None;
-    for f in removes.iter().rev() {
-        let original = staging.join(ORIGINALS).join(f);
-        if fs::symlink_metadata(&original).is_ok()
-            && let Err(e) = fs_ops.rename(&original, &out.join(f))
-        {
-            first_error.get_or_insert(e);
-        }
-    }
-    for f in files.iter().rev() {
-        let (original, staged, target) = (
-            staging.join(ORIGINALS).join(f),
-            staging.join(f),
-            out.join(f),
-        );
-        let result = if fs::symlink_metadata(&original).is_ok() {
-            if let Some(parent) = target.parent() {
-                let _ = fs::create_dir_all(parent);
+    for entry in entries.iter().rev() {
+        let done = match entry {
+            Entry::MadeDir { dir } => {
+                remove_made_dir(out, dir, fs_ops);
+                Ok(())
             }
-            if fs::symlink_metadata(&staged).is_err() && fs::symlink_metadata(&target).is_ok() {
-                // Keep the new file out of the way first, for a clean rename.
-                fs_ops.rename(&target, &staged)?;
-            }
-            fs_ops.rename(&original, &target)
-        } else if fs::symlink_metadata(&staged).is_err() && fs::symlink_metadata(&target).is_ok() {
-            fs_ops.rename(&target, &staged)
-        } else {
-            Ok(())
+            Entry::Put { file, new, .. } => take_out(staging, out, file, *new, fs_ops)
+                .map(|took| undone.taken_out += usize::from(took))
+                .and_then(|_| put_back(staging, out, file, fs_ops))
+                .map(|back| undone.restored += usize::from(back)),
+            Entry::Remove { file, .. } => put_back(staging, out, file, fs_ops)
+                .map(|back| undone.restored += usize::from(back)),
         };
-        if let Err(e) = result {
+        if let Err(e) = done {
             first_error.get_or_insert(e);
         }
     }
-    first_error.map_or(Ok(()), Err)
+    first_error.map_or(Ok(undone), Err)
 }
 
-/// The journal: `put FILE` for each new file, `remove FILE` for each
-/// removal, one a line.
-fn write_journal(staging: &Path, files: &[PathBuf], removes: &[PathBuf]) -> std::io::Result<()> {
-    let mut text = String::new();
-    for (word, list) in [("put", files), ("remove", removes)] {
-        for f in list {
-            text.push_str(&format!("{word} {}\n", f.to_string_lossy()));
-        }
+/// Moves `out/file` back into staging if it is the new file `new`.
+fn take_out(
+    staging: &Path,
+    out: &Path,
+    file: &Path,
+    new: Option<Identity>,
+    fs_ops: &impl Fs,
+) -> std::io::Result<bool> {
+    let target = out.join(file);
+    let Some(new) = new else {
+        return Ok(false);
+    };
+    if Identity::at(&target) != Some(new) || !stays_inside(out, file) {
+        return Ok(false);
     }
-    let mut file = File::create(staging.join(JOURNAL))?;
-    file.write_all(text.as_bytes())?;
-    file.sync_all()
+    let staged = staging.join(file);
+    make_staging_parents(staging, &staged, fs_ops)?;
+    fs_ops.rename(&target, &staged)?;
+    Ok(true)
 }
 
-/// `(files, removes)` of a journal.
-fn read_journal(staging: &Path) -> Result<(Vec<PathBuf>, Vec<PathBuf>)> {
-    let text = fs::read_to_string(staging.join(JOURNAL))
-        .map_err(|e| Error::io("cannot read a publish journal", e))?;
-    let (mut files, mut removes) = (Vec::new(), Vec::new());
-    for line in text.lines() {
-        if let Some(f) = line.strip_prefix("put ") {
-            files.push(PathBuf::from(f));
-        } else if let Some(f) = line.strip_prefix("remove ") {
-            removes.push(PathBuf::from(f));
+/// Moves the original of `file`, if it waits in `.originals`, back to
+/// `out/file`; an error if something else is there now.
+fn put_back(staging: &Path, out: &Path, file: &Path, fs_ops: &impl Fs) -> std::io::Result<bool> {
+    let original = staging.join(ORIGINALS).join(file);
+    if fs::symlink_metadata(&original).is_err() {
+        return Ok(false);
+    }
+    let target = out.join(file);
+    if fs::symlink_metadata(&target).is_ok() || !stays_inside(out, file) {
+        return Err(std::io::Error::other(format!(
+            "{} is in the way of the original it replaced, which is {}",
+            target.display(),
+            original.display()
+        )));
+    }
+    fs_ops.rename(&original, &target)?;
+    Ok(true)
+}
+
+/// Removes `out/dir`, which the publish made, if it is empty.
+fn remove_made_dir(out: &Path, dir: &Path, fs_ops: &impl Fs) {
+    let path = out.join(dir);
+    let real_dir = fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir());
+    if real_dir && stays_inside(out, dir) {
+        let _ = fs_ops.remove_dir(&path);
+    }
+}
+
+/// Whether every directory above `out/file` that exists is a real
+/// directory, so that the path cannot lead out of `out`.
+fn stays_inside(out: &Path, file: &Path) -> bool {
+    let mut dir = out.to_path_buf();
+    for part in file.parent().into_iter().flat_map(Path::components) {
+        dir.push(part);
+        match fs::symlink_metadata(&dir) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => return false,
+            Err(_) => return true,
         }
     }
-    Ok((files, removes))
+    true
+}
+
+/// Recovers the staging directory `staging` of `out`: undoes the publish
+/// its journal describes, if any, and removes it, the journal last. `Err`
+/// (and the directory kept) when something could not be put back.
+fn recover(staging: &Path, out: &Path, fs_ops: &impl Fs) -> std::result::Result<Undone, String> {
+    let undone = match journal::read(staging)? {
+        Some(entries) => roll_back(staging, out, &entries, fs_ops).map_err(|e| e.to_string())?,
+        None => Undone::default(),
+    };
+    let cannot = |e: std::io::Error| format!("cannot remove {}: {e}", staging.display());
+    let entries = fs::read_dir(staging).map_err(cannot)?;
+    for entry in entries.flatten() {
+        if entry.file_name() != JOURNAL {
+            remove_tree(&entry.path(), fs_ops).map_err(cannot)?;
+        }
+    }
+    match fs_ops.remove_file(&staging.join(JOURNAL)) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(cannot(e)),
+        _ => {}
+    }
+    fs_ops.remove_dir(staging).map_err(cannot)?;
+    Ok(undone)
+}
+
+/// Removes `path` and, if it is a directory (not a link), all it holds.
+fn remove_tree(path: &Path, fs_ops: &impl Fs) -> std::io::Result<()> {
+    let meta = fs::symlink_metadata(path)?;
+    if !meta.is_dir() {
+        return fs_ops.remove_file(path);
+    }
+    for entry in fs::read_dir(path)? {
+        remove_tree(&entry?.path(), fs_ops)?;
+    }
+    fs_ops.remove_dir(path)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::cell::Cell;
-
-    /// Renames for real, but fails the `fail_at`-th rename (1-based).
-    struct FailAt {
-        fail_at: usize,
-        count: Cell<usize>,
-    }
-
-    impl Rename for FailAt {
-        fn rename(&self, from: &Path, to: &Path) -> std::io::Result<()> {
-            self.count.set(self.count.get() + 1);
-            if self.count.get() == self.fail_at {
-                return Err(std::io::Error::other("injected fault"));
-            }
-            fs::rename(from, to)
-        }
-    }
-
-    fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
-        let mut out: Vec<(String, Vec<u8>)> = fs::read_dir(dir)
-            .unwrap()
-            .flatten()
-            .map(|e| {
-                let name = e.file_name().to_string_lossy().into_owned();
-                (name, fs::read(e.path()).unwrap_or_default())
-            })
-            .collect();
-        out.sort();
-        out
-    }
-
-    /// A DIR holding old `a`, `b` (replaced) and `keep`, and a staging
-    /// directory with new `a`, `b` and `c` (new).
-    fn setup() -> (tempfile::TempDir, PathBuf, PathBuf, Vec<PathBuf>) {
-        let tmp = tempfile::tempdir().unwrap();
-        let out = tmp.path().join("out");
-        let staging = out.join(".pkiforge-staging-1-x");
-        fs::create_dir_all(&staging).unwrap();
-        for (f, text) in [("a", "old a"), ("b", "old b"), ("keep", "keep")] {
-            fs::write(out.join(f), text).unwrap();
-        }
-        for f in ["a", "b", "c"] {
-            fs::write(staging.join(f), format!("new {f}")).unwrap();
-        }
-        let files = ["a", "b", "c"].map(PathBuf::from).to_vec();
-        (tmp, out, staging, files)
-    }
-
-    #[test]
-    fn a_publish_replaces_every_file() {
-        let (_tmp, out, staging, files) = setup();
-        publish(&staging, &out, &files, &[], &RealFs).unwrap();
-        fs::remove_dir_all(&staging).unwrap();
-        let expect: Vec<(String, Vec<u8>)> = [
-            ("a", "new a"),
-            ("b", "new b"),
-            ("c", "new c"),
-            ("keep", "keep"),
-        ]
-        .iter()
-        .map(|(f, t)| (f.to_string(), t.as_bytes().to_vec()))
-        .collect();
-        assert_eq!(snapshot(&out), expect);
-    }
-
-    #[test]
-    fn a_fault_at_any_move_leaves_every_original_in_place() {
-        // Five moves: a aside, a in, b aside, b in, c in.
-        for k in 1..=5 {
-            let (_tmp, out, staging, files) = setup();
-            let before: Vec<_> = snapshot(&out)
-                .into_iter()
-                .filter(|(f, _)| !f.starts_with('.'))
-                .collect();
-            let fs_ops = FailAt {
-                fail_at: k,
-                count: Cell::new(0),
-            };
-            let e = publish(&staging, &out, &files, &[], &fs_ops).unwrap_err();
-            assert!(e.to_string().ends_with("injected fault"), "{e}");
-            fs::remove_dir_all(&staging).unwrap();
-            assert_eq!(snapshot(&out), before, "fault at move {k}");
-        }
-    }
-
-    #[test]
-    fn a_run_killed_while_publishing_is_rolled_back_from_its_journal() {
-        for stop_after in 0..=5 {
-            let (_tmp, out, staging, files) = setup();
-            let before: Vec<_> = snapshot(&out)
-                .into_iter()
-                .filter(|(f, _)| !f.starts_with('.'))
-                .collect();
-            // The run "dies" at the move after `stop_after`: what it left
-            // is what the filesystem shows.
-            let fs_ops = FailAt {
-                fail_at: stop_after + 1,
-                count: Cell::new(0),
-            };
-            fs::create_dir(staging.join(ORIGINALS)).unwrap();
-            write_journal(&staging, &files, &[]).unwrap();
-            for f in &files {
-                if move_in(&staging, &out, f, &fs_ops).is_err() {
-                    break;
-                }
-            }
-            let (files, removes) = read_journal(&staging).unwrap();
-            roll_back(&staging, &out, &files, &removes, &RealFs).unwrap();
-            fs::remove_dir_all(&staging).unwrap();
-            assert_eq!(snapshot(&out), before, "stopped after {stop_after} moves");
-        }
-    }
-
-    #[test]
-    fn removals_and_new_directories_are_undone_by_a_fault_at_any_move() {
-        // Moves: a aside, a in, archive/1/b in, keep aside (removed).
-        for k in 1..=5 {
-            let (_tmp, out, staging, _) = setup();
-            fs::create_dir_all(staging.join("archive/1")).unwrap();
-            fs::write(staging.join("archive/1/b"), "old b").unwrap();
-            let before: Vec<_> = snapshot(&out)
-                .into_iter()
-                .filter(|(f, _)| !f.starts_with('.'))
-                .collect();
-            let files = ["a", "archive/1/b"].map(PathBuf::from).to_vec();
-            let removes = vec![PathBuf::from("keep")];
-            let fs_ops = FailAt {
-                fail_at: k,
-                count: Cell::new(0),
-            };
-            let result = publish(&staging, &out, &files, &removes, &fs_ops);
-            fs::remove_dir_all(&staging).unwrap();
-            if k == 5 {
-                // Four moves in all: the fifth never comes.
-                result.unwrap();
-                assert!(!out.join("keep").exists());
-                assert_eq!(fs::read(out.join("archive/1/b")).unwrap(), b"old b");
-                continue;
-            }
-            assert!(result.is_err());
-            assert_eq!(snapshot(&out), before, "fault at move {k}");
-        }
-    }
-
-    #[test]
-    fn a_directory_is_removed_whole_or_put_back_whole() {
-        // Moves: a aside, a in, archive aside (run --force's old archive).
-        for k in 1..=4 {
-            let (_tmp, out, staging, _) = setup();
-            fs::create_dir_all(out.join("archive/0A")).unwrap();
-            fs::write(out.join("archive/0A/old.key"), "old key").unwrap();
-            let files = vec![PathBuf::from("a")];
-            let removes = vec![PathBuf::from("archive")];
-            let fs_ops = FailAt {
-                fail_at: k,
-                count: Cell::new(0),
-            };
-            let result = publish(&staging, &out, &files, &removes, &fs_ops);
-            fs::remove_dir_all(&staging).unwrap();
-            if k == 4 {
-                result.unwrap();
-                assert!(!out.join("archive").exists());
-                assert_eq!(fs::read(out.join("a")).unwrap(), b"new a");
-                continue;
-            }
-            assert!(result.is_err(), "fault at move {k}");
-            assert_eq!(
-                fs::read(out.join("a")).unwrap(),
-                b"old a",
-                "fault at move {k}"
-            );
-            assert_eq!(
-                fs::read(out.join("archive/0A/old.key")).unwrap(),
-                b"old key",
-                "fault at move {k}"
-            );
-        }
-    }
-
-    #[test]
-    fn staging_names_carry_the_pid() {
-        assert_eq!(staging_pid(".pkiforge-staging-4242-AbC12"), Some(4242));
-        assert_eq!(staging_pid(".pkiforge-staging-x-1"), None);
-        assert_eq!(staging_pid("ca.crt"), None);
-    }
-}
+mod tests;

@@ -161,7 +161,7 @@ impl Runner<'_> {
             // after it, the serials have only moved on, never repeat.
             let root_staging = root_dir.staging()?;
             copy_in(staging.path(), &r.back, root_staging.path())?;
-            root_dir.publish(root_staging.path(), &r.back, &[])?;
+            root_dir.publish(root_staging.path(), &r.back, &[], &[])?;
         }
         let mut removes = plan.removes.clone();
         removes.extend(
@@ -170,7 +170,9 @@ impl Runner<'_> {
                 .filter(|f| !outputs.contains(f))
                 .cloned(),
         );
-        out.publish(staging.path(), &outputs, &removes)?;
+        // What the steps declared a key or a secret is published 0600.
+        let secrets: Vec<PathBuf> = plan.steps.iter().flat_map(|s| s.keys.clone()).collect();
+        out.publish(staging.path(), &outputs, &secrets, &removes)?;
         Ok(Report {
             out: out.path.clone(),
             files: outputs,

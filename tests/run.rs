@@ -232,8 +232,8 @@ fn keys_are_0600_whatever_the_umask() {
             .permissions()
             .mode()
             & 0o777,
-        0o666,
-        "certificates follow the umask"
+        0o644,
+        "certificates are 0644 whatever the umask"
     );
 }
 

@@ -6,9 +6,18 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::openssl::Openssl;
+use crate::progress::Progress;
+use crate::publish::ReadLock;
 use crate::{handshake, verify};
 
-pub fn handshake(dir: &Path, openssl_flag: Option<&Path>, timeout: Duration) -> Result<String> {
+pub fn handshake(
+    dir: &Path,
+    openssl_flag: Option<&Path>,
+    timeout: Duration,
+    progress: &Progress,
+) -> Result<String> {
+    // Never while a run writes DIR, nor after one killed part way.
+    let _lock = ReadLock::take(dir, progress)?;
     let spec = verify::discover(dir).map_err(Error::BadInput)?;
     let openssl = Openssl::locate(openssl_flag, timeout)?;
     let cases = handshake::run(&openssl, dir, &spec)?;

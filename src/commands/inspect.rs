@@ -3,9 +3,13 @@
 use std::path::Path;
 
 use crate::error::{Error, Result};
+use crate::progress::Progress;
+use crate::publish::ReadLock;
 use crate::{inspect, json, x509};
 
-pub fn inspect(dir: &Path, as_json: bool) -> Result<String> {
+pub fn inspect(dir: &Path, as_json: bool, progress: &Progress) -> Result<String> {
+    // Never while a run writes DIR, nor after one killed part way.
+    let _lock = ReadLock::take(dir, progress)?;
     let found = x509::certificates(dir).map_err(Error::BadInput)?;
     let now = super::now();
     let text = if as_json {

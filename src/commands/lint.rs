@@ -5,6 +5,8 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 use crate::lint::{self, Severity};
+use crate::progress::Progress;
+use crate::publish::ReadLock;
 use crate::{json, x509};
 
 /// Every finding for the certificates and CRLs of `dir`, worst first, but
@@ -25,7 +27,9 @@ pub fn findings(
     Ok((findings, fixtures))
 }
 
-pub fn lint(dir: &Path, deny_warnings: bool, as_json: bool) -> Result<String> {
+pub fn lint(dir: &Path, deny_warnings: bool, as_json: bool, progress: &Progress) -> Result<String> {
+    // Never while a run writes DIR, nor after one killed part way.
+    let _lock = ReadLock::take(dir, progress)?;
     let found = x509::certificates(dir).map_err(Error::BadInput)?;
     let now = super::now();
     let (findings, fixtures) = findings(dir, &found, now)?;

@@ -1,6 +1,6 @@
 //! `pkiforge report DIR [--out FILE]`: the workshop page. It reads what
-//! `inspect --json`, `lint` and `status` read, and writes one HTML file
-//! through the publish, under the lock of the directory it goes into.
+//! `inspect --json`, `lint` and `status` read, and writes one HTML file:
+//! into DIR through its publish, under its lock; elsewhere on its own.
 
 use std::path::{Path, PathBuf};
 
@@ -10,7 +10,7 @@ use crate::json::Certificate;
 use crate::layout::{self, ISSUER, Role, TRANSCRIPT};
 use crate::lint::Finding;
 use crate::progress::Progress;
-use crate::publish::OutDir;
+use crate::publish::{OutDir, ReadLock};
 use crate::report::{Card, Page};
 use crate::x509::{self, CertInfo};
 
@@ -24,6 +24,58 @@ pub fn report(dir: &Path, out: Option<&Path>, progress: &Progress) -> Result<Str
             dir.display()
         )));
     }
+    let target = out.map_or_else(|| dir.join(DEFAULT_FILE), Path::to_path_buf);
+    let name = match target.file_name() {
+        Some(n) if !target.is_dir() => PathBuf::from(n),
+        _ => {
+            return Err(Error::Usage(format!(
+                "--out {}: give a file name, such as report.html",
+                target.display()
+            )));
+        }
+    };
+    let parent = match target.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let unreadable = if same_dir(&parent, dir) {
+        // Into DIR: under its lock, through its publish.
+        let mut lock = OutDir::lock(dir, progress)?;
+        for line in lock.clean_stale()? {
+            progress.say(&format!("note: {line}"));
+        }
+        let (html, unreadable) = page(dir)?;
+        let staging = lock.staging()?;
+        std::fs::write(staging.path().join(&name), html)
+            .map_err(|e| Error::io("cannot write the report", e))?;
+        lock.publish(staging.path(), &[name], &[], &[])?;
+        unreadable
+    } else {
+        // Elsewhere: DIR is read under its shared lock, and the page written
+        // on its own; a directory that is not a PKI's is neither locked nor
+        // cleaned (it may be /tmp, where others write).
+        let _lock = ReadLock::take(dir, progress)?;
+        let (html, unreadable) = page(dir)?;
+        crate::publish::write_file(&target, html.as_bytes(), true)?;
+        unreadable
+    };
+    super::unless_unreadable(
+        format!("report written to {}\n", target.display()),
+        unreadable,
+    )
+}
+
+/// Whether `a` and `b` are the same directory.
+fn same_dir(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+/// The page of `dir`, and the files it could not read.
+fn page(dir: &Path) -> Result<(String, Vec<String>)> {
     let found = x509::certificates(dir).map_err(Error::BadInput)?;
     if found.certs.is_empty() {
         return Err(Error::BadInput(format!(
@@ -52,38 +104,7 @@ pub fn report(dir: &Path, out: Option<&Path>, progress: &Progress) -> Result<Str
         cards: cards(dir, &found.certs, &findings, &manifest, &revoked, now),
         transcript,
     };
-    let html = crate::report::render(&page);
-    let target = out.map_or_else(|| dir.join(DEFAULT_FILE), Path::to_path_buf);
-    publish(&target, html.as_bytes(), progress)?;
-    super::unless_unreadable(
-        format!("report written to {}\n", target.display()),
-        found.unreadable,
-    )
-}
-
-/// Writes `bytes` as `target` through the publish of its directory.
-fn publish(target: &Path, bytes: &[u8], progress: &Progress) -> Result<()> {
-    let name = match target.file_name() {
-        Some(n) if !target.is_dir() => PathBuf::from(n),
-        _ => {
-            return Err(Error::Usage(format!(
-                "--out {}: give a file name, such as report.html",
-                target.display()
-            )));
-        }
-    };
-    let parent = match target.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let mut out = OutDir::lock(&parent, progress)?;
-    for line in out.clean_stale()? {
-        progress.say(&format!("note: {line}"));
-    }
-    let staging = out.staging()?;
-    std::fs::write(staging.path().join(&name), bytes)
-        .map_err(|e| Error::io("cannot write the report", e))?;
-    out.publish(staging.path(), &[name], &[])
+    Ok((crate::report::render(&page), found.unreadable))
 }
 
 /// What each certificate is in the PKI, by its file: its role, its level

@@ -11,6 +11,8 @@ use crate::error::{Error, Result};
 use crate::inspect::utc;
 use crate::json;
 use crate::lifecycle::Pki;
+use crate::progress::Progress;
+use crate::publish::ReadLock;
 use crate::x509::{self, CertInfo};
 
 /// `--within`'s default: a certificate that ends within 30 days is expiring.
@@ -56,7 +58,9 @@ struct Row<'a> {
     revoked: Option<Vec<String>>,
 }
 
-pub fn status(dir: &Path, within: i64, as_json: bool) -> Result<String> {
+pub fn status(dir: &Path, within: i64, as_json: bool, progress: &Progress) -> Result<String> {
+    // Never while a run writes DIR, nor after one killed part way.
+    let _lock = ReadLock::take(dir, progress)?;
     let pki = Pki::read(dir).map_err(Error::BadInput)?;
     let now = super::now();
     let crl_path = dir.join(pki.issuer().files.crl());

@@ -8,6 +8,7 @@ use crate::openssl::Openssl;
 use crate::plan::{self, CheckSpec};
 use crate::profile::{self, P12};
 use crate::progress::Progress;
+use crate::publish::ReadLock;
 use crate::runner::{self, Runner};
 use crate::verify;
 
@@ -16,7 +17,10 @@ pub fn verify(
     profile: Option<&Path>,
     openssl_flag: Option<&Path>,
     timeout: Duration,
+    progress: &Progress,
 ) -> Result<String> {
+    // Never while a run writes DIR, nor after one killed part way.
+    let _lock = ReadLock::take(dir, progress)?;
     let spec = match profile {
         Some(path) => CheckSpec::for_profile(&profile::load(path)?),
         None => verify::discover(dir).map_err(crate::error::Error::BadInput)?,
