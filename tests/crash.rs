@@ -95,7 +95,12 @@ fn state(dir: &Path) -> BTreeMap<String, String> {
         let meta = fs::symlink_metadata(&p).unwrap();
         let what = if meta.is_file() {
             let bytes = fs::read(&p).unwrap();
-            format!("{:x} {} mode {:o}", fnv(&bytes), bytes.len(), meta.mode() & 0o7777)
+            format!(
+                "{:x} {} mode {:o}",
+                fnv(&bytes),
+                bytes.len(),
+                meta.mode() & 0o7777
+            )
         } else {
             format!("{:?}", meta.file_type())
         };
@@ -111,7 +116,10 @@ fn fnv(bytes: &[u8]) -> u64 {
 }
 
 /// The names whose entry differs between two states (changed, added or gone).
-fn changed(before: &BTreeMap<String, String>, after: &BTreeMap<String, String>) -> BTreeSet<String> {
+fn changed(
+    before: &BTreeMap<String, String>,
+    after: &BTreeMap<String, String>,
+) -> BTreeSet<String> {
     let names: BTreeSet<&String> = before.keys().chain(after.keys()).collect();
     names
         .into_iter()
@@ -184,7 +192,9 @@ const OPS: &[Op] = &[
         name: "export",
         args: &["export", "DIR", "server", "--format", "nginx"],
         fresh: false,
-        repair: &["export", "DIR", "server", "--format", "nginx", "--force", "--quiet"],
+        repair: &[
+            "export", "DIR", "server", "--format", "nginx", "--force", "--quiet",
+        ],
     },
 ];
 
@@ -210,7 +220,13 @@ fn scene(op: &Op, base: &Path) -> (tempfile::TempDir, PathBuf) {
 fn start(work: &Path, dir: &Path, args: &[&str]) -> Child {
     let args: Vec<&OsStr> = args
         .iter()
-        .map(|a| if *a == "DIR" { dir.as_os_str() } else { OsStr::new(a) })
+        .map(|a| {
+            if *a == "DIR" {
+                dir.as_os_str()
+            } else {
+                OsStr::new(a)
+            }
+        })
         .collect();
     spawn_pkiforge(work, &args)
 }
@@ -228,37 +244,52 @@ fn publishing(dir: &Path) -> bool {
     entries.flatten().any(|e| {
         let name = e.file_name();
         let path = e.path();
-        (name.to_string_lossy().starts_with(".pkiforge-staging-") && path.join("publish.journal").exists())
+        (name.to_string_lossy().starts_with(".pkiforge-staging-")
+            && path.join("publish.journal").exists())
             || (name == "export" && publishing(&path))
     })
 }
 
+/// How a first command ended.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Ending {
+    /// On its own, before its kill was due.
+    Finished,
+    /// Killed at a random moment.
+    Killed,
+    /// Killed after its publish journal appeared.
+    KilledPublishing,
+}
+
 /// Kills `child` at a random moment: within `span` of its start, or soon
-/// after its publish journal appears. Returns whether it was killed before
-/// it ended on its own.
-fn kill_somewhere(child: &mut Child, dir: &Path, span: Duration, rng: &mut Rng) -> bool {
+/// after its publish journal appears. Says how it ended.
+fn kill_somewhere(child: &mut Child, dir: &Path, span: Duration, rng: &mut Rng) -> Ending {
     let started = Instant::now();
     let at_publish = rng.below(2) == 0;
     let at = Duration::from_micros(rng.below(span.as_micros() as u64));
-    let after_journal = Duration::from_micros(rng.below(3000));
+    // The publish takes a few milliseconds: once its journal is seen, the
+    // kill comes within a fraction of one, at a random point.
+    let after_journal = Duration::from_micros(rng.below(400));
     let mut journal_seen: Option<Instant> = None;
     loop {
         if child.try_wait().unwrap().is_some() {
-            return false;
+            return Ending::Finished;
         }
-        let due = if at_publish {
+        if at_publish {
             if journal_seen.is_none() && publishing(dir) {
                 journal_seen = Some(Instant::now());
             }
-            journal_seen.is_some_and(|t| t.elapsed() >= after_journal)
-        } else {
-            started.elapsed() >= at
-        };
-        if due {
+            if journal_seen.is_some_and(|t| t.elapsed() >= after_journal) {
+                kill(child);
+                return Ending::KilledPublishing;
+            }
+            std::thread::yield_now();
+        } else if started.elapsed() >= at {
             kill(child);
-            return true;
+            return Ending::Killed;
+        } else {
+            std::thread::sleep(Duration::from_micros(200));
         }
-        std::thread::sleep(Duration::from_micros(200));
     }
 }
 
@@ -291,7 +322,13 @@ fn reference(op: &Op, base: &Path) -> (BTreeSet<String>, Duration) {
 }
 
 /// One trial: kill `op`, kill the repairing command early, repair, judge.
-fn trial(op: &Op, base: &Path, expected: &BTreeSet<String>, span: Duration, rng: &mut Rng) -> bool {
+fn trial(
+    op: &Op,
+    base: &Path,
+    expected: &BTreeSet<String>,
+    span: Duration,
+    rng: &mut Rng,
+) -> Ending {
     let (tmp, dir) = scene(op, base);
     let before = state(&dir);
     let mut first = start(tmp.path(), &dir, op.args);
@@ -302,7 +339,9 @@ fn trial(op: &Op, base: &Path, expected: &BTreeSet<String>, span: Duration, rng:
     let mut second = start(tmp.path(), &dir, op.repair);
     std::thread::sleep(Duration::from_micros(rng.below(15_000)));
     kill(&mut second);
-    let out = start(tmp.path(), &dir, op.repair).wait_with_output().unwrap();
+    let out = start(tmp.path(), &dir, op.repair)
+        .wait_with_output()
+        .unwrap();
     // A first run that had published refuses to overwrite; any other
     // repair succeeds.
     assert!(
@@ -318,15 +357,22 @@ fn trial(op: &Op, base: &Path, expected: &BTreeSet<String>, span: Duration, rng:
     let whole_new = &diff == expected;
     assert!(
         whole_old || whole_new,
-        "{} (killed: {killed}): DIR is neither the old PKI nor the new one.\nchanged: {diff:?}\nan uninterrupted run changes: {expected:?}\nbefore: {before:#?}\nafter: {after:#?}",
+        "{} (ended: {killed:?}): DIR is neither the old PKI nor the new one.\nchanged: {diff:?}\nan uninterrupted run changes: {expected:?}\nbefore: {before:#?}\nafter: {after:#?}",
         op.name
     );
-    assert_eq!(leftovers(&dir), Vec::<String>::new(), "{}: leftovers", op.name);
+    assert_eq!(
+        leftovers(&dir),
+        Vec::<String>::new(),
+        "{}: leftovers",
+        op.name
+    );
     if whole_new || !op.fresh {
-        let out = start(tmp.path(), &dir, &["verify", "DIR"]).wait_with_output().unwrap();
+        let out = start(tmp.path(), &dir, &["verify", "DIR"])
+            .wait_with_output()
+            .unwrap();
         assert!(
             out.status.success(),
-            "{} (killed: {killed}, {}): verify after the repair:\n{}{}",
+            "{} (ended: {killed:?}, {}): verify after the repair:\n{}{}",
             op.name,
             if whole_new { "new PKI" } else { "old PKI" },
             String::from_utf8_lossy(&out.stdout),
@@ -342,17 +388,24 @@ fn a_kill_at_any_moment_and_another_while_repairing_leave_the_old_pki_or_the_new
     eprintln!("crash tests: PKIFORGE_CRASH_SEED={seed}");
     let mut rng = Rng(seed);
     let (_base_tmp, base) = base();
-    let mut kills = 0;
-    let mut tries = 0;
+    let mut endings = Vec::new();
     for op in OPS {
         let (expected, took) = reference(op, &base);
         for _ in 0..trials() {
-            tries += 1;
-            if trial(op, &base, &expected, took + took / 4, &mut rng) {
-                kills += 1;
-            }
+            endings.push(trial(op, &base, &expected, took + took / 4, &mut rng));
         }
     }
-    eprintln!("crash tests: {tries} trials, {kills} killed before they ended (each followed by a killed repair)");
-    assert!(kills > 0, "no trial was killed before it ended");
+    let count = |e: Ending| endings.iter().filter(|&&x| x == e).count();
+    eprintln!(
+        "crash tests: {} trials over {} commands; {} killed at a random moment, {} killed while publishing, {} finished first; each followed by a repair killed early, then one run to its end",
+        endings.len(),
+        OPS.len(),
+        count(Ending::Killed),
+        count(Ending::KilledPublishing),
+        count(Ending::Finished)
+    );
+    assert!(
+        count(Ending::Killed) + count(Ending::KilledPublishing) > 0,
+        "no trial was killed before it ended"
+    );
 }
