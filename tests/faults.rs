@@ -228,11 +228,14 @@ fn fault_matrix(fault: Fault) {
     let ks: Vec<usize> = (1..=steps.len() + 1).collect();
     match fault {
         Fault::Hang => {
-            recorded_run();
+            // Every fake is written before any run starts: a file being
+            // written while another thread forks cannot be executed
+            // (ETXTBSY).
+            let fakes: Vec<Fake> = ks.iter().map(|&k| fake_for(k, fault)).collect();
             std::thread::scope(|s| {
-                for &k in &ks {
+                for (fake, &k) in fakes.into_iter().zip(&ks) {
                     let steps = &steps;
-                    s.spawn(move || fault_at(k, fault, steps));
+                    s.spawn(move || fault_with(fake, k, fault, steps));
                 }
             });
         }
@@ -240,16 +243,36 @@ fn fault_matrix(fault: Fault) {
     }
 }
 
-fn fault_at(k: usize, fault: Fault, steps: &[(String, String)]) {
+/// The fake openssl for a fault at K, in a directory of its own.
+struct Fake {
+    bin: tempfile::TempDir,
+    path: PathBuf,
+    timeout: &'static str,
+}
+
+fn fake_for(k: usize, fault: Fault) -> Fake {
     let bin = tempfile::tempdir().unwrap();
+    let (path, timeout) = match fault {
+        Fault::Hang => (replaying_openssl(bin.path(), k), HANG_TIMEOUT),
+        _ => (fake_openssl(bin.path(), k, fault), "300"),
+    };
+    Fake { bin, path, timeout }
+}
+
+fn fault_at(k: usize, fault: Fault, steps: &[(String, String)]) {
+    fault_with(fake_for(k, fault), k, fault, steps);
+}
+
+fn fault_with(fake: Fake, k: usize, fault: Fault, steps: &[(String, String)]) {
+    let Fake {
+        bin,
+        path: fake,
+        timeout,
+    } = fake;
     let work = tempfile::tempdir().unwrap();
     write(&work.path().join("fast.toml"), FAST);
     // An output directory that already holds an unrelated file.
     write(&work.path().join("pki/notes.txt"), "mine\n");
-    let (fake, timeout) = match fault {
-        Fault::Hang => (replaying_openssl(bin.path(), k), HANG_TIMEOUT),
-        _ => (fake_openssl(bin.path(), k, fault), "300"),
-    };
     let out = pkiforge(work.path())
         .args([
             "run",
