@@ -101,6 +101,8 @@ impl fmt::Display for Problems {
 pub struct At {
     pub step: String,
     pub command: String,
+    /// The program that ran it, as failures name it: `openssl`, `keytool`.
+    pub program: String,
 }
 
 impl At {
@@ -109,6 +111,7 @@ impl At {
         Box::new(At {
             step: step.into(),
             command: command.into(),
+            program: "openssl".into(),
         })
     }
 }
@@ -133,6 +136,17 @@ impl From<std::process::ExitStatus> for Status {
             (Some(code), _) => Status::Exited(code),
             (None, Some(signal)) => Status::Killed(signal),
             _ => Status::Other(format!("openssl ended: {status}")),
+        }
+    }
+}
+
+impl Status {
+    /// The status in words, naming the program that ran (Display says openssl).
+    pub fn of(&self, program: &str) -> String {
+        match self {
+            Status::Exited(code) => format!("{program} exited with status {code}"),
+            Status::Killed(signal) => format!("{program} was killed by signal {signal}"),
+            other => other.to_string(),
         }
     }
 }
@@ -184,15 +198,16 @@ pub enum Error {
     Config { path: PathBuf, message: String },
 
     #[error(
-        "step {} failed: {}\n  {status}{stderr}",
+        "step {} failed: {}\n  {}{stderr}",
         at.step,
         at.command,
-        stderr = indent_stderr(stderr, *stderr_lines)
+        status.of(&at.program),
+        stderr = indent_stderr(&at.program, stderr, *stderr_lines)
     )]
     StepFailed {
         at: Box<At>,
         status: Status,
-        /// The end of what openssl wrote on stderr.
+        /// The end of what the program wrote on stderr (keytool: stdout too).
         stderr: String,
         /// How many lines it wrote in all (more than `stderr` holds when
         /// its beginning was dropped); 0 to count them in `stderr`.
@@ -315,7 +330,7 @@ pub fn render_check(prefix: &str, check: &str, reason: Option<&str>) -> String {
 /// How many of its last lines of stderr a failed step shows.
 const STDERR_LINES: usize = 20;
 
-fn indent_stderr(stderr: &str, total_lines: usize) -> String {
+fn indent_stderr(program: &str, stderr: &str, total_lines: usize) -> String {
     let trimmed = stderr.trim_end();
     if trimmed.is_empty() {
         return String::new();
@@ -325,11 +340,11 @@ fn indent_stderr(stderr: &str, total_lines: usize) -> String {
     let total = total_lines.max(lines.len());
     let mut out = if shown.len() < total {
         format!(
-            "\n  openssl said (the last {} of {total} lines):",
+            "\n  {program} said (the last {} of {total} lines):",
             shown.len(),
         )
     } else {
-        String::from("\n  openssl said:")
+        format!("\n  {program} said:")
     };
     for line in shown {
         out.push_str("\n    ");

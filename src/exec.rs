@@ -31,6 +31,11 @@ pub const STDOUT_LIMIT: usize = 8 << 20;
 pub const STDERR_LIMIT: usize = 64 << 10;
 /// How often a running child is checked for its deadline and for signals.
 const TICK: Duration = Duration::from_millis(25);
+/// How long stdout and stderr are still read once the child has exited:
+/// what it wrote is in the pipes already; a descendant that keeps them
+/// open (one in a session of its own, which its group's end does not
+/// reach) is not waited for past this.
+const EXIT_GRACE: Duration = Duration::from_millis(250);
 /// The variable that carries the PKCS#12 password (see plan.rs).
 pub const P12_PASSWORD_VAR: &str = "PKIFORGE_P12_PASSWORD";
 
@@ -38,6 +43,9 @@ pub const P12_PASSWORD_VAR: &str = "PKIFORGE_P12_PASSWORD";
 #[derive(Debug, Clone)]
 pub struct Call<'a> {
     pub program: PathBuf,
+    /// What failures call the program: `openssl` (whatever its path), or
+    /// another program's name (`keytool`), whose stdout is shown too.
+    pub name: String,
     pub args: Vec<OsString>,
     /// What failures name it as: the step id, or what the call is for.
     pub step: String,
@@ -108,6 +116,7 @@ impl Call<'_> {
             .join(" ");
         Call {
             program: program.to_path_buf(),
+            name: "openssl".to_string(),
             args,
             step: step.to_string(),
             shown,
@@ -121,6 +130,12 @@ impl Call<'_> {
 
     fn command(&self, stdin: Stdio, stdout: Stdio, stderr: Stdio) -> std::process::Command {
         let mut cmd = std::process::Command::new(&self.program);
+        let parent = std::process::id();
+        // SAFETY: the hook runs in the forked child before exec and calls
+        // only prctl(2) and getppid(2), which are async-signal-safe.
+        unsafe {
+            cmd.pre_exec(move || die_with_parent(parent));
+        }
         cmd.args(&self.args)
             // Its own process group, so that stopping it also stops anything
             // a wrapper around openssl started (see kill_group()).
@@ -137,7 +152,15 @@ impl Call<'_> {
     }
 
     fn at(&self) -> Box<At> {
-        At::new(&self.step, &self.shown)
+        let mut at = At::new(&self.step, &self.shown);
+        at.program = self.name.clone();
+        at
+    }
+
+    /// Whether failures show stdout as well as stderr: a program other
+    /// than openssl (keytool prints its reasons on stdout).
+    fn shows_stdout(&self) -> bool {
+        self.name != "openssl"
     }
 
     fn start_error(&self, e: std::io::Error) -> Error {
@@ -211,7 +234,7 @@ impl Call<'_> {
             stderr: child.stderr.take().map(OwnedFd::from).map(File::from),
         };
         let mut stop = None;
-        let captured = pipes.drain(|| {
+        let captured = pipes.drain(child.id(), || {
             let reason = self.stop_reason(deadline);
             if let Some(r) = reason {
                 stop.get_or_insert(r);
@@ -253,11 +276,18 @@ impl Call<'_> {
         if done.status.success() {
             return Ok(done);
         }
+        let (stderr, stderr_lines) = if self.shows_stdout() {
+            let said = format!("{}{}", done.stdout_text(), done.stderr_text());
+            let lines = said.lines().count();
+            (said, lines)
+        } else {
+            (done.stderr_text(), done.stderr_lines)
+        };
         Err(Error::StepFailed {
             at: self.at(),
             status: done.status.into(),
-            stderr: done.stderr_text(),
-            stderr_lines: done.stderr_lines,
+            stderr,
+            stderr_lines,
         })
     }
 
@@ -283,15 +313,19 @@ impl Call<'_> {
             std::thread::sleep(pause);
             pause = (pause * 2).min(TICK);
         }
-        // While the child is unreaped its pid, and so its group id, cannot
-        // be reused: kill_group() above never signals a stranger.
+        // What the child left running in its group goes with it. While the
+        // child is unreaped its pid, and so its group id, cannot be reused:
+        // kill_group() never signals a stranger.
+        kill_group(child.id());
         child
             .wait()
             .map_err(|e| Error::io(format!("waiting for {}", self.shown), e))
     }
 
     /// Starts the child in the background, its stdout and stderr written to
-    /// the files given; see [`Background`].
+    /// the files given; see [`Background`]. It dies with the thread that
+    /// starts it (see [`die_with_parent`]): call this from a thread that
+    /// outlives the child's use, as the handshake's main thread does.
     pub fn spawn(&self, stdout: &Path, stderr: &Path) -> Result<Background> {
         if let Some(signal) = signals::raised() {
             return Err(Error::Interrupted { signal });
@@ -342,6 +376,7 @@ impl Drop for Background {
 }
 
 /// What [`Pipes::drain`] read.
+#[derive(Default)]
 struct Captured {
     stdout: Vec<u8>,
     overflow: bool,
@@ -362,17 +397,13 @@ struct Pipes {
 }
 
 impl Pipes {
-    /// Serves the pipes until stdout and stderr close; `stop` is asked every
-    /// tick and kills the child when it says so (the pipes then close).
-    fn drain(mut self, mut stop: impl FnMut() -> bool) -> std::io::Result<Captured> {
-        let mut out = Captured {
-            stdout: Vec::new(),
-            overflow: false,
-            stderr: Vec::new(),
-            stderr_cut: false,
-            stderr_lines: 0,
-        };
-        let mut newlines = 0;
+    /// Serves the pipes until stdout and stderr close, or the child has
+    /// exited and [`EXIT_GRACE`] has passed with nothing more to read.
+    /// `stop` is asked every tick and kills the child when it says so; the
+    /// pipes are then closed at once, for a descendant in another session
+    /// may hold them open.
+    fn drain(mut self, child: u32, mut stop: impl FnMut() -> bool) -> std::io::Result<Captured> {
+        let mut out = Captured::default();
         let mut last_byte = b'\n';
         let mut written = 0;
         if self.input.is_empty() {
@@ -382,7 +413,7 @@ impl Pipes {
             set_nonblocking(pipe)?;
         }
         let mut chunk = [0u8; 16384];
-        let mut stopped = false;
+        let mut exited: Option<Instant> = None;
         while self.stdout.is_some() || self.stderr.is_some() {
             let mut fds = [
                 pollfd(self.stdin.as_ref(), libc::POLLOUT),
@@ -397,10 +428,16 @@ impl Pipes {
                     return Err(e);
                 }
             }
-            if !stopped && stop() {
-                stopped = true;
+            if stop() {
+                break;
             }
             if r <= 0 {
+                // Nothing to read: has the child gone, and long enough ago?
+                match exited {
+                    Some(at) if at.elapsed() >= EXIT_GRACE => break,
+                    None if has_exited(child) => exited = Some(Instant::now()),
+                    _ => {}
+                }
                 continue;
             }
             if fds[0].revents != 0 {
@@ -416,7 +453,7 @@ impl Pipes {
             }
             if fds[2].revents != 0 {
                 let n = read_some(&mut self.stderr, &mut chunk)?;
-                newlines += chunk[..n].iter().filter(|&&b| b == b'\n').count();
+                out.stderr_lines += chunk[..n].iter().filter(|&&b| b == b'\n').count();
                 if n > 0 {
                     last_byte = chunk[n - 1];
                 }
@@ -428,7 +465,7 @@ impl Pipes {
             out.stderr.drain(..cut);
             out.stderr_cut = true;
         }
-        out.stderr_lines = newlines + usize::from(last_byte != b'\n');
+        out.stderr_lines += usize::from(last_byte != b'\n');
         Ok(out)
     }
 }
@@ -496,6 +533,27 @@ fn set_nonblocking(file: &File) -> std::io::Result<()> {
     let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
     if flags < 0 || unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) } < 0 {
         return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Runs in the child between fork and exec: the child is killed when the
+/// thread that started it ends (PR_SET_PDEATHSIG), so that a pkiforge
+/// killed outright leaves no openssl behind (an s_server listening). Should
+/// pkiforge (`parent`) have died before this ran, the child is not started.
+/// The runner's workers wait for their children before they end, and the
+/// handshake starts its servers from the main thread, whose end is the
+/// process's.
+fn die_with_parent(parent: u32) -> std::io::Result<()> {
+    // SAFETY: prctl(2) and getppid(2) take no pointers and are
+    // async-signal-safe, as the code between fork and exec must be.
+    unsafe {
+        if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        if u32::try_from(libc::getppid()) != Ok(parent) {
+            return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
+        }
     }
     Ok(())
 }
@@ -620,6 +678,99 @@ mod tests {
             .unwrap_err();
         assert!(matches!(e, Error::Timeout { .. }), "{e}");
         assert!(started.elapsed() < Duration::from_secs(10));
+    }
+
+    /// `sh -c SCRIPT` with `$PIDFILE` naming a file in `dir`.
+    fn sh_in(dir: &Path, script: &str, timeout: Duration) -> Call<'static> {
+        let mut call = sh(script, timeout);
+        call.env
+            .push(("PIDFILE".into(), dir.join("held.pid").into_os_string()));
+        call
+    }
+
+    /// The pid `$PIDFILE` names: a descendant in a session of its own
+    /// that holds the call's stdout and stderr for 300 s.
+    fn holder(dir: &Path) -> u32 {
+        let pid = std::fs::read_to_string(dir.join("held.pid")).unwrap();
+        pid.trim().parse().unwrap()
+    }
+
+    fn alive(pid: u32) -> bool {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .is_ok_and(|s| s.split(") ").nth(1).is_some_and(|s| !s.starts_with('Z')))
+    }
+
+    fn end(pid: u32) {
+        // SAFETY: kill(2) of the test's own sleeper; no memory is passed.
+        unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+    }
+
+    const HOLD: &str = "setsid sleep 300 & echo $! > \"$PIDFILE\"";
+
+    #[test]
+    fn a_descendant_that_holds_the_pipes_does_not_outlast_the_deadline() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = sh_in(
+            dir.path(),
+            &format!("{HOLD}; sleep 300"),
+            Duration::from_millis(300),
+        )
+        .run()
+        .unwrap_err();
+        let holder = holder(dir.path());
+        // Returned while the holder still runs: it was not waited for.
+        let waited = !alive(holder);
+        end(holder);
+        assert!(matches!(e, Error::Timeout { .. }), "{e}");
+        assert!(!waited, "the call waited for the pipes to close");
+    }
+
+    #[test]
+    fn a_child_that_exits_with_its_pipes_held_open_returns_what_it_printed() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = format!("{HOLD}; echo printed; echo said >&2; exit 4");
+        let done = sh_in(dir.path(), &script, Duration::from_secs(600)).run();
+        let holder = holder(dir.path());
+        let waited = !alive(holder);
+        end(holder);
+        let done = done.unwrap();
+        assert!(!waited, "the call waited for the pipes to close");
+        assert_eq!(
+            (done.stdout_text(), done.stderr_text(), done.status.code()),
+            ("printed\n".into(), "said\n".into(), Some(4))
+        );
+    }
+
+    #[test]
+    fn what_a_child_left_in_its_group_is_stopped_when_it_exits() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = "sleep 300 >/dev/null 2>&1 & echo $! > \"$PIDFILE\"";
+        sh_in(dir.path(), script, Duration::from_secs(600))
+            .run_ok()
+            .unwrap();
+        let left = holder(dir.path());
+        let started = Instant::now();
+        // SIGKILL is delivered when the process is next scheduled.
+        while alive(left) && started.elapsed() < Duration::from_secs(60) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let stayed = alive(left);
+        end(left);
+        assert!(!stayed, "the sleep the child left behind still runs");
+    }
+
+    #[test]
+    fn another_program_is_named_in_its_failure_with_what_it_printed() {
+        let mut call = sh(
+            "echo 'keytool error: java.lang.Exception: Keystore was tampered with'; echo warned >&2; exit 1",
+            Duration::from_secs(10),
+        );
+        call.name = "keytool".into();
+        call.shown = "keytool -importcert".into();
+        assert_eq!(
+            call.run_ok().unwrap_err().to_string(),
+            "step test failed: keytool -importcert\n  keytool exited with status 1\n  keytool said:\n    keytool error: java.lang.Exception: Keystore was tampered with\n    warned"
+        );
     }
 
     #[test]

@@ -296,6 +296,7 @@ impl StepExecutor<'_> {
         })?;
         let argv = args.iter().map(Into::into).collect();
         let mut call = crate::exec::Call::new(&path, argv, &step.id, self.timeout);
+        call.name = program.to_string();
         call.shown = step.to_string();
         call.dir = Some(self.dir.to_path_buf());
         call.cancel = Some(stop);

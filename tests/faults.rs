@@ -159,9 +159,63 @@ fn expected_error(k: usize, fault: Fault, steps: &[(String, String)]) -> String 
     out
 }
 
-/// A hanging step is stopped after this; the steps before it must finish
-/// within it even on a loaded machine.
-const HANG_TIMEOUT: &str = "4";
+/// A hanging step is stopped after this. The calls before it replay a
+/// recorded run (see [`replaying_openssl`]), so the real steps are not
+/// bounded by it however loaded the machine is.
+const HANG_TIMEOUT: &str = "5";
+
+/// One real run of FAST, one step at a time and unbounded in time, with
+/// every openssl call recorded: `N.out`, `N.err`, `N.code` and the files
+/// of the staging directory after it, in `N/`.
+fn recorded_run() -> &'static Path {
+    static REC: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    REC.get_or_init(|| {
+        let tmp = tempfile::tempdir().unwrap().keep();
+        let rec = tmp.join("rec");
+        fs::create_dir(&rec).unwrap();
+        let fake = wrap_openssl(
+            &tmp,
+            &format!(
+                "REC='{}'\n\
+                 n=$(( $(cat \"$REC/count\" 2>/dev/null || echo 0) + 1 )); echo $n > \"$REC/count\"\n\
+                 \"$REAL\" \"$@\" > \"$REC/$n.out\" 2> \"$REC/$n.err\"; code=$?; echo $code > \"$REC/$n.code\"\n\
+                 mkdir \"$REC/$n\"; cp -p -- * \"$REC/$n/\" 2>/dev/null\n\
+                 cat \"$REC/$n.out\"; cat \"$REC/$n.err\" >&2; exit $code\n",
+                rec.display()
+            ),
+        );
+        write(&tmp.join("fast.toml"), FAST);
+        let out = pkiforge(&tmp)
+            .args(["run", "fast.toml", "--quiet", "--jobs", "1", "--out", "pki"])
+            .arg("--openssl")
+            .arg(&fake)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        rec
+    })
+}
+
+/// A fake openssl whose K-th step call hangs for certain, and whose other
+/// step calls replay the recorded run's (its files, output and status) in
+/// a moment, so that only the hang meets the timeout.
+fn replaying_openssl(bin_dir: &Path, k: usize) -> PathBuf {
+    let count = bin_dir.join("count");
+    let pidfile = bin_dir.join("hung.pid");
+    wrap_openssl(
+        bin_dir,
+        &format!(
+            "REC='{rec}'\n\
+             n=$(( $(cat '{count}' 2>/dev/null || echo 0) + 1 )); echo $n > '{count}'\n\
+             if [ $n -eq {k} ]; then sleep 3600 & echo $! > '{pid}'; wait; fi\n\
+             cp -p -- \"$REC/$n/\"* . 2>/dev/null\n\
+             cat \"$REC/$n.out\"; cat \"$REC/$n.err\" >&2; exit \"$(cat \"$REC/$n.code\")\"\n",
+            rec = recorded_run().display(),
+            count = count.display(),
+            pid = pidfile.display(),
+        ),
+    )
+}
 
 fn fault_matrix(fault: Fault) {
     let steps = steps();
@@ -174,30 +228,51 @@ fn fault_matrix(fault: Fault) {
     let ks: Vec<usize> = (1..=steps.len() + 1).collect();
     match fault {
         Fault::Hang => {
-            for group in ks.chunks(4) {
-                std::thread::scope(|s| {
-                    for &k in group {
-                        let steps = &steps;
-                        s.spawn(move || fault_at(k, fault, steps));
-                    }
-                });
-            }
+            // Every fake is written before any run starts: a file being
+            // written while another thread forks cannot be executed
+            // (ETXTBSY).
+            let fakes: Vec<Fake> = ks.iter().map(|&k| fake_for(k, fault)).collect();
+            std::thread::scope(|s| {
+                for (fake, &k) in fakes.into_iter().zip(&ks) {
+                    let steps = &steps;
+                    s.spawn(move || fault_with(fake, k, fault, steps));
+                }
+            });
         }
         _ => ks.iter().for_each(|&k| fault_at(k, fault, &steps)),
     }
 }
 
-fn fault_at(k: usize, fault: Fault, steps: &[(String, String)]) {
+/// The fake openssl for a fault at K, in a directory of its own.
+struct Fake {
+    bin: tempfile::TempDir,
+    path: PathBuf,
+    timeout: &'static str,
+}
+
+fn fake_for(k: usize, fault: Fault) -> Fake {
     let bin = tempfile::tempdir().unwrap();
+    let (path, timeout) = match fault {
+        Fault::Hang => (replaying_openssl(bin.path(), k), HANG_TIMEOUT),
+        _ => (fake_openssl(bin.path(), k, fault), "300"),
+    };
+    Fake { bin, path, timeout }
+}
+
+fn fault_at(k: usize, fault: Fault, steps: &[(String, String)]) {
+    fault_with(fake_for(k, fault), k, fault, steps);
+}
+
+fn fault_with(fake: Fake, k: usize, fault: Fault, steps: &[(String, String)]) {
+    let Fake {
+        bin,
+        path: fake,
+        timeout,
+    } = fake;
     let work = tempfile::tempdir().unwrap();
     write(&work.path().join("fast.toml"), FAST);
     // An output directory that already holds an unrelated file.
     write(&work.path().join("pki/notes.txt"), "mine\n");
-    let fake = fake_openssl(bin.path(), k, fault);
-    let timeout = match fault {
-        Fault::Hang => HANG_TIMEOUT,
-        _ => "300",
-    };
     let out = pkiforge(work.path())
         .args([
             "run",

@@ -33,9 +33,11 @@ pub fn transcript(
     dir: &std::path::Path,
     fresh: bool,
 ) -> crate::transcript::Transcript {
-    let args: Vec<String> = std::env::args()
+    // Written as words bash would read back, whatever bytes they hold; the
+    // transcript's comment keeps them on its line.
+    let args: Vec<String> = std::env::args_os()
         .skip(1)
-        .map(|a| crate::shell::shell_word(&a))
+        .map(|a| crate::shell::shell_word_os(&a))
         .collect();
     crate::transcript::Transcript {
         versions: format!(

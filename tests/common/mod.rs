@@ -3,7 +3,6 @@
 #![allow(dead_code)]
 
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
@@ -109,10 +108,21 @@ pub fn write(path: &Path, text: &str) {
     fs::write(path, text).unwrap();
 }
 
-/// Writes an executable shell script.
+/// Writes an executable shell script. It is written by `install`, not
+/// here: a file this multi-threaded test process has open for writing
+/// is inherited by whatever another thread forks meanwhile, and then
+/// cannot be executed (ETXTBSY) until that child execs.
 pub fn write_executable(path: &Path, script: &str) {
-    write(path, script);
-    fs::set_permissions(path, fs::Permissions::from_mode(0o755)).unwrap();
+    let draft = path.with_extension("draft");
+    write(&draft, script);
+    let status = std::process::Command::new("install")
+        .args(["-m", "755"])
+        .arg(&draft)
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(status.success(), "install {}", path.display());
+    fs::remove_file(&draft).unwrap();
 }
 
 /// A bash wrapper `bin_dir/openssl` around the real openssl for fault
