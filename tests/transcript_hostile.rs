@@ -244,6 +244,9 @@ proptest! {
     fn no_name_plants_a_command_in_commands_sh(
         profile in name(), out in name(), root in name(), tool in name(), label in label()
     ) {
+        // The root's key is named by its path on the signing command line,
+        // which must be UTF-8 (a root elsewhere is refused, see below).
+        let root = String::from_utf8_lossy(&root).into_owned().into_bytes();
         prop_assume!(out != root);
         hostile_run(&profile, &out, &root, &tool, &label);
     }
@@ -258,4 +261,52 @@ fn the_issue_s_profile_name_plants_nothing() {
         b"bin\ntouch PWNED\n#",
         "Org\ntouch PWNED\n#",
     );
+}
+
+#[test]
+fn a_root_whose_path_is_not_utf8_is_refused_before_anything_is_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let work = tmp.path();
+    write(&work.join("p.toml"), PROFILE);
+    let root = OsString::from_vec(b"root\x8c".to_vec());
+    let o = OsStr::new;
+    let made = pkiforge(work)
+        .args([
+            o("run"),
+            o("p.toml"),
+            o("--only"),
+            o("ca"),
+            o("--out"),
+            &root,
+            o("--quiet"),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let before = tree(work);
+    let out = pkiforge(work)
+        .args([
+            o("run"),
+            o("p.toml"),
+            o("--root"),
+            &root,
+            o("--out"),
+            o("pki"),
+            o("--quiet"),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "error: --root root\u{fffd}: its path {}/root\u{fffd}/ca.key is not UTF-8, which openssl's command line here needs; move the root to a directory with a UTF-8 name\n",
+            work.canonicalize().unwrap().display()
+        )
+    );
+    assert_eq!(tree(work), before);
 }
