@@ -9,7 +9,8 @@ use crate::exec::{P12_PASSWORD_VAR, file_arg};
 use crate::fixture::{Entry, Kind};
 use crate::layout::{Files, Role};
 use crate::openssl::Capabilities;
-use crate::profile::{Entity, P12, Profile, San, SanKind};
+use crate::profile::{Entity, P12, Profile};
+use crate::san::{San, SanKind};
 use crate::step::{Action, Arg, Expect, Inspection, Section, Step};
 
 /// How many of a leaf's names `openssl verify` checks, one process each;

@@ -6,7 +6,7 @@
 use std::fmt;
 use std::net::IpAddr;
 
-use crate::profile::{San, SanKind};
+use crate::san::{San, SanKind};
 
 /// One constraint, in openssl's `TYPE:value` syntax.
 #[derive(Debug, Clone, PartialEq, Eq)]

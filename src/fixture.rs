@@ -216,7 +216,7 @@ impl Manifest {
 /// (`YYMMDDHHMMSSZ`, UTCTime, for the years 1950 to 2049; else
 /// `YYYYMMDDHHMMSSZ`).
 pub fn openssl_time(unix: i64) -> String {
-    let (y, m, d, hh, mm, ss) = crate::inspect::civil(unix);
+    let (y, m, d, hh, mm, ss) = crate::time::civil(unix);
     if (1950..2050).contains(&y) {
         format!("{:02}{m:02}{d:02}{hh:02}{mm:02}{ss:02}Z", y % 100)
     } else {

@@ -20,7 +20,8 @@ use crate::fixture::Kind;
 use crate::layout::Files;
 use crate::openssl::Openssl;
 use crate::plan::{CheckSpec, LeafSpec};
-use crate::profile::{Role, San, SanKind};
+use crate::profile::Role;
+use crate::san::{San, SanKind};
 use crate::signals;
 
 mod scratch;
@@ -513,7 +514,7 @@ fn revoked_clients(dir: &Path, trust: &Trust) -> Result<Vec<Party>> {
         if !revoked.contains(&serial) {
             continue;
         }
-        let Ok(found) = crate::layout::read_entities_in(&entry.path()) else {
+        let Ok(found) = crate::read::read_entities_in(&entry.path()) else {
             continue;
         };
         for files in found.iter().filter(|f| f.role == Role::Client) {

@@ -3,8 +3,8 @@
 
 use serde::Serialize;
 
-use crate::inspect::utc;
 use crate::lint::Finding;
+use crate::time::utc;
 use crate::x509::CertInfo;
 
 /// A certificate, as every `--json` output shows it.

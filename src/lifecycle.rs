@@ -52,7 +52,7 @@ pub struct Pki {
 impl Pki {
     /// Reads `dir` by its file names (layout.rs) and parses every certificate.
     pub fn read(dir: &Path) -> Result<Pki, String> {
-        let found = layout::read_entities(dir)?;
+        let found = crate::read::read_entities(dir)?;
         let known = |files: Files| -> Result<Known, String> {
             let der = x509::read_certificate(&dir.join(files.crt()))?;
             let info = x509::cert_info(&der, &files.crt())?;

@@ -3,7 +3,8 @@
 
 use std::fmt;
 
-use crate::inspect::{CertInfo, KeyInfo, is_weak_signature, utc};
+use crate::inspect::{CertInfo, KeyInfo, is_weak_signature};
+use crate::time::utc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Severity {

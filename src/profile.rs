@@ -6,6 +6,7 @@ use std::net::IpAddr;
 
 use crate::constraints::Constraint;
 use crate::fixture::{Fixture, Kind};
+use crate::san::{San, SanKind};
 use std::path::{Path, PathBuf};
 
 use toml::de::{DeTable, DeValue};
@@ -115,64 +116,6 @@ pub struct SubjectValue {
     pub field: Field,
     pub value: String,
     pub at: Option<Location>,
-}
-
-/// A subjectAltName entry in openssl's `TYPE:value` syntax.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct San {
-    pub kind: SanKind,
-    pub value: String,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SanKind {
-    Dns,
-    Ip,
-    Email,
-    Uri,
-}
-
-impl SanKind {
-    /// The type name in openssl's syntax (case matters to openssl).
-    pub fn openssl_name(self) -> &'static str {
-        match self {
-            SanKind::Dns => "DNS",
-            SanKind::Ip => "IP",
-            SanKind::Email => "email",
-            SanKind::Uri => "URI",
-        }
-    }
-}
-
-impl fmt::Display for San {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.kind.openssl_name(), self.value)
-    }
-}
-
-impl San {
-    /// A host a client dials, as a name to check: an IP address or a DNS name.
-    pub fn host(host: &str) -> San {
-        let kind = if host.parse::<IpAddr>().is_ok() {
-            SanKind::Ip
-        } else {
-            SanKind::Dns
-        };
-        San {
-            kind,
-            value: host.to_string(),
-        }
-    }
-
-    /// The entry as a certificate reads back: IP addresses in their
-    /// canonical form (`IP:FE80::1` is `IP:fe80::1`), so that they are
-    /// compared as addresses, not as text.
-    pub fn canonical(&self) -> String {
-        match (self.kind, self.value.parse::<IpAddr>()) {
-            (SanKind::Ip, Ok(ip)) => format!("IP:{ip}"),
-            _ => self.to_string(),
-        }
-    }
 }
 
 /// How a key is made.
@@ -728,7 +671,7 @@ impl<'t> Validator<'t> {
                 return None;
             }
         };
-        if let Some(by) = sans.iter().find(|s| crate::verify::covers(s, &san)) {
+        if let Some(by) = sans.iter().find(|s| crate::san::covers(s, &san)) {
             self.problem(
                 Some(value.span()),
                 &path,

@@ -132,7 +132,7 @@ pub enum Inspection {
     /// the first few, which openssl verify checks one process each).
     NamesCovered {
         crt: PathBuf,
-        names: Vec<crate::profile::San>,
+        names: Vec<crate::san::San>,
     },
     /// The CRL is one, signed by the CA certificate.
     CrlSignedBy { crl: PathBuf, ca: PathBuf },

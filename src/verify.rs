@@ -6,9 +6,8 @@ use std::path::Path;
 
 use crate::error::{At, Error};
 use crate::keys::{self, PublicKey};
-use crate::layout;
 use crate::plan::{CheckSpec, LeafSpec};
-use crate::profile::{San, SanKind};
+use crate::san::{San, covers};
 use crate::step::{Expect, Inspection, Step, same_fields, show_fields};
 use x509_parser::prelude::FromDer;
 
@@ -176,7 +175,7 @@ pub fn refused_for(kind: crate::fixture::Kind, output: &str) -> Result<String, S
 /// Finds the PKI in `dir` by the tutorial's file names (layout.rs); the
 /// names to verify come from the certificates themselves.
 pub fn discover(dir: &Path) -> Result<CheckSpec, String> {
-    let found = layout::read(dir)?;
+    let found = crate::read::read(dir)?;
     let mut leaves = Vec::new();
     for files in found.leaves {
         let der = read_certificate(&dir.join(files.crt()))?;
@@ -398,38 +397,6 @@ fn names_covered(dir: &Path, crt: &Path, names: &[San]) -> Result<(), String> {
         crt.display(),
         missing.join(", ")
     ))
-}
-
-/// Whether the SAN entry `san` of a certificate covers the name `name`, by
-/// the rules openssl's `-verify_hostname`, `-verify_ip` and
-/// `-verify_email` apply: host names without regard to case, a wildcard
-/// for exactly one leftmost label (with two or more labels after it), IP
-/// addresses as addresses, email addresses with the domain without regard
-/// to case.
-pub fn covers(san: &San, name: &San) -> bool {
-    if san.kind != name.kind {
-        return false;
-    }
-    match san.kind {
-        SanKind::Dns => {
-            let (pattern, host) = (
-                san.value.to_ascii_lowercase(),
-                name.value.to_ascii_lowercase(),
-            );
-            match pattern.strip_prefix("*.") {
-                Some(rest) if rest.contains('.') && !host.starts_with("*.") => host
-                    .split_once('.')
-                    .is_some_and(|(first, after)| !first.is_empty() && after == rest),
-                _ => pattern == host,
-            }
-        }
-        SanKind::Ip => san.canonical() == name.canonical(),
-        SanKind::Email => match (san.value.rsplit_once('@'), name.value.rsplit_once('@')) {
-            (Some((a, d)), Some((b, e))) => a == b && d.eq_ignore_ascii_case(e),
-            _ => false,
-        },
-        SanKind::Uri => san.value == name.value,
-    }
 }
 
 /// Whether `pem` (openssl's `pkcs12 -nodes` output) holds one private key and

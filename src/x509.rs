@@ -10,7 +10,8 @@ use sha2::{Digest, Sha256};
 use x509_parser::prelude::*;
 use x509_parser::public_key::PublicKey;
 
-use crate::profile::{Field, San, SanKind};
+use crate::profile::Field;
+use crate::san::{San, SanKind};
 
 /// Dotted OIDs of the subject fields pkiforge writes.
 fn short_name(oid: &str) -> Option<&'static str> {

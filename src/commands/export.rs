@@ -10,10 +10,10 @@ use crate::export::{Format, Options, Source};
 use crate::layout::{Files, Role};
 use crate::lifecycle::Pki;
 use crate::openssl::Openssl;
-use crate::profile::SanKind;
 use crate::progress::Progress;
 use crate::publish::OutDir;
 use crate::runner::{RunOptions, Runner};
+use crate::san::SanKind;
 
 /// What `export` was asked.
 pub struct Request<'a> {

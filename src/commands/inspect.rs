@@ -20,7 +20,7 @@ pub fn inspect(dir: &Path, as_json: bool, progress: &Progress) -> Result<String>
             .collect();
         json::to_text(&certs)
     } else {
-        let fixtures = crate::layout::read_fixtures(dir).map_err(Error::BadInput)?;
+        let fixtures = crate::read::read_fixtures(dir).map_err(Error::BadInput)?;
         let mut text = inspect::render(&found.certs, now);
         text.push_str(&inspect::render_fixtures(&fixtures));
         text

@@ -20,7 +20,7 @@ pub fn findings(
     let mut findings = lint::lint(&found.certs, now);
     findings.extend(lint::lint_chains(&found.certs, &found.bundles));
     findings.extend(lint::crl_findings(dir, now));
-    let fixtures = crate::layout::read_fixtures(dir).map_err(Error::BadInput)?;
+    let fixtures = crate::read::read_fixtures(dir).map_err(Error::BadInput)?;
     let theirs: Vec<&String> = fixtures.fixtures.iter().flat_map(|f| &f.files).collect();
     findings.retain(|f| !theirs.contains(&&f.file));
     findings.sort_by(|a, b| (a.severity, &a.file).cmp(&(b.severity, &b.file)));

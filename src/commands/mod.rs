@@ -44,7 +44,7 @@ pub fn transcript(
             "pkiforge {}, {}, {}",
             env!("CARGO_PKG_VERSION"),
             openssl.version,
-            crate::inspect::utc(now())
+            crate::time::utc(now())
         ),
         command: format!("pkiforge {}", args.join(" ")),
         prompts: prompts

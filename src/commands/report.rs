@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 use crate::fixture::Manifest;
 use crate::json::Certificate;
-use crate::layout::{self, ISSUER, Role, TRANSCRIPT};
+use crate::layout::{ISSUER, Role, TRANSCRIPT};
 use crate::lint::Finding;
 use crate::progress::Progress;
 use crate::publish::{OutDir, ReadLock};
@@ -99,7 +99,7 @@ fn page(dir: &Path) -> Result<(String, Vec<String>)> {
     };
     let page = Page {
         dir: dir.display().to_string(),
-        made: crate::inspect::utc(now),
+        made: crate::time::utc(now),
         now,
         cards: cards(dir, &found.certs, &findings, &manifest, &revoked, now),
         transcript,
@@ -144,7 +144,7 @@ fn cards<'a>(
     revoked: &[String],
     now: i64,
 ) -> Vec<Card<'a>> {
-    let roles: Vec<(String, Role)> = match layout::read_entities(dir) {
+    let roles: Vec<(String, Role)> = match crate::read::read_entities(dir) {
         Ok(l) => std::iter::once(l.ca)
             .chain(l.intermediate)
             .chain(l.leaves)

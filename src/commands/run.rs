@@ -120,7 +120,7 @@ pub fn run(req: &RunRequest, openssl_flag: Option<&Path>, progress: &Progress) -
 /// `--only` and `--add` build on what DIR holds, and take nothing away.
 fn replaced(req: &RunRequest) -> Vec<PathBuf> {
     if req.force && req.only.is_none() && !req.add {
-        crate::layout::pki_files(&req.out)
+        crate::read::pki_files(&req.out)
     } else {
         Vec::new()
     }
@@ -221,7 +221,7 @@ fn expiring_notes(profile: &Profile, out: &Path, now: i64) -> Vec<String> {
         };
         let left = info.days_left(now);
         if left <= crate::lint::EXPIRY_WARNING_DAYS {
-            let when = crate::inspect::utc(info.not_after);
+            let when = crate::time::utc(info.not_after);
             let what = if left < 0 {
                 format!("expired on {when}")
             } else {

@@ -8,11 +8,11 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::inspect::utc;
 use crate::json;
 use crate::lifecycle::Pki;
 use crate::progress::Progress;
 use crate::publish::ReadLock;
+use crate::time::utc;
 use crate::x509::{self, CertInfo};
 
 /// `--within`'s default: a certificate that ends within 30 days is expiring.
