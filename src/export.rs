@@ -4,7 +4,6 @@
 //! the Kubernetes YAML that pkiforge renders itself (it holds the key, so
 //! its text is never shown).
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
@@ -14,7 +13,7 @@ use crate::exec::P12_PASSWORD_VAR;
 use crate::layout::{Files, Role};
 use crate::openssl::Capabilities;
 use crate::plan::{Plan, lits};
-use crate::step::{Action, Arg, Expect, Section, Step};
+use crate::step::{Action, Arg, Expect, Render, Section, Step};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -72,44 +71,6 @@ pub struct Options {
     pub jdktrust: bool,
     /// A JDK's keytool on PATH.
     pub keytool: bool,
-}
-
-/// A Kubernetes object pkiforge renders from files already there.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Render {
-    /// A `kubernetes.io/tls` Secret: the chain without the root, the key, the CA.
-    TlsSecret {
-        name: String,
-        namespace: String,
-        chain: Vec<PathBuf>,
-        key: PathBuf,
-        ca: PathBuf,
-    },
-    /// A ConfigMap holding the trust bundle alone.
-    TrustBundle {
-        name: String,
-        namespace: String,
-        ca: PathBuf,
-    },
-}
-
-impl fmt::Display for Render {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Render::TlsSecret {
-                name, namespace, ..
-            } => write!(
-                f,
-                "a kubernetes.io/tls Secret {namespace}/{name} (tls.crt, tls.key, ca.crt), written by pkiforge"
-            ),
-            Render::TrustBundle {
-                name, namespace, ..
-            } => write!(
-                f,
-                "a ConfigMap {namespace}/{name} holding ca.crt, written by pkiforge"
-            ),
-        }
-    }
 }
 
 /// A name Kubernetes takes (an RFC 1123 label): lower case, `-` for

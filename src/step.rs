@@ -101,10 +101,7 @@ pub enum Action {
     Tool { program: String, args: Vec<String> },
     /// A file pkiforge writes itself from files already there (a
     /// Kubernetes YAML, which holds a key and is never shown).
-    Render {
-        what: crate::export::Render,
-        out: PathBuf,
-    },
+    Render { what: Render, out: PathBuf },
 }
 
 /// Checks of written files that need no openssl (parsed in Rust).
@@ -326,6 +323,44 @@ impl fmt::Display for Step {
             Action::Render { what, out } => {
                 write!(f, "# {}: {what}", shell_word(&out.to_string_lossy()))
             }
+        }
+    }
+}
+
+/// A Kubernetes object pkiforge renders from files already there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Render {
+    /// A `kubernetes.io/tls` Secret: the chain without the root, the key, the CA.
+    TlsSecret {
+        name: String,
+        namespace: String,
+        chain: Vec<PathBuf>,
+        key: PathBuf,
+        ca: PathBuf,
+    },
+    /// A ConfigMap holding the trust bundle alone.
+    TrustBundle {
+        name: String,
+        namespace: String,
+        ca: PathBuf,
+    },
+}
+
+impl fmt::Display for Render {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Render::TlsSecret {
+                name, namespace, ..
+            } => write!(
+                f,
+                "a kubernetes.io/tls Secret {namespace}/{name} (tls.crt, tls.key, ca.crt), written by pkiforge"
+            ),
+            Render::TrustBundle {
+                name, namespace, ..
+            } => write!(
+                f,
+                "a ConfigMap {namespace}/{name} holding ca.crt, written by pkiforge"
+            ),
         }
     }
 }

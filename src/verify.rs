@@ -4,9 +4,9 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
+use crate::checks::{CheckSpec, LeafSpec};
 use crate::error::{At, Error};
 use crate::keys::{self, PublicKey};
-use crate::plan::{CheckSpec, LeafSpec};
 use crate::san::{San, covers};
 use crate::step::{Expect, Inspection, Step, same_fields, show_fields};
 use x509_parser::prelude::FromDer;
