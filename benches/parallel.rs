@@ -22,9 +22,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use pkiforge::openssl::Openssl;
-use pkiforge::prompts::PromptLayout;
-use pkiforge::{graph, plan, profile};
+use pkiforge::plan::prompts::PromptLayout;
+use pkiforge::run::openssl::Openssl;
+use pkiforge::{pki::profile, plan, plan::graph};
 
 const PKIFORGE: &str = env!("CARGO_BIN_EXE_pkiforge");
 
@@ -402,7 +402,7 @@ fn config_parse() {
         }
     }
     let started = std::time::Instant::now();
-    let config = pkiforge::config::Config::parse(&text).unwrap();
+    let config = pkiforge::pki::config::Config::parse(&text).unwrap();
     let took = started.elapsed();
     assert_eq!(config.get("dn", "key149999"), Some("value 1"));
     println!(

@@ -333,12 +333,12 @@ pub enum ExportFormat {
 }
 
 impl ExportFormat {
-    pub fn format(self) -> crate::export::Format {
+    pub fn format(self) -> crate::plan::export::Format {
         match self {
-            ExportFormat::Java => crate::export::Format::Java,
-            ExportFormat::K8s => crate::export::Format::K8s,
-            ExportFormat::Nginx => crate::export::Format::Nginx,
-            ExportFormat::Haproxy => crate::export::Format::Haproxy,
+            ExportFormat::Java => crate::plan::export::Format::Java,
+            ExportFormat::K8s => crate::plan::export::Format::K8s,
+            ExportFormat::Nginx => crate::plan::export::Format::Nginx,
+            ExportFormat::Haproxy => crate::plan::export::Format::Haproxy,
         }
     }
 }
@@ -353,12 +353,12 @@ pub enum Only {
 }
 
 impl Only {
-    pub fn section(self) -> crate::step::Section {
+    pub fn section(self) -> crate::plan::step::Section {
         match self {
-            Only::Ca => crate::step::Section::Ca,
-            Only::Intermediate => crate::step::Section::Intermediate,
-            Only::Server => crate::step::Section::Server,
-            Only::Client => crate::step::Section::Client,
+            Only::Ca => crate::plan::step::Section::Ca,
+            Only::Intermediate => crate::plan::step::Section::Intermediate,
+            Only::Server => crate::plan::step::Section::Server,
+            Only::Client => crate::plan::step::Section::Client,
         }
     }
 }

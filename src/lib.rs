@@ -4,45 +4,19 @@
 //! Profile (TOML, validated) -> Plan (pure data) -> Runner -> Verify. See
 //! README.md, "Architecture", for what each module owns.
 
-pub mod checks;
+pub mod check;
 pub mod cli;
 pub mod commands;
-pub mod config;
-pub mod constraints;
 pub mod error;
-pub mod exec;
-pub mod export;
 pub mod files;
-pub mod fixture;
-pub mod fixture_plan;
-pub mod graph;
-pub mod handshake;
-pub mod inspect;
-pub mod json;
-pub mod keys;
-pub mod layout;
-pub mod lifecycle;
-pub mod lint;
-pub mod openssl;
 pub mod output;
+pub mod pki;
 pub mod plan;
-pub mod profile;
-pub mod progress;
 pub mod prompt;
-pub mod prompts;
-pub mod publish;
-pub mod read;
-pub mod report;
-pub mod runner;
-pub mod san;
-pub mod schedule;
+pub mod run;
 pub mod shell;
 pub mod signals;
-pub mod step;
 pub mod time;
-pub mod transcript;
-pub mod verify;
-pub mod x509;
 
 use std::time::Duration;
 
@@ -50,7 +24,7 @@ use cli::{Cli, Command};
 use commands::lifecycle::Operation;
 use commands::run::RunRequest;
 use error::{Error, Result};
-use progress::Progress;
+use run::progress::Progress;
 
 pub use commands::init::STARTER_PROFILE;
 pub use commands::run::default_out;
@@ -98,7 +72,7 @@ pub fn run(cli: Cli) -> Result<String> {
             rekey,
             dry_run,
         } => {
-            let renewal = lifecycle::Renewal {
+            let renewal = plan::lifecycle::Renewal {
                 names: &names,
                 days,
                 rekey,
@@ -141,7 +115,7 @@ fn run_command(cmd: Command, global: &cli::Global) -> Result<String> {
         add,
         only,
         pause: step,
-        jobs: jobs.unwrap_or_else(runner::default_jobs),
+        jobs: jobs.unwrap_or_else(run::runner::default_jobs),
     };
     // --step shows plain lines between its pauses, never spinners.
     let progress = if step {

@@ -4,8 +4,8 @@ use std::path::Path;
 
 use proptest::prelude::*;
 
-use pkiforge::config::Config;
-use pkiforge::profile;
+use pkiforge::pki::config::Config;
+use pkiforge::pki::profile;
 
 fn toml_like() -> impl Strategy<Value = String> {
     let key = prop_oneof![

@@ -124,7 +124,7 @@ fn plan_without_openssl_says_how_to_get_it() {
 
 #[test]
 fn inline_text_renders_so_that_bash_printf_writes_exactly_its_bytes() {
-    use pkiforge::step::Arg;
+    use pkiforge::plan::step::Arg;
     for text in [
         "subjectAltName=DNS:localhost",
         "subjectAltName=URI:https://example.com/a%20b?x=1&y=$z",

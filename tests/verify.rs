@@ -199,7 +199,7 @@ fn certificates_that_are_not_the_profiles_are_caught() {
 /// `openssl pkey -pubout` prints, for every key format openssl writes.
 #[test]
 fn the_public_half_of_each_kind_of_key_is_openssls() {
-    use pkiforge::keys::{PublicKey, public_key_of_pem};
+    use pkiforge::pki::keys::{PublicKey, public_key_of_pem};
     use x509_parser::prelude::*;
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();

@@ -6,14 +6,14 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::error::{Error, Result};
-use crate::export::{Format, Options, Source};
-use crate::layout::{Files, Role};
-use crate::lifecycle::Pki;
-use crate::openssl::Openssl;
-use crate::progress::Progress;
-use crate::publish::OutDir;
-use crate::runner::{RunOptions, Runner};
-use crate::san::SanKind;
+use crate::pki::names::{Files, Role};
+use crate::pki::san::SanKind;
+use crate::plan::export::{Format, Options, Source};
+use crate::plan::lifecycle::Pki;
+use crate::run::openssl::Openssl;
+use crate::run::progress::Progress;
+use crate::run::publish::OutDir;
+use crate::run::runner::{RunOptions, Runner};
 
 /// What `export` was asked.
 pub struct Request<'a> {
@@ -59,7 +59,7 @@ pub fn export(
         jdktrust: java && openssl.help_lists("pkcs12", "-jdktrust")?,
         keytool: java && which::which("keytool").is_ok(),
     };
-    let plan = crate::export::plan(&src, &opts).map_err(Error::BadInput)?;
+    let plan = crate::plan::export::plan(&src, &opts).map_err(Error::BadInput)?;
     let mut out = OutDir::lock(&out_path, progress)?;
     for line in out.clean_stale()? {
         progress.say(&format!("note: {line}"));
@@ -71,7 +71,7 @@ pub fn export(
         progress,
         p12_password,
         pause: false,
-        jobs: crate::runner::default_jobs(),
+        jobs: crate::run::runner::default_jobs(),
     };
     let run = RunOptions {
         // Files already in OUTDIR are refused before any step runs, unless --force.
@@ -184,7 +184,7 @@ fn summary(src: &Source, opts: &Options, out: &Path, files: &[PathBuf]) -> Strin
             _ if f.ends_with(".secret.yaml") => format!(
                 "kubectl apply -f it: the Secret {}/{} (kubernetes.io/tls, with ca.crt)",
                 opts.namespace,
-                crate::export::k8s_name(name)
+                crate::plan::export::k8s_name(name)
             ),
             "ca.configmap.yaml" => "kubectl apply -f it: the trust bundle alone".into(),
             _ if f.ends_with(".nginx.conf") => "include it in nginx's http block".into(),

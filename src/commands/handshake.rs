@@ -5,10 +5,10 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
-use crate::openssl::Openssl;
-use crate::progress::Progress;
-use crate::publish::ReadLock;
-use crate::{handshake, verify};
+use crate::run::openssl::Openssl;
+use crate::run::progress::Progress;
+use crate::run::publish::ReadLock;
+use crate::{check::handshake, check::verify};
 
 pub fn handshake(
     dir: &Path,

@@ -20,7 +20,7 @@ pub fn init(path: &Path, force: bool) -> Result<String> {
             path.display()
         )));
     }
-    crate::publish::write_file(path, STARTER_PROFILE.as_bytes(), force)?;
+    crate::run::publish::write_file(path, STARTER_PROFILE.as_bytes(), force)?;
     Ok(format!(
         "wrote {p}; edit it, then: pkiforge plan {p} && pkiforge run {p}\n",
         p = path.display()

@@ -3,9 +3,9 @@
 use std::path::Path;
 
 use crate::error::{Error, Result};
-use crate::progress::Progress;
-use crate::publish::ReadLock;
-use crate::{inspect, json, x509};
+use crate::run::progress::Progress;
+use crate::run::publish::ReadLock;
+use crate::{check::inspect, check::json, pki::x509};
 
 pub fn inspect(dir: &Path, as_json: bool, progress: &Progress) -> Result<String> {
     // Never while a run writes DIR, nor after one killed part way.
@@ -20,7 +20,7 @@ pub fn inspect(dir: &Path, as_json: bool, progress: &Progress) -> Result<String>
             .collect();
         json::to_text(&certs)
     } else {
-        let fixtures = crate::read::read_fixtures(dir).map_err(Error::BadInput)?;
+        let fixtures = crate::pki::read::read_fixtures(dir).map_err(Error::BadInput)?;
         let mut text = inspect::render(&found.certs, now);
         text.push_str(&inspect::render_fixtures(&fixtures));
         text

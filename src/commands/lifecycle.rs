@@ -8,16 +8,16 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::error::{Error, Result};
-use crate::exec::P12_PASSWORD_VAR;
 use crate::files;
-use crate::lifecycle::{self, Known, Pki, Renewal};
-use crate::openssl::Openssl;
+use crate::pki::profile::P12;
 use crate::plan::Plan;
-use crate::profile::P12;
-use crate::progress::Progress;
-use crate::prompts::PromptLayout;
-use crate::publish::OutDir;
-use crate::runner::{RunOptions, Runner};
+use crate::plan::lifecycle::{self, Known, Pki, Renewal};
+use crate::plan::prompts::PromptLayout;
+use crate::run::exec::P12_PASSWORD_VAR;
+use crate::run::openssl::Openssl;
+use crate::run::progress::Progress;
+use crate::run::publish::OutDir;
+use crate::run::runner::{RunOptions, Runner};
 
 /// Where and how a lifecycle operation runs.
 pub struct Operation<'a> {
@@ -127,11 +127,11 @@ fn execute(
         progress: &op.progress,
         p12_password,
         pause: false,
-        jobs: crate::runner::default_jobs(),
+        jobs: crate::run::runner::default_jobs(),
     };
     let transcript = super::transcript(&openssl, prompts.as_ref(), op.dir, false);
     if transcript.append {
-        inputs.push(PathBuf::from(crate::layout::TRANSCRIPT));
+        inputs.push(PathBuf::from(crate::pki::names::TRANSCRIPT));
     }
     let opts = RunOptions {
         force: true,
@@ -190,7 +190,7 @@ fn p12_kinds(pki: &Pki, names: &[String], openssl: &Openssl) -> Result<Vec<(Stri
             .chain([
                 OsString::from(format!("env:{P12_PASSWORD_VAR}")),
                 "-in".into(),
-                PathBuf::from(crate::exec::file_arg(&p12)).into(),
+                PathBuf::from(crate::run::exec::file_arg(&p12)).into(),
             ])
             .collect();
         let mut call = openssl.call(args, "probe", openssl.timeout);

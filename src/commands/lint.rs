@@ -3,11 +3,11 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
+use crate::check::lint::{self, Severity};
 use crate::error::{Error, Result};
-use crate::lint::{self, Severity};
-use crate::progress::Progress;
-use crate::publish::ReadLock;
-use crate::{json, x509};
+use crate::run::progress::Progress;
+use crate::run::publish::ReadLock;
+use crate::{check::json, pki::x509};
 
 /// Every finding for the certificates and CRLs of `dir`, worst first, but
 /// none for its fixtures, which are bad on purpose (what is wrong with each
@@ -16,11 +16,11 @@ pub fn findings(
     dir: &Path,
     found: &x509::Found,
     now: i64,
-) -> Result<(Vec<lint::Finding>, crate::fixture::Manifest)> {
+) -> Result<(Vec<lint::Finding>, crate::pki::fixture::Manifest)> {
     let mut findings = lint::lint(&found.certs, now);
     findings.extend(lint::lint_chains(&found.certs, &found.bundles));
     findings.extend(lint::crl_findings(dir, now));
-    let fixtures = crate::read::read_fixtures(dir).map_err(Error::BadInput)?;
+    let fixtures = crate::pki::read::read_fixtures(dir).map_err(Error::BadInput)?;
     let theirs: Vec<&String> = fixtures.fixtures.iter().flat_map(|f| &f.files).collect();
     findings.retain(|f| !theirs.contains(&&f.file));
     findings.sort_by(|a, b| (a.severity, &a.file).cmp(&(b.severity, &b.file)));
@@ -42,7 +42,7 @@ pub fn lint(dir: &Path, deny_warnings: bool, as_json: bool, progress: &Progress)
             text,
             "{} fixtures left out: they are bad on purpose (see {})",
             fixtures.fixtures.len(),
-            crate::layout::MANIFEST
+            crate::pki::names::MANIFEST
         );
     }
     let errors = findings

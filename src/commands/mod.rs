@@ -28,18 +28,18 @@ pub fn now() -> i64 {
 /// What a run adds to DIR's `commands.sh`: continued unless the run
 /// begins DIR anew (`fresh`: a first run, or `--force`) or there is none.
 pub fn transcript(
-    openssl: &crate::openssl::Openssl,
-    prompts: Option<&crate::prompts::PromptLayout>,
+    openssl: &crate::run::openssl::Openssl,
+    prompts: Option<&crate::plan::prompts::PromptLayout>,
     dir: &std::path::Path,
     fresh: bool,
-) -> crate::transcript::Transcript {
+) -> crate::plan::transcript::Transcript {
     // Written as words bash would read back, whatever bytes they hold; the
     // transcript's comment keeps them on its line.
     let args: Vec<String> = std::env::args_os()
         .skip(1)
         .map(|a| crate::shell::shell_word_os(&a))
         .collect();
-    crate::transcript::Transcript {
+    crate::plan::transcript::Transcript {
         versions: format!(
             "pkiforge {}, {}, {}",
             env!("CARGO_PKG_VERSION"),
@@ -54,7 +54,7 @@ pub fn transcript(
                     .collect()
             })
             .unwrap_or_default(),
-        append: !fresh && dir.join(crate::layout::TRANSCRIPT).is_file(),
+        append: !fresh && dir.join(crate::pki::names::TRANSCRIPT).is_file(),
     }
 }
 
@@ -97,7 +97,7 @@ pub fn unless_unreadable(text: String, unreadable: Vec<String>) -> Result<String
 /// The CA's key signs what `run --add`, `--root` and the lifecycle commands
 /// make: refused when others can read it (absent is the caller's concern).
 pub fn private_ca_key(key: &std::path::Path) -> Result<()> {
-    use crate::verify::{is_private, mode_of};
+    use crate::check::verify::{is_private, mode_of};
     match mode_of(key).filter(|&m| !is_private(m)) {
         Some(mode) => Err(Error::Usage(format!(
             "{} is mode {mode:04o}: other users can read the CA's private key, and so may have copied it. Run `chmod 600 {}` (and make a new CA if others had access), then try again",

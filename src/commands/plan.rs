@@ -7,11 +7,11 @@ use std::time::Duration;
 
 use crate::cli::Only;
 use crate::error::Result;
-use crate::openssl::Openssl;
+use crate::pki::profile::{self, Profile};
+use crate::plan::prompts::PromptLayout;
+use crate::plan::step::Action;
 use crate::plan::{self, Plan};
-use crate::profile::{self, Profile};
-use crate::prompts::PromptLayout;
-use crate::step::Action;
+use crate::run::openssl::Openssl;
 
 pub fn plan(
     profile: &Path,

@@ -4,15 +4,15 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::check::json::Certificate;
+use crate::check::lint::Finding;
+use crate::check::report::{Card, Page};
 use crate::error::{Error, Result};
-use crate::fixture::Manifest;
-use crate::json::Certificate;
-use crate::layout::{ISSUER, Role, TRANSCRIPT};
-use crate::lint::Finding;
-use crate::progress::Progress;
-use crate::publish::{OutDir, ReadLock};
-use crate::report::{Card, Page};
-use crate::x509::{self, CertInfo};
+use crate::pki::fixture::Manifest;
+use crate::pki::names::{ISSUER, Role, TRANSCRIPT};
+use crate::pki::x509::{self, CertInfo};
+use crate::run::progress::Progress;
+use crate::run::publish::{OutDir, ReadLock};
 
 /// The default file: `DIR/report.html`.
 pub const DEFAULT_FILE: &str = "report.html";
@@ -56,7 +56,7 @@ pub fn report(dir: &Path, out: Option<&Path>, progress: &Progress) -> Result<Str
         // cleaned (it may be /tmp, where others write).
         let _lock = ReadLock::take(dir, progress)?;
         let (html, unreadable) = page(dir)?;
-        crate::publish::write_file(&target, html.as_bytes(), true)?;
+        crate::run::publish::write_file(&target, html.as_bytes(), true)?;
         unreadable
     };
     super::unless_unreadable(
@@ -104,7 +104,7 @@ fn page(dir: &Path) -> Result<(String, Vec<String>)> {
         cards: cards(dir, &found.certs, &findings, &manifest, &revoked, now),
         transcript,
     };
-    Ok((crate::report::render(&page), found.unreadable))
+    Ok((crate::check::report::render(&page), found.unreadable))
 }
 
 /// What each certificate is in the PKI, by its file: its role, its level
@@ -144,7 +144,7 @@ fn cards<'a>(
     revoked: &[String],
     now: i64,
 ) -> Vec<Card<'a>> {
-    let roles: Vec<(String, Role)> = match crate::read::read_entities(dir) {
+    let roles: Vec<(String, Role)> = match crate::pki::read::read_entities(dir) {
         Ok(l) => std::iter::once(l.ca)
             .chain(l.intermediate)
             .chain(l.leaves)
@@ -205,7 +205,7 @@ fn issuer_of(i: usize, certs: &[&CertInfo], manifest: &Manifest) -> Option<usize
     let stem = stem(c.file());
     if manifest
         .get(stem)
-        .is_some_and(|e| e.fixture == crate::fixture::Kind::ForeignCa)
+        .is_some_and(|e| e.fixture == crate::pki::fixture::Kind::ForeignCa)
     {
         let other = format!("{stem}{ISSUER}.crt");
         return certs.iter().position(|x| x.file() == other);

@@ -8,13 +8,13 @@ use super::plan::{Planned, plan_for};
 use crate::cli::Only;
 use crate::error::{Error, Result};
 use crate::files;
+use crate::pki::profile::Profile;
+use crate::pki::x509;
+use crate::plan::step::{self, Action, Arg, Step};
 use crate::plan::{self, Plan};
-use crate::profile::Profile;
-use crate::progress::Progress;
-use crate::publish::OutDir;
-use crate::runner::{Report, RootFiles, RunOptions, Runner};
-use crate::step::{self, Action, Arg, Step};
-use crate::x509;
+use crate::run::progress::Progress;
+use crate::run::publish::OutDir;
+use crate::run::runner::{Report, RootFiles, RunOptions, Runner};
 
 /// What `pkiforge run` was asked to do.
 pub struct RunRequest {
@@ -79,7 +79,7 @@ pub fn run(req: &RunRequest, openssl_flag: Option<&Path>, progress: &Progress) -
     let mut inputs = staging_inputs(&plan, req, root_files.as_ref())?;
     let transcript = super::transcript(&openssl, Some(&layout), &req.out, req.force);
     if transcript.append {
-        inputs.push(PathBuf::from(crate::layout::TRANSCRIPT));
+        inputs.push(PathBuf::from(crate::pki::names::TRANSCRIPT));
     }
     let p12_password = p12_password(&plan)?;
     for note in notes(req, &profile, &layout, &openssl, &plan, ca_not_after) {
@@ -120,7 +120,7 @@ pub fn run(req: &RunRequest, openssl_flag: Option<&Path>, progress: &Progress) -
 /// `--only` and `--add` build on what DIR holds, and take nothing away.
 fn replaced(req: &RunRequest) -> Vec<PathBuf> {
     if req.force && req.only.is_none() && !req.add {
-        crate::read::pki_files(&req.out)
+        crate::pki::read::pki_files(&req.out)
     } else {
         Vec::new()
     }
@@ -132,8 +132,8 @@ fn replaced(req: &RunRequest) -> Vec<PathBuf> {
 fn notes(
     req: &RunRequest,
     profile: &Profile,
-    layout: &crate::prompts::PromptLayout,
-    openssl: &crate::openssl::Openssl,
+    layout: &crate::plan::prompts::PromptLayout,
+    openssl: &crate::run::openssl::Openssl,
     plan: &Plan,
     ca_not_after: Option<i64>,
 ) -> Vec<String> {
@@ -171,7 +171,7 @@ fn add_only(
     plan: &mut Plan,
     req: &RunRequest,
     profile: &Profile,
-    openssl: &crate::openssl::Openssl,
+    openssl: &crate::run::openssl::Openssl,
     progress: &Progress,
 ) -> Result<Option<i64>> {
     let ca_end = check_ca_for_add(profile, &req.out)?;
@@ -181,9 +181,9 @@ fn add_only(
     if profile.intermediate.is_some() && !req.out.join(profile.ca.files().key()).exists() {
         // The root stays offline: the intermediate in DIR signs, and no
         // check asks for the root's key.
-        let mut spec = crate::checks::CheckSpec::for_profile(profile);
+        let mut spec = crate::plan::checks::CheckSpec::for_profile(profile);
         spec.root_key = false;
-        plan.checks = crate::checks::checks(&spec, openssl.capabilities(profile.has_p12())?);
+        plan.checks = crate::plan::checks::checks(&spec, openssl.capabilities(profile.has_p12())?);
     }
     *plan = only_missing(std::mem::take(plan), req, profile)?;
     Ok((!plan.steps.is_empty()).then_some(ca_end))
@@ -220,7 +220,7 @@ fn expiring_notes(profile: &Profile, out: &Path, now: i64) -> Vec<String> {
             continue;
         };
         let left = info.days_left(now);
-        if left <= crate::lint::EXPIRY_WARNING_DAYS {
+        if left <= crate::check::lint::EXPIRY_WARNING_DAYS {
             let when = crate::time::utc(info.not_after);
             let what = if left < 0 {
                 format!("expired on {when}")

@@ -7,13 +7,13 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use crate::check::json;
 use crate::error::{Error, Result};
-use crate::json;
-use crate::lifecycle::Pki;
-use crate::progress::Progress;
-use crate::publish::ReadLock;
+use crate::pki::x509::{self, CertInfo};
+use crate::plan::lifecycle::Pki;
+use crate::run::progress::Progress;
+use crate::run::publish::ReadLock;
 use crate::time::utc;
-use crate::x509::{self, CertInfo};
 
 /// `--within`'s default: a certificate that ends within 30 days is expiring.
 pub const DEFAULT_WITHIN: i64 = 30;

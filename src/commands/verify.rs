@@ -3,14 +3,14 @@
 use std::path::Path;
 use std::time::Duration;
 
+use crate::check::verify;
 use crate::error::{Result, render_check};
-use crate::openssl::Openssl;
+use crate::pki::profile::{self, P12};
 use crate::plan::{self, CheckSpec};
-use crate::profile::{self, P12};
-use crate::progress::Progress;
-use crate::publish::ReadLock;
-use crate::runner::{self, Runner};
-use crate::verify;
+use crate::run::openssl::Openssl;
+use crate::run::progress::Progress;
+use crate::run::publish::ReadLock;
+use crate::run::runner::{self, Runner};
 
 pub fn verify(
     dir: &Path,
@@ -45,7 +45,10 @@ pub fn verify(
         let reason = outcome.result.as_ref().err().map(String::as_str);
         text.push_str(&render_check("", &outcome.step.to_string(), reason));
         // What a fixture was refused for.
-        let refusal = matches!(outcome.step.expect, Some(crate::step::Expect::Refused(_)));
+        let refusal = matches!(
+            outcome.step.expect,
+            Some(crate::plan::step::Expect::Refused(_))
+        );
         if let (Ok(lines), true) = (&outcome.result, refusal) {
             for line in lines {
                 text.push_str(&format!("       {line}\n"));

@@ -4,13 +4,13 @@
 
 use std::path::PathBuf;
 
-use crate::fixture::{Entry, Fixture, Kind, Manifest, dates, openssl_time};
-use crate::layout::{Files, MANIFEST, Role};
-use crate::openssl::Capabilities;
+use crate::pki::fixture::{Entry, Fixture, Kind, Manifest, dates, openssl_time};
+use crate::pki::names::{Files, MANIFEST, Role};
+use crate::pki::profile::Entity;
+use crate::plan::prompts::Answers;
+use crate::plan::step::{Action, Arg, Section, Step};
 use crate::plan::{self, bundle_step, csr_step, genkey, leaf_extensions, sign_step_with};
-use crate::profile::Entity;
-use crate::prompts::Answers;
-use crate::step::{Action, Arg, Section, Step};
+use crate::run::openssl::Capabilities;
 
 /// The reason a revoked fixture is revoked for.
 const REVOKE_REASON: &str = "keyCompromise";
@@ -82,7 +82,7 @@ fn dated_step(
     days: Option<u32>,
 ) -> Step {
     let issuer = input.chain[0];
-    let length = days.unwrap_or(crate::profile::days::OPENSSL_DEFAULT as u32);
+    let length = days.unwrap_or(crate::pki::profile::days::OPENSSL_DEFAULT as u32);
     let (from, to) = dates(kind, input.now, length).unwrap_or_default();
     let (from, to) = (openssl_time(from), openssl_time(to));
     if !input.caps.x509_dates {
@@ -141,7 +141,7 @@ fn foreign_issuer(leaf: &Entity, issuer: &Entity) -> Entity {
         role: Role::Ca,
         name: files.name.clone(),
         path: format!("{}.fixture", leaf.path),
-        p12: crate::profile::P12::No,
+        p12: crate::pki::profile::P12::No,
         fixture: None,
         san: Vec::new(),
         ..issuer.clone()
@@ -187,7 +187,7 @@ fn crt_step(leaf: &Entity, args: Vec<Arg>, inputs: &[&str], outputs: &[&str]) ->
 fn sign_config(ca: &Files) -> String {
     format!(
         "{}serial = {}\nnew_certs_dir = .\npolicy = pkiforge_policy\n[pkiforge_policy]\ncommonName = optional\n",
-        crate::lifecycle::ca_config(ca, crate::lifecycle::CRL_DAYS),
+        crate::plan::lifecycle::ca_config(ca, crate::plan::lifecycle::CRL_DAYS),
         ca.srl()
     )
 }
@@ -230,7 +230,7 @@ fn ca_sign_step(leaf: &Entity, issuer: &Entity, extensions: String, from: &str, 
         &[&csr, &ca.crt(), &ca.key(), &ca.index(), &ca.srl()],
         &[&crt, &ca.index(), &ca.index_attr(), &ca.srl()],
     );
-    s.subject_check = Some(crate::step::SubjectCheck {
+    s.subject_check = Some(crate::plan::step::SubjectCheck {
         file: PathBuf::from(&crt),
         expected: leaf.subject_fields(),
     });
@@ -241,14 +241,14 @@ fn ca_sign_step(leaf: &Entity, issuer: &Entity, extensions: String, from: &str, 
 fn revoke_steps(leaf: &Entity, ca: &Files) -> Vec<Step> {
     let crt = leaf.files().crt();
     let section = Section::of(leaf.role);
-    let mut revoke = crate::lifecycle::ca_step(
+    let mut revoke = crate::plan::lifecycle::ca_step(
         ca,
         &format!("{}-revoke", leaf.name),
         &format!("Mark {crt} revoked in the CA's database."),
         &["-revoke", &crt, "-crl_reason", REVOKE_REASON],
         &[ca.index(), ca.index_attr()],
     );
-    let mut crl = crate::lifecycle::gencrl_step(ca, CRL_DAYS);
+    let mut crl = crate::plan::lifecycle::gencrl_step(ca, CRL_DAYS);
     crl.id = format!("{}-crl", leaf.name);
     for s in [&mut revoke, &mut crl] {
         s.entity = leaf.name.clone();
@@ -270,7 +270,7 @@ pub fn database_steps(
     let Some((first, _)) = needs else {
         return Vec::new();
     };
-    let mut steps = crate::lifecycle::database_steps(ca, &|_| false);
+    let mut steps = crate::plan::lifecycle::database_steps(ca, &|_| false);
     for s in &mut steps {
         s.entity = format!("{}-database", ca.name);
         s.section = Section::of(first.role);

@@ -6,7 +6,7 @@
 use std::fmt;
 use std::net::IpAddr;
 
-use crate::san::{San, SanKind};
+use crate::pki::san::{San, SanKind};
 
 /// One constraint, in openssl's `TYPE:value` syntax.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -301,7 +301,7 @@ mod tests {
     use super::*;
 
     fn san(s: &str) -> San {
-        crate::profile::parse_san(s).unwrap()
+        crate::pki::profile::parse_san(s).unwrap()
     }
 
     fn c(s: &str) -> Constraint {

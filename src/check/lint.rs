@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::inspect::{CertInfo, KeyInfo, is_weak_signature};
+use crate::check::inspect::{CertInfo, KeyInfo, is_weak_signature};
 use crate::time::utc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -45,7 +45,7 @@ impl fmt::Display for Finding {
     }
 }
 
-pub use crate::profile::days::{
+pub use crate::pki::profile::days::{
     APPLE_MAX as APPLE_MAX_DAYS, OPENSSL_DEFAULT as OPENSSL_DEFAULT_DAYS,
 };
 /// Warn when a certificate expires this soon.
@@ -213,7 +213,7 @@ fn bundle_rules(certs: &[CertInfo], bundles: &[(String, Vec<usize>)]) -> Vec<Fin
 
 /// The findings for the CRLs of a PKI (`(file, what it says)`), at `now`:
 /// a stale CRL makes servers that check it refuse every client.
-pub fn lint_crls(crls: &[(String, crate::x509::CrlInfo)], now: i64) -> Vec<Finding> {
+pub fn lint_crls(crls: &[(String, crate::pki::x509::CrlInfo)], now: i64) -> Vec<Finding> {
     let mut out = Vec::new();
     for (file, crl) in crls {
         let Some(next) = crl.next_update else {
@@ -263,8 +263,11 @@ pub fn crl_findings(dir: &std::path::Path, now: i64) -> Vec<Finding> {
     let mut readable = Vec::new();
     for file in files {
         let ca = format!("{}.crt", file.trim_end_matches(".crl"));
-        let problem =
-            crate::verify::crl_problem(dir, std::path::Path::new(&file), std::path::Path::new(&ca));
+        let problem = crate::check::verify::crl_problem(
+            dir,
+            std::path::Path::new(&file),
+            std::path::Path::new(&ca),
+        );
         match problem {
             Some(p) => out.push(Finding {
                 severity: Severity::Error,
@@ -272,10 +275,10 @@ pub fn crl_findings(dir: &std::path::Path, now: i64) -> Vec<Finding> {
                 file,
                 message: p.message,
                 clients: "servers that check revocation (nginx ssl_crl, HAProxy crl-file, openssl -crl_check, rustls with CRLs) refuse every client: they find no CRL of the client's CA",
-                fix: crate::verify::CRL_FIX.into(),
+                fix: crate::check::verify::CRL_FIX.into(),
             }),
             None => {
-                if let Ok(info) = crate::x509::read_crl(&dir.join(&file)) {
+                if let Ok(info) = crate::pki::x509::read_crl(&dir.join(&file)) {
                     readable.push((file, info));
                 }
             }
@@ -373,7 +376,7 @@ fn validity_rules(cx: &Context, find: &mut Find) {
             "every client, after that day",
             format!(
                 "set days = N for it in the profile, or extensions = \"strict\" ({APPLE_MAX_DAYS} days for leaves, {} for the CA); the tutorial's commands pass no -days",
-                crate::profile::days::STRICT_CA
+                crate::pki::profile::days::STRICT_CA
             ),
         );
     }
@@ -419,7 +422,10 @@ fn leaf_rules(cx: &Context, find: &mut Find) {
         );
     }
     if is_leaf && !c.has_eku {
-        let server = c.files.iter().any(|f| crate::layout::is_server_bundle(f));
+        let server = c
+            .files
+            .iter()
+            .any(|f| crate::pki::names::is_server_bundle(f));
         let (clients, want) = if server {
             (
                 "Apple platforms (iOS 13, macOS 10.15 and later) require extendedKeyUsage serverAuth on TLS server certificates",

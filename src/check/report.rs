@@ -6,8 +6,8 @@
 
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
-use crate::json::Certificate;
-use crate::lint::Finding;
+use crate::check::json::Certificate;
+use crate::check::lint::Finding;
 
 /// One certificate as the page shows it.
 pub struct Card<'a> {

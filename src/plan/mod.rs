@@ -1,24 +1,33 @@
 //! Profile -> Plan: the tutorial's commands as data. All file naming lives
 //! here, and nothing here touches the file system or starts a process.
 
+pub mod checks;
+pub mod export;
+pub mod fixtures;
+pub mod graph;
+pub mod lifecycle;
+pub mod prompts;
+pub mod step;
+pub mod transcript;
+
 use std::collections::BTreeSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Problem, Problems, Result};
-use crate::fixture::Fixture;
-use crate::layout::{Files, is_scratch, is_serial, is_shared};
-use crate::openssl::Capabilities;
-use crate::profile::{Curve, Entity, Extensions, Intermediate, KeySpec, P12, Profile, Role};
-use crate::prompts::{Answers, PromptLayout};
-use crate::step::{Action, Arg, Section, Step, SubjectCheck};
+use crate::pki::fixture::Fixture;
+use crate::pki::names::{Files, is_scratch, is_serial, is_shared};
+use crate::pki::profile::{Curve, Entity, Extensions, Intermediate, KeySpec, P12, Profile, Role};
+use crate::plan::prompts::{Answers, PromptLayout};
+use crate::plan::step::{Action, Arg, Section, Step, SubjectCheck};
+use crate::run::openssl::Capabilities;
 
 /// The variable that carries the PKCS#12 password to openssl (`-passout
 /// env:…`), so that it never appears on a command line or in the transcript.
-pub use crate::checks::{CheckSpec, LeafSpec, checks};
-pub use crate::exec::P12_PASSWORD_VAR;
+pub use crate::plan::checks::{CheckSpec, LeafSpec, checks};
+pub use crate::run::exec::P12_PASSWORD_VAR;
 
-pub use crate::profile::days::{STRICT_CA as STRICT_CA_DAYS, STRICT_LEAF as STRICT_LEAF_DAYS};
+pub use crate::pki::profile::days::{STRICT_CA as STRICT_CA_DAYS, STRICT_LEAF as STRICT_LEAF_DAYS};
 
 /// The steps of a run in the tutorial's order, then the checks that prove it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -256,7 +265,7 @@ pub fn build(
         chain.insert(0, &inter.entity);
     }
     let fixtures: Vec<(&Entity, &Fixture)> = profile.fixtures().collect();
-    steps.extend(crate::fixture_plan::database_steps(
+    steps.extend(crate::plan::fixtures::database_steps(
         &fixtures,
         &profile.issuer().files(),
         caps,
@@ -264,10 +273,10 @@ pub fn build(
     for (leaf, leaf_answers) in profile.leaves().zip(answers.leaves) {
         match &leaf.fixture {
             None => steps.extend(leaf_steps(leaf, &chain, leaf_answers, strict, caps)),
-            Some(f) => steps.extend(crate::fixture_plan::steps(
+            Some(f) => steps.extend(crate::plan::fixtures::steps(
                 leaf,
                 f.kind,
-                crate::fixture_plan::FixtureInputs {
+                crate::plan::fixtures::FixtureInputs {
                     chain: &chain,
                     answers: leaf_answers,
                     issuer_answers: answers.issuer.clone(),
@@ -279,7 +288,7 @@ pub fn build(
             )),
         }
     }
-    steps.extend(crate::fixture_plan::manifest_step(&fixtures));
+    steps.extend(crate::plan::fixtures::manifest_step(&fixtures));
     let checks = checks(&CheckSpec::for_profile(profile), caps);
     let plan = Plan {
         steps,
@@ -471,7 +480,7 @@ pub fn validity_days(e: &Entity, extensions: Extensions) -> u32 {
     e.days.unwrap_or(if extensions == Extensions::Strict {
         strict
     } else {
-        crate::profile::days::OPENSSL_DEFAULT as u32
+        crate::pki::profile::days::OPENSSL_DEFAULT as u32
     })
 }
 
@@ -1003,9 +1012,9 @@ pub(crate) fn p12_step(leaf: &Entity, ca: &Entity, caps: Capabilities) -> Step {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Config;
-    use crate::profile;
-    use crate::step::Expect;
+    use crate::pki::config::Config;
+    use crate::pki::profile;
+    use crate::plan::step::Expect;
     use std::path::Path;
 
     fn layout() -> PromptLayout {

@@ -15,13 +15,13 @@ use rustls::pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKey
 use std::ffi::{OsStr, OsString};
 
 use crate::error::{Error, Result};
-use crate::exec::{Background, path_arg};
-use crate::fixture::Kind;
-use crate::layout::Files;
-use crate::openssl::Openssl;
+use crate::pki::fixture::Kind;
+use crate::pki::names::Files;
+use crate::pki::profile::Role;
+use crate::pki::san::{San, SanKind};
 use crate::plan::{CheckSpec, LeafSpec};
-use crate::profile::Role;
-use crate::san::{San, SanKind};
+use crate::run::exec::{Background, path_arg};
+use crate::run::openssl::Openssl;
 use crate::signals;
 
 mod scratch;
@@ -504,7 +504,9 @@ fn revoked_clients(dir: &Path, trust: &Trust) -> Result<Vec<Party>> {
     let Some(crl) = &trust.crl else {
         return Ok(Vec::new());
     };
-    let revoked = crate::x509::read_crl(crl).map_err(Error::BadInput)?.revoked;
+    let revoked = crate::pki::x509::read_crl(crl)
+        .map_err(Error::BadInput)?
+        .revoked;
     let Ok(entries) = std::fs::read_dir(dir.join("archive")) else {
         return Ok(Vec::new());
     };
@@ -514,7 +516,7 @@ fn revoked_clients(dir: &Path, trust: &Trust) -> Result<Vec<Party>> {
         if !revoked.contains(&serial) {
             continue;
         }
-        let Ok(found) = crate::read::read_entities_in(&entry.path()) else {
+        let Ok(found) = crate::pki::read::read_entities_in(&entry.path()) else {
             continue;
         };
         for files in found.iter().filter(|f| f.role == Role::Client) {

@@ -7,7 +7,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::layout::{Files, Role};
+use crate::pki::names::{Files, Role};
 
 /// The ways a fixture is bad.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

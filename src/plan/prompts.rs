@@ -10,10 +10,10 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::config::Config;
 use crate::error::{Error, Problem, Result};
-use crate::openssl::Openssl;
-use crate::profile::{Entity, Field, SubjectValue};
+use crate::pki::config::Config;
+use crate::pki::profile::{Entity, Field, SubjectValue};
+use crate::run::openssl::Openssl;
 
 /// One question openssl will ask on stdin.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -482,7 +482,7 @@ fn knows_object(openssl: &Openssl, name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::profile;
+    use crate::pki::profile;
 
     fn layout(cnf: &str) -> Result<PromptLayout> {
         let config = Config::parse(cnf).unwrap();

@@ -5,13 +5,13 @@
 
 use std::path::PathBuf;
 
-use crate::exec::{P12_PASSWORD_VAR, file_arg};
-use crate::fixture::{Entry, Kind};
-use crate::layout::{Files, Role};
-use crate::openssl::Capabilities;
-use crate::profile::{Entity, P12, Profile};
-use crate::san::{San, SanKind};
-use crate::step::{Action, Arg, Expect, Inspection, Section, Step};
+use crate::pki::fixture::{Entry, Kind};
+use crate::pki::names::{Files, Role};
+use crate::pki::profile::{Entity, P12, Profile};
+use crate::pki::san::{San, SanKind};
+use crate::plan::step::{Action, Arg, Expect, Inspection, Section, Step};
+use crate::run::exec::{P12_PASSWORD_VAR, file_arg};
+use crate::run::openssl::Capabilities;
 
 /// How many of a leaf's names `openssl verify` checks, one process each;
 /// the others are matched in-process.

@@ -10,8 +10,8 @@ use sha2::{Digest, Sha256};
 use x509_parser::prelude::*;
 use x509_parser::public_key::PublicKey;
 
-use crate::profile::Field;
-use crate::san::{San, SanKind};
+use crate::pki::profile::Field;
+use crate::pki::san::{San, SanKind};
 
 /// Dotted OIDs of the subject fields pkiforge writes.
 fn short_name(oid: &str) -> Option<&'static str> {
@@ -435,10 +435,10 @@ pub fn certificates(dir: &Path) -> Result<Found, String> {
     let mut files: Vec<String> = entries
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|f| crate::layout::may_hold_certificates(f))
+        .filter(|f| crate::pki::names::may_hold_certificates(f))
         .collect();
     // Single certificates before bundles, so each is named by its own file.
-    files.sort_by_key(|f| (f != "ca.crt", crate::layout::is_bundle(f), f.clone()));
+    files.sort_by_key(|f| (f != "ca.crt", crate::pki::names::is_bundle(f), f.clone()));
     let mut out: Vec<CertInfo> = Vec::new();
     let mut unreadable = Vec::new();
     let mut bundles = Vec::new();

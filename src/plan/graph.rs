@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use crate::step::Step;
+use crate::plan::step::Step;
 
 /// For each step, the indices of the earlier steps it must wait for: the
 /// last writer of each file it reads (read after write), the last writer of
@@ -97,7 +97,7 @@ pub fn schedule(deps: &[Vec<usize>], cost: &[f64], cores: f64, limit: usize) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::step::{Action, Section};
+    use crate::plan::step::{Action, Section};
 
     fn step(id: &str, inputs: &[&str], outputs: &[&str]) -> Step {
         Step {

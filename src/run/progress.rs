@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
-use crate::step::Step;
+use crate::plan::step::Step;
 
 pub enum Progress {
     Quiet,

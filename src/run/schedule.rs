@@ -8,9 +8,9 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
-use crate::progress::Progress;
+use crate::plan::step::Step;
+use crate::run::progress::Progress;
 use crate::signals;
-use crate::step::Step;
 
 /// How often the scheduler looks at signals while steps run.
 const TICK: Duration = Duration::from_millis(25);
@@ -187,7 +187,7 @@ fn wait_for_enter(step: &Step) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::step::{Action, Section};
+    use crate::plan::step::{Action, Section};
     use std::sync::Mutex;
 
     fn steps(n: usize) -> Vec<Step> {

@@ -15,14 +15,14 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::checks::{CheckSpec, LeafSpec};
-use crate::layout::{self, Files, Role};
-use crate::openssl::Capabilities;
+use crate::pki::names::{self, Files, Role};
+use crate::pki::profile::{Curve, Entity, Field, KeySpec, P12, SubjectValue};
+use crate::pki::x509::{self, CertInfo, KeyInfo};
+use crate::plan::checks::{CheckSpec, LeafSpec};
+use crate::plan::prompts::PromptLayout;
+use crate::plan::step::{Action, Arg, Section, Step};
 use crate::plan::{self, Plan};
-use crate::profile::{Curve, Entity, Field, KeySpec, P12, SubjectValue};
-use crate::prompts::PromptLayout;
-use crate::step::{Action, Arg, Section, Step};
-use crate::x509::{self, CertInfo, KeyInfo};
+use crate::run::openssl::Capabilities;
 
 /// How long a CRL is valid when `--days` does not say (openssl's
 /// `default_crl_days`): re-issue it with `pkiforge crl` before then.
@@ -46,13 +46,13 @@ pub struct Pki {
     pub intermediate: Option<Known>,
     pub leaves: Vec<Known>,
     /// The negative-test fixtures, with the names their certificates carry.
-    pub fixtures: Vec<crate::checks::FixtureSpec>,
+    pub fixtures: Vec<crate::plan::checks::FixtureSpec>,
 }
 
 impl Pki {
     /// Reads `dir` by its file names (layout.rs) and parses every certificate.
     pub fn read(dir: &Path) -> Result<Pki, String> {
-        let found = crate::read::read_entities(dir)?;
+        let found = crate::pki::read::read_entities(dir)?;
         let known = |files: Files| -> Result<Known, String> {
             let der = x509::read_certificate(&dir.join(files.crt()))?;
             let info = x509::cert_info(&der, &files.crt())?;
@@ -63,7 +63,7 @@ impl Pki {
                 serial,
             })
         };
-        let fixtures = crate::verify::fixture_specs(dir, &found.fixtures)?;
+        let fixtures = crate::check::verify::fixture_specs(dir, &found.fixtures)?;
         Ok(Pki {
             dir: dir.to_path_buf(),
             fixtures,
@@ -271,7 +271,7 @@ pub fn renew_plan(
     let crl = pki.has(&pki.issuer().files.crl());
     Ok(Plan {
         steps,
-        checks: crate::checks::checks(&pki.check_spec(&[], crl), caps),
+        checks: crate::plan::checks::checks(&pki.check_spec(&[], crl), caps),
         removes: Vec::new(),
     })
 }
@@ -318,8 +318,8 @@ fn renew_intermediate_steps(
         .info
         .extension("nameConstraints")
         .map_or("", |e| e.2.as_str());
-    let (permitted, excluded) = crate::constraints::from_certificate_text(text)?;
-    let intermediate = crate::profile::Intermediate {
+    let (permitted, excluded) = crate::pki::constraints::from_certificate_text(text)?;
+    let intermediate = crate::pki::profile::Intermediate {
         entity: inter.clone(),
         permitted,
         excluded,
@@ -366,7 +366,7 @@ fn archive_step(pki: &Pki, known: &Known, all: bool) -> Step {
         .filter(|file| all || pki.has(file))
         .map(PathBuf::from)
         .collect();
-    let dir = layout::archive(&known.serial);
+    let dir = names::archive(&known.serial);
     let outputs: Vec<PathBuf> = files
         .iter()
         .map(|file| dir.join(file.file_name().unwrap_or_default()))
@@ -553,7 +553,7 @@ pub fn revoke_plan(
     steps.push(gencrl_step(ca, CRL_DAYS));
     Ok(Plan {
         steps,
-        checks: crate::checks::checks(&pki.check_spec(&[name], true), caps),
+        checks: crate::plan::checks::checks(&pki.check_spec(&[name], true), caps),
         removes,
     })
 }
@@ -565,7 +565,7 @@ pub fn crl_plan(pki: &Pki, days: u32, caps: Capabilities) -> Plan {
     steps.push(gencrl_step(ca, days));
     Plan {
         steps,
-        checks: crate::checks::checks(&pki.check_spec(&[], true), caps),
+        checks: crate::plan::checks::checks(&pki.check_spec(&[], true), caps),
         removes: Vec::new(),
     }
 }

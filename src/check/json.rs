@@ -3,9 +3,9 @@
 
 use serde::Serialize;
 
-use crate::lint::Finding;
+use crate::check::lint::Finding;
+use crate::pki::x509::CertInfo;
 use crate::time::utc;
-use crate::x509::CertInfo;
 
 /// A certificate, as every `--json` output shows it.
 #[derive(Debug, Serialize)]

@@ -12,17 +12,17 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
+use crate::check::verify;
 use crate::error::{At, Error, Failure, Result, Status};
-use crate::exec::P12_PASSWORD_VAR;
-use crate::graph;
-use crate::openssl::Openssl;
 use crate::plan::Plan;
-use crate::progress::Progress;
-use crate::publish::OutDir;
-use crate::schedule::{self, Execute, Outcome};
+use crate::plan::graph;
+use crate::plan::step::{Action, Arg, Expect, Step};
+use crate::run::exec::P12_PASSWORD_VAR;
+use crate::run::openssl::Openssl;
+use crate::run::progress::Progress;
+use crate::run::publish::OutDir;
+use crate::run::schedule::{self, Execute, Outcome};
 use crate::signals;
-use crate::step::{Action, Arg, Expect, Step};
-use crate::verify;
 
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -36,7 +36,7 @@ pub struct RunOptions {
     pub root: Option<RootFiles>,
     /// What this run adds to DIR's `commands.sh` (when continued, the
     /// transcript is among `inputs`).
-    pub transcript: Option<crate::transcript::Transcript>,
+    pub transcript: Option<crate::plan::transcript::Transcript>,
     /// With `--force`: the old PKI's files that this run does not write,
     /// taken out of DIR by the same publish (put back if it fails).
     pub replaced: Vec<PathBuf>,
@@ -118,7 +118,7 @@ impl Runner<'_> {
         }
         let made = outputs.clone();
         if opts.transcript.is_some() {
-            outputs.push(PathBuf::from(crate::layout::TRANSCRIPT));
+            outputs.push(PathBuf::from(crate::pki::names::TRANSCRIPT));
         }
         check_clobber(&out.path, &outputs, opts)?;
         let staging = out.staging()?;
@@ -255,9 +255,11 @@ impl Execute for StepExecutor<'_> {
             }
             Action::Tool { program, args } => self.tool(step, program, args, stop)?,
             Action::Render { what, out } => {
-                crate::export::render(self.dir, what, out).map_err(|message| Error::Check {
-                    at: At::new(&step.id, step.to_string()),
-                    message,
+                crate::plan::export::render(self.dir, what, out).map_err(|message| {
+                    Error::Check {
+                        at: At::new(&step.id, step.to_string()),
+                        message,
+                    }
                 })?;
                 String::new()
             }
@@ -295,7 +297,7 @@ impl StepExecutor<'_> {
             Error::Usage(format!("{program} is not on PATH; install a JDK (Debian: apt-get install default-jdk-headless)"))
         })?;
         let argv = args.iter().map(Into::into).collect();
-        let mut call = crate::exec::Call::new(&path, argv, &step.id, self.timeout);
+        let mut call = crate::run::exec::Call::new(&path, argv, &step.id, self.timeout);
         call.name = program.to_string();
         call.shown = step.to_string();
         call.dir = Some(self.dir.to_path_buf());
@@ -428,7 +430,7 @@ fn write_new(path: &Path, bytes: &[u8]) -> Result<()> {
 /// is continued): its steps, and the SHA-256 of each file it made.
 fn write_transcript(
     staging: &Path,
-    t: &crate::transcript::Transcript,
+    t: &crate::plan::transcript::Transcript,
     plan: &Plan,
     made: &[PathBuf],
 ) -> Result<()> {
@@ -441,7 +443,7 @@ fn write_transcript(
         let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
         hashes.push((file.clone(), hex));
     }
-    let path = staging.join(crate::layout::TRANSCRIPT);
+    let path = staging.join(crate::pki::names::TRANSCRIPT);
     let mut text = if t.append {
         fs::read_to_string(&path).unwrap_or_default()
     } else {
@@ -467,7 +469,7 @@ fn check_clobber(out: &Path, outputs: &[PathBuf], opts: &RunOptions) -> Result<(
         // A file that is read as well as written (ca.srl, for --add) is
         // meant to be updated; so is the fixtures' manifest, which lists
         // every fixture of the profile.
-        if !opts.inputs.contains(p) && p != Path::new(crate::layout::MANIFEST) {
+        if !opts.inputs.contains(p) && p != Path::new(crate::pki::names::MANIFEST) {
             existing.push(p.clone());
         }
     }

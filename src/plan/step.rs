@@ -19,8 +19,8 @@ pub enum Section {
 impl Section {
     /// The section an entity's steps belong to: the tutorial's CA, server
     /// and client sections, and an intermediate CA's own.
-    pub fn of(role: crate::layout::Role) -> Section {
-        use crate::layout::Role;
+    pub fn of(role: crate::pki::names::Role) -> Section {
+        use crate::pki::names::Role;
         match role {
             Role::Ca => Section::Ca,
             Role::Intermediate => Section::Intermediate,
@@ -129,7 +129,7 @@ pub enum Inspection {
     /// the first few, which openssl verify checks one process each).
     NamesCovered {
         crt: PathBuf,
-        names: Vec<crate::san::San>,
+        names: Vec<crate::pki::san::San>,
     },
     /// The CRL is one, signed by the CA certificate.
     CrlSignedBy { crl: PathBuf, ca: PathBuf },
@@ -202,7 +202,7 @@ pub enum Expect {
     Pkcs12 { certs: Vec<PathBuf> },
     /// openssl exits with an error, and its verify error (`error CODE at 0
     /// depth lookup`) is one this kind of fixture is refused for.
-    Refused(crate::fixture::Kind),
+    Refused(crate::pki::fixture::Kind),
 }
 
 impl Step {
@@ -269,13 +269,15 @@ impl Step {
     /// Whether openssl reads the PKCS#12 password for this step
     /// (`-passout env:…` or `-passin env:…`): only such steps are given it.
     pub fn reads_p12_password(&self) -> bool {
-        let wanted = format!("env:{}", crate::exec::P12_PASSWORD_VAR);
+        let wanted = format!("env:{}", crate::run::exec::P12_PASSWORD_VAR);
         match &self.action {
             Action::Openssl { args, .. } => args
                 .iter()
                 .any(|a| matches!(a, Arg::Lit(w) if *w == wanted)),
             // keytool's `-storepass:env NAME`.
-            Action::Tool { args, .. } => args.iter().any(|a| a == crate::exec::P12_PASSWORD_VAR),
+            Action::Tool { args, .. } => {
+                args.iter().any(|a| a == crate::run::exec::P12_PASSWORD_VAR)
+            }
             _ => false,
         }
     }

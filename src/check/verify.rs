@@ -4,14 +4,14 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use crate::checks::{CheckSpec, LeafSpec};
 use crate::error::{At, Error};
-use crate::keys::{self, PublicKey};
-use crate::san::{San, covers};
-use crate::step::{Expect, Inspection, Step, same_fields, show_fields};
+use crate::pki::keys::{self, PublicKey};
+use crate::pki::san::{San, covers};
+use crate::plan::checks::{CheckSpec, LeafSpec};
+use crate::plan::step::{Expect, Inspection, Step, same_fields, show_fields};
 use x509_parser::prelude::FromDer;
 
-use crate::x509::{
+use crate::pki::x509::{
     describe, parse_certificate, pem_blocks, read, read_certificate, read_certificates,
     read_subject, sans_of,
 };
@@ -107,7 +107,7 @@ pub fn after_step(step: &Step, dir: &Path, stdout: &str) -> crate::error::Result
     }
     // A file written from the plan's own text may be empty (a new CA
     // database); what openssl writes may not.
-    let may_be_empty = matches!(step.action, crate::step::Action::Write { .. });
+    let may_be_empty = matches!(step.action, crate::plan::step::Action::Write { .. });
     for out in &step.outputs {
         let written = std::fs::metadata(dir.join(out))
             .is_ok_and(|m| m.is_file() && (may_be_empty || m.len() > 0));
@@ -139,7 +139,7 @@ pub fn after_step(step: &Step, dir: &Path, stdout: &str) -> crate::error::Result
 
 /// Whether `openssl verify` (all it printed, `output`, after it failed)
 /// refused a fixture for its reason; the line that says so.
-pub fn refused_for(kind: crate::fixture::Kind, output: &str) -> Result<String, String> {
+pub fn refused_for(kind: crate::pki::fixture::Kind, output: &str) -> Result<String, String> {
     let line = output.lines().find_map(|l| {
         let rest = l.trim().strip_prefix("error ")?;
         let (code, why) = rest.split_once(" at 0 depth lookup")?;
@@ -175,7 +175,7 @@ pub fn refused_for(kind: crate::fixture::Kind, output: &str) -> Result<String, S
 /// Finds the PKI in `dir` by the tutorial's file names (layout.rs); the
 /// names to verify come from the certificates themselves.
 pub fn discover(dir: &Path) -> Result<CheckSpec, String> {
-    let found = crate::read::read(dir)?;
+    let found = crate::pki::read::read(dir)?;
     let mut leaves = Vec::new();
     for files in found.leaves {
         let der = read_certificate(&dir.join(files.crt()))?;
@@ -188,7 +188,7 @@ pub fn discover(dir: &Path) -> Result<CheckSpec, String> {
             subject: None,
             // Opening a PKCS#12 bundle needs its password, which verify
             // without a profile does not ask for.
-            p12: crate::profile::P12::No,
+            p12: crate::pki::profile::P12::No,
         });
     }
     let issuer = found.intermediate.as_ref().unwrap_or(&found.ca);
@@ -209,15 +209,15 @@ pub fn discover(dir: &Path) -> Result<CheckSpec, String> {
 /// The fixtures a manifest lists, with the names their certificates carry.
 pub fn fixture_specs(
     dir: &Path,
-    entries: &[crate::fixture::Entry],
-) -> Result<Vec<crate::checks::FixtureSpec>, String> {
+    entries: &[crate::pki::fixture::Entry],
+) -> Result<Vec<crate::plan::checks::FixtureSpec>, String> {
     entries
         .iter()
         .map(|e| {
             let crt = e.files().crt();
             let der = read_certificate(&dir.join(&crt))?;
             let sans = sans_of(&der).map_err(|why| format!("{crt}: {why}"))?;
-            Ok(crate::checks::FixtureSpec::of_entry(e, sans))
+            Ok(crate::plan::checks::FixtureSpec::of_entry(e, sans))
         })
         .collect()
 }

@@ -7,8 +7,8 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
+use crate::plan::step::{Action, Step};
 use crate::shell::{comment, shell_word, shell_word_os};
-use crate::step::{Action, Step};
 
 /// What opens the script: how to replay it.
 const PREAMBLE: &str = "#!/usr/bin/env bash
@@ -95,7 +95,7 @@ pub fn command_lines(step: &Step, prompts: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::step::{Arg, Section};
+    use crate::plan::step::{Arg, Section};
 
     fn req() -> Step {
         Step {
@@ -156,7 +156,7 @@ mod tests {
         //! profile's values) rendered and run: bash runs the planned
         //! commands and nothing else.
         use super::super::*;
-        use crate::step::{Arg, Section};
+        use crate::plan::step::{Arg, Section};
         use proptest::prelude::*;
         use std::ffi::OsStr;
         use std::os::unix::ffi::OsStrExt;

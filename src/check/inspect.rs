@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use crate::time::utc;
 
-pub use crate::x509::{CertInfo, KeyInfo, certificates, is_weak_signature};
+pub use crate::pki::x509::{CertInfo, KeyInfo, certificates, is_weak_signature};
 
 /// The report: one block per certificate, one row per fact.
 /// The files of `c` and each certificate above it, by issuer and subject,
@@ -102,7 +102,7 @@ pub fn render(certs: &[CertInfo], now: i64) -> String {
 
 /// The fixtures of a PKI as a table: what is wrong with each, and the
 /// error a correct verifier gives (empty without fixtures).
-pub fn render_fixtures(manifest: &crate::fixture::Manifest) -> String {
+pub fn render_fixtures(manifest: &crate::pki::fixture::Manifest) -> String {
     if manifest.fixtures.is_empty() {
         return String::new();
     }
@@ -143,7 +143,7 @@ pub fn render_fixtures(manifest: &crate::fixture::Manifest) -> String {
         .collect();
     let mut out = format!(
         "\nfixtures ({}): each must be refused, for its reason\n",
-        crate::layout::MANIFEST
+        crate::pki::names::MANIFEST
     );
     for row in std::iter::once(&head).chain(&rows) {
         let cells: Vec<String> = row

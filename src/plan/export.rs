@@ -9,11 +9,11 @@ use std::path::{Path, PathBuf};
 use base64::Engine as _;
 use serde::Serialize;
 
-use crate::exec::P12_PASSWORD_VAR;
-use crate::layout::{Files, Role};
-use crate::openssl::Capabilities;
+use crate::pki::names::{Files, Role};
+use crate::plan::step::{Action, Arg, Expect, Render, Section, Step};
 use crate::plan::{Plan, lits};
-use crate::step::{Action, Arg, Expect, Render, Section, Step};
+use crate::run::exec::P12_PASSWORD_VAR;
+use crate::run::openssl::Capabilities;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {

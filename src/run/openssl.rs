@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::error::{Error, Result};
-use crate::exec::Call;
+use crate::run::exec::Call;
 
 /// The openssl binary in use, as it describes itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,7 +133,7 @@ impl Openssl {
     }
 
     /// A quick question to this openssl (a probe), bounded by `--timeout`.
-    pub fn ask(&self, args: &[&str]) -> Result<crate::exec::Finished> {
+    pub fn ask(&self, args: &[&str]) -> Result<crate::run::exec::Finished> {
         self.call(
             args.iter().map(OsString::from).collect(),
             "probe",
@@ -298,7 +298,7 @@ fn parse_version(path: &Path, stdout: &str) -> Result<Openssl> {
         path: path.to_path_buf(),
         version,
         openssldir: PathBuf::from(dir),
-        timeout: crate::exec::DEFAULT_TIMEOUT,
+        timeout: crate::run::exec::DEFAULT_TIMEOUT,
         env: Vec::new(),
     })
 }

@@ -3,16 +3,16 @@
 
 use std::path::Path;
 
-use crate::layout::{ARCHIVE, Files, ISSUER, MANIFEST, Role, TRANSCRIPT};
+use crate::pki::names::{ARCHIVE, Files, ISSUER, MANIFEST, Role, TRANSCRIPT};
 
 /// The fixtures of `dir`, from its manifest (none without one).
-pub fn read_fixtures(dir: &Path) -> Result<crate::fixture::Manifest, String> {
+pub fn read_fixtures(dir: &Path) -> Result<crate::pki::fixture::Manifest, String> {
     let path = dir.join(MANIFEST);
     if !path.exists() {
-        return Ok(crate::fixture::Manifest::default());
+        return Ok(crate::pki::fixture::Manifest::default());
     }
     let bytes = crate::files::read_regular(&path).map_err(|e| e.to_string())?;
-    crate::fixture::Manifest::parse(&String::from_utf8_lossy(&bytes))
+    crate::pki::fixture::Manifest::parse(&String::from_utf8_lossy(&bytes))
         .map_err(|e| format!("{}: {e}; make the PKI again to rewrite it", path.display()))
 }
 
@@ -25,7 +25,7 @@ pub struct Layout {
     /// Servers first, then clients, each by name.
     pub leaves: Vec<Files>,
     /// The negative-test fixtures, as the manifest lists them: not leaves.
-    pub fixtures: Vec<crate::fixture::Entry>,
+    pub fixtures: Vec<crate::pki::fixture::Entry>,
 }
 
 /// Reads `dir` back into entities: `ca.crt`, and each other `NAME.crt`

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
-use crate::progress::Progress;
+use crate::run::progress::Progress;
 use crate::signals;
 
 /// The lock file in an output directory.

@@ -4,9 +4,9 @@
 use std::fmt;
 use std::net::IpAddr;
 
-use crate::constraints::Constraint;
-use crate::fixture::{Fixture, Kind};
-use crate::san::{San, SanKind};
+use crate::pki::constraints::Constraint;
+use crate::pki::fixture::{Fixture, Kind};
+use crate::pki::san::{San, SanKind};
 use std::path::{Path, PathBuf};
 
 use toml::de::{DeTable, DeValue};
@@ -20,7 +20,7 @@ pub const MIN_BITS: u32 = 2048;
 /// OpenSSL's OPENSSL_RSA_MAX_MODULUS_BITS; genrsa refuses larger keys.
 pub const MAX_BITS: u32 = 16384;
 
-pub use crate::layout::Role;
+pub use crate::pki::names::Role;
 
 /// Validity periods, in days: what OpenSSL, Apple and strict mode say.
 pub mod days {
@@ -193,8 +193,8 @@ pub struct Entity {
 
 impl Entity {
     /// Its files, by the tutorial's naming.
-    pub fn files(&self) -> crate::layout::Files {
-        crate::layout::Files::new(&self.name, self.role)
+    pub fn files(&self) -> crate::pki::names::Files {
+        crate::pki::names::Files::new(&self.name, self.role)
     }
 
     pub fn subject_value(&self, field: Field) -> Option<&SubjectValue> {
@@ -671,7 +671,7 @@ impl<'t> Validator<'t> {
                 return None;
             }
         };
-        if let Some(by) = sans.iter().find(|s| crate::san::covers(s, &san)) {
+        if let Some(by) = sans.iter().find(|s| crate::pki::san::covers(s, &san)) {
             self.problem(
                 Some(value.span()),
                 &path,
@@ -727,7 +727,7 @@ impl<'t> Validator<'t> {
             );
             return None;
         }
-        if s.ends_with(crate::layout::ISSUER) {
+        if s.ends_with(crate::pki::names::ISSUER) {
             self.problem(
                 Some(value.span()),
                 &path,
@@ -1084,10 +1084,10 @@ impl<'t> Validator<'t> {
         let cn = leaf
             .subject_value(Field::CN)
             .filter(|_| !leaf.san.iter().any(|s| s.kind == SanKind::Dns))
-            .and_then(|v| crate::constraints::cn_as_host(&v.value));
+            .and_then(|v| crate::pki::constraints::cn_as_host(&v.value));
         for (i, name) in leaf.san.iter().enumerate() {
             if let Some(why) =
-                crate::constraints::violation(name, &inter.permitted, &inter.excluded)
+                crate::pki::constraints::violation(name, &inter.permitted, &inter.excluded)
             {
                 self.problem(
                     self.span_of(doc, &leaf.path, "san"),
@@ -1098,7 +1098,7 @@ impl<'t> Validator<'t> {
         }
         if let Some(name) = cn
             && let Some(why) =
-                crate::constraints::violation(&name, &inter.permitted, &inter.excluded)
+                crate::pki::constraints::violation(&name, &inter.permitted, &inter.excluded)
         {
             self.problem(
                 self.span_of(doc, &leaf.path, "subject"),

@@ -1,0 +1,9 @@
+//! Checking a PKI: verify, lint, inspect, the handshakes, the report and
+//! the JSON of what they found.
+
+pub mod handshake;
+pub mod inspect;
+pub mod json;
+pub mod lint;
+pub mod report;
+pub mod verify;
