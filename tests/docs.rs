@@ -9,10 +9,6 @@ use std::path::{Component, Path, PathBuf};
 /// The front page is read in five minutes; the rest belongs in docs/.
 const README_MAX_LINES: usize = 250;
 
-/// Files another change is writing: a link to one (without an anchor) is
-/// accepted while the file is absent. Remove an entry once its file exists.
-const EXPECTED_SOON: &[&str] = &["ARCHITECTURE.md"];
-
 #[test]
 fn every_relative_link_resolves() {
     let broken = broken_links(Path::new(env!("CARGO_MANIFEST_DIR")));
@@ -57,6 +53,7 @@ fn a_planted_broken_link_is_reported() {
     assert_eq!(
         broken_links(root),
         [
+            "README.md:3: ARCHITECTURE.md: no such file",
             "README.md:7: docs/missing.md: no such file",
             "README.md:8: docs/a.md#nope: docs/a.md has no heading #nope",
             "docs/a.md:4: #nowhere: docs/a.md has no heading #nowhere",
@@ -133,12 +130,7 @@ fn resolve(root: &Path, file: &Path, target: &str) -> Result<(), String> {
         normalize(&file.parent().unwrap().join(path))
     };
     if !linked.exists() {
-        let soon = EXPECTED_SOON.iter().any(|name| linked == root.join(name));
-        return if soon && anchor.is_none() {
-            Ok(())
-        } else {
-            Err("no such file".into())
-        };
+        return Err("no such file".into());
     }
     let Some(anchor) = anchor else { return Ok(()) };
     if linked.extension().is_none_or(|ext| ext != "md") {
