@@ -234,13 +234,25 @@ fn keytool_failing_is_named_with_what_it_printed() {
         &bin.path().join("keytool"),
         "#!/bin/sh\necho 'keytool error: java.lang.Exception: Input not an X.509 certificate'\nexit 1\n",
     );
+    // An openssl whose pkcs12 lacks -jdktrust (before 3.2), so that the
+    // truststore is keytool's on every openssl the suite runs against.
+    let real = which::which(openssl()).unwrap();
+    write_executable(
+        &bin.path().join("openssl"),
+        &format!(
+            "#!/usr/bin/env bash\nif [ \"$1 $2\" = \"pkcs12 -help\" ]; then '{}' \"$@\" 2>&1 | grep -v -- -jdktrust >&2; exit 0; fi\nexec '{}' \"$@\"\n",
+            real.display(),
+            real.display()
+        ),
+    );
     let path = format!(
         "{}:{}",
         bin.path().display(),
         std::env::var("PATH").unwrap()
     );
     let out = pkiforge(tmp.path())
-        .args(["export", "pki", "server", "--format", "java"])
+        .args(["export", "pki", "server", "--format", "java", "--openssl"])
+        .arg(bin.path().join("openssl"))
         .env("PATH", path)
         .output()
         .unwrap();

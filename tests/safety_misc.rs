@@ -38,7 +38,7 @@ fn unknown_names_in_the_dn_section_cost_one_openssl_call_not_one_each() {
     write(
         &work.join("c.cnf"),
         &format!(
-            "[req]\ndistinguished_name = dn\n[dn]\nC = Land\n{unknown}favouriteDrink = Drink\nO = Firm\nOU = Team\nCN = Your name\nemailAddress = Mail\n"
+            "[req]\ndistinguished_name = dn\nx509_extensions = v3_ca\n[dn]\nC = Land\n{unknown}favouriteDrink = Drink\nO = Firm\nOU = Team\nCN = Your name\nemailAddress = Mail\n[v3_ca]\nsubjectKeyIdentifier = hash\nauthorityKeyIdentifier = keyid:always,issuer\nbasicConstraints = critical,CA:true\n"
         ),
     );
     logging_openssl(work);
@@ -66,7 +66,13 @@ fn unknown_names_in_the_dn_section_cost_one_openssl_call_not_one_each() {
         .lines()
         .filter(|l| *l == "asn1parse" || *l == "list")
         .collect();
-    assert_eq!(asked, ["list"], "one question for all the names");
+    if is_openssl_1() {
+        // OpenSSL 1.1.1 cannot list its objects (`list -objects` came with
+        // 3.0): each name outside pkiforge's own list is asked about once.
+        assert_eq!(asked, ["asn1parse"; 301], "one question per unknown name");
+    } else {
+        assert_eq!(asked, ["list"], "one question for all the names");
+    }
     // And openssl asks what pkiforge answers: the subjects come out right.
     let run = pkiforge(work)
         .args(["--quiet", "run", "fast.toml", "--out", "pki"])
