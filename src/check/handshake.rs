@@ -19,8 +19,9 @@ use crate::pki::fixture::Kind;
 use crate::pki::names::Files;
 use crate::pki::profile::Role;
 use crate::pki::san::{San, SanKind};
+use crate::plan::step::path_arg;
 use crate::plan::{CheckSpec, LeafSpec};
-use crate::run::exec::{Background, path_arg};
+use crate::run::exec::Background;
 use crate::run::openssl::Openssl;
 use crate::signals;
 

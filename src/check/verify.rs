@@ -47,9 +47,6 @@ pub fn subject_difference(
         .map(|(f, v)| (f.clone(), "(none)".to_string(), show(Some(v))))
 }
 
-/// The mode pkiforge gives private keys and PKCS#12 files.
-pub const KEY_MODE: u32 = 0o600;
-
 /// The permission bits of a file (symbolic links followed), if it exists.
 pub fn mode_of(path: &Path) -> Option<u32> {
     std::fs::metadata(path)

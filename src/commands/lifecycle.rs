@@ -13,7 +13,7 @@ use crate::pki::profile::P12;
 use crate::plan::Plan;
 use crate::plan::lifecycle::{self, Known, Pki, Renewal};
 use crate::plan::prompts::PromptLayout;
-use crate::run::exec::P12_PASSWORD_VAR;
+use crate::plan::step::P12_PASSWORD_VAR;
 use crate::run::openssl::Openssl;
 use crate::run::progress::Progress;
 use crate::run::publish::OutDir;
@@ -190,7 +190,7 @@ fn p12_kinds(pki: &Pki, names: &[String], openssl: &Openssl) -> Result<Vec<(Stri
             .chain([
                 OsString::from(format!("env:{P12_PASSWORD_VAR}")),
                 "-in".into(),
-                PathBuf::from(crate::run::exec::file_arg(&p12)).into(),
+                PathBuf::from(crate::plan::step::file_arg(&p12)).into(),
             ])
             .collect();
         let mut call = openssl.call(args, "probe", openssl.timeout);

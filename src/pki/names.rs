@@ -123,6 +123,9 @@ pub fn archive(serial_hex: &str) -> std::path::PathBuf {
     Path::new(ARCHIVE).join(serial_hex)
 }
 
+/// The mode pkiforge gives private keys and PKCS#12 files.
+pub const KEY_MODE: u32 = 0o600;
+
 /// The directory of what lifecycle operations replaced ([`archive`] names its directories).
 pub const ARCHIVE: &str = "archive";
 

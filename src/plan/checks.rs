@@ -10,7 +10,7 @@ use crate::pki::names::{Files, Role};
 use crate::pki::profile::{Entity, P12, Profile};
 use crate::pki::san::{San, SanKind};
 use crate::plan::step::{Action, Arg, Expect, Inspection, Section, Step};
-use crate::run::exec::{P12_PASSWORD_VAR, file_arg};
+use crate::plan::step::{P12_PASSWORD_VAR, file_arg};
 use crate::run::openssl::Capabilities;
 
 /// How many of a leaf's names `openssl verify` checks, one process each;
@@ -237,7 +237,7 @@ fn verify_step(
     crts: &[String],
 ) -> Step {
     // File names found in a directory may start with `-`: such a name is
-    // passed as `./-name.crt`, never as an option (exec::file_arg).
+    // passed as `./-name.crt`, never as an option (step::file_arg).
     let mut args = lits(&["verify", "-CAfile", &file_arg(ca_crt)]);
     if let Some(u) = untrusted {
         // The intermediate: a link of the chain, not a trust anchor.

@@ -25,7 +25,7 @@ use crate::run::openssl::Capabilities;
 /// The variable that carries the PKCS#12 password to openssl (`-passout
 /// env:…`), so that it never appears on a command line or in the transcript.
 pub use crate::plan::checks::{CheckSpec, LeafSpec, checks};
-pub use crate::run::exec::P12_PASSWORD_VAR;
+pub use crate::plan::step::P12_PASSWORD_VAR;
 
 pub use crate::pki::profile::days::{STRICT_CA as STRICT_CA_DAYS, STRICT_LEAF as STRICT_LEAF_DAYS};
 

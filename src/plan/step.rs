@@ -269,15 +269,13 @@ impl Step {
     /// Whether openssl reads the PKCS#12 password for this step
     /// (`-passout env:…` or `-passin env:…`): only such steps are given it.
     pub fn reads_p12_password(&self) -> bool {
-        let wanted = format!("env:{}", crate::run::exec::P12_PASSWORD_VAR);
+        let wanted = format!("env:{}", P12_PASSWORD_VAR);
         match &self.action {
             Action::Openssl { args, .. } => args
                 .iter()
                 .any(|a| matches!(a, Arg::Lit(w) if *w == wanted)),
             // keytool's `-storepass:env NAME`.
-            Action::Tool { args, .. } => {
-                args.iter().any(|a| a == crate::run::exec::P12_PASSWORD_VAR)
-            }
+            Action::Tool { args, .. } => args.iter().any(|a| a == P12_PASSWORD_VAR),
             _ => false,
         }
     }
@@ -367,9 +365,36 @@ impl fmt::Display for Render {
     }
 }
 
+/// The variable that carries the PKCS#12 password (`-passout env:…`): only the steps that name it are given it (run/exec.rs).
+pub const P12_PASSWORD_VAR: &str = "PKIFORGE_P12_PASSWORD";
+
+/// A file argument as openssl must see it: a name that starts with `-`
+/// would be read as an option, so it gets `./` in front.
+pub fn file_arg(name: &str) -> String {
+    if name.starts_with('-') {
+        format!("./{name}")
+    } else {
+        name.to_string()
+    }
+}
+
+/// [`file_arg`] for a path.
+pub fn path_arg(path: &std::path::Path) -> std::ffi::OsString {
+    let s = path.as_os_str();
+    if s.as_encoded_bytes().starts_with(b"-") {
+        let mut o = std::ffi::OsString::from("./");
+        o.push(s);
+        o
+    } else {
+        s.to_owned()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::ffi::OsString;
+    use std::path::Path;
 
     #[test]
     fn plain_words_stay_bare_and_others_are_double_quoted() {
@@ -415,6 +440,20 @@ mod tests {
         assert_eq!(
             step.to_string(),
             "cat server.crt ca.crt > server.bundle.crt"
+        );
+    }
+
+    #[test]
+    fn file_arguments_never_look_like_options() {
+        assert_eq!(file_arg("server.crt"), "server.crt");
+        assert_eq!(file_arg("-engine=foo.crt"), "./-engine=foo.crt");
+        assert_eq!(
+            path_arg(Path::new("-x/a.crt")),
+            OsString::from("./-x/a.crt")
+        );
+        assert_eq!(
+            path_arg(Path::new("/abs/a.crt")),
+            OsString::from("/abs/a.crt")
         );
     }
 }

@@ -21,6 +21,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::error::{At, Error, Result, Status};
+use crate::plan::step::P12_PASSWORD_VAR;
 use crate::signals;
 
 /// How long one openssl call may run, unless `--timeout` says otherwise.
@@ -36,8 +37,6 @@ const TICK: Duration = Duration::from_millis(25);
 /// open (one in a session of its own, which its group's end does not
 /// reach) is not waited for past this.
 const EXIT_GRACE: Duration = Duration::from_millis(250);
-/// The variable that carries the PKCS#12 password (see plan.rs).
-pub const P12_PASSWORD_VAR: &str = "PKIFORGE_P12_PASSWORD";
 
 /// One openssl call.
 #[derive(Debug, Clone)]
@@ -590,28 +589,6 @@ fn has_exited(pid: u32) -> bool {
     }
 }
 
-/// A file argument as openssl must see it: a name that starts with `-`
-/// would be read as an option, so it gets `./` in front.
-pub fn file_arg(name: &str) -> String {
-    if name.starts_with('-') {
-        format!("./{name}")
-    } else {
-        name.to_string()
-    }
-}
-
-/// [`file_arg`] for a path.
-pub fn path_arg(path: &Path) -> OsString {
-    let s = path.as_os_str();
-    if s.as_encoded_bytes().starts_with(b"-") {
-        let mut o = OsString::from("./");
-        o.push(s);
-        o
-    } else {
-        s.to_owned()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -795,19 +772,5 @@ mod tests {
         let mut call = sh(&probe, Duration::from_secs(10));
         call.env.push((P12_PASSWORD_VAR.into(), "given".into()));
         assert_eq!(call.run().unwrap().stdout, b"[given]\n");
-    }
-
-    #[test]
-    fn file_arguments_never_look_like_options() {
-        assert_eq!(file_arg("server.crt"), "server.crt");
-        assert_eq!(file_arg("-engine=foo.crt"), "./-engine=foo.crt");
-        assert_eq!(
-            path_arg(Path::new("-x/a.crt")),
-            OsString::from("./-x/a.crt")
-        );
-        assert_eq!(
-            path_arg(Path::new("/abs/a.crt")),
-            OsString::from("/abs/a.crt")
-        );
     }
 }

@@ -41,7 +41,7 @@ const ORIGINALS: &str = ".originals";
 /// The mode of every file pkiforge publishes that holds no secret.
 pub const PUBLIC_MODE: u32 = 0o644;
 /// The mode of a file that holds a private key or a secret.
-pub const SECRET_MODE: u32 = crate::check::verify::KEY_MODE;
+pub const SECRET_MODE: u32 = crate::pki::names::KEY_MODE;
 /// The mode of a directory pkiforge makes inside DIR (`archive/SERIAL`: it
 /// holds keys).
 const PRIVATE_DIR_MODE: u32 = 0o700;

@@ -16,8 +16,8 @@ use crate::check::verify;
 use crate::error::{At, Error, Failure, Result, Status};
 use crate::plan::Plan;
 use crate::plan::graph;
+use crate::plan::step::P12_PASSWORD_VAR;
 use crate::plan::step::{Action, Arg, Expect, Step};
-use crate::run::exec::P12_PASSWORD_VAR;
 use crate::run::openssl::Openssl;
 use crate::run::progress::Progress;
 use crate::run::publish::OutDir;
@@ -268,7 +268,7 @@ impl Execute for StepExecutor<'_> {
             // A key that is missing is reported as a missing output below.
             let made = fs::set_permissions(
                 self.dir.join(key),
-                fs::Permissions::from_mode(verify::KEY_MODE),
+                fs::Permissions::from_mode(crate::pki::names::KEY_MODE),
             );
             if let Err(e) = made
                 && e.kind() != std::io::ErrorKind::NotFound
