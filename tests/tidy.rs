@@ -696,7 +696,9 @@ impl Layer {
     fn allowance(self) -> &'static str {
         match self {
             Layer::Top => "top may use anything",
-            Layer::Commands => "commands may use check, run, plan, pki, the root utilities and cli's arguments",
+            Layer::Commands => {
+                "commands may use check, run, plan, pki, the root utilities and cli's arguments"
+            }
             Layer::Check => "check may use plan, pki and the root utilities",
             Layer::Run => "run may use plan, pki and the root utilities",
             Layer::Plan => "plan may use pki and the root utilities",
