@@ -206,7 +206,7 @@ goes stale within them; so it can run from CI or cron.")]
         /// The directory a run wrote
         dir: PathBuf,
         /// Call a certificate expiring when it has at most this many days left
-        #[arg(long, value_name = "DAYS", default_value_t = crate::commands::status::DEFAULT_WITHIN)]
+        #[arg(long, value_name = "DAYS", default_value_t = crate::check::status::DEFAULT_WITHIN)]
         within: i64,
         /// A JSON array instead (the schema is in README.md)
         #[arg(long)]

@@ -481,6 +481,24 @@ fn leaf_rules(cx: &Context, find: &mut Find) {
     }
 }
 
+/// Every finding for the certificates and CRLs of `dir`, worst first, but
+/// none for its fixtures, which are bad on purpose (what is wrong with each
+/// is in the manifest, returned too). `lint` and `report` say the same.
+pub fn findings(
+    dir: &std::path::Path,
+    found: &crate::pki::x509::Found,
+    now: i64,
+) -> crate::error::Result<(Vec<Finding>, crate::pki::fixture::Manifest)> {
+    let mut findings = lint(&found.certs, now);
+    findings.extend(lint_chains(&found.certs, &found.bundles));
+    findings.extend(crl_findings(dir, now));
+    let fixtures = crate::pki::read::read_fixtures(dir).map_err(crate::error::Error::BadInput)?;
+    let theirs: Vec<&String> = fixtures.fixtures.iter().flat_map(|f| &f.files).collect();
+    findings.retain(|f| !theirs.contains(&&f.file));
+    findings.sort_by(|a, b| (a.severity, &a.file).cmp(&(b.severity, &b.file)));
+    Ok((findings, fixtures))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,4 +6,5 @@ pub mod inspect;
 pub mod json;
 pub mod lint;
 pub mod report;
+pub mod status;
 pub mod verify;

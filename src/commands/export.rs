@@ -65,7 +65,7 @@ pub fn export(
         progress.say(&format!("note: {line}"));
     }
     let p12_password =
-        super::run::p12_password_for(&plan, "export --format java writes PKCS#12 keystores")?;
+        super::p12_password_for(&plan, "export --format java writes PKCS#12 keystores")?;
     let runner = Runner {
         openssl: &openssl,
         progress,

@@ -121,7 +121,7 @@ fn execute(
             let names: Vec<String> = missing.iter().map(|f| f.display().to_string()).collect();
             Error::BadInput(format!("{} has no {}", op.dir.display(), names.join(", ")))
         })?;
-    let p12_password = super::run::p12_password(&plan)?;
+    let p12_password = super::p12_password(&plan)?;
     let runner = Runner {
         openssl: &openssl,
         progress: &op.progress,
@@ -142,7 +142,7 @@ fn execute(
         replaced: Vec::new(),
     };
     let report = runner.run(&plan, &opts, out, None)?;
-    let mut text = super::run::render(&report, done);
+    let mut text = super::render(&report, done);
     if !plan.removes.is_empty() {
         let gone: Vec<String> = plan
             .removes
@@ -179,7 +179,7 @@ fn p12_kinds(pki: &Pki, names: &[String], openssl: &Openssl) -> Result<Vec<(Stri
         if !pki.dir.join(&p12).is_file() {
             continue;
         }
-        let Some(password) = super::run::p12_password_from_env() else {
+        let Some(password) = super::p12_password_from_env() else {
             return Err(Error::Usage(format!(
                 "{p12} is a PKCS#12 bundle, which renew writes again: set {P12_PASSWORD_VAR} to its password"
             )));

@@ -9,30 +9,12 @@ use crate::run::progress::Progress;
 use crate::run::publish::ReadLock;
 use crate::{check::json, pki::x509};
 
-/// Every finding for the certificates and CRLs of `dir`, worst first, but
-/// none for its fixtures, which are bad on purpose (what is wrong with each
-/// is in the manifest, returned too). `lint` and `report` say the same.
-pub fn findings(
-    dir: &Path,
-    found: &x509::Found,
-    now: i64,
-) -> Result<(Vec<lint::Finding>, crate::pki::fixture::Manifest)> {
-    let mut findings = lint::lint(&found.certs, now);
-    findings.extend(lint::lint_chains(&found.certs, &found.bundles));
-    findings.extend(lint::crl_findings(dir, now));
-    let fixtures = crate::pki::read::read_fixtures(dir).map_err(Error::BadInput)?;
-    let theirs: Vec<&String> = fixtures.fixtures.iter().flat_map(|f| &f.files).collect();
-    findings.retain(|f| !theirs.contains(&&f.file));
-    findings.sort_by(|a, b| (a.severity, &a.file).cmp(&(b.severity, &b.file)));
-    Ok((findings, fixtures))
-}
-
 pub fn lint(dir: &Path, deny_warnings: bool, as_json: bool, progress: &Progress) -> Result<String> {
     // Never while a run writes DIR, nor after one killed part way.
     let _lock = ReadLock::take(dir, progress)?;
     let found = x509::certificates(dir).map_err(Error::BadInput)?;
     let now = super::now();
-    let (findings, fixtures) = findings(dir, &found, now)?;
+    let (findings, fixtures) = lint::findings(dir, &found, now)?;
     let mut text = String::new();
     for f in &findings {
         let _ = writeln!(text, "{f}");

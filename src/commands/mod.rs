@@ -16,7 +16,16 @@ pub mod verify;
 
 use std::fmt::Write as _;
 
+use std::path::Path;
+use std::time::Duration;
+
 use crate::error::{Error, Result};
+use crate::pki::profile::{self, Profile};
+use crate::plan::prompts::PromptLayout;
+use crate::plan::step::P12_PASSWORD_VAR;
+use crate::plan::{Plan, build};
+use crate::run::openssl::Openssl;
+use crate::run::runner::Report;
 
 /// Seconds since the Unix epoch.
 pub fn now() -> i64 {
@@ -106,4 +115,87 @@ pub fn private_ca_key(key: &std::path::Path) -> Result<()> {
         ))),
         None => Ok(()),
     }
+}
+
+/// A profile planned for the openssl that will run it.
+pub struct Planned {
+    pub profile: Profile,
+    pub plan: Plan,
+    pub layout: PromptLayout,
+    pub openssl: Openssl,
+}
+
+/// Profile -> Plan, with the prompts of the openssl that will run.
+pub fn plan_for(profile: &Path, openssl_flag: Option<&Path>, timeout: Duration) -> Result<Planned> {
+    let profile = profile::load(profile)?;
+    let mut openssl = Openssl::locate(openssl_flag, timeout)?;
+    openssl.require_addext()?;
+    let layout = PromptLayout::read(&mut openssl)?;
+    let caps = openssl.capabilities_for(profile.has_p12(), profile.has_dated_fixtures())?;
+    let plan = build(&profile, &layout, caps, now())?;
+    Ok(Planned {
+        profile,
+        plan,
+        layout,
+        openssl,
+    })
+}
+
+/// What a run prints: the tutorial's `openssl verify` output, the count of
+/// checks, and the files written (`WHAT DIR: files…`).
+pub fn render(report: &Report, what: &str) -> String {
+    let mut text = String::new();
+    for line in &report.check_lines {
+        let _ = writeln!(text, "{line}");
+    }
+    let _ = writeln!(text, "all {} checks passed", report.checks_passed);
+    let names: Vec<String> = report
+        .files
+        .iter()
+        .map(|f| f.display().to_string())
+        .collect();
+    let _ = writeln!(text, "{what} {}: {}", report.out.display(), names.join(" "));
+    text
+}
+
+/// The PKCS#12 password from PKIFORGE_P12_PASSWORD, if set.
+pub fn p12_password_from_env() -> Option<String> {
+    std::env::var(P12_PASSWORD_VAR)
+        .ok()
+        .filter(|v| !v.is_empty())
+}
+
+/// The PKCS#12 password, for the steps that name its variable only: from
+/// PKIFORGE_P12_PASSWORD, else asked on the terminal. It is never put on a
+/// command line.
+pub fn p12_password(plan: &Plan) -> Result<Option<String>> {
+    p12_password_for(plan, "the profile asks for PKCS#12 bundles (p12)")
+}
+
+/// [`p12_password`], saying `why` a password is needed.
+pub fn p12_password_for(plan: &Plan, why: &str) -> Result<Option<String>> {
+    if !plan.needs_p12_password() {
+        return Ok(None);
+    }
+    if let Some(password) = p12_password_from_env() {
+        return Ok(Some(password));
+    }
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() {
+        return Err(Error::Usage(format!(
+            "{why}, which need a password: set {} (it is never read from the profile, written to disk or shown)",
+            P12_PASSWORD_VAR
+        )));
+    }
+    let first = crate::prompt::password("PKCS#12 password: ")?;
+    let again = crate::prompt::password("again: ")?;
+    if first != again {
+        return Err(Error::Usage("the two passwords differ".into()));
+    }
+    if first.is_empty() {
+        return Err(Error::Usage(
+            "an empty PKCS#12 password protects nothing; give one".into(),
+        ));
+    }
+    Ok(Some(first))
 }

@@ -7,11 +7,12 @@ use std::time::Duration;
 
 use crate::cli::Only;
 use crate::error::Result;
-use crate::pki::profile::{self, Profile};
+
+use super::plan_for;
+
+use crate::plan::Plan;
 use crate::plan::prompts::PromptLayout;
 use crate::plan::step::Action;
-use crate::plan::{self, Plan};
-use crate::run::openssl::Openssl;
 
 pub fn plan(
     profile: &Path,
@@ -29,30 +30,6 @@ pub fn plan(
         with_answers(&plan, &planned.layout)
     } else {
         plan.to_string()
-    })
-}
-
-/// A profile planned for the openssl that will run it.
-pub struct Planned {
-    pub profile: Profile,
-    pub plan: Plan,
-    pub layout: PromptLayout,
-    pub openssl: Openssl,
-}
-
-/// Profile -> Plan, with the prompts of the openssl that will run.
-pub fn plan_for(profile: &Path, openssl_flag: Option<&Path>, timeout: Duration) -> Result<Planned> {
-    let profile = profile::load(profile)?;
-    let mut openssl = Openssl::locate(openssl_flag, timeout)?;
-    openssl.require_addext()?;
-    let layout = PromptLayout::read(&mut openssl)?;
-    let caps = openssl.capabilities_for(profile.has_p12(), profile.has_dated_fixtures())?;
-    let plan = plan::build(&profile, &layout, caps, super::now())?;
-    Ok(Planned {
-        profile,
-        plan,
-        layout,
-        openssl,
     })
 }
 

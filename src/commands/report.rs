@@ -84,7 +84,7 @@ fn page(dir: &Path) -> Result<(String, Vec<String>)> {
         )));
     }
     let now = super::now();
-    let (findings, manifest) = super::lint::findings(dir, &found, now)?;
+    let (findings, manifest) = crate::check::lint::findings(dir, &found, now)?;
     let revoked: Vec<String> = x509::crls(dir)
         .into_iter()
         .flat_map(|(_, crl)| crl.revoked)
@@ -172,7 +172,12 @@ fn cards<'a>(
         .map(|(i, (c, role, level))| Card {
             cert: Certificate::of(c, now),
             role: role.clone(),
-            state: super::status::state_of(c, revoked, super::status::DEFAULT_WITHIN, now),
+            state: crate::check::status::state_of(
+                c,
+                revoked,
+                crate::check::status::DEFAULT_WITHIN,
+                now,
+            ),
             issuer: issuer_of(i, &sorted, manifest),
             fixture: manifest.get(stem(c.file())).map(|e| {
                 let openssl: Vec<String> = e

@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::plan::{Planned, plan_for};
+use super::{Planned, p12_password, plan_for, render};
 use crate::cli::Only;
 use crate::error::{Error, Result};
 use crate::files;
@@ -14,7 +14,7 @@ use crate::plan::step::{self, Action, Arg, Step};
 use crate::plan::{self, Plan};
 use crate::run::progress::Progress;
 use crate::run::publish::OutDir;
-use crate::run::runner::{Report, RootFiles, RunOptions, Runner};
+use crate::run::runner::{RootFiles, RunOptions, Runner};
 
 /// What `pkiforge run` was asked to do.
 pub struct RunRequest {
@@ -187,23 +187,6 @@ fn add_only(
     }
     *plan = only_missing(std::mem::take(plan), req, profile)?;
     Ok((!plan.steps.is_empty()).then_some(ca_end))
-}
-
-/// What a run prints: the tutorial's `openssl verify` output, the count of
-/// checks, and the files written (`WHAT DIR: files…`).
-pub(crate) fn render(report: &Report, what: &str) -> String {
-    let mut text = String::new();
-    for line in &report.check_lines {
-        let _ = writeln!(text, "{line}");
-    }
-    let _ = writeln!(text, "all {} checks passed", report.checks_passed);
-    let names: Vec<String> = report
-        .files
-        .iter()
-        .map(|f| f.display().to_string())
-        .collect();
-    let _ = writeln!(text, "{what} {}: {}", report.out.display(), names.join(" "));
-    text
 }
 
 /// `--add` issues only what is missing; it does not renew what is there.
@@ -422,46 +405,4 @@ fn check_ca_for_add(profile: &Profile, out: &Path) -> Result<i64> {
     }
     super::private_ca_key(&out.join(profile.ca.files().key()))?;
     Ok(ca.not_after)
-}
-
-/// The PKCS#12 password from PKIFORGE_P12_PASSWORD, if set.
-pub fn p12_password_from_env() -> Option<String> {
-    std::env::var(plan::P12_PASSWORD_VAR)
-        .ok()
-        .filter(|v| !v.is_empty())
-}
-
-/// The PKCS#12 password, for the steps that name its variable only: from
-/// PKIFORGE_P12_PASSWORD, else asked on the terminal. It is never put on a
-/// command line.
-pub(crate) fn p12_password(plan: &Plan) -> Result<Option<String>> {
-    p12_password_for(plan, "the profile asks for PKCS#12 bundles (p12)")
-}
-
-/// [`p12_password`], saying `why` a password is needed.
-pub(crate) fn p12_password_for(plan: &Plan, why: &str) -> Result<Option<String>> {
-    if !plan.needs_p12_password() {
-        return Ok(None);
-    }
-    if let Some(password) = p12_password_from_env() {
-        return Ok(Some(password));
-    }
-    use std::io::IsTerminal;
-    if !std::io::stdin().is_terminal() {
-        return Err(Error::Usage(format!(
-            "{why}, which need a password: set {} (it is never read from the profile, written to disk or shown)",
-            plan::P12_PASSWORD_VAR
-        )));
-    }
-    let first = crate::prompt::password("PKCS#12 password: ")?;
-    let again = crate::prompt::password("again: ")?;
-    if first != again {
-        return Err(Error::Usage("the two passwords differ".into()));
-    }
-    if first.is_empty() {
-        return Err(Error::Usage(
-            "an empty PKCS#12 password protects nothing; give one".into(),
-        ));
-    }
-    Ok(Some(first))
 }

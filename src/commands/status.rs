@@ -8,32 +8,13 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::check::json;
+use crate::check::status::state_of;
 use crate::error::{Error, Result};
 use crate::pki::x509::{self, CertInfo};
 use crate::plan::lifecycle::Pki;
 use crate::run::progress::Progress;
 use crate::run::publish::ReadLock;
 use crate::time::utc;
-
-/// `--within`'s default: a certificate that ends within 30 days is expiring.
-pub const DEFAULT_WITHIN: i64 = 30;
-
-/// What state a certificate is in at `now`: revoked (its serial is in
-/// `revoked`), expired, not-yet-valid, expiring (within `within` days), or
-/// valid. `status` and `report` say the same.
-pub fn state_of(c: &CertInfo, revoked: &[String], within: i64, now: i64) -> &'static str {
-    if revoked.contains(&c.serial.replace(':', "")) {
-        "revoked"
-    } else if c.not_after <= now {
-        "expired"
-    } else if c.not_before > now {
-        "not-yet-valid"
-    } else if c.days_left(now) <= within {
-        "expiring"
-    } else {
-        "valid"
-    }
-}
 
 /// One line of the status.
 #[derive(Debug, Serialize)]

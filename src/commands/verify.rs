@@ -32,7 +32,7 @@ pub fn verify(
         openssl: &openssl,
         progress: &Progress::Quiet,
         p12_password: if p12 {
-            super::run::p12_password_from_env()
+            super::p12_password_from_env()
         } else {
             None
         },
