@@ -106,6 +106,7 @@ pub enum Command {
     /// Prove mutual TLS works: real handshakes on loopback with openssl and with rustls
     #[command(before_help = "Examples:
   pkiforge handshake pki/localhost
+  pkiforge handshake pki/localhost --dry-run   print the commands that make the throwaway certificates, and stop
 
 Each server is tried with each client, and must refuse a client without a
 certificate, a client certificate from a foreign CA, and a host name that is
@@ -114,6 +115,11 @@ picks, and is stopped after 15 seconds at most.")]
     Handshake {
         /// The directory a run wrote
         dir: PathBuf,
+        /// Print the commands that make the throwaway certificates (a
+        /// foreign CA and its client; a server outside an intermediate's
+        /// constraints) and stop
+        #[arg(long)]
+        dry_run: bool,
     },
 
     /// Show every certificate: subject, issuer, serial, SANs, key, validity, fingerprint, extensions

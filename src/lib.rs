@@ -49,8 +49,8 @@ pub fn run(cli: Cli) -> Result<String> {
         Command::Verify { dir, profile } => {
             commands::verify::verify(&dir, profile.as_deref(), openssl, timeout, &notes())
         }
-        Command::Handshake { dir } => {
-            commands::handshake::handshake(&dir, openssl, timeout, &notes())
+        Command::Handshake { dir, dry_run } => {
+            commands::handshake::handshake(&dir, dry_run, openssl, timeout, &notes())
         }
         Command::Inspect { dir, json } => commands::inspect::inspect(&dir, json, &notes()),
         cmd @ Command::Export { .. } => export_command(cmd, global),

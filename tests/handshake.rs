@@ -95,3 +95,40 @@ fn a_server_key_that_does_not_match_fails_the_handshake() {
     );
     assert!(no_tls_process_left(&dir));
 }
+
+/// An openssl that logs every call it is given besides pkiforge's
+/// questions (version, -help), in `bin/openssl.log`.
+fn logging_openssl(tmp: &std::path::Path) -> std::path::PathBuf {
+    let log = tmp.join("bin/openssl.log");
+    wrap_openssl(
+        &tmp.join("bin"),
+        &format!("echo \"$*\" >>'{}'\nexec \"$REAL\" \"$@\"\n", log.display()),
+    )
+}
+
+#[test]
+fn a_dry_run_prints_the_throwaway_cas_commands_and_starts_nothing() {
+    let (tmp, dir) = copy();
+    let openssl = logging_openssl(tmp.path());
+    let before = tree(&dir);
+    let out = pkiforge(tmp.path())
+        .args(["handshake", "pki", "--dry-run"])
+        .env("PKIFORGE_OPENSSL", &openssl)
+        .env("TMPDIR", tmp.path().join("bin"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(
+        (
+            out.status.code(),
+            String::from_utf8(out.stderr).unwrap().as_str()
+        ),
+        (Some(0), ""),
+        "{stdout}"
+    );
+    let golden = repo().join("tests/golden/handshake.dry-run");
+    assert_eq!(stdout, std::fs::read_to_string(golden).unwrap());
+    // No openssl started, no scratch directory made, nothing written in the PKI.
+    assert_eq!(tree(&tmp.path().join("bin")), ["openssl"]);
+    assert_eq!(tree(&dir), before);
+}

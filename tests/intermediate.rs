@@ -452,3 +452,26 @@ fn with_root_the_output_never_holds_the_roots_key_and_the_serial_continues_there
     );
     assert!(!pki.join("ca.key").exists());
 }
+
+#[test]
+fn a_handshake_dry_run_shows_the_server_outside_the_constraints_signed_where_the_key_lives() {
+    let (tmp, dir) = made();
+    let before: Vec<(String, Vec<u8>)> = tree(&dir)
+        .into_iter()
+        .map(|f| (f.clone(), fs::read(dir.join(&f)).unwrap()))
+        .collect();
+    let shown = run_ok(tmp.path(), &["handshake", "pki", "--dry-run"]);
+    // The intermediate's certificate and key by the PKI's absolute path.
+    let at = format!("{}/", std::path::absolute(&dir).unwrap().display());
+    let golden = repo().join("tests/golden/handshake-intermediate.dry-run");
+    let want = fs::read_to_string(golden).unwrap().replace("PKI/", &at);
+    assert_eq!(shown, want);
+    // The handshake itself makes them in its scratch directory: the PKI,
+    // its intermediate's serial file too, stays as it was.
+    run_ok(tmp.path(), &["handshake", "pki"]);
+    let after: Vec<(String, Vec<u8>)> = tree(&dir)
+        .into_iter()
+        .map(|f| (f.clone(), fs::read(dir.join(&f)).unwrap()))
+        .collect();
+    assert_eq!(after, before);
+}

@@ -12,17 +12,21 @@ use std::time::{Duration, Instant};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer, ServerName};
 
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsString;
 
 use crate::error::{Error, Result};
 use crate::pki::fixture::Kind;
 use crate::pki::names::Files;
 use crate::pki::profile::Role;
 use crate::pki::san::{San, SanKind};
+use crate::plan::handshake::{self as handshake_plan, OUTSIDE_HOST, Signer};
+use crate::plan::step::Step;
 use crate::plan::step::path_arg;
-use crate::plan::{CheckSpec, LeafSpec};
+use crate::plan::{CheckSpec, LeafSpec, Plan};
 use crate::run::exec::Background;
 use crate::run::openssl::Openssl;
+use crate::run::progress::Progress;
+use crate::run::runner::Runner;
 use crate::signals;
 
 mod scratch;
@@ -35,8 +39,6 @@ const PING: &str = "pkiforge ping from the client";
 const PONG: &str = "pkiforge pong from the server";
 /// A name no certificate of pkiforge's carries (.invalid is reserved, RFC 2606).
 const WRONG_HOST: &str = "not-in-san.pkiforge.invalid";
-/// The name of a certificate made outside an intermediate's constraints.
-const OUTSIDE_HOST: &str = "outside-constraints.pkiforge.invalid";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -282,19 +284,54 @@ fn require_a_pair(dir: &Path, spec: &CheckSpec) -> Result<()> {
     )))
 }
 
-/// Runs every case for each server with each client found in `dir`.
-pub fn run(openssl: &Openssl, dir: &Path, spec: &CheckSpec) -> Result<Vec<Case>> {
+/// What the handshake reads of the PKI in `dir`, checked, and the steps
+/// that make its throwaway certificates: the same for a run and a dry run.
+fn prepare(dir: &Path, spec: &CheckSpec) -> Result<(Parties, Vec<Step>)> {
     let parties = Parties::of(dir, spec)?;
     parties.require_readable()?;
+    let signer = match (&parties.signer, &spec.intermediate) {
+        (Some(_), Some(name)) => Some(Signer {
+            name: name.clone(),
+            dir: utf8_absolute(dir)?,
+        }),
+        _ => None,
+    };
+    Ok((parties, handshake_plan::steps(signer.as_ref())))
+}
+
+/// `handshake --dry-run`: the commands that make the throwaway
+/// certificates, one a line as `plan` shows steps; nothing is started.
+pub fn dry_run(dir: &Path, spec: &CheckSpec) -> Result<String> {
+    let (_, steps) = prepare(dir, spec)?;
+    let plan = Plan {
+        steps,
+        ..Plan::default()
+    };
+    Ok(plan.to_string())
+}
+
+/// The PKI's directory as openssl's command line names it, run from the
+/// scratch directory: absolute, and text.
+fn utf8_absolute(dir: &Path) -> Result<String> {
+    let absolute = std::path::absolute(dir)
+        .map_err(|e| Error::io(format!("cannot resolve {}", dir.display()), e))?;
+    match absolute.to_str() {
+        Some(text) => Ok(text.to_string()),
+        None => Err(Error::Usage(format!(
+            "{}: its path is not UTF-8, and the handshake names the intermediate's key where it lives on openssl's command line; move the PKI to a directory with a UTF-8 name",
+            absolute.display()
+        ))),
+    }
+}
+
+/// Runs every case for each server with each client found in `dir`.
+pub fn run(openssl: &Openssl, dir: &Path, spec: &CheckSpec) -> Result<Vec<Case>> {
+    let (parties, steps) = prepare(dir, spec)?;
     // What killed handshakes left, then this run's own private directory.
     let temp = std::env::temp_dir();
     scratch::remove_stale(&temp);
     let scratch = Scratch::create_in(&temp)?;
-    let foreign = make_foreign_client(openssl, scratch.path())?;
-    let outside = match &parties.signer {
-        Some(inter) => Some(make_outside_server(openssl, inter, scratch.path())?),
-        None => None,
-    };
+    let (foreign, outside) = make_throwaways(openssl, &steps, &scratch, &parties)?;
     let session = Session {
         openssl,
         trust: &parties.trust,
@@ -334,6 +371,34 @@ pub fn run(openssl: &Openssl, dir: &Path, spec: &CheckSpec) -> Result<Vec<Case>>
         tried.push(server_name);
     }
     Ok(cases)
+}
+
+/// Runs the throwaway certificates' steps in the scratch directory, one at
+/// a time in the plan's order (its config is there before any key), and
+/// publishes nothing; returns the foreign client and the server outside
+/// the constraints (with an intermediate to sign it).
+fn make_throwaways(
+    openssl: &Openssl,
+    steps: &[Step],
+    scratch: &Scratch,
+    parties: &Parties,
+) -> Result<(Party, Option<Party>)> {
+    let runner = Runner {
+        openssl,
+        progress: &Progress::Quiet,
+        p12_password: None,
+        pause: false,
+        jobs: 1,
+    };
+    let timeout = openssl.timeout.min(CASE_TIMEOUT);
+    runner.run_steps_in(steps, scratch.path(), timeout)?;
+    let made = |name, role| Party::of(scratch.path(), &Files::new(name, role));
+    let foreign = made(handshake_plan::FOREIGN_CLIENT, Role::Client);
+    let outside = parties.signer.as_ref().map(|inter| Party {
+        label: format!("{OUTSIDE_HOST}'s certificate, outside the name constraints"),
+        ..made(handshake_plan::OUTSIDE, Role::Server).with_chain(&inter.chain)
+    });
+    Ok((foreign, outside))
 }
 
 /// The scenarios each server meets once: every revoked client, and a
@@ -609,188 +674,6 @@ fn scenarios<'a>(
             Outcome::Refused,
         ),
     ]
-}
-
-/// The throwaway CA's own config, so that the throwaway certificates are
-/// proper v3 certificates whatever the active openssl.cnf says: the only
-/// thing wrong with the client's certificate must be who signed it.
-const FOREIGN_CNF: &str = "[req]\nprompt = no\ndistinguished_name = dn\nx509_extensions = ca_ext\n[dn]\nCN = pkiforge foreign CA\n\
-    [ca_ext]\nbasicConstraints = critical,CA:TRUE\nkeyUsage = critical,keyCertSign,cRLSign\nsubjectKeyIdentifier = hash\n\
-    [leaf_ext]\nbasicConstraints = CA:FALSE\nkeyUsage = critical,digitalSignature\nextendedKeyUsage = clientAuth\n\
-    subjectAltName = DNS:localhost\n";
-
-/// The files the throwaway CA and its client are made of, in the scratch directory.
-const FOREIGN_FILES: [&str; 6] = [
-    "foreign.cnf",
-    "foreign-ca.key",
-    "foreign-ca.crt",
-    "foreign.key",
-    "foreign.csr",
-    "foreign.crt",
-];
-
-/// A throwaway CA and a client certificate it signed, made on the spot.
-fn make_foreign_client(openssl: &Openssl, dir: &Path) -> Result<Party> {
-    let run = |args: &[&str]| -> Result<()> {
-        let mut call = openssl.call(
-            in_scratch(dir, args.iter().map(OsStr::new), &FOREIGN_FILES),
-            "foreign-ca",
-            openssl.timeout.min(CASE_TIMEOUT),
-        );
-        call.dir = Some(dir.to_path_buf());
-        call.run_ok().map(|_| ())
-    };
-    scratch::write_new(&dir.join("foreign.cnf"), FOREIGN_CNF)?;
-    // EC P-256 keys: quick to make, and every TLS stack takes them.
-    let ec = ["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"];
-    run(&[&["genpkey"][..], &ec, &["-out", "foreign-ca.key"]].concat())?;
-    run(&[
-        "req",
-        "-new",
-        "-x509",
-        "-config",
-        "foreign.cnf",
-        "-key",
-        "foreign-ca.key",
-        "-days",
-        "1",
-        "-out",
-        "foreign-ca.crt",
-    ])?;
-    run(&[&["genpkey"][..], &ec, &["-out", "foreign.key"]].concat())?;
-    run(&[
-        "req",
-        "-new",
-        "-config",
-        "foreign.cnf",
-        "-key",
-        "foreign.key",
-        "-subj",
-        "/CN=pkiforge foreign client",
-        "-out",
-        "foreign.csr",
-    ])?;
-    run(&[
-        "x509",
-        "-req",
-        "-in",
-        "foreign.csr",
-        "-CA",
-        "foreign-ca.crt",
-        "-CAkey",
-        "foreign-ca.key",
-        "-CAcreateserial",
-        "-days",
-        "1",
-        "-extfile",
-        "foreign.cnf",
-        "-extensions",
-        "leaf_ext",
-        "-out",
-        "foreign.crt",
-    ])?;
-    Ok(Party {
-        label: "foreign.crt".into(),
-        crt: dir.join("foreign.crt"),
-        key: dir.join("foreign.key"),
-        chain: Vec::new(),
-    })
-}
-
-/// A server certificate for a name outside the intermediate's constraints,
-/// signed on the spot with the intermediate's key in `tmp` (its serial file
-/// too: nothing is written in the PKI): every client must refuse it.
-fn make_outside_server(openssl: &Openssl, inter: &Party, tmp: &Path) -> Result<Party> {
-    const FILES: [&str; 5] = [
-        "outside.ext",
-        "outside.key",
-        "outside.csr",
-        "outside.srl",
-        "outside.crt",
-    ];
-    let run = |args: &[&OsStr]| -> Result<()> {
-        let mut call = openssl.call(
-            in_scratch(tmp, args.iter().copied(), &FILES),
-            "outside-constraints",
-            openssl.timeout.min(CASE_TIMEOUT),
-        );
-        call.dir = Some(tmp.to_path_buf());
-        call.run_ok().map(|_| ())
-    };
-    scratch::write_new(
-        &tmp.join("outside.ext"),
-        format!(
-            "subjectAltName = DNS:{OUTSIDE_HOST}\nbasicConstraints = CA:FALSE\nkeyUsage = critical,digitalSignature\nextendedKeyUsage = serverAuth\n"
-        ),
-    )?;
-    let os = |s: &'static str| OsStr::new(s);
-    run(&[
-        os("genpkey"),
-        os("-algorithm"),
-        os("EC"),
-        os("-pkeyopt"),
-        os("ec_paramgen_curve:P-256"),
-        os("-out"),
-        os("outside.key"),
-    ])?;
-    let subj = format!("/CN={OUTSIDE_HOST}");
-    run(&[
-        os("req"),
-        os("-new"),
-        os("-key"),
-        os("outside.key"),
-        os("-subj"),
-        OsStr::new(&subj),
-        os("-out"),
-        os("outside.csr"),
-    ])?;
-    // openssl runs in `tmp`: the intermediate's files by absolute path.
-    let absolute =
-        |p: &Path| std::path::absolute(p).map_err(|e| Error::io("cannot resolve a path", e));
-    let (ca, ca_key) = (
-        path_arg(&absolute(&inter.crt)?),
-        path_arg(&absolute(&inter.key)?),
-    );
-    run(&[
-        os("x509"),
-        os("-req"),
-        os("-in"),
-        os("outside.csr"),
-        os("-CA"),
-        &ca,
-        os("-CAkey"),
-        &ca_key,
-        os("-CAserial"),
-        os("outside.srl"),
-        os("-CAcreateserial"),
-        os("-days"),
-        os("1"),
-        os("-extfile"),
-        os("outside.ext"),
-        os("-out"),
-        os("outside.crt"),
-    ])?;
-    Ok(Party {
-        label: format!("{OUTSIDE_HOST}'s certificate, outside the name constraints"),
-        crt: tmp.join("outside.crt"),
-        key: tmp.join("outside.key"),
-        chain: inter.chain.clone(),
-    })
-}
-
-/// openssl's arguments, each of `files` as its path in the scratch
-/// directory `dir`: a config is read from there and nowhere else, whatever
-/// directory openssl runs in.
-fn in_scratch<'a>(
-    dir: &Path,
-    args: impl Iterator<Item = &'a OsStr>,
-    files: &[&str],
-) -> Vec<OsString> {
-    args.map(|a| match files.iter().find(|f| OsStr::new(f) == a) {
-        Some(f) => path_arg(&dir.join(f)),
-        None => a.to_os_string(),
-    })
-    .collect()
 }
 
 fn reversed(s: &str) -> String {

@@ -1,4 +1,5 @@
-//! `pkiforge handshake DIR`: real mutual-TLS sessions, one line each.
+//! `pkiforge handshake DIR [--dry-run]`: real mutual-TLS sessions, one
+//! line each; or the commands that make its throwaway certificates.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -12,6 +13,7 @@ use crate::{check::handshake, check::verify};
 
 pub fn handshake(
     dir: &Path,
+    dry_run: bool,
     openssl_flag: Option<&Path>,
     timeout: Duration,
     progress: &Progress,
@@ -19,6 +21,9 @@ pub fn handshake(
     // Never while a run writes DIR, nor after one killed part way.
     let _lock = ReadLock::take(dir, progress)?;
     let spec = verify::discover(dir).map_err(Error::BadInput)?;
+    if dry_run {
+        return handshake::dry_run(dir, &spec);
+    }
     let openssl = Openssl::locate(openssl_flag, timeout)?;
     let cases = handshake::run(&openssl, dir, &spec)?;
     let mut text = String::new();

@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::files;
 use crate::pki::profile::Profile;
 use crate::pki::x509;
-use crate::plan::step::{self, Action, Arg, Step};
+use crate::plan::step;
 use crate::plan::{self, Plan};
 use crate::run::progress::Progress;
 use crate::run::publish::OutDir;
@@ -342,7 +342,7 @@ fn offline_root(
     plan.steps.retain(|s| s.entity != profile.ca.name);
     plan.checks.retain(|c| !c.inputs.contains(&key));
     for step in &mut plan.steps {
-        sign_with_key_at(step, &key, &root_key);
+        plan::name_at(step, &["-CAkey", "-keyfile"], &key, &root_key);
     }
     let serial = PathBuf::from(ca.srl());
     let mut inputs = vec![PathBuf::from(ca.crt())];
@@ -359,27 +359,6 @@ fn offline_root(
         },
         to_out: vec![PathBuf::from(ca.crt())],
     })
-}
-
-/// A step that signs with `key` (`-CAkey ca.key`, or `openssl ca`'s
-/// `-keyfile ca.key`) names it at `at` instead, and no longer reads it from
-/// staging.
-fn sign_with_key_at(step: &mut Step, key: &Path, at: &str) {
-    let Action::Openssl { args, .. } = &mut step.action else {
-        return;
-    };
-    let mut signs = false;
-    for i in 1..args.len() {
-        if matches!(&args[i - 1], Arg::Lit(flag) if flag == "-CAkey" || flag == "-keyfile")
-            && matches!(&args[i], Arg::Lit(file) if Path::new(file) == key)
-        {
-            args[i] = Arg::lit(at);
-            signs = true;
-        }
-    }
-    if signs {
-        step.inputs.retain(|f| f != key);
-    }
 }
 
 /// `--add` reuses the CA in DIR: it must be there, be the profile's, and

@@ -90,7 +90,7 @@ fn dated_step(
     }
     let expected = input.answers.expected.clone();
     let mut s = sign_step_with(leaf, issuer, expected, extensions, None);
-    insert_before_out(&mut s, &["-not_before", &from, "-not_after", &to]);
+    plan::insert_before(&mut s, "-out", &["-not_before", &from, "-not_after", &to]);
     s
 }
 
@@ -145,19 +145,6 @@ fn foreign_issuer(leaf: &Entity, issuer: &Entity) -> Entity {
         fixture: None,
         san: Vec::new(),
         ..issuer.clone()
-    }
-}
-
-/// Puts `words` just before a step's `-out FILE`.
-fn insert_before_out(step: &mut Step, words: &[&str]) {
-    if let Action::Openssl { args, .. } = &mut step.action {
-        let at = args
-            .iter()
-            .rposition(|a| matches!(a, Arg::Lit(w) if w == "-out"))
-            .unwrap_or(args.len());
-        for (i, w) in words.iter().enumerate() {
-            args.insert(at + i, Arg::lit(*w));
-        }
     }
 }
 

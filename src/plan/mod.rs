@@ -5,6 +5,7 @@ pub mod checks;
 pub mod export;
 pub mod fixtures;
 pub mod graph;
+pub mod handshake;
 pub mod lifecycle;
 pub mod prompts;
 pub mod step;
@@ -561,6 +562,41 @@ pub(crate) fn step(
         subject_check: None,
         expect: None,
         report: false,
+    }
+}
+
+/// Puts `words` into a step's openssl command just before its last `flag`
+/// (at the end when it has none).
+pub(crate) fn insert_before(step: &mut Step, flag: &str, words: &[&str]) {
+    if let Action::Openssl { args, .. } = &mut step.action {
+        let at = args
+            .iter()
+            .rposition(|a| matches!(a, Arg::Lit(w) if w == flag))
+            .unwrap_or(args.len());
+        for (i, w) in words.iter().enumerate() {
+            args.insert(at + i, Arg::lit(*w));
+        }
+    }
+}
+
+/// A step that names `file` right after one of `flags` (`-CAkey ca.key`)
+/// names it `at` instead, where it lives, and no longer reads it from the
+/// directory it runs in.
+pub(crate) fn name_at(step: &mut Step, flags: &[&str], file: &Path, at: &str) {
+    let Action::Openssl { args, .. } = &mut step.action else {
+        return;
+    };
+    let mut named = false;
+    for i in 1..args.len() {
+        if matches!(&args[i - 1], Arg::Lit(flag) if flags.contains(&flag.as_str()))
+            && matches!(&args[i], Arg::Lit(f) if Path::new(f) == file)
+        {
+            args[i] = Arg::lit(at);
+            named = true;
+        }
+    }
+    if named {
+        step.inputs.retain(|f| f != file);
     }
 }
 

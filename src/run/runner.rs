@@ -126,17 +126,7 @@ impl Runner<'_> {
         if let (Some(r), Some(root_dir)) = (&opts.root, root.as_deref()) {
             copy_in(&root_dir.path, &r.inputs, staging.path())?;
         }
-        let executor = self.executor(staging.path(), opts.timeout);
-        let options = schedule::Options {
-            jobs: self.jobs,
-            fail_fast: true,
-            pause: self.pause,
-        };
-        let deps = graph::dependencies(&plan.steps);
-        let outcomes = schedule::run(&plan.steps, &deps, &executor, options, self.progress)?;
-        if let Some(e) = schedule::first_failure(outcomes) {
-            return Err(e);
-        }
+        self.run_steps_in(&plan.steps, staging.path(), opts.timeout)?;
         let outcomes = self.run_checks(&plan.checks, staging.path(), opts.timeout)?;
         let failed = failures(&outcomes);
         if !failed.is_empty() {
@@ -179,6 +169,25 @@ impl Runner<'_> {
             check_lines,
             checks_passed: outcomes.len(),
         })
+    }
+
+    /// Runs `steps` in `dir`, each once the steps whose files it needs
+    /// are done, and stops at the first failure, which it returns. Nothing
+    /// is published: what they write stays in `dir` (a run's staging, or
+    /// the handshake's scratch directory, thrown away with it).
+    pub fn run_steps_in(&self, steps: &[Step], dir: &Path, timeout: Duration) -> Result<()> {
+        let executor = self.executor(dir, timeout);
+        let options = schedule::Options {
+            jobs: self.jobs,
+            fail_fast: true,
+            pause: self.pause,
+        };
+        let deps = graph::dependencies(steps);
+        let outcomes = schedule::run(steps, &deps, &executor, options, self.progress)?;
+        match schedule::first_failure(outcomes) {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     }
 
     /// Runs every check in `dir` (they read only, so all may run at once),
