@@ -20,7 +20,7 @@ pub fn findings(
     let mut findings = lint::lint(&found.certs, now);
     findings.extend(lint::lint_chains(&found.certs, &found.bundles));
     findings.extend(lint::crl_findings(dir, now));
-    let fixtures = crate::pki::read::read_fixtures(dir).map_err(Error::BadInput)?;
+    let fixtures = crate::pki::read::read_fixtures(dir)?;
     let theirs: Vec<&String> = fixtures.fixtures.iter().flat_map(|f| &f.files).collect();
     findings.retain(|f| !theirs.contains(&&f.file));
     findings.sort_by(|a, b| (a.severity, &a.file).cmp(&(b.severity, &b.file)));
@@ -30,7 +30,7 @@ pub fn findings(
 pub fn lint(dir: &Path, deny_warnings: bool, as_json: bool, progress: &Progress) -> Result<String> {
     // Never while a run writes DIR, nor after one killed part way.
     let _lock = ReadLock::take(dir, progress)?;
-    let found = x509::certificates(dir).map_err(Error::BadInput)?;
+    let found = x509::certificates(dir)?;
     let now = super::now();
     let (findings, fixtures) = findings(dir, &found, now)?;
     let mut text = String::new();
