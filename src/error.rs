@@ -293,6 +293,18 @@ pub enum Error {
     #[error("{0}")]
     BadInput(String),
 
+    /// A PKI directory or one of its files that cannot be read back.
+    #[error(transparent)]
+    Read(#[from] crate::pki::error::ReadError),
+
+    /// A lifecycle operation (renew, revoke) that the PKI does not allow.
+    #[error(transparent)]
+    Lifecycle(#[from] crate::plan::lifecycle::LifecycleError),
+
+    /// An export that cannot be made as asked.
+    #[error(transparent)]
+    Export(#[from] crate::plan::export::ExportError),
+
     #[error("{0}")]
     Usage(String),
 
@@ -387,6 +399,9 @@ impl Error {
             | Error::Config { .. }
             | Error::WouldClobber { .. }
             | Error::BadInput(_)
+            | Error::Read(_)
+            | Error::Lifecycle(_)
+            | Error::Export(_)
             | Error::Usage(_) => exit::USAGE,
             Error::Interrupted { signal } if *signal == libc::SIGTERM => exit::TERMINATED,
             Error::Interrupted { .. } => exit::INTERRUPTED,

@@ -25,6 +25,8 @@ impl fmt::Display for ReadError {
     }
 }
 
+impl std::error::Error for ReadError {}
+
 /// The bytes of the regular file at `path` (symbolic links followed).
 pub fn read_regular(path: &Path) -> Result<Vec<u8>, ReadError> {
     let (mut file, len) = open_regular(path)?;

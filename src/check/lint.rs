@@ -492,7 +492,7 @@ pub fn findings(
     let mut findings = lint(&found.certs, now);
     findings.extend(lint_chains(&found.certs, &found.bundles));
     findings.extend(crl_findings(dir, now));
-    let fixtures = crate::pki::read::read_fixtures(dir).map_err(crate::error::Error::BadInput)?;
+    let fixtures = crate::pki::read::read_fixtures(dir)?;
     let theirs: Vec<&String> = fixtures.fixtures.iter().flat_map(|f| &f.files).collect();
     findings.retain(|f| !theirs.contains(&&f.file));
     findings.sort_by(|a, b| (a.severity, &a.file).cmp(&(b.severity, &b.file)));

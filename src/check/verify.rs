@@ -2,10 +2,12 @@
 //! openssl's text (whose format changes between versions).
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::error::{At, Error};
-use crate::pki::keys::{self, PublicKey};
+use crate::pki::error::{Malformed, ReadError};
+use crate::pki::fixture::Kind;
+use crate::pki::keys::{self, KeyError, PublicKey};
 use crate::pki::san::{San, covers};
 use crate::plan::checks::{CheckSpec, LeafSpec};
 use crate::plan::step::{Expect, Inspection, Step, same_fields, show_fields};
@@ -15,6 +17,89 @@ use crate::pki::x509::{
     describe, parse_certificate, pem_blocks, read, read_certificate, read_certificates,
     read_subject, sans_of,
 };
+
+/// A check of what openssl wrote that failed: what was found, against
+/// what was expected.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    /// Bytes that were read but are not what they should be.
+    #[error(transparent)]
+    Malformed(#[from] Malformed),
+    /// A private key that cannot be read (`holder` names its file).
+    #[error("{holder}: {source}")]
+    Key { holder: String, source: KeyError },
+    #[error("cannot read {}: {source}", path.display())]
+    NoMode {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{} is mode {mode:04o}: others can read the private key; run chmod 600 {}", path.display(), path.display())]
+    NotPrivate { path: PathBuf, mode: u32 },
+    #[error("refused for another reason: {line}; the {kind} fixture must fail with {wanted}")]
+    RefusedOtherwise {
+        kind: Kind,
+        line: String,
+        wanted: String,
+    },
+    #[error(
+        "the certificate verifies, but the {kind} fixture must fail with {wanted}; make it again"
+    )]
+    Verifies { kind: Kind, wanted: String },
+    #[error(
+        "openssl gave no verify error (it said {said:?}); the {kind} fixture must fail with {wanted}"
+    )]
+    NoVerifyError {
+        kind: Kind,
+        said: String,
+        wanted: String,
+    },
+    #[error("{} {}; {CRL_FIX}", crl.display(), problem.message)]
+    Crl { crl: PathBuf, problem: CrlProblem },
+    /// A bundle's certificates, described, and those of its parts.
+    #[error("{} holds {count} certificate(s): {found}; expected {parts} ({expected})", bundle.display())]
+    BundleOrder {
+        bundle: PathBuf,
+        count: usize,
+        found: String,
+        parts: String,
+        expected: String,
+    },
+    #[error("{} has {field} = {found}, but {} has {want}", crt.display(), csr.display())]
+    SubjectsDiffer {
+        crt: PathBuf,
+        csr: PathBuf,
+        field: String,
+        want: String,
+        found: String,
+    },
+    #[error("{} has the subject {found}; the profile says {expected}", crt.display())]
+    NotProfileSubject {
+        crt: PathBuf,
+        found: String,
+        expected: String,
+    },
+    #[error("{} has subjectAltName {found}; the profile says {expected}", crt.display())]
+    NotProfileSans {
+        crt: PathBuf,
+        found: String,
+        expected: String,
+    },
+    #[error("{} is not valid for {}", crt.display(), names.join(", "))]
+    NotValidFor { crt: PathBuf, names: Vec<String> },
+    #[error("the bundle holds {count} certificate(s), not exactly {}", expected.join(" and "))]
+    BundleHolds { count: usize, expected: Vec<String> },
+    #[error("{key} does not belong to {}: the key is {key_kind}, the certificate's is {cert_kind}", crt.display())]
+    KeyKindDiffers {
+        key: String,
+        crt: PathBuf,
+        key_kind: String,
+        cert_kind: String,
+    },
+    #[error("{key} does not belong to {}: their public keys differ", crt.display())]
+    KeyDiffers { key: String, crt: PathBuf },
+}
 
 /// The first difference between the subject openssl wrote and the expected
 /// one, as `(field, expected, found)`, rendering an absent value as `(none)`.
@@ -61,18 +146,19 @@ pub fn is_private(mode: u32) -> bool {
 }
 
 /// [`is_private`] for a file; otherwise why not, and the fix.
-pub fn private_mode(path: &Path, shown: &Path) -> Result<(), String> {
-    let meta =
-        std::fs::metadata(path).map_err(|e| format!("cannot read {}: {e}", shown.display()))?;
+pub fn private_mode(path: &Path, shown: &Path) -> Result<(), CheckError> {
+    let meta = std::fs::metadata(path).map_err(|source| CheckError::NoMode {
+        path: shown.to_path_buf(),
+        source,
+    })?;
     let mode = meta.permissions().mode() & 0o777;
     if is_private(mode) {
         return Ok(());
     }
-    Err(format!(
-        "{} is mode {mode:04o}: others can read the private key; run chmod 600 {}",
-        shown.display(),
-        shown.display()
-    ))
+    Err(CheckError::NotPrivate {
+        path: shown.to_path_buf(),
+        mode,
+    })
 }
 
 /// What a step must have left in `dir`, judged after it ran: what openssl
@@ -81,17 +167,21 @@ pub fn private_mode(path: &Path, shown: &Path) -> Result<(), String> {
 /// Returns the lines the report shows.
 pub fn after_step(step: &Step, dir: &Path, stdout: &str) -> crate::error::Result<Vec<String>> {
     let at = || At::new(&step.id, step.to_string());
-    let fail = |message: String| Error::Check { at: at(), message };
+    let fail = |e: CheckError| Error::Check {
+        at: at(),
+        message: e.to_string(),
+    };
     let mut printed = Vec::new();
     match &step.expect {
         Some(Expect::Lines(expected)) => {
             printed = stdout.lines().map(str::to_string).collect();
             if &printed != expected {
-                return Err(fail(format!(
+                let message = format!(
                     "expected {:?}, openssl printed {:?}",
                     expected.join("\n"),
                     stdout.trim_end()
-                )));
+                );
+                return Err(Error::Check { at: at(), message });
             }
         }
         Some(Expect::Pkcs12 { certs }) => {
@@ -119,7 +209,7 @@ pub fn after_step(step: &Step, dir: &Path, stdout: &str) -> crate::error::Result
         private_mode(&dir.join(key), key).map_err(fail)?;
     }
     if let Some(check) = &step.subject_check {
-        let found = read_subject(&dir.join(&check.file)).map_err(fail)?;
+        let found = read_subject(&dir.join(&check.file)).map_err(|e| fail(e.into()))?;
         if let Some((field, expected, found)) = subject_difference(&check.expected, &found) {
             return Err(Error::SubjectMismatch {
                 at: at(),
@@ -136,7 +226,7 @@ pub fn after_step(step: &Step, dir: &Path, stdout: &str) -> crate::error::Result
 
 /// Whether `openssl verify` (all it printed, `output`, after it failed)
 /// refused a fixture for its reason; the line that says so.
-pub fn refused_for(kind: crate::pki::fixture::Kind, output: &str) -> Result<String, String> {
+pub fn refused_for(kind: Kind, output: &str) -> Result<String, CheckError> {
     let line = output.lines().find_map(|l| {
         let rest = l.trim().strip_prefix("error ")?;
         let (code, why) = rest.split_once(" at 0 depth lookup")?;
@@ -156,27 +246,34 @@ pub fn refused_for(kind: crate::pki::fixture::Kind, output: &str) -> Result<Stri
         Some((code, why, _)) if kind.openssl_errors().iter().any(|e| e.code == code) => {
             Ok(format!("refused as intended ({kind}): error {code}, {why}"))
         }
-        Some((_, _, l)) => Err(format!(
-            "refused for another reason: {l}; the {kind} fixture must fail with {wanted}"
-        )),
-        None if output.contains(": OK") => Err(format!(
-            "the certificate verifies, but the {kind} fixture must fail with {wanted}; make it again"
-        )),
-        None => Err(format!(
-            "openssl gave no verify error (it said {:?}); the {kind} fixture must fail with {wanted}",
-            output.trim()
-        )),
+        Some((_, _, l)) => Err(CheckError::RefusedOtherwise {
+            kind,
+            line: l.to_string(),
+            wanted,
+        }),
+        None if output.contains(": OK") => Err(CheckError::Verifies { kind, wanted }),
+        None => Err(CheckError::NoVerifyError {
+            kind,
+            said: output.trim().to_string(),
+            wanted,
+        }),
     }
+}
+
+/// [`spec_of`], its error in words: for commands/handshake.rs, which
+/// takes it as text.
+pub fn discover(dir: &Path) -> Result<CheckSpec, String> {
+    spec_of(dir).map_err(|e| e.to_string())
 }
 
 /// Finds the PKI in `dir` by the tutorial's file names (layout.rs); the
 /// names to verify come from the certificates themselves.
-pub fn discover(dir: &Path) -> Result<CheckSpec, String> {
+pub fn spec_of(dir: &Path) -> Result<CheckSpec, ReadError> {
     let found = crate::pki::read::read(dir)?;
     let mut leaves = Vec::new();
     for files in found.leaves {
         let der = read_certificate(&dir.join(files.crt()))?;
-        let sans = sans_of(&der).map_err(|e| format!("{}: {e}", files.crt()))?;
+        let sans = sans_of(&der).map_err(|e| ReadError::malformed(Path::new(&files.crt()), e))?;
         leaves.push(LeafSpec {
             name: files.name,
             role: files.role,
@@ -207,13 +304,13 @@ pub fn discover(dir: &Path) -> Result<CheckSpec, String> {
 pub fn fixture_specs(
     dir: &Path,
     entries: &[crate::pki::fixture::Entry],
-) -> Result<Vec<crate::plan::checks::FixtureSpec>, String> {
+) -> Result<Vec<crate::plan::checks::FixtureSpec>, ReadError> {
     entries
         .iter()
         .map(|e| {
             let crt = e.files().crt();
             let der = read_certificate(&dir.join(&crt))?;
-            let sans = sans_of(&der).map_err(|why| format!("{crt}: {why}"))?;
+            let sans = sans_of(&der).map_err(|why| ReadError::malformed(Path::new(&crt), why))?;
             Ok(crate::plan::checks::FixtureSpec::of_entry(e, sans))
         })
         .collect()
@@ -256,8 +353,11 @@ pub fn crl_problem(dir: &Path, crl: &Path, ca: &Path) -> Option<CrlProblem> {
         // A CRL with no certificate of its name: nothing to check it against.
         return None;
     }
-    let ca_cert = read_certificate(&dir.join(ca))
-        .and_then(|der| parse_certificate(&der).map(|c| c.public_key().raw.to_vec()));
+    let ca_cert = read_certificate(&dir.join(ca)).and_then(|der| {
+        parse_certificate(&der)
+            .map(|c| c.public_key().raw.to_vec())
+            .map_err(|e| ReadError::malformed(ca, e))
+    });
     let spki = match &ca_cert {
         Ok(raw) => x509_parser::x509::SubjectPublicKeyInfo::from_der(raw).map(|(_, k)| k),
         Err(e) => {
@@ -284,15 +384,23 @@ pub fn crl_problem(dir: &Path, crl: &Path, ca: &Path) -> Option<CrlProblem> {
 }
 
 /// [`crl_problem`] as a check: what is wrong, and the fix.
-fn crl_signed_by(dir: &Path, crl: &Path, ca: &Path) -> Result<(), String> {
+fn crl_signed_by(dir: &Path, crl: &Path, ca: &Path) -> Result<(), CheckError> {
     match crl_problem(dir, crl, ca) {
         None => Ok(()),
-        Some(p) => Err(format!("{} {}; {CRL_FIX}", crl.display(), p.message)),
+        Some(problem) => Err(CheckError::Crl {
+            crl: crl.to_path_buf(),
+            problem,
+        }),
     }
 }
 
-/// Runs a check that needs no openssl.
+/// [`check`], its error in words: for run/runner.rs, which takes it as text.
 pub fn inspect(dir: &Path, inspection: &Inspection) -> Result<(), String> {
+    check(dir, inspection).map_err(|e| e.to_string())
+}
+
+/// Runs a check that needs no openssl.
+pub fn check(dir: &Path, inspection: &Inspection) -> Result<(), CheckError> {
     match inspection {
         Inspection::BundleOrder { bundle, parts } => bundle_order(dir, bundle, parts),
         Inspection::SubjectsAgree { csr, crt } => subjects_agree(dir, csr, crt),
@@ -305,7 +413,7 @@ pub fn inspect(dir: &Path, inspection: &Inspection) -> Result<(), String> {
     }
 }
 
-fn bundle_order(dir: &Path, bundle: &Path, parts: &[std::path::PathBuf]) -> Result<(), String> {
+fn bundle_order(dir: &Path, bundle: &Path, parts: &[PathBuf]) -> Result<(), CheckError> {
     let found = read_certificates(&dir.join(bundle))?;
     let mut want = Vec::new();
     for part in parts {
@@ -321,43 +429,47 @@ fn bundle_order(dir: &Path, bundle: &Path, parts: &[std::path::PathBuf]) -> Resu
             .join(" then ")
     };
     let parts: Vec<String> = parts.iter().map(|p| p.display().to_string()).collect();
-    Err(format!(
-        "{} holds {} certificate(s): {}; expected {} ({})",
-        bundle.display(),
-        found.len(),
-        names(&found),
-        parts.join(" then "),
-        names(&want)
-    ))
+    Err(CheckError::BundleOrder {
+        bundle: bundle.to_path_buf(),
+        count: found.len(),
+        found: names(&found),
+        parts: parts.join(" then "),
+        expected: names(&want),
+    })
 }
 
-fn subjects_agree(dir: &Path, csr: &Path, crt: &Path) -> Result<(), String> {
+fn subjects_agree(dir: &Path, csr: &Path, crt: &Path) -> Result<(), CheckError> {
     let a = read_subject(&dir.join(csr))?;
     let b = read_subject(&dir.join(crt))?;
     match subject_difference(&a, &b) {
         None => Ok(()),
-        Some((field, want, found)) => Err(format!(
-            "{} has {field} = {found}, but {} has {want}",
-            crt.display(),
-            csr.display()
-        )),
+        Some((field, want, found)) => Err(CheckError::SubjectsDiffer {
+            crt: crt.to_path_buf(),
+            csr: csr.to_path_buf(),
+            field,
+            want,
+            found,
+        }),
     }
 }
 
-fn profile_subject(dir: &Path, crt: &Path, expected: &[(String, String)]) -> Result<(), String> {
+fn profile_subject(
+    dir: &Path,
+    crt: &Path,
+    expected: &[(String, String)],
+) -> Result<(), CheckError> {
     let found = read_subject(&dir.join(crt))?;
     if same_fields(&found, expected) {
         return Ok(());
     }
-    Err(format!(
-        "{} has the subject {}; the profile says {}",
-        crt.display(),
-        show_fields(&found),
-        show_fields(expected)
-    ))
+    Err(CheckError::NotProfileSubject {
+        crt: crt.to_path_buf(),
+        found: show_fields(&found),
+        expected: show_fields(expected),
+    })
 }
 
-fn profile_sans(dir: &Path, crt: &Path, expected: &[String]) -> Result<(), String> {
+fn profile_sans(dir: &Path, crt: &Path, expected: &[String]) -> Result<(), CheckError> {
     let der = read_certificate(&dir.join(crt))?;
     let found: Vec<String> = sans_of(&der)?.iter().map(|s| s.canonical()).collect();
     if found == expected {
@@ -370,15 +482,14 @@ fn profile_sans(dir: &Path, crt: &Path, expected: &[String]) -> Result<(), Strin
             v.join(", ")
         }
     };
-    Err(format!(
-        "{} has subjectAltName {}; the profile says {}",
-        crt.display(),
-        show(&found),
-        show(expected)
-    ))
+    Err(CheckError::NotProfileSans {
+        crt: crt.to_path_buf(),
+        found: show(&found),
+        expected: show(expected),
+    })
 }
 
-fn names_covered(dir: &Path, crt: &Path, names: &[San]) -> Result<(), String> {
+fn names_covered(dir: &Path, crt: &Path, names: &[San]) -> Result<(), CheckError> {
     let der = read_certificate(&dir.join(crt))?;
     let sans = sans_of(&der)?;
     let missing: Vec<String> = names
@@ -389,19 +500,21 @@ fn names_covered(dir: &Path, crt: &Path, names: &[San]) -> Result<(), String> {
     if missing.is_empty() {
         return Ok(());
     }
-    Err(format!(
-        "{} is not valid for {}",
-        crt.display(),
-        missing.join(", ")
-    ))
+    Err(CheckError::NotValidFor {
+        crt: crt.to_path_buf(),
+        names: missing,
+    })
 }
 
 /// Whether `pem` (openssl's `pkcs12 -nodes` output) holds one private key and
 /// exactly the certificates of `certs` in `dir` (in any order).
-pub fn pkcs12_matches(pem: &[u8], dir: &Path, certs: &[std::path::PathBuf]) -> Result<(), String> {
+pub fn pkcs12_matches(pem: &[u8], dir: &Path, certs: &[PathBuf]) -> Result<(), CheckError> {
     let mut found = pem_blocks(pem, "CERTIFICATE")?;
     // Exactly one private key, and it is the leaf's: the first certificate's.
-    let public = keys::public_key_of_pem(pem).map_err(|e| format!("the bundle: {e}"))?;
+    let public = keys::public_key_of_pem(pem).map_err(|source| CheckError::Key {
+        holder: "the bundle".into(),
+        source,
+    })?;
     let mut want = Vec::new();
     for c in certs {
         want.push(read_certificate(&dir.join(c))?);
@@ -413,42 +526,44 @@ pub fn pkcs12_matches(pem: &[u8], dir: &Path, certs: &[std::path::PathBuf]) -> R
     want.sort();
     if found != want {
         let names: Vec<String> = certs.iter().map(|c| c.display().to_string()).collect();
-        return Err(format!(
-            "the bundle holds {} certificate(s), not exactly {}",
-            found.len(),
-            names.join(" and ")
-        ));
+        return Err(CheckError::BundleHolds {
+            count: found.len(),
+            expected: names,
+        });
     }
     Ok(())
 }
 
 /// Whether the private key file `key` in `dir` belongs to the certificate `crt`.
-fn key_matches(dir: &Path, key: &Path, crt: &Path) -> Result<(), String> {
-    let public = keys::public_key_of_pem(&read(&dir.join(key))?)
-        .map_err(|e| format!("{}: {e}", key.display()))?;
+fn key_matches(dir: &Path, key: &Path, crt: &Path) -> Result<(), CheckError> {
+    let public =
+        keys::public_key_of_pem(&read(&dir.join(key))?).map_err(|source| CheckError::Key {
+            holder: key.display().to_string(),
+            source,
+        })?;
     let der = read_certificate(&dir.join(crt))?;
     key_belongs(&public, &format!("{}", key.display()), &der, crt)
 }
 
 /// Whether `public` (the public half of the private key `what`) is the
 /// public key of the certificate `der`, read from `crt`.
-fn key_belongs(public: &PublicKey, what: &str, der: &[u8], crt: &Path) -> Result<(), String> {
+fn key_belongs(public: &PublicKey, what: &str, der: &[u8], crt: &Path) -> Result<(), CheckError> {
     let cert = parse_certificate(der)?;
     let theirs = PublicKey::of_certificate(&cert);
     if *public == theirs {
         Ok(())
     } else if public.algorithm != theirs.algorithm || public.curve != theirs.curve {
-        Err(format!(
-            "{what} does not belong to {}: the key is {}, the certificate's is {}",
-            crt.display(),
-            public.kind(),
-            theirs.kind()
-        ))
+        Err(CheckError::KeyKindDiffers {
+            key: what.to_string(),
+            crt: crt.to_path_buf(),
+            key_kind: public.kind(),
+            cert_kind: theirs.kind(),
+        })
     } else {
-        Err(format!(
-            "{what} does not belong to {}: their public keys differ",
-            crt.display()
-        ))
+        Err(CheckError::KeyDiffers {
+            key: what.to_string(),
+            crt: crt.to_path_buf(),
+        })
     }
 }
 

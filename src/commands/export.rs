@@ -59,7 +59,7 @@ pub fn export(
         jdktrust: java && openssl.help_lists("pkcs12", "-jdktrust")?,
         keytool: java && which::which("keytool").is_ok(),
     };
-    let plan = crate::plan::export::plan(&src, &opts).map_err(Error::BadInput)?;
+    let plan = crate::plan::export::plan(&src, &opts)?;
     let mut out = OutDir::lock(&out_path, progress)?;
     for line in out.clean_stale()? {
         progress.say(&format!("note: {line}"));
@@ -124,7 +124,7 @@ fn check_request(req: &Request) -> Result<()> {
 /// The entity in DIR: its files, the CAs above it, whether each has a CRL,
 /// and the host its clients dial.
 fn source(req: &Request) -> Result<Source> {
-    let pki = Pki::read(req.dir).map_err(Error::BadInput)?;
+    let pki = Pki::read(req.dir)?;
     if [&pki.ca]
         .into_iter()
         .chain(&pki.intermediate)
@@ -135,7 +135,7 @@ fn source(req: &Request) -> Result<Source> {
             req.name
         )));
     }
-    let leaf = pki.leaf(req.name).map_err(Error::BadInput)?;
+    let leaf = pki.leaf(req.name)?;
     let chain: Vec<Files> = pki
         .intermediate
         .iter()

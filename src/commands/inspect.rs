@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::run::progress::Progress;
 use crate::run::publish::ReadLock;
 use crate::{check::inspect, check::json, pki::x509};
@@ -10,7 +10,7 @@ use crate::{check::inspect, check::json, pki::x509};
 pub fn inspect(dir: &Path, as_json: bool, progress: &Progress) -> Result<String> {
     // Never while a run writes DIR, nor after one killed part way.
     let _lock = ReadLock::take(dir, progress)?;
-    let found = x509::certificates(dir).map_err(Error::BadInput)?;
+    let found = x509::certificates(dir)?;
     let now = super::now();
     let text = if as_json {
         let certs: Vec<json::Certificate> = found
@@ -20,7 +20,7 @@ pub fn inspect(dir: &Path, as_json: bool, progress: &Progress) -> Result<String>
             .collect();
         json::to_text(&certs)
     } else {
-        let fixtures = crate::pki::read::read_fixtures(dir).map_err(Error::BadInput)?;
+        let fixtures = crate::pki::read::read_fixtures(dir)?;
         let mut text = inspect::render(&found.certs, now);
         text.push_str(&inspect::render_fixtures(&fixtures));
         text

@@ -64,8 +64,7 @@ pub fn renew(op: &Operation, renewal: &Renewal) -> Result<String> {
             Some(p) => p.clone(),
             None => PromptLayout::empty(),
         };
-        let plan =
-            lifecycle::renew_plan(pki, renewal, &layout, caps, &p12_of).map_err(Error::BadInput)?;
+        let plan = lifecycle::renew_plan(pki, renewal, &layout, caps, &p12_of)?;
         Ok((plan, prompts))
     })
 }
@@ -74,7 +73,7 @@ pub fn renew(op: &Operation, renewal: &Renewal) -> Result<String> {
 pub fn revoke(op: &Operation, name: &str, reason: &str) -> Result<String> {
     execute(op, "revoked in", |pki, openssl| {
         let caps = openssl.capabilities(false)?;
-        let plan = lifecycle::revoke_plan(pki, name, reason, caps).map_err(Error::BadInput)?;
+        let plan = lifecycle::revoke_plan(pki, name, reason, caps)?;
         Ok((plan, None))
     })
 }
@@ -108,7 +107,7 @@ fn execute(
         }
         Some(out)
     };
-    let pki = Pki::read(op.dir).map_err(Error::BadInput)?;
+    let pki = Pki::read(op.dir)?;
     let mut openssl = Openssl::locate(op.openssl, op.timeout)?;
     let (plan, prompts) = make_plan(&pki, &mut openssl)?;
     let Some(out) = out.as_mut() else {

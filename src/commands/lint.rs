@@ -12,7 +12,7 @@ use crate::{check::json, pki::x509};
 pub fn lint(dir: &Path, deny_warnings: bool, as_json: bool, progress: &Progress) -> Result<String> {
     // Never while a run writes DIR, nor after one killed part way.
     let _lock = ReadLock::take(dir, progress)?;
-    let found = x509::certificates(dir).map_err(Error::BadInput)?;
+    let found = x509::certificates(dir)?;
     let now = super::now();
     let (findings, fixtures) = lint::findings(dir, &found, now)?;
     let mut text = String::new();

@@ -76,7 +76,7 @@ fn same_dir(a: &Path, b: &Path) -> bool {
 
 /// The page of `dir`, and the files it could not read.
 fn page(dir: &Path) -> Result<(String, Vec<String>)> {
-    let found = x509::certificates(dir).map_err(Error::BadInput)?;
+    let found = x509::certificates(dir)?;
     if found.certs.is_empty() {
         return Err(Error::BadInput(format!(
             "{} holds no certificate (*.crt, *.pem); give the directory a run wrote",

@@ -371,8 +371,9 @@ fn check_ca_for_add(profile: &Profile, out: &Path) -> Result<i64> {
             out.display()
         )));
     }
-    let der = x509::read_certificate(&crt).map_err(Error::BadInput)?;
-    let ca = x509::cert_info(&der, &profile.ca.files().crt()).map_err(Error::BadInput)?;
+    let der = x509::read_certificate(&crt)?;
+    let ca = x509::cert_info(&der, &profile.ca.files().crt())
+        .map_err(|e| Error::BadInput(e.to_string()))?;
     let (found, want) = (&ca.subject_fields, profile.ca.subject_fields());
     if !step::same_fields(&want, found) {
         return Err(Error::Usage(format!(

@@ -42,11 +42,11 @@ struct Row<'a> {
 pub fn status(dir: &Path, within: i64, as_json: bool, progress: &Progress) -> Result<String> {
     // Never while a run writes DIR, nor after one killed part way.
     let _lock = ReadLock::take(dir, progress)?;
-    let pki = Pki::read(dir).map_err(Error::BadInput)?;
+    let pki = Pki::read(dir)?;
     let now = super::now();
     let crl_path = dir.join(pki.issuer().files.crl());
     let crl = if crl_path.is_file() {
-        Some(x509::read_crl(&crl_path).map_err(Error::BadInput)?)
+        Some(x509::crl(&crl_path)?)
     } else {
         None
     };

@@ -23,7 +23,7 @@ pub fn verify(
     let _lock = ReadLock::take(dir, progress)?;
     let spec = match profile {
         Some(path) => CheckSpec::for_profile(&profile::load(path)?),
-        None => verify::discover(dir).map_err(crate::error::Error::BadInput)?,
+        None => verify::spec_of(dir)?,
     };
     let openssl = Openssl::locate(openssl_flag, timeout)?;
     let p12 = spec.leaves.iter().any(|l| l.p12 != P12::No);

@@ -27,9 +27,27 @@ pub struct Config {
 
 const DEFAULT_SECTION: &str = "default";
 
+/// Why an openssl config could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(transparent)]
+    Unreadable(#[from] crate::files::ReadError),
+    /// An included directory that could not be listed.
+    #[error("{}: {source}", path.display())]
+    Unlistable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: .include nested too deeply", path.display())]
+    TooDeep { path: PathBuf },
+    /// A line that is neither a section, a directive nor `key = value`.
+    #[error("line {line:?} has no '='")]
+    NoEquals { line: String },
+}
+
 impl Config {
     /// Reads a config file, following `.include` directives.
-    pub fn load(path: &Path) -> Result<Config, String> {
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let mut config = Config::default();
         let mut section = DEFAULT_SECTION.to_string();
         config.read_file(path, &mut section, 0)?;
@@ -38,7 +56,7 @@ impl Config {
     }
 
     /// Parses config text (no includes are followed relative to a file).
-    pub fn parse(text: &str) -> Result<Config, String> {
+    pub fn parse(text: &str) -> Result<Config, ConfigError> {
         let mut config = Config::default();
         let mut section = DEFAULT_SECTION.to_string();
         config.read_text(text, Path::new("."), &mut section, 0)?;
@@ -46,13 +64,23 @@ impl Config {
         Ok(config)
     }
 
-    fn read_file(&mut self, path: &Path, section: &mut String, depth: usize) -> Result<(), String> {
+    fn read_file(
+        &mut self,
+        path: &Path,
+        section: &mut String,
+        depth: usize,
+    ) -> Result<(), ConfigError> {
         if depth > 10 {
-            return Err(format!("{}: .include nested too deeply", path.display()));
+            return Err(ConfigError::TooDeep {
+                path: path.to_path_buf(),
+            });
         }
         if path.is_dir() {
             let mut files: Vec<PathBuf> = std::fs::read_dir(path)
-                .map_err(|e| format!("{}: {e}", path.display()))?
+                .map_err(|source| ConfigError::Unlistable {
+                    path: path.to_path_buf(),
+                    source,
+                })?
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|p| {
                     p.extension().is_some_and(|x| {
@@ -66,7 +94,7 @@ impl Config {
             }
             return Ok(());
         }
-        let bytes = crate::files::read_regular(path).map_err(|e| e.to_string())?;
+        let bytes = crate::files::read_regular(path)?;
         let text = String::from_utf8_lossy(&bytes);
         let base = path.parent().unwrap_or(Path::new("."));
         self.read_text(&text, base, section, depth)
@@ -78,7 +106,7 @@ impl Config {
         base: &Path,
         section: &mut String,
         depth: usize,
-    ) -> Result<(), String> {
+    ) -> Result<(), ConfigError> {
         let mut pending = String::new();
         for raw in text.lines() {
             let raw = raw.strip_suffix('\r').unwrap_or(raw);
@@ -104,7 +132,7 @@ impl Config {
         base: &Path,
         section: &mut String,
         depth: usize,
-    ) -> Result<(), String> {
+    ) -> Result<(), ConfigError> {
         let line = strip_comment(line);
         let line = line.trim();
         if line.is_empty() {
@@ -139,7 +167,9 @@ impl Config {
         }
         let Some((key, value)) = line.split_once('=') else {
             // openssl rejects such a line ("missing equal sign"); so do we.
-            return Err(format!("line {line:?} has no '='"));
+            return Err(ConfigError::NoEquals {
+                line: line.to_string(),
+            });
         };
         let key = key.trim();
         let (target_section, key) = match key.split_once("::") {
@@ -367,7 +397,7 @@ mod tests {
     #[test]
     fn a_line_without_equals_is_an_error() {
         assert_eq!(
-            Config::parse("[req]\nnonsense\n").unwrap_err(),
+            Config::parse("[req]\nnonsense\n").unwrap_err().to_string(),
             "line \"nonsense\" has no '='"
         );
     }

@@ -203,8 +203,8 @@ impl Manifest {
         format!("{{\"fixtures\": [\n{}\n]}}\n", lines.join(",\n"))
     }
 
-    pub fn parse(text: &str) -> Result<Manifest, String> {
-        serde_json::from_str(text).map_err(|e| e.to_string())
+    pub fn parse(text: &str) -> Result<Manifest, serde_json::Error> {
+        serde_json::from_str(text)
     }
 
     pub fn get(&self, name: &str) -> Option<&Entry> {

@@ -9,6 +9,29 @@ use x509_parser::oid_registry::{
 };
 use x509_parser::pem::Pem;
 
+/// Why the public half of a key file could not be had.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    #[error("not a valid PEM file ({0})")]
+    NotPem(String),
+    #[error("the private key is encrypted")]
+    Encrypted,
+    #[error("the file holds more than one private key")]
+    Several,
+    #[error("the file holds no private key")]
+    NoKey,
+    /// The DER of the key is cut short or lacks a field (named).
+    #[error("the private key is not valid DER ({0})")]
+    Der(String),
+    #[error("not a valid Ed25519 key ({0})")]
+    Ed25519(String),
+    /// A PKCS#8 key of an algorithm pkiforge does not make (the OID's DER).
+    #[error("pkiforge cannot read a private key of algorithm {0:02x?}")]
+    Algorithm(Vec<u8>),
+    #[error("the EC private key does not carry its public key")]
+    NoPublicKey,
+}
+
 /// A public key as a certificate carries it: the algorithm's OID (DER
 /// contents), for EC the curve's OID, and the subjectPublicKey's bits.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,30 +81,30 @@ impl PublicKey {
 }
 
 /// The public key of the (one) private key in a PEM file.
-pub fn public_key_of_pem(pem: &[u8]) -> Result<PublicKey, String> {
+pub fn public_key_of_pem(pem: &[u8]) -> Result<PublicKey, KeyError> {
     let mut found = None;
     for block in Pem::iter_from_buffer(pem) {
-        let block = block.map_err(|e| format!("not a valid PEM file ({e})"))?;
+        let block = block.map_err(|e| KeyError::NotPem(e.to_string()))?;
         let key = match block.label.as_str() {
             "PRIVATE KEY" => pkcs8(&block.contents),
             "RSA PRIVATE KEY" => rsa(&block.contents),
             "EC PRIVATE KEY" => sec1(&block.contents, None),
-            "ENCRYPTED PRIVATE KEY" => Err("the private key is encrypted".to_string()),
+            "ENCRYPTED PRIVATE KEY" => Err(KeyError::Encrypted),
             _ => continue,
         }?;
         if found.replace(key).is_some() {
-            return Err("the file holds more than one private key".into());
+            return Err(KeyError::Several);
         }
     }
-    found.ok_or_else(|| "the file holds no private key".into())
+    found.ok_or(KeyError::NoKey)
 }
 
-fn malformed(what: &str) -> String {
-    format!("the private key is not valid DER ({what})")
+fn malformed(what: &str) -> KeyError {
+    KeyError::Der(what.to_string())
 }
 
 /// PKCS#8 PrivateKeyInfo: version, algorithm, privateKey, ...
-fn pkcs8(der: &[u8]) -> Result<PublicKey, String> {
+fn pkcs8(der: &[u8]) -> Result<PublicKey, KeyError> {
     let info = Der::expect(der, 0x30, "PrivateKeyInfo")?.contents;
     let version = Der::expect(info, 0x02, "version")?;
     let algorithm = Der::expect(version.rest, 0x30, "algorithm")?;
@@ -95,7 +118,7 @@ fn pkcs8(der: &[u8]) -> Result<PublicKey, String> {
         sec1(private.contents, Some(curve))
     } else if algorithm == ED25519.as_bytes() {
         let pair = ring::signature::Ed25519KeyPair::from_pkcs8_maybe_unchecked(der)
-            .map_err(|e| format!("not a valid Ed25519 key ({e})"))?;
+            .map_err(|e| KeyError::Ed25519(e.to_string()))?;
         Ok(PublicKey {
             algorithm: algorithm.to_vec(),
             curve: None,
@@ -104,15 +127,13 @@ fn pkcs8(der: &[u8]) -> Result<PublicKey, String> {
                 .to_vec(),
         })
     } else {
-        Err(format!(
-            "pkiforge cannot read a private key of algorithm {algorithm:02x?}"
-        ))
+        Err(KeyError::Algorithm(algorithm.to_vec()))
     }
 }
 
 /// PKCS#1 RSAPrivateKey: version, n, e, ...; the public key is
 /// RSAPublicKey { n, e }, the two INTEGERs as they are.
-fn rsa(der: &[u8]) -> Result<PublicKey, String> {
+fn rsa(der: &[u8]) -> Result<PublicKey, KeyError> {
     let key = Der::expect(der, 0x30, "RSAPrivateKey")?.contents;
     let version = Der::expect(key, 0x02, "version")?;
     let n = Der::expect(version.rest, 0x02, "modulus")?;
@@ -128,7 +149,7 @@ fn rsa(der: &[u8]) -> Result<PublicKey, String> {
 
 /// SEC 1 ECPrivateKey: version, privateKey, [0] curve, [1] public point.
 /// `curve` is PKCS#8's, when the key came wrapped in one.
-fn sec1(der: &[u8], curve: Option<&[u8]>) -> Result<PublicKey, String> {
+fn sec1(der: &[u8], curve: Option<&[u8]>) -> Result<PublicKey, KeyError> {
     let key = Der::expect(der, 0x30, "ECPrivateKey")?.contents;
     let version = Der::expect(key, 0x02, "version")?;
     let mut rest = Der::expect(version.rest, 0x04, "privateKey")?.rest;
@@ -150,7 +171,7 @@ fn sec1(der: &[u8], curve: Option<&[u8]>) -> Result<PublicKey, String> {
     }
     // A BIT STRING's first byte counts the unused bits: 0 for a point.
     let Some([0, point @ ..]) = point else {
-        return Err("the EC private key does not carry its public key".into());
+        return Err(KeyError::NoPublicKey);
     };
     Ok(PublicKey {
         algorithm: EC.as_bytes().to_vec(),
@@ -168,7 +189,7 @@ struct Der<'a> {
 }
 
 impl<'a> Der<'a> {
-    fn read(input: &'a [u8]) -> Result<Der<'a>, String> {
+    fn read(input: &'a [u8]) -> Result<Der<'a>, KeyError> {
         let (&tag, after) = input.split_first().ok_or_else(|| malformed("truncated"))?;
         let (&first, after) = after.split_first().ok_or_else(|| malformed("truncated"))?;
         let (len, after) = if first < 0x80 {
@@ -195,7 +216,7 @@ impl<'a> Der<'a> {
         })
     }
 
-    fn expect(input: &'a [u8], tag: u8, what: &str) -> Result<Der<'a>, String> {
+    fn expect(input: &'a [u8], tag: u8, what: &str) -> Result<Der<'a>, KeyError> {
         let der = Der::read(input)?;
         if der.tag == tag {
             Ok(der)
@@ -242,18 +263,18 @@ mod tests {
     #[test]
     fn garbage_is_refused_by_name() {
         assert_eq!(
-            public_key_of_pem(b"hello").unwrap_err(),
+            public_key_of_pem(b"hello").unwrap_err().to_string(),
             "the file holds no private key"
         );
         let pem = b"-----BEGIN PRIVATE KEY-----\nMAMCAQ==\n-----END PRIVATE KEY-----\n";
         assert_eq!(
-            public_key_of_pem(pem).unwrap_err(),
+            public_key_of_pem(pem).unwrap_err().to_string(),
             "the private key is not valid DER (truncated)"
         );
         let pem =
             b"-----BEGIN ENCRYPTED PRIVATE KEY-----\nMAA=\n-----END ENCRYPTED PRIVATE KEY-----\n";
         assert_eq!(
-            public_key_of_pem(pem).unwrap_err(),
+            public_key_of_pem(pem).unwrap_err().to_string(),
             "the private key is encrypted"
         );
     }

@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod constraints;
+pub mod error;
 pub mod fixture;
 pub mod keys;
 pub mod names;

@@ -3,17 +3,18 @@
 
 use std::path::Path;
 
+use crate::pki::error::ReadError;
 use crate::pki::names::{ARCHIVE, Files, ISSUER, MANIFEST, Role, TRANSCRIPT};
 
 /// The fixtures of `dir`, from its manifest (none without one).
-pub fn read_fixtures(dir: &Path) -> Result<crate::pki::fixture::Manifest, String> {
+pub fn read_fixtures(dir: &Path) -> Result<crate::pki::fixture::Manifest, ReadError> {
     let path = dir.join(MANIFEST);
     if !path.exists() {
         return Ok(crate::pki::fixture::Manifest::default());
     }
-    let bytes = crate::files::read_regular(&path).map_err(|e| e.to_string())?;
+    let bytes = crate::files::read_regular(&path)?;
     crate::pki::fixture::Manifest::parse(&String::from_utf8_lossy(&bytes))
-        .map_err(|e| format!("{}: {e}; make the PKI again to rewrite it", path.display()))
+        .map_err(|source| ReadError::Manifest { path, source })
 }
 
 /// A PKI directory read back by its file names.
@@ -31,30 +32,27 @@ pub struct Layout {
 /// Reads `dir` back into entities: `ca.crt`, and each other `NAME.crt`
 /// with `NAME.bundle.crt` (a server) or `NAME.pem` (a client); at least
 /// one of them.
-pub fn read(dir: &Path) -> Result<Layout, String> {
+pub fn read(dir: &Path) -> Result<Layout, ReadError> {
     let found = read_entities(dir)?;
     if found.leaves.is_empty() {
-        return Err(format!(
-            "{} has {} but no server or client certificate",
-            dir.display(),
-            found.ca.crt()
-        ));
+        return Err(ReadError::NoLeaves {
+            dir: dir.to_path_buf(),
+            ca: found.ca.crt(),
+        });
     }
     Ok(found)
 }
 
 /// [`read`], also when the CA is all there is.
-pub fn read_entities(dir: &Path) -> Result<Layout, String> {
+pub fn read_entities(dir: &Path) -> Result<Layout, ReadError> {
     let ca = Files::new("ca", Role::Ca);
     if !dir.join(ca.crt()).is_file() {
-        return Err(format!(
-            "{} has no {}; give the directory a run wrote, e.g. pki/localhost",
-            dir.display(),
-            ca.crt()
-        ));
+        return Err(ReadError::NoCa {
+            dir: dir.to_path_buf(),
+            ca: ca.crt(),
+        });
     }
-    let entries =
-        std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+    let entries = std::fs::read_dir(dir).map_err(|e| ReadError::unlistable(dir, e))?;
     let fixtures = read_fixtures(dir)?.fixtures;
     let mut leaves = Vec::new();
     let mut unknown = Vec::new();
@@ -81,10 +79,10 @@ pub fn read_entities(dir: &Path) -> Result<Layout, String> {
     }
     if !unknown.is_empty() {
         unknown.sort();
-        return Err(format!(
-            "cannot tell whether {} belong to a server (NAME.bundle.crt) or a client (NAME.pem); restore the bundle files",
-            unknown.join(", ")
-        ));
+        return Err(ReadError::NoRole {
+            dir: dir.to_path_buf(),
+            files: unknown,
+        });
     }
     leaves.sort_by_key(|l| (l.role != Role::Server, l.name.clone()));
     let intermediate = Files::new(Role::Intermediate.table(), Role::Intermediate);
@@ -102,9 +100,8 @@ pub fn read_entities(dir: &Path) -> Result<Layout, String> {
 
 /// The leaves kept in an archive directory (`archive/SERIAL/`): each
 /// `NAME.crt` with its bundle.
-pub fn read_entities_in(dir: &Path) -> Result<Vec<Files>, String> {
-    let entries =
-        std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+pub fn read_entities_in(dir: &Path) -> Result<Vec<Files>, ReadError> {
+    let entries = std::fs::read_dir(dir).map_err(|e| ReadError::unlistable(dir, e))?;
     let mut out = Vec::new();
     for entry in entries.flatten() {
         let file = entry.file_name().to_string_lossy().into_owned();

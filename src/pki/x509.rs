@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 use x509_parser::prelude::*;
 use x509_parser::public_key::PublicKey;
 
+use crate::pki::error::{Malformed, ReadError};
 use crate::pki::profile::Field;
 use crate::pki::san::{San, SanKind};
 
@@ -29,8 +30,8 @@ fn short_name(oid: &str) -> Option<&'static str> {
 
 /// The subject of a PEM certificate or CSR as `(short name, value)` pairs, in
 /// the order they are written. Unknown attributes appear by dotted OID.
-pub fn read_subject(path: &Path) -> Result<Vec<(String, String)>, String> {
-    subject_of_pem(&read(path)?).map_err(|why| format!("{}: {why}", path.display()))
+pub fn read_subject(path: &Path) -> Result<Vec<(String, String)>, ReadError> {
+    subject_of_pem(&read(path)?).map_err(|why| ReadError::malformed(path, why))
 }
 
 /// `(short name, value)` pairs of a name, in order; unknown attributes by dotted OID.
@@ -50,30 +51,36 @@ pub fn name_pairs(name: &X509Name<'_>) -> Vec<(String, String)> {
 }
 
 /// The subject of a PEM certificate or CSR.
-pub fn subject_of_pem(bytes: &[u8]) -> Result<Vec<(String, String)>, String> {
-    let (_, pem) = parse_x509_pem(bytes).map_err(|e| format!("not a PEM file ({e})"))?;
+pub fn subject_of_pem(bytes: &[u8]) -> Result<Vec<(String, String)>, Malformed> {
+    let (_, pem) = parse_x509_pem(bytes).map_err(|e| Malformed::NotPem(e.to_string()))?;
     match pem.label.as_str() {
         "CERTIFICATE" => subject_of_der(&pem.contents),
         "CERTIFICATE REQUEST" => {
-            let (_, csr) = X509CertificationRequest::from_der(&pem.contents)
-                .map_err(|e| format!("not a valid CSR ({e})"))?;
+            let (_, csr) = X509CertificationRequest::from_der(&pem.contents).map_err(|e| {
+                Malformed::Invalid {
+                    what: "CSR",
+                    why: e.to_string(),
+                }
+            })?;
             Ok(name_pairs(&csr.certification_request_info.subject))
         }
-        other => Err(format!("holds a {other}, not a certificate or CSR")),
+        other => Err(Malformed::WrongKind {
+            label: other.to_string(),
+        }),
     }
 }
 
 /// The subject of a DER certificate.
-pub fn subject_of_der(der: &[u8]) -> Result<Vec<(String, String)>, String> {
+pub fn subject_of_der(der: &[u8]) -> Result<Vec<(String, String)>, Malformed> {
     let cert = parse_certificate(der)?;
     Ok(name_pairs(cert.subject()))
 }
 
 /// The DER of every PEM block in `bytes` with the given label.
-pub fn pem_blocks(bytes: &[u8], label: &str) -> Result<Vec<Vec<u8>>, String> {
+pub fn pem_blocks(bytes: &[u8], label: &str) -> Result<Vec<Vec<u8>>, Malformed> {
     let mut out = Vec::new();
     for pem in Pem::iter_from_buffer(bytes) {
-        let pem = pem.map_err(|e| format!("not a valid PEM file ({e})"))?;
+        let pem = pem.map_err(|e| Malformed::BadPem(e.to_string()))?;
         if pem.label == label {
             out.push(pem.contents);
         }
@@ -81,38 +88,42 @@ pub fn pem_blocks(bytes: &[u8], label: &str) -> Result<Vec<Vec<u8>>, String> {
     Ok(out)
 }
 
-pub fn read(path: &Path) -> Result<Vec<u8>, String> {
-    crate::files::read_regular(path).map_err(|e| e.to_string())
+pub fn read(path: &Path) -> Result<Vec<u8>, ReadError> {
+    Ok(crate::files::read_regular(path)?)
 }
 
 /// The certificates of a PEM file, as DER.
-pub fn read_certificates(path: &Path) -> Result<Vec<Vec<u8>>, String> {
+pub fn read_certificates(path: &Path) -> Result<Vec<Vec<u8>>, ReadError> {
     let ders =
-        pem_blocks(&read(path)?, "CERTIFICATE").map_err(|e| format!("{}: {e}", path.display()))?;
+        pem_blocks(&read(path)?, "CERTIFICATE").map_err(|e| ReadError::malformed(path, e))?;
     for der in &ders {
-        parse_certificate(der).map_err(|e| format!("{}: {e}", path.display()))?;
+        parse_certificate(der).map_err(|e| ReadError::malformed(path, e))?;
     }
     Ok(ders)
 }
 
 /// The one certificate of a PEM file, as DER.
-pub fn read_certificate(path: &Path) -> Result<Vec<u8>, String> {
+pub fn read_certificate(path: &Path) -> Result<Vec<u8>, ReadError> {
     let mut ders = read_certificates(path)?;
+    let path = path.to_path_buf();
     match ders.len() {
         1 => Ok(ders.remove(0)),
-        0 => Err(format!("{} holds no certificate", path.display())),
-        n => Err(format!(
-            "{} holds {n} certificates, not one",
-            path.display()
-        )),
+        0 => Err(ReadError::Empty {
+            path,
+            what: "certificate",
+        }),
+        count => Err(ReadError::NotOne { path, count }),
     }
 }
 
 /// A DER certificate, parsed.
-pub fn parse_certificate(der: &[u8]) -> Result<X509Certificate<'_>, String> {
+pub fn parse_certificate(der: &[u8]) -> Result<X509Certificate<'_>, Malformed> {
     X509Certificate::from_der(der)
         .map(|(_, cert)| cert)
-        .map_err(|e| format!("not a valid certificate ({e})"))
+        .map_err(|e| Malformed::Invalid {
+            what: "certificate",
+            why: e.to_string(),
+        })
 }
 
 pub fn describe(der: &[u8]) -> String {
@@ -123,16 +134,16 @@ pub fn describe(der: &[u8]) -> String {
 }
 
 /// The subjectAltName entries of a certificate, in openssl's syntax.
-pub fn sans_of(der: &[u8]) -> Result<Vec<San>, String> {
+pub fn sans_of(der: &[u8]) -> Result<Vec<San>, Malformed> {
     let cert = parse_certificate(der)?;
     sans_of_cert(&cert)
 }
 
 /// The subjectAltName entries of a parsed certificate.
-pub fn sans_of_cert(cert: &X509Certificate<'_>) -> Result<Vec<San>, String> {
+pub fn sans_of_cert(cert: &X509Certificate<'_>) -> Result<Vec<San>, Malformed> {
     let Some(ext) = cert
         .subject_alternative_name()
-        .map_err(|e| format!("bad subjectAltName ({e})"))?
+        .map_err(|e| Malformed::BadSan(e.to_string()))?
     else {
         return Ok(Vec::new());
     };
@@ -287,9 +298,10 @@ fn key_usage_names(ku: &KeyUsage) -> String {
         .join(", ")
 }
 
-/// Parses one DER certificate.
-pub fn cert_info(der: &[u8], file: &str) -> Result<CertInfo, String> {
-    let cert = parse_certificate(der).map_err(|e| format!("{file}: {e}"))?;
+/// Parses one DER certificate, which `file` holds. Every caller has parsed
+/// it before (reading the file), so what can go wrong is in its extensions.
+pub fn cert_info(der: &[u8], file: &str) -> Result<CertInfo, Malformed> {
+    let cert = parse_certificate(der)?;
     let key = key_info(&cert);
     let Extensions {
         list: extensions,
@@ -429,9 +441,8 @@ pub struct Found {
 /// first, then by file name. A certificate in several files (the bundles) is
 /// listed once, with every file that holds it. A file that is not PEM, or
 /// holds no certificate, is named in `unreadable`, never skipped silently.
-pub fn certificates(dir: &Path) -> Result<Found, String> {
-    let entries =
-        std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+pub fn certificates(dir: &Path) -> Result<Found, ReadError> {
+    let entries = std::fs::read_dir(dir).map_err(|e| ReadError::unlistable(dir, e))?;
     let mut files: Vec<String> = entries
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
@@ -481,10 +492,10 @@ pub fn certificates(dir: &Path) -> Result<Found, String> {
         }
     }
     if out.is_empty() && unreadable.is_empty() {
-        return Err(format!(
-            "{} holds no certificate (*.crt, *.pem)",
-            dir.display()
-        ));
+        return Err(ReadError::Empty {
+            path: dir.to_path_buf(),
+            what: "certificate (*.crt, *.pem)",
+        });
     }
     Ok(Found {
         certs: out,
@@ -553,22 +564,34 @@ pub fn crls(dir: &Path) -> Vec<(String, CrlInfo)> {
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|f| f.ends_with(".crl"))
-        .filter_map(|f| read_crl(&dir.join(&f)).ok().map(|c| (f, c)))
+        .filter_map(|f| crl(&dir.join(&f)).ok().map(|c| (f, c)))
         .collect();
     out.sort_by(|a, b| a.0.cmp(&b.0));
     out
 }
 
-/// Reads a PEM CRL.
+/// Reads a PEM CRL, as words: [`crl`] for check/handshake.rs, which
+/// takes its errors as text.
 pub fn read_crl(path: &Path) -> Result<CrlInfo, String> {
+    crl(path).map_err(|e| e.to_string())
+}
+
+/// Reads a PEM CRL.
+pub fn crl(path: &Path) -> Result<CrlInfo, ReadError> {
     let bytes = read(path)?;
     let der = pem_blocks(&bytes, "X509 CRL")
-        .map_err(|e| format!("{}: {e}", path.display()))?
+        .map_err(|e| ReadError::malformed(path, e))?
         .into_iter()
         .next()
-        .ok_or_else(|| format!("{} holds no CRL (BEGIN X509 CRL)", path.display()))?;
+        .ok_or_else(|| ReadError::Empty {
+            path: path.to_path_buf(),
+            what: "CRL (BEGIN X509 CRL)",
+        })?;
     let (_, crl) = x509_parser::revocation_list::CertificateRevocationList::from_der(&der)
-        .map_err(|e| format!("{}: not a valid CRL ({e})", path.display()))?;
+        .map_err(|e| {
+            let why = e.to_string();
+            ReadError::malformed(path, Malformed::Invalid { what: "CRL", why })
+        })?;
     Ok(CrlInfo {
         issuer: crl.issuer().to_string(),
         this_update: crl.last_update().timestamp(),
@@ -603,7 +626,7 @@ mod tests {
     #[test]
     fn garbage_is_not_a_subject() {
         assert_eq!(
-            subject_of_pem(b"hello").unwrap_err(),
+            subject_of_pem(b"hello").unwrap_err().to_string(),
             "not a PEM file (Parsing Error: MissingHeader)"
         );
     }

@@ -4,6 +4,9 @@
 //! the Kubernetes YAML that pkiforge renders itself (it holds the key, so
 //! its text is never shown).
 
+mod error;
+pub use error::ExportError;
+
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
@@ -91,7 +94,7 @@ pub fn k8s_name(name: &str) -> String {
 }
 
 /// The export's steps, and the checks of what it wrote.
-pub fn plan(src: &Source, opts: &Options) -> Result<Plan, String> {
+pub fn plan(src: &Source, opts: &Options) -> Result<Plan, ExportError> {
     if opts.format != Format::K8s {
         config_path(&opts.out)?;
     }
@@ -172,7 +175,7 @@ fn modern_pkcs12(caps: Capabilities) -> Vec<Arg> {
 
 /// `NAME.keystore.p12` (key and chain, alias NAME), `truststore.p12` (the
 /// root as a trusted certificate entry), `NAME.java.properties`.
-fn java_steps(src: &Source, opts: &Options) -> Result<Vec<Step>, String> {
+fn java_steps(src: &Source, opts: &Options) -> Result<Vec<Step>, ExportError> {
     let name = &src.leaf.name;
     let keystore = format!("{name}.keystore.p12");
     let pass = format!("env:{P12_PASSWORD_VAR}");
@@ -218,7 +221,7 @@ fn java_steps(src: &Source, opts: &Options) -> Result<Vec<Step>, String> {
 
 /// The root as a trusted entry Java lists: `openssl pkcs12 -jdktrust`
 /// where openssl has it, else keytool, else what to install.
-fn truststore(src: &Source, opts: &Options) -> Result<Action, String> {
+fn truststore(src: &Source, opts: &Options) -> Result<Action, ExportError> {
     let pass = format!("env:{P12_PASSWORD_VAR}");
     let root = src.at(&src.root().crt()).display().to_string();
     Ok(if opts.jdktrust {
@@ -256,7 +259,7 @@ fn truststore(src: &Source, opts: &Options) -> Result<Action, String> {
             args: args.iter().map(|a| a.to_string()).collect(),
         }
     } else {
-        return Err("a Java truststore needs `openssl pkcs12 -jdktrust` (OpenSSL 3.2 or later) or a JDK's keytool, and there is neither: install a JDK (Debian: apt-get install default-jdk-headless) or a newer OpenSSL (--openssl PATH)".into());
+        return Err(ExportError::NoTruststoreTool);
     })
 }
 
@@ -352,7 +355,7 @@ fn crl_file(src: &Source) -> Step {
 
 /// `NAME.nginx.conf`, a `server` block requiring client certificates; for a
 /// client, the files curl needs.
-fn nginx_steps(src: &Source, opts: &Options) -> Result<Vec<Step>, String> {
+fn nginx_steps(src: &Source, opts: &Options) -> Result<Vec<Step>, ExportError> {
     let name = &src.leaf.name;
     if src.leaf.role == Role::Client {
         // What curl needs to present it (the command line is printed).
@@ -361,10 +364,9 @@ fn nginx_steps(src: &Source, opts: &Options) -> Result<Vec<Step>, String> {
     // ssl_certificate and _key read `$` as a variable (nginx 1.15.9 and
     // later), even in quotes, and nginx has no escape for it.
     if opts.out.to_string_lossy().contains('$') {
-        return Err(format!(
-            "--out {:?}: holds '$', which nginx reads as a variable in ssl_certificate, with no way to escape it; choose an --out directory without '$'",
-            opts.out.display()
-        ));
+        return Err(ExportError::DollarInOut {
+            out: opts.out.clone(),
+        });
     }
     let chain = format!("{name}.chain.crt");
     let mut steps = server_files(src, &chain);
@@ -389,12 +391,10 @@ fn nginx_steps(src: &Source, opts: &Options) -> Result<Vec<Step>, String> {
 
 /// `NAME.haproxy.pem` (certificate, chain, key) and `NAME.haproxy.cfg`
 /// with the `bind` line.
-fn haproxy_steps(src: &Source, opts: &Options) -> Result<Vec<Step>, String> {
+fn haproxy_steps(src: &Source, opts: &Options) -> Result<Vec<Step>, ExportError> {
     let name = &src.leaf.name;
     if src.leaf.role == Role::Client {
-        return Err(format!(
-            "{name} is a client; HAProxy presents a server's certificate: export a server, or {name} with --format nginx for the curl command"
-        ));
+        return Err(ExportError::ClientForHaproxy { name: name.clone() });
     }
     let pem = format!("{name}.haproxy.pem");
     let mut parts = src.sent_chain();
@@ -432,17 +432,15 @@ fn haproxy_steps(src: &Source, opts: &Options) -> Result<Vec<Step>, String> {
 /// The export directory as the configs name it: UTF-8 without control
 /// characters, which no nginx or HAProxy string (nor a Java properties
 /// line) can hold; refused before anything is written.
-fn config_path(out: &Path) -> Result<&str, String> {
-    let text = out.to_str().ok_or_else(|| {
-        format!(
-            "--out {}: is not UTF-8, so the nginx, HAProxy and Java configs cannot name it; choose an --out directory whose path is UTF-8",
-            out.display()
-        )
+fn config_path(out: &Path) -> Result<&str, ExportError> {
+    let text = out.to_str().ok_or_else(|| ExportError::OutNotUtf8 {
+        out: out.to_path_buf(),
     })?;
-    if let Some(c) = text.chars().find(|c| c.is_control()) {
-        return Err(format!(
-            "--out {text:?}: holds the control character {c:?}, which the nginx, HAProxy and Java configs cannot quote; choose an --out directory without one"
-        ));
+    if let Some(control) = text.chars().find(|c| c.is_control()) {
+        return Err(ExportError::ControlInOut {
+            out: text.to_string(),
+            control,
+        });
     }
     Ok(text)
 }
@@ -495,8 +493,8 @@ struct ConfigMap<'a> {
     data: std::collections::BTreeMap<&'a str, String>,
 }
 
-fn read(dir: &Path, file: &Path) -> Result<Vec<u8>, String> {
-    crate::files::read_regular(&dir.join(file)).map_err(|e| e.to_string())
+fn read(dir: &Path, file: &Path) -> Result<Vec<u8>, crate::files::ReadError> {
+    crate::files::read_regular(&dir.join(file))
 }
 
 fn metadata<'a>(name: &'a str, namespace: &'a str) -> Metadata<'a> {
@@ -507,8 +505,14 @@ fn metadata<'a>(name: &'a str, namespace: &'a str) -> Metadata<'a> {
     }
 }
 
-/// Writes a Kubernetes object into `dir` as YAML (serde_norway).
+/// [`write_object`], its error in words: for run/runner.rs, which takes
+/// it as text.
 pub fn render(dir: &Path, what: &Render, out: &Path) -> Result<(), String> {
+    write_object(dir, what, out).map_err(|e| e.to_string())
+}
+
+/// Writes a Kubernetes object into `dir` as YAML (serde_norway).
+pub fn write_object(dir: &Path, what: &Render, out: &Path) -> Result<(), ExportError> {
     let b64 = |bytes: Vec<u8>| base64::engine::general_purpose::STANDARD.encode(bytes);
     let yaml = match what {
         Render::TlsSecret {
@@ -548,9 +552,11 @@ pub fn render(dir: &Path, what: &Render, out: &Path) -> Result<(), String> {
                 data: [("ca.crt", pem)].into(),
             })
         }
-    }
-    .map_err(|e| e.to_string())?;
-    std::fs::write(dir.join(out), yaml).map_err(|e| format!("cannot write {}: {e}", out.display()))
+    }?;
+    std::fs::write(dir.join(out), yaml).map_err(|source| ExportError::Write {
+        out: out.to_path_buf(),
+        source,
+    })
 }
 
 #[cfg(test)]
@@ -580,7 +586,7 @@ mod tests {
     #[test]
     fn an_out_path_with_a_control_character_is_refused() {
         assert_eq!(
-            config_path(Path::new("/x/a\nb")).unwrap_err(),
+            config_path(Path::new("/x/a\nb")).unwrap_err().to_string(),
             r#"--out "/x/a\nb": holds the control character '\n', which the nginx, HAProxy and Java configs cannot quote; choose an --out directory without one"#
         );
     }

@@ -24,6 +24,9 @@ use crate::plan::step::{Action, Arg, Section, Step};
 use crate::plan::{self, Plan};
 use crate::run::openssl::Capabilities;
 
+mod error;
+pub use error::LifecycleError;
+
 /// How long a CRL is valid when `--days` does not say (openssl's
 /// `default_crl_days`): re-issue it with `pkiforge crl` before then.
 pub const CRL_DAYS: u32 = 30;
@@ -51,9 +54,9 @@ pub struct Pki {
 
 impl Pki {
     /// Reads `dir` by its file names (layout.rs) and parses every certificate.
-    pub fn read(dir: &Path) -> Result<Pki, String> {
+    pub fn read(dir: &Path) -> Result<Pki, LifecycleError> {
         let found = crate::pki::read::read_entities(dir)?;
-        let known = |files: Files| -> Result<Known, String> {
+        let known = |files: Files| -> Result<Known, LifecycleError> {
             let der = x509::read_certificate(&dir.join(files.crt()))?;
             let info = x509::cert_info(&der, &files.crt())?;
             let serial = info.serial.replace(':', "");
@@ -83,17 +86,14 @@ impl Pki {
     }
 
     /// The leaf called `name`, or what to do.
-    pub fn leaf(&self, name: &str) -> Result<&Known, String> {
+    pub fn leaf(&self, name: &str) -> Result<&Known, LifecycleError> {
         self.leaves
             .iter()
             .find(|l| l.files.name == name)
-            .ok_or_else(|| {
-                let names: Vec<&str> = self.leaves.iter().map(|l| l.files.name.as_str()).collect();
-                format!(
-                    "{} has no certificate called {name}; it has {} (and ca)",
-                    self.dir.display(),
-                    names.join(", ")
-                )
+            .ok_or_else(|| LifecycleError::NoSuchLeaf {
+                dir: self.dir.clone(),
+                name: name.to_string(),
+                names: self.leaves.iter().map(|l| l.files.name.clone()).collect(),
             })
     }
 
@@ -130,7 +130,7 @@ impl Pki {
 
 /// The profile entity a certificate was made from, as far as the
 /// certificate tells: its name, key, subject, names and validity.
-pub fn entity_of(known: &Known, days: u32, p12: P12) -> Result<Entity, String> {
+pub fn entity_of(known: &Known, days: u32, p12: P12) -> Result<Entity, LifecycleError> {
     let info = &known.info;
     let key = match &info.key {
         KeyInfo::Rsa(bits) => KeySpec::Rsa(*bits as u32),
@@ -138,19 +138,17 @@ pub fn entity_of(known: &Known, days: u32, p12: P12) -> Result<Entity, String> {
         KeyInfo::Ec(curve) if curve == "P-384" => KeySpec::Ec(Curve::P384),
         KeyInfo::Ed25519 => KeySpec::Ed25519,
         other => {
-            return Err(format!(
-                "{} has a {other} key, which pkiforge does not make",
-                known.files.crt()
-            ));
+            return Err(LifecycleError::ForeignKey {
+                crt: known.files.crt(),
+                key: other.clone(),
+            });
         }
     };
     let mut subject = Vec::new();
     for (name, value) in &info.subject_fields {
-        let field = Field::from_openssl_name(name).ok_or_else(|| {
-            format!(
-                "{}'s subject has {name}, a field pkiforge does not write",
-                known.files.crt()
-            )
+        let field = Field::from_openssl_name(name).ok_or_else(|| LifecycleError::ForeignField {
+            crt: known.files.crt(),
+            field: name.clone(),
         })?;
         subject.push(SubjectValue {
             field,
@@ -209,7 +207,7 @@ pub fn renew_plan(
     prompts: &PromptLayout,
     caps: Capabilities,
     p12_of: P12Kinds,
-) -> Result<Plan, String> {
+) -> Result<Plan, LifecycleError> {
     let mut steps = Vec::new();
     let renews = |k: &Known| req.names.contains(&k.files.name);
     let renew_ca = renews(&pki.ca);
@@ -282,13 +280,13 @@ fn renew_ca_steps(
     ca: &Entity,
     prompts: &PromptLayout,
     caps: Capabilities,
-) -> Result<Vec<Step>, String> {
+) -> Result<Vec<Step>, LifecycleError> {
     let answers = prompts
         .answers_for(ca, false)
         .map_err(|p| problems_text(ca, p))?;
     let strict = is_strict(&pki.ca.info);
     let extensions = if strict {
-        plan::strict_ca_extensions(prompts, caps)?
+        plan::strict_ca_extensions(prompts, caps).map_err(LifecycleError::StrictCa)?
     } else {
         Vec::new()
     };
@@ -306,19 +304,19 @@ fn renew_intermediate_steps(
     known: &Known,
     inter: &Entity,
     ca: &Entity,
-) -> Result<Vec<Step>, String> {
+) -> Result<Vec<Step>, LifecycleError> {
     if !pki.has(&pki.ca.files.key()) {
-        return Err(format!(
-            "{} has no {}: the root signs the intermediate; renew it where the root's key is",
-            pki.dir.display(),
-            pki.ca.files.key()
-        ));
+        return Err(LifecycleError::NoRootKey {
+            dir: pki.dir.clone(),
+            key: pki.ca.files.key(),
+        });
     }
     let text = known
         .info
         .extension("nameConstraints")
         .map_or("", |e| e.2.as_str());
-    let (permitted, excluded) = crate::pki::constraints::from_certificate_text(text)?;
+    let (permitted, excluded) = crate::pki::constraints::from_certificate_text(text)
+        .map_err(LifecycleError::Constraints)?;
     let intermediate = crate::pki::profile::Intermediate {
         entity: inter.clone(),
         permitted,
@@ -335,16 +333,11 @@ fn renew_intermediate_steps(
     Ok(vec![archive_step(pki, known, false), sign])
 }
 
-fn problems_text(entity: &Entity, problems: Vec<crate::error::Problem>) -> String {
-    let lines: Vec<String> = problems
-        .iter()
-        .map(|p| format!("{}: {}", p.field, p.message))
-        .collect();
-    format!(
-        "cannot answer openssl's prompts for {} with its subject as it is: {}",
-        entity.files().crt(),
-        lines.join("; ")
-    )
+fn problems_text(entity: &Entity, problems: Vec<crate::error::Problem>) -> LifecycleError {
+    LifecycleError::Prompts {
+        crt: entity.files().crt(),
+        problems,
+    }
 }
 
 /// `mkdir -p archive/SERIAL && cp …`: the files a certificate replaces or
@@ -509,22 +502,22 @@ pub fn revoke_plan(
     name: &str,
     reason: &str,
     caps: Capabilities,
-) -> Result<Plan, String> {
+) -> Result<Plan, LifecycleError> {
     if name == pki.ca.files.name {
-        return Err(format!(
-            "{name} is the CA, which cannot revoke itself (a CRL is signed by the CA it lists). To replace it, make the PKI again with a new CA: pkiforge run PROFILE --out {} --force, then give every server and client the new {}",
-            pki.dir.display(),
-            pki.ca.files.crt()
-        ));
+        return Err(LifecycleError::RevokeCa {
+            name: name.to_string(),
+            dir: pki.dir.clone(),
+            crt: pki.ca.files.crt(),
+        });
     }
     if pki
         .intermediate
         .as_ref()
         .is_some_and(|i| i.files.name == name)
     {
-        return Err(format!(
-            "{name} is the intermediate CA, which every leaf depends on: make the PKI again with a new one (pkiforge run PROFILE --force)"
-        ));
+        return Err(LifecycleError::RevokeIntermediate {
+            name: name.to_string(),
+        });
     }
     let known = pki.leaf(name)?;
     let ca = &pki.issuer().files;

@@ -1,0 +1,82 @@
+//! What can be wrong with a file pkiforge reads back: the errors of
+//! `read`, `x509`, `keys` and `config`. Each renders as the one line a
+//! user sees; the data stay in the variants for the callers that need them.
+
+use std::path::PathBuf;
+
+/// What is wrong with bytes that should hold a certificate, a CSR or a
+/// CRL, said without the file: the caller names it (or does not).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Malformed {
+    /// The first PEM block could not be found or decoded.
+    #[error("not a PEM file ({0})")]
+    NotPem(String),
+    /// A later PEM block of the file could not be decoded.
+    #[error("not a valid PEM file ({0})")]
+    BadPem(String),
+    /// The DER of a block is not the object its label says.
+    #[error("not a valid {what} ({why})")]
+    Invalid { what: &'static str, why: String },
+    /// A PEM block of a kind other than the one asked for.
+    #[error("holds a {label}, not a certificate or CSR")]
+    WrongKind { label: String },
+    #[error("bad subjectAltName ({0})")]
+    BadSan(String),
+}
+
+/// A file or directory of a PKI that could not be read back, and why.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// Missing, not a regular file, too large, or failing to read.
+    #[error(transparent)]
+    Unreadable(#[from] crate::files::ReadError),
+    /// A directory that could not be listed.
+    #[error("cannot read {}: {source}", path.display())]
+    Unlistable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// Read, but not what it should hold.
+    #[error("{}: {what}", path.display())]
+    Malformed { path: PathBuf, what: Malformed },
+    /// Holds no object of the kind (`what` says which, as the user sees it).
+    #[error("{} holds no {what}", path.display())]
+    Empty { path: PathBuf, what: &'static str },
+    /// Holds several certificates where one belongs.
+    #[error("{} holds {count} certificates, not one", path.display())]
+    NotOne { path: PathBuf, count: usize },
+    /// The fixtures' manifest does not parse.
+    #[error("{}: {source}; make the PKI again to rewrite it", path.display())]
+    Manifest {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    /// A directory without the CA's certificate is not a PKI of pkiforge's.
+    #[error("{} has no {ca}; give the directory a run wrote, e.g. pki/localhost", dir.display())]
+    NoCa { dir: PathBuf, ca: String },
+    /// A PKI of a CA only, where a server or client is needed.
+    #[error("{} has {ca} but no server or client certificate", dir.display())]
+    NoLeaves { dir: PathBuf, ca: String },
+    /// Certificates whose bundle, which tells their role, is gone.
+    #[error(
+        "cannot tell whether {} belong to a server (NAME.bundle.crt) or a client (NAME.pem); restore the bundle files",
+        files.join(", ")
+    )]
+    NoRole { dir: PathBuf, files: Vec<String> },
+}
+
+impl ReadError {
+    pub(crate) fn malformed(path: &std::path::Path, what: Malformed) -> ReadError {
+        ReadError::Malformed {
+            path: path.to_path_buf(),
+            what,
+        }
+    }
+
+    pub(crate) fn unlistable(path: &std::path::Path, source: std::io::Error) -> ReadError {
+        ReadError::Unlistable {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
