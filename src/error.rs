@@ -293,17 +293,14 @@ pub enum Error {
     #[error("{0}")]
     BadInput(String),
 
-    /// A PKI directory or one of its files that cannot be read back.
+    /// A typed error of a lower layer about what the user gave: a PKI
+    /// directory or file that cannot be read back (`pki::error::ReadError`),
+    /// a lifecycle operation the PKI does not allow (`LifecycleError`), an
+    /// export that cannot be made as asked (`ExportError`). Each layer
+    /// converts its own error into this one, so that this module names none
+    /// of them: it sits below every layer.
     #[error(transparent)]
-    Read(#[from] crate::pki::error::ReadError),
-
-    /// A lifecycle operation (renew, revoke) that the PKI does not allow.
-    #[error(transparent)]
-    Lifecycle(#[from] crate::plan::lifecycle::LifecycleError),
-
-    /// An export that cannot be made as asked.
-    #[error(transparent)]
-    Export(#[from] crate::plan::export::ExportError),
+    Input(Box<dyn std::error::Error + Send + Sync>),
 
     #[error("{0}")]
     Usage(String),
@@ -399,9 +396,7 @@ impl Error {
             | Error::Config { .. }
             | Error::WouldClobber { .. }
             | Error::BadInput(_)
-            | Error::Read(_)
-            | Error::Lifecycle(_)
-            | Error::Export(_)
+            | Error::Input(_)
             | Error::Usage(_) => exit::USAGE,
             Error::Interrupted { signal } if *signal == libc::SIGTERM => exit::TERMINATED,
             Error::Interrupted { .. } => exit::INTERRUPTED,

@@ -80,3 +80,10 @@ impl ReadError {
         }
     }
 }
+
+/// A PKI that cannot be read back is a problem with what the user gave.
+impl From<ReadError> for crate::error::Error {
+    fn from(e: ReadError) -> Self {
+        crate::error::Error::Input(Box::new(e))
+    }
+}

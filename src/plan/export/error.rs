@@ -37,3 +37,10 @@ pub enum ExportError {
         source: std::io::Error,
     },
 }
+
+/// An export that cannot be made as asked is a problem with what the user asked.
+impl From<ExportError> for crate::error::Error {
+    fn from(e: ExportError) -> Self {
+        crate::error::Error::Input(Box::new(e))
+    }
+}

@@ -58,3 +58,10 @@ fn problem_lines(problems: &[Problem]) -> String {
         .collect();
     lines.join("; ")
 }
+
+/// An operation the PKI does not allow is a problem with what the user asked.
+impl From<LifecycleError> for crate::error::Error {
+    fn from(e: LifecycleError) -> Self {
+        crate::error::Error::Input(Box::new(e))
+    }
+}
