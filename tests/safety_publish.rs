@@ -220,9 +220,59 @@ fn a_directory_every_user_may_write_in_is_refused_as_an_output_directory() {
     assert_eq!(code, 2);
     assert_eq!(
         stderr,
-        "error: --out shared: every user may write in it (mode 1777), and so replace what pkiforge writes there; name a directory of your own inside it, such as shared/pki\n"
+        "error: --out shared: every user may write in it (mode 1777), and could replace what pkiforge writes there, keys included; name a directory of your own that only you may write in\n"
     );
     assert_eq!(tree(&shared), Vec::<String>::new());
+}
+
+/// Another user who may write in DIR (its owner, or its group) could swap
+/// the private staging directory for their own while the steps run, and so
+/// own the keys openssl writes: such a DIR is refused before anything is
+/// made, and so is one below a directory others may write in.
+#[test]
+fn a_directory_another_user_may_change_is_refused_before_any_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let work = tmp.path();
+    write(&work.join("fast.toml"), FAST);
+    let theirs = work.join("theirs");
+    fs::create_dir(&theirs).unwrap();
+    fs::set_permissions(&theirs, fs::Permissions::from_mode(0o755)).unwrap();
+    std::os::unix::fs::chown(&theirs, Some(65534), Some(65534)).unwrap();
+    let group = work.join("group");
+    fs::create_dir(&group).unwrap();
+    fs::set_permissions(&group, fs::Permissions::from_mode(0o775)).unwrap();
+    let open = work.join("open");
+    fs::create_dir(&open).unwrap();
+    fs::set_permissions(&open, fs::Permissions::from_mode(0o777)).unwrap();
+    let real = fs::canonicalize(work).unwrap();
+    let nobody = fs::read_to_string("/etc/passwd")
+        .unwrap()
+        .lines()
+        .find_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f.get(2) == Some(&"65534")).then(|| format!("user {}", f[0]))
+        })
+        .unwrap_or_else(|| "user 65534".into());
+    for (out, why) in [
+        (
+            "theirs",
+            format!("it belongs to {nobody}, and could replace what pkiforge writes there, keys included; name a directory of your own that only you may write in"),
+        ),
+        (
+            "group",
+            "the members of its group may write in it (mode 0775; `chmod g-w` it if that is not meant), and could replace what pkiforge writes there, keys included; name a directory of your own that only you may write in".into(),
+        ),
+        (
+            "open/pki",
+            format!("{}/open, above it: every user may write in it (mode 0777), so another user could move {}/open/pki away and put their own in its place; name a directory whose parents only you (or root) may change", real.display(), real.display()),
+        ),
+    ] {
+        let before = tree(work);
+        let (_, stderr, code) = run(work, &["run", "fast.toml", "--out", out]);
+        assert_eq!(code, 2, "{stderr}");
+        assert_eq!(stderr, format!("error: --out {out}: {why}\n"));
+        assert_eq!(tree(work), before, "{out}: nothing made, nothing left");
+    }
 }
 
 // 4a. Every file gets its mode whatever the umask.

@@ -21,6 +21,7 @@
 
 mod journal;
 mod lock;
+mod owner;
 mod stale;
 
 use std::fs::{self, File};
@@ -336,17 +337,21 @@ fn prepare(path: &Path) -> Result<Vec<PathBuf>> {
                 "is a file, not a directory; name a directory".into(),
             ));
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return create_dirs(path),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let created = create_dirs(path)?;
+            if let Some(why) = owner::others_may_change(path) {
+                remove_dirs(&created);
+                return Err(unusable(why));
+            }
+            return Ok(created);
+        }
         Err(e) => return Err(Error::io(format!("cannot use {}", path.display()), e)),
     };
-    if meta.mode() & 0o002 != 0 {
-        return Err(unusable(format!(
-            "every user may write in it (mode {:04o}), and so replace what pkiforge writes there; name a directory of your own inside it, such as {}",
-            meta.mode() & 0o7777,
-            path.join("pki").display()
-        )));
+    debug_assert!(meta.is_dir());
+    match owner::others_may_change(path) {
+        Some(why) => Err(unusable(why)),
+        None => Ok(Vec::new()),
     }
-    Ok(Vec::new())
 }
 
 /// Creates `path` and its missing parents, 0755 whatever the umask;
