@@ -528,3 +528,30 @@ fn a_symbolic_link_as_the_lock_file_is_named_as_such() {
         "error: pki/.pkiforge.lock is a symbolic link or not a regular file; pkiforge's lock must be a file of its own. Remove it (rm pki/.pkiforge.lock) and try again\n"
     );
 }
+
+/// A run killed before its publish leaves its staging directory, keys and
+/// all; the next command on DIR removes it, a read-only one too.
+#[test]
+fn a_reader_removes_a_dead_runs_staging_directory_without_a_journal() {
+    let (tmp, dir) = copy();
+    let before = contents(&dir);
+    let pid = dead_pid();
+    let name = format!(".pkiforge-staging-{pid}-x");
+    let staging = staging_dir(&dir, &name);
+    fs::copy(dir.join("ca.key"), staging.join("ca.key")).unwrap();
+    for command in ["status", "verify", "inspect", "lint"] {
+        if !staging.exists() {
+            break;
+        }
+        let (_, stderr, _) = run(tmp.path(), &[command, "pki"]);
+        assert_eq!(
+            stderr.lines().next().unwrap_or_default(),
+            format!(
+                "note: removed pki/{name}, left by pkiforge pid {pid}, which is no longer running"
+            ),
+            "{command}"
+        );
+    }
+    assert!(!staging.exists());
+    assert_eq!(contents(&dir), before);
+}

@@ -209,7 +209,9 @@ impl ReadLock {
         }
         loop {
             let stale = unfinished(dir)?;
-            if stale.iter().any(|s| s.not_ours.is_none()) {
+            // A dead run's staging directory of this user's, journal or not,
+            // is put back and removed first: it may hold copies of keys.
+            if stale.iter().any(|s| s.not_ours.is_none()) || !left_by_the_dead(dir)?.is_empty() {
                 let out = OutDir::lock(dir, progress)?;
                 for line in out.clean_stale()? {
                     progress.say(&format!("note: {line}"));
@@ -294,6 +296,14 @@ fn unfinished(dir: &Path) -> Result<Vec<Found>> {
     Ok(staging_dirs(dir)?
         .into_iter()
         .filter(|f| !f.maker.running() && f.path.join(JOURNAL).symlink_metadata().is_ok())
+        .collect())
+}
+
+/// This user's staging directories in `dir` whose runs no longer run.
+fn left_by_the_dead(dir: &Path) -> Result<Vec<Found>> {
+    Ok(staging_dirs(dir)?
+        .into_iter()
+        .filter(|f| f.not_ours.is_none() && !f.maker.running())
         .collect())
 }
 
