@@ -12,6 +12,7 @@ pub mod files;
 pub mod output;
 pub mod pki;
 pub mod plan;
+pub mod procs;
 pub mod prompt;
 pub mod run;
 pub mod shell;

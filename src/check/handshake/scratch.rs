@@ -29,7 +29,7 @@ impl Scratch {
     /// A new scratch directory in `parent` (the system's temp directory).
     pub fn create_in(parent: &Path) -> Result<Scratch> {
         let me = std::process::id();
-        let start = start_time(me).unwrap_or(0);
+        let start = crate::procs::start_time(me).unwrap_or(0);
         let dir = private_dir(parent, &format!("{PREFIX}{me}-{start}-"))?;
         Ok(Scratch { dir })
     }
@@ -93,31 +93,11 @@ fn is_private_dir(path: &Path) -> bool {
         .is_ok_and(|m| m.file_type().is_dir() && m.uid() == me && m.mode() & 0o7777 == PRIVATE)
 }
 
-/// The start time of process `pid` (clock ticks after boot, field 22 of
-/// `/proc/PID/stat`); `None` when there is no such process, or no /proc.
-fn start_time(pid: u32) -> Option<u64> {
-    let stat = crate::files::read_text(Path::new(&format!("/proc/{pid}/stat"))).ok()?;
-    // The name in parentheses may hold spaces and parentheses: the fields
-    // that count are after the last ") ", the state (field 3) first.
-    let (_, fields) = stat.rsplit_once(") ")?;
-    fields.split_whitespace().nth(22 - 3)?.parse().ok()
-}
-
 /// Whether the process that made a scratch directory still runs: `pid`
-/// runs and started at `start` (0: unknown, then the pid alone counts).
+/// runs, is no zombie, and started at `start` (0: unknown, then the pid
+/// alone counts).
 fn still_running(pid: u32, start: u64) -> bool {
-    match start_time(pid) {
-        Some(now) => start == 0 || now == start,
-        // No /proc entry: ask the kernel whether the pid exists at all.
-        None => {
-            let Ok(pid) = libc::pid_t::try_from(pid) else {
-                return false;
-            };
-            // SAFETY: kill(2) with signal 0 sends nothing; it only checks.
-            let found = unsafe { libc::kill(pid, 0) } == 0;
-            found || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
-        }
-    }
+    crate::procs::running(pid, (start != 0).then_some(start))
 }
 
 /// The pid and start time in a scratch directory's name.
@@ -175,7 +155,7 @@ mod tests {
     #[test]
     fn this_process_runs_and_started_when_proc_says() {
         let me = std::process::id();
-        let start = start_time(me).expect("this process's start time");
+        let start = crate::procs::start_time(me).expect("this process's start time");
         assert!(still_running(me, start));
         assert!(still_running(me, 0));
         // The same pid with another start time: a reused pid, not its maker.
@@ -190,7 +170,10 @@ mod tests {
         let scratch = Scratch::create_in(parent.path()).unwrap();
         let name = scratch.path().file_name().unwrap().to_str().unwrap();
         let me = std::process::id();
-        assert_eq!(maker_of(name), Some((me, start_time(me).unwrap())));
+        assert_eq!(
+            maker_of(name),
+            Some((me, crate::procs::start_time(me).unwrap()))
+        );
         assert_eq!(fs::metadata(scratch.path()).unwrap().mode() & 0o7777, 0o700);
         let case = scratch.case_dir().unwrap();
         assert_eq!(fs::metadata(case.path()).unwrap().mode() & 0o7777, 0o700);

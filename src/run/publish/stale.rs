@@ -10,6 +10,8 @@
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 
+use crate::procs;
+
 /// What a staging directory's name starts with.
 pub const STAGING_PREFIX: &str = ".pkiforge-staging-";
 /// How many hex digits of the boot id a name carries.
@@ -27,7 +29,7 @@ pub struct Maker {
 /// The part of a staging directory's name that names this process.
 pub fn own_tag() -> String {
     let pid = std::process::id() as i32;
-    match (start_time(pid), boot_id()) {
+    match (procs::start_time(pid as u32), boot_id()) {
         (Some(start), Some(boot)) => format!("{pid}-{start}-{boot}"),
         _ => pid.to_string(),
     }
@@ -59,13 +61,9 @@ impl Maker {
                 if boot_id().is_some_and(|now| now != *boot) {
                     return false;
                 }
-                stat(self.pid).is_some_and(|s| s.start == *start && !s.dead)
+                procs::stat(self.pid as u32).is_some_and(|s| s.start == *start && !s.dead)
             }
-            None => match stat(self.pid) {
-                Some(s) => !s.dead,
-                // No /proc: ask the kernel whether the pid exists at all.
-                None => pid_exists(self.pid),
-            },
+            None => procs::running(self.pid as u32, None),
         }
     }
 }
@@ -79,41 +77,11 @@ pub fn is_ours(meta: &fs::Metadata) -> bool {
     meta.file_type().is_dir() && meta.uid() == me && meta.mode() & 0o077 == 0
 }
 
-/// What /proc says of a process: its start time, and whether it has died
-/// (a zombie waiting for its parent).
-struct Stat {
-    start: u64,
-    dead: bool,
-}
-
-fn stat(pid: i32) -> Option<Stat> {
-    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name may hold spaces and parentheses: fields follow the last ')'.
-    let fields: Vec<&str> = text.rsplit_once(')')?.1.split_whitespace().collect();
-    // Field 3 is the state, field 22 the start time (proc(5)).
-    let state = fields.first()?;
-    let start = fields.get(19)?.parse().ok()?;
-    Some(Stat {
-        start,
-        dead: *state == "Z" || *state == "X",
-    })
-}
-
-fn start_time(pid: i32) -> Option<u64> {
-    stat(pid).map(|s| s.start)
-}
-
 /// The first hex digits of this boot's random id.
 fn boot_id() -> Option<String> {
     let text = fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
     let hex: String = text.chars().filter(char::is_ascii_hexdigit).collect();
     (hex.len() >= BOOT_LEN).then(|| hex[..BOOT_LEN].to_string())
-}
-
-fn pid_exists(pid: i32) -> bool {
-    // SAFETY: kill(2) with signal 0 only checks that the process exists.
-    let r = unsafe { libc::kill(pid, 0) };
-    r == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
 }
 
 #[cfg(test)]
