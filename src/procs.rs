@@ -14,7 +14,11 @@ pub struct Stat {
 }
 
 pub fn stat(pid: u32) -> Option<Stat> {
-    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse_stat(&fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+}
+
+/// A `/proc/PID/stat` line read.
+fn parse_stat(text: &str) -> Option<Stat> {
     // The command name may hold spaces and parentheses: fields follow the last ')'.
     let fields: Vec<&str> = text.rsplit_once(')')?.1.split_whitespace().collect();
     // Field 3 is the state, field 22 the start time (proc(5)).
@@ -55,20 +59,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn this_process_runs_and_a_reaped_or_zombie_child_does_not() {
+    fn this_process_runs_and_another_start_time_is_another_process() {
         let me = std::process::id();
         let start = start_time(me).unwrap();
         assert!(running(me, Some(start)));
         assert!(running(me, None));
         assert!(!running(me, Some(start + 1)));
-        let mut child = std::process::Command::new("true").spawn().unwrap();
-        let pid = child.id();
-        // Exited, not reaped: a zombie.
-        while stat(pid).is_some_and(|s| !s.dead) {
-            std::thread::yield_now();
-        }
-        assert!(!running(pid, None));
-        child.wait().unwrap();
-        assert!(!running(pid, None));
+    }
+
+    #[test]
+    fn a_zombie_is_dead_whatever_its_name() {
+        let line = |state: &str| {
+            format!(
+                "4242 (a) b) c) {state} 1 4242 4242 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 98765 0 0"
+            )
+        };
+        let running = parse_stat(&line("S")).unwrap();
+        assert_eq!((running.start, running.dead), (98765, false));
+        let zombie = parse_stat(&line("Z")).unwrap();
+        assert_eq!((zombie.start, zombie.dead), (98765, true));
+        assert!(parse_stat("4242 (cut").is_none());
     }
 }

@@ -112,7 +112,6 @@ const KNOWN: &[&str] = &[
     "name-literal src/run/publish/journal.rs \"publish.journal\"",
     "name-literal src/run/publish/lock.rs \".pkiforge.lock\"",
     "name-literal src/run/publish/stale.rs \".pkiforge-staging-\"",
-    "process src/procs.rs \"Command::new(\"",
 ];
 
 const FN_MAX_LINES: usize = 80;
