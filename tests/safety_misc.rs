@@ -440,3 +440,38 @@ public class Show {
         "{said}"
     );
 }
+
+/// openssl reads OPENSSL_CONF and what it includes as it starts, and would
+/// wait on a FIFO until the timeout: an absolute `.include` of one is
+/// refused before the first openssl starts, as a relative one is.
+#[test]
+fn a_config_that_includes_a_fifo_is_refused_before_openssl_starts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let work = tmp.path();
+    write(&work.join("fast.toml"), FAST);
+    let fifo = work.join("cnf.fifo");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    let conf = work.join("inc.cnf");
+    write(
+        &conf,
+        &format!(
+            ".include {}\n[req]\ndistinguished_name = dn\n[dn]\nCN = Name\n",
+            fifo.display()
+        ),
+    );
+    let out = pkiforge(work)
+        .args(["--timeout", "5", "plan", "fast.toml"])
+        .env("OPENSSL_CONF", &conf)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "error: openssl config {}: cannot read {}: it is a FIFO (named pipe), not a regular file; fix the config, or set OPENSSL_CONF to another\n",
+            conf.display(),
+            fifo.display()
+        )
+    );
+}

@@ -271,6 +271,16 @@ fn config_env() -> Result<Vec<(OsString, OsString)>> {
             message: format!("{why}; set OPENSSL_CONF to an openssl.cnf file"),
         });
     }
+    // Nor is one that includes a FIFO or a device: read it as openssl
+    // will, through the bounded reader, before openssl does.
+    if path.exists()
+        && let Err(e) = crate::pki::config::Config::load(&path)
+    {
+        return Err(Error::Config {
+            path: PathBuf::from(&conf),
+            message: format!("{e}; fix the config, or set OPENSSL_CONF to another"),
+        });
+    }
     Ok(vec![("OPENSSL_CONF".into(), path.into_os_string())])
 }
 
