@@ -435,7 +435,7 @@ fn plan_of_many_clients() {
     let mut openssl = Openssl::locate(None, std::time::Duration::from_secs(300)).unwrap();
     let layout = PromptLayout::read(&mut openssl).unwrap();
     let caps = openssl.capabilities(false).unwrap();
-    let plan = plan::build(&profile, &layout, caps, pkiforge::commands::now()).unwrap();
+    let plan = plan::tutorial::build(&profile, &layout, caps, pkiforge::commands::now()).unwrap();
     let start = Instant::now();
     let edges: usize = graph::dependencies(&plan.steps).iter().map(Vec::len).sum();
     let graph_took = start.elapsed().as_secs_f64();
@@ -524,7 +524,7 @@ fn main() {
     );
 
     // The localhost profile: wall / LB, median over the runs.
-    let plan = plan::build(
+    let plan = plan::tutorial::build(
         &profile::load(&localhost).unwrap(),
         &layout,
         openssl.capabilities(false).unwrap(),
@@ -594,7 +594,7 @@ fn main() {
     }
 
     // Workshop scale: one CA, one server, 32 clients.
-    let wplan = plan::build(
+    let wplan = plan::tutorial::build(
         &profile::load(&workshop).unwrap(),
         &layout,
         openssl.capabilities(false).unwrap(),

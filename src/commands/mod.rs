@@ -21,9 +21,10 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::pki::profile::{self, Profile};
+use crate::plan::Plan;
 use crate::plan::prompts::PromptLayout;
 use crate::plan::step::P12_PASSWORD_VAR;
-use crate::plan::{Plan, build};
+use crate::plan::tutorial::build;
 use crate::run::openssl::Openssl;
 use crate::run::runner::Report;
 

@@ -10,13 +10,13 @@ pub mod lifecycle;
 pub mod prompts;
 pub mod step;
 pub mod transcript;
+pub mod tutorial;
 
 use std::collections::BTreeSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Problem, Problems, Result};
-use crate::pki::fixture::Fixture;
 use crate::pki::names::{Files, is_scratch, is_serial, is_shared};
 use crate::pki::profile::{Curve, Entity, Extensions, Intermediate, KeySpec, P12, Profile, Role};
 use crate::plan::prompts::{Answers, PromptLayout};
@@ -238,66 +238,6 @@ impl fmt::Display for Plan {
         }
         Ok(())
     }
-}
-
-/// Builds the plan for `profile`, answering prompts as `layout` asks them;
-/// `now` (seconds since the epoch) dates the expired and not-yet-valid
-/// fixtures.
-pub fn build(
-    profile: &Profile,
-    layout: &PromptLayout,
-    caps: Capabilities,
-    now: i64,
-) -> Result<Plan> {
-    let answers = Answered::of(profile, layout)?;
-    let strict = profile.extensions == Extensions::Strict;
-    let ca_extensions = if strict {
-        strict_ca_extensions(layout, caps).map_err(|message| Error::Config {
-            path: layout.config.clone(),
-            message,
-        })?
-    } else {
-        Vec::new()
-    };
-    let mut steps = ca_steps(&profile.ca, answers.ca, &ca_extensions, strict);
-    let mut chain = vec![&profile.ca];
-    if let (Some(inter), Some(answers)) = (&profile.intermediate, answers.intermediate) {
-        steps.extend(intermediate_steps(inter, &profile.ca, answers));
-        chain.insert(0, &inter.entity);
-    }
-    let fixtures: Vec<(&Entity, &Fixture)> = profile.fixtures().collect();
-    steps.extend(crate::plan::fixtures::database_steps(
-        &fixtures,
-        &profile.issuer().files(),
-        caps,
-    ));
-    for (leaf, leaf_answers) in profile.leaves().zip(answers.leaves) {
-        match &leaf.fixture {
-            None => steps.extend(leaf_steps(leaf, &chain, leaf_answers, strict, caps)),
-            Some(f) => steps.extend(crate::plan::fixtures::steps(
-                leaf,
-                f.kind,
-                crate::plan::fixtures::FixtureInputs {
-                    chain: &chain,
-                    answers: leaf_answers,
-                    issuer_answers: answers.issuer.clone(),
-                    ca_extensions: &ca_extensions,
-                    strict,
-                    caps,
-                    now,
-                },
-            )),
-        }
-    }
-    steps.extend(crate::plan::fixtures::manifest_step(&fixtures));
-    let checks = checks(&CheckSpec::for_profile(profile), caps);
-    let plan = Plan {
-        steps,
-        checks,
-        removes: Vec::new(),
-    };
-    check_arg_limits(&plan, profile, ArgLimits::of_system())?;
-    Ok(plan)
 }
 
 /// What Linux lets one process be given (execve(2)): each argument at most
@@ -1051,6 +991,7 @@ mod tests {
     use crate::pki::config::Config;
     use crate::pki::profile;
     use crate::plan::step::Expect;
+    use crate::plan::tutorial::build;
     use std::path::Path;
 
     fn layout() -> PromptLayout {
