@@ -128,7 +128,7 @@ picks, and is stopped after 15 seconds at most.")]
     Inspect {
         /// A directory of certificates (*.crt, *.pem)
         dir: PathBuf,
-        /// A JSON array of certificates instead (the schema is in README.md)
+        /// A JSON array of certificates instead (the schema is in docs/json.md)
         #[arg(long)]
         json: bool,
     },
@@ -194,7 +194,7 @@ certificate), or with --deny-warnings when there is any finding.")]
         /// Fail on warnings too
         #[arg(long)]
         deny_warnings: bool,
-        /// A JSON array of findings instead (the schema is in README.md)
+        /// A JSON array of findings instead (the schema is in docs/json.md)
         #[arg(long)]
         json: bool,
     },
@@ -214,7 +214,7 @@ goes stale within them; so it can run from CI or cron.")]
         /// Call a certificate expiring when it has at most this many days left
         #[arg(long, value_name = "DAYS", default_value_t = crate::check::status::DEFAULT_WITHIN)]
         within: i64,
-        /// A JSON array instead (the schema is in README.md)
+        /// A JSON array instead (the schema is in docs/json.md)
         #[arg(long)]
         json: bool,
     },

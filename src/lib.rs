@@ -2,7 +2,7 @@
 //! commands of the tutorial (../shared/tutorial.md).
 //!
 //! Profile (TOML, validated) -> Plan (pure data) -> Runner -> Verify. See
-//! README.md, "Architecture", for what each module owns.
+//! ARCHITECTURE.md for the layers and what each module owns.
 
 pub mod check;
 pub mod cli;

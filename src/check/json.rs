@@ -1,5 +1,5 @@
 //! The JSON that `inspect --json`, `lint --json` and `status --json` print:
-//! one schema for a certificate, shared by all three (README.md, "JSON").
+//! one schema for a certificate, shared by all three (docs/json.md).
 
 use serde::Serialize;
 

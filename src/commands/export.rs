@@ -178,7 +178,7 @@ fn summary(src: &Source, opts: &Options, out: &Path, files: &[PathBuf]) -> Strin
                 "the root CA as a trusted entry, for javax.net.ssl.trustStore".into()
             }
             _ if f.ends_with(".java.properties") => {
-                "the javax.net.ssl system properties (the passwords go in a java @argument file: README.md, Export)"
+                "the javax.net.ssl system properties (the passwords go in a java @argument file: docs/export.md)"
                     .into()
             }
             _ if f.ends_with(".secret.yaml") => format!(

@@ -208,7 +208,7 @@ fn java_steps(src: &Source, opts: &Options) -> Result<Vec<Step>, ExportError> {
     );
     let out = config_path(&opts.out)?;
     let properties = format!(
-        "# javax.net.ssl system properties for {name} (pkiforge export).\n# The passwords are not written here, and belong on no command line (ps shows\n# it to every user): give them to java in an argument file, java @FILE\n# (README.md, \"Export\").\njavax.net.ssl.keyStore={out}/{keystore}\njavax.net.ssl.keyStoreType=PKCS12\njavax.net.ssl.trustStore={out}/truststore.p12\njavax.net.ssl.trustStoreType=PKCS12\n"
+        "# javax.net.ssl system properties for {name} (pkiforge export).\n# The passwords are not written here, and belong on no command line (ps shows\n# it to every user): give them to java in an argument file, java @FILE\n# (docs/export.md).\njavax.net.ssl.keyStore={out}/{keystore}\njavax.net.ssl.keyStoreType=PKCS12\njavax.net.ssl.trustStore={out}/truststore.p12\njavax.net.ssl.trustStoreType=PKCS12\n"
     );
     let props = write(
         src,
