@@ -9,9 +9,9 @@ use crate::pki::fixture::{Entry, Kind};
 use crate::pki::names::{Files, Role};
 use crate::pki::profile::{Entity, P12, Profile};
 use crate::pki::san::{San, SanKind};
+use crate::plan::caps::Capabilities;
 use crate::plan::step::{Action, Arg, Expect, Inspection, Section, Step};
 use crate::plan::step::{P12_PASSWORD_VAR, file_arg};
-use crate::run::openssl::Capabilities;
 
 /// How many of a leaf's names `openssl verify` checks, one process each;
 /// the others are matched in-process.

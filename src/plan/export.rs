@@ -13,10 +13,10 @@ use base64::Engine as _;
 use serde::Serialize;
 
 use crate::pki::names::{Files, Role};
+use crate::plan::caps::Capabilities;
 use crate::plan::step::P12_PASSWORD_VAR;
 use crate::plan::step::{Action, Arg, Expect, Render, Section, Step};
 use crate::plan::{Plan, lits};
-use crate::run::openssl::Capabilities;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {

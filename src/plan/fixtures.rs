@@ -7,10 +7,10 @@ use std::path::PathBuf;
 use crate::pki::fixture::{Entry, Fixture, Kind, Manifest, dates, openssl_time};
 use crate::pki::names::{Files, MANIFEST, Role};
 use crate::pki::profile::Entity;
+use crate::plan::caps::Capabilities;
 use crate::plan::prompts::Answers;
 use crate::plan::step::{Action, Arg, Section, Step};
 use crate::plan::{self, bundle_step, csr_step, genkey, leaf_extensions, sign_step_with};
-use crate::run::openssl::Capabilities;
 
 /// The reason a revoked fixture is revoked for.
 const REVOKE_REASON: &str = "keyCompromise";

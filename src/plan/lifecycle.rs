@@ -18,11 +18,11 @@ use std::path::{Path, PathBuf};
 use crate::pki::names::{self, Files, Role};
 use crate::pki::profile::{Curve, Entity, Field, KeySpec, P12, SubjectValue};
 use crate::pki::x509::{self, CertInfo, KeyInfo};
+use crate::plan::caps::Capabilities;
 use crate::plan::checks::{CheckSpec, LeafSpec};
 use crate::plan::prompts::PromptLayout;
 use crate::plan::step::{Action, Arg, Section, Step};
 use crate::plan::{self, Plan};
-use crate::run::openssl::Capabilities;
 
 mod error;
 pub use error::LifecycleError;

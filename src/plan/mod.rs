@@ -1,6 +1,7 @@
 //! Profile -> Plan: the tutorial's commands as data. All file naming lives
 //! here, and nothing here touches the file system or starts a process.
 
+pub mod caps;
 pub mod checks;
 pub mod export;
 pub mod fixtures;
@@ -19,9 +20,9 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Problem, Problems, Result};
 use crate::pki::names::{Files, is_scratch, is_serial, is_shared};
 use crate::pki::profile::{Curve, Entity, Extensions, Intermediate, KeySpec, P12, Profile, Role};
+use crate::plan::caps::Capabilities;
 use crate::plan::prompts::{Answers, PromptLayout};
 use crate::plan::step::{Action, Arg, Section, Step, SubjectCheck};
-use crate::run::openssl::Capabilities;
 
 /// The variable that carries the PKCS#12 password to openssl (`-passout
 /// env:…`), so that it never appears on a command line or in the transcript.

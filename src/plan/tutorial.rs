@@ -6,6 +6,7 @@
 use crate::error::{Error, Result};
 use crate::pki::fixture::Fixture;
 use crate::pki::profile::{Entity, Extensions, Profile};
+use crate::plan::caps::Capabilities;
 use crate::plan::checks::{CheckSpec, checks};
 use crate::plan::fixtures;
 use crate::plan::prompts::PromptLayout;
@@ -13,7 +14,6 @@ use crate::plan::{
     Answered, ArgLimits, Plan, ca_steps, check_arg_limits, intermediate_steps, leaf_steps,
     strict_ca_extensions,
 };
-use crate::run::openssl::Capabilities;
 
 /// Builds the plan for `profile`, answering prompts as `layout` asks them;
 /// `now` (seconds since the epoch) dates the expired and not-yet-valid
