@@ -34,7 +34,6 @@ const KNOWN: &[&str] = &[
     "layer src/check/handshake.rs -> run::openssl",
     "layer src/check/handshake.rs -> run::progress",
     "layer src/check/handshake.rs -> run::runner",
-    "layer src/plan/lifecycle.rs -> check::verify",
     "layer src/plan/prompts.rs -> run::openssl",
     "layer src/run/runner.rs -> check::verify",
     "name-literal src/check/handshake.rs \"archive\"",

@@ -296,24 +296,8 @@ pub fn spec_of(dir: &Path) -> Result<CheckSpec, ReadError> {
         crl,
         root_key,
         intermediate: found.intermediate.map(|f| f.name),
-        fixtures: fixture_specs(dir, &found.fixtures)?,
+        fixtures: crate::plan::checks::fixture_specs(dir, &found.fixtures)?,
     })
-}
-
-/// The fixtures a manifest lists, with the names their certificates carry.
-pub fn fixture_specs(
-    dir: &Path,
-    entries: &[crate::pki::fixture::Entry],
-) -> Result<Vec<crate::plan::checks::FixtureSpec>, ReadError> {
-    entries
-        .iter()
-        .map(|e| {
-            let crt = e.files().crt();
-            let der = read_certificate(&dir.join(&crt))?;
-            let sans = sans_of(&der).map_err(|why| ReadError::malformed(Path::new(&crt), why))?;
-            Ok(crate::plan::checks::FixtureSpec::of_entry(e, sans))
-        })
-        .collect()
 }
 
 /// What is wrong with a CRL: a lint rule's name and what it says (after

@@ -599,3 +599,20 @@ fn inspection(id: String, heading: &str, inspection: Inspection, inputs: &[&str]
         inputs.iter().map(PathBuf::from).collect(),
     )
 }
+/// The fixtures a manifest lists, with the names their certificates carry.
+pub fn fixture_specs(
+    dir: &std::path::Path,
+    entries: &[crate::pki::fixture::Entry],
+) -> Result<Vec<FixtureSpec>, crate::pki::error::ReadError> {
+    entries
+        .iter()
+        .map(|e| {
+            let crt = e.files().crt();
+            let der = crate::pki::x509::read_certificate(&dir.join(&crt))?;
+            let sans = crate::pki::x509::sans_of(&der).map_err(|why| {
+                crate::pki::error::ReadError::malformed(std::path::Path::new(&crt), why)
+            })?;
+            Ok(FixtureSpec::of_entry(e, sans))
+        })
+        .collect()
+}

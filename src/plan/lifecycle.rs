@@ -66,7 +66,7 @@ impl Pki {
                 serial,
             })
         };
-        let fixtures = crate::check::verify::fixture_specs(dir, &found.fixtures)?;
+        let fixtures = crate::plan::checks::fixture_specs(dir, &found.fixtures)?;
         Ok(Pki {
             dir: dir.to_path_buf(),
             fixtures,
