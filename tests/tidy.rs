@@ -35,7 +35,6 @@ const KNOWN: &[&str] = &[
     "layer src/check/handshake.rs -> run::progress",
     "layer src/check/handshake.rs -> run::runner",
     "layer src/plan/prompts.rs -> run::openssl",
-    "layer src/run/runner.rs -> check::verify",
     "name-literal src/check/handshake.rs \"archive\"",
     "name-literal src/check/handshake.rs \"archive/{serial}/{}\"",
     "name-literal src/check/handshake.rs \"client-chain.crt\"",

@@ -389,6 +389,7 @@ fn make_throwaways(
         p12_password: None,
         pause: false,
         jobs: 1,
+        judge: &crate::check::verify::Verifier,
     };
     let timeout = openssl.timeout.min(CASE_TIMEOUT);
     runner.run_steps_in(steps, scratch.path(), timeout)?;

@@ -551,6 +551,24 @@ fn key_belongs(public: &PublicKey, what: &str, der: &[u8], crt: &Path) -> Result
     }
 }
 
+/// The judge the runner is given: [`after_step`] and [`inspect`].
+pub struct Verifier;
+
+impl crate::plan::step::Judge for Verifier {
+    fn after_step(
+        &self,
+        step: &Step,
+        dir: &Path,
+        stdout: &str,
+    ) -> crate::error::Result<Vec<String>> {
+        after_step(step, dir, stdout)
+    }
+
+    fn inspect(&self, dir: &Path, inspection: &Inspection) -> Result<(), String> {
+        inspect(dir, inspection)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -72,6 +72,7 @@ pub fn export(
         p12_password,
         pause: false,
         jobs: crate::run::runner::default_jobs(),
+        judge: &crate::check::verify::Verifier,
     };
     let run = RunOptions {
         // Files already in OUTDIR are refused before any step runs, unless --force.

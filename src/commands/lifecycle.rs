@@ -127,6 +127,7 @@ fn execute(
         p12_password,
         pause: false,
         jobs: crate::run::runner::default_jobs(),
+        judge: &crate::check::verify::Verifier,
     };
     let transcript = super::transcript(&openssl, prompts.as_ref(), op.dir, false);
     if transcript.append {

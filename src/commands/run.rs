@@ -91,6 +91,7 @@ pub fn run(req: &RunRequest, openssl_flag: Option<&Path>, progress: &Progress) -
         p12_password,
         pause: req.pause,
         jobs: req.jobs,
+        judge: &crate::check::verify::Verifier,
     };
     let opts = RunOptions {
         force: req.force,

@@ -38,6 +38,7 @@ pub fn verify(
         },
         pause: false,
         jobs: runner::default_jobs(),
+        judge: &crate::check::verify::Verifier,
     };
     let outcomes = runner.run_checks(&plan::checks(&spec, caps), dir, timeout)?;
     let mut text = String::new();

@@ -390,6 +390,23 @@ pub fn path_arg(path: &std::path::Path) -> std::ffi::OsString {
     }
 }
 
+/// What judges the files a step left, and runs the checks that need no
+/// openssl: the check layer's verifier (`check::verify::Verifier`), handed
+/// to the runner by the command that runs a plan, so that the runner, a
+/// layer below the checks, never names them.
+pub trait Judge: Sync {
+    /// What `step` left in `dir` (given what it printed), as the lines the
+    /// report shows; an error when it is not what the plan expects.
+    fn after_step(
+        &self,
+        step: &Step,
+        dir: &std::path::Path,
+        stdout: &str,
+    ) -> crate::error::Result<Vec<String>>;
+    /// Runs a check that needs no openssl; what is wrong, if anything.
+    fn inspect(&self, dir: &std::path::Path, inspection: &Inspection) -> Result<(), String>;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

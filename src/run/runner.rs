@@ -12,12 +12,11 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use crate::check::verify;
 use crate::error::{At, Error, Failure, Result, Status};
 use crate::plan::Plan;
 use crate::plan::graph;
 use crate::plan::step::P12_PASSWORD_VAR;
-use crate::plan::step::{Action, Arg, Expect, Step};
+use crate::plan::step::{Action, Arg, Expect, Judge, Step};
 use crate::run::openssl::Openssl;
 use crate::run::progress::Progress;
 use crate::run::publish::OutDir;
@@ -93,6 +92,8 @@ pub struct Runner<'a> {
     pub pause: bool,
     /// How many steps may run at the same time.
     pub jobs: usize,
+    /// What judges each step's outputs and runs the in-process checks.
+    pub judge: &'a dyn Judge,
 }
 
 /// The available cores: the default for `--jobs`.
@@ -238,7 +239,7 @@ struct StepExecutor<'a> {
 }
 
 impl Execute for StepExecutor<'_> {
-    /// Runs the step, makes its keys private, and has verify.rs judge what
+    /// Runs the step, makes its keys private, and has the judge judge what
     /// it left; returns the lines the report shows.
     fn execute(&self, step: &Step, stop: &AtomicBool) -> Result<Vec<String>> {
         let stdout = match &step.action {
@@ -256,10 +257,13 @@ impl Execute for StepExecutor<'_> {
                 String::new()
             }
             Action::Inspect(inspection) => {
-                verify::inspect(self.dir, inspection).map_err(|message| Error::Check {
-                    at: At::new(&step.id, step.to_string()),
-                    message,
-                })?;
+                self.runner
+                    .judge
+                    .inspect(self.dir, inspection)
+                    .map_err(|message| Error::Check {
+                        at: At::new(&step.id, step.to_string()),
+                        message,
+                    })?;
                 String::new()
             }
             Action::Tool { program, args } => self.tool(step, program, args, stop)?,
@@ -288,7 +292,7 @@ impl Execute for StepExecutor<'_> {
                 ));
             }
         }
-        verify::after_step(step, self.dir, &stdout)
+        self.runner.judge.after_step(step, self.dir, &stdout)
     }
 }
 
