@@ -22,7 +22,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use pkiforge::plan::prompts::PromptLayout;
 use pkiforge::run::openssl::Openssl;
 use pkiforge::{pki::profile, plan, plan::graph};
 
@@ -433,7 +432,7 @@ fn plan_of_many_clients() {
     );
     let profile = profile::load(&work.path().join("many.toml")).unwrap();
     let mut openssl = Openssl::locate(None, std::time::Duration::from_secs(300)).unwrap();
-    let layout = PromptLayout::read(&mut openssl).unwrap();
+    let layout = pkiforge::run::prompts::read_layout(&mut openssl).unwrap();
     let caps = openssl.capabilities(false).unwrap();
     let plan = plan::tutorial::build(&profile, &layout, caps, pkiforge::commands::now()).unwrap();
     let start = Instant::now();
@@ -513,7 +512,7 @@ fn main() {
         preload: write_preload(work.path()),
         log: work.path().join("calls.log"),
     };
-    let layout = PromptLayout::read(&mut openssl).unwrap();
+    let layout = pkiforge::run::prompts::read_layout(&mut openssl).unwrap();
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let localhost = repo.join("profiles/localhost.toml");
     let workshop = work.path().join("workshop.toml");

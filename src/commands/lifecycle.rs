@@ -47,7 +47,7 @@ pub fn renew(op: &Operation, renewal: &Renewal) -> Result<String> {
         let renews_ca = renewal.names.contains(&pki.ca.files.name);
         let prompts = if renews_ca || renewal.rekey {
             openssl.require_addext()?;
-            Some(PromptLayout::read(openssl)?)
+            Some(crate::run::prompts::read_layout(openssl)?)
         } else {
             None
         };

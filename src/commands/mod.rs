@@ -131,7 +131,7 @@ pub fn plan_for(profile: &Path, openssl_flag: Option<&Path>, timeout: Duration) 
     let profile = profile::load(profile)?;
     let mut openssl = Openssl::locate(openssl_flag, timeout)?;
     openssl.require_addext()?;
-    let layout = PromptLayout::read(&mut openssl)?;
+    let layout = crate::run::prompts::read_layout(&mut openssl)?;
     let caps = openssl.capabilities_for(profile.has_p12(), profile.has_dated_fixtures())?;
     let plan = build(&profile, &layout, caps, now())?;
     Ok(Planned {

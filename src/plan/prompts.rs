@@ -13,7 +13,6 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Problem, Result};
 use crate::pki::config::Config;
 use crate::pki::profile::{Entity, Field, SubjectValue};
-use crate::run::openssl::Openssl;
 
 /// One question openssl will ask on stdin.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,40 +108,6 @@ const KNOWN_OBJECTS: &[&str] = &[
 ];
 
 impl PromptLayout {
-    /// Reads the layout from the config that `openssl` will use.
-    ///
-    /// Relative `.include` paths resolve from the caller's directory, as
-    /// openssl run here would resolve them; openssl runs in a staging
-    /// directory, so it is told where through `OPENSSL_CONF_INCLUDE`.
-    pub fn read(openssl: &mut Openssl) -> Result<PromptLayout> {
-        let path = openssl.config_path();
-        let config = Config::load(&path).map_err(|message| Error::Config {
-            path: path.clone(),
-            message: format!("{message}\n  openssl req needs its config to ask for the subject; set OPENSSL_CONF to a readable openssl.cnf."),
-        })?;
-        if config.relative_includes {
-            // OpenSSL 3 resolves relative includes from OPENSSL_CONF_INCLUDE
-            // (before relative paths only); 1.1.1 knows no such variable,
-            // and would look in the staging directory.
-            if openssl.major_minor().is_some_and(|v| v < (3, 0)) {
-                return Err(Error::Config {
-                    path,
-                    message: "has a relative .include path, which this OpenSSL resolves from the directory it runs in, and pkiforge runs it in a staging directory; make the path absolute".into(),
-                });
-            }
-            openssl.resolve_includes_from_here()?;
-        }
-        // Asked at most once, and only for a name outside the built-in list.
-        let known: std::cell::RefCell<Option<KnownObjects>> = Default::default();
-        let openssl = &*openssl;
-        PromptLayout::from_config(&path, &config, |name| {
-            known
-                .borrow_mut()
-                .get_or_insert_with(|| KnownObjects::ask(openssl, &config))
-                .knows(openssl, name)
-        })
-    }
-
     /// Builds the layout from a parsed config; `knows` says whether openssl
     /// recognises an object name outside pkiforge's built-in list.
     pub fn from_config(
@@ -386,52 +351,6 @@ fn prompts_of(
     out
 }
 
-/// The object names an openssl knows (those OBJ_txt2nid finds): short
-/// and long names and dotted OIDs of its table, with the objects the
-/// config adds.
-#[derive(Debug, Default)]
-pub struct KnownObjects {
-    /// From one `openssl list -objects` (OpenSSL 3.0 and later), which also
-    /// lists what the config's `openssl_conf` modules add.
-    table: Option<std::collections::HashSet<String>>,
-    /// Added by the config's `oid_section`, as `req` adds them.
-    added: std::collections::HashSet<String>,
-    /// Answers of `asn1parse`, one per name, where there is no table.
-    asked: std::collections::HashMap<String, bool>,
-}
-
-impl KnownObjects {
-    /// One `openssl list -objects`, where the openssl has it; else an empty
-    /// table, and each name is asked on its own (`knows`).
-    pub fn ask(openssl: &Openssl, config: &Config) -> KnownObjects {
-        let listing = openssl
-            .major_minor()
-            .is_some_and(|v| v >= (3, 0))
-            .then(|| openssl.ask(&["list", "-objects"]).ok())
-            .flatten()
-            .filter(|done| done.status.success())
-            .map(|done| String::from_utf8_lossy(&done.stdout).into_owned());
-        KnownObjects {
-            table: listing.as_deref().map(parse_object_list),
-            added: added_objects(config),
-            asked: Default::default(),
-        }
-    }
-
-    pub fn knows(&mut self, openssl: &Openssl, name: &str) -> bool {
-        if self.added.contains(name) {
-            return true;
-        }
-        if let Some(table) = &self.table {
-            return table.contains(name);
-        }
-        *self
-            .asked
-            .entry(name.to_string())
-            .or_insert_with(|| knows_object(openssl, name))
-    }
-}
-
 /// The names and OIDs in `openssl list -objects` (apps/list.c): lines
 /// `SN = OID`, `SN = LN, OID`, and `# None-OID object: SN, LN`.
 pub fn parse_object_list(text: &str) -> std::collections::HashSet<String> {
@@ -454,7 +373,7 @@ pub fn parse_object_list(text: &str) -> std::collections::HashSet<String> {
 
 /// The objects `req` adds from the config's `oid_section` (apps' add_oid_section:
 /// `name = OID`, the name both short and long).
-fn added_objects(config: &Config) -> std::collections::HashSet<String> {
+pub fn added_objects(config: &Config) -> std::collections::HashSet<String> {
     let Some(section) = config.get("default", "oid_section") else {
         return Default::default();
     };
@@ -464,19 +383,6 @@ fn added_objects(config: &Config) -> std::collections::HashSet<String> {
         .iter()
         .flat_map(|(name, oid)| [name.clone(), oid.trim().to_string()])
         .collect()
-}
-
-/// Asks openssl whether it knows an object name (as OBJ_txt2obj resolves
-/// it), for an openssl without `list -objects`.
-fn knows_object(openssl: &Openssl, name: &str) -> bool {
-    // A numeric OID resolves even when openssl has no name for it; only
-    // names are worth asking about.
-    if name.is_empty() || name.chars().all(|c| c.is_ascii_digit() || c == '.') {
-        return false;
-    }
-    openssl
-        .ask(&["asn1parse", "-genstr", &format!("OID:{name}")])
-        .is_ok_and(|done| done.status.success())
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 pub mod exec;
 pub mod openssl;
 pub mod progress;
+pub mod prompts;
 pub mod publish;
 pub mod runner;
 pub mod schedule;
