@@ -571,7 +571,7 @@ fn revoked_clients(dir: &Path, trust: &Trust) -> Result<Vec<Party>> {
     let Some(crl) = &trust.crl else {
         return Ok(Vec::new());
     };
-    let revoked = crate::pki::x509::read_crl(crl)
+    let revoked = crate::pki::crl::read_crl(crl)
         .map_err(Error::BadInput)?
         .revoked;
     let Ok(entries) = std::fs::read_dir(dir.join("archive")) else {

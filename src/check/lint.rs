@@ -213,7 +213,7 @@ fn bundle_rules(certs: &[CertInfo], bundles: &[(String, Vec<usize>)]) -> Vec<Fin
 
 /// The findings for the CRLs of a PKI (`(file, what it says)`), at `now`:
 /// a stale CRL makes servers that check it refuse every client.
-pub fn lint_crls(crls: &[(String, crate::pki::x509::CrlInfo)], now: i64) -> Vec<Finding> {
+pub fn lint_crls(crls: &[(String, crate::pki::crl::CrlInfo)], now: i64) -> Vec<Finding> {
     let mut out = Vec::new();
     for (file, crl) in crls {
         let Some(next) = crl.next_update else {
@@ -278,7 +278,7 @@ pub fn crl_findings(dir: &std::path::Path, now: i64) -> Vec<Finding> {
                 fix: crate::check::verify::CRL_FIX.into(),
             }),
             None => {
-                if let Ok(info) = crate::pki::x509::read_crl(&dir.join(&file)) {
+                if let Ok(info) = crate::pki::crl::read_crl(&dir.join(&file)) {
                     readable.push((file, info));
                 }
             }

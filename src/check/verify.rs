@@ -9,7 +9,7 @@ use crate::pki::error::{Malformed, ReadError};
 use crate::pki::fixture::Kind;
 use crate::pki::keys::{self, KeyError, PublicKey};
 use crate::pki::san::{San, covers};
-use crate::plan::checks::{CheckSpec, LeafSpec};
+use crate::plan::spec::{CheckSpec, LeafSpec};
 use crate::plan::step::{Expect, Inspection, Step, same_fields, show_fields};
 use x509_parser::prelude::FromDer;
 
@@ -296,7 +296,7 @@ pub fn spec_of(dir: &Path) -> Result<CheckSpec, ReadError> {
         crl,
         root_key,
         intermediate: found.intermediate.map(|f| f.name),
-        fixtures: crate::plan::checks::fixture_specs(dir, &found.fixtures)?,
+        fixtures: crate::plan::spec::fixture_specs(dir, &found.fixtures)?,
     })
 }
 

@@ -85,7 +85,7 @@ fn page(dir: &Path) -> Result<(String, Vec<String>)> {
     }
     let now = super::now();
     let (findings, manifest) = crate::check::lint::findings(dir, &found, now)?;
-    let revoked: Vec<String> = x509::crls(dir)
+    let revoked: Vec<String> = crate::pki::crl::crls(dir)
         .into_iter()
         .flat_map(|(_, crl)| crl.revoked)
         .collect();

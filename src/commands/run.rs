@@ -182,7 +182,7 @@ fn add_only(
     if profile.intermediate.is_some() && !req.out.join(profile.ca.files().key()).exists() {
         // The root stays offline: the intermediate in DIR signs, and no
         // check asks for the root's key.
-        let mut spec = crate::plan::checks::CheckSpec::for_profile(profile);
+        let mut spec = crate::plan::spec::CheckSpec::for_profile(profile);
         spec.root_key = false;
         plan.checks = crate::plan::checks::checks(&spec, openssl.capabilities(profile.has_p12())?);
     }

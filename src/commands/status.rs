@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::check::json;
 use crate::check::status::state_of;
 use crate::error::{Error, Result};
-use crate::pki::x509::{self, CertInfo};
+use crate::pki::x509::CertInfo;
 use crate::plan::lifecycle::Pki;
 use crate::run::progress::Progress;
 use crate::run::publish::ReadLock;
@@ -46,7 +46,7 @@ pub fn status(dir: &Path, within: i64, as_json: bool, progress: &Progress) -> Re
     let now = super::now();
     let crl_path = dir.join(pki.issuer().files.crl());
     let crl = if crl_path.is_file() {
-        Some(x509::crl(&crl_path)?)
+        Some(crate::pki::crl::crl(&crl_path)?)
     } else {
         None
     };

@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod constraints;
+pub mod crl;
 pub mod error;
 pub mod fixture;
 pub mod keys;

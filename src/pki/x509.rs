@@ -545,64 +545,6 @@ fn name_constraints(nc: &x509_parser::extensions::NameConstraints<'_>) -> String
     parts.join("; ")
 }
 
-/// What a certificate revocation list says.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CrlInfo {
-    pub issuer: String,
-    pub this_update: i64,
-    pub next_update: Option<i64>,
-    /// The revoked serials, in hex without colons.
-    pub revoked: Vec<String>,
-}
-
-/// The CRLs of a directory (`*.crl`), by file name; unreadable ones left out.
-pub fn crls(dir: &Path) -> Vec<(String, CrlInfo)> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut out: Vec<(String, CrlInfo)> = entries
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|f| f.ends_with(".crl"))
-        .filter_map(|f| crl(&dir.join(&f)).ok().map(|c| (f, c)))
-        .collect();
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    out
-}
-
-/// Reads a PEM CRL, as words: [`crl`] for check/handshake.rs, which
-/// takes its errors as text.
-pub fn read_crl(path: &Path) -> Result<CrlInfo, String> {
-    crl(path).map_err(|e| e.to_string())
-}
-
-/// Reads a PEM CRL.
-pub fn crl(path: &Path) -> Result<CrlInfo, ReadError> {
-    let bytes = read(path)?;
-    let der = pem_blocks(&bytes, "X509 CRL")
-        .map_err(|e| ReadError::malformed(path, e))?
-        .into_iter()
-        .next()
-        .ok_or_else(|| ReadError::Empty {
-            path: path.to_path_buf(),
-            what: "CRL (BEGIN X509 CRL)",
-        })?;
-    let (_, crl) = x509_parser::revocation_list::CertificateRevocationList::from_der(&der)
-        .map_err(|e| {
-            let why = e.to_string();
-            ReadError::malformed(path, Malformed::Invalid { what: "CRL", why })
-        })?;
-    Ok(CrlInfo {
-        issuer: crl.issuer().to_string(),
-        this_update: crl.last_update().timestamp(),
-        next_update: crl.next_update().map(|t| t.timestamp()),
-        revoked: crl
-            .iter_revoked_certificates()
-            .map(|r| serial_hex(r.raw_serial()).replace(':', ""))
-            .collect(),
-    })
-}
-
 /// A serial number in hex as openssl prints it: without the zero byte DER
 /// puts before a number whose top bit is set (which keeps it positive).
 pub fn serial_hex(raw: &[u8]) -> String {

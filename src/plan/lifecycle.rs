@@ -19,8 +19,8 @@ use crate::pki::names::{self, Files, Role};
 use crate::pki::profile::{Curve, Entity, Field, KeySpec, P12, SubjectValue};
 use crate::pki::x509::{self, CertInfo, KeyInfo};
 use crate::plan::caps::Capabilities;
-use crate::plan::checks::{CheckSpec, LeafSpec};
 use crate::plan::prompts::PromptLayout;
+use crate::plan::spec::{CheckSpec, LeafSpec};
 use crate::plan::step::{Action, Arg, Section, Step};
 use crate::plan::{self, Plan};
 
@@ -49,7 +49,7 @@ pub struct Pki {
     pub intermediate: Option<Known>,
     pub leaves: Vec<Known>,
     /// The negative-test fixtures, with the names their certificates carry.
-    pub fixtures: Vec<crate::plan::checks::FixtureSpec>,
+    pub fixtures: Vec<crate::plan::spec::FixtureSpec>,
 }
 
 impl Pki {
@@ -66,7 +66,7 @@ impl Pki {
                 serial,
             })
         };
-        let fixtures = crate::plan::checks::fixture_specs(dir, &found.fixtures)?;
+        let fixtures = crate::plan::spec::fixture_specs(dir, &found.fixtures)?;
         Ok(Pki {
             dir: dir.to_path_buf(),
             fixtures,

@@ -9,6 +9,7 @@ pub mod graph;
 pub mod handshake;
 pub mod lifecycle;
 pub mod prompts;
+pub mod spec;
 pub mod step;
 pub mod transcript;
 pub mod tutorial;
@@ -26,7 +27,8 @@ use crate::plan::step::{Action, Arg, Section, Step, SubjectCheck};
 
 /// The variable that carries the PKCS#12 password to openssl (`-passout
 /// env:…`), so that it never appears on a command line or in the transcript.
-pub use crate::plan::checks::{CheckSpec, LeafSpec, checks};
+pub use crate::plan::checks::checks;
+pub use crate::plan::spec::{CheckSpec, LeafSpec};
 pub use crate::plan::step::P12_PASSWORD_VAR;
 
 pub use crate::pki::profile::days::{STRICT_CA as STRICT_CA_DAYS, STRICT_LEAF as STRICT_LEAF_DAYS};

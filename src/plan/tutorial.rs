@@ -7,9 +7,10 @@ use crate::error::{Error, Result};
 use crate::pki::fixture::Fixture;
 use crate::pki::profile::{Entity, Extensions, Profile};
 use crate::plan::caps::Capabilities;
-use crate::plan::checks::{CheckSpec, checks};
+use crate::plan::checks::checks;
 use crate::plan::fixtures;
 use crate::plan::prompts::PromptLayout;
+use crate::plan::spec::CheckSpec;
 use crate::plan::{
     Answered, ArgLimits, Plan, ca_steps, check_arg_limits, intermediate_steps, leaf_steps,
     strict_ca_extensions,
