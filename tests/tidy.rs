@@ -27,7 +27,6 @@ const KNOWN: &[&str] = &[
     "file-length src/check/handshake.rs",
     "file-length src/pki/profile.rs",
     "file-length src/plan/mod.rs",
-    "file-length src/run/publish.rs",
     "name-literal src/check/handshake.rs \"archive\"",
     "name-literal src/check/handshake.rs \"archive/{serial}/{}\"",
     "name-literal src/check/handshake.rs \"client-chain.crt\"",

@@ -19,33 +19,35 @@
 //! - Only a staging directory of this user, private, with pkiforge's name
 //!   and whose maker no longer runs (stale.rs) is ever recovered or removed.
 
+mod fsops;
 mod journal;
 mod lock;
 mod owner;
+mod rollback;
 mod stale;
 
 use std::fs::{self, File};
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::run::progress::Progress;
+use crate::run::publish::fsops::{
+    Fs, ORIGINALS, PRIVATE_DIR_MODE, RealFs, make_staging_parents, remove_tree,
+};
+use crate::run::publish::rollback::{recover, roll_back};
 use journal::{Entry, Identity, JOURNAL};
 use lock::Kind;
+use stale::{left_by_the_dead, staging_dirs, unfinished, unfinished_error};
 
 pub use lock::LOCK_FILE;
 pub use stale::STAGING_PREFIX;
 
-/// Where the originals wait, inside the staging directory.
-const ORIGINALS: &str = ".originals";
 /// The mode of every file pkiforge publishes that holds no secret.
 pub const PUBLIC_MODE: u32 = 0o644;
 /// The mode of a file that holds a private key or a secret.
 pub const SECRET_MODE: u32 = crate::pki::names::KEY_MODE;
-/// The mode of a directory pkiforge makes inside DIR (`archive/SERIAL`: it
-/// holds keys).
-const PRIVATE_DIR_MODE: u32 = 0o700;
 /// The mode of an output directory pkiforge makes, and of its parents.
 const OUT_DIR_MODE: u32 = 0o755;
 
@@ -253,73 +255,6 @@ impl Drop for ReadLock {
     }
 }
 
-/// A staging directory found in DIR.
-struct Found {
-    path: PathBuf,
-    maker: stale::Maker,
-    /// Why this user may not touch it, if it may not.
-    not_ours: Option<String>,
-}
-
-/// Every staging directory in `dir`.
-fn staging_dirs(dir: &Path) -> Result<Vec<Found>> {
-    let entries =
-        fs::read_dir(dir).map_err(|e| Error::io(format!("cannot read {}", dir.display()), e))?;
-    let mut found = Vec::new();
-    for entry in entries.flatten() {
-        let Some(maker) = stale::maker(&entry.file_name().to_string_lossy()) else {
-            continue;
-        };
-        let Ok(meta) = fs::symlink_metadata(entry.path()) else {
-            continue;
-        };
-        let not_ours = (!stale::is_ours(&meta)).then(|| {
-            format!(
-                "pkiforge makes its staging directories private to the user it runs as, and this one is {} owned by uid {} with mode {:04o}",
-                if meta.file_type().is_dir() { "a directory" } else { "not a directory," },
-                meta.uid(),
-                meta.mode() & 0o7777
-            )
-        });
-        found.push(Found {
-            path: entry.path(),
-            maker,
-            not_ours,
-        });
-    }
-    Ok(found)
-}
-
-/// The staging directories in `dir` that a run which no longer runs left
-/// with a journal: a publish it did not finish.
-fn unfinished(dir: &Path) -> Result<Vec<Found>> {
-    Ok(staging_dirs(dir)?
-        .into_iter()
-        .filter(|f| !f.maker.running() && f.path.join(JOURNAL).symlink_metadata().is_ok())
-        .collect())
-}
-
-/// This user's staging directories in `dir` whose runs no longer run.
-fn left_by_the_dead(dir: &Path) -> Result<Vec<Found>> {
-    Ok(staging_dirs(dir)?
-        .into_iter()
-        .filter(|f| f.not_ours.is_none() && !f.maker.running())
-        .collect())
-}
-
-/// What a reader is told of a publish that a killed run left part way and
-/// that this user cannot put back: another user's.
-fn unfinished_error(dir: &Path, found: &Found) -> Error {
-    Error::BadInput(format!(
-        "{} holds a publish that pkiforge pid {} did not finish (it stopped while moving files into place), so its files may not belong together; {}: run a pkiforge command on {} as that user (pkiforge status {}), which puts the old files back first",
-        dir.display(),
-        found.maker.pid,
-        found.not_ours.as_deref().unwrap_or("it is another user's"),
-        dir.display(),
-        dir.display()
-    ))
-}
-
 /// Checks the output path and creates it and its parents if missing;
 /// returns the directories created, deepest first. A directory every user
 /// may write in is refused: any of them could swap the files of a PKI.
@@ -458,42 +393,6 @@ fn write_beside(target: &Path, parent: &Path, bytes: &[u8], replace: bool) -> Re
         )),
         _ => cannot(e.error),
     })
-}
-
-/// Every change a publish or a recovery makes to the filesystem, behind a
-/// seam so that the tests can fail, or "kill", any one of them.
-pub trait Fs {
-    fn rename(&self, from: &Path, to: &Path) -> std::io::Result<()>;
-    /// Creates a directory with exactly `mode`.
-    fn mkdir(&self, dir: &Path, mode: u32) -> std::io::Result<()>;
-    fn chmod(&self, path: &Path, mode: u32) -> std::io::Result<()>;
-    fn remove_file(&self, path: &Path) -> std::io::Result<()>;
-    fn remove_dir(&self, dir: &Path) -> std::io::Result<()>;
-    fn write_journal(&self, staging: &Path, entries: &[Entry]) -> std::io::Result<()>;
-}
-
-pub struct RealFs;
-
-impl Fs for RealFs {
-    fn rename(&self, from: &Path, to: &Path) -> std::io::Result<()> {
-        fs::rename(from, to)
-    }
-    fn mkdir(&self, dir: &Path, mode: u32) -> std::io::Result<()> {
-        fs::DirBuilder::new().mode(mode).create(dir)?;
-        fs::set_permissions(dir, fs::Permissions::from_mode(mode))
-    }
-    fn chmod(&self, path: &Path, mode: u32) -> std::io::Result<()> {
-        fs::set_permissions(path, fs::Permissions::from_mode(mode))
-    }
-    fn remove_file(&self, path: &Path) -> std::io::Result<()> {
-        fs::remove_file(path)
-    }
-    fn remove_dir(&self, dir: &Path) -> std::io::Result<()> {
-        fs::remove_dir(dir)
-    }
-    fn write_journal(&self, staging: &Path, entries: &[Entry]) -> std::io::Result<()> {
-        journal::write(staging, entries)
-    }
 }
 
 /// Moves each of `files` from `staging` into `out` (the original, if any,
@@ -672,183 +571,6 @@ fn move_aside(staging: &Path, out: &Path, f: &Path, fs_ops: &impl Fs) -> Result<
     make_staging_parents(staging, &aside, fs_ops)
         .and_then(|_| fs_ops.rename(&target, &aside))
         .map_err(|e| Error::io(format!("cannot move aside {}", target.display()), e))
-}
-
-/// Creates the directories above `path`, inside `staging`.
-fn make_staging_parents(staging: &Path, path: &Path, fs_ops: &impl Fs) -> std::io::Result<()> {
-    let Some(parent) = path.parent() else {
-        return Ok(());
-    };
-    let mut missing = Vec::new();
-    let mut dir = parent;
-    while dir != staging && fs::symlink_metadata(dir).is_err() {
-        missing.push(dir);
-        dir = dir.parent().unwrap_or(staging);
-    }
-    for d in missing.into_iter().rev() {
-        fs_ops.mkdir(d, PRIVATE_DIR_MODE)?;
-    }
-    Ok(())
-}
-
-/// What a rollback did.
-#[derive(Debug, Default, PartialEq, Eq)]
-struct Undone {
-    /// Originals put back.
-    restored: usize,
-    /// New files taken out of DIR.
-    taken_out: usize,
-    /// Whether there was a journal to undo.
-    journal: bool,
-}
-
-impl Undone {
-    fn said(&self) -> &'static str {
-        match self {
-            Undone { journal: false, .. } => "",
-            Undone {
-                restored: 0,
-                taken_out: 0,
-                ..
-            } => " (it had stopped while publishing, and nothing here needed putting back)",
-            _ => " (it had stopped while publishing: the files it replaced are back)",
-        }
-    }
-}
-
-/// Puts `out` back as it was before the publish `entries` describe, from
-/// what the filesystem shows: a new file is taken out only if it is, by its
-/// identity, the one the publish moved in; an original waiting in
-/// `.originals` goes back only where nothing else is. Repeating it changes
-/// nothing more, so a kill part way is recovered by running it again.
-fn roll_back(
-    staging: &Path,
-    out: &Path,
-    entries: &[Entry],
-    fs_ops: &impl Fs,
-) -> std::io::Result<Undone> {
-    let mut undone = Undone {
-        journal: true,
-        ..Undone::default()
-    };
-    let mut first_error = None;
-    for entry in entries.iter().rev() {
-        let done = match entry {
-            Entry::MadeDir { dir } => {
-                remove_made_dir(out, dir, fs_ops);
-                Ok(())
-            }
-            Entry::Put { file, new, .. } => take_out(staging, out, file, *new, fs_ops)
-                .map(|took| undone.taken_out += usize::from(took))
-                .and_then(|_| put_back(staging, out, file, fs_ops))
-                .map(|back| undone.restored += usize::from(back)),
-            Entry::Remove { file, .. } => put_back(staging, out, file, fs_ops)
-                .map(|back| undone.restored += usize::from(back)),
-        };
-        if let Err(e) = done {
-            first_error.get_or_insert(e);
-        }
-    }
-    first_error.map_or(Ok(undone), Err)
-}
-
-/// Moves `out/file` back into staging if it is the new file `new`.
-fn take_out(
-    staging: &Path,
-    out: &Path,
-    file: &Path,
-    new: Option<Identity>,
-    fs_ops: &impl Fs,
-) -> std::io::Result<bool> {
-    let target = out.join(file);
-    let Some(new) = new else {
-        return Ok(false);
-    };
-    if Identity::at(&target) != Some(new) || !stays_inside(out, file) {
-        return Ok(false);
-    }
-    let staged = staging.join(file);
-    make_staging_parents(staging, &staged, fs_ops)?;
-    fs_ops.rename(&target, &staged)?;
-    Ok(true)
-}
-
-/// Moves the original of `file`, if it waits in `.originals`, back to
-/// `out/file`; an error if something else is there now.
-fn put_back(staging: &Path, out: &Path, file: &Path, fs_ops: &impl Fs) -> std::io::Result<bool> {
-    let original = staging.join(ORIGINALS).join(file);
-    if fs::symlink_metadata(&original).is_err() {
-        return Ok(false);
-    }
-    let target = out.join(file);
-    if fs::symlink_metadata(&target).is_ok() || !stays_inside(out, file) {
-        return Err(std::io::Error::other(format!(
-            "{} is in the way of the original it replaced, which is {}",
-            target.display(),
-            original.display()
-        )));
-    }
-    fs_ops.rename(&original, &target)?;
-    Ok(true)
-}
-
-/// Removes `out/dir`, which the publish made, if it is empty.
-fn remove_made_dir(out: &Path, dir: &Path, fs_ops: &impl Fs) {
-    let path = out.join(dir);
-    let real_dir = fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir());
-    if real_dir && stays_inside(out, dir) {
-        let _ = fs_ops.remove_dir(&path);
-    }
-}
-
-/// Whether every directory above `out/file` that exists is a real
-/// directory, so that the path cannot lead out of `out`.
-fn stays_inside(out: &Path, file: &Path) -> bool {
-    let mut dir = out.to_path_buf();
-    for part in file.parent().into_iter().flat_map(Path::components) {
-        dir.push(part);
-        match fs::symlink_metadata(&dir) {
-            Ok(m) if m.is_dir() => {}
-            Ok(_) => return false,
-            Err(_) => return true,
-        }
-    }
-    true
-}
-
-/// Recovers the staging directory `staging` of `out`: undoes the publish
-/// its journal describes, if any, and removes it, the journal last. `Err`
-/// (and the directory kept) when something could not be put back.
-fn recover(staging: &Path, out: &Path, fs_ops: &impl Fs) -> std::result::Result<Undone, String> {
-    let undone = match journal::read(staging)? {
-        Some(entries) => roll_back(staging, out, &entries, fs_ops).map_err(|e| e.to_string())?,
-        None => Undone::default(),
-    };
-    let cannot = |e: std::io::Error| format!("cannot remove {}: {e}", staging.display());
-    let entries = fs::read_dir(staging).map_err(cannot)?;
-    for entry in entries.flatten() {
-        if entry.file_name() != JOURNAL {
-            remove_tree(&entry.path(), fs_ops).map_err(cannot)?;
-        }
-    }
-    match fs_ops.remove_file(&staging.join(JOURNAL)) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(cannot(e)),
-        _ => {}
-    }
-    fs_ops.remove_dir(staging).map_err(cannot)?;
-    Ok(undone)
-}
-
-/// Removes `path` and, if it is a directory (not a link), all it holds.
-fn remove_tree(path: &Path, fs_ops: &impl Fs) -> std::io::Result<()> {
-    let meta = fs::symlink_metadata(path)?;
-    if !meta.is_dir() {
-        return fs_ops.remove_file(path);
-    }
-    for entry in fs::read_dir(path)? {
-        remove_tree(&entry?.path(), fs_ops)?;
-    }
-    fs_ops.remove_dir(path)
 }
 
 #[cfg(test)]

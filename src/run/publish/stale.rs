@@ -10,7 +10,11 @@
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
 use crate::procs;
+use crate::run::publish::journal::JOURNAL;
 
 /// What a staging directory's name starts with.
 pub const STAGING_PREFIX: &str = ".pkiforge-staging-";
@@ -82,6 +86,73 @@ fn boot_id() -> Option<String> {
     let text = fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
     let hex: String = text.chars().filter(char::is_ascii_hexdigit).collect();
     (hex.len() >= BOOT_LEN).then(|| hex[..BOOT_LEN].to_string())
+}
+
+/// A staging directory found in DIR.
+pub struct Found {
+    pub path: PathBuf,
+    pub maker: Maker,
+    /// Why this user may not touch it, if it may not.
+    pub not_ours: Option<String>,
+}
+
+/// Every staging directory in `dir`.
+pub fn staging_dirs(dir: &Path) -> Result<Vec<Found>> {
+    let entries =
+        fs::read_dir(dir).map_err(|e| Error::io(format!("cannot read {}", dir.display()), e))?;
+    let mut found = Vec::new();
+    for entry in entries.flatten() {
+        let Some(maker) = maker(&entry.file_name().to_string_lossy()) else {
+            continue;
+        };
+        let Ok(meta) = fs::symlink_metadata(entry.path()) else {
+            continue;
+        };
+        let not_ours = (!is_ours(&meta)).then(|| {
+            format!(
+                "pkiforge makes its staging directories private to the user it runs as, and this one is {} owned by uid {} with mode {:04o}",
+                if meta.file_type().is_dir() { "a directory" } else { "not a directory," },
+                meta.uid(),
+                meta.mode() & 0o7777
+            )
+        });
+        found.push(Found {
+            path: entry.path(),
+            maker,
+            not_ours,
+        });
+    }
+    Ok(found)
+}
+
+/// The staging directories in `dir` that a run which no longer runs left
+/// with a journal: a publish it did not finish.
+pub fn unfinished(dir: &Path) -> Result<Vec<Found>> {
+    Ok(staging_dirs(dir)?
+        .into_iter()
+        .filter(|f| !f.maker.running() && f.path.join(JOURNAL).symlink_metadata().is_ok())
+        .collect())
+}
+
+/// This user's staging directories in `dir` whose runs no longer run.
+pub fn left_by_the_dead(dir: &Path) -> Result<Vec<Found>> {
+    Ok(staging_dirs(dir)?
+        .into_iter()
+        .filter(|f| f.not_ours.is_none() && !f.maker.running())
+        .collect())
+}
+
+/// What a reader is told of a publish that a killed run left part way and
+/// that this user cannot put back: another user's.
+pub fn unfinished_error(dir: &Path, found: &Found) -> Error {
+    Error::BadInput(format!(
+        "{} holds a publish that pkiforge pid {} did not finish (it stopped while moving files into place), so its files may not belong together; {}: run a pkiforge command on {} as that user (pkiforge status {}), which puts the old files back first",
+        dir.display(),
+        found.maker.pid,
+        found.not_ours.as_deref().unwrap_or("it is another user's"),
+        dir.display(),
+        dir.display()
+    ))
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 use super::*;
 use std::cell::Cell;
 use std::collections::BTreeMap;
+use std::os::unix::fs::MetadataExt;
 
 /// Does every filesystem change for real until the `at`-th (1-based):
 /// that one and every one after it fail, as if the process had been
