@@ -21,6 +21,10 @@ pub struct Openssl {
     /// Variables every child is given: `OPENSSL_CONF` made absolute, as
     /// children run in a staging directory, not the caller's.
     pub env: Vec<(OsString, OsString)>,
+    /// `OPENSSL_CONF`, as read (includes and all) before the first probe,
+    /// so that openssl is never handed a config that would hang it; the
+    /// prompt layout takes it rather than reading the file again.
+    pub config: Option<crate::pki::config::Config>,
 }
 
 /// Which project made the binary, from the first word of `openssl version`.
@@ -58,7 +62,7 @@ impl Openssl {
             None => which::which("openssl").map_err(|_| Error::OpensslNotFound)?,
         };
         // OPENSSL_CONF is checked first: openssl reads it as it starts.
-        let env = config_env()?;
+        let (env, config) = config_env()?;
         let mut probe = Call::new(
             &path,
             vec!["version".into(), "-v".into(), "-d".into()],
@@ -94,6 +98,7 @@ impl Openssl {
         let mut found = parse_version(&path, &stdout)?;
         found.timeout = timeout;
         found.env = env;
+        found.config = config;
         Ok(found)
     }
 
@@ -224,9 +229,16 @@ impl Openssl {
 
 /// `OPENSSL_CONF` as an absolute path, as openssl would resolve it from the
 /// caller's directory; a config that is not a regular file is refused.
-fn config_env() -> Result<Vec<(OsString, OsString)>> {
+/// `OPENSSL_CONF` made absolute, for the children, and the config it
+/// names, read: none when it is unset or names nothing.
+type ConfigEnv = (
+    Vec<(OsString, OsString)>,
+    Option<crate::pki::config::Config>,
+);
+
+fn config_env() -> Result<ConfigEnv> {
     let Some(conf) = std::env::var_os("OPENSSL_CONF").filter(|c| !c.is_empty()) else {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), None));
     };
     let path = std::path::absolute(&conf).map_err(|e| Error::Config {
         path: PathBuf::from(&conf),
@@ -245,15 +257,16 @@ fn config_env() -> Result<Vec<(OsString, OsString)>> {
     }
     // Nor is one that includes a FIFO or a device: read it as openssl
     // will, through the bounded reader, before openssl does.
-    if path.exists()
-        && let Err(e) = crate::pki::config::Config::load(&path)
-    {
-        return Err(Error::Config {
+    let config = if path.exists() {
+        let read = crate::pki::config::Config::load(&path).map_err(|e| Error::Config {
             path: PathBuf::from(&conf),
             message: format!("{e}; fix the config, or set OPENSSL_CONF to another"),
-        });
-    }
-    Ok(vec![("OPENSSL_CONF".into(), path.into_os_string())])
+        })?;
+        Some(read)
+    } else {
+        None
+    };
+    Ok((vec![("OPENSSL_CONF".into(), path.into_os_string())], config))
 }
 
 fn parse_version(path: &Path, stdout: &str) -> Result<Openssl> {
@@ -282,6 +295,7 @@ fn parse_version(path: &Path, stdout: &str) -> Result<Openssl> {
         openssldir: PathBuf::from(dir),
         timeout: crate::run::exec::DEFAULT_TIMEOUT,
         env: Vec::new(),
+        config: None,
     })
 }
 

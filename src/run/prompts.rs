@@ -15,10 +15,14 @@ use crate::run::openssl::Openssl;
 /// directory, so it is told where through `OPENSSL_CONF_INCLUDE`.
 pub fn read_layout(openssl: &mut Openssl) -> Result<PromptLayout> {
     let path = openssl.config_path();
-    let config = Config::load(&path).map_err(|message| Error::Config {
-        path: path.clone(),
-        message: format!("{message}\n  openssl req needs its config to ask for the subject; set OPENSSL_CONF to a readable openssl.cnf."),
-    })?;
+    // OPENSSL_CONF was read already, before the first probe.
+    let config = match openssl.config.take() {
+        Some(config) => config,
+        None => Config::load(&path).map_err(|message| Error::Config {
+            path: path.clone(),
+            message: format!("{message}\n  openssl req needs its config to ask for the subject; set OPENSSL_CONF to a readable openssl.cnf."),
+        })?,
+    };
     if config.relative_includes {
         // OpenSSL 3 resolves relative includes from OPENSSL_CONF_INCLUDE
         // (before relative paths only); 1.1.1 knows no such variable,

@@ -256,13 +256,13 @@ impl Drop for ReadLock {
 }
 
 /// Checks the output path and creates it and its parents if missing;
-/// returns the directories created, deepest first. A directory every user
-/// may write in is refused: any of them could swap the files of a PKI.
+/// returns the directories created, deepest first. A directory another user
+/// may change is refused (owner.rs): they could swap the files of a PKI.
 fn prepare(path: &Path) -> Result<Vec<PathBuf>> {
     let unusable = |why: String| Error::Usage(format!("--out {}: {why}", path.display()));
-    let meta = match fs::symlink_metadata(path) {
+    match fs::symlink_metadata(path) {
         Ok(meta) if meta.file_type().is_symlink() => match fs::metadata(path) {
-            Ok(m) if m.is_dir() => m,
+            Ok(m) if m.is_dir() => {}
             Ok(_) => {
                 return Err(unusable(
                     "is a symbolic link to something that is not a directory; name a directory"
@@ -276,7 +276,7 @@ fn prepare(path: &Path) -> Result<Vec<PathBuf>> {
                 )));
             }
         },
-        Ok(meta) if meta.is_dir() => meta,
+        Ok(meta) if meta.is_dir() => {}
         Ok(_) => {
             return Err(unusable(
                 "is a file, not a directory; name a directory".into(),
@@ -291,8 +291,7 @@ fn prepare(path: &Path) -> Result<Vec<PathBuf>> {
             return Ok(created);
         }
         Err(e) => return Err(Error::io(format!("cannot use {}", path.display()), e)),
-    };
-    debug_assert!(meta.is_dir());
+    }
     match owner::others_may_change(path) {
         Some(why) => Err(unusable(why)),
         None => Ok(Vec::new()),
