@@ -134,12 +134,7 @@ picks, and is stopped after 15 seconds at most.")]
     },
 
     /// Write the workshop page: the chain as a picture, every certificate, its findings and the transcript
-    #[command(before_help = "Examples:
-  pkiforge report pki/localhost                    writes pki/localhost/report.html
-  pkiforge report pki/localhost --out room.html
-
-One self-contained HTML file (no network, fonts or scripts): open it from a
-USB stick, project it, or print it as a handout.")]
+    #[command(before_help = report_examples())]
     Report {
         /// The directory a run wrote
         dir: PathBuf,
@@ -220,13 +215,7 @@ goes stale within them; so it can run from CI or cron.")]
     },
 
     /// Issue certificates again: a leaf with its key (or a new one), or the CA with its own key and subject
-    #[command(before_help = "Examples:
-  pkiforge renew pki/localhost client             the same key, a new serial and validity
-  pkiforge renew pki/localhost server --rekey     a new key and CSR first
-  pkiforge renew pki/localhost ca --days 3650     every leaf still verifies; bundles are rebuilt
-  pkiforge renew pki/localhost client --dry-run   print the commands and stop
-
-What is replaced is kept in DIR/archive/SERIAL/.")]
+    #[command(before_help = renew_examples())]
     Renew {
         /// The directory a run wrote
         dir: PathBuf,
@@ -367,4 +356,31 @@ impl Only {
             Only::Client => crate::plan::step::Section::Client,
         }
     }
+}
+
+/// `report --help`'s examples.
+fn report_examples() -> String {
+    let page = crate::pki::names::REPORT;
+    format!(
+        "Examples:
+  pkiforge report pki/localhost                    writes pki/localhost/{page}
+  pkiforge report pki/localhost --out room-{page}
+
+One self-contained HTML file (no network, fonts or scripts): open it from a
+USB stick, project it, or print it as a handout."
+    )
+}
+
+/// `renew --help`'s examples.
+fn renew_examples() -> String {
+    let archive = crate::pki::names::ARCHIVE;
+    format!(
+        "Examples:
+  pkiforge renew pki/localhost client             the same key, a new serial and validity
+  pkiforge renew pki/localhost server --rekey     a new key and CSR first
+  pkiforge renew pki/localhost ca --days 3650     every leaf still verifies; bundles are rebuilt
+  pkiforge renew pki/localhost client --dry-run   print the commands and stop
+
+What is replaced is kept in DIR/{archive}/SERIAL/."
+    )
 }

@@ -33,11 +33,7 @@ const KNOWN: &[&str] = &[
     "name-literal src/check/handshake.rs \"server-chain.crt\"",
     "name-literal src/check/lint.rs \".crl\"",
     "name-literal src/check/lint.rs \"{}.crt\"",
-    "name-literal src/check/report.rs \"commands.sh\"",
-    "name-literal src/cli.rs \"DIR/archive/SERIAL/\"",
     "name-literal src/cli.rs \"pki/localhost/export/server.nginx.conf\"",
-    "name-literal src/cli.rs \"pki/localhost/report.html\"",
-    "name-literal src/cli.rs \"room.html\"",
     "name-literal src/commands/export.rs \".chain.crt\"",
     "name-literal src/commands/export.rs \".haproxy.cfg\"",
     "name-literal src/commands/export.rs \".haproxy.pem\"",
@@ -60,7 +56,6 @@ const KNOWN: &[&str] = &[
     "name-literal src/pki/crl.rs \".crl\"",
     "name-literal src/pki/error.rs \"NAME.bundle.crt\"",
     "name-literal src/pki/error.rs \"NAME.pem\"",
-    "name-literal src/pki/fixture.rs \".issuer.crt\"",
     "name-literal src/pki/profile.rs \"NAME.crt\"",
     "name-literal src/pki/profile.rs \"NAME.key\"",
     "name-literal src/pki/profile.rs \"ca.crt\"",
@@ -90,12 +85,6 @@ const KNOWN: &[&str] = &[
     "name-literal src/plan/step.rs \"ca.crt\"",
     "name-literal src/plan/step.rs \"tls.crt\"",
     "name-literal src/plan/step.rs \"tls.key\"",
-    "name-literal src/plan/transcript.rs \"commands.sh\"",
-    "name-literal src/run/openssl.rs \"openssl.cnf\"",
-    "name-literal src/run/prompts.rs \"openssl.cnf\"",
-    "name-literal src/run/publish/journal.rs \"publish.journal\"",
-    "name-literal src/run/publish/lock.rs \".pkiforge.lock\"",
-    "name-literal src/run/publish/stale.rs \".pkiforge-staging-\"",
 ];
 
 const FN_MAX_LINES: usize = 80;

@@ -8,6 +8,7 @@ use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use crate::check::json::Certificate;
 use crate::check::lint::Finding;
+use crate::pki::names::TRANSCRIPT;
 
 /// One certificate as the page shows it.
 pub struct Card<'a> {
@@ -222,8 +223,8 @@ pub fn render(page: &Page) -> String {
                 @for (i, c) in page.cards.iter().enumerate() { (card(i, c, page.now)) }
                 h2 { "The commands that made it" }
                 @match &page.transcript {
-                    Some(t) => { p { "commands.sh: replay it with bash in an empty directory." } pre id="transcript" { (t) } }
-                    None => { p { "This directory has no commands.sh (pkiforge writes one with every run)." } }
+                    Some(t) => { p { (TRANSCRIPT) ": replay it with bash in an empty directory." } pre id="transcript" { (t) } }
+                    None => { p { "This directory has no " (TRANSCRIPT) " (pkiforge writes one with every run)." } }
                 }
             }
         }

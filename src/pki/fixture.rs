@@ -73,9 +73,12 @@ impl Kind {
             Kind::Expired => "its validity ended the day before it was made".into(),
             Kind::NotYetValid => "its validity starts a year after it was made".into(),
             Kind::WrongPurpose => format!("its extendedKeyUsage is {other} only"),
-            Kind::ForeignCa => {
-                "another CA signed it, one with the real CA's subject (its .issuer.crt)".into()
-            }
+            Kind::ForeignCa => format!(
+                "another CA signed it, one with the real CA's subject (its {})",
+                crate::pki::names::Files::new("", crate::pki::names::Role::Ca)
+                    .issuer()
+                    .crt()
+            ),
             Kind::SelfSigned => "it is self-signed".into(),
             Kind::Revoked => "the CA's CRL revokes it".into(),
             Kind::WrongHost => "its subjectAltName does not name the host its clients dial".into(),

@@ -138,6 +138,24 @@ pub const TRANSCRIPT: &str = "commands.sh";
 /// The manifest of a PKI's negative-test fixtures.
 pub const MANIFEST: &str = "fixtures.json";
 
+// What pkiforge keeps in DIR for itself while it works, and the config it
+// reads from openssl's directory.
+
+/// `DIR/.pkiforge.lock`: the record lock of a PKI directory.
+pub const LOCK_FILE: &str = ".pkiforge.lock";
+
+/// What a staging directory's name starts with.
+pub const STAGING_PREFIX: &str = ".pkiforge-staging-";
+
+/// The publish journal, in a staging directory.
+pub const JOURNAL: &str = "publish.journal";
+
+/// openssl's config file, in its OPENSSLDIR.
+pub const OPENSSL_CNF: &str = "openssl.cnf";
+
+/// The workshop page `report` writes by default.
+pub const REPORT: &str = "report.html";
+
 /// Whether a step's output stays in staging and is never published: the
 /// key and serial file of a fixture's throwaway CA.
 pub fn is_scratch(file: &Path) -> bool {

@@ -7,12 +7,13 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
+use crate::pki::names::TRANSCRIPT;
 use crate::plan::step::{Action, Step};
 use crate::shell::{comment, shell_word, shell_word_os};
 
-/// What opens the script: how to replay it.
-const PREAMBLE: &str = "#!/usr/bin/env bash
-# commands.sh: the commands pkiforge ran, to replay without it. Run it with
+/// What opens the script: how to replay it (after its shebang line and
+/// the script's name, [`TRANSCRIPT`]).
+const PREAMBLE: &str = ": the commands pkiforge ran, to replay without it. Run it with
 # bash in an empty directory, with the same openssl first on PATH; it makes
 # the same files with the same subjects, names and extensions (new keys).
 # PKCS#12 steps read their password from PKIFORGE_P12_PASSWORD.
@@ -46,6 +47,8 @@ impl Transcript {
     ) -> String {
         let mut out = String::new();
         if !self.append {
+            out.push_str("#!/usr/bin/env bash\n# ");
+            out.push_str(TRANSCRIPT);
             out.push_str(PREAMBLE);
         }
         let _ = writeln!(

@@ -208,7 +208,7 @@ impl Openssl {
     pub fn config_path(&self) -> PathBuf {
         match std::env::var_os("OPENSSL_CONF") {
             Some(p) if !p.is_empty() => PathBuf::from(p),
-            _ => self.openssldir.join("openssl.cnf"),
+            _ => self.openssldir.join(crate::pki::names::OPENSSL_CNF),
         }
     }
 
@@ -252,7 +252,10 @@ fn config_env() -> Result<ConfigEnv> {
             .map_or_else(|| "not a regular file".to_string(), |e| e.why);
         return Err(Error::Config {
             path: PathBuf::from(&conf),
-            message: format!("{why}; set OPENSSL_CONF to an openssl.cnf file"),
+            message: format!(
+                "{why}; set OPENSSL_CONF to an {} file",
+                crate::pki::names::OPENSSL_CNF
+            ),
         });
     }
     // Nor is one that includes a FIFO or a device: read it as openssl

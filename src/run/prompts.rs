@@ -20,7 +20,10 @@ pub fn read_layout(openssl: &mut Openssl) -> Result<PromptLayout> {
         Some(config) => config,
         None => Config::load(&path).map_err(|message| Error::Config {
             path: path.clone(),
-            message: format!("{message}\n  openssl req needs its config to ask for the subject; set OPENSSL_CONF to a readable openssl.cnf."),
+            message: format!(
+                "{message}\n  openssl req needs its config to ask for the subject; set OPENSSL_CONF to a readable {}.",
+                crate::pki::names::OPENSSL_CNF
+            ),
         })?,
     };
     if config.relative_includes {

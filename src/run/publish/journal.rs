@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 /// The journal's name inside a staging directory.
-pub const JOURNAL: &str = "publish.journal";
+pub use crate::pki::names::JOURNAL;
 /// What the first line of a journal says (journals of older pkiforge
 /// versions have no such line: `put FILE` and `remove FILE` only).
 const HEADER: &str = "pkiforge publish journal 2";

@@ -14,7 +14,7 @@ use crate::run::progress::Progress;
 use crate::signals;
 
 /// The lock file in an output directory.
-pub const LOCK_FILE: &str = ".pkiforge.lock";
+pub use crate::pki::names::LOCK_FILE;
 /// How often a waiting run tries the lock again.
 const RETRY: Duration = Duration::from_millis(50);
 

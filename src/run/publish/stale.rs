@@ -16,8 +16,7 @@ use crate::error::{Error, Result};
 use crate::procs;
 use crate::run::publish::journal::JOURNAL;
 
-/// What a staging directory's name starts with.
-pub const STAGING_PREFIX: &str = ".pkiforge-staging-";
+pub use crate::pki::names::STAGING_PREFIX;
 /// How many hex digits of the boot id a name carries.
 const BOOT_LEN: usize = 12;
 
