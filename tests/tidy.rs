@@ -25,8 +25,6 @@ use std::path::Path;
 /// `TIDY_PRINT=1 cargo test --test tidy -- --nocapture`.
 const KNOWN: &[&str] = &[
     "file-length src/check/handshake.rs",
-    "file-length src/pki/profile.rs",
-    "file-length src/plan/mod.rs",
     "name-literal src/check/handshake.rs \"archive\"",
     "name-literal src/check/handshake.rs \"archive/{serial}/{}\"",
     "name-literal src/check/handshake.rs \"client-chain.crt\"",
@@ -56,11 +54,6 @@ const KNOWN: &[&str] = &[
     "name-literal src/pki/crl.rs \".crl\"",
     "name-literal src/pki/error.rs \"NAME.bundle.crt\"",
     "name-literal src/pki/error.rs \"NAME.pem\"",
-    "name-literal src/pki/profile.rs \"NAME.crt\"",
-    "name-literal src/pki/profile.rs \"NAME.key\"",
-    "name-literal src/pki/profile.rs \"ca.crt\"",
-    "name-literal src/pki/profile.rs \"ca.key\"",
-    "name-literal src/pki/profile.rs \"{}.p12\"",
     "name-literal src/pki/read.rs \".crt\"",
     "name-literal src/pki/x509.rs \"*.crt\"",
     "name-literal src/pki/x509.rs \"*.pem\"",

@@ -1,0 +1,132 @@
+//! A leaf's `fixture` (and `host`, for a wrong-host fixture): what makes it
+//! a negative-test certificate.
+
+use std::net::IpAddr;
+
+use toml::de::DeValue;
+
+use crate::pki::fixture::{Fixture, Kind};
+use crate::pki::names::Role;
+use crate::pki::profile::alt_names::parse_san;
+use crate::pki::profile::validator::{Table, Validator, join};
+use crate::pki::san::{San, SanKind};
+
+impl Validator<'_> {
+    /// `fixture` (and `host`, for a wrong-host fixture).
+    pub(crate) fn fixture(
+        &mut self,
+        table: &Table<'_>,
+        prefix: &str,
+        role: Role,
+        sans: &[San],
+    ) -> Option<Option<Fixture>> {
+        let host = table.get("host");
+        let Some(value) = table.get("fixture") else {
+            if let Some(h) = host {
+                self.problem(
+                    Some(h.span()),
+                    &join(prefix, "host"),
+                    "is only for a wrong-host fixture (fixture = \"wrong-host\"); remove it",
+                );
+                return None;
+            }
+            return Some(None);
+        };
+        let path = join(prefix, "fixture");
+        let names: Vec<&str> = Kind::ALL.iter().map(|k| k.name()).collect();
+        let kind = match value.get_ref() {
+            DeValue::String(s) => Kind::from_name(s),
+            _ => None,
+        };
+        let Some(kind) = kind else {
+            self.problem(
+                Some(value.span()),
+                &path,
+                format!("must be one of \"{}\"", names.join("\", \"")),
+            );
+            return None;
+        };
+        if !kind.allowed_for(role) {
+            self.problem(
+                Some(value.span()),
+                &path,
+                "\"wrong-host\" is for servers only: a client's names are not matched against a host",
+            );
+            return None;
+        }
+        let host = match (kind, host) {
+            (Kind::WrongHost, Some(h)) => Some(self.fixture_host(h, prefix, sans)?),
+            (Kind::WrongHost, None) => {
+                self.problem(
+                    None,
+                    &join(prefix, "host"),
+                    "missing: a wrong-host fixture needs the host its clients dial, which none of its san names, e.g. host = \"localhost\"",
+                );
+                return None;
+            }
+            (_, Some(h)) => {
+                self.problem(
+                    Some(h.span()),
+                    &join(prefix, "host"),
+                    format!("is only for a wrong-host fixture, not {kind}; remove it"),
+                );
+                return None;
+            }
+            (_, None) => None,
+        };
+        Some(Some(Fixture { kind, host }))
+    }
+
+    /// The host a wrong-host fixture's clients dial: a DNS name or IP
+    /// address that none of its names covers. It needs a DNS name of its
+    /// own, or openssl would match the host against its CN.
+    pub(crate) fn fixture_host(
+        &mut self,
+        value: &toml::Spanned<DeValue<'_>>,
+        prefix: &str,
+        sans: &[San],
+    ) -> Option<String> {
+        let path = join(prefix, "host");
+        let DeValue::String(h) = value.get_ref() else {
+            self.problem(
+                Some(value.span()),
+                &path,
+                "must be a string such as \"localhost\"",
+            );
+            return None;
+        };
+        let as_san = if h.parse::<IpAddr>().is_ok() {
+            parse_san(&format!("IP:{h}"))
+        } else {
+            parse_san(&format!("DNS:{h}"))
+        };
+        let san = match as_san {
+            Ok(san) if !h.starts_with("*.") => san,
+            _ => {
+                self.problem(
+                    Some(value.span()),
+                    &path,
+                    format!("\"{h}\" is not a host name or IP address a client dials, e.g. \"localhost\""),
+                );
+                return None;
+            }
+        };
+        if let Some(by) = sans.iter().find(|s| crate::pki::san::covers(s, &san)) {
+            self.problem(
+                Some(value.span()),
+                &path,
+                format!("\"{h}\" is covered by san \"{by}\", so the certificate is valid for it: give the fixture san names that do not cover the host, e.g. san = [\"DNS:wrong-host.invalid\"]"),
+            );
+            return None;
+        }
+        if !sans.iter().any(|s| s.kind == SanKind::Dns) {
+            self.problem(
+                Some(value.span()),
+                &path,
+                "the fixture needs a DNS name in its san (e.g. \"DNS:wrong-host.invalid\"): without one, openssl matches the host against the CN",
+            );
+            return None;
+        }
+        Some(h.to_string())
+    }
+}
