@@ -16,7 +16,7 @@ use std::ffi::OsString;
 
 use crate::error::{Error, Result};
 use crate::pki::fixture::Kind;
-use crate::pki::names::Files;
+use crate::pki::names::{self, Files};
 use crate::pki::profile::Role;
 use crate::pki::san::{San, SanKind};
 use crate::plan::handshake::{self as handshake_plan, OUTSIDE_HOST, Signer};
@@ -574,7 +574,7 @@ fn revoked_clients(dir: &Path, trust: &Trust) -> Result<Vec<Party>> {
     let revoked = crate::pki::crl::read_crl(crl)
         .map_err(Error::BadInput)?
         .revoked;
-    let Ok(entries) = std::fs::read_dir(dir.join("archive")) else {
+    let Ok(entries) = std::fs::read_dir(dir.join(names::ARCHIVE)) else {
         return Ok(Vec::new());
     };
     let mut out = Vec::new();
@@ -590,7 +590,10 @@ fn revoked_clients(dir: &Path, trust: &Trust) -> Result<Vec<Party>> {
             let archived = Party::of(&entry.path(), files);
             if present(&archived.key) {
                 out.push(Party {
-                    label: format!("archive/{serial}/{}", files.crt()),
+                    label: names::archive(&serial)
+                        .join(files.crt())
+                        .display()
+                        .to_string(),
                     ..archived
                 });
             }
@@ -728,7 +731,7 @@ fn openssl_case(
         path_arg(&server.key),
         "-cert_chain".into(),
         path_arg(
-            &chain_file(server, logs.path(), "server-chain.crt")?
+            &chain_file(server, logs.path(), names::handshake::SERVER_CHAIN)?
                 .unwrap_or_else(|| ca.to_path_buf()),
         ),
         "-CAfile".into(),
@@ -755,7 +758,7 @@ fn openssl_case(
                 client_args.extend(["-crl_check".into(), "-CRL".into(), path_arg(crl)]);
             }
             if let Some(c) = client
-                && let Some(chain) = chain_file(c, logs.path(), "client-chain.crt")?
+                && let Some(chain) = chain_file(c, logs.path(), names::handshake::CLIENT_CHAIN)?
             {
                 client_args.extend(["-cert_chain".into(), path_arg(&chain)]);
             }

@@ -176,6 +176,22 @@ pub fn may_hold_certificates(file: &str) -> bool {
     file.ends_with(".crt") || file.ends_with(".pem")
 }
 
+// ---------------------------------------------------------------------------
+// The handshake's files: in its own scratch directory (check/handshake/
+// scratch.rs), never in a PKI's.
+
+/// The files `pkiforge handshake` writes in its scratch directory, besides
+/// its throwaway certificates' (named by [`Files`]) and its logs.
+pub mod handshake {
+    /// The throwaway CA's own config (plan/handshake.rs writes it first).
+    pub const FOREIGN_CNF: &str = "foreign.cnf";
+    /// What s_server sends after its certificate (`-cert_chain`), when that
+    /// is more than one file of the PKI.
+    pub const SERVER_CHAIN: &str = "server-chain.crt";
+    /// What s_client sends after its certificate, likewise.
+    pub const CLIENT_CHAIN: &str = "client-chain.crt";
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
