@@ -15,6 +15,29 @@ use crate::error::{Error, Result};
 
 use super::case::{CASE_TIMEOUT, Host, Outcome, PING, PONG, Party, Trust, unreadable};
 
+/// Why a rustls session failed, or rustls refused what one side was
+/// configured with: its text is the case's detail, in the words of rustls
+/// and of the socket.
+#[derive(Debug, thiserror::Error)]
+enum SessionError {
+    /// A certificate verifier rustls would not build (a CRL it cannot use).
+    #[error("{0}")]
+    Verifier(#[from] rustls::server::VerifierBuilderError),
+    /// A certificate, key or connection rustls refuses.
+    #[error("{0}")]
+    Rustls(#[from] rustls::Error),
+    /// The loopback socket: listening, connecting, its timeouts.
+    #[error("{0}")]
+    Socket(std::io::Error),
+    /// Reading or writing through TLS: a refused certificate is named as
+    /// rustls names it ([`io_text`]).
+    #[error("{}", io_text(.0))]
+    Tls(std::io::Error),
+    /// The server's thread ended without saying how its session went.
+    #[error("the server thread failed")]
+    ServerThread,
+}
+
 /// The bytes of a file of the PKI, through the guarded reader.
 fn read_pem(path: &Path) -> Result<Vec<u8>> {
     crate::files::read_regular(path).map_err(unreadable)
@@ -117,7 +140,7 @@ fn rustls_server(
     roots: &Arc<rustls::RootCertStore>,
     crls: &[CertificateRevocationListDer<'static>],
     provider: &Provider,
-) -> Result<std::result::Result<Arc<rustls::ServerConfig>, String>> {
+) -> Result<std::result::Result<Arc<rustls::ServerConfig>, SessionError>> {
     let mut verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
         roots.clone(),
         provider.clone(),
@@ -129,7 +152,7 @@ fn rustls_server(
     }
     let verifier = match verifier.build() {
         Ok(v) => v,
-        Err(e) => return Ok(Err(e.to_string())),
+        Err(e) => return Ok(Err(e.into())),
     };
     let mut chain = load_certs(&server.crt)?;
     if server.chain.is_empty() {
@@ -145,7 +168,7 @@ fn rustls_server(
             .with_client_cert_verifier(verifier)
             .with_single_cert(chain, load_key(&server.key)?)
             .map(Arc::new)
-            .map_err(|e| e.to_string()),
+            .map_err(SessionError::from),
     )
 }
 
@@ -156,7 +179,7 @@ fn rustls_client(
     roots: Arc<rustls::RootCertStore>,
     crls: Vec<CertificateRevocationListDer<'static>>,
     provider: Provider,
-) -> Result<std::result::Result<Arc<rustls::ClientConfig>, String>> {
+) -> Result<std::result::Result<Arc<rustls::ClientConfig>, SessionError>> {
     let mut verifier =
         rustls::client::WebPkiServerVerifier::builder_with_provider(roots, provider.clone());
     if !crls.is_empty() {
@@ -164,7 +187,7 @@ fn rustls_client(
     }
     let verifier = match verifier.build() {
         Ok(v) => v,
-        Err(e) => return Ok(Err(e.to_string())),
+        Err(e) => return Ok(Err(e.into())),
     };
     let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -180,7 +203,7 @@ fn rustls_client(
         }
         None => Ok(builder.with_no_client_auth()),
     };
-    Ok(config.map(Arc::new).map_err(|e| e.to_string()))
+    Ok(config.map(Arc::new).map_err(SessionError::from))
 }
 
 /// A rustls server thread and client on a loopback port, exchanging a line
@@ -195,45 +218,45 @@ fn rustls_exchange(
     let addr = listener
         .local_addr()
         .map_err(|e| Error::io("cannot read the listening address", e))?;
-    let server_thread = std::thread::spawn(move || -> std::result::Result<String, String> {
-        let (tcp, _) = listener.accept().map_err(|e| e.to_string())?;
+    let server_thread = std::thread::spawn(move || -> std::result::Result<String, SessionError> {
+        let (tcp, _) = listener.accept().map_err(SessionError::Socket)?;
         tcp.set_read_timeout(Some(CASE_TIMEOUT))
-            .map_err(|e| e.to_string())?;
+            .map_err(SessionError::Socket)?;
         tcp.set_write_timeout(Some(CASE_TIMEOUT))
-            .map_err(|e| e.to_string())?;
-        let conn = rustls::ServerConnection::new(server_config).map_err(|e| e.to_string())?;
+            .map_err(SessionError::Socket)?;
+        let conn = rustls::ServerConnection::new(server_config)?;
         let mut tls = rustls::StreamOwned::new(conn, tcp);
         let mut line = String::new();
         BufReader::new(&mut tls)
             .read_line(&mut line)
-            .map_err(io_text)?;
+            .map_err(SessionError::Tls)?;
         tls.write_all(format!("{PONG}\n").as_bytes())
-            .map_err(io_text)?;
+            .map_err(SessionError::Tls)?;
         tls.conn.send_close_notify();
         let _ = tls.flush();
         Ok(line.trim_end().to_string())
     });
 
-    let client_result = (|| -> std::result::Result<String, String> {
-        let tcp = TcpStream::connect_timeout(&addr, CASE_TIMEOUT).map_err(|e| e.to_string())?;
+    let client_result = (|| -> std::result::Result<String, SessionError> {
+        let tcp = TcpStream::connect_timeout(&addr, CASE_TIMEOUT).map_err(SessionError::Socket)?;
         tcp.set_read_timeout(Some(CASE_TIMEOUT))
-            .map_err(|e| e.to_string())?;
+            .map_err(SessionError::Socket)?;
         tcp.set_write_timeout(Some(CASE_TIMEOUT))
-            .map_err(|e| e.to_string())?;
-        let conn = rustls::ClientConnection::new(client_config, name).map_err(|e| e.to_string())?;
+            .map_err(SessionError::Socket)?;
+        let conn = rustls::ClientConnection::new(client_config, name)?;
         let mut tls = rustls::StreamOwned::new(conn, tcp);
         tls.write_all(format!("{PING}\n").as_bytes())
-            .map_err(io_text)?;
-        tls.flush().map_err(io_text)?;
+            .map_err(SessionError::Tls)?;
+        tls.flush().map_err(SessionError::Tls)?;
         let mut line = String::new();
         BufReader::new(&mut tls)
             .read_line(&mut line)
-            .map_err(io_text)?;
+            .map_err(SessionError::Tls)?;
         Ok(line.trim_end().to_string())
     })();
     let server_result = server_thread
         .join()
-        .unwrap_or_else(|_| Err("the server thread failed".into()));
+        .unwrap_or_else(|_| Err(SessionError::ServerThread));
     match (client_result, server_result) {
         (Ok(reply), Ok(got)) if reply == PONG && got == PING => {
             Ok((Outcome::Accepted, "payload sent and answered".into()))
@@ -250,7 +273,7 @@ fn rustls_exchange(
 
 /// An I/O error of a rustls session; a refused certificate is named as
 /// rustls names the error (`(rustls: Expired)`), which fixtures are judged by.
-fn io_text(e: std::io::Error) -> String {
+fn io_text(e: &std::io::Error) -> String {
     let reason = e
         .get_ref()
         .and_then(|inner| inner.downcast_ref::<rustls::Error>())
@@ -277,4 +300,30 @@ fn certificate_error(e: &rustls::Error) -> Option<&'static str> {
         C::Revoked => "Revoked",
         _ => "Other",
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_session_error_reads_as_the_text_it_replaced() {
+        let io = || std::io::Error::new(std::io::ErrorKind::TimedOut, "timed out");
+        assert_eq!(SessionError::Socket(io()).to_string(), "timed out");
+        assert_eq!(SessionError::Tls(io()).to_string(), "timed out");
+        let refused = rustls::Error::InvalidCertificate(rustls::CertificateError::Expired);
+        let tls = std::io::Error::new(std::io::ErrorKind::InvalidData, refused.clone());
+        assert_eq!(
+            SessionError::Tls(tls).to_string(),
+            format!("{refused} (rustls: Expired)")
+        );
+        assert_eq!(
+            SessionError::Rustls(refused.clone()).to_string(),
+            refused.to_string()
+        );
+        assert_eq!(
+            SessionError::ServerThread.to_string(),
+            "the server thread failed"
+        );
+    }
 }
