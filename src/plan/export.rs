@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use base64::Engine as _;
 use serde::Serialize;
 
+use crate::pki::names::export::{self as names, named};
 use crate::pki::names::{Files, Role};
 use crate::plan::caps::Capabilities;
 use crate::plan::step::P12_PASSWORD_VAR;
@@ -177,7 +178,7 @@ fn modern_pkcs12(caps: Capabilities) -> Vec<Arg> {
 /// root as a trusted certificate entry), `NAME.java.properties`.
 fn java_steps(src: &Source, opts: &Options) -> Result<Vec<Step>, ExportError> {
     let name = &src.leaf.name;
-    let keystore = format!("{name}.keystore.p12");
+    let keystore = named(name, names::KEYSTORE);
     let pass = format!("env:{P12_PASSWORD_VAR}");
     let mut args = lits(&["pkcs12", "-export"]);
     args.extend(modern_pkcs12(opts.caps));
@@ -204,16 +205,17 @@ fn java_steps(src: &Source, opts: &Options) -> Result<Vec<Step>, ExportError> {
         src,
         "The root CA as a trusted certificate entry, as Java's KeyStore (PKCS12) lists it.",
         trust,
-        &["truststore.p12"],
+        &[names::TRUSTSTORE],
     );
     let out = config_path(&opts.out)?;
     let properties = format!(
-        "# javax.net.ssl system properties for {name} (pkiforge export).\n# The passwords are not written here, and belong on no command line (ps shows\n# it to every user): give them to java in an argument file, java @FILE\n# (docs/export.md).\njavax.net.ssl.keyStore={out}/{keystore}\njavax.net.ssl.keyStoreType=PKCS12\njavax.net.ssl.trustStore={out}/truststore.p12\njavax.net.ssl.trustStoreType=PKCS12\n"
+        "# javax.net.ssl system properties for {name} (pkiforge export).\n# The passwords are not written here, and belong on no command line (ps shows\n# it to every user): give them to java in an argument file, java @FILE\n# (docs/export.md).\njavax.net.ssl.keyStore={out}/{keystore}\njavax.net.ssl.keyStoreType=PKCS12\njavax.net.ssl.trustStore={out}/{truststore}\njavax.net.ssl.trustStoreType=PKCS12\n",
+        truststore = names::TRUSTSTORE,
     );
     let props = write(
         src,
         "properties",
-        &format!("{name}.java.properties"),
+        &named(name, names::JAVA_PROPERTIES),
         properties,
     );
     Ok(vec![ks, ts, props])
@@ -232,7 +234,7 @@ fn truststore(src: &Source, opts: &Options) -> Result<Action, ExportError> {
             "-passout",
             &pass,
             "-out",
-            "truststore.p12",
+            names::TRUSTSTORE,
         ]));
         Action::Openssl {
             args,
@@ -248,7 +250,7 @@ fn truststore(src: &Source, opts: &Options) -> Result<Action, ExportError> {
             "-file",
             &root,
             "-keystore",
-            "truststore.p12",
+            names::TRUSTSTORE,
             "-storetype",
             "PKCS12",
             "-storepass:env",
@@ -265,7 +267,7 @@ fn truststore(src: &Source, opts: &Options) -> Result<Action, ExportError> {
 
 /// The keystore opens with the password and holds the key and its chain.
 fn keystore_check(src: &Source) -> Step {
-    let keystore = format!("{}.keystore.p12", src.leaf.name);
+    let keystore = named(&src.leaf.name, names::KEYSTORE);
     let mut args = lits(&["pkcs12", "-in", &keystore, "-nodes", "-passin"]);
     args.push(Arg::lit(format!("env:{P12_PASSWORD_VAR}")));
     let certs: Vec<PathBuf> = std::iter::once(&src.leaf)
@@ -292,11 +294,16 @@ fn keystore_check(src: &Source) -> Step {
 fn k8s_steps(src: &Source, opts: &Options) -> Vec<Step> {
     let (name, ns) = (k8s_name(&src.leaf.name), opts.namespace.clone());
     let ca = src.at(&src.root().crt());
-    let secret_file = format!("{}.secret.yaml", src.leaf.name);
+    let secret_file = named(&src.leaf.name, names::SECRET);
     let mut secret = step(
         "secret",
         src,
-        "The Secret a pod mounts: tls.crt (the chain without the root), tls.key and ca.crt.",
+        &format!(
+            "The Secret a pod mounts: {} (the chain without the root), {} and {}.",
+            names::TLS_CRT,
+            names::TLS_KEY,
+            names::CA_CRT
+        ),
         Action::Render {
             what: Render::TlsSecret {
                 name,
@@ -320,9 +327,9 @@ fn k8s_steps(src: &Source, opts: &Options) -> Vec<Step> {
                 namespace: ns,
                 ca,
             },
-            out: PathBuf::from("ca.configmap.yaml"),
+            out: PathBuf::from(names::CA_CONFIGMAP),
         },
-        &["ca.configmap.yaml"],
+        &[names::CA_CONFIGMAP],
     );
     vec![secret, bundle]
 }
@@ -350,7 +357,7 @@ fn server_files(src: &Source, chain_out: &str) -> Vec<Step> {
 /// `crl.pem`: the CRL of each CA of the chain.
 fn crl_file(src: &Source) -> Step {
     let crls = src.chain.iter().map(|f| src.at(&f.crl())).collect();
-    cat(src, "crl", crls, "crl.pem", false)
+    cat(src, "crl", crls, names::CRL, false)
 }
 
 /// `NAME.nginx.conf`, a `server` block requiring client certificates; for a
@@ -368,11 +375,11 @@ fn nginx_steps(src: &Source, opts: &Options) -> Result<Vec<Step>, ExportError> {
             out: opts.out.clone(),
         });
     }
-    let chain = format!("{name}.chain.crt");
+    let chain = named(name, names::CHAIN);
     let mut steps = server_files(src, &chain);
     let at = |file: &str| nginx_quote(&opts.out.join(file).to_string_lossy());
     let crl = if src.crls {
-        format!("    ssl_crl {};\n", at("crl.pem"))
+        format!("    ssl_crl {};\n", at(names::CRL))
     } else {
         "    # no ssl_crl: not every CA of the chain has a CRL in the PKI\n".to_string()
     };
@@ -385,7 +392,7 @@ fn nginx_steps(src: &Source, opts: &Options) -> Result<Vec<Step>, ExportError> {
         ca = at(&src.root().crt()),
         depth = src.chain.len(),
     );
-    steps.push(write(src, "nginx", &format!("{name}.nginx.conf"), text));
+    steps.push(write(src, "nginx", &named(name, names::NGINX_CONF), text));
     Ok(steps)
 }
 
@@ -396,7 +403,7 @@ fn haproxy_steps(src: &Source, opts: &Options) -> Result<Vec<Step>, ExportError>
     if src.leaf.role == Role::Client {
         return Err(ExportError::ClientForHaproxy { name: name.clone() });
     }
-    let pem = format!("{name}.haproxy.pem");
+    let pem = named(name, names::HAPROXY_PEM);
     let mut parts = src.sent_chain();
     parts.push(src.at(&src.leaf.key()));
     let mut steps = vec![cat(src, "pem", parts, &pem, true)];
@@ -411,7 +418,7 @@ fn haproxy_steps(src: &Source, opts: &Options) -> Result<Vec<Step>, ExportError>
     let at = |file: &str| haproxy_quote(&opts.out.join(file).to_string_lossy());
     let crl = if src.crls {
         steps.push(crl_file(src));
-        format!(" crl-file {}", at("crl.pem"))
+        format!(" crl-file {}", at(names::CRL))
     } else {
         String::new()
     };
@@ -425,7 +432,12 @@ fn haproxy_steps(src: &Source, opts: &Options) -> Result<Vec<Step>, ExportError>
         pem = at(&pem),
         ca = at(&root.crt()),
     );
-    steps.push(write(src, "haproxy", &format!("{name}.haproxy.cfg"), text));
+    steps.push(write(
+        src,
+        "haproxy",
+        &named(name, names::HAPROXY_CFG),
+        text,
+    ));
     Ok(steps)
 }
 
@@ -527,9 +539,9 @@ pub fn write_object(dir: &Path, what: &Render, out: &Path) -> Result<(), ExportE
                 crt.extend(read(dir, part)?);
             }
             let data = [
-                ("tls.crt", b64(crt)),
-                ("tls.key", b64(read(dir, key)?)),
-                ("ca.crt", b64(read(dir, ca)?)),
+                (names::TLS_CRT, b64(crt)),
+                (names::TLS_KEY, b64(read(dir, key)?)),
+                (names::CA_CRT, b64(read(dir, ca)?)),
             ];
             serde_norway::to_string(&Secret {
                 api_version: "v1",
@@ -549,7 +561,7 @@ pub fn write_object(dir: &Path, what: &Render, out: &Path) -> Result<(), ExportE
                 api_version: "v1",
                 kind: "ConfigMap",
                 metadata: metadata(name, namespace),
-                data: [("ca.crt", pem)].into(),
+                data: [(names::CA_CRT, pem)].into(),
             })
         }
     }?;
