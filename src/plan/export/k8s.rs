@@ -113,10 +113,9 @@ fn metadata<'a>(name: &'a str, namespace: &'a str) -> Metadata<'a> {
     }
 }
 
-/// [`write_object`], its error in words: for run/runner.rs, which takes
-/// it as text.
-pub fn render(dir: &Path, what: &Render, out: &Path) -> Result<(), String> {
-    write_object(dir, what, out).map_err(|e| e.to_string())
+/// What run/runner.rs calls for an `Action::Render` step: [`write_object`].
+pub fn render(dir: &Path, what: &Render, out: &Path) -> Result<(), ExportError> {
+    write_object(dir, what, out)
 }
 
 /// Writes a Kubernetes object into `dir` as YAML (serde_norway).
