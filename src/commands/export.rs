@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::error::{Error, Result};
+use crate::pki::names::export::{self as names, is_key};
 use crate::pki::names::{Files, Role};
 use crate::pki::san::SanKind;
 use crate::plan::export::{Format, Options, Source};
@@ -172,34 +173,36 @@ fn summary(src: &Source, opts: &Options, out: &Path, files: &[PathBuf]) -> Strin
     for file in files {
         let f = file.to_string_lossy();
         let what = match f.as_ref() {
-            _ if f.ends_with(".keystore.p12") => {
+            _ if f.ends_with(names::KEYSTORE) => {
                 format!("the key and its chain for javax.net.ssl.keyStore (PKCS12, alias {name})")
             }
-            "truststore.p12" => {
+            names::TRUSTSTORE => {
                 "the root CA as a trusted entry, for javax.net.ssl.trustStore".into()
             }
-            _ if f.ends_with(".java.properties") => {
+            _ if f.ends_with(names::JAVA_PROPERTIES) => {
                 "the javax.net.ssl system properties (the passwords go in a java @argument file: docs/export.md)"
                     .into()
             }
-            _ if f.ends_with(".secret.yaml") => format!(
-                "kubectl apply -f it: the Secret {}/{} (kubernetes.io/tls, with ca.crt)",
+            _ if f.ends_with(names::SECRET) => format!(
+                "kubectl apply -f it: the Secret {}/{} (kubernetes.io/tls, with {})",
                 opts.namespace,
-                crate::plan::export::k8s_name(name)
+                crate::plan::export::k8s_name(name),
+                names::CA_CRT
             ),
-            "ca.configmap.yaml" => "kubectl apply -f it: the trust bundle alone".into(),
-            _ if f.ends_with(".nginx.conf") => "include it in nginx's http block".into(),
-            _ if f.ends_with(".haproxy.cfg") => {
-                "the frontend with the bind line, for haproxy.cfg".into()
-            }
-            _ if f.ends_with(".haproxy.pem") => {
+            names::CA_CONFIGMAP => "kubectl apply -f it: the trust bundle alone".into(),
+            _ if f.ends_with(names::NGINX_CONF) => "include it in nginx's http block".into(),
+            _ if f.ends_with(names::HAPROXY_CFG) => format!(
+                "the frontend with the bind line, for {}",
+                names::HAPROXY_CONFIG
+            ),
+            _ if f.ends_with(names::HAPROXY_PEM) => {
                 "certificate, chain and key, for HAProxy's crt".into()
             }
-            _ if f.ends_with(".chain.crt") => {
+            _ if f.ends_with(names::CHAIN) => {
                 "the certificate and the chain it sends (no root)".into()
             }
-            _ if f.ends_with(".key") => "the private key (mode 0600)".into(),
-            "crl.pem" => "the CRL of each CA".into(),
+            _ if is_key(&f) => "the private key (mode 0600)".into(),
+            names::CRL => "the CRL of each CA".into(),
             _ if f == src.leaf.bundle() => "the client certificate and the chain it sends".into(),
             _ => "the CA that peers trust".into(),
         };
@@ -211,7 +214,7 @@ fn summary(src: &Source, opts: &Options, out: &Path, files: &[PathBuf]) -> Strin
         let ca = src
             .chain
             .last()
-            .map_or_else(|| "ca.crt".to_string(), |f| f.crt());
+            .map_or_else(|| Files::new(Role::Ca.table(), Role::Ca).crt(), |f| f.crt());
         let _ = writeln!(
             text,
             "curl --cert {} --key {} --cacert {} https://localhost:{port}/",

@@ -194,6 +194,72 @@ pub fn may_hold_certificates(file: &str) -> bool {
     file.ends_with(".crt") || file.ends_with(".pem")
 }
 
+// ---------------------------------------------------------------------------
+// The handshake's files: in its own scratch directory (check/handshake/
+// scratch.rs), never in a PKI's.
+
+/// The files `pkiforge handshake` writes in its scratch directory, besides
+/// its throwaway certificates' (named by [`Files`]) and its logs.
+pub mod handshake {
+    /// The throwaway CA's own config (plan/handshake.rs writes it first).
+    pub const FOREIGN_CNF: &str = "foreign.cnf";
+    /// What s_server sends after its certificate (`-cert_chain`), when that
+    /// is more than one file of the PKI.
+    pub const SERVER_CHAIN: &str = "server-chain.crt";
+    /// What s_client sends after its certificate, likewise.
+    pub const CLIENT_CHAIN: &str = "client-chain.crt";
+}
+
+// ---------------------------------------------------------------------------
+// The files `pkiforge export` writes into OUTDIR (plan/export/,
+// commands/export.rs), besides the copies of the PKI's own named by [`Files`].
+
+/// The files of an export: a suffix after the entity's name
+/// (`NAME.keystore.p12`, made by [`export::named`]), or a name of their own.
+pub mod export {
+    /// `NAME.keystore.p12`: the key and its chain, as a Java keystore (PKCS12).
+    pub const KEYSTORE: &str = ".keystore.p12";
+    /// `NAME.java.properties`: the javax.net.ssl system properties.
+    pub const JAVA_PROPERTIES: &str = ".java.properties";
+    /// `NAME.secret.yaml`: the kubernetes.io/tls Secret.
+    pub const SECRET: &str = ".secret.yaml";
+    /// `NAME.nginx.conf`: a server block requiring client certificates.
+    pub const NGINX_CONF: &str = ".nginx.conf";
+    /// `NAME.haproxy.pem`: certificate, chain and key, for HAProxy's `crt`.
+    pub const HAPROXY_PEM: &str = ".haproxy.pem";
+    /// `NAME.haproxy.cfg`: the frontend with the bind line.
+    pub const HAPROXY_CFG: &str = ".haproxy.cfg";
+    /// `NAME.chain.crt`: the certificate and the chain it sends (no root).
+    pub const CHAIN: &str = ".chain.crt";
+
+    /// The entity's file of one of the suffixes above: `NAME.keystore.p12`.
+    pub fn named(name: &str, suffix: &str) -> String {
+        format!("{name}{suffix}")
+    }
+
+    /// The root CA as a trusted entry, for javax.net.ssl.trustStore.
+    pub const TRUSTSTORE: &str = "truststore.p12";
+    /// The trust bundle alone, as a Kubernetes ConfigMap.
+    pub const CA_CONFIGMAP: &str = "ca.configmap.yaml";
+    /// The CRL of each CA of the chain, in one file.
+    pub const CRL: &str = "crl.pem";
+    /// HAProxy's own config, which an exported frontend goes in.
+    pub const HAPROXY_CONFIG: &str = "haproxy.cfg";
+
+    /// The data keys of a kubernetes.io/tls Secret, which a pod mounts as
+    /// files of these names: the chain without the root, the key, the CA
+    /// (also the one key of the trust bundle's ConfigMap).
+    pub const TLS_CRT: &str = "tls.crt";
+    pub const TLS_KEY: &str = "tls.key";
+    pub const CA_CRT: &str = "ca.crt";
+
+    /// Whether a file of an export is a private key: `NAME.key`, copied
+    /// from the PKI ([`super::Files::key`]).
+    pub fn is_key(file: &str) -> bool {
+        file.ends_with(".key")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,6 +9,7 @@
 use std::path::Path;
 
 use crate::pki::names::Role;
+use crate::pki::names::handshake::FOREIGN_CNF as FOREIGN_CNF_FILE;
 use crate::pki::profile::{Curve, Entity, KeySpec, P12};
 use crate::pki::san::San;
 use crate::plan::prompts::Answers;
@@ -28,7 +29,6 @@ pub const OUTSIDE_HOST: &str = "outside-constraints.pkiforge.invalid";
 /// foreign client's certificate must be who signed it.
 const FOREIGN_CNF: &str = "[req]\nprompt = no\ndistinguished_name = dn\nx509_extensions = ca_ext\n[dn]\nCN = pkiforge foreign CA\n\
     [ca_ext]\nbasicConstraints = critical,CA:TRUE\nkeyUsage = critical,keyCertSign,cRLSign\nsubjectKeyIdentifier = hash\n";
-const FOREIGN_CNF_FILE: &str = "foreign.cnf";
 /// The common names of the throwaway CA (its config's) and of its client.
 const FOREIGN_CA_CN: &str = "pkiforge foreign CA";
 const FOREIGN_CLIENT_CN: &str = "pkiforge foreign client";

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use crate::pki::names::export;
 use crate::shell::double_quote_escape;
 pub use crate::shell::shell_word;
 
@@ -353,13 +354,17 @@ impl fmt::Display for Render {
                 name, namespace, ..
             } => write!(
                 f,
-                "a kubernetes.io/tls Secret {namespace}/{name} (tls.crt, tls.key, ca.crt), written by pkiforge"
+                "a kubernetes.io/tls Secret {namespace}/{name} ({}, {}, {}), written by pkiforge",
+                export::TLS_CRT,
+                export::TLS_KEY,
+                export::CA_CRT
             ),
             Render::TrustBundle {
                 name, namespace, ..
             } => write!(
                 f,
-                "a ConfigMap {namespace}/{name} holding ca.crt, written by pkiforge"
+                "a ConfigMap {namespace}/{name} holding {}, written by pkiforge",
+                export::CA_CRT
             ),
         }
     }

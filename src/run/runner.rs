@@ -268,11 +268,9 @@ impl Execute for StepExecutor<'_> {
             }
             Action::Tool { program, args } => self.tool(step, program, args, stop)?,
             Action::Render { what, out } => {
-                crate::plan::export::render(self.dir, what, out).map_err(|message| {
-                    Error::Check {
-                        at: At::new(&step.id, step.to_string()),
-                        message,
-                    }
+                crate::plan::export::render(self.dir, what, out).map_err(|e| Error::Check {
+                    at: At::new(&step.id, step.to_string()),
+                    message: e.to_string(),
                 })?;
                 String::new()
             }

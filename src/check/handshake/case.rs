@@ -1,0 +1,141 @@
+//! What one case of the handshake is made of, for every side: its outcome,
+//! the parties (certificate, key and the chain each sends), how a client
+//! names the server, what the servers trust, and what is exchanged. A leaf:
+//! the scenarios, the openssl side and the rustls side all use it, and it
+//! uses none of them.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::error::Error;
+use crate::pki::names::Files;
+
+/// How long one case may take, end to end.
+pub const CASE_TIMEOUT: Duration = Duration::from_secs(15);
+/// What the client sends, and what the server sends back.
+pub const PING: &str = "pkiforge ping from the client";
+pub const PONG: &str = "pkiforge pong from the server";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Accepted,
+    Refused,
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Outcome::Accepted => "accepted",
+            Outcome::Refused => "refused",
+        })
+    }
+}
+
+/// One handshake and how it went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Case {
+    pub stack: &'static str,
+    pub name: String,
+    pub expected: Outcome,
+    pub got: Outcome,
+    /// Why it was refused, or what was exchanged.
+    pub detail: String,
+    /// For a fixture: the reasons it must be refused for (one of them must
+    /// be in the detail).
+    pub reasons: Vec<String>,
+}
+
+impl Case {
+    pub fn passed(&self) -> bool {
+        self.expected == self.got && self.for_its_reason()
+    }
+
+    fn for_its_reason(&self) -> bool {
+        self.reasons.is_empty() || self.reasons.iter().any(|r| self.detail.contains(r))
+    }
+}
+
+impl fmt::Display for Case {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let verdict = if self.passed() { "ok  " } else { "FAIL" };
+        write!(
+            f,
+            "{verdict} {:<7} {:<9} {}",
+            self.stack,
+            self.got.to_string(),
+            self.name
+        )?;
+        if self.expected != self.got {
+            write!(f, " (expected {})", self.expected)?;
+        } else if !self.for_its_reason() {
+            write!(
+                f,
+                " (for another reason than {})",
+                self.reasons.join(" or ")
+            )?;
+        }
+        if !self.detail.is_empty() {
+            write!(f, ": {}", self.detail)?;
+        }
+        Ok(())
+    }
+}
+
+/// The certificate and key files of one party.
+#[derive(Debug, Clone)]
+pub struct Party {
+    pub label: String,
+    pub crt: PathBuf,
+    pub key: PathBuf,
+    /// The CA certificates it sends after its own (an intermediate).
+    pub chain: Vec<PathBuf>,
+}
+
+impl Party {
+    /// An entity of the PKI in `dir`: `NAME.crt` and `NAME.key`.
+    pub fn of(dir: &Path, files: &Files) -> Party {
+        Party {
+            label: files.crt(),
+            crt: dir.join(files.crt()),
+            key: dir.join(files.key()),
+            chain: Vec::new(),
+        }
+    }
+
+    pub fn with_chain(self, chain: &[PathBuf]) -> Party {
+        Party {
+            chain: chain.to_vec(),
+            ..self
+        }
+    }
+}
+
+/// How the client names the server: a DNS name (sent as SNI) or an IP address.
+#[derive(Debug, Clone)]
+pub enum Host {
+    Dns(String),
+    Ip(String),
+}
+
+impl Host {
+    pub fn as_str(&self) -> &str {
+        match self {
+            Host::Dns(s) | Host::Ip(s) => s,
+        }
+    }
+}
+
+/// What the servers trust: the CA, and its CRL when there is one (then a
+/// revoked client must be refused).
+pub struct Trust {
+    pub ca: PathBuf,
+    pub crl: Option<PathBuf>,
+}
+
+/// A file of the PKI the handshake cannot read, and what to do.
+pub fn unreadable(e: crate::files::ReadError) -> Error {
+    Error::BadInput(format!(
+        "{e}; the handshake reads each certificate, key and CRL of the PKI as a regular file: put the file back (`pkiforge run` makes it), then try again"
+    ))
+}

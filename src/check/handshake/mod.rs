@@ -1,0 +1,188 @@
+//! `pkiforge handshake`: real mutual-TLS sessions on loopback, with
+//! `openssl s_server`/`s_client` and again with rustls in-process, so the
+//! proof does not rest on OpenSSL grading its own work.
+//!
+//! This file is the run: what is read of the PKI, the throwaway
+//! certificates made, every scenario tried with each stack. It uses its
+//! submodules, which never use it: `scenarios` (which pairs and fixtures
+//! are tried, and what must happen), `openssl` (s_server and s_client,
+//! through run/exec.rs), `rustls` (the in-process handshake) and `scratch`
+//! (the run's private directory), all on the leaf `case` (what one case is
+//! made of).
+
+use std::path::Path;
+
+use crate::error::{Error, Result};
+use crate::pki::names::Files;
+use crate::pki::profile::Role;
+use crate::plan::handshake::{self as handshake_plan, OUTSIDE_HOST, Signer};
+use crate::plan::step::Step;
+use crate::plan::{CheckSpec, Plan};
+use crate::run::openssl::Openssl;
+use crate::run::progress::Progress;
+use crate::run::runner::Runner;
+use crate::signals;
+
+mod case;
+mod openssl;
+mod rustls;
+mod scenarios;
+mod scratch;
+
+use self::openssl::openssl_case;
+use self::rustls::rustls_case;
+use case::{CASE_TIMEOUT, Party, Trust};
+pub use case::{Case, Outcome};
+use scenarios::{Pair, Parties, Scenario, fixture_scenarios, once_per_server, scenarios};
+use scratch::Scratch;
+
+/// What the handshake reads of the PKI in `dir`, checked, and the steps
+/// that make its throwaway certificates: the same for a run and a dry run.
+fn prepare(dir: &Path, spec: &CheckSpec) -> Result<(Parties, Vec<Step>)> {
+    let parties = Parties::of(dir, spec)?;
+    parties.require_readable()?;
+    let signer = match (&parties.signer, &spec.intermediate) {
+        (Some(_), Some(name)) => Some(Signer {
+            name: name.clone(),
+            dir: utf8_absolute(dir)?,
+        }),
+        _ => None,
+    };
+    Ok((parties, handshake_plan::steps(signer.as_ref())))
+}
+
+/// `handshake --dry-run`: the commands that make the throwaway
+/// certificates, one a line as `plan` shows steps; nothing is started.
+pub fn dry_run(dir: &Path, spec: &CheckSpec) -> Result<String> {
+    let (_, steps) = prepare(dir, spec)?;
+    let plan = Plan {
+        steps,
+        ..Plan::default()
+    };
+    Ok(plan.to_string())
+}
+
+/// The PKI's directory as openssl's command line names it, run from the
+/// scratch directory: absolute, and text.
+fn utf8_absolute(dir: &Path) -> Result<String> {
+    let absolute = std::path::absolute(dir)
+        .map_err(|e| Error::io(format!("cannot resolve {}", dir.display()), e))?;
+    match absolute.to_str() {
+        Some(text) => Ok(text.to_string()),
+        None => Err(Error::Usage(format!(
+            "{}: its path is not UTF-8, and the handshake names the intermediate's key where it lives on openssl's command line; move the PKI to a directory with a UTF-8 name",
+            absolute.display()
+        ))),
+    }
+}
+
+/// Runs every case for each server with each client found in `dir`.
+pub fn run(openssl: &Openssl, dir: &Path, spec: &CheckSpec) -> Result<Vec<Case>> {
+    let (parties, steps) = prepare(dir, spec)?;
+    // What killed handshakes left, then this run's own private directory.
+    let temp = std::env::temp_dir();
+    scratch::remove_stale(&temp);
+    let scratch = Scratch::create_in(&temp)?;
+    let (foreign, outside) = make_throwaways(openssl, &steps, &scratch, &parties)?;
+    let session = Session {
+        openssl,
+        trust: &parties.trust,
+        scratch: &scratch,
+    };
+    let mut cases = Vec::new();
+    let mut tried: Vec<&str> = Vec::new();
+    for Pair {
+        server_name,
+        srv,
+        cli,
+        host,
+    } in &parties.pairs
+    {
+        // The same scenarios with each TLS stack, openssl's first.
+        for stack in ["openssl", "rustls"] {
+            let mut all = scenarios(srv, cli, &foreign, host).to_vec();
+            // Revoked clients and the outside server once per server, with
+            // its first client; the fixtures with the first pair.
+            if !tried.contains(&server_name.as_str()) {
+                all.extend(once_per_server(
+                    srv,
+                    cli,
+                    host,
+                    &parties.revoked,
+                    outside.as_ref(),
+                ));
+                if tried.is_empty() {
+                    all.extend(fixture_scenarios(stack, &parties.fixtures, srv, cli, host));
+                }
+            }
+            for sc in all {
+                signals::check()?;
+                cases.push(session.run_case(srv, stack, sc)?);
+            }
+        }
+        tried.push(server_name);
+    }
+    Ok(cases)
+}
+
+/// Runs the throwaway certificates' steps in the scratch directory, one at
+/// a time in the plan's order (its config is there before any key), and
+/// publishes nothing; returns the foreign client and the server outside
+/// the constraints (with an intermediate to sign it).
+fn make_throwaways(
+    openssl: &Openssl,
+    steps: &[Step],
+    scratch: &Scratch,
+    parties: &Parties,
+) -> Result<(Party, Option<Party>)> {
+    let runner = Runner {
+        openssl,
+        progress: &Progress::Quiet,
+        p12_password: None,
+        pause: false,
+        jobs: 1,
+        judge: &crate::check::verify::Verifier,
+    };
+    let timeout = openssl.timeout.min(CASE_TIMEOUT);
+    runner.run_steps_in(steps, scratch.path(), timeout)?;
+    let made = |name, role| Party::of(scratch.path(), &Files::new(name, role));
+    let foreign = made(handshake_plan::FOREIGN_CLIENT, Role::Client);
+    let outside = parties.signer.as_ref().map(|inter| Party {
+        label: format!("{OUTSIDE_HOST}'s certificate, outside the name constraints"),
+        ..made(handshake_plan::OUTSIDE, Role::Server).with_chain(&inter.chain)
+    });
+    Ok((foreign, outside))
+}
+
+/// What every session of a run shares.
+struct Session<'a> {
+    openssl: &'a Openssl,
+    trust: &'a Trust,
+    scratch: &'a Scratch,
+}
+
+impl Session<'_> {
+    /// One scenario with one TLS stack, against `srv` unless it names its own server.
+    fn run_case(&self, srv: &Party, stack: &'static str, sc: Scenario) -> Result<Case> {
+        let server = sc.server.unwrap_or(srv);
+        let (got, detail) = match stack {
+            "openssl" => openssl_case(
+                self.openssl,
+                self.trust,
+                self.scratch,
+                server,
+                sc.client,
+                &sc.host,
+            )?,
+            _ => rustls_case(self.trust, server, sc.client, &sc.host)?,
+        };
+        Ok(Case {
+            stack,
+            name: sc.name,
+            expected: sc.expected,
+            got,
+            detail,
+            reasons: sc.reasons,
+        })
+    }
+}

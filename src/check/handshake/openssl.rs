@@ -1,0 +1,254 @@
+//! The openssl side of a handshake: `openssl s_server` on a loopback port
+//! and `openssl s_client` against it, both started through run/exec.rs,
+//! their logs and chain files in the run's scratch directory, and what each
+//! said when the session was refused.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::error::Result;
+use crate::pki::names;
+use crate::plan::step::path_arg;
+use crate::run::exec::Background;
+use crate::run::openssl::Openssl;
+use crate::signals;
+
+use super::case::{CASE_TIMEOUT, Host, Outcome, PING, Party, Trust, unreadable};
+use super::scratch::{self, Scratch};
+
+/// s_server on an ephemeral loopback port in `-rev` mode (it sends back each
+/// line reversed), s_client sending PING: accepted when the reversed PING
+/// comes back, which needs data to flow both ways.
+pub fn openssl_case(
+    openssl: &Openssl,
+    trust: &Trust,
+    scratch: &Scratch,
+    server: &Party,
+    client: Option<&Party>,
+    host: &Host,
+) -> Result<(Outcome, String)> {
+    let ca = trust.ca.as_path();
+    // Its logs and chain files, in the run's private directory.
+    let logs = scratch.case_dir()?;
+    let (server_out, server_err) = (
+        logs.path().join("server.out"),
+        logs.path().join("server.err"),
+    );
+    let mut server_args: Vec<OsString> = vec![
+        "s_server".into(),
+        "-accept".into(),
+        "127.0.0.1:0".into(),
+        "-naccept".into(),
+        "1".into(),
+        "-cert".into(),
+        path_arg(&server.crt),
+        "-key".into(),
+        path_arg(&server.key),
+        "-cert_chain".into(),
+        path_arg(
+            &chain_file(server, logs.path(), names::handshake::SERVER_CHAIN)?
+                .unwrap_or_else(|| ca.to_path_buf()),
+        ),
+        "-CAfile".into(),
+        path_arg(ca),
+        // Require a client certificate, and fail the handshake on a bad one.
+        "-Verify".into(),
+        "1".into(),
+        "-verify_return_error".into(),
+        "-rev".into(),
+    ];
+    if let Some(crl) = &trust.crl {
+        // The client's certificate must not be in the CA's CRL.
+        server_args.extend(["-crl_check".into(), "-CRL".into(), path_arg(crl)]);
+    }
+    let server_proc = openssl
+        .call(server_args, "handshake-server", CASE_TIMEOUT)
+        .spawn(&server_out, &server_err)?;
+    let deadline = Instant::now() + CASE_TIMEOUT;
+    let result = match accept_port(&server_proc, &server_out, deadline)? {
+        Some(port) => {
+            let mut client_args = s_client_args(port, ca, client, host);
+            if let Some(crl) = &trust.crl {
+                // The server's certificate must not be in the CA's CRL.
+                client_args.extend(["-crl_check".into(), "-CRL".into(), path_arg(crl)]);
+            }
+            if let Some(c) = client
+                && let Some(chain) = chain_file(c, logs.path(), names::handshake::CLIENT_CHAIN)?
+            {
+                client_args.extend(["-cert_chain".into(), path_arg(&chain)]);
+            }
+            s_client_exchange(openssl, client_args, logs.path(), deadline)?
+        }
+        None => (Outcome::Refused, "s_server did not start".to_string()),
+    };
+    drop(server_proc);
+    let server_log = read_log(&server_err);
+    Ok(match result {
+        (Outcome::Refused, client_err) => (Outcome::Refused, why_refused(&server_log, &client_err)),
+        accepted => accepted,
+    })
+}
+
+/// A file holding the certificates a party sends after its own, in order;
+/// `None` when it sends none.
+fn chain_file(party: &Party, dir: &Path, name: &str) -> Result<Option<PathBuf>> {
+    match party.chain.as_slice() {
+        [] => return Ok(None),
+        // One file already is the chain: no copy (the tutorial's ca.crt).
+        [one] => return Ok(Some(one.clone())),
+        _ => {}
+    }
+    let mut bytes = Vec::new();
+    for c in &party.chain {
+        bytes.extend(crate::files::read_regular(c).map_err(unreadable)?);
+    }
+    let path = dir.join(name);
+    scratch::write_new(&path, bytes)?;
+    Ok(Some(path))
+}
+
+/// s_client's words: connect to the port, verify the server against the CA
+/// and by its name, present the client's certificate if there is one.
+fn s_client_args(port: u16, ca: &Path, client: Option<&Party>, host: &Host) -> Vec<OsString> {
+    let mut args: Vec<OsString> = vec![
+        "s_client".into(),
+        "-connect".into(),
+        format!("127.0.0.1:{port}").into(),
+        "-CAfile".into(),
+        path_arg(ca),
+        "-verify_return_error".into(),
+        "-quiet".into(),
+    ];
+    match host {
+        Host::Dns(name) => args.extend([
+            "-servername".into(),
+            name.into(),
+            "-verify_hostname".into(),
+            name.into(),
+        ]),
+        Host::Ip(ip) => args.extend(["-verify_ip".into(), ip.into()]),
+    }
+    if let Some(c) = client {
+        args.extend([
+            "-cert".into(),
+            path_arg(&c.crt),
+            "-key".into(),
+            path_arg(&c.key),
+        ]);
+    }
+    args
+}
+
+/// Runs s_client, sending PING; accepted when the reversed PING comes back,
+/// refused (with its stderr) when it exits first or the deadline passes.
+fn s_client_exchange(
+    openssl: &Openssl,
+    args: Vec<OsString>,
+    logs: &Path,
+    deadline: Instant,
+) -> Result<(Outcome, String)> {
+    let (client_out, client_err) = (logs.join("client.out"), logs.join("client.err"));
+    let mut call = openssl.call(args, "handshake-client", CASE_TIMEOUT);
+    call.stdin = Some(format!("{PING}\n").into_bytes());
+    let client = call.spawn(&client_out, &client_err)?;
+    // s_client -quiet keeps the connection open after stdin ends, so watch
+    // its output for the answer rather than wait for it to exit.
+    loop {
+        let answer = read_log(&client_out);
+        if answer.contains(&reversed(PING)) {
+            return Ok((Outcome::Accepted, "payload sent and answered".to_string()));
+        }
+        signals::check()?;
+        if client.exited() {
+            let stderr = read_log(&client_err);
+            return Ok((Outcome::Refused, stderr));
+        }
+        if Instant::now() >= deadline {
+            return Ok((Outcome::Refused, "timed out".to_string()));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// What openssl has written so far to a log in the scratch directory
+/// (through the guarded reader, as every file pkiforge reads).
+fn read_log(path: &Path) -> String {
+    crate::files::read_text(path).unwrap_or_default()
+}
+
+/// What each side said when a session was refused: its verify error
+/// where openssl names one (why), else its last error (what it saw).
+fn why_refused(server_log: &str, client_err: &str) -> String {
+    let sides: Vec<String> = [("server", server_log), ("client", client_err)]
+        .iter()
+        .filter_map(|(side, log)| {
+            let errors = verify_errors(log);
+            let said = if errors.is_empty() {
+                last_error(log)?
+            } else {
+                errors.join(", ")
+            };
+            Some(format!("{side}: {said}"))
+        })
+        .collect();
+    if sides.is_empty() {
+        "no reply".to_string()
+    } else {
+        sides.join("; ")
+    }
+}
+
+/// Waits until s_server's stdout (a file) names the port it listens on
+/// (`ACCEPT 127.0.0.1:PORT`); `None` if it exits or the deadline passes first.
+fn accept_port(server: &Background, stdout: &Path, deadline: Instant) -> Result<Option<u16>> {
+    loop {
+        let text = read_log(stdout);
+        let port = text.lines().find_map(|l| {
+            l.trim()
+                .strip_prefix("ACCEPT ")
+                .and_then(|a| a.rsplit(':').next())
+                .and_then(|p| p.parse::<u16>().ok())
+        });
+        if port.is_some() {
+            return Ok(port);
+        }
+        signals::check()?;
+        if server.exited() || Instant::now() >= deadline {
+            return Ok(None);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// openssl's verify errors in a log (`verify error:num=10:certificate has
+/// expired`), as `verify error 10: certificate has expired`.
+fn verify_errors(log: &str) -> Vec<String> {
+    log.lines()
+        .filter_map(|l| l.trim().strip_prefix("verify error:num="))
+        .filter_map(|rest| rest.split_once(':'))
+        .map(|(code, text)| format!("verify error {code}: {text}"))
+        .collect()
+}
+
+fn reversed(s: &str) -> String {
+    s.chars().rev().collect()
+}
+
+/// The last line of openssl's stderr that says what went wrong, shortened
+/// to its reason (`…:error:CODE:LIB:FUNC:REASON:FILE:LINE:` → `REASON`).
+fn last_error(stderr: &str) -> Option<String> {
+    let line = stderr
+        .lines()
+        .rev()
+        .find(|l| l.contains("error") || l.contains("alert"))?
+        .trim();
+    let fields: Vec<&str> = line.split(':').collect();
+    let reason = fields
+        .iter()
+        .position(|f| *f == "error")
+        .and_then(|i| fields.get(i + 4))
+        .filter(|_| fields.len() >= 6)
+        .map_or(line, |r| *r);
+    Some(reason.to_string())
+}
