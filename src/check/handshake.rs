@@ -583,7 +583,7 @@ fn revoked_clients(dir: &Path, trust: &Trust) -> Result<Vec<Party>> {
         if !revoked.contains(&serial) {
             continue;
         }
-        let Ok(found) = crate::pki::read::read_entities_in(&entry.path()) else {
+        let Ok(found) = crate::pki::read::Pki::archived(&entry.path()) else {
             continue;
         };
         for files in found.iter().filter(|f| f.role == Role::Client) {

@@ -9,7 +9,6 @@ use crate::pki::error::{Malformed, ReadError};
 use crate::pki::fixture::Kind;
 use crate::pki::keys::{self, KeyError, PublicKey};
 use crate::pki::san::{San, covers};
-use crate::plan::spec::{CheckSpec, LeafSpec};
 use crate::plan::step::{Expect, Inspection, Step, same_fields, show_fields};
 use x509_parser::prelude::FromDer;
 
@@ -258,46 +257,6 @@ pub fn refused_for(kind: Kind, output: &str) -> Result<String, CheckError> {
             wanted,
         }),
     }
-}
-
-/// [`spec_of`], its error in words: for commands/handshake.rs, which
-/// takes it as text.
-pub fn discover(dir: &Path) -> Result<CheckSpec, String> {
-    spec_of(dir).map_err(|e| e.to_string())
-}
-
-/// Finds the PKI in `dir` by the tutorial's file names (layout.rs); the
-/// names to verify come from the certificates themselves.
-pub fn spec_of(dir: &Path) -> Result<CheckSpec, ReadError> {
-    let found = crate::pki::read::read(dir)?;
-    let mut leaves = Vec::new();
-    for files in found.leaves {
-        let der = read_certificate(&dir.join(files.crt()))?;
-        let sans = sans_of(&der).map_err(|e| ReadError::malformed(Path::new(&files.crt()), e))?;
-        leaves.push(LeafSpec {
-            name: files.name,
-            role: files.role,
-            sans,
-            sans_from_profile: false,
-            subject: None,
-            // Opening a PKCS#12 bundle needs its password, which verify
-            // without a profile does not ask for.
-            p12: crate::pki::profile::P12::No,
-        });
-    }
-    let issuer = found.intermediate.as_ref().unwrap_or(&found.ca);
-    let crl = dir.join(issuer.crl()).is_file();
-    // An offline root: its key is elsewhere when an intermediate signs.
-    let root_key = found.intermediate.is_none() || dir.join(found.ca.key()).exists();
-    Ok(CheckSpec {
-        ca: found.ca.name,
-        ca_subject: None,
-        leaves,
-        crl,
-        root_key,
-        intermediate: found.intermediate.map(|f| f.name),
-        fixtures: crate::plan::spec::fixture_specs(dir, &found.fixtures)?,
-    })
 }
 
 /// What is wrong with a CRL: a lint rule's name and what it says (after

@@ -59,6 +59,17 @@ fn problem_lines(problems: &[Problem]) -> String {
     lines.join("; ")
 }
 
+/// An entity's certificate that cannot be read: its file's error, or its
+/// extensions' (said without the file).
+impl From<crate::pki::error::CertError> for LifecycleError {
+    fn from(e: crate::pki::error::CertError) -> Self {
+        match e {
+            crate::pki::error::CertError::Read(e) => LifecycleError::Read(e),
+            crate::pki::error::CertError::Malformed(e) => LifecycleError::Malformed(e),
+        }
+    }
+}
+
 /// An operation the PKI does not allow is a problem with what the user asked.
 impl From<LifecycleError> for crate::error::Error {
     fn from(e: LifecycleError) -> Self {
