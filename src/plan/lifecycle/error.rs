@@ -31,9 +31,9 @@ pub enum LifecycleError {
     /// The config cannot give a strict CA its extensions (plan's words).
     #[error("{0}")]
     StrictCa(String),
-    /// The intermediate's name constraints, as read back (constraints' words).
-    #[error("{0}")]
-    Constraints(String),
+    /// The intermediate's name constraints, as read back.
+    #[error(transparent)]
+    Constraints(crate::pki::constraints::Unreadable),
     #[error("{} has no {key}: the root signs the intermediate; renew it where the root's key is", dir.display())]
     NoRootKey { dir: PathBuf, key: String },
     #[error(
