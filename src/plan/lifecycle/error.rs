@@ -28,9 +28,9 @@ pub enum LifecycleError {
         problem_lines(problems)
     )]
     Prompts { crt: String, problems: Vec<Problem> },
-    /// The config cannot give a strict CA its extensions (plan's words).
-    #[error("{0}")]
-    StrictCa(String),
+    /// The config cannot give a strict CA its extensions.
+    #[error(transparent)]
+    StrictCa(crate::plan::caps::NotStrictEnough),
     /// The intermediate's name constraints, as read back.
     #[error(transparent)]
     Constraints(crate::pki::constraints::Unreadable),
