@@ -168,7 +168,7 @@ pub fn after_step(step: &Step, dir: &Path, stdout: &str) -> crate::error::Result
     let at = || At::new(&step.id, step.to_string());
     let fail = |e: CheckError| Error::Check {
         at: at(),
-        message: e.to_string(),
+        reason: Box::new(e),
     };
     let mut printed = Vec::new();
     match &step.expect {
@@ -180,7 +180,10 @@ pub fn after_step(step: &Step, dir: &Path, stdout: &str) -> crate::error::Result
                     expected.join("\n"),
                     stdout.trim_end()
                 );
-                return Err(Error::Check { at: at(), message });
+                return Err(Error::Check {
+                    at: at(),
+                    reason: message.into(),
+                });
             }
         }
         Some(Expect::Pkcs12 { certs }) => {
@@ -335,11 +338,6 @@ fn crl_signed_by(dir: &Path, crl: &Path, ca: &Path) -> Result<(), CheckError> {
             problem,
         }),
     }
-}
-
-/// [`check`], its error in words: for run/runner.rs, which takes it as text.
-pub fn inspect(dir: &Path, inspection: &Inspection) -> Result<(), String> {
-    check(dir, inspection).map_err(|e| e.to_string())
 }
 
 /// Runs a check that needs no openssl.
@@ -510,7 +508,7 @@ fn key_belongs(public: &PublicKey, what: &str, der: &[u8], crt: &Path) -> Result
     }
 }
 
-/// The judge the runner is given: [`after_step`] and [`inspect`].
+/// The judge the runner is given: [`after_step`] and [`check`].
 pub struct Verifier;
 
 impl crate::plan::step::Judge for Verifier {
@@ -523,8 +521,8 @@ impl crate::plan::step::Judge for Verifier {
         after_step(step, dir, stdout)
     }
 
-    fn inspect(&self, dir: &Path, inspection: &Inspection) -> Result<(), String> {
-        inspect(dir, inspection)
+    fn inspect(&self, dir: &Path, inspection: &Inspection) -> Result<(), crate::error::Reason> {
+        Ok(check(dir, inspection)?)
     }
 }
 

@@ -43,8 +43,12 @@ pub fn verify(
     let outcomes = runner.run_checks(&plan::checks(&spec, caps), dir, timeout)?;
     let mut text = String::new();
     for outcome in &outcomes {
-        let reason = outcome.result.as_ref().err().map(String::as_str);
-        text.push_str(&render_check("", &outcome.step.to_string(), reason));
+        let reason = outcome.result.as_ref().err().map(ToString::to_string);
+        text.push_str(&render_check(
+            "",
+            &outcome.step.to_string(),
+            reason.as_deref(),
+        ));
         // What a fixture was refused for.
         let refusal = matches!(
             outcome.step.expect,
