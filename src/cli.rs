@@ -144,16 +144,7 @@ picks, and is stopped after 15 seconds at most.")]
     },
 
     /// Make an entity ready for its program: a Java keystore, a Kubernetes Secret, an nginx or HAProxy config
-    #[command(before_help = "Examples:
-  pkiforge export pki/localhost server --format nginx     pki/localhost/export/server.nginx.conf …
-  pkiforge export pki/localhost server --format haproxy
-  pkiforge export pki/localhost client --format java      keystore, truststore, properties
-  pkiforge export pki/localhost server --format k8s --namespace shop
-
-Files go to --out (default DIR/export), published all or nothing; nothing is
-written elsewhere, and a file already there is overwritten only with --force.
-Java keystores take their password from
-PKIFORGE_P12_PASSWORD or the terminal, never a command line.")]
+    #[command(before_help = export_examples())]
     Export {
         /// The directory a run wrote
         dir: PathBuf,
@@ -382,5 +373,23 @@ fn renew_examples() -> String {
   pkiforge renew pki/localhost client --dry-run   print the commands and stop
 
 What is replaced is kept in DIR/{archive}/SERIAL/."
+    )
+}
+
+/// `export --help`'s examples.
+fn export_examples() -> String {
+    use crate::pki::names::export::{NGINX_CONF, named};
+    let nginx = named("server", NGINX_CONF);
+    format!(
+        "Examples:
+  pkiforge export pki/localhost server --format nginx     pki/localhost/export/{nginx} …
+  pkiforge export pki/localhost server --format haproxy
+  pkiforge export pki/localhost client --format java      keystore, truststore, properties
+  pkiforge export pki/localhost server --format k8s --namespace shop
+
+Files go to --out (default DIR/export), published all or nothing; nothing is
+written elsewhere, and a file already there is overwritten only with --force.
+Java keystores take their password from
+PKIFORGE_P12_PASSWORD or the terminal, never a command line."
     )
 }

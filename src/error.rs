@@ -231,8 +231,8 @@ pub enum Error {
         found: String,
     },
 
-    #[error("step {}: {message}: {}", at.step, at.command)]
-    Check { at: Box<At>, message: String },
+    #[error("step {}: {reason}: {}", at.step, at.command)]
+    Check { at: Box<At>, reason: Reason },
 
     #[error("verification failed: {} of {total} checks failed{}", failed.len(), list_failures(failed))]
     Verify { total: usize, failed: Vec<Failure> },
@@ -417,6 +417,10 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Why something failed, as a lower layer's own error (a check's, a
+/// render's), or in words: shown as it is.
+pub type Reason = Box<dyn std::error::Error + Send + Sync>;
 
 #[cfg(test)]
 mod tests {

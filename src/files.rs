@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 pub const READ_LIMIT: u64 = 64 << 20;
 
 /// A file that could not be read, and why.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ReadError {
     pub path: PathBuf,
     pub why: String,

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use crate::time::utc;
 
-pub use crate::pki::x509::{CertInfo, KeyInfo, certificates, is_weak_signature};
+pub use crate::pki::x509::{CertInfo, KeyInfo, is_weak_signature};
 
 /// The report: one block per certificate, one row per fact.
 /// The files of `c` and each certificate above it, by issuer and subject,

@@ -4,6 +4,7 @@
 use std::fmt;
 
 use crate::check::inspect::{CertInfo, KeyInfo, is_weak_signature};
+use crate::pki::read::Pki;
 use crate::time::utc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -247,22 +248,15 @@ pub fn lint_crls(crls: &[(String, crate::pki::crl::CrlInfo)], now: i64) -> Vec<F
     out
 }
 
-/// The findings for the CRLs in `dir` (`NAME.crl`, the CA `NAME.crt`'s):
+/// The findings for the CRLs of `pki` (`NAME.crl`, the CA `NAME.crt`'s):
 /// one that is not a CRL or not signed by its CA, which servers that check
 /// revocation cannot use, and a stale one ([`lint_crls`]).
-pub fn crl_findings(dir: &std::path::Path, now: i64) -> Vec<Finding> {
-    let mut files: Vec<String> = std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|f| f.ends_with(".crl"))
-        .collect();
-    files.sort();
+pub fn crl_findings(pki: &Pki, now: i64) -> Vec<Finding> {
+    let dir = pki.dir();
     let mut out = Vec::new();
     let mut readable = Vec::new();
-    for file in files {
-        let ca = format!("{}.crt", file.trim_end_matches(".crl"));
+    for file in pki.crl_files() {
+        let ca = crate::pki::names::crt_of_crl(&file);
         let problem = crate::check::verify::crl_problem(
             dir,
             std::path::Path::new(&file),
@@ -278,7 +272,7 @@ pub fn crl_findings(dir: &std::path::Path, now: i64) -> Vec<Finding> {
                 fix: crate::check::verify::CRL_FIX.into(),
             }),
             None => {
-                if let Ok(info) = crate::pki::crl::read_crl(&dir.join(&file)) {
+                if let Ok(info) = pki.crl(&file) {
                     readable.push((file, info));
                 }
             }
@@ -481,18 +475,18 @@ fn leaf_rules(cx: &Context, find: &mut Find) {
     }
 }
 
-/// Every finding for the certificates and CRLs of `dir`, worst first, but
+/// Every finding for the certificates and CRLs of `pki`, worst first, but
 /// none for its fixtures, which are bad on purpose (what is wrong with each
 /// is in the manifest, returned too). `lint` and `report` say the same.
 pub fn findings(
-    dir: &std::path::Path,
-    found: &crate::pki::x509::Found,
+    pki: &Pki,
     now: i64,
 ) -> crate::error::Result<(Vec<Finding>, crate::pki::fixture::Manifest)> {
+    let found = pki.certificates()?;
     let mut findings = lint(&found.certs, now);
     findings.extend(lint_chains(&found.certs, &found.bundles));
-    findings.extend(crl_findings(dir, now));
-    let fixtures = crate::pki::read::read_fixtures(dir)?;
+    findings.extend(crl_findings(pki, now));
+    let fixtures = pki.manifest()?.clone();
     let theirs: Vec<&String> = fixtures.fixtures.iter().flat_map(|f| &f.files).collect();
     findings.retain(|f| !theirs.contains(&&f.file));
     findings.sort_by(|a, b| (a.severity, &a.file).cmp(&(b.severity, &b.file)));

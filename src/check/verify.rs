@@ -9,7 +9,6 @@ use crate::pki::error::{Malformed, ReadError};
 use crate::pki::fixture::Kind;
 use crate::pki::keys::{self, KeyError, PublicKey};
 use crate::pki::san::{San, covers};
-use crate::plan::spec::{CheckSpec, LeafSpec};
 use crate::plan::step::{Expect, Inspection, Step, same_fields, show_fields};
 use x509_parser::prelude::FromDer;
 
@@ -169,7 +168,7 @@ pub fn after_step(step: &Step, dir: &Path, stdout: &str) -> crate::error::Result
     let at = || At::new(&step.id, step.to_string());
     let fail = |e: CheckError| Error::Check {
         at: at(),
-        message: e.to_string(),
+        reason: Box::new(e),
     };
     let mut printed = Vec::new();
     match &step.expect {
@@ -181,7 +180,10 @@ pub fn after_step(step: &Step, dir: &Path, stdout: &str) -> crate::error::Result
                     expected.join("\n"),
                     stdout.trim_end()
                 );
-                return Err(Error::Check { at: at(), message });
+                return Err(Error::Check {
+                    at: at(),
+                    reason: message.into(),
+                });
             }
         }
         Some(Expect::Pkcs12 { certs }) => {
@@ -260,46 +262,6 @@ pub fn refused_for(kind: Kind, output: &str) -> Result<String, CheckError> {
     }
 }
 
-/// [`spec_of`], its error in words: for commands/handshake.rs, which
-/// takes it as text.
-pub fn discover(dir: &Path) -> Result<CheckSpec, String> {
-    spec_of(dir).map_err(|e| e.to_string())
-}
-
-/// Finds the PKI in `dir` by the tutorial's file names (layout.rs); the
-/// names to verify come from the certificates themselves.
-pub fn spec_of(dir: &Path) -> Result<CheckSpec, ReadError> {
-    let found = crate::pki::read::read(dir)?;
-    let mut leaves = Vec::new();
-    for files in found.leaves {
-        let der = read_certificate(&dir.join(files.crt()))?;
-        let sans = sans_of(&der).map_err(|e| ReadError::malformed(Path::new(&files.crt()), e))?;
-        leaves.push(LeafSpec {
-            name: files.name,
-            role: files.role,
-            sans,
-            sans_from_profile: false,
-            subject: None,
-            // Opening a PKCS#12 bundle needs its password, which verify
-            // without a profile does not ask for.
-            p12: crate::pki::profile::P12::No,
-        });
-    }
-    let issuer = found.intermediate.as_ref().unwrap_or(&found.ca);
-    let crl = dir.join(issuer.crl()).is_file();
-    // An offline root: its key is elsewhere when an intermediate signs.
-    let root_key = found.intermediate.is_none() || dir.join(found.ca.key()).exists();
-    Ok(CheckSpec {
-        ca: found.ca.name,
-        ca_subject: None,
-        leaves,
-        crl,
-        root_key,
-        intermediate: found.intermediate.map(|f| f.name),
-        fixtures: crate::plan::spec::fixture_specs(dir, &found.fixtures)?,
-    })
-}
-
 /// What is wrong with a CRL: a lint rule's name and what it says (after
 /// the file's name).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -376,11 +338,6 @@ fn crl_signed_by(dir: &Path, crl: &Path, ca: &Path) -> Result<(), CheckError> {
             problem,
         }),
     }
-}
-
-/// [`check`], its error in words: for run/runner.rs, which takes it as text.
-pub fn inspect(dir: &Path, inspection: &Inspection) -> Result<(), String> {
-    check(dir, inspection).map_err(|e| e.to_string())
 }
 
 /// Runs a check that needs no openssl.
@@ -551,7 +508,7 @@ fn key_belongs(public: &PublicKey, what: &str, der: &[u8], crt: &Path) -> Result
     }
 }
 
-/// The judge the runner is given: [`after_step`] and [`inspect`].
+/// The judge the runner is given: [`after_step`] and [`check`].
 pub struct Verifier;
 
 impl crate::plan::step::Judge for Verifier {
@@ -564,8 +521,8 @@ impl crate::plan::step::Judge for Verifier {
         after_step(step, dir, stdout)
     }
 
-    fn inspect(&self, dir: &Path, inspection: &Inspection) -> Result<(), String> {
-        inspect(dir, inspection)
+    fn inspect(&self, dir: &Path, inspection: &Inspection) -> Result<(), crate::error::Reason> {
+        Ok(check(dir, inspection)?)
     }
 }
 

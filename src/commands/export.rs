@@ -8,9 +8,10 @@ use std::time::Duration;
 use crate::error::{Error, Result};
 use crate::pki::names::export::{self as names, is_key};
 use crate::pki::names::{Files, Role};
+use crate::pki::read::Pki;
 use crate::pki::san::SanKind;
 use crate::plan::export::{Format, Options, Source};
-use crate::plan::lifecycle::Pki;
+use crate::plan::lifecycle::Entities;
 use crate::run::openssl::Openssl;
 use crate::run::progress::Progress;
 use crate::run::publish::OutDir;
@@ -48,7 +49,8 @@ pub fn export(
         .map_err(|e| Error::io(format!("cannot resolve {}", out_path.display()), e))?;
     // DIR first, then OUTDIR: what is read does not change meanwhile.
     let _dir_lock = OutDir::lock(req.dir, progress)?;
-    let src = source(req)?;
+    let pki = Pki::read(req.dir);
+    let src = source(req, &pki)?;
     let openssl = Openssl::locate(openssl_flag, timeout)?;
     let java = req.format == Format::Java;
     let opts = Options {
@@ -125,8 +127,8 @@ fn check_request(req: &Request) -> Result<()> {
 
 /// The entity in DIR: its files, the CAs above it, whether each has a CRL,
 /// and the host its clients dial.
-fn source(req: &Request) -> Result<Source> {
-    let pki = Pki::read(req.dir)?;
+fn source(req: &Request, pki: &Pki) -> Result<Source> {
+    let pki = Entities::of(pki)?;
     if [&pki.ca]
         .into_iter()
         .chain(&pki.intermediate)

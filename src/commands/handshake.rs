@@ -5,11 +5,13 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::error::{Error, Result};
+use crate::check::handshake;
+use crate::error::Result;
+use crate::pki::read::Pki;
+use crate::plan::spec::CheckSpec;
 use crate::run::openssl::Openssl;
 use crate::run::progress::Progress;
 use crate::run::publish::ReadLock;
-use crate::{check::handshake, check::verify};
 
 pub fn handshake(
     dir: &Path,
@@ -20,7 +22,7 @@ pub fn handshake(
 ) -> Result<String> {
     // Never while a run writes DIR, nor after one killed part way.
     let _lock = ReadLock::take(dir, progress)?;
-    let spec = verify::discover(dir).map_err(Error::BadInput)?;
+    let spec = CheckSpec::read_back(&Pki::read(dir))?;
     if dry_run {
         return handshake::dry_run(dir, &spec);
     }

@@ -3,14 +3,16 @@
 use std::path::Path;
 
 use crate::error::Result;
+use crate::pki::read::Pki;
 use crate::run::progress::Progress;
 use crate::run::publish::ReadLock;
-use crate::{check::inspect, check::json, pki::x509};
+use crate::{check::inspect, check::json};
 
 pub fn inspect(dir: &Path, as_json: bool, progress: &Progress) -> Result<String> {
     // Never while a run writes DIR, nor after one killed part way.
     let _lock = ReadLock::take(dir, progress)?;
-    let found = x509::certificates(dir)?;
+    let pki = Pki::read(dir);
+    let found = pki.certificates()?;
     let now = super::now();
     let text = if as_json {
         let certs: Vec<json::Certificate> = found
@@ -20,10 +22,9 @@ pub fn inspect(dir: &Path, as_json: bool, progress: &Progress) -> Result<String>
             .collect();
         json::to_text(&certs)
     } else {
-        let fixtures = crate::pki::read::read_fixtures(dir)?;
         let mut text = inspect::render(&found.certs, now);
-        text.push_str(&inspect::render_fixtures(&fixtures));
+        text.push_str(&inspect::render_fixtures(pki.manifest()?));
         text
     };
-    super::unless_unreadable(text, found.unreadable)
+    super::unless_unreadable(text, found.unreadable.clone())
 }

@@ -10,8 +10,9 @@ use std::time::Duration;
 use crate::error::{Error, Result};
 use crate::files;
 use crate::pki::profile::P12;
+use crate::pki::read::{Known, Pki};
 use crate::plan::Plan;
-use crate::plan::lifecycle::{self, Known, Pki, Renewal};
+use crate::plan::lifecycle::{self, Entities, Renewal};
 use crate::plan::prompts::PromptLayout;
 use crate::plan::step::P12_PASSWORD_VAR;
 use crate::run::openssl::Openssl;
@@ -90,7 +91,7 @@ pub fn crl(op: &Operation, days: u32) -> Result<String> {
 fn execute(
     op: &Operation,
     done: &str,
-    make_plan: impl FnOnce(&Pki, &mut Openssl) -> Result<(Plan, Option<PromptLayout>)>,
+    make_plan: impl FnOnce(&Entities, &mut Openssl) -> Result<(Plan, Option<PromptLayout>)>,
 ) -> Result<String> {
     if !op.dir.is_dir() {
         return Err(Error::BadInput(format!(
@@ -107,7 +108,7 @@ fn execute(
         }
         Some(out)
     };
-    let pki = Pki::read(op.dir)?;
+    let pki = Entities::of(&Pki::read(op.dir))?;
     let mut openssl = Openssl::locate(op.openssl, op.timeout)?;
     let (plan, prompts) = make_plan(&pki, &mut openssl)?;
     let Some(out) = out.as_mut() else {
@@ -156,7 +157,7 @@ fn execute(
 
 /// Every lifecycle operation signs with the CA's key: refused, like `run
 /// --add`, when others can read it.
-fn check_ca_key(pki: &Pki) -> Result<()> {
+fn check_ca_key(pki: &Entities) -> Result<()> {
     let key = pki.dir.join(pki.ca.files.key());
     if !key.is_file() {
         return Err(Error::BadInput(format!(
@@ -172,7 +173,7 @@ fn check_ca_key(pki: &Pki) -> Result<()> {
 /// (what `p12 = "legacy"` made), else the current one. Asked of openssl
 /// (`pkcs12 -info`), with the password, only for the leaves being renewed
 /// that have one.
-fn p12_kinds(pki: &Pki, names: &[String], openssl: &Openssl) -> Result<Vec<(String, P12)>> {
+fn p12_kinds(pki: &Entities, names: &[String], openssl: &Openssl) -> Result<Vec<(String, P12)>> {
     let mut kinds = Vec::new();
     for leaf in pki.leaves.iter().filter(|l| names.contains(&l.files.name)) {
         let p12 = leaf.files.p12();

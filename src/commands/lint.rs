@@ -3,18 +3,20 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
+use crate::check::json;
 use crate::check::lint::{self, Severity};
 use crate::error::{Error, Result};
+use crate::pki::read::Pki;
 use crate::run::progress::Progress;
 use crate::run::publish::ReadLock;
-use crate::{check::json, pki::x509};
 
 pub fn lint(dir: &Path, deny_warnings: bool, as_json: bool, progress: &Progress) -> Result<String> {
     // Never while a run writes DIR, nor after one killed part way.
     let _lock = ReadLock::take(dir, progress)?;
-    let found = x509::certificates(dir)?;
+    let pki = Pki::read(dir);
+    let found = pki.certificates()?;
     let now = super::now();
-    let (findings, fixtures) = lint::findings(dir, &found, now)?;
+    let (findings, fixtures) = lint::findings(&pki, now)?;
     let mut text = String::new();
     for f in &findings {
         let _ = writeln!(text, "{f}");
@@ -45,7 +47,7 @@ pub fn lint(dir: &Path, deny_warnings: bool, as_json: bool, progress: &Progress)
         text = json::to_text(&list);
     }
     if !found.unreadable.is_empty() {
-        return super::unless_unreadable(text, found.unreadable);
+        return super::unless_unreadable(text, found.unreadable.clone());
     }
     if errors > 0 || (deny_warnings && warnings > 0) {
         let failing = findings

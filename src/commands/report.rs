@@ -9,13 +9,11 @@ use crate::check::lint::Finding;
 use crate::check::report::{Card, Page};
 use crate::error::{Error, Result};
 use crate::pki::fixture::Manifest;
-use crate::pki::names::{ISSUER, Role, TRANSCRIPT};
-use crate::pki::x509::{self, CertInfo};
+use crate::pki::names::{self, Files, ISSUER, Role, TRANSCRIPT};
+use crate::pki::read::Pki;
+use crate::pki::x509::CertInfo;
 use crate::run::progress::Progress;
 use crate::run::publish::{OutDir, ReadLock};
-
-/// The default file: `DIR/report.html`.
-pub const DEFAULT_FILE: &str = "report.html";
 
 pub fn report(dir: &Path, out: Option<&Path>, progress: &Progress) -> Result<String> {
     if !dir.is_dir() {
@@ -24,13 +22,14 @@ pub fn report(dir: &Path, out: Option<&Path>, progress: &Progress) -> Result<Str
             dir.display()
         )));
     }
-    let target = out.map_or_else(|| dir.join(DEFAULT_FILE), Path::to_path_buf);
+    let target = out.map_or_else(|| dir.join(names::REPORT), Path::to_path_buf);
     let name = match target.file_name() {
         Some(n) if !target.is_dir() => PathBuf::from(n),
         _ => {
             return Err(Error::Usage(format!(
-                "--out {}: give a file name, such as report.html",
-                target.display()
+                "--out {}: give a file name, such as {}",
+                target.display(),
+                names::REPORT
             )));
         }
     };
@@ -44,7 +43,7 @@ pub fn report(dir: &Path, out: Option<&Path>, progress: &Progress) -> Result<Str
         for line in lock.clean_stale()? {
             progress.say(&format!("note: {line}"));
         }
-        let (html, unreadable) = page(dir)?;
+        let (html, unreadable) = page(&Pki::read(dir))?;
         let staging = lock.staging()?;
         std::fs::write(staging.path().join(&name), html)
             .map_err(|e| Error::io("cannot write the report", e))?;
@@ -55,7 +54,7 @@ pub fn report(dir: &Path, out: Option<&Path>, progress: &Progress) -> Result<Str
         // on its own; a directory that is not a PKI's is neither locked nor
         // cleaned (it may be /tmp, where others write).
         let _lock = ReadLock::take(dir, progress)?;
-        let (html, unreadable) = page(dir)?;
+        let (html, unreadable) = page(&Pki::read(dir))?;
         crate::run::publish::write_file(&target, html.as_bytes(), true)?;
         unreadable
     };
@@ -74,18 +73,21 @@ fn same_dir(a: &Path, b: &Path) -> bool {
     }
 }
 
-/// The page of `dir`, and the files it could not read.
-fn page(dir: &Path) -> Result<(String, Vec<String>)> {
-    let found = x509::certificates(dir)?;
+/// The page of `pki`, and the files it could not read.
+fn page(pki: &Pki) -> Result<(String, Vec<String>)> {
+    let dir = pki.dir();
+    let found = pki.certificates()?;
     if found.certs.is_empty() {
         return Err(Error::BadInput(format!(
-            "{} holds no certificate (*.crt, *.pem); give the directory a run wrote",
-            dir.display()
+            "{} holds no {}; give the directory a run wrote",
+            dir.display(),
+            names::ANY_CERTIFICATE
         )));
     }
     let now = super::now();
-    let (findings, manifest) = crate::check::lint::findings(dir, &found, now)?;
-    let revoked: Vec<String> = crate::pki::crl::crls(dir)
+    let (findings, manifest) = crate::check::lint::findings(pki, now)?;
+    let revoked: Vec<String> = pki
+        .readable_crls()
         .into_iter()
         .flat_map(|(_, crl)| crl.revoked)
         .collect();
@@ -101,10 +103,13 @@ fn page(dir: &Path) -> Result<(String, Vec<String>)> {
         dir: dir.display().to_string(),
         made: crate::time::utc(now),
         now,
-        cards: cards(dir, &found.certs, &findings, &manifest, &revoked, now),
+        cards: cards(pki, &found.certs, &findings, &manifest, &revoked, now),
         transcript,
     };
-    Ok((crate::check::report::render(&page), found.unreadable))
+    Ok((
+        crate::check::report::render(&page),
+        found.unreadable.clone(),
+    ))
 }
 
 /// What each certificate is in the PKI, by its file: its role, its level
@@ -137,18 +142,18 @@ fn role_of(
 
 /// The cards, in the order `inspect` lists the certificates.
 fn cards<'a>(
-    dir: &Path,
+    pki: &Pki,
     certs: &'a [CertInfo],
     findings: &'a [Finding],
     manifest: &Manifest,
     revoked: &[String],
     now: i64,
 ) -> Vec<Card<'a>> {
-    let roles: Vec<(String, Role)> = match crate::pki::read::read_entities(dir) {
-        Ok(l) => std::iter::once(l.ca)
-            .chain(l.intermediate)
-            .chain(l.leaves)
-            .map(|f| (f.name, f.role))
+    let roles: Vec<(String, Role)> = match pki.layout() {
+        Ok(l) => std::iter::once(&l.ca)
+            .chain(&l.intermediate)
+            .chain(&l.leaves)
+            .map(|f| (f.name.clone(), f.role))
             .collect(),
         Err(_) => Vec::new(),
     };
@@ -196,7 +201,7 @@ fn cards<'a>(
 
 /// A certificate file's entity name: `server` of `server.crt`.
 fn stem(file: &str) -> &str {
-    file.strip_suffix(".crt").unwrap_or(file)
+    names::crt_stem(file).unwrap_or(file)
 }
 
 /// The index of the certificate that signed `certs[i]`: a foreign-ca
@@ -212,13 +217,13 @@ fn issuer_of(i: usize, certs: &[&CertInfo], manifest: &Manifest) -> Option<usize
         .get(stem)
         .is_some_and(|e| e.fixture == crate::pki::fixture::Kind::ForeignCa)
     {
-        let other = format!("{stem}{ISSUER}.crt");
+        let other = Files::new(stem, Role::Ca).issuer().crt();
         return certs.iter().position(|x| x.file() == other);
     }
     certs
         .iter()
         .enumerate()
         .filter(|(j, x)| *j != i && x.subject == c.issuer && (x.is_ca || x.self_issued))
-        .min_by_key(|(_, x)| x.file().ends_with(&format!("{ISSUER}.crt")))
+        .min_by_key(|(_, x)| names::is_issuer_crt(x.file()))
         .map(|(j, _)| j)
 }

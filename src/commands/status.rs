@@ -10,8 +10,9 @@ use serde::Serialize;
 use crate::check::json;
 use crate::check::status::state_of;
 use crate::error::{Error, Result};
+use crate::pki::read::Pki;
 use crate::pki::x509::CertInfo;
-use crate::plan::lifecycle::Pki;
+use crate::plan::lifecycle::Entities;
 use crate::run::progress::Progress;
 use crate::run::publish::ReadLock;
 use crate::time::utc;
@@ -42,11 +43,12 @@ struct Row<'a> {
 pub fn status(dir: &Path, within: i64, as_json: bool, progress: &Progress) -> Result<String> {
     // Never while a run writes DIR, nor after one killed part way.
     let _lock = ReadLock::take(dir, progress)?;
-    let pki = Pki::read(dir)?;
+    let read = Pki::read(dir);
+    let pki = Entities::of(&read)?;
     let now = super::now();
-    let crl_path = dir.join(pki.issuer().files.crl());
-    let crl = if crl_path.is_file() {
-        Some(crate::pki::crl::crl(&crl_path)?)
+    let crl_file = pki.issuer().files.crl();
+    let crl = if read.has(&crl_file) {
+        Some(read.crl(&crl_file)?)
     } else {
         None
     };

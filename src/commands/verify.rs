@@ -3,9 +3,9 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::check::verify;
 use crate::error::{Result, render_check};
 use crate::pki::profile::{self, P12};
+use crate::pki::read::Pki;
 use crate::plan::{self, CheckSpec};
 use crate::run::openssl::Openssl;
 use crate::run::progress::Progress;
@@ -23,7 +23,7 @@ pub fn verify(
     let _lock = ReadLock::take(dir, progress)?;
     let spec = match profile {
         Some(path) => CheckSpec::for_profile(&profile::load(path)?),
-        None => verify::spec_of(dir)?,
+        None => CheckSpec::read_back(&Pki::read(dir))?,
     };
     let openssl = Openssl::locate(openssl_flag, timeout)?;
     let p12 = spec.leaves.iter().any(|l| l.p12 != P12::No);
@@ -43,8 +43,12 @@ pub fn verify(
     let outcomes = runner.run_checks(&plan::checks(&spec, caps), dir, timeout)?;
     let mut text = String::new();
     for outcome in &outcomes {
-        let reason = outcome.result.as_ref().err().map(String::as_str);
-        text.push_str(&render_check("", &outcome.step.to_string(), reason));
+        let reason = outcome.result.as_ref().err().map(ToString::to_string);
+        text.push_str(&render_check(
+            "",
+            &outcome.step.to_string(),
+            reason.as_deref(),
+        ));
         // What a fixture was refused for.
         let refusal = matches!(
             outcome.step.expect,

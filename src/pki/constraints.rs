@@ -131,35 +131,66 @@ impl fmt::Display for Constraint {
 /// `(permitted, excluded)` read back from a certificate's nameConstraints
 /// as x509.rs shows it (`permitted: DNS:localhost, IP:127.0.0.0/255.0.0.0;
 /// excluded: …`), so that an intermediate renewed keeps them.
-pub fn from_certificate_text(text: &str) -> Result<(Vec<Constraint>, Vec<Constraint>), String> {
+pub fn from_certificate_text(text: &str) -> Result<(Vec<Constraint>, Vec<Constraint>), Unreadable> {
     let (mut permitted, mut excluded) = (Vec::new(), Vec::new());
+    let whole = || Unreadable::Text(text.to_string());
     for part in text.split("; ") {
-        let (word, list) = part
-            .split_once(": ")
-            .ok_or_else(|| format!("unreadable name constraints: {text}"))?;
+        let (word, list) = part.split_once(": ").ok_or_else(whole)?;
         let into = match word {
             "permitted" => &mut permitted,
             "excluded" => &mut excluded,
-            _ => return Err(format!("unreadable name constraints: {text}")),
+            _ => return Err(whole()),
         };
         for item in list.split(", ") {
+            let entry = || Unreadable::Entry(item.to_string());
             into.push(
                 match item.strip_prefix("IP:").and_then(|v| v.split_once('/')) {
                     Some((addr, mask)) => {
-                        let net: IpAddr = addr.parse().map_err(|_| format!("unreadable {item}"))?;
-                        let mask: IpAddr =
-                            mask.parse().map_err(|_| format!("unreadable {item}"))?;
+                        let net: IpAddr = addr.parse().map_err(|_| entry())?;
+                        let mask: IpAddr = mask.parse().map_err(|_| entry())?;
                         Constraint::Ip {
                             net,
                             prefix: bits(mask).0.count_ones() as u8,
                         }
                     }
-                    None => Constraint::parse(item)?,
+                    None => Constraint::parse(item).map_err(Unreadable::Constraint)?,
                 },
             );
         }
     }
     Ok((permitted, excluded))
+}
+
+/// Why a certificate's nameConstraints, as x509.rs shows them, cannot be
+/// read back.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Unreadable {
+    /// Not `permitted: …; excluded: …`.
+    #[error("unreadable name constraints: {0}")]
+    Text(String),
+    /// An IP entry whose address or mask is not one.
+    #[error("unreadable {0}")]
+    Entry(String),
+    /// Another entry, refused as the profile's would be (its words).
+    #[error("{0}")]
+    Constraint(String),
+}
+
+/// Why a network in a profile is not one (after the entry, in words).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum BadNetwork {
+    #[error("write a network as CIDR, such as 127.0.0.0/8 or fd00::/8")]
+    NotCidr,
+    #[error("\"{0}\" is not an IP address")]
+    NotAnAddress(String),
+    #[error("the prefix length must be 0 to {0}")]
+    Prefix(u8),
+    #[error("{net} has bits set past /{prefix}; write the network address, {network}/{prefix}")]
+    HostBits {
+        net: IpAddr,
+        prefix: u8,
+        network: IpAddr,
+    },
 }
 
 /// Why `name` is outside the constraints, if it is: excluded by one, or of
@@ -236,24 +267,23 @@ fn uri_host(uri: &str) -> Option<String> {
     (!host.is_empty()).then(|| host.to_string())
 }
 
-fn parse_cidr(value: &str) -> Result<Constraint, String> {
-    let (addr, prefix) = value
-        .split_once('/')
-        .ok_or("write a network as CIDR, such as 127.0.0.0/8 or fd00::/8")?;
+fn parse_cidr(value: &str) -> Result<Constraint, BadNetwork> {
+    let (addr, prefix) = value.split_once('/').ok_or(BadNetwork::NotCidr)?;
     let net: IpAddr = addr
         .parse()
-        .map_err(|_| format!("\"{addr}\" is not an IP address"))?;
+        .map_err(|_| BadNetwork::NotAnAddress(addr.to_string()))?;
     let max = if net.is_ipv4() { 32 } else { 128 };
     let prefix: u8 = prefix
         .parse()
         .ok()
         .filter(|p| *p <= max)
-        .ok_or(format!("the prefix length must be 0 to {max}"))?;
+        .ok_or(BadNetwork::Prefix(max))?;
     if !in_network(net, net, prefix) || network_of(net, prefix) != net {
-        return Err(format!(
-            "{net} has bits set past /{prefix}; write the network address, {}/{prefix}",
-            network_of(net, prefix)
-        ));
+        return Err(BadNetwork::HostBits {
+            net,
+            prefix,
+            network: network_of(net, prefix),
+        });
     }
     Ok(Constraint::Ip { net, prefix })
 }

@@ -18,27 +18,6 @@ pub struct CrlInfo {
     pub revoked: Vec<String>,
 }
 
-/// The CRLs of a directory (`*.crl`), by file name; unreadable ones left out.
-pub fn crls(dir: &Path) -> Vec<(String, CrlInfo)> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut out: Vec<(String, CrlInfo)> = entries
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|f| f.ends_with(".crl"))
-        .filter_map(|f| crl(&dir.join(&f)).ok().map(|c| (f, c)))
-        .collect();
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    out
-}
-
-/// Reads a PEM CRL, as words: [`crl`] for check/handshake.rs, which
-/// takes its errors as text.
-pub fn read_crl(path: &Path) -> Result<CrlInfo, String> {
-    crl(path).map_err(|e| e.to_string())
-}
-
 /// Reads a PEM CRL.
 pub fn crl(path: &Path) -> Result<CrlInfo, ReadError> {
     let bytes = read(path)?;

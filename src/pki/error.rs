@@ -3,6 +3,7 @@
 //! user sees; the data stay in the variants for the callers that need them.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// What is wrong with bytes that should hold a certificate, a CSR or a
 /// CRL, said without the file: the caller names it (or does not).
@@ -25,7 +26,9 @@ pub enum Malformed {
 }
 
 /// A file or directory of a PKI that could not be read back, and why.
-#[derive(Debug, thiserror::Error)]
+/// Cloned: a PKI read once keeps what it could not read for each command
+/// that needs that part (the sources are shared).
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ReadError {
     /// Missing, not a regular file, too large, or failing to read.
     #[error(transparent)]
@@ -34,7 +37,7 @@ pub enum ReadError {
     #[error("cannot read {}: {source}", path.display())]
     Unlistable {
         path: PathBuf,
-        source: std::io::Error,
+        source: Arc<std::io::Error>,
     },
     /// Read, but not what it should hold.
     #[error("{}: {what}", path.display())]
@@ -49,7 +52,7 @@ pub enum ReadError {
     #[error("{}: {source}; make the PKI again to rewrite it", path.display())]
     Manifest {
         path: PathBuf,
-        source: serde_json::Error,
+        source: Arc<serde_json::Error>,
     },
     /// A directory without the CA's certificate is not a PKI of pkiforge's.
     #[error("{} has no {ca}; give the directory a run wrote, e.g. pki/localhost", dir.display())]
@@ -59,10 +62,33 @@ pub enum ReadError {
     NoLeaves { dir: PathBuf, ca: String },
     /// Certificates whose bundle, which tells their role, is gone.
     #[error(
-        "cannot tell whether {} belong to a server (NAME.bundle.crt) or a client (NAME.pem); restore the bundle files",
-        files.join(", ")
+        "cannot tell whether {} belong to a server ({}) or a client ({}); restore the bundle files",
+        files.join(", "),
+        crate::pki::names::Files::new("NAME", crate::pki::names::Role::Server).bundle(),
+        crate::pki::names::Files::new("NAME", crate::pki::names::Role::Client).bundle()
     )]
     NoRole { dir: PathBuf, files: Vec<String> },
+}
+
+/// Why the certificate of an entity cannot be taken from a PKI read back:
+/// its file cannot be read or holds other than one certificate, or the
+/// certificate's extensions cannot be read (said without the file).
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum CertError {
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    #[error(transparent)]
+    Malformed(#[from] Malformed),
+}
+
+impl CertError {
+    /// As a [`ReadError`], a malformed certificate named `crt`.
+    pub fn naming(self, crt: &str) -> ReadError {
+        match self {
+            CertError::Read(e) => e,
+            CertError::Malformed(what) => ReadError::malformed(std::path::Path::new(crt), what),
+        }
+    }
 }
 
 impl ReadError {
@@ -76,7 +102,7 @@ impl ReadError {
     pub(crate) fn unlistable(path: &std::path::Path, source: std::io::Error) -> ReadError {
         ReadError::Unlistable {
             path: path.to_path_buf(),
-            source,
+            source: Arc::new(source),
         }
     }
 }

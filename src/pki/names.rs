@@ -194,6 +194,31 @@ pub fn may_hold_certificates(file: &str) -> bool {
     file.ends_with(".crt") || file.ends_with(".pem")
 }
 
+/// The entity a certificate file is of: `server` of `server.crt`; none
+/// for another file.
+pub fn crt_stem(file: &str) -> Option<&str> {
+    file.strip_suffix(".crt")
+}
+
+/// Whether a file is a CRL (`NAME.crl`, see [`Files::crl`]).
+pub fn is_crl(file: &str) -> bool {
+    file.ends_with(".crl")
+}
+
+/// The certificate of the CA whose CRL is `crl` (`NAME.crl`): `NAME.crt`.
+pub fn crt_of_crl(crl: &str) -> String {
+    format!("{}.crt", crl.trim_end_matches(".crl"))
+}
+
+/// Whether a file is the certificate of a foreign-ca fixture's other CA
+/// (`NAME.issuer.crt`, see [`Files::issuer`]).
+pub fn is_issuer_crt(file: &str) -> bool {
+    crt_stem(file).is_some_and(|stem| stem.ends_with(ISSUER))
+}
+
+/// What a directory without any certificate file lacks, as messages say it.
+pub const ANY_CERTIFICATE: &str = "certificate (*.crt, *.pem)";
+
 // ---------------------------------------------------------------------------
 // The handshake's files: in its own scratch directory (check/handshake/
 // scratch.rs), never in a PKI's.

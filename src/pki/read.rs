@@ -1,23 +1,33 @@
-//! Reading a PKI directory back: its entities by their file names, its
-//! fixtures from their manifest, and what `run --force` takes away with it.
+//! Reading a PKI directory back, once: [`Pki::read`] lists it, reads its
+//! fixtures' manifest, every certificate of its `.crt` and `.pem` files and
+//! its CRLs, and makes out its entities by their file names. What cannot
+//! be read is kept with the part it belongs to, and said by the accessor
+//! of that part: `inspect` lists the certificates of a directory that is
+//! not a PKI of pkiforge's, `status` needs its entities. Also what `run
+//! --force` takes away with a PKI.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use crate::pki::error::ReadError;
-use crate::pki::names::{ARCHIVE, Files, ISSUER, MANIFEST, Role, TRANSCRIPT};
+use crate::pki::crl::CrlInfo;
+use crate::pki::error::{CertError, ReadError};
+use crate::pki::fixture::Manifest;
+use crate::pki::names::{self, ARCHIVE, Files, ISSUER, MANIFEST, Role, TRANSCRIPT};
+use crate::pki::x509::{self, CertInfo};
 
-/// The fixtures of `dir`, from its manifest (none without one).
-pub fn read_fixtures(dir: &Path) -> Result<crate::pki::fixture::Manifest, ReadError> {
-    let path = dir.join(MANIFEST);
-    if !path.exists() {
-        return Ok(crate::pki::fixture::Manifest::default());
-    }
-    let bytes = crate::files::read_regular(&path)?;
-    crate::pki::fixture::Manifest::parse(&String::from_utf8_lossy(&bytes))
-        .map_err(|source| ReadError::Manifest { path, source })
+/// A PKI directory, read back once.
+#[derive(Debug, Clone)]
+pub struct Pki {
+    dir: PathBuf,
+    manifest: Result<Manifest, ReadError>,
+    layout: Result<Layout, ReadError>,
+    certificates: Result<Certificates, ReadError>,
+    /// What each certificate file holds, in the order read.
+    holdings: Vec<Holding>,
+    /// Each `NAME.crl`, by file name, read or not.
+    crls: Vec<(String, Result<CrlInfo, ReadError>)>,
 }
 
-/// A PKI directory read back by its file names.
+/// A PKI directory's entities, by their file names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Layout {
     pub ca: Files,
@@ -29,36 +39,237 @@ pub struct Layout {
     pub fixtures: Vec<crate::pki::fixture::Entry>,
 }
 
-/// Reads `dir` back into entities: `ca.crt`, and each other `NAME.crt`
-/// with `NAME.bundle.crt` (a server) or `NAME.pem` (a client); at least
-/// one of them.
-pub fn read(dir: &Path) -> Result<Layout, ReadError> {
-    let found = read_entities(dir)?;
-    if found.leaves.is_empty() {
-        return Err(ReadError::NoLeaves {
-            dir: dir.to_path_buf(),
-            ca: found.ca.crt(),
-        });
-    }
-    Ok(found)
+/// The certificates of a directory, and the files that could not be read.
+#[derive(Debug, Clone)]
+pub struct Certificates {
+    /// Every distinct certificate in the `.crt` and `.pem` files: the CA's
+    /// first, then by file name. One in several files (the bundles) is
+    /// listed once, with every file that holds it.
+    pub certs: Vec<CertInfo>,
+    /// Each file that holds more than one certificate (a bundle), with the
+    /// indices in `certs` of what it holds, in order.
+    pub bundles: Vec<(String, Vec<usize>)>,
+    /// One line per `.crt` or `.pem` file that holds no readable
+    /// certificate, saying why: never skipped silently.
+    pub unreadable: Vec<String>,
 }
 
-/// [`read`], also when the CA is all there is.
-pub fn read_entities(dir: &Path) -> Result<Layout, ReadError> {
-    let ca = Files::new("ca", Role::Ca);
+/// One certificate of the PKI's entities, read.
+#[derive(Debug, Clone)]
+pub struct Known {
+    pub files: Files,
+    pub info: CertInfo,
+    /// Its serial in hex, without colons: the name of its archive directory.
+    pub serial: String,
+}
+
+/// What one certificate file holds: for each certificate, its index in
+/// [`Certificates::certs`] or why its extensions cannot be read; or why
+/// the file cannot be read.
+#[derive(Debug, Clone)]
+struct Holding {
+    file: String,
+    certs: Result<Vec<Result<usize, crate::pki::error::Malformed>>, ReadError>,
+}
+
+impl Pki {
+    /// Reads `dir`. Nothing here fails: each part keeps why it could not
+    /// be read, for the accessor of that part to say.
+    pub fn read(dir: &Path) -> Pki {
+        let listing: Result<Vec<String>, ReadError> = std::fs::read_dir(dir)
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .map_err(|e| ReadError::unlistable(dir, e));
+        let manifest = read_manifest(dir);
+        let layout = layout(dir, &listing, &manifest);
+        let (certificates, holdings) = match &listing {
+            Ok(names) => scan(dir, names),
+            Err(e) => (Err(e.clone()), Vec::new()),
+        };
+        let crls = listing
+            .iter()
+            .flatten()
+            .filter(|f| names::is_crl(f))
+            .map(|f| (f.clone(), crate::pki::crl::crl(&dir.join(f))))
+            .collect();
+        Pki {
+            dir: dir.to_path_buf(),
+            manifest,
+            layout,
+            certificates,
+            holdings,
+            crls,
+        }
+    }
+
+    /// The directory, as it was given.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Whether `dir` holds the regular file `file` (one of [`names`]).
+    pub fn has(&self, file: &str) -> bool {
+        self.dir.join(file).is_file()
+    }
+
+    /// The fixtures of the PKI, from its manifest (none without one).
+    pub fn manifest(&self) -> Result<&Manifest, ReadError> {
+        self.manifest.as_ref().map_err(Clone::clone)
+    }
+
+    /// Every certificate of the directory's `.crt` and `.pem` files; an
+    /// error when it cannot be listed or has none at all.
+    pub fn certificates(&self) -> Result<&Certificates, ReadError> {
+        self.certificates.as_ref().map_err(Clone::clone)
+    }
+
+    /// The entities by their file names: `ca.crt`, and each other
+    /// `NAME.crt` with `NAME.bundle.crt` (a server) or `NAME.pem` (a
+    /// client); the CA may be all there is.
+    pub fn layout(&self) -> Result<&Layout, ReadError> {
+        self.layout.as_ref().map_err(Clone::clone)
+    }
+
+    /// [`Pki::layout`], with at least one server or client.
+    pub fn layout_with_leaves(&self) -> Result<&Layout, ReadError> {
+        let layout = self.layout()?;
+        if layout.leaves.is_empty() {
+            return Err(ReadError::NoLeaves {
+                dir: self.dir.clone(),
+                ca: layout.ca.crt(),
+            });
+        }
+        Ok(layout)
+    }
+
+    /// The one certificate of the file `crt` (named as in DIR), as `x509`
+    /// reads it: its `files` is `crt` alone.
+    pub fn certificate(&self, crt: &str) -> Result<CertInfo, CertError> {
+        let path = self.dir.join(crt);
+        let Some(holding) = self.holdings.iter().find(|h| h.file == crt) else {
+            // Not among what was listed: read on its own, as it is now.
+            let der = x509::read_certificate(&path)?;
+            return Ok(x509::cert_info(&der, crt)?);
+        };
+        let certs = holding.certs.clone()?;
+        match certs.as_slice() {
+            [one] => {
+                let mut info = self.certificates()?.certs[one.clone()?].clone();
+                info.files = vec![crt.to_string()];
+                Ok(info)
+            }
+            [] => Err(ReadError::Empty {
+                path,
+                what: "certificate",
+            }
+            .into()),
+            more => Err(ReadError::NotOne {
+                path,
+                count: more.len(),
+            }
+            .into()),
+        }
+    }
+
+    /// The entity `files` with its certificate.
+    pub fn known(&self, files: Files) -> Result<Known, CertError> {
+        let info = self.certificate(&files.crt())?;
+        let serial = info.serial.replace(':', "");
+        Ok(Known {
+            files,
+            info,
+            serial,
+        })
+    }
+
+    /// The CRL `file` (`NAME.crl`), as read with the directory.
+    pub fn crl(&self, file: &str) -> Result<CrlInfo, ReadError> {
+        match self.crls.iter().find(|(f, _)| f == file) {
+            Some((_, crl)) => crl.clone(),
+            None => crate::pki::crl::crl(&self.dir.join(file)),
+        }
+    }
+
+    /// The CRLs of the directory (`*.crl`) by file name, sorted; those
+    /// that cannot be read left out.
+    pub fn readable_crls(&self) -> Vec<(String, CrlInfo)> {
+        let mut out: Vec<(String, CrlInfo)> = self
+            .crls
+            .iter()
+            .filter_map(|(f, crl)| crl.as_ref().ok().map(|c| (f.clone(), c.clone())))
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    /// The names of the CRL files (`*.crl`) of the directory, sorted.
+    pub fn crl_files(&self) -> Vec<String> {
+        let mut files: Vec<String> = self.crls.iter().map(|(f, _)| f.clone()).collect();
+        files.sort();
+        files
+    }
+
+    /// The leaves kept in an archive directory (`archive/SERIAL/`): each
+    /// `NAME.crt` with its bundle.
+    pub fn archived(dir: &Path) -> Result<Vec<Files>, ReadError> {
+        let entries = std::fs::read_dir(dir).map_err(|e| ReadError::unlistable(dir, e))?;
+        let mut out = Vec::new();
+        for entry in entries.flatten() {
+            let file = entry.file_name().to_string_lossy().into_owned();
+            let Some(name) = names::crt_stem(&file) else {
+                continue;
+            };
+            if let Some(role) = leaf_role(dir, name) {
+                out.push(Files::new(name, role));
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The fixtures of `dir`, from its manifest (none without one).
+fn read_manifest(dir: &Path) -> Result<Manifest, ReadError> {
+    let path = dir.join(MANIFEST);
+    if !path.exists() {
+        return Ok(Manifest::default());
+    }
+    let bytes = crate::files::read_regular(&path)?;
+    Manifest::parse(&String::from_utf8_lossy(&bytes)).map_err(|source| ReadError::Manifest {
+        path,
+        source: std::sync::Arc::new(source),
+    })
+}
+
+/// The role a leaf `name` has by its bundle in `dir`, if it has one.
+fn leaf_role(dir: &Path, name: &str) -> Option<Role> {
+    [Role::Server, Role::Client]
+        .into_iter()
+        .find(|&role| dir.join(Files::new(name, role).bundle()).is_file())
+}
+
+/// The entities of `dir` (the names it lists), by their file names.
+fn layout(
+    dir: &Path,
+    listing: &Result<Vec<String>, ReadError>,
+    manifest: &Result<Manifest, ReadError>,
+) -> Result<Layout, ReadError> {
+    let ca = Files::new(Role::Ca.table(), Role::Ca);
     if !dir.join(ca.crt()).is_file() {
         return Err(ReadError::NoCa {
             dir: dir.to_path_buf(),
             ca: ca.crt(),
         });
     }
-    let entries = std::fs::read_dir(dir).map_err(|e| ReadError::unlistable(dir, e))?;
-    let fixtures = read_fixtures(dir)?.fixtures;
+    let listing = listing.as_ref().map_err(Clone::clone)?;
+    let fixtures = manifest.as_ref().map_err(Clone::clone)?.fixtures.clone();
     let mut leaves = Vec::new();
     let mut unknown = Vec::new();
-    for entry in entries.flatten() {
-        let file = entry.file_name().to_string_lossy().into_owned();
-        let Some(name) = file.strip_suffix(".crt") else {
+    for file in listing {
+        let Some(name) = names::crt_stem(file) else {
             continue;
         };
         if name == ca.name
@@ -69,10 +280,7 @@ pub fn read_entities(dir: &Path) -> Result<Layout, ReadError> {
         {
             continue;
         }
-        let role = [Role::Server, Role::Client]
-            .into_iter()
-            .find(|&role| dir.join(Files::new(name, role).bundle()).is_file());
-        match role {
+        match leaf_role(dir, name) {
             Some(role) => leaves.push(Files::new(name, role)),
             None => unknown.push(file.clone()),
         }
@@ -98,24 +306,76 @@ pub fn read_entities(dir: &Path) -> Result<Layout, ReadError> {
     })
 }
 
-/// The leaves kept in an archive directory (`archive/SERIAL/`): each
-/// `NAME.crt` with its bundle.
-pub fn read_entities_in(dir: &Path) -> Result<Vec<Files>, ReadError> {
-    let entries = std::fs::read_dir(dir).map_err(|e| ReadError::unlistable(dir, e))?;
-    let mut out = Vec::new();
-    for entry in entries.flatten() {
-        let file = entry.file_name().to_string_lossy().into_owned();
-        let Some(name) = file.strip_suffix(".crt") else {
-            continue;
+/// Every distinct certificate in the `.crt` and `.pem` files of `dir`
+/// (`names` are what it lists), and what each file holds.
+fn scan(dir: &Path, names: &[String]) -> (Result<Certificates, ReadError>, Vec<Holding>) {
+    let ca = Files::new(Role::Ca.table(), Role::Ca).crt();
+    let mut files: Vec<&String> = names
+        .iter()
+        .filter(|f| names::may_hold_certificates(f))
+        .collect();
+    // Single certificates before bundles, so each is named by its own file.
+    files.sort_by_key(|f| (**f != ca, names::is_bundle(f), (*f).clone()));
+    let mut found = Certificates {
+        certs: Vec::new(),
+        bundles: Vec::new(),
+        unreadable: Vec::new(),
+    };
+    let mut holdings = Vec::new();
+    for file in files {
+        let certs = x509::read_certificates(&dir.join(file)).map(|ders| {
+            if ders.is_empty() {
+                found.unreadable.push(format!(
+                    "{file}: holds no PEM certificate (BEGIN CERTIFICATE)"
+                ));
+            }
+            ders.iter().map(|der| found.add(der, file)).collect()
+        });
+        if let Err(e) = &certs {
+            found.unreadable.push(format!("{file}: {e}"));
+        }
+        let order: Vec<usize> = certs.iter().flatten().flatten().copied().collect();
+        if order.len() > 1 {
+            found.bundles.push((file.clone(), order));
+        }
+        holdings.push(Holding {
+            file: file.clone(),
+            certs,
+        });
+    }
+    if found.certs.is_empty() && found.unreadable.is_empty() {
+        let e = ReadError::Empty {
+            path: dir.to_path_buf(),
+            what: names::ANY_CERTIFICATE,
         };
-        if let Some(role) = [Role::Server, Role::Client]
-            .into_iter()
-            .find(|&role| dir.join(Files::new(name, role).bundle()).is_file())
-        {
-            out.push(Files::new(name, role));
+        return (Err(e), holdings);
+    }
+    (Ok(found), holdings)
+}
+
+impl Certificates {
+    /// Adds the certificate `der` of `file`, or the file to a known one;
+    /// its index, or why its extensions cannot be read (said in
+    /// `unreadable`).
+    fn add(&mut self, der: &[u8], file: &str) -> Result<usize, crate::pki::error::Malformed> {
+        let info = match x509::cert_info(der, file) {
+            Ok(info) => info,
+            Err(e) => {
+                self.unreadable.push(format!("{file}: {e}"));
+                return Err(e);
+            }
+        };
+        match self.certs.iter().position(|c| c.sha256 == info.sha256) {
+            Some(i) => {
+                self.certs[i].files.push(file.to_string());
+                Ok(i)
+            }
+            None => {
+                self.certs.push(info);
+                Ok(self.certs.len() - 1)
+            }
         }
     }
-    Ok(out)
 }
 
 /// The files of the PKI in `dir` that pkiforge made, as it names them,
@@ -127,7 +387,7 @@ pub fn read_entities_in(dir: &Path) -> Result<Vec<Files>, ReadError> {
 /// when `dir` has no `ca.crt`; never a directory other than `archive`,
 /// nor a file pkiforge does not name.
 pub fn pki_files(dir: &Path) -> Vec<std::path::PathBuf> {
-    let ca = Files::new("ca", Role::Ca);
+    let ca = Files::new(Role::Ca.table(), Role::Ca);
     if !dir.join(ca.crt()).is_file() {
         return Vec::new();
     }
@@ -142,7 +402,7 @@ pub fn pki_files(dir: &Path) -> Vec<std::path::PathBuf> {
     let entries = std::fs::read_dir(dir).into_iter().flatten().flatten();
     for entry in entries {
         let file = entry.file_name().to_string_lossy().into_owned();
-        let Some(name) = file.strip_suffix(".crt") else {
+        let Some(name) = names::crt_stem(&file) else {
             continue;
         };
         for role in [Role::Server, Role::Client] {

@@ -19,6 +19,21 @@ pub struct Capabilities {
     pub x509_dates: bool,
 }
 
+/// Why a strict CA cannot get its extensions on this openssl: the config's
+/// x509_extensions section sets one without what strict needs, and its
+/// `req -addext` cannot replace it (1.1.1).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "its x509_extensions section sets {name} = {value}, without {missing}; this OpenSSL's req -addext cannot replace it (it would write the extension twice), so extensions = \"strict\" needs {text} there, or OpenSSL 3"
+)]
+pub struct NotStrictEnough {
+    pub name: &'static str,
+    pub value: String,
+    pub missing: &'static str,
+    /// The `-addext` text strict writes.
+    pub text: &'static str,
+}
+
 impl Default for Capabilities {
     /// OpenSSL 3's: what a plan assumes when no binary was asked.
     fn default() -> Self {

@@ -89,7 +89,7 @@ const STRICT_CA: [(&str, &str, &[&str]); 3] = [
 pub(crate) fn strict_ca_extensions(
     layout: &PromptLayout,
     caps: Capabilities,
-) -> std::result::Result<Vec<&'static str>, String> {
+) -> std::result::Result<Vec<&'static str>, crate::plan::caps::NotStrictEnough> {
     let mut out = Vec::new();
     for (name, text, needs) in STRICT_CA {
         let configured = layout.x509_extensions.iter().find(|(k, _)| k == name);
@@ -103,9 +103,12 @@ pub(crate) fn strict_ca_extensions(
                     .iter()
                     .find(|n| !words.contains(&n.to_ascii_lowercase()))
                 {
-                    return Err(format!(
-                        "its x509_extensions section sets {name} = {value}, without {missing}; this OpenSSL's req -addext cannot replace it (it would write the extension twice), so extensions = \"strict\" needs {text} there, or OpenSSL 3"
-                    ));
+                    return Err(crate::plan::caps::NotStrictEnough {
+                        name,
+                        value: value.clone(),
+                        missing,
+                        text,
+                    });
                 }
             }
             _ => out.push(text),

@@ -13,11 +13,12 @@
 //! `openssl ca` reads a config; pkiforge writes it as `-config <(printf
 //! "…")`, shown in the plan like the tutorial's `-extfile`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::pki::names::{self, Files, Role};
 use crate::pki::profile::{Curve, Entity, Field, KeySpec, P12, SubjectValue};
-use crate::pki::x509::{self, CertInfo, KeyInfo};
+use crate::pki::read::{Known, Pki};
+use crate::pki::x509::{CertInfo, KeyInfo};
 use crate::plan::caps::Capabilities;
 use crate::plan::prompts::PromptLayout;
 use crate::plan::spec::{CheckSpec, LeafSpec};
@@ -31,18 +32,10 @@ pub use error::LifecycleError;
 /// `default_crl_days`): re-issue it with `pkiforge crl` before then.
 pub const CRL_DAYS: u32 = 30;
 
-/// One certificate of the PKI, read.
+/// A PKI read back, each entity with its certificate: what renew, revoke
+/// and crl plan from (and status and export show).
 #[derive(Debug, Clone)]
-pub struct Known {
-    pub files: Files,
-    pub info: CertInfo,
-    /// Its serial in hex, without colons: the name of its archive directory.
-    pub serial: String,
-}
-
-/// A PKI directory, read: its CA and the leaves it holds now.
-#[derive(Debug, Clone)]
-pub struct Pki {
+pub struct Entities {
     pub dir: PathBuf,
     pub ca: Known,
     /// The intermediate CA that signed the leaves, if any.
@@ -52,31 +45,18 @@ pub struct Pki {
     pub fixtures: Vec<crate::plan::spec::FixtureSpec>,
 }
 
-impl Pki {
-    /// Reads `dir` by its file names (layout.rs) and parses every certificate.
-    pub fn read(dir: &Path) -> Result<Pki, LifecycleError> {
-        let found = crate::pki::read::read_entities(dir)?;
-        let known = |files: Files| -> Result<Known, LifecycleError> {
-            let der = x509::read_certificate(&dir.join(files.crt()))?;
-            let info = x509::cert_info(&der, &files.crt())?;
-            let serial = info.serial.replace(':', "");
-            Ok(Known {
-                files,
-                info,
-                serial,
-            })
-        };
-        let fixtures = crate::plan::spec::fixture_specs(dir, &found.fixtures)?;
-        Ok(Pki {
-            dir: dir.to_path_buf(),
+impl Entities {
+    /// The entities of `pki` by their file names, with their certificates.
+    pub fn of(pki: &Pki) -> Result<Entities, LifecycleError> {
+        let found = pki.layout()?;
+        let known = |files: &Files| pki.known(files.clone());
+        let fixtures = crate::plan::spec::fixture_specs(pki)?;
+        Ok(Entities {
+            dir: pki.dir().to_path_buf(),
             fixtures,
-            ca: known(found.ca)?,
-            intermediate: found.intermediate.map(known).transpose()?,
-            leaves: found
-                .leaves
-                .into_iter()
-                .map(known)
-                .collect::<Result<_, _>>()?,
+            ca: known(&found.ca)?,
+            intermediate: found.intermediate.as_ref().map(known).transpose()?,
+            leaves: found.leaves.iter().map(known).collect::<Result<_, _>>()?,
         })
     }
 
@@ -202,7 +182,7 @@ pub type P12Kinds<'a> = &'a dyn Fn(&Known) -> P12;
 /// `archive/SERIAL/`, then the new certificate and bundle; for `ca`, the
 /// CA's certificate again with its own key and subject, then every bundle.
 pub fn renew_plan(
-    pki: &Pki,
+    pki: &Entities,
     req: &Renewal,
     prompts: &PromptLayout,
     caps: Capabilities,
@@ -276,7 +256,7 @@ pub fn renew_plan(
 
 /// The CA again, with its own key and subject (answers as before).
 fn renew_ca_steps(
-    pki: &Pki,
+    pki: &Entities,
     ca: &Entity,
     prompts: &PromptLayout,
     caps: Capabilities,
@@ -300,7 +280,7 @@ fn renew_ca_steps(
 /// The intermediate signed again by the root, from its kept CSR, with the
 /// constraints it has now; the root's key must be in DIR.
 fn renew_intermediate_steps(
-    pki: &Pki,
+    pki: &Entities,
     known: &Known,
     inter: &Entity,
     ca: &Entity,
@@ -342,7 +322,7 @@ fn problems_text(entity: &Entity, problems: Vec<crate::error::Problem>) -> Lifec
 
 /// `mkdir -p archive/SERIAL && cp …`: the files a certificate replaces or
 /// retires, kept under its serial. With `all`, the key and CSR too.
-fn archive_step(pki: &Pki, known: &Known, all: bool) -> Step {
+fn archive_step(pki: &Entities, known: &Known, all: bool) -> Step {
     let f = &known.files;
     let mut files = vec![f.crt()];
     if f.role != Role::Ca {
@@ -423,7 +403,7 @@ pub(crate) fn ca_step(
     inputs.extend(
         words
             .iter()
-            .filter(|w| w.ends_with(".crt"))
+            .filter(|w| names::crt_stem(w).is_some())
             .map(|w| w.to_string()),
     );
     Step {
@@ -498,7 +478,7 @@ pub(crate) fn gencrl_step(ca: &Files, days: u32) -> Step {
 /// The plan of `revoke NAME`: its files to `archive/SERIAL/`, the revocation
 /// in the CA's database, a new CRL; NAME's files then leave DIR.
 pub fn revoke_plan(
-    pki: &Pki,
+    pki: &Entities,
     name: &str,
     reason: &str,
     caps: Capabilities,
@@ -552,7 +532,7 @@ pub fn revoke_plan(
 }
 
 /// The plan of `crl`: the CA's CRL issued again, valid for `days`.
-pub fn crl_plan(pki: &Pki, days: u32, caps: Capabilities) -> Plan {
+pub fn crl_plan(pki: &Entities, days: u32, caps: Capabilities) -> Plan {
     let ca = &pki.issuer().files;
     let mut steps = database_steps(ca, &|f| pki.has(f));
     steps.push(gencrl_step(ca, days));

@@ -1,9 +1,11 @@
 //! What the checks need to know of a PKI, from a profile or read back from
 //! its certificates and manifest: the data the check steps are planned from.
 
+use crate::pki::error::ReadError;
 use crate::pki::fixture::{Entry, Kind};
 use crate::pki::names::{Files, Role};
 use crate::pki::profile::{Entity, P12, Profile};
+use crate::pki::read::Pki;
 use crate::pki::san::San;
 
 /// What the checks need to know of a PKI: file stems, roles, and what the
@@ -128,20 +130,56 @@ impl CheckSpec {
     }
 }
 
-/// The fixtures a manifest lists, with the names their certificates carry.
-pub fn fixture_specs(
-    dir: &std::path::Path,
-    entries: &[crate::pki::fixture::Entry],
-) -> Result<Vec<FixtureSpec>, crate::pki::error::ReadError> {
-    entries
+/// The fixtures the manifest of `pki` lists, with the names their
+/// certificates carry.
+pub fn fixture_specs(pki: &Pki) -> Result<Vec<FixtureSpec>, ReadError> {
+    pki.layout()?
+        .fixtures
         .iter()
-        .map(|e| {
-            let crt = e.files().crt();
-            let der = crate::pki::x509::read_certificate(&dir.join(&crt))?;
-            let sans = crate::pki::x509::sans_of(&der).map_err(|why| {
-                crate::pki::error::ReadError::malformed(std::path::Path::new(&crt), why)
-            })?;
-            Ok(FixtureSpec::of_entry(e, sans))
-        })
+        .map(|e| Ok(FixtureSpec::of_entry(e, sans_in(pki, &e.files())?)))
         .collect()
+}
+
+/// The names the certificate of `files` in `pki` carries.
+fn sans_in(pki: &Pki, files: &Files) -> Result<Vec<San>, ReadError> {
+    let crt = files.crt();
+    pki.certificate(&crt)
+        .map(|info| info.san_entries)
+        .map_err(|e| e.naming(&crt))
+}
+
+impl CheckSpec {
+    /// The checks of the PKI read back in `pki`, found by the tutorial's
+    /// file names; the names to verify come from the certificates
+    /// themselves. Its CA and intermediate are not read here: the checks
+    /// read them.
+    pub fn read_back(pki: &Pki) -> Result<CheckSpec, ReadError> {
+        let found = pki.layout_with_leaves()?;
+        let mut leaves = Vec::new();
+        for files in &found.leaves {
+            leaves.push(LeafSpec {
+                name: files.name.clone(),
+                role: files.role,
+                sans: sans_in(pki, files)?,
+                sans_from_profile: false,
+                subject: None,
+                // Opening a PKCS#12 bundle needs its password, which verify
+                // without a profile does not ask for.
+                p12: P12::No,
+            });
+        }
+        let issuer = found.intermediate.as_ref().unwrap_or(&found.ca);
+        let crl = pki.has(&issuer.crl());
+        // An offline root: its key is elsewhere when an intermediate signs.
+        let root_key = found.intermediate.is_none() || pki.dir().join(found.ca.key()).exists();
+        Ok(CheckSpec {
+            ca: found.ca.name.clone(),
+            ca_subject: None,
+            leaves,
+            crl,
+            root_key,
+            intermediate: found.intermediate.as_ref().map(|f| f.name.clone()),
+            fixtures: fixture_specs(pki)?,
+        })
+    }
 }

@@ -409,7 +409,11 @@ pub trait Judge: Sync {
         stdout: &str,
     ) -> crate::error::Result<Vec<String>>;
     /// Runs a check that needs no openssl; what is wrong, if anything.
-    fn inspect(&self, dir: &std::path::Path, inspection: &Inspection) -> Result<(), String>;
+    fn inspect(
+        &self,
+        dir: &std::path::Path,
+        inspection: &Inspection,
+    ) -> Result<(), crate::error::Reason>;
 }
 
 #[cfg(test)]

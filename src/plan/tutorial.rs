@@ -28,9 +28,9 @@ pub fn build(
     let answers = Answered::of(profile, layout)?;
     let strict = profile.extensions == Extensions::Strict;
     let ca_extensions = if strict {
-        strict_ca_extensions(layout, caps).map_err(|message| Error::Config {
+        strict_ca_extensions(layout, caps).map_err(|e| Error::Config {
             path: layout.config.clone(),
-            message,
+            message: e.to_string(),
         })?
     } else {
         Vec::new()

@@ -67,7 +67,17 @@ pub struct Report {
 #[derive(Debug)]
 pub struct CheckOutcome {
     pub step: Step,
-    pub result: std::result::Result<Vec<String>, String>,
+    pub result: std::result::Result<Vec<String>, NotPassed>,
+}
+
+/// Why a check did not pass.
+#[derive(Debug, thiserror::Error)]
+pub enum NotPassed {
+    #[error(transparent)]
+    Failed(Error),
+    /// Never started (the run was stopped).
+    #[error("did not run")]
+    NotRun,
 }
 
 /// Each failed check, with why.
@@ -77,7 +87,7 @@ pub fn failures(outcomes: &[CheckOutcome]) -> Vec<Failure> {
         .filter_map(|o| {
             o.result.as_ref().err().map(|reason| Failure {
                 check: o.step.to_string(),
-                reason: reason.clone(),
+                reason: reason.to_string(),
             })
         })
         .collect()
@@ -215,8 +225,8 @@ impl Runner<'_> {
                 step,
                 result: match outcome {
                     Outcome::Done(lines) => Ok(lines),
-                    Outcome::Failed(e) => Err(e.to_string()),
-                    Outcome::NotRun => Err("did not run".into()),
+                    Outcome::Failed(e) => Err(NotPassed::Failed(e)),
+                    Outcome::NotRun => Err(NotPassed::NotRun),
                 },
             })
             .collect())
@@ -260,9 +270,9 @@ impl Execute for StepExecutor<'_> {
                 self.runner
                     .judge
                     .inspect(self.dir, inspection)
-                    .map_err(|message| Error::Check {
+                    .map_err(|reason| Error::Check {
                         at: At::new(&step.id, step.to_string()),
-                        message,
+                        reason,
                     })?;
                 String::new()
             }
@@ -270,7 +280,7 @@ impl Execute for StepExecutor<'_> {
             Action::Render { what, out } => {
                 crate::plan::export::render(self.dir, what, out).map_err(|e| Error::Check {
                     at: At::new(&step.id, step.to_string()),
-                    message: e.to_string(),
+                    reason: e.into(),
                 })?;
                 String::new()
             }

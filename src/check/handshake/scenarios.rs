@@ -282,9 +282,7 @@ fn revoked_clients(dir: &Path, trust: &Trust) -> Result<Vec<Party>> {
     let Some(crl) = &trust.crl else {
         return Ok(Vec::new());
     };
-    let revoked = crate::pki::crl::read_crl(crl)
-        .map_err(Error::BadInput)?
-        .revoked;
+    let revoked = crate::pki::crl::crl(crl)?.revoked;
     let Ok(entries) = std::fs::read_dir(dir.join(names::ARCHIVE)) else {
         return Ok(Vec::new());
     };
@@ -294,7 +292,7 @@ fn revoked_clients(dir: &Path, trust: &Trust) -> Result<Vec<Party>> {
         if !revoked.contains(&serial) {
             continue;
         }
-        let Ok(found) = crate::pki::read::read_entities_in(&entry.path()) else {
+        let Ok(found) = crate::pki::read::Pki::archived(&entry.path()) else {
             continue;
         };
         for files in found.iter().filter(|f| f.role == Role::Client) {

@@ -28,12 +28,12 @@ pub enum LifecycleError {
         problem_lines(problems)
     )]
     Prompts { crt: String, problems: Vec<Problem> },
-    /// The config cannot give a strict CA its extensions (plan's words).
-    #[error("{0}")]
-    StrictCa(String),
-    /// The intermediate's name constraints, as read back (constraints' words).
-    #[error("{0}")]
-    Constraints(String),
+    /// The config cannot give a strict CA its extensions.
+    #[error(transparent)]
+    StrictCa(crate::plan::caps::NotStrictEnough),
+    /// The intermediate's name constraints, as read back.
+    #[error(transparent)]
+    Constraints(crate::pki::constraints::Unreadable),
     #[error("{} has no {key}: the root signs the intermediate; renew it where the root's key is", dir.display())]
     NoRootKey { dir: PathBuf, key: String },
     #[error(
@@ -57,6 +57,17 @@ fn problem_lines(problems: &[Problem]) -> String {
         .map(|p| format!("{}: {}", p.field, p.message))
         .collect();
     lines.join("; ")
+}
+
+/// An entity's certificate that cannot be read: its file's error, or its
+/// extensions' (said without the file).
+impl From<crate::pki::error::CertError> for LifecycleError {
+    fn from(e: crate::pki::error::CertError) -> Self {
+        match e {
+            crate::pki::error::CertError::Read(e) => LifecycleError::Read(e),
+            crate::pki::error::CertError::Malformed(e) => LifecycleError::Malformed(e),
+        }
+    }
 }
 
 /// An operation the PKI does not allow is a problem with what the user asked.

@@ -110,10 +110,46 @@ pub fn write(staging: &Path, entries: &[Entry]) -> std::io::Result<()> {
     fs::rename(&part, staging.join(JOURNAL))
 }
 
+/// What is wrong with a publish journal.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error("cannot open {}: {source}", path.display())]
+    Open {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{} is not a publish journal (not a regular file, or too large)", path.display())]
+    NotAJournal { path: PathBuf },
+    #[error("{}: {entry}", path.display())]
+    Entry { path: PathBuf, entry: EntryError },
+}
+
+/// A line of a journal that is not an entry pkiforge writes.
+#[derive(Debug, thiserror::Error)]
+pub enum EntryError {
+    #[error("line {line}: {source}")]
+    Json {
+        line: usize,
+        source: serde_json::Error,
+    },
+    #[error("line {line}: not a journal entry")]
+    Unknown { line: usize },
+    #[error(
+        "line {line}: {} is not a file inside the directory; pkiforge never writes such an entry",
+        file.display()
+    )]
+    Outside { line: usize, file: PathBuf },
+}
+
 /// Reads the journal of `staging`, if it has one: a regular file, not a
 /// link, of bounded size, whose every entry stays inside DIR. `Err` says
 /// what is wrong with it.
-pub fn read(staging: &Path) -> Result<Option<Vec<Entry>>, String> {
+pub fn read(staging: &Path) -> Result<Option<Vec<Entry>>, JournalError> {
     let path = staging.join(JOURNAL);
     let file = fs::OpenOptions::new()
         .read(true)
@@ -122,27 +158,26 @@ pub fn read(staging: &Path) -> Result<Option<Vec<Entry>>, String> {
     let mut file: File = match file {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(format!("cannot open {}: {e}", path.display())),
+        Err(source) => return Err(JournalError::Open { path, source }),
     };
-    let meta = file
-        .metadata()
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let meta = match file.metadata() {
+        Ok(meta) => meta,
+        Err(source) => return Err(JournalError::Read { path, source }),
+    };
     if !meta.is_file() || meta.len() > MAX_BYTES {
-        return Err(format!(
-            "{} is not a publish journal (not a regular file, or too large)",
-            path.display()
-        ));
+        return Err(JournalError::NotAJournal { path });
     }
     let mut text = String::new();
-    file.read_to_string(&mut text)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    if let Err(source) = file.read_to_string(&mut text) {
+        return Err(JournalError::Read { path, source });
+    }
     parse(&text)
         .map(Some)
-        .map_err(|why| format!("{}: {why}", path.display()))
+        .map_err(|entry| JournalError::Entry { path, entry })
 }
 
 /// The entries of a journal's text (this version's, or an older one's).
-pub fn parse(text: &str) -> Result<Vec<Entry>, String> {
+pub fn parse(text: &str) -> Result<Vec<Entry>, EntryError> {
     let mut lines = text.lines().enumerate().peekable();
     let current = lines.peek().is_some_and(|(_, l)| *l == HEADER);
     if current {
@@ -151,7 +186,10 @@ pub fn parse(text: &str) -> Result<Vec<Entry>, String> {
     let mut entries = Vec::new();
     for (i, line) in lines {
         let entry = if current {
-            serde_json::from_str(line).map_err(|e| format!("line {}: {e}", i + 1))?
+            serde_json::from_str(line).map_err(|source| EntryError::Json {
+                line: i + 1,
+                source,
+            })?
         } else if let Some(f) = line.strip_prefix("put ") {
             Entry::Put {
                 file: PathBuf::from(f),
@@ -164,14 +202,13 @@ pub fn parse(text: &str) -> Result<Vec<Entry>, String> {
                 original: None,
             }
         } else {
-            return Err(format!("line {}: not a journal entry", i + 1));
+            return Err(EntryError::Unknown { line: i + 1 });
         };
         if !is_inside(entry.path()) {
-            return Err(format!(
-                "line {}: {} is not a file inside the directory; pkiforge never writes such an entry",
-                i + 1,
-                entry.path().display()
-            ));
+            return Err(EntryError::Outside {
+                line: i + 1,
+                file: entry.path().to_path_buf(),
+            });
         }
         entries.push(entry);
     }
@@ -221,14 +258,17 @@ mod tests {
             },
         ];
         write(tmp.path(), &entries).unwrap();
-        assert_eq!(read(tmp.path()), Ok(Some(entries)));
+        assert_eq!(
+            read(tmp.path()).map_err(|e| e.to_string()),
+            Ok(Some(entries))
+        );
         assert!(!tmp.path().join("publish.journal.part").exists());
     }
 
     #[test]
     fn an_old_journal_is_read_without_identities() {
         assert_eq!(
-            parse("put ca.key\nremove old.crt\n"),
+            parse("put ca.key\nremove old.crt\n").map_err(|e| e.to_string()),
             Ok(vec![
                 Entry::Put {
                     file: "ca.key".into(),
@@ -246,15 +286,15 @@ mod tests {
     #[test]
     fn entries_that_leave_the_directory_are_refused() {
         assert_eq!(
-            parse("put ../../etc/shadow\n"),
+            parse("put ../../etc/shadow\n").map_err(|e| e.to_string()),
             Err("line 1: ../../etc/shadow is not a file inside the directory; pkiforge never writes such an entry".into())
         );
         assert_eq!(
-            parse("remove /root/.ssh/id_rsa\n"),
+            parse("remove /root/.ssh/id_rsa\n").map_err(|e| e.to_string()),
             Err("line 1: /root/.ssh/id_rsa is not a file inside the directory; pkiforge never writes such an entry".into())
         );
         assert_eq!(
-            parse("rename a b\n"),
+            parse("rename a b\n").map_err(|e| e.to_string()),
             Err("line 1: not a journal entry".into())
         );
     }

@@ -134,6 +134,21 @@ fn stays_inside(out: &Path, file: &Path) -> bool {
     true
 }
 
+/// Why a staging directory could not be recovered.
+#[derive(Debug, thiserror::Error)]
+pub enum RecoverError {
+    #[error(transparent)]
+    Journal(#[from] journal::JournalError),
+    /// A file could not be put back (the journal is kept).
+    #[error(transparent)]
+    Undo(std::io::Error),
+    #[error("cannot remove {}: {source}", staging.display())]
+    Remove {
+        staging: std::path::PathBuf,
+        source: std::io::Error,
+    },
+}
+
 /// Recovers the staging directory `staging` of `out`: undoes the publish
 /// its journal describes, if any, and removes it, the journal last. `Err`
 /// (and the directory kept) when something could not be put back.
@@ -141,12 +156,15 @@ pub fn recover(
     staging: &Path,
     out: &Path,
     fs_ops: &impl Fs,
-) -> std::result::Result<Undone, String> {
+) -> std::result::Result<Undone, RecoverError> {
     let undone = match journal::read(staging)? {
-        Some(entries) => roll_back(staging, out, &entries, fs_ops).map_err(|e| e.to_string())?,
+        Some(entries) => roll_back(staging, out, &entries, fs_ops).map_err(RecoverError::Undo)?,
         None => Undone::default(),
     };
-    let cannot = |e: std::io::Error| format!("cannot remove {}: {e}", staging.display());
+    let cannot = |source: std::io::Error| RecoverError::Remove {
+        staging: staging.to_path_buf(),
+        source,
+    };
     let entries = fs::read_dir(staging).map_err(cannot)?;
     for entry in entries.flatten() {
         if entry.file_name() != JOURNAL {

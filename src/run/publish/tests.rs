@@ -331,7 +331,9 @@ fn a_journal_leaving_dir_is_refused_and_nothing_moves() {
         let case = Case::new();
         fs::create_dir_all(case.staging.join(ORIGINALS)).unwrap();
         fs::write(case.staging.join(JOURNAL), text).unwrap();
-        let e = recover(&case.staging, &case.out, &RealFs).unwrap_err();
+        let e = recover(&case.staging, &case.out, &RealFs)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("is not a file inside the directory"), "{e}");
         assert!(
             case.staging.join(JOURNAL).exists(),
@@ -366,7 +368,9 @@ fn a_link_in_dir_is_never_followed_by_a_rollback() {
         },
     ];
     journal::write(&case.staging, &entries).unwrap();
-    let e = recover(&case.staging, &case.out, &RealFs).unwrap_err();
+    let e = recover(&case.staging, &case.out, &RealFs)
+        .unwrap_err()
+        .to_string();
     assert!(
         e.contains("is in the way of the original it replaced"),
         "{e}"
