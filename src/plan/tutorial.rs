@@ -1,6 +1,6 @@
 //! The tutorial's plan for a profile: the CA, the intermediate, each leaf
 //! or fixture, then the checks. Built from the shared step builders of
-//! plan/mod.rs, as the fixtures, the lifecycle and the handshake build
+//! plan/builders.rs, as the fixtures, the lifecycle and the handshake build
 //! theirs; it is the one module that puts them together.
 
 use crate::error::{Error, Result};
