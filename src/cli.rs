@@ -45,16 +45,7 @@ pub enum Command {
     #[command(before_help = "Examples:
   pkiforge plan profiles/localhost.toml
   pkiforge plan profiles/localhost.toml --answers   also show what is typed at each prompt")]
-    Plan {
-        /// The TOML profile
-        profile: PathBuf,
-        /// Under each `openssl req`, list the prompts and the answers typed at them
-        #[arg(long)]
-        answers: bool,
-        /// Only one section of the tutorial
-        #[arg(long, value_enum, value_name = "SECTION")]
-        only: Option<Only>,
-    },
+    Plan(PlanArgs),
 
     /// Run the commands, check every result, and move the PKI into place
     #[command(before_help = "Examples:
@@ -65,43 +56,13 @@ pub enum Command {
   pkiforge run profiles/localhost.toml --only ca        the CA section only; then --only server, --only client
   pkiforge run workshop.toml --out pki/room --add       issue only the clients not made yet, with the CA in pki/room
   pkiforge run profiles/intermediate.toml --root ~/offline-root   the root's key stays in ~/offline-root")]
-    Run {
-        /// The TOML profile
-        profile: PathBuf,
-        /// Where the files go (default: pki/<profile file stem>)
-        #[arg(long, value_name = "DIR")]
-        out: Option<PathBuf>,
-        /// Replace the PKI in DIR as a whole, the CA key included: the old one's CRL, database, archive and leaves not in the profile go too
-        #[arg(long)]
-        force: bool,
-        /// Reuse the CA in DIR and issue only the entities whose files are not there yet
-        #[arg(long)]
-        add: bool,
-        /// Run one section of the tutorial; the others' files must be in DIR already
-        #[arg(long, value_enum, value_name = "SECTION")]
-        only: Option<Only>,
-        /// Pause before each step, showing the tutorial's words for it and the command
-        #[arg(long)]
-        step: bool,
-        /// Take the root CA (ca.crt, ca.key, ca.srl) from this directory and leave its key there: DIR gets ca.crt only
-        #[arg(long, value_name = "DIR")]
-        root: Option<PathBuf>,
-        /// How many steps may run at the same time (default: the available cores)
-        #[arg(long, short, value_name = "N", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=256))]
-        jobs: Option<usize>,
-    },
+    Run(RunArgs),
 
     /// Check a PKI: chain, purpose and names, keys, bundles, subjects
     #[command(before_help = "Examples:
   pkiforge verify pki/localhost
   pkiforge verify pki/localhost --profile profiles/localhost.toml   also check subjects and SANs against the profile")]
-    Verify {
-        /// The directory a run wrote (ca.crt, NAME.crt with NAME.bundle.crt or NAME.pem, …)
-        dir: PathBuf,
-        /// Also check that subjects and SANs are this profile's
-        #[arg(long, value_name = "PROFILE")]
-        profile: Option<PathBuf>,
-    },
+    Verify(VerifyArgs),
 
     /// Prove mutual TLS works: real handshakes on loopback with openssl and with rustls
     #[command(before_help = "Examples:
@@ -112,60 +73,20 @@ Each server is tried with each client, and must refuse a client without a
 certificate, a client certificate from a foreign CA, and a host name that is
 not in its subjectAltName. Everything runs on 127.0.0.1 on ports the system
 picks, and is stopped after 15 seconds at most.")]
-    Handshake {
-        /// The directory a run wrote
-        dir: PathBuf,
-        /// Print the commands that make the throwaway certificates (a
-        /// foreign CA and its client; a server outside an intermediate's
-        /// constraints) and stop
-        #[arg(long)]
-        dry_run: bool,
-    },
+    Handshake(HandshakeArgs),
 
     /// Show every certificate: subject, issuer, serial, SANs, key, validity, fingerprint, extensions
     #[command(before_help = "Examples:
   pkiforge inspect pki/localhost")]
-    Inspect {
-        /// A directory of certificates (*.crt, *.pem)
-        dir: PathBuf,
-        /// A JSON array of certificates instead (the schema is in docs/json.md)
-        #[arg(long)]
-        json: bool,
-    },
+    Inspect(InspectArgs),
 
     /// Write the workshop page: the chain as a picture, every certificate, its findings and the transcript
     #[command(before_help = report_examples())]
-    Report {
-        /// The directory a run wrote
-        dir: PathBuf,
-        /// Where to write the page (default: DIR/report.html)
-        #[arg(long)]
-        out: Option<PathBuf>,
-    },
+    Report(ReportArgs),
 
     /// Make an entity ready for its program: a Java keystore, a Kubernetes Secret, an nginx or HAProxy config
     #[command(before_help = export_examples())]
-    Export {
-        /// The directory a run wrote
-        dir: PathBuf,
-        /// The server or client to export
-        name: String,
-        /// What to make
-        #[arg(long, value_enum)]
-        format: ExportFormat,
-        /// Where the files go (default: DIR/export)
-        #[arg(long)]
-        out: Option<PathBuf>,
-        /// The Kubernetes namespace of the Secret and ConfigMap
-        #[arg(long, default_value = "default")]
-        namespace: String,
-        /// What the nginx and HAProxy configs listen on: PORT or ADDRESS:PORT
-        #[arg(long, default_value = "8443")]
-        listen: String,
-        /// Overwrite files already in OUTDIR
-        #[arg(long)]
-        force: bool,
-    },
+    Export(ExportArgs),
 
     /// Find what real clients will refuse or warn about, with the fix
     #[command(before_help = "Examples:
@@ -174,16 +95,7 @@ picks, and is stopped after 15 seconds at most.")]
 
 Exit status: 1 when a finding is an error (most clients refuse the
 certificate), or with --deny-warnings when there is any finding.")]
-    Lint {
-        /// A directory of certificates (*.crt, *.pem)
-        dir: PathBuf,
-        /// Fail on warnings too
-        #[arg(long)]
-        deny_warnings: bool,
-        /// A JSON array of findings instead (the schema is in docs/json.md)
-        #[arg(long)]
-        json: bool,
-    },
+    Lint(LintArgs),
 
     /// One line per certificate and CRL: when it expires, and whether it is valid, expiring, expired or revoked
     #[command(before_help = "Examples:
@@ -194,35 +106,11 @@ certificate), or with --deny-warnings when there is any finding.")]
 Exit status: 1 when a certificate has expired, is revoked and still in use,
 or expires within --within days (default 30), or when the CRL is stale or
 goes stale within them; so it can run from CI or cron.")]
-    Status {
-        /// The directory a run wrote
-        dir: PathBuf,
-        /// Call a certificate expiring when it has at most this many days left
-        #[arg(long, value_name = "DAYS", default_value_t = crate::check::status::DEFAULT_WITHIN)]
-        within: i64,
-        /// A JSON array instead (the schema is in docs/json.md)
-        #[arg(long)]
-        json: bool,
-    },
+    Status(StatusArgs),
 
     /// Issue certificates again: a leaf with its key (or a new one), or the CA with its own key and subject
     #[command(before_help = renew_examples())]
-    Renew {
-        /// The directory a run wrote
-        dir: PathBuf,
-        /// The entities to renew (`ca` for the CA)
-        #[arg(required = true)]
-        names: Vec<String>,
-        /// The new validity (default: the previous one)
-        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=36500))]
-        days: Option<u32>,
-        /// Make a new key and CSR before signing
-        #[arg(long)]
-        rekey: bool,
-        /// Print the commands and stop
-        #[arg(long)]
-        dry_run: bool,
-    },
+    Renew(RenewArgs),
 
     /// Revoke an entity's certificate: record it in the CA's database, move its files to the archive, write the CRL
     #[command(before_help = "Examples:
@@ -232,56 +120,224 @@ goes stale within them; so it can run from CI or cron.")]
 
 Then `pkiforge handshake pki/room` shows servers refusing alice, and
 `pkiforge run PROFILE --out pki/room --add` can issue the name again.")]
-    Revoke {
-        /// The directory a run wrote
-        dir: PathBuf,
-        /// The entity to revoke
-        name: String,
-        /// Why, as the CRL will say
-        #[arg(long, value_enum, default_value = "unspecified")]
-        reason: Reason,
-        /// Print the commands and stop
-        #[arg(long)]
-        dry_run: bool,
-    },
+    Revoke(RevokeArgs),
 
     /// Issue the CA's certificate revocation list (ca.crl) again, before it goes stale
     #[command(before_help = "Examples:
   pkiforge crl pki/room
   pkiforge crl pki/room --days 7")]
-    Crl {
-        /// The directory a run wrote
-        dir: PathBuf,
-        /// How long the CRL is valid
-        #[arg(long, value_name = "N", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3650))]
-        days: u32,
-        /// Print the commands and stop
-        #[arg(long)]
-        dry_run: bool,
-    },
+    Crl(CrlArgs),
 
     /// Write a commented starter profile
     #[command(before_help = "Examples:
   pkiforge init                 writes pkiforge.toml
   pkiforge init my-lab.toml")]
-    Init {
-        /// Where to write it
-        #[arg(default_value = "pkiforge.toml")]
-        path: PathBuf,
-        /// Overwrite the file if it exists
-        #[arg(long)]
-        force: bool,
-    },
+    Init(InitArgs),
 
     /// Print shell completions
     #[command(before_help = "Examples:
   pkiforge completions bash > ~/.local/share/bash-completion/completions/pkiforge
   pkiforge completions zsh > ~/.zfunc/_pkiforge")]
-    Completions {
-        /// The shell
-        #[arg(value_enum)]
-        shell: clap_complete::Shell,
-    },
+    Completions(CompletionsArgs),
+}
+
+/// `pkiforge plan`'s arguments.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The TOML profile
+    pub profile: PathBuf,
+    /// Under each `openssl req`, list the prompts and the answers typed at them
+    #[arg(long)]
+    pub answers: bool,
+    /// Only one section of the tutorial
+    #[arg(long, value_enum, value_name = "SECTION")]
+    pub only: Option<Only>,
+}
+
+/// `pkiforge run`'s arguments.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The TOML profile
+    pub profile: PathBuf,
+    /// Where the files go (default: pki/<profile file stem>)
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Replace the PKI in DIR as a whole, the CA key included: the old one's CRL, database, archive and leaves not in the profile go too
+    #[arg(long)]
+    pub force: bool,
+    /// Reuse the CA in DIR and issue only the entities whose files are not there yet
+    #[arg(long)]
+    pub add: bool,
+    /// Run one section of the tutorial; the others' files must be in DIR already
+    #[arg(long, value_enum, value_name = "SECTION")]
+    pub only: Option<Only>,
+    /// Pause before each step, showing the tutorial's words for it and the command
+    #[arg(long)]
+    pub step: bool,
+    /// Take the root CA (ca.crt, ca.key, ca.srl) from this directory and leave its key there: DIR gets ca.crt only
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// How many steps may run at the same time (default: the available cores)
+    #[arg(long, short, value_name = "N", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=256))]
+    pub jobs: Option<usize>,
+}
+
+/// `pkiforge verify`'s arguments.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The directory a run wrote (ca.crt, NAME.crt with NAME.bundle.crt or NAME.pem, …)
+    pub dir: PathBuf,
+    /// Also check that subjects and SANs are this profile's
+    #[arg(long, value_name = "PROFILE")]
+    pub profile: Option<PathBuf>,
+}
+
+/// `pkiforge handshake`'s arguments.
+#[derive(Debug, Args)]
+pub struct HandshakeArgs {
+    /// The directory a run wrote
+    pub dir: PathBuf,
+    /// Print the commands that make the throwaway certificates (a
+    /// foreign CA and its client; a server outside an intermediate's
+    /// constraints) and stop
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `pkiforge inspect`'s arguments.
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// A directory of certificates (*.crt, *.pem)
+    pub dir: PathBuf,
+    /// A JSON array of certificates instead (the schema is in docs/json.md)
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `pkiforge report`'s arguments.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The directory a run wrote
+    pub dir: PathBuf,
+    /// Where to write the page (default: DIR/report.html)
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// `pkiforge export`'s arguments.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The directory a run wrote
+    pub dir: PathBuf,
+    /// The server or client to export
+    pub name: String,
+    /// What to make
+    #[arg(long, value_enum)]
+    pub format: ExportFormat,
+    /// Where the files go (default: DIR/export)
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// The Kubernetes namespace of the Secret and ConfigMap
+    #[arg(long, default_value = "default")]
+    pub namespace: String,
+    /// What the nginx and HAProxy configs listen on: PORT or ADDRESS:PORT
+    #[arg(long, default_value = "8443")]
+    pub listen: String,
+    /// Overwrite files already in OUTDIR
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `pkiforge lint`'s arguments.
+#[derive(Debug, Args)]
+pub struct LintArgs {
+    /// A directory of certificates (*.crt, *.pem)
+    pub dir: PathBuf,
+    /// Fail on warnings too
+    #[arg(long)]
+    pub deny_warnings: bool,
+    /// A JSON array of findings instead (the schema is in docs/json.md)
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `pkiforge status`'s arguments.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The directory a run wrote
+    pub dir: PathBuf,
+    /// Call a certificate expiring when it has at most this many days left
+    #[arg(long, value_name = "DAYS", default_value_t = crate::check::status::DEFAULT_WITHIN)]
+    pub within: i64,
+    /// A JSON array instead (the schema is in docs/json.md)
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `pkiforge renew`'s arguments.
+#[derive(Debug, Args)]
+pub struct RenewArgs {
+    /// The directory a run wrote
+    pub dir: PathBuf,
+    /// The entities to renew (`ca` for the CA)
+    #[arg(required = true)]
+    pub names: Vec<String>,
+    /// The new validity (default: the previous one)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=36500))]
+    pub days: Option<u32>,
+    /// Make a new key and CSR before signing
+    #[arg(long)]
+    pub rekey: bool,
+    /// Print the commands and stop
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `pkiforge revoke`'s arguments.
+#[derive(Debug, Args)]
+pub struct RevokeArgs {
+    /// The directory a run wrote
+    pub dir: PathBuf,
+    /// The entity to revoke
+    pub name: String,
+    /// Why, as the CRL will say
+    #[arg(long, value_enum, default_value = "unspecified")]
+    pub reason: Reason,
+    /// Print the commands and stop
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `pkiforge crl`'s arguments.
+#[derive(Debug, Args)]
+pub struct CrlArgs {
+    /// The directory a run wrote
+    pub dir: PathBuf,
+    /// How long the CRL is valid
+    #[arg(long, value_name = "N", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub days: u32,
+    /// Print the commands and stop
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `pkiforge init`'s arguments.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Where to write it
+    #[arg(default_value = "pkiforge.toml")]
+    pub path: PathBuf,
+    /// Overwrite the file if it exists
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `pkiforge completions`'s arguments.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 /// Why a certificate is revoked (RFC 5280's reason codes, as `openssl ca

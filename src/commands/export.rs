@@ -5,6 +5,8 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::{Context, Outcome};
+use crate::cli::ExportArgs;
 use crate::error::{Error, Result};
 use crate::pki::names::export::{self as names, is_key};
 use crate::pki::names::{Files, Role};
@@ -29,7 +31,22 @@ pub struct Request<'a> {
     pub force: bool,
 }
 
-pub fn export(
+/// `export DIR NAME --format F [--out DIR] [--namespace NS] [--listen ADDR]
+/// [--force]`.
+pub fn command(ctx: &Context, args: ExportArgs) -> Result<Outcome> {
+    let request = Request {
+        dir: &args.dir,
+        name: &args.name,
+        format: args.format.format(),
+        out: args.out.as_deref(),
+        namespace: &args.namespace,
+        listen: &args.listen,
+        force: args.force,
+    };
+    export(&request, ctx.openssl(), ctx.timeout, &ctx.progress())
+}
+
+fn export(
     req: &Request,
     openssl_flag: Option<&Path>,
     timeout: Duration,

@@ -5,7 +5,9 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::time::Duration;
 
+use super::{Context, Outcome};
 use crate::check::handshake;
+use crate::cli::HandshakeArgs;
 use crate::error::Result;
 use crate::pki::read::Pki;
 use crate::plan::spec::CheckSpec;
@@ -13,7 +15,19 @@ use crate::run::openssl::Openssl;
 use crate::run::progress::Progress;
 use crate::run::publish::ReadLock;
 
-pub fn handshake(
+/// `handshake DIR [--dry-run]`.
+pub fn command(ctx: &Context, args: HandshakeArgs) -> Result<Outcome> {
+    let progress = ctx.progress();
+    handshake(
+        &args.dir,
+        args.dry_run,
+        ctx.openssl(),
+        ctx.timeout,
+        &progress,
+    )
+}
+
+fn handshake(
     dir: &Path,
     dry_run: bool,
     openssl_flag: Option<&Path>,

@@ -2,13 +2,20 @@
 
 use std::path::Path;
 
+use super::{Context, Outcome};
+use crate::cli::InspectArgs;
 use crate::error::Result;
 use crate::pki::read::Pki;
 use crate::run::progress::Progress;
 use crate::run::publish::ReadLock;
 use crate::{check::inspect, check::json};
 
-pub fn inspect(dir: &Path, as_json: bool, progress: &Progress) -> Result<String> {
+/// `inspect DIR [--json]`.
+pub fn command(ctx: &Context, args: InspectArgs) -> Result<Outcome> {
+    inspect(&args.dir, args.json, &ctx.progress())
+}
+
+fn inspect(dir: &Path, as_json: bool, progress: &Progress) -> Result<String> {
     // Never while a run writes DIR, nor after one killed part way.
     let _lock = ReadLock::take(dir, progress)?;
     let pki = Pki::read(dir);

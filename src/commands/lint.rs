@@ -3,14 +3,21 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
+use super::{Context, Outcome};
 use crate::check::json;
 use crate::check::lint::{self, Severity};
+use crate::cli::LintArgs;
 use crate::error::{Error, Result};
 use crate::pki::read::Pki;
 use crate::run::progress::Progress;
 use crate::run::publish::ReadLock;
 
-pub fn lint(dir: &Path, deny_warnings: bool, as_json: bool, progress: &Progress) -> Result<String> {
+/// `lint DIR [--deny-warnings] [--json]`.
+pub fn command(ctx: &Context, args: LintArgs) -> Result<Outcome> {
+    lint(&args.dir, args.deny_warnings, args.json, &ctx.progress())
+}
+
+fn lint(dir: &Path, deny_warnings: bool, as_json: bool, progress: &Progress) -> Result<String> {
     // Never while a run writes DIR, nor after one killed part way.
     let _lock = ReadLock::take(dir, progress)?;
     let pki = Pki::read(dir);

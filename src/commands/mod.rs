@@ -1,32 +1,76 @@
-//! One module per subcommand, each with one entry function that returns
-//! what to print on stdout (main prints it). A command that fails after
-//! producing a report returns it inside the error (`Error::reported`).
+//! One module per subcommand, each with one entry function,
+//! `command(&Context, Args) -> Result<Outcome>`: the global options, the
+//! subcommand's own arguments (cli.rs), and what to print on stdout (main
+//! prints it). A command that fails after producing a report returns it
+//! inside the error (`Error::reported`). What more than one command needs is
+//! here, in mod.rs; no command imports another.
 
+pub mod completions;
+pub mod crl;
 pub mod export;
 pub mod handshake;
 pub mod init;
 pub mod inspect;
-pub mod lifecycle;
 pub mod lint;
 pub mod plan;
+pub mod renew;
 pub mod report;
+pub mod revoke;
 pub mod run;
 pub mod status;
 pub mod verify;
 
 use std::fmt::Write as _;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::pki::profile::{self, Profile};
+use crate::pki::read::Pki;
 use crate::plan::Plan;
+use crate::plan::lifecycle::Entities;
 use crate::plan::prompts::PromptLayout;
 use crate::plan::step::P12_PASSWORD_VAR;
 use crate::plan::tutorial::build;
 use crate::run::openssl::Openssl;
-use crate::run::runner::Report;
+use crate::run::progress::Progress;
+use crate::run::publish::OutDir;
+use crate::run::runner::{Report, RunOptions, Runner};
+
+/// What every command is given besides its own arguments: the global
+/// options of the command line.
+pub struct Context {
+    /// `--openssl`: the binary to drive, if not `openssl` on PATH.
+    pub openssl: Option<PathBuf>,
+    /// `--timeout`: the longest any openssl call may run.
+    pub timeout: Duration,
+    /// `--quiet`: no progress lines on stderr.
+    pub quiet: bool,
+}
+
+impl Context {
+    pub fn new(global: &crate::cli::Global) -> Context {
+        Context {
+            openssl: global.openssl.clone(),
+            timeout: Duration::from_secs(global.timeout),
+            quiet: global.quiet,
+        }
+    }
+
+    /// The `--openssl` the user gave, if any.
+    pub fn openssl(&self) -> Option<&Path> {
+        self.openssl.as_deref()
+    }
+
+    /// Where a command says what it does: stderr, unless `--quiet`.
+    pub fn progress(&self) -> Progress {
+        Progress::for_stderr(self.quiet)
+    }
+}
+
+/// What a command prints on stdout.
+pub type Outcome = String;
 
 /// Seconds since the Unix epoch.
 pub fn now() -> i64 {
@@ -199,4 +243,110 @@ pub fn p12_password_for(plan: &Plan, why: &str) -> Result<Option<String>> {
         ));
     }
     Ok(Some(first))
+}
+
+// The lifecycle commands (renew, revoke, crl) share how they run.
+
+/// Where and how a lifecycle operation runs.
+pub struct Operation<'a> {
+    pub dir: &'a Path,
+    pub dry_run: bool,
+    pub timeout: Duration,
+    pub openssl: Option<&'a Path>,
+    pub progress: Progress,
+}
+
+impl<'a> Operation<'a> {
+    /// An operation on `dir` with the global options.
+    pub fn new(dir: &'a Path, dry_run: bool, ctx: &'a Context) -> Operation<'a> {
+        Operation {
+            dir,
+            dry_run,
+            timeout: ctx.timeout,
+            openssl: ctx.openssl(),
+            progress: ctx.progress(),
+        }
+    }
+}
+
+/// Locks DIR (unless `--dry-run`), reads it, plans, and runs the plan.
+pub fn execute(
+    op: &Operation,
+    done: &str,
+    make_plan: impl FnOnce(&Entities, &mut Openssl) -> Result<(Plan, Option<PromptLayout>)>,
+) -> Result<String> {
+    if !op.dir.is_dir() {
+        return Err(Error::BadInput(format!(
+            "{} is not a directory; give the directory a run wrote, e.g. pki/localhost",
+            op.dir.display()
+        )));
+    }
+    let mut out = if op.dry_run {
+        None
+    } else {
+        let out = OutDir::lock(op.dir, &op.progress)?;
+        for line in out.clean_stale()? {
+            op.progress.say(&format!("note: {line}"));
+        }
+        Some(out)
+    };
+    let pki = Entities::of(&Pki::read(op.dir))?;
+    let mut openssl = Openssl::locate(op.openssl, op.timeout)?;
+    let (plan, prompts) = make_plan(&pki, &mut openssl)?;
+    let Some(out) = out.as_mut() else {
+        return Ok(plan.to_string());
+    };
+    check_ca_key(&pki)?;
+    let mut inputs = plan
+        .staging_inputs(|f| crate::files::is_regular(&op.dir.join(f)))
+        .map_err(|missing| {
+            let names: Vec<String> = missing.iter().map(|f| f.display().to_string()).collect();
+            Error::BadInput(format!("{} has no {}", op.dir.display(), names.join(", ")))
+        })?;
+    let p12_password = p12_password(&plan)?;
+    let runner = Runner {
+        openssl: &openssl,
+        progress: &op.progress,
+        p12_password,
+        pause: false,
+        jobs: crate::run::runner::default_jobs(),
+        judge: &crate::check::verify::Verifier,
+    };
+    let transcript = transcript(&openssl, prompts.as_ref(), op.dir, false);
+    if transcript.append {
+        inputs.push(PathBuf::from(crate::pki::names::TRANSCRIPT));
+    }
+    let opts = RunOptions {
+        force: true,
+        timeout: op.timeout,
+        inputs,
+        root: None,
+        transcript: Some(transcript),
+        replaced: Vec::new(),
+    };
+    let report = runner.run(&plan, &opts, out, None)?;
+    let mut text = render(&report, done);
+    if !plan.removes.is_empty() {
+        let gone: Vec<String> = plan
+            .removes
+            .iter()
+            .map(|f| f.display().to_string())
+            .collect();
+        let _ = writeln!(text, "moved to the archive: {}", gone.join(" "));
+    }
+    Ok(text)
+}
+
+/// Every lifecycle operation signs with the CA's key: refused, like `run
+/// --add`, when others can read it.
+fn check_ca_key(pki: &Entities) -> Result<()> {
+    let key = pki.dir.join(pki.ca.files.key());
+    if !key.is_file() {
+        return Err(Error::BadInput(format!(
+            "{} has no {}: the CA's key signs what this does",
+            pki.dir.display(),
+            pki.ca.files.key()
+        )));
+    }
+    private_ca_key(&key)
 }

@@ -10,11 +10,24 @@ use crate::error::Result;
 
 use super::plan_for;
 
+use super::{Context, Outcome};
+use crate::cli::PlanArgs;
 use crate::plan::Plan;
 use crate::plan::prompts::PromptLayout;
 use crate::plan::step::Action;
 
-pub fn plan(
+/// `plan PROFILE [--answers] [--only SECTION]`.
+pub fn command(ctx: &Context, args: PlanArgs) -> Result<Outcome> {
+    plan(
+        &args.profile,
+        args.answers,
+        args.only,
+        ctx.openssl(),
+        ctx.timeout,
+    )
+}
+
+fn plan(
     profile: &Path,
     answers: bool,
     only: Option<Only>,

@@ -4,9 +4,11 @@
 
 use std::path::{Path, PathBuf};
 
+use super::{Context, Outcome};
 use crate::check::json::Certificate;
 use crate::check::lint::Finding;
 use crate::check::report::{Card, Page};
+use crate::cli::ReportArgs;
 use crate::error::{Error, Result};
 use crate::pki::fixture::Manifest;
 use crate::pki::names::{self, Files, ISSUER, Role, TRANSCRIPT};
@@ -15,7 +17,12 @@ use crate::pki::x509::CertInfo;
 use crate::run::progress::Progress;
 use crate::run::publish::{OutDir, ReadLock};
 
-pub fn report(dir: &Path, out: Option<&Path>, progress: &Progress) -> Result<String> {
+/// `report DIR [--out FILE]`.
+pub fn command(ctx: &Context, args: ReportArgs) -> Result<Outcome> {
+    report(&args.dir, args.out.as_deref(), &ctx.progress())
+}
+
+fn report(dir: &Path, out: Option<&Path>, progress: &Progress) -> Result<String> {
     if !dir.is_dir() {
         return Err(Error::BadInput(format!(
             "{} is not a directory; give the directory a run wrote, e.g. pki/localhost",

@@ -4,8 +4,10 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::{Context, Outcome};
 use super::{Planned, p12_password, plan_for, render};
 use crate::cli::Only;
+use crate::cli::RunArgs;
 use crate::error::{Error, Result};
 use crate::files;
 use crate::pki::profile::Profile;
@@ -30,6 +32,29 @@ pub struct RunRequest {
     pub root: Option<PathBuf>,
 }
 
+/// `run PROFILE [--out DIR] [--force] [--add] [--only SECTION] [--step]
+/// [--jobs N] [--root DIR]`.
+pub fn command(ctx: &Context, args: RunArgs) -> Result<Outcome> {
+    let request = RunRequest {
+        root: args.root,
+        out: args.out.unwrap_or_else(|| default_out(&args.profile)),
+        profile: args.profile,
+        force: args.force,
+        timeout: ctx.timeout,
+        add: args.add,
+        only: args.only,
+        pause: args.step,
+        jobs: args.jobs.unwrap_or_else(crate::run::runner::default_jobs),
+    };
+    // --step shows plain lines between its pauses, never spinners.
+    let progress = if args.step {
+        Progress::plain()
+    } else {
+        ctx.progress()
+    };
+    run(&request, ctx.openssl(), &progress)
+}
+
 /// The default output directory: `pki/<profile file stem>`.
 pub fn default_out(profile: &Path) -> PathBuf {
     let stem = profile
@@ -39,7 +64,7 @@ pub fn default_out(profile: &Path) -> PathBuf {
     PathBuf::from("pki").join(stem)
 }
 
-pub fn run(req: &RunRequest, openssl_flag: Option<&Path>, progress: &Progress) -> Result<String> {
+fn run(req: &RunRequest, openssl_flag: Option<&Path>, progress: &Progress) -> Result<String> {
     let Planned {
         profile,
         mut plan,

@@ -7,8 +7,10 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use super::{Context, Outcome};
 use crate::check::json;
 use crate::check::status::state_of;
+use crate::cli::StatusArgs;
 use crate::error::{Error, Result};
 use crate::pki::read::Pki;
 use crate::pki::x509::CertInfo;
@@ -40,7 +42,12 @@ struct Row<'a> {
     revoked: Option<Vec<String>>,
 }
 
-pub fn status(dir: &Path, within: i64, as_json: bool, progress: &Progress) -> Result<String> {
+/// `status DIR [--within DAYS] [--json]`.
+pub fn command(ctx: &Context, args: StatusArgs) -> Result<Outcome> {
+    status(&args.dir, args.within, args.json, &ctx.progress())
+}
+
+fn status(dir: &Path, within: i64, as_json: bool, progress: &Progress) -> Result<String> {
     // Never while a run writes DIR, nor after one killed part way.
     let _lock = ReadLock::take(dir, progress)?;
     let read = Pki::read(dir);

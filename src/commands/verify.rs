@@ -3,6 +3,8 @@
 use std::path::Path;
 use std::time::Duration;
 
+use super::{Context, Outcome};
+use crate::cli::VerifyArgs;
 use crate::error::{Result, render_check};
 use crate::pki::profile::{self, P12};
 use crate::pki::read::Pki;
@@ -12,7 +14,19 @@ use crate::run::progress::Progress;
 use crate::run::publish::ReadLock;
 use crate::run::runner::{self, Runner};
 
-pub fn verify(
+/// `verify DIR [--profile PROFILE]`.
+pub fn command(ctx: &Context, args: VerifyArgs) -> Result<Outcome> {
+    let progress = ctx.progress();
+    verify(
+        &args.dir,
+        args.profile.as_deref(),
+        ctx.openssl(),
+        ctx.timeout,
+        &progress,
+    )
+}
+
+fn verify(
     dir: &Path,
     profile: Option<&Path>,
     openssl_flag: Option<&Path>,
