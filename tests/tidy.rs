@@ -10,8 +10,11 @@
 //! - processes: one place builds them, src/run/exec.rs;
 //! - file names: one place spells them, src/pki/names.rs (tests and comments
 //!   exempt);
-//! - size: a function at most 80 lines, a file at most 600 before its
-//!   `#[cfg(test)]`.
+//! - size: a function at most 80 lines, a file at most 600 not counting
+//!   its `#[cfg(test)]` items.
+//!
+//! `#[cfg(test)]` exempts the one item it is on (to its closing brace or
+//! `;`); code after a test module is checked like any other.
 //!
 //! The markdown links are checked by tests/docs.rs.
 
@@ -182,8 +185,11 @@ struct Source {
     /// The text with comments blanked and literals emptied; same byte offsets.
     code: String,
     literals: Vec<Literal>,
-    /// Byte offset of the first `#[cfg(test)]` (or the end): tests follow it.
-    tests_at: usize,
+    /// The items under `#[cfg(test)]`, as byte ranges of `code`: the
+    /// attribute to the end of its item (its braces, or its `;`).
+    tests: Vec<(usize, usize)>,
+    /// `code` with those items blanked (newlines kept): what is checked.
+    production: String,
     /// A file that is all test code (`#[cfg(test)] mod tests;` in its parent).
     test_only: bool,
 }
@@ -200,7 +206,31 @@ impl Source {
     }
 
     fn production(&self) -> &str {
-        &self.code[..self.tests_at]
+        &self.production
+    }
+
+    fn in_tests(&self, offset: usize) -> bool {
+        self.tests.iter().any(|&(a, b)| a <= offset && offset < b)
+    }
+
+    /// Its length as the rule counts it: the lines before a test item that
+    /// ends the file, less the lines wholly inside other test items.
+    fn production_lines(&self) -> usize {
+        let end = self
+            .tests
+            .iter()
+            .find(|&&(_, b)| self.code[b..].trim().is_empty())
+            .map_or(self.code.len(), |&(a, _)| a);
+        let mut start = 0;
+        let mut count = 0;
+        for line in self.code[..end].split_inclusive('\n') {
+            let (a, b) = (start, start + line.trim_end().len());
+            start += line.len();
+            if b == a || !(a..b).all(|o| self.in_tests(o)) {
+                count += 1;
+            }
+        }
+        count
     }
 }
 
@@ -214,13 +244,22 @@ fn read_sources(root: &Path) -> Vec<Source> {
             let rel = path.strip_prefix(root).unwrap();
             let shown = rel.to_str().unwrap().replace('\\', "/");
             let (code, literals) = tokenize(&fs::read_to_string(path).unwrap());
-            let tests_at = code.find(TEST_CFG).unwrap_or(code.len());
+            let tests = test_items(&code);
+            let mut production = code.clone().into_bytes();
+            for &(a, b) in &tests {
+                for byte in &mut production[a..b] {
+                    if *byte != b'\n' {
+                        *byte = b' ';
+                    }
+                }
+            }
             Source {
                 module: module_of(&shown),
                 path: shown,
                 code,
                 literals,
-                tests_at,
+                tests,
+                production: String::from_utf8(production).unwrap(),
                 test_only: false,
             }
         })
@@ -263,8 +302,42 @@ fn is_test_module(file: &Source, files: &[Source]) -> bool {
     };
     let declaration = format!("mod {name};");
     files.iter().filter(|f| f.module == parent).any(|f| {
-        f.code[f.tests_at..].contains(&declaration) && !f.production().contains(&declaration)
+        f.tests
+            .iter()
+            .any(|&(a, b)| f.code[a..b].contains(&declaration))
+            && !f.production().contains(&declaration)
     })
+}
+
+/// Each item under `#[cfg(test)]`: from the attribute to its closing brace,
+/// or to its `;` when it has no body (`mod tests;`, a `use`). Code after a
+/// test module is production code again, and is checked.
+fn test_items(code: &str) -> Vec<(usize, usize)> {
+    let bytes = code.as_bytes();
+    let mut items = Vec::new();
+    let mut from = 0;
+    while let Some(found) = code[from..].find(TEST_CFG) {
+        let start = from + found;
+        let mut i = start + TEST_CFG.len();
+        while i < bytes.len() && bytes[i] != b'{' && bytes[i] != b';' {
+            i += 1;
+        }
+        let mut depth = 0usize;
+        while i < bytes.len() {
+            match bytes[i] {
+                b'{' => depth += 1,
+                b'}' => depth -= 1,
+                _ => {}
+            }
+            i += 1;
+            if depth == 0 {
+                break;
+            }
+        }
+        items.push((start, i));
+        from = i.max(start + 1);
+    }
+    items
 }
 
 // ---------------------------------------------------------------------------
@@ -792,7 +865,7 @@ fn name_breaches(file: &Source) -> Vec<Breach> {
         return Vec::new();
     }
     let mut found = Vec::new();
-    for literal in file.literals.iter().filter(|l| l.at < file.tests_at) {
+    for literal in file.literals.iter().filter(|l| !file.in_tests(l.at)) {
         let (whole, names) = file_names_in(&literal.text);
         for name in names {
             let what = if whole {
@@ -866,7 +939,7 @@ fn length_breaches(file: &Source) -> Vec<Breach> {
         return Vec::new();
     }
     let mut found = Vec::new();
-    let lines = file.production().lines().count();
+    let lines = file.production_lines();
     if lines > FILE_MAX_LINES {
         found.push(Breach {
             key: format!("file-length {}", file.path),
@@ -987,6 +1060,25 @@ fn a_planted_upward_import_is_reported() {
         ]
     );
     assert_eq!(found[0].key, "layer src/pki/a.rs -> plan::step");
+}
+
+#[test]
+fn code_after_a_test_module_is_checked_and_the_test_module_is_not() {
+    let found = planted(&[
+        LIB,
+        PLAN_STEP,
+        (
+            "src/pki/a.rs",
+            "#[cfg(test)]\nmod tests {\n    use crate::plan::step::Step;\n    fn f() { let _ = \"x.crt\"; }\n}\n\npub fn g() -> &'static str { let _ = crate::plan::step::Step; \"ca.key\" }\n",
+        ),
+    ]);
+    assert_eq!(
+        messages(&found),
+        [
+            "src/pki/a.rs:7: pki imports plan (crate::plan::step); pki may use the root utilities only",
+            "src/pki/a.rs:7: file-name literal \"ca.key\" outside src/pki/names.rs",
+        ]
+    );
 }
 
 #[test]
