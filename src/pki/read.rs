@@ -7,6 +7,7 @@
 //! --force` takes away with a PKI.
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use crate::pki::crl::CrlInfo;
 use crate::pki::error::{CertError, ReadError};
@@ -18,14 +19,21 @@ use crate::pki::x509::{self, CertInfo};
 #[derive(Debug, Clone)]
 pub struct Pki {
     dir: PathBuf,
+    /// The names of the directory's entries, as listed once.
+    listing: Result<Vec<String>, ReadError>,
     manifest: Result<Manifest, ReadError>,
     layout: Result<Layout, ReadError>,
-    certificates: Result<Certificates, ReadError>,
-    /// What each certificate file holds, in the order read.
-    holdings: Vec<Holding>,
-    /// Each `NAME.crl`, by file name, read or not.
-    crls: Vec<(String, Result<CrlInfo, ReadError>)>,
+    /// Every certificate file, read the first time a command asks for
+    /// them all (a command about a few entities reads only theirs).
+    scanned: OnceLock<Scan>,
+    /// Each `NAME.crl`, by file name, read or not: the first time a
+    /// command asks for them all.
+    crls: OnceLock<Vec<(String, Result<CrlInfo, ReadError>)>>,
 }
+
+/// The certificates of some files, and what each file holds, in the order
+/// read.
+type Scan = (Result<Certificates, ReadError>, Vec<Holding>);
 
 /// A PKI directory's entities, by their file names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,24 +94,35 @@ impl Pki {
             .map_err(|e| ReadError::unlistable(dir, e));
         let manifest = read_manifest(dir);
         let layout = layout(dir, &listing, &manifest);
-        let (certificates, holdings) = match &listing {
-            Ok(names) => scan(dir, names),
-            Err(e) => (Err(e.clone()), Vec::new()),
-        };
-        let crls = listing
-            .iter()
-            .flatten()
-            .filter(|f| names::is_crl(f))
-            .map(|f| (f.clone(), crate::pki::crl::crl(&dir.join(f))))
-            .collect();
         Pki {
             dir: dir.to_path_buf(),
+            listing,
             manifest,
             layout,
-            certificates,
-            holdings,
-            crls,
+            scanned: OnceLock::new(),
+            crls: OnceLock::new(),
         }
+    }
+
+    /// Every certificate file of the directory, read (once).
+    fn scanned(&self) -> &Scan {
+        self.scanned.get_or_init(|| match &self.listing {
+            Ok(names) => scan(&self.dir, names),
+            Err(e) => (Err(e.clone()), Vec::new()),
+        })
+    }
+
+    /// Every CRL file of the directory, read (once).
+    fn crls(&self) -> &[(String, Result<CrlInfo, ReadError>)] {
+        self.crls.get_or_init(|| {
+            self.crl_files()
+                .into_iter()
+                .map(|f| {
+                    let crl = crate::pki::crl::crl(&self.dir.join(&f));
+                    (f, crl)
+                })
+                .collect()
+        })
     }
 
     /// The directory, as it was given.
@@ -124,7 +143,7 @@ impl Pki {
     /// Every certificate of the directory's `.crt` and `.pem` files; an
     /// error when it cannot be listed or has none at all.
     pub fn certificates(&self) -> Result<&Certificates, ReadError> {
-        self.certificates.as_ref().map_err(Clone::clone)
+        self.scanned().0.as_ref().map_err(Clone::clone)
     }
 
     /// The entities by their file names: `ca.crt`, and each other
@@ -148,9 +167,25 @@ impl Pki {
 
     /// The one certificate of the file `crt` (named as in DIR), as `x509`
     /// reads it: its `files` is `crt` alone.
+    /// Read with the rest if they were read already, else on its own in
+    /// the same way.
     pub fn certificate(&self, crt: &str) -> Result<CertInfo, CertError> {
+        let listed = self.listing.iter().flatten().any(|f| f == crt);
+        let alone;
+        let (found, holdings) = match self.scanned.get() {
+            Some(scan) => scan,
+            None => {
+                let files = if listed {
+                    vec![crt.to_string()]
+                } else {
+                    Vec::new()
+                };
+                alone = scan(&self.dir, &files);
+                &alone
+            }
+        };
         let path = self.dir.join(crt);
-        let Some(holding) = self.holdings.iter().find(|h| h.file == crt) else {
+        let Some(holding) = holdings.iter().find(|h| h.file == crt) else {
             // Not among what was listed: read on its own, as it is now.
             let der = x509::read_certificate(&path)?;
             return Ok(x509::cert_info(&der, crt)?);
@@ -158,7 +193,8 @@ impl Pki {
         let certs = holding.certs.clone()?;
         match certs.as_slice() {
             [one] => {
-                let mut info = self.certificates()?.certs[one.clone()?].clone();
+                let found = found.as_ref().map_err(Clone::clone)?;
+                let mut info = found.certs[one.clone()?].clone();
                 info.files = vec![crt.to_string()];
                 Ok(info)
             }
@@ -188,7 +224,8 @@ impl Pki {
 
     /// The CRL `file` (`NAME.crl`), as read with the directory.
     pub fn crl(&self, file: &str) -> Result<CrlInfo, ReadError> {
-        match self.crls.iter().find(|(f, _)| f == file) {
+        let read = self.crls.get().map_or(&[][..], Vec::as_slice);
+        match read.iter().find(|(f, _)| f == file) {
             Some((_, crl)) => crl.clone(),
             None => crate::pki::crl::crl(&self.dir.join(file)),
         }
@@ -198,7 +235,7 @@ impl Pki {
     /// that cannot be read left out.
     pub fn readable_crls(&self) -> Vec<(String, CrlInfo)> {
         let mut out: Vec<(String, CrlInfo)> = self
-            .crls
+            .crls()
             .iter()
             .filter_map(|(f, crl)| crl.as_ref().ok().map(|c| (f.clone(), c.clone())))
             .collect();
@@ -208,7 +245,13 @@ impl Pki {
 
     /// The names of the CRL files (`*.crl`) of the directory, sorted.
     pub fn crl_files(&self) -> Vec<String> {
-        let mut files: Vec<String> = self.crls.iter().map(|(f, _)| f.clone()).collect();
+        let mut files: Vec<String> = self
+            .listing
+            .iter()
+            .flatten()
+            .filter(|f| names::is_crl(f))
+            .cloned()
+            .collect();
         files.sort();
         files
     }
