@@ -75,6 +75,26 @@ not in its subjectAltName. Everything runs on 127.0.0.1 on ports the system
 picks, and is stopped after 15 seconds at most.")]
     Handshake(HandshakeArgs),
 
+    /// Test a server of yours: the PKI's good clients must be accepted, a client without a certificate and every client fixture refused
+    #[command(before_help = "Examples:
+  pkiforge test-server pki/fixtures localhost:8443
+  pkiforge test-server pki/fixtures localhost:8443 --http /          nginx and other HTTP servers
+  pkiforge test-server pki/fixtures 10.0.0.5:443 --servername api.internal --json
+
+Your server trusts DIR's ca.crt and serves one of DIR's server certificates
+(or one that verifies against ca.crt as --servername). Each case is one
+connection with openssl s_client: a good client, no certificate, each client
+fixture presenting its NAME.pem (the certificate and its chain) and NAME.key.
+With --http, a 2xx or 3xx status is accepted and any other status refused;
+without it, a line is sent, and an answer, or no alert within 3 seconds of
+the handshake, is accepted. Each connection is stopped after 15 seconds (or
+--timeout, if less).
+
+Exit status: 0 when the server did what it must in every case, 1 when it did
+not in one (a line says what it fails to check), 2 when it cannot be tested
+(nothing listening, its certificate does not verify, DIR has no fixtures).")]
+    TestServer(TestServerArgs),
+
     /// Show every certificate: subject, issuer, serial, SANs, key, validity, fingerprint, extensions
     #[command(before_help = "Examples:
   pkiforge inspect pki/localhost")]
@@ -202,6 +222,25 @@ pub struct HandshakeArgs {
     /// constraints) and stop
     #[arg(long)]
     pub dry_run: bool,
+}
+
+/// `pkiforge test-server`'s arguments.
+#[derive(Debug, Args)]
+pub struct TestServerArgs {
+    /// The directory a run wrote, with good clients and client fixtures (profiles/fixtures.toml)
+    pub dir: PathBuf,
+    /// Where the server listens: HOST:PORT, an IPv6 address in brackets ([::1]:8443)
+    #[arg(value_name = "HOST:PORT")]
+    pub address: String,
+    /// The name the server's certificate must carry, sent as SNI (default: DIR's first server's host name, else HOST)
+    #[arg(long, value_name = "NAME")]
+    pub servername: Option<String>,
+    /// Send `GET PATH` over HTTP/1.1 and judge by the status: 2xx and 3xx accepted, any other refused
+    #[arg(long, value_name = "PATH")]
+    pub http: Option<String>,
+    /// A JSON array of the cases instead (the schema is in docs/json.md)
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `pkiforge inspect`'s arguments.
