@@ -76,23 +76,7 @@ picks, and is stopped after 15 seconds at most.")]
     Handshake(HandshakeArgs),
 
     /// Test a server of yours: the PKI's good clients must be accepted, a client without a certificate and every client fixture refused
-    #[command(before_help = "Examples:
-  pkiforge test-server pki/fixtures localhost:8443
-  pkiforge test-server pki/fixtures localhost:8443 --http /          nginx and other HTTP servers
-  pkiforge test-server pki/fixtures 10.0.0.5:443 --servername api.internal --json
-
-Your server trusts DIR's ca.crt and serves one of DIR's server certificates
-(or one that verifies against ca.crt as --servername). Each case is one
-connection with openssl s_client: a good client, no certificate, each client
-fixture presenting its NAME.pem (the certificate and its chain) and NAME.key.
-With --http, a 2xx or 3xx status is accepted and any other status refused;
-without it, a line is sent, and an answer, or no alert within 3 seconds of
-the handshake, is accepted. Each connection is stopped after 15 seconds (or
---timeout, if less).
-
-Exit status: 0 when the server did what it must in every case, 1 when it did
-not in one (a line says what it fails to check), 2 when it cannot be tested
-(nothing listening, its certificate does not verify, DIR has no fixtures).")]
+    #[command(before_help = test_server_examples())]
     TestServer(TestServerArgs),
 
     /// Show every certificate: subject, issuer, serial, SANs, key, validity, fingerprint, extensions
@@ -454,6 +438,35 @@ fn report_examples() -> String {
 
 One self-contained HTML file (no network, fonts or scripts): open it from a
 USB stick, project it, or print it as a handout."
+    )
+}
+
+/// `test-server --help`'s examples.
+fn test_server_examples() -> String {
+    use crate::pki::names::{Files, Role};
+    let ca = Files::new(Role::Ca.table(), Role::Ca).crt();
+    let client = Files::new("NAME", Role::Client);
+    let (bundle, key) = (client.bundle(), client.key());
+    let quiet = crate::check::test_server::probe::QUIET.as_secs();
+    let most = crate::check::test_server::CONNECTION_TIMEOUT.as_secs();
+    format!(
+        "Examples:
+  pkiforge test-server pki/fixtures localhost:8443
+  pkiforge test-server pki/fixtures localhost:8443 --http /          nginx and other HTTP servers
+  pkiforge test-server pki/fixtures 10.0.0.5:443 --servername api.internal --json
+
+Your server trusts DIR's {ca} and serves one of DIR's server certificates
+(or one that verifies against {ca} as --servername). Each case is one
+connection with openssl s_client: a good client, no certificate, each client
+fixture presenting its {bundle} (the certificate and its chain) and {key}.
+With --http, a 2xx or 3xx status is accepted and any other status refused;
+without it, a line is sent, and an answer, or no alert within {quiet} seconds of
+the handshake, is accepted. Each connection is stopped after {most} seconds (or
+--timeout, if less).
+
+Exit status: 0 when the server did what it must in every case, 1 when it did
+not in one (a line says what it fails to check), 2 when it cannot be tested
+(nothing listening, its certificate does not verify, DIR has no fixtures)."
     )
 }
 

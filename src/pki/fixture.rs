@@ -136,10 +136,10 @@ impl Kind {
                 "accepts client certificates made for servers only: check their extendedKeyUsage allows clientAuth (OpenSSL's verification does; a verify callback of your own must not skip it)"
             }
             Kind::ForeignCa => {
-                "accepts client certificates signed by another CA with the real CA's name: trust ca.crt alone and check signatures (nginx: ssl_client_certificate ca.crt)"
+                "accepts client certificates signed by another CA with the real CA's name: trust the PKI's CA alone and check signatures (nginx: ssl_client_certificate and ssl_verify_client on)"
             }
             Kind::SelfSigned => {
-                "accepts self-signed client certificates: trust ca.crt alone (nginx: ssl_verify_client on, not optional_no_ca)"
+                "accepts self-signed client certificates: trust the PKI's CA alone (nginx: ssl_verify_client on, not optional_no_ca)"
             }
             Kind::Revoked => "accepts revoked client certificates: load the CRL (nginx: ssl_crl)",
             Kind::WrongHost => {
@@ -167,7 +167,7 @@ pub const IF_SERVER_ACCEPTS_NO_CERTIFICATE: &str = "accepts clients without a ce
 
 /// What a server that refuses a good client of the PKI fails to do, and
 /// the fix (as [`Kind::if_server_accepts`]).
-pub const IF_SERVER_REFUSES_A_GOOD_CLIENT: &str = "refuses a good client: trust the CA that issued it, ca.crt (nginx: ssl_client_certificate ca.crt, and ssl_verify_depth 2 or more with an intermediate)";
+pub const IF_SERVER_REFUSES_A_GOOD_CLIENT: &str = "refuses a good client: trust the CA that issued it (nginx: ssl_client_certificate with the PKI's CA certificate, and ssl_verify_depth 2 or more with an intermediate)";
 
 /// What makes an entity a fixture: its kind, and for `wrong-host` the host
 /// its clients dial (which none of its names covers).
