@@ -334,3 +334,48 @@ fn a_server_that_does_not_verify_an_address_and_a_pki_without_fixtures_are_bad_i
         "{stderr}"
     );
 }
+
+#[test]
+fn a_fixture_with_a_key_openssl_calls_too_weak_is_still_presented_and_refused() {
+    // A copy of the fixtures' PKI whose self-signed client has an RSA-1024
+    // key: s_client refuses to load it at the usual security level, and
+    // test-server presents it again at level 0 rather than skip the case.
+    let tmp = tempfile::tempdir().unwrap();
+    let copy = tmp.path().join("pki");
+    fs::create_dir(&copy).unwrap();
+    for entry in fs::read_dir(fixtures_pki()).unwrap().flatten() {
+        if entry.file_type().unwrap().is_file() {
+            fs::copy(entry.path(), copy.join(entry.file_name())).unwrap();
+        }
+    }
+    openssl_out(
+        &copy,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:1024",
+            "-nodes",
+            "-subj",
+            "/CN=weak client",
+            "-days",
+            "2",
+            "-keyout",
+            "client-self-signed.key",
+            "-out",
+            "client-self-signed.pem",
+        ],
+    );
+    let (_server, port) = s_server(&[
+        "-Verify",
+        "1",
+        "-verify_return_error",
+        "-crl_check",
+        "-CRL",
+        "ca.crl",
+    ]);
+    let address = format!("127.0.0.1:{port}");
+    let (stdout, stderr, code) = run(tmp.path(), &["--quiet", "test-server", "pki", &address]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert_eq!(rows(&stdout), expected_rows(&[]), "{stdout}");
+}
