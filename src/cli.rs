@@ -75,6 +75,10 @@ not in its subjectAltName. Everything runs on 127.0.0.1 on ports the system
 picks, and is stopped after 15 seconds at most.")]
     Handshake(HandshakeArgs),
 
+    /// Test a server of yours: the PKI's good clients must be accepted, a client without a certificate and every client fixture refused
+    #[command(before_help = test_server_examples())]
+    TestServer(TestServerArgs),
+
     /// Show every certificate: subject, issuer, serial, SANs, key, validity, fingerprint, extensions
     #[command(before_help = "Examples:
   pkiforge inspect pki/localhost")]
@@ -202,6 +206,25 @@ pub struct HandshakeArgs {
     /// constraints) and stop
     #[arg(long)]
     pub dry_run: bool,
+}
+
+/// `pkiforge test-server`'s arguments.
+#[derive(Debug, Args)]
+pub struct TestServerArgs {
+    /// The directory a run wrote, with good clients and client fixtures (profiles/fixtures.toml)
+    pub dir: PathBuf,
+    /// Where the server listens: HOST:PORT, an IPv6 address in brackets ([::1]:8443)
+    #[arg(value_name = "HOST:PORT")]
+    pub address: String,
+    /// The name the server's certificate must carry, sent as SNI (default: DIR's first server's host name, else HOST)
+    #[arg(long, value_name = "NAME")]
+    pub servername: Option<String>,
+    /// Send `GET PATH` over HTTP/1.1 and judge by the status: 2xx and 3xx accepted, any other refused
+    #[arg(long, value_name = "PATH")]
+    pub http: Option<String>,
+    /// A JSON array of the cases instead (the schema is in docs/json.md)
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `pkiforge inspect`'s arguments.
@@ -415,6 +438,35 @@ fn report_examples() -> String {
 
 One self-contained HTML file (no network, fonts or scripts): open it from a
 USB stick, project it, or print it as a handout."
+    )
+}
+
+/// `test-server --help`'s examples.
+fn test_server_examples() -> String {
+    use crate::pki::names::{Files, Role};
+    let ca = Files::new(Role::Ca.table(), Role::Ca).crt();
+    let client = Files::new("NAME", Role::Client);
+    let (bundle, key) = (client.bundle(), client.key());
+    let quiet = crate::check::test_server::probe::QUIET.as_secs();
+    let most = crate::check::test_server::CONNECTION_TIMEOUT.as_secs();
+    format!(
+        "Examples:
+  pkiforge test-server pki/fixtures localhost:8443
+  pkiforge test-server pki/fixtures localhost:8443 --http /          nginx and other HTTP servers
+  pkiforge test-server pki/fixtures 10.0.0.5:443 --servername api.internal --json
+
+Your server trusts DIR's {ca} and serves one of DIR's server certificates
+(or one that verifies against {ca} as --servername). Each case is one
+connection with openssl s_client: a good client, no certificate, each client
+fixture presenting its {bundle} (the certificate and its chain) and {key}.
+With --http, a 2xx or 3xx status is accepted and any other status refused;
+without it, a line is sent, and an answer, or no alert within {quiet} seconds of
+the handshake, is accepted. Each connection is stopped after {most} seconds (or
+--timeout, if less).
+
+Exit status: 0 when the server did what it must in every case, 1 when it did
+not in one (a line says what it fails to check), 2 when it cannot be tested
+(nothing listening, its certificate does not verify, DIR has no fixtures)."
     )
 }
 

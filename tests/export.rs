@@ -8,48 +8,8 @@ mod common;
 use common::*;
 use std::fs;
 use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-/// A port nothing listens on now.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A program that is stopped when the test ends.
-struct Running(Child);
-
-impl Drop for Running {
-    /// SIGTERM, so that nginx's master stops its workers too.
-    fn drop(&mut self) {
-        unsafe {
-            libc::kill(self.0.id() as i32, libc::SIGTERM);
-        }
-        let _ = self.0.wait();
-    }
-}
-
-fn wait_for_port(port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "nothing listens on {port}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn installed(program: &str, package: &str) -> PathBuf {
-    which::which(program)
-        .or_else(|_| which::which(format!("/usr/sbin/{program}")))
-        .unwrap_or_else(|_| {
-            panic!("{program} is installed (apt-get install {package}; .ci/run installs it)")
-        })
-}
+use std::process::{Command, Stdio};
 
 /// curl with the client's exported files, or none: `(exit code, body)`.
 fn curl(port: u16, dir: &Path, client: Option<&str>) -> (i32, String) {

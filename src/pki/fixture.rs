@@ -121,6 +121,33 @@ impl Kind {
         }
     }
 
+    /// What a server that accepts a client presenting this fixture fails
+    /// to check, and the fix, as `test-server` says it: the words after
+    /// "the server".
+    pub fn if_server_accepts(self) -> &'static str {
+        match self {
+            Kind::Expired => {
+                "accepts expired client certificates: verify the client's certificate, its dates included (nginx: ssl_verify_client on)"
+            }
+            Kind::NotYetValid => {
+                "accepts client certificates that are not yet valid: verify the client's certificate, its dates included (nginx: ssl_verify_client on)"
+            }
+            Kind::WrongPurpose => {
+                "accepts client certificates made for servers only: check their extendedKeyUsage allows clientAuth (OpenSSL's verification does; a verify callback of your own must not skip it)"
+            }
+            Kind::ForeignCa => {
+                "accepts client certificates signed by another CA with the real CA's name: trust the PKI's CA alone and check signatures (nginx: ssl_client_certificate and ssl_verify_client on)"
+            }
+            Kind::SelfSigned => {
+                "accepts self-signed client certificates: trust the PKI's CA alone (nginx: ssl_verify_client on, not optional_no_ca)"
+            }
+            Kind::Revoked => "accepts revoked client certificates: load the CRL (nginx: ssl_crl)",
+            Kind::WrongHost => {
+                "accepts a certificate that does not name the host it is for: check the peer's subjectAltName"
+            }
+        }
+    }
+
     /// Whether it is made with dates other than "from now" (`-not_before`,
     /// or `openssl ca -startdate` where x509 has no such flag).
     pub fn has_dates(self) -> bool {
@@ -133,6 +160,14 @@ impl fmt::Display for Kind {
         f.write_str(self.name())
     }
 }
+
+/// What a server that accepts a client without a certificate fails to
+/// check, and the fix (as [`Kind::if_server_accepts`]).
+pub const IF_SERVER_ACCEPTS_NO_CERTIFICATE: &str = "accepts clients without a certificate: require one (nginx: ssl_verify_client on; openssl s_server: -Verify, not -verify)";
+
+/// What a server that refuses a good client of the PKI fails to do, and
+/// the fix (as [`Kind::if_server_accepts`]).
+pub const IF_SERVER_REFUSES_A_GOOD_CLIENT: &str = "refuses a good client: trust the CA that issued it (nginx: ssl_client_certificate with the PKI's CA certificate, and ssl_verify_depth 2 or more with an intermediate)";
 
 /// What makes an entity a fixture: its kind, and for `wrong-host` the host
 /// its clients dial (which none of its names covers).

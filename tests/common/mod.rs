@@ -378,3 +378,47 @@ pub fn spawn_pkiforge(work: &Path, args: &[&std::ffi::OsStr]) -> std::process::C
         .spawn()
         .unwrap()
 }
+
+// Real servers on loopback (nginx, HAProxy, openssl s_server), for the
+// tests that prove pkiforge's files with the programs they are for.
+
+/// A port nothing listens on now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A program that is stopped when the test ends.
+pub struct Running(pub std::process::Child);
+
+impl Drop for Running {
+    /// SIGTERM, so that nginx's master stops its workers too.
+    fn drop(&mut self) {
+        unsafe {
+            libc::kill(self.0.id() as i32, libc::SIGTERM);
+        }
+        let _ = self.0.wait();
+    }
+}
+
+pub fn wait_for_port(port: u16) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nothing listens on {port}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+pub fn installed(program: &str, package: &str) -> PathBuf {
+    which::which(program)
+        .or_else(|_| which::which(format!("/usr/sbin/{program}")))
+        .unwrap_or_else(|_| {
+            panic!("{program} is installed (apt-get install {package}; .ci/run installs it)")
+        })
+}

@@ -27,8 +27,9 @@ mod case;
 mod openssl;
 mod rustls;
 mod scenarios;
-mod scratch;
+pub mod scratch;
 
+pub use self::openssl::last_error;
 use self::openssl::openssl_case;
 use self::rustls::rustls_case;
 use case::{CASE_TIMEOUT, Party, Trust};

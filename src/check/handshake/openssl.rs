@@ -237,7 +237,7 @@ fn reversed(s: &str) -> String {
 
 /// The last line of openssl's stderr that says what went wrong, shortened
 /// to its reason (`…:error:CODE:LIB:FUNC:REASON:FILE:LINE:` → `REASON`).
-fn last_error(stderr: &str) -> Option<String> {
+pub fn last_error(stderr: &str) -> Option<String> {
     let line = stderr
         .lines()
         .rev()

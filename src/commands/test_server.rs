@@ -1,0 +1,47 @@
+//! `pkiforge test-server DIR HOST:PORT [--servername NAME] [--http PATH]
+//! [--json]`: the table of what the server did with each client of DIR, and
+//! what it fails to check.
+
+use super::{Context, Outcome};
+use crate::check::json;
+use crate::check::test_server::{self, JsonVerdict, Options, Target};
+use crate::cli::TestServerArgs;
+use crate::error::{Error, Result};
+use crate::pki::read::Pki;
+use crate::run::openssl::Openssl;
+use crate::run::publish::ReadLock;
+
+/// `test-server DIR HOST:PORT`.
+pub fn command(ctx: &Context, args: TestServerArgs) -> Result<Outcome> {
+    let target = Target::parse(&args.address)?;
+    // Never while a run writes DIR, nor after one killed part way.
+    let _lock = ReadLock::take(&args.dir, &ctx.progress())?;
+    let pki = Pki::read(&args.dir);
+    let openssl = Openssl::locate(ctx.openssl(), ctx.timeout)?;
+    let options = Options {
+        servername: args.servername.as_deref(),
+        http: args.http.as_deref(),
+    };
+    let verdicts = test_server::run(&openssl, &pki, &target, &options)?;
+    let wrong: Vec<String> = verdicts
+        .iter()
+        .filter(|v| !v.ok())
+        .map(|v| v.case.clone())
+        .collect();
+    if !args.json {
+        let text = test_server::table(&verdicts);
+        return super::conclude(text, "cases", "went as expected", verdicts.len(), wrong);
+    }
+    let text = json::to_text(&verdicts.iter().map(JsonVerdict::of).collect::<Vec<_>>());
+    if wrong.is_empty() {
+        return Ok(text);
+    }
+    Err(Error::reported(
+        text,
+        Error::ChecksFailed {
+            what: "cases",
+            total: verdicts.len(),
+            failed: wrong,
+        },
+    ))
+}
