@@ -401,7 +401,7 @@ fn bad_profiles_are_refused_with_every_problem_and_nothing_written() {
             "unknown fixture kind",
             with("[client]\n", "[client]\nfixture = \"broken\"\n"),
             vec![
-                ":11:11: client.fixture: must be one of \"expired\", \"not-yet-valid\", \"wrong-purpose\", \"foreign-ca\", \"self-signed\", \"revoked\", \"wrong-host\"",
+                ":11:11: client.fixture: must be one of \"expired\", \"not-yet-valid\", \"wrong-purpose\", \"foreign-ca\", \"self-signed\", \"revoked\", \"wrong-host\", \"weak-key\", \"sha1-signature\", \"cn-only\", \"unknown-critical-extension\", \"wrong-key-usage\"",
             ],
         ),
         (
@@ -409,6 +409,43 @@ fn bad_profiles_are_refused_with_every_problem_and_nothing_written() {
             with("[client]\n", "[client]\nfixture = \"wrong-host\"\n"),
             vec![
                 ":11:11: client.fixture: \"wrong-host\" is for servers only: a client's names are not matched against a host",
+            ],
+        ),
+        (
+            "cn-only on a client",
+            with("[client]\n", "[client]\nfixture = \"cn-only\"\n"),
+            vec![
+                ":11:11: client.fixture: \"cn-only\" is for servers only: a client's names are not matched against a host, so a CN without subjectAltName is no fault in it; use it under [[server]]",
+            ],
+        ),
+        (
+            "cn-only whose CN is not its host",
+            with(
+                "[server]\nbits = 2048\nsubject = { CN = \"localhost\" }",
+                "[server]\nfixture = \"cn-only\"\nbits = 2048\nsubject = { CN = \"web\" }",
+            ),
+            vec![
+                ": server.subject.CN: must be \"localhost\", the first DNS name of its san: a cn-only fixture names its host in the CN alone",
+            ],
+        ),
+        (
+            "cn-only with a host",
+            with(
+                "[server]\n",
+                "[server]\nfixture = \"cn-only\"\nhost = \"localhost\"\n",
+            ),
+            vec![
+                ":7:8: server.host: is only for a wrong-host fixture, not cn-only (its host is its first DNS name in san); remove it",
+            ],
+        ),
+        (
+            "weak-key without an RSA key",
+            with(
+                "[server]\nbits = 2048\n",
+                "[server]\nfixture = \"weak-key\"\nkey = \"ec:P-256\"\n",
+            ),
+            vec![
+                ": server.key: a weak-key fixture is an RSA 1024 key in place of the profile's RSA key, so that only its size differs; give it key = \"rsa:2048\"",
             ],
         ),
         (

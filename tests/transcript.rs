@@ -128,7 +128,12 @@ fn a_run_leaves_a_transcript_with_the_plans_commands_and_the_files_hashes() {
 
 #[test]
 fn replaying_the_transcript_makes_the_same_certificates() {
-    for profile in ["strict.toml", "intermediate.toml", "fixtures.toml"] {
+    for profile in [
+        "strict.toml",
+        "intermediate.toml",
+        "fixtures.toml",
+        "fixtures-more.toml",
+    ] {
         let tmp = tempfile::tempdir().unwrap();
         let mut text = fs::read_to_string(repo().join("profiles").join(profile)).unwrap();
         // 2048-bit keys keep the suite fast.

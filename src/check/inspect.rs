@@ -115,12 +115,22 @@ pub fn render_fixtures(manifest: &crate::pki::fixture::Manifest) -> String {
                 .iter()
                 .map(|e| format!("error {}: {}", e.code, e.text))
                 .collect();
+            let untried = f.untried.iter().any(|n| n.by == "rustls");
+            let rustls = match (f.rustls.is_empty(), untried) {
+                (false, false) => f.rustls.join(" or "),
+                (false, true) => format!("{} (untried)", f.rustls.join(" or ")),
+                (true, true) => "untried".to_string(),
+                (true, false) => "accepts".to_string(),
+            };
             [
                 f.files().crt(),
                 f.fixture.to_string(),
                 f.wrong.clone(),
-                openssl.join(" or "),
-                f.rustls.join(" or "),
+                match openssl.is_empty() {
+                    true => "accepts".to_string(),
+                    false => openssl.join(" or "),
+                },
+                rustls,
             ]
         })
         .collect();

@@ -191,15 +191,9 @@ fn cards<'a>(
                 now,
             ),
             issuer: issuer_of(i, &sorted, manifest),
-            fixture: manifest.get(stem(c.file())).map(|e| {
-                let openssl: Vec<String> = e
-                    .openssl
-                    .iter()
-                    .map(|o| format!("openssl error {} ({})", o.code, o.text))
-                    .collect();
-                let errors = format!("{}; rustls {}", openssl.join(" or "), e.rustls.join(" or "));
-                (e.fixture.to_string(), e.wrong.clone(), errors)
-            }),
+            fixture: manifest
+                .get(stem(c.file()))
+                .map(|e| (e.fixture.to_string(), e.wrong.clone(), e.verdicts())),
             findings: findings.iter().filter(|f| f.file == c.file()).collect(),
             level: *level,
         })

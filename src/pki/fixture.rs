@@ -8,6 +8,18 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::pki::names::{Files, Role};
+use crate::pki::verdict::{
+    CN_MATCH, ENCIPHER_ONLY, NO_LEVEL, Note, RING_RSA_1024, RUSTLS_WONT_LOAD, SECURITY_LEVEL,
+    Verdict, Verifier, WEBPKI_KEY_USAGE,
+};
+
+/// The key size of a weak-key fixture: RSA 1024, 80 bits of security,
+/// refused at OpenSSL's security level 2 and by rustls (ring) always.
+pub const WEAK_RSA_BITS: u32 = 1024;
+
+/// The extension of an unknown-critical-extension fixture: an OID under
+/// IANA's example enterprise number (RFC 5612), which no verifier knows.
+pub const PRIVATE_OID: &str = "1.3.6.1.4.1.32473.1";
 
 /// The ways a fixture is bad.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -20,6 +32,11 @@ pub enum Kind {
     SelfSigned,
     Revoked,
     WrongHost,
+    WeakKey,
+    Sha1Signature,
+    CnOnly,
+    UnknownCriticalExtension,
+    WrongKeyUsage,
 }
 
 /// The error of `openssl verify` (`error CODE at 0 depth lookup: TEXT`),
@@ -31,7 +48,7 @@ pub struct OpensslError {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 12] = [
         Kind::Expired,
         Kind::NotYetValid,
         Kind::WrongPurpose,
@@ -39,6 +56,11 @@ impl Kind {
         Kind::SelfSigned,
         Kind::Revoked,
         Kind::WrongHost,
+        Kind::WeakKey,
+        Kind::Sha1Signature,
+        Kind::CnOnly,
+        Kind::UnknownCriticalExtension,
+        Kind::WrongKeyUsage,
     ];
 
     /// Its name in a profile: `fixture = "expired"`.
@@ -51,6 +73,11 @@ impl Kind {
             Kind::SelfSigned => "self-signed",
             Kind::Revoked => "revoked",
             Kind::WrongHost => "wrong-host",
+            Kind::WeakKey => "weak-key",
+            Kind::Sha1Signature => "sha1-signature",
+            Kind::CnOnly => "cn-only",
+            Kind::UnknownCriticalExtension => "unknown-critical-extension",
+            Kind::WrongKeyUsage => "wrong-key-usage",
         }
     }
 
@@ -60,7 +87,7 @@ impl Kind {
 
     /// Whether an entity of `role` can be this fixture.
     pub fn allowed_for(self, role: Role) -> bool {
-        self != Kind::WrongHost || role == Role::Server
+        !matches!(self, Kind::WrongHost | Kind::CnOnly) || role == Role::Server
     }
 
     /// What is wrong with it, in one sentence.
@@ -82,6 +109,17 @@ impl Kind {
             Kind::SelfSigned => "it is self-signed".into(),
             Kind::Revoked => "the CA's CRL revokes it".into(),
             Kind::WrongHost => "its subjectAltName does not name the host its clients dial".into(),
+            Kind::WeakKey => format!(
+                "its key is RSA {WEAK_RSA_BITS} bits, not the 2048 or more verifiers require"
+            ),
+            Kind::Sha1Signature => "its issuer signed it with SHA-1".into(),
+            Kind::CnOnly => "it names its host in the CN only, with no subjectAltName".into(),
+            Kind::UnknownCriticalExtension => {
+                format!("it carries a critical extension of a private OID ({PRIVATE_OID})")
+            }
+            Kind::WrongKeyUsage => {
+                "its keyUsage is keyEncipherment only, without digitalSignature".into()
+            }
         }
     }
 
@@ -105,6 +143,12 @@ impl Kind {
             Kind::SelfSigned => vec![e(18, "self-signed certificate")],
             Kind::Revoked => vec![e(23, "certificate revoked")],
             Kind::WrongHost => vec![e(62, "hostname mismatch")],
+            Kind::WeakKey => vec![e(66, "EE certificate key too weak")],
+            Kind::Sha1Signature => vec![e(68, "CA signature digest algorithm too weak")],
+            // OpenSSL matches the host against the CN: see verdict.rs.
+            Kind::CnOnly => Vec::new(),
+            Kind::UnknownCriticalExtension => vec![e(34, "unhandled critical extension")],
+            Kind::WrongKeyUsage => vec![e(26, "unsuitable certificate purpose")],
         }
     }
 
@@ -117,7 +161,14 @@ impl Kind {
             Kind::ForeignCa => &["BadSignature", "UnknownIssuer"],
             Kind::SelfSigned => &["UnknownIssuer"],
             Kind::Revoked => &["Revoked"],
-            Kind::WrongHost => &["NotValidForName"],
+            Kind::WrongHost | Kind::CnOnly => &["NotValidForName"],
+            // Not tried: rustls cannot present it (verdict.rs).
+            Kind::WeakKey => &[],
+            Kind::Sha1Signature => &["UnsupportedSignatureAlgorithm"],
+            // webpki's name; rustls's own UnhandledCriticalExtension is for
+            // extensions it reads itself.
+            Kind::UnknownCriticalExtension => &["UnsupportedCriticalExtension"],
+            Kind::WrongKeyUsage => &[],
         }
     }
 
@@ -145,13 +196,104 @@ impl Kind {
             Kind::WrongHost => {
                 "accepts a certificate that does not name the host it is for: check the peer's subjectAltName"
             }
+            Kind::WeakKey => {
+                "accepts client certificates with weak keys (RSA 1024): require 2048 bits or more (OpenSSL: security level 2, as in ssl_ciphers DEFAULT:@SECLEVEL=2)"
+            }
+            Kind::Sha1Signature => {
+                "accepts client certificates signed with SHA-1: require SHA-256 or better (OpenSSL: security level 2)"
+            }
+            Kind::CnOnly => {
+                "accepts a certificate that names its host in the CN only: match the subjectAltName alone"
+            }
+            Kind::UnknownCriticalExtension => {
+                "accepts client certificates with a critical extension it does not know: refuse them, as RFC 5280 (4.2) requires"
+            }
+            Kind::WrongKeyUsage => {
+                "accepts client certificates whose keyUsage does not allow signing: check keyUsage for digitalSignature"
+            }
         }
+    }
+
+    /// Whether a fixture of this kind for `role` has the root in its bundle
+    /// after its chain: the first kinds' client bundles do, as the
+    /// tutorial's `client.pem`; a later kind's bundle holds what a client
+    /// sends, the leaf then its chain without the root.
+    pub fn bundle_holds_root(self, role: Role) -> bool {
+        role != Role::Client || Kind::ALL[..7].contains(&self)
     }
 
     /// Whether it is made with dates other than "from now" (`-not_before`,
     /// or `openssl ca -startdate` where x509 has no such flag).
     pub fn has_dates(self) -> bool {
         matches!(self, Kind::Expired | Kind::NotYetValid)
+    }
+}
+
+/// Who refuses a fixture of each kind: see verdict.rs.
+impl Kind {
+    /// What `by` is recorded to do with a fixture of this kind for `role`.
+    pub fn verdict(self, role: Role, by: Verifier) -> Verdict {
+        use Verifier::*;
+        match (self, by) {
+            (Kind::CnOnly, OpensslVerify | OpensslTls) => Verdict::Accepts(CN_MATCH),
+            (Kind::WrongKeyUsage, OpensslVerify | OpensslTls) if role == Role::Server => {
+                Verdict::Accepts(ENCIPHER_ONLY)
+            }
+            (Kind::WrongKeyUsage, Rustls) => Verdict::Accepts(WEBPKI_KEY_USAGE),
+            (Kind::WeakKey, Rustls) => Verdict::Untried(RING_RSA_1024),
+            (Kind::UnknownCriticalExtension, Rustls) => Verdict::Untried(RUSTLS_WONT_LOAD),
+            _ => Verdict::Refuses,
+        }
+    }
+
+    /// The security level it is refused under, for the kinds OpenSSL
+    /// judges only under one.
+    pub fn security_level(self) -> Option<u8> {
+        matches!(self, Kind::WeakKey | Kind::Sha1Signature).then_some(SECURITY_LEVEL)
+    }
+
+    /// What a server or client that accepts it gets wrong (the kinds of
+    /// issue 23's third part; the others say it in `wrong`).
+    pub fn accepting(self) -> Option<&'static str> {
+        Some(match self {
+            Kind::WeakKey => {
+                "it trusts a key small enough to factor: RSA under 2048 bits has been refused by CAs and browsers since 2013"
+            }
+            Kind::Sha1Signature => {
+                "it trusts a digest with practical chosen-prefix collisions (SHAmbles, 2020): whoever gets a CA to sign one certificate can present another"
+            }
+            Kind::CnOnly => {
+                "it matches the host against the CN, which RFC 6125 and the CA/Browser Forum retired for subjectAltName; Chrome and rustls refuse it"
+            }
+            Kind::UnknownCriticalExtension => {
+                "it ignores an extension its issuer marked critical, which RFC 5280 (4.2) says a verifier must refuse when it does not know it"
+            }
+            Kind::WrongKeyUsage => {
+                "it lets the key sign a TLS handshake although the certificate's keyUsage does not allow signing (RFC 5280, 4.2.1.3)"
+            }
+            _ => return None,
+        })
+    }
+
+    /// The notes of every verifier whose verdict `pick` takes, and for a
+    /// kind refused under a security level, `openssl verify` without one.
+    pub fn notes(self, role: Role, pick: impl Fn(Verdict) -> Option<&'static str>) -> Vec<Note> {
+        let mut notes: Vec<Note> = Verifier::ALL
+            .iter()
+            .filter_map(|v| {
+                pick(self.verdict(role, *v)).map(|why| Note {
+                    by: v.name().to_string(),
+                    why: why.to_string(),
+                })
+            })
+            .collect();
+        if self.security_level().is_some() && pick(Verdict::Accepts(NO_LEVEL)).is_some() {
+            notes.push(Note {
+                by: "openssl verify without -auth_level".into(),
+                why: NO_LEVEL.into(),
+            });
+        }
+        notes
     }
 }
 
@@ -190,6 +332,19 @@ pub struct Entry {
     pub wrong: String,
     pub openssl: Vec<OpensslError>,
     pub rustls: Vec<String>,
+    /// What a server or client that accepts it gets wrong (the kinds of
+    /// issue 23's third part).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub accepting: Option<String>,
+    /// The policy under which it is refused (a security level).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub policy: Option<String>,
+    /// The verifiers recorded to accept it, and why: checked to accept it.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub accepted: Vec<Note>,
+    /// The handshakes that cannot try it, and why.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub untried: Vec<Note>,
 }
 
 /// `fixtures.json`.
@@ -201,6 +356,8 @@ pub struct Manifest {
 impl Entry {
     pub fn new(files: &Files, fixture: &Fixture) -> Entry {
         let kind = fixture.kind;
+        let role = files.role;
+        let refuses = |by| kind.verdict(role, by) == Verdict::Refuses;
         let mut list = vec![files.key(), files.csr(), files.crt(), files.bundle()];
         if kind == Kind::ForeignCa {
             list.push(files.issuer().crt());
@@ -211,9 +368,20 @@ impl Entry {
             fixture: kind,
             host: fixture.host.clone(),
             files: list,
-            wrong: kind.wrong(files.role),
-            openssl: kind.openssl_errors(),
-            rustls: kind.rustls_errors().iter().map(|s| s.to_string()).collect(),
+            wrong: kind.wrong(role),
+            openssl: match refuses(Verifier::OpensslVerify) {
+                true => kind.openssl_errors(),
+                false => Vec::new(),
+            },
+            // The error webpki gives, also where the handshake cannot try it.
+            rustls: match kind.verdict(role, Verifier::Rustls) {
+                Verdict::Accepts(_) => Vec::new(),
+                _ => kind.rustls_errors().iter().map(|s| s.to_string()).collect(),
+            },
+            accepting: kind.accepting().map(str::to_string),
+            policy: kind.security_level().map(crate::pki::verdict::policy),
+            accepted: kind.notes(role, |v| v.accepted()),
+            untried: kind.notes(role, |v| v.untried()),
         }
     }
 
@@ -227,6 +395,32 @@ impl Entry {
 
     pub fn files(&self) -> Files {
         Files::new(&self.name, self.role())
+    }
+
+    /// Who refuses it and for what, who accepts it, and what accepting it
+    /// gets wrong: the words of the report.
+    pub fn verdicts(&self) -> String {
+        let openssl: Vec<String> = self
+            .openssl
+            .iter()
+            .map(|o| format!("openssl error {} ({})", o.code, o.text))
+            .collect();
+        let openssl = match openssl.is_empty() {
+            true => "(openssl accepts it)".to_string(),
+            false => openssl.join(" or "),
+        };
+        let untried = self.untried.iter().any(|n| n.by == "rustls");
+        let rustls = match (self.rustls.is_empty(), untried) {
+            (false, false) => self.rustls.join(" or "),
+            (false, true) => format!("{} (not tried in a handshake)", self.rustls.join(" or ")),
+            (true, true) => "(not tried in a handshake)".to_string(),
+            (true, false) => "(accepts it)".to_string(),
+        };
+        let mut text = format!("{openssl}; rustls {rustls}");
+        if let Some(accepting) = &self.accepting {
+            text.push_str(&format!("; a verifier that accepts it: {accepting}"));
+        }
+        text
     }
 }
 
@@ -320,5 +514,25 @@ mod tests {
             m.fixtures[0].files,
             ["bad.key", "bad.csr", "bad.crt", "bad.pem", "bad.issuer.crt"]
         );
+    }
+
+    #[test]
+    fn the_old_kinds_are_refused_by_every_verifier() {
+        for kind in &Kind::ALL[..7] {
+            for v in Verifier::ALL {
+                for role in [Role::Server, Role::Client] {
+                    assert_eq!(kind.verdict(role, v), Verdict::Refuses, "{kind}");
+                }
+            }
+            assert!(kind.notes(Role::Client, |v| v.accepted()).is_empty());
+        }
+    }
+
+    #[test]
+    fn a_kind_under_a_policy_is_accepted_by_openssl_verify_without_one() {
+        let notes = Kind::Sha1Signature.notes(Role::Client, |v| v.accepted());
+        assert_eq!(notes.len(), 1);
+        assert_eq!(notes[0].by, "openssl verify without -auth_level");
+        assert!(Kind::WeakKey.notes(Role::Client, |v| v.untried())[0].by == "rustls");
     }
 }

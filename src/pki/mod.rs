@@ -12,4 +12,5 @@ pub mod names;
 pub mod profile;
 pub mod read;
 pub mod san;
+pub mod verdict;
 pub mod x509;

@@ -9,6 +9,7 @@ use crate::pki::fixture::Kind;
 use crate::pki::names::{Files, Role};
 use crate::pki::profile::P12;
 use crate::pki::san::{San, SanKind};
+use crate::pki::verdict::{Verdict, Verifier};
 use crate::plan::caps::Capabilities;
 use crate::plan::spec::{CheckSpec, FixtureSpec, LeafSpec};
 use crate::plan::step::{Action, Arg, Expect, Inspection, Section, Step};
@@ -74,22 +75,58 @@ fn fixture_checks(spec: &CheckSpec, fixture: &FixtureSpec, caps: Capabilities) -
     let (crl_words, crl) = crl_check(spec);
     ways.extend(crl_words);
     let untrusted = spec.intermediate_files().map(|i| i.crt());
-    let mut refused = verify_step(
-        format!("refused-{}", leaf.name),
-        "The fixture is refused, for its reason.",
-        &spec.ca_files().crt(),
-        untrusted.as_deref(),
-        ways,
-        &[f.crt()],
-    );
-    refused.inputs.extend(crl);
-    refused.expect = Some(Expect::Refused(fixture.kind));
+    let verify = |id: String, heading: &str, ways: Vec<Arg>| {
+        let mut s = verify_step(
+            id,
+            heading,
+            &spec.ca_files().crt(),
+            untrusted.as_deref(),
+            ways,
+            &[f.crt()],
+        );
+        s.inputs.extend(crl.clone());
+        s
+    };
+    let mut out = Vec::new();
+    match fixture.kind.verdict(leaf.role, Verifier::OpensslVerify) {
+        Verdict::Accepts(_) => out.push(verify(
+            format!("accepted-{}", leaf.name),
+            "openssl verify accepts the fixture, as its manifest records (other verifiers refuse it).",
+            ways,
+        )),
+        _ => {
+            if fixture.kind.security_level().is_some() {
+                out.push(verify(
+                    format!("accepted-{}", leaf.name),
+                    "Without a security level, openssl verify accepts the fixture, as recorded.",
+                    ways.clone(),
+                ));
+            }
+            let mut at_level = ways;
+            if let Some(level) = fixture.kind.security_level() {
+                // Key sizes and digests are judged only under a security
+                // level: the one pkiforge holds every openssl to.
+                at_level.extend(lits(&["-auth_level", &level.to_string()]));
+            }
+            let mut refused = verify(
+                format!("refused-{}", leaf.name),
+                "The fixture is refused, for its reason.",
+                at_level,
+            );
+            refused.expect = Some(Expect::Refused(fixture.kind));
+            out.push(refused);
+        }
+    }
     let chain = match fixture.kind {
         Kind::ForeignCa => vec![f.issuer()],
         Kind::SelfSigned => Vec::new(),
-        _ => spec.chain(),
+        kind if kind.bundle_holds_root(leaf.role) => spec.chain(),
+        _ => spec
+            .chain()
+            .split_last()
+            .map(|(_, c)| c.to_vec())
+            .unwrap_or_default(),
     };
-    let mut out = vec![refused];
     out.extend(leaf_file_checks(spec, leaf, &chain, caps));
     if fixture.kind == Kind::ForeignCa {
         let (real, other) = (spec.issuer_files().crt(), f.issuer().crt());

@@ -4,9 +4,11 @@
 
 use std::path::PathBuf;
 
-use crate::pki::fixture::{Entry, Fixture, Kind, Manifest, dates, openssl_time};
+use crate::pki::fixture::{
+    Entry, Fixture, Kind, Manifest, PRIVATE_OID, WEAK_RSA_BITS, dates, openssl_time,
+};
 use crate::pki::names::{Files, MANIFEST, Role};
-use crate::pki::profile::Entity;
+use crate::pki::profile::{Entity, KeySpec};
 use crate::plan::caps::Capabilities;
 use crate::plan::prompts::Answers;
 use crate::plan::step::{Action, Arg, Section, Step};
@@ -41,8 +43,9 @@ pub fn steps(leaf: &Entity, kind: Kind, input: FixtureInputs) -> Vec<Step> {
     let issuer = input.chain[0];
     let expected = input.answers.expected.clone();
     let days = plan::leaf_days(leaf, input.strict);
-    let sans: Vec<String> = leaf.san.iter().map(|s| s.to_string()).collect();
-    let extensions = leaf_extensions(leaf, &sans, input.strict);
+    let made = made_as(leaf, kind);
+    let leaf = &made;
+    let extensions = fixture_extensions(leaf, kind, input.strict);
     let heading = format!("Generate {}, for the fixture.", plan::key_words(leaf));
     let mut steps = vec![genkey(leaf, heading), csr_step(leaf, input.answers.clone())];
     let other = foreign_issuer(leaf, issuer);
@@ -57,19 +60,77 @@ pub fn steps(leaf: &Entity, kind: Kind, input: FixtureInputs) -> Vec<Step> {
             sign_step_with(leaf, &other, expected, extensions, days)
         }
         Kind::SelfSigned => self_signed_step(leaf, extensions, days),
-        Kind::Revoked | Kind::WrongHost => sign_step_with(leaf, issuer, expected, extensions, days),
+        Kind::Sha1Signature => {
+            let mut s = sign_step_with(leaf, issuer, expected, extensions, days);
+            // SHA-1 (chosen-prefix collisions since 2020): refused at
+            // OpenSSL's security level 1 and up (3.x), 2 (1.1.1), and by rustls.
+            plan::insert_before(&mut s, "-out", &["-sha1"]);
+            s
+        }
+        Kind::Revoked
+        | Kind::WrongHost
+        | Kind::WeakKey
+        | Kind::CnOnly
+        | Kind::UnknownCriticalExtension
+        | Kind::WrongKeyUsage => sign_step_with(leaf, issuer, expected, extensions, days),
     };
     sign.heading = format!("The {kind} fixture: {}.", kind.wrong(leaf.role));
     steps.push(sign);
     steps.push(match kind {
         Kind::ForeignCa => bundle_step(leaf, &[&other]),
         Kind::SelfSigned => bundle_step(leaf, &[]),
-        _ => bundle_step(leaf, input.chain),
+        _ if kind.bundle_holds_root(leaf.role) => bundle_step(leaf, input.chain),
+        // What a client sends: the leaf, then its chain without the root.
+        _ => bundle_step(leaf, &input.chain[..input.chain.len() - 1]),
     });
     if kind == Kind::Revoked {
         steps.extend(revoke_steps(leaf, &issuer.files()));
     }
     steps
+}
+
+/// The leaf as the fixture is made: a weak-key one with an RSA 1024 key, a
+/// cn-only one without its san (its host stays in its CN).
+fn made_as(leaf: &Entity, kind: Kind) -> Entity {
+    match kind {
+        Kind::WeakKey => Entity {
+            key: KeySpec::Rsa(WEAK_RSA_BITS),
+            ..leaf.clone()
+        },
+        Kind::CnOnly => Entity {
+            san: Vec::new(),
+            ..leaf.clone()
+        },
+        _ => leaf.clone(),
+    }
+}
+
+/// The extension text of a fixture: a good leaf's, but for what its kind
+/// changes there (a cn-only one has no subjectAltName line, its san being
+/// empty; a wrong-purpose one's is made by [`other_purpose`]).
+fn fixture_extensions(leaf: &Entity, kind: Kind, strict: bool) -> String {
+    let sans: Vec<String> = leaf.san.iter().map(|s| s.to_string()).collect();
+    let text = leaf_extensions(leaf, &sans, strict);
+    let mut lines: Vec<String> = text
+        .lines()
+        .filter(|l| *l != "subjectAltName=")
+        .map(str::to_string)
+        .collect();
+    match kind {
+        // ASN1:NULL: the smallest value; critical, so a verifier that does
+        // not know the OID must refuse the certificate (RFC 5280, 4.2).
+        Kind::UnknownCriticalExtension => lines.push(format!("{PRIVATE_OID}=critical,ASN1:NULL")),
+        Kind::WrongKeyUsage => {
+            // keyEncipherment alone: TLS 1.2's RSA key exchange, never signing.
+            let usage = "keyUsage=critical,keyEncipherment".to_string();
+            match lines.iter().position(|l| l.starts_with("keyUsage=")) {
+                Some(i) => lines[i] = usage,
+                None => lines.push(usage),
+            }
+        }
+        _ => {}
+    }
+    lines.join("\n")
 }
 
 /// An expired or not-yet-valid fixture's certificate, for as many days as

@@ -92,7 +92,14 @@ impl CheckSpec {
         let fixtures: Vec<FixtureSpec> = profile
             .fixtures()
             .map(|(e, f)| FixtureSpec {
-                leaf: leaf(e),
+                leaf: LeafSpec {
+                    // A cn-only fixture carries no san: its host is in its CN.
+                    sans: match f.kind {
+                        Kind::CnOnly => Vec::new(),
+                        _ => e.san.clone(),
+                    },
+                    ..leaf(e)
+                },
                 kind: f.kind,
                 host: f.host.clone(),
             })

@@ -21,6 +21,9 @@ pub const PONG: &str = "pkiforge pong from the server";
 pub enum Outcome {
     Accepted,
     Refused,
+    /// Not tried with this stack, which cannot present the fixture: the
+    /// detail says why (recorded in fixtures.json).
+    Untried,
 }
 
 impl fmt::Display for Outcome {
@@ -28,6 +31,7 @@ impl fmt::Display for Outcome {
         f.write_str(match self {
             Outcome::Accepted => "accepted",
             Outcome::Refused => "refused",
+            Outcome::Untried => "untried",
         })
     }
 }
@@ -109,6 +113,17 @@ impl Party {
             ..self
         }
     }
+}
+
+/// The security level a fixture is judged under (weak-key, sha1-signature):
+/// the side that checks it is given `-auth_level LEVEL`, the side that
+/// presents it level 0, so that it can load the fixture at all (OpenSSL 3
+/// at level 2 refuses to use a weak certificate of its own).
+#[derive(Debug, Clone, Copy)]
+pub struct Security {
+    pub level: u8,
+    /// Who presents the fixture: the server, or the client.
+    pub presenter: crate::pki::names::Role,
 }
 
 /// How the client names the server: a DNS name (sent as SNI) or an IP address.

@@ -8,13 +8,13 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::error::Result;
-use crate::pki::names;
+use crate::pki::names::{self, Role};
 use crate::plan::step::path_arg;
 use crate::run::exec::Background;
 use crate::run::openssl::Openssl;
 use crate::signals;
 
-use super::case::{CASE_TIMEOUT, Host, Outcome, PING, Party, Trust, unreadable};
+use super::case::{CASE_TIMEOUT, Host, Outcome, PING, Party, Security, Trust, unreadable};
 use super::scratch::{self, Scratch};
 
 /// s_server on an ephemeral loopback port in `-rev` mode (it sends back each
@@ -24,9 +24,9 @@ pub fn openssl_case(
     openssl: &Openssl,
     trust: &Trust,
     scratch: &Scratch,
-    server: &Party,
-    client: Option<&Party>,
+    (server, client): (&Party, Option<&Party>),
     host: &Host,
+    security: Option<Security>,
 ) -> Result<(Outcome, String)> {
     let ca = trust.ca.as_path();
     // Its logs and chain files, in the run's private directory.
@@ -62,6 +62,7 @@ pub fn openssl_case(
         // The client's certificate must not be in the CA's CRL.
         server_args.extend(["-crl_check".into(), "-CRL".into(), path_arg(crl)]);
     }
+    server_args.extend(security_args(security, Role::Server));
     let server_proc = openssl
         .call(server_args, "handshake-server", CASE_TIMEOUT)
         .spawn(&server_out, &server_err)?;
@@ -73,6 +74,7 @@ pub fn openssl_case(
                 // The server's certificate must not be in the CA's CRL.
                 client_args.extend(["-crl_check".into(), "-CRL".into(), path_arg(crl)]);
             }
+            client_args.extend(security_args(security, Role::Client));
             if let Some(c) = client
                 && let Some(chain) = chain_file(c, logs.path(), names::handshake::CLIENT_CHAIN)?
             {
@@ -88,6 +90,18 @@ pub fn openssl_case(
         (Outcome::Refused, client_err) => (Outcome::Refused, why_refused(&server_log, &client_err)),
         accepted => accepted,
     })
+}
+
+/// The words that set the security level of `side` for a fixture judged
+/// under one: the side that checks it is held to the level
+/// (`-auth_level`), the side that presents it goes down to level 0, as
+/// OpenSSL 3 at level 2 will not use a weak certificate of its own.
+fn security_args(security: Option<Security>, side: Role) -> Vec<OsString> {
+    match security {
+        None => Vec::new(),
+        Some(s) if s.presenter == side => vec!["-cipher".into(), "DEFAULT:@SECLEVEL=0".into()],
+        Some(s) => vec!["-auth_level".into(), s.level.to_string().into()],
+    }
 }
 
 /// A file holding the certificates a party sends after its own, in order;

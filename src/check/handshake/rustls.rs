@@ -298,6 +298,16 @@ fn certificate_error(e: &rustls::Error) -> Option<&'static str> {
         C::UnknownIssuer => "UnknownIssuer",
         C::BadSignature => "BadSignature",
         C::Revoked => "Revoked",
+        C::UnhandledCriticalExtension => "UnhandledCriticalExtension",
+        C::UnsupportedSignatureAlgorithmContext { .. } => "UnsupportedSignatureAlgorithm",
+        C::UnsupportedSignatureAlgorithmForPublicKeyContext { .. } => {
+            "UnsupportedSignatureAlgorithmForPublicKey"
+        }
+        // webpki's own error, which rustls passes on as Other: its name is
+        // all that says why.
+        C::Other(other) if format!("{other:?}").contains("UnsupportedCriticalExtension") => {
+            "UnsupportedCriticalExtension"
+        }
         _ => "Other",
     })
 }

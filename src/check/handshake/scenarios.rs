@@ -10,10 +10,11 @@ use crate::pki::fixture::Kind;
 use crate::pki::names;
 use crate::pki::profile::Role;
 use crate::pki::san::{San, SanKind};
+use crate::pki::verdict::{Verdict, Verifier};
 use crate::plan::handshake::OUTSIDE_HOST;
 use crate::plan::{CheckSpec, LeafSpec};
 
-use super::case::{Host, Outcome, Party, Trust, unreadable};
+use super::case::{Host, Outcome, Party, Security, Trust, unreadable};
 
 /// A name no certificate of pkiforge's carries (.invalid is reserved, RFC 2606).
 const WRONG_HOST: &str = "not-in-san.pkiforge.invalid";
@@ -29,6 +30,8 @@ pub struct Scenario<'a> {
     pub server: Option<&'a Party>,
     /// What a fixture must be refused for (in this stack's words).
     pub reasons: Vec<String>,
+    /// The security level a fixture is judged under (openssl only).
+    pub security: Option<Security>,
 }
 
 /// The parties of the PKI in a directory, and what its servers trust.
@@ -157,6 +160,7 @@ pub fn once_per_server<'a>(
             expected: Outcome::Refused,
             server: None,
             reasons: Vec::new(),
+            security: None,
         })
         .collect();
     all.extend(outside.map(|outside| Scenario {
@@ -166,6 +170,7 @@ pub fn once_per_server<'a>(
         expected: Outcome::Refused,
         server: Some(outside),
         reasons: Vec::new(),
+        security: None,
     }));
     all
 }
@@ -219,7 +224,8 @@ fn fixture_parties(
 }
 
 /// Each client fixture with the first server, each server fixture with the
-/// first client: every one refused, for its reason.
+/// first client: each as its stack is recorded to treat it (verdict.rs):
+/// refused for its reason, accepted, or not tried (and why).
 pub fn fixture_scenarios<'a>(
     stack: &str,
     fixtures: &'a [FixtureParty],
@@ -230,20 +236,6 @@ pub fn fixture_scenarios<'a>(
     fixtures
         .iter()
         .map(|f| {
-            let reasons: Vec<String> = match stack {
-                "openssl" => f
-                    .kind
-                    .openssl_errors()
-                    .iter()
-                    .map(|e| format!("verify error {}:", e.code))
-                    .collect(),
-                _ => f
-                    .kind
-                    .rustls_errors()
-                    .iter()
-                    .map(|e| format!("(rustls: {e})"))
-                    .collect(),
-            };
             let (name, client, server, host) = match (&f.role, &f.host) {
                 (Role::Server, Some(h)) => (
                     format!(
@@ -264,16 +256,46 @@ pub fn fixture_scenarios<'a>(
                     host.clone(),
                 ),
             };
+            let (expected, reasons) = expected_of(stack, f);
             Scenario {
                 name,
                 client,
                 host,
-                expected: Outcome::Refused,
+                expected,
                 server,
                 reasons,
+                security: f.kind.security_level().map(|level| Security {
+                    level,
+                    presenter: f.role,
+                }),
             }
         })
         .collect()
+}
+
+/// What a fixture's case must come to with `stack`, and the words of the
+/// reasons it must be refused for (a reason not to try it, when untried).
+fn expected_of(stack: &str, f: &FixtureParty) -> (Outcome, Vec<String>) {
+    let by = match stack {
+        "openssl" => Verifier::OpensslTls,
+        _ => Verifier::Rustls,
+    };
+    match f.kind.verdict(f.role, by) {
+        Verdict::Accepts(_) => (Outcome::Accepted, Vec::new()),
+        Verdict::Untried(why) => (Outcome::Untried, vec![why.to_string()]),
+        Verdict::Refuses if stack == "openssl" => {
+            let errors = f.kind.openssl_errors();
+            let words = errors.iter().map(|e| format!("verify error {}:", e.code));
+            (Outcome::Refused, words.collect())
+        }
+        Verdict::Refuses => {
+            let names = f.kind.rustls_errors().iter();
+            (
+                Outcome::Refused,
+                names.map(|e| format!("(rustls: {e})")).collect(),
+            )
+        }
+    }
 }
 
 /// The clients in `archive/*/` that the CRL revokes and whose key is kept
@@ -360,6 +382,7 @@ pub fn scenarios<'a>(
         expected,
         server: None,
         reasons: Vec::new(),
+        security: None,
     };
     [
         case(

@@ -83,6 +83,8 @@ fn verb(outcome: Outcome) -> &'static str {
     match outcome {
         Outcome::Accepted => "accept",
         Outcome::Refused => "refuse",
+        // test-server expects one of the two; never this.
+        Outcome::Untried => "untried",
     }
 }
 

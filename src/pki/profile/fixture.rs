@@ -5,10 +5,11 @@ use std::net::IpAddr;
 
 use toml::de::DeValue;
 
-use crate::pki::fixture::{Fixture, Kind};
+use crate::pki::fixture::{Fixture, Kind, WEAK_RSA_BITS};
 use crate::pki::names::Role;
 use crate::pki::profile::alt_names::parse_san;
 use crate::pki::profile::validator::{Table, Validator, join};
+use crate::pki::profile::{Entity, Field, KeySpec};
 use crate::pki::san::{San, SanKind};
 
 impl Validator<'_> {
@@ -47,12 +48,21 @@ impl Validator<'_> {
             return None;
         };
         if !kind.allowed_for(role) {
+            let why = match kind {
+                Kind::CnOnly => {
+                    "a client's names are not matched against a host, so a CN without subjectAltName is no fault in it; use it under [[server]]"
+                }
+                _ => "a client's names are not matched against a host",
+            };
             self.problem(
                 Some(value.span()),
                 &path,
-                "\"wrong-host\" is for servers only: a client's names are not matched against a host",
+                format!("\"{kind}\" is for servers only: {why}"),
             );
             return None;
+        }
+        if kind == Kind::CnOnly {
+            return self.cn_only_host(value, prefix, host, sans);
         }
         let host = match (kind, host) {
             (Kind::WrongHost, Some(h)) => Some(self.fixture_host(h, prefix, sans)?),
@@ -75,6 +85,60 @@ impl Validator<'_> {
             (_, None) => None,
         };
         Some(Some(Fixture { kind, host }))
+    }
+
+    /// The host a cn-only fixture's clients dial: the first DNS name of its
+    /// san, which the certificate carries in its CN alone (checked with the
+    /// subject, [`Validator::fixture_fits`]).
+    fn cn_only_host(
+        &mut self,
+        value: &toml::Spanned<DeValue<'_>>,
+        prefix: &str,
+        host: Option<&toml::Spanned<DeValue<'_>>>,
+        sans: &[San],
+    ) -> Option<Option<Fixture>> {
+        if let Some(h) = host {
+            self.problem(
+                Some(h.span()),
+                &join(prefix, "host"),
+                "is only for a wrong-host fixture, not cn-only (its host is its first DNS name in san); remove it",
+            );
+            return None;
+        }
+        let Some(dns) = sans.iter().find(|s| s.kind == SanKind::Dns) else {
+            self.problem(
+                Some(value.span()),
+                &join(prefix, "san"),
+                "a cn-only fixture needs a DNS name in san, the host its clients dial, which it names in its CN only, e.g. san = [\"DNS:localhost\"] and subject CN = \"localhost\"",
+            );
+            return None;
+        };
+        Some(Some(Fixture {
+            kind: Kind::CnOnly,
+            host: Some(dns.value.clone()),
+        }))
+    }
+
+    /// A fixture's kind against the rest of its entity: a cn-only one's CN
+    /// is its host, a weak-key one has an RSA key (its size is what differs).
+    pub(crate) fn fixture_fits(&mut self, e: &Entity) {
+        let Some(fixture) = &e.fixture else {
+            return;
+        };
+        let cn = e.subject_value(Field::CN).map(|v| v.value.as_str());
+        match (fixture.kind, &fixture.host) {
+            (Kind::CnOnly, Some(host)) if cn != Some(host.as_str()) => self.problem(
+                None,
+                &e.field_path(Field::CN),
+                format!("must be \"{host}\", the first DNS name of its san: a cn-only fixture names its host in the CN alone"),
+            ),
+            (Kind::WeakKey, _) if !matches!(e.key, KeySpec::Rsa(_)) => self.problem(
+                None,
+                &join(&e.path, "key"),
+                format!("a weak-key fixture is an RSA {WEAK_RSA_BITS} key in place of the profile's RSA key, so that only its size differs; give it key = \"rsa:2048\""),
+            ),
+            _ => {}
+        }
     }
 
     /// The host a wrong-host fixture's clients dial: a DNS name or IP

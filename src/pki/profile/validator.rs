@@ -256,7 +256,7 @@ impl<'t> Validator<'t> {
             );
             return None;
         }
-        Some(Entity {
+        let entity = Entity {
             role,
             name: name?,
             path,
@@ -266,7 +266,9 @@ impl<'t> Validator<'t> {
             subject: subject?,
             san: san.unwrap_or_default(),
             fixture: fixture?,
-        })
+        };
+        self.fixture_fits(&entity);
+        Some(entity)
     }
 
     pub(crate) fn distinct_subject(&mut self, ca: &Entity, leaf: &Entity, doc: &Table<'_>) {
