@@ -7,4 +7,5 @@ pub mod json;
 pub mod lint;
 pub mod report;
 pub mod status;
+pub mod verdict;
 pub mod verify;
