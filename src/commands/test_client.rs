@@ -28,9 +28,10 @@ pub fn command(ctx: &Context, args: TestClientArgs) -> Result<Outcome> {
         return Ok(String::new());
     }
     let command = ClientCommand::new(&args.command, ctx.timeout)?;
+    let count = lineup.targets.len();
     progress.say(&format!(
-        "serving {} servers on {}, and running COMMAND against each",
-        lineup.targets.len(),
+        "serving {count} server{} on {}, and running COMMAND against each",
+        if count == 1 { "" } else { "s" },
         test_client::LOOPBACK
     ));
     let verdicts = test_client::run(&openssl, &lineup, &command)?;
