@@ -78,6 +78,25 @@ picks, and is stopped after 15 seconds at most.")]
     /// Test a server of yours: the PKI's good clients must be accepted, a client without a certificate and every client fixture refused
     #[command(before_help = test_server_examples())]
     TestServer(TestServerArgs),
+    /// Test a TLS client: serve every server of a PKI, fixtures too, and run COMMAND against each
+    #[command(before_help = "Examples:
+  pkiforge test-client pki/fixtures -- curl -sS -o /dev/null --cacert {ca} https://{host}:{port}/
+  pkiforge test-client pki/fixtures --json -- gnutls-cli --x509cafile {ca} -p {port} {host}
+  pkiforge test-client pki/fixtures -- curl -sS -o /dev/null --cacert {ca} --crlfile {crl} https://{host}:{port}/
+  pkiforge test-client pki/fixtures --serve     serve them until Ctrl-C, for a client driven by hand
+
+Each server (the good ones and every server fixture) is served by openssl
+s_server on 127.0.0.1, on a port the system picks, and COMMAND runs once per
+server, never through a shell: in each of its arguments, {host}, {port},
+{ca} (the PKI's CA certificate, absolute) and {crl} (its CRL) are replaced.
+The client accepted a server when COMMAND exits 0; the good servers must be
+accepted, every fixture refused. {host} is each server's first DNS name
+unless --host says otherwise, and must resolve to 127.0.0.1. Each run of
+COMMAND is stopped after --timeout seconds.
+
+Exit status: 0 when every verdict is right, 1 when one is wrong, 2 on bad
+input (no server in DIR, COMMAND not found).")]
+    TestClient(TestClientArgs),
 
     /// Show every certificate: subject, issuer, serial, SANs, key, validity, fingerprint, extensions
     #[command(before_help = "Examples:
@@ -225,6 +244,30 @@ pub struct TestServerArgs {
     /// A JSON array of the cases instead (the schema is in docs/json.md)
     #[arg(long)]
     pub json: bool,
+}
+
+/// `pkiforge test-client`'s arguments.
+#[derive(Debug, Args)]
+pub struct TestClientArgs {
+    /// The directory a run wrote
+    pub dir: PathBuf,
+    /// What {host} is for every server (default: each server's first DNS name)
+    #[arg(long, value_name = "NAME")]
+    pub host: Option<String>,
+    /// A JSON array of verdicts instead of the table (docs/json.md)
+    #[arg(long, conflicts_with = "serve")]
+    pub json: bool,
+    /// Serve every server and print their ports, until Ctrl-C; run no COMMAND
+    #[arg(long)]
+    pub serve: bool,
+    /// The client to run against each server, after `--`, with its arguments
+    #[arg(
+        last = true,
+        value_name = "COMMAND",
+        required_unless_present = "serve",
+        conflicts_with = "serve"
+    )]
+    pub command: Vec<std::ffi::OsString>,
 }
 
 /// `pkiforge inspect`'s arguments.

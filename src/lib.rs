@@ -36,6 +36,7 @@ pub fn run(cli: Cli) -> Result<String> {
         Command::Verify(args) => commands::verify::command(&ctx, args),
         Command::Handshake(args) => commands::handshake::command(&ctx, args),
         Command::TestServer(args) => commands::test_server::command(&ctx, args),
+        Command::TestClient(args) => commands::test_client::command(&ctx, args),
         Command::Inspect(args) => commands::inspect::command(&ctx, args),
         Command::Export(args) => commands::export::command(&ctx, args),
         Command::Report(args) => commands::report::command(&ctx, args),

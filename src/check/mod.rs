@@ -7,5 +7,7 @@ pub mod json;
 pub mod lint;
 pub mod report;
 pub mod status;
+pub mod test_client;
 pub mod test_server;
+pub mod verdict;
 pub mod verify;

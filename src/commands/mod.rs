@@ -18,6 +18,7 @@ pub mod report;
 pub mod revoke;
 pub mod run;
 pub mod status;
+pub mod test_client;
 pub mod test_server;
 pub mod verify;
 

@@ -29,13 +29,14 @@ mod rustls;
 mod scenarios;
 pub mod scratch;
 
+pub use self::openssl::accept_port;
 pub use self::openssl::last_error;
 use self::openssl::openssl_case;
 use self::rustls::rustls_case;
 use case::{CASE_TIMEOUT, Party, Trust};
 pub use case::{Case, Outcome};
 use scenarios::{Pair, Parties, Scenario, fixture_scenarios, once_per_server, scenarios};
-use scratch::Scratch;
+pub use scratch::{Scratch, remove_stale, write_new};
 
 /// What the handshake reads of the PKI in `dir`, checked, and the steps
 /// that make its throwaway certificates: the same for a run and a dry run.

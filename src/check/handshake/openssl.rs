@@ -215,7 +215,7 @@ fn why_refused(server_log: &str, client_err: &str) -> String {
 
 /// Waits until s_server's stdout (a file) names the port it listens on
 /// (`ACCEPT 127.0.0.1:PORT`); `None` if it exits or the deadline passes first.
-fn accept_port(server: &Background, stdout: &Path, deadline: Instant) -> Result<Option<u16>> {
+pub fn accept_port(server: &Background, stdout: &Path, deadline: Instant) -> Result<Option<u16>> {
     loop {
         let text = read_log(stdout);
         let port = text.lines().find_map(|l| {
