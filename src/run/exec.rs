@@ -127,13 +127,24 @@ impl Call<'_> {
         }
     }
 
-    fn command(&self, stdin: Stdio, stdout: Stdio, stderr: Stdio) -> std::process::Command {
+    /// The process to start. A server in the background dies with pkiforge;
+    /// the hook that needs makes the start a fork (page tables copied), so
+    /// a step, waited for under its deadline, is started by posix_spawn.
+    fn command(
+        &self,
+        stdin: Stdio,
+        stdout: Stdio,
+        stderr: Stdio,
+        dies_with_parent: bool,
+    ) -> std::process::Command {
         let mut cmd = std::process::Command::new(&self.program);
-        let parent = std::process::id();
-        // SAFETY: the hook runs in the forked child before exec and calls
-        // only prctl(2) and getppid(2), which are async-signal-safe.
-        unsafe {
-            cmd.pre_exec(move || die_with_parent(parent));
+        if dies_with_parent {
+            let parent = std::process::id();
+            // SAFETY: the hook runs in the forked child before exec and calls
+            // only prctl(2) and getppid(2), which are async-signal-safe.
+            unsafe {
+                cmd.pre_exec(move || die_with_parent(parent));
+            }
         }
         cmd.args(&self.args)
             // Its own process group, so that stopping it also stops anything
@@ -222,7 +233,7 @@ impl Call<'_> {
             Stdio::null()
         };
         let mut child = self
-            .command(stdin, Stdio::piped(), Stdio::piped())
+            .command(stdin, Stdio::piped(), Stdio::piped(), false)
             .spawn()
             .map_err(|e| self.start_error(e))?;
         let deadline = Instant::now() + self.timeout;
@@ -338,7 +349,7 @@ impl Call<'_> {
             Stdio::null()
         };
         let mut child = self
-            .command(stdin, file(stdout)?.into(), file(stderr)?.into())
+            .command(stdin, file(stdout)?.into(), file(stderr)?.into(), true)
             .spawn()
             .map_err(|e| self.start_error(e))?;
         if let (Some(mut pipe), Some(bytes)) = (child.stdin.take(), &self.stdin) {
@@ -538,11 +549,9 @@ fn set_nonblocking(file: &File) -> std::io::Result<()> {
 
 /// Runs in the child between fork and exec: the child is killed when the
 /// thread that started it ends (PR_SET_PDEATHSIG), so that a pkiforge
-/// killed outright leaves no openssl behind (an s_server listening). Should
-/// pkiforge (`parent`) have died before this ran, the child is not started.
-/// The runner's workers wait for their children before they end, and the
-/// handshake starts its servers from the main thread, whose end is the
-/// process's.
+/// killed outright leaves no openssl behind listening (an s_server of the
+/// handshake or of test-client), nor one started before it died. Servers
+/// start from the main thread, whose end is the process's.
 fn die_with_parent(parent: u32) -> std::io::Result<()> {
     // SAFETY: prctl(2) and getppid(2) take no pointers and are
     // async-signal-safe, as the code between fork and exec must be.
