@@ -59,8 +59,12 @@ pub struct Verdict {
     pub kind: String,
     pub expected: Expected,
     pub observed: Observed,
-    /// How the client ended, and the last thing it said.
+    /// What happened: how the client ended and the last thing it said,
+    /// or what the server did.
     pub detail: String,
+    /// What a peer that got this case wrong fails to check, and the fix:
+    /// `the server accepts revoked client certificates: load the CRL …`.
+    pub if_wrong: String,
 }
 
 impl Verdict {
@@ -102,36 +106,47 @@ pub fn json(verdicts: &[Verdict]) -> String {
     format!("[\n{}\n]\n", rows.join(",\n"))
 }
 
-/// The verdicts as a table with a header: `ok` or `WRONG`, the case, its
-/// kind, what was expected and observed, then the detail (last, as it is
-/// the one column of any length), escaped for the terminal.
+/// The verdicts as a table with a header: the case, its kind, what was
+/// expected and observed, the detail, and `ok` or `WRONG`, escaped for the
+/// terminal; then one line per wrong verdict saying what the peer fails to
+/// check (`CASE: the server accepts …`).
 pub fn table(verdicts: &[Verdict]) -> String {
-    let width = |f: fn(&Verdict) -> usize, header: &str| {
-        verdicts
-            .iter()
-            .map(f)
-            .chain([header.len()])
-            .max()
-            .unwrap_or(0)
-    };
-    let case_w = width(|v| v.case.chars().count(), "CASE");
-    let kind_w = width(|v| v.kind.chars().count(), "KIND");
+    let header = ["case", "kind", "expected", "observed", "detail", ""].map(String::from);
+    let rows: Vec<[String; 6]> = verdicts
+        .iter()
+        .map(|v| {
+            [
+                escape_controls(&v.case),
+                escape_controls(&v.kind),
+                v.expected.as_str().to_string(),
+                v.observed.as_str().to_string(),
+                escape_controls(&v.detail),
+                if v.ok() { "ok" } else { "WRONG" }.to_string(),
+            ]
+        })
+        .collect();
+    let mut widths = header.clone().map(|h| h.len());
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
     let mut text = String::new();
-    let mut line = |verdict: &str, case: &str, kind: &str, exp: &str, obs: &str, detail: &str| {
-        let row =
-            format!("{verdict:<5} {case:<case_w$} {kind:<kind_w$} {exp:<8} {obs:<8} {detail}");
-        let _ = writeln!(text, "{}", row.trim_end());
-    };
-    line("", "CASE", "KIND", "EXPECTED", "OBSERVED", "DETAIL");
-    for v in verdicts {
-        line(
-            if v.ok() { "ok" } else { "WRONG" },
-            &escape_controls(&v.case),
-            &escape_controls(&v.kind),
-            v.expected.as_str(),
-            v.observed.as_str(),
-            &escape_controls(&v.detail),
-        );
+    for row in std::iter::once(&header).chain(&rows) {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
+        let _ = writeln!(text, "{}", cells.join("  ").trim_end());
+    }
+    let wrong: Vec<&Verdict> = verdicts.iter().filter(|v| !v.ok()).collect();
+    if !wrong.is_empty() {
+        text.push('\n');
+        for v in wrong {
+            let line = format!("{}: {}", v.case, v.if_wrong);
+            let _ = writeln!(text, "{}", escape_controls(&line));
+        }
     }
     text
 }
@@ -165,6 +180,7 @@ mod tests {
             expected,
             observed,
             detail: "exit 60: curl: (60) \u{1b}[31m".into(),
+            if_wrong: format!("the client accepts it although it is {kind}"),
         }
     }
 
@@ -181,9 +197,11 @@ mod tests {
         ];
         assert_eq!(
             table(&verdicts),
-            "      CASE           KIND    EXPECTED OBSERVED DETAIL\n\
-             ok    server         good    accept   accepted exit 60: curl: (60) \\x1b[31m\n\
-             WRONG server-revoked revoked refuse   accepted exit 60: curl: (60) \\x1b[31m\n"
+            "case            kind     expected  observed  detail\n\
+             server          good     accept    accepted  exit 60: curl: (60) \\x1b[31m  ok\n\
+             server-revoked  revoked  refuse    accepted  exit 60: curl: (60) \\x1b[31m  WRONG\n\
+             \n\
+             server-revoked: the client accepts it although it is revoked\n"
         );
         assert_eq!(
             wrong(&verdicts),

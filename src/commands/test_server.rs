@@ -3,8 +3,7 @@
 //! what it fails to check.
 
 use super::{Context, Outcome};
-use crate::check::json;
-use crate::check::test_server::{self, JsonVerdict, Options, Target};
+use crate::check::test_server::{self, Options, Target};
 use crate::cli::TestServerArgs;
 use crate::error::{Error, Result};
 use crate::pki::read::Pki;
@@ -32,7 +31,7 @@ pub fn command(ctx: &Context, args: TestServerArgs) -> Result<Outcome> {
         let text = test_server::table(&verdicts);
         return super::conclude(text, "cases", "went as expected", verdicts.len(), wrong);
     }
-    let text = json::to_text(&verdicts.iter().map(JsonVerdict::of).collect::<Vec<_>>());
+    let text = test_server::json(&verdicts);
     if wrong.is_empty() {
         return Ok(text);
     }

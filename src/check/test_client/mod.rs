@@ -55,6 +55,16 @@ impl Target {
             Some(_) => Expected::Refuse,
         }
     }
+    /// What a client that gets this server wrong fails to check.
+    pub fn if_wrong(&self) -> String {
+        match self.kind {
+            None => "the client refuses a good server: trust the PKI's CA ({ca} in COMMAND) and dial the host its certificate names ({host})".into(),
+            Some(kind) => format!(
+                "the client accepts a server certificate that is wrong: {}",
+                kind.wrong(Role::Server)
+            ),
+        }
+    }
 }
 
 /// What test-client serves from a PKI, and what a client trusts.
@@ -205,6 +215,7 @@ pub fn run(openssl: &Openssl, lineup: &Lineup, command: &ClientCommand) -> Resul
                 Observed::Refused
             },
             detail: ran.detail,
+            if_wrong: target.if_wrong(),
         });
     }
     drop(servers);

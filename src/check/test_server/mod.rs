@@ -22,7 +22,7 @@ pub mod probe;
 pub mod verdict;
 
 use probe::{Client, Probe};
-pub use verdict::{CaseKind, JsonVerdict, NO_CERTIFICATE, Verdict, table};
+pub use verdict::{CaseKind, NO_CERTIFICATE, Verdict, json, table};
 
 /// How long one connection may take at most, handshake to answer (less
 /// with a smaller `--timeout`).

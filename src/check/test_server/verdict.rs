@@ -1,11 +1,8 @@
 //! What `test-server` concludes, as data: each case's verdict, the table,
 //! the lines that say what the server fails to check, and the JSON.
 
-use std::fmt::Write as _;
-
-use serde::Serialize;
-
 use crate::check::handshake::Outcome;
+use crate::check::verdict::{Expected, Observed, Verdict as Shared};
 use crate::pki::fixture::{
     IF_SERVER_ACCEPTS_NO_CERTIFICATE, IF_SERVER_REFUSES_A_GOOD_CLIENT, Kind,
 };
@@ -78,83 +75,36 @@ impl Verdict {
     }
 }
 
-/// The verb of an expectation: `accept`, `refuse`.
-fn verb(outcome: Outcome) -> &'static str {
-    match outcome {
-        Outcome::Accepted => "accept",
-        Outcome::Refused => "refuse",
-        // test-server expects one of the two; never this.
-        Outcome::Untried => "untried",
+impl Verdict {
+    /// As the table and JSON every tester shares take it.
+    pub fn shared(&self) -> Shared {
+        let (expected, observed) = (self.expected(), self.observed);
+        Shared {
+            case: self.case.clone(),
+            kind: self.kind.name().to_string(),
+            expected: match expected {
+                Outcome::Accepted => Expected::Accept,
+                _ => Expected::Refuse,
+            },
+            observed: match observed {
+                Outcome::Accepted => Observed::Accepted,
+                _ => Observed::Refused,
+            },
+            detail: self.detail.clone(),
+            if_wrong: format!("the server {}", self.kind.if_wrong()),
+        }
     }
 }
 
 /// The table, one row per case, then one line per wrong verdict saying
 /// what the server fails to check.
 pub fn table(verdicts: &[Verdict]) -> String {
-    let header = ["case", "kind", "expected", "observed", "detail", ""];
-    let rows: Vec<[String; 6]> = verdicts
-        .iter()
-        .map(|v| {
-            [
-                v.case.clone(),
-                v.kind.name().to_string(),
-                verb(v.expected()).to_string(),
-                v.observed.to_string(),
-                v.detail.clone(),
-                if v.ok() { "ok" } else { "WRONG" }.to_string(),
-            ]
-        })
-        .collect();
-    let mut widths = header.map(str::len);
-    for row in &rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let mut text = String::new();
-    let header = header.map(String::from);
-    for row in std::iter::once(&header).chain(&rows) {
-        let cells: Vec<String> = row
-            .iter()
-            .zip(widths)
-            .map(|(cell, w)| format!("{cell:<w$}"))
-            .collect();
-        let _ = writeln!(text, "{}", cells.join("  ").trim_end());
-    }
-    let wrong: Vec<&Verdict> = verdicts.iter().filter(|v| !v.ok()).collect();
-    if !wrong.is_empty() {
-        text.push('\n');
-        for v in wrong {
-            let _ = writeln!(text, "{}", v.wrong_line());
-        }
-    }
-    text
+    crate::check::verdict::table(&verdicts.iter().map(Verdict::shared).collect::<Vec<_>>())
 }
 
-/// One case in `test-server --json` (docs/json.md).
-#[derive(Debug, Serialize)]
-pub struct JsonVerdict<'a> {
-    pub case: &'a str,
-    pub kind: &'static str,
-    /// `accept` or `refuse`.
-    pub expected: &'static str,
-    /// `accepted` or `refused`.
-    pub observed: String,
-    pub detail: &'a str,
-    pub ok: bool,
-}
-
-impl<'a> JsonVerdict<'a> {
-    pub fn of(v: &'a Verdict) -> JsonVerdict<'a> {
-        JsonVerdict {
-            case: &v.case,
-            kind: v.kind.name(),
-            expected: verb(v.expected()),
-            observed: v.observed.to_string(),
-            detail: &v.detail,
-            ok: v.ok(),
-        }
-    }
+/// `test-server --json` (docs/json.md).
+pub fn json(verdicts: &[Verdict]) -> String {
+    crate::check::verdict::json(&verdicts.iter().map(Verdict::shared).collect::<Vec<_>>())
 }
 
 #[cfg(test)]
@@ -198,7 +148,7 @@ client-revoked  revoked         refuse    accepted  HTTP 200 OK                 
 client-revoked: the server accepts revoked client certificates: load the CRL (nginx: ssl_crl)
 "
         );
-        let json = crate::check::json::to_text(&[JsonVerdict::of(&verdicts[2])]);
+        let json = json(&verdicts[2..]);
         let back: serde_json::Value = serde_json::from_str(&json).unwrap();
         assert_eq!(
             back,
