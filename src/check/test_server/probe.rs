@@ -337,11 +337,13 @@ fn http_status(line: &str) -> Option<u16> {
 fn server_unverified(stderr: &str) -> Option<String> {
     let verify = stderr.lines().find_map(|l| {
         let rest = l.trim().strip_prefix("verify error:num=")?;
-        Some(
-            rest.split_once(':')
-                .map_or(rest, |(_, text)| text)
-                .to_string(),
-        )
+        let text = rest.split_once(':').map_or(rest, |(_, text)| text);
+        // In the middle of a sentence, as 3.0 writes it ("hostname
+        // mismatch"), whichever version wrote it (1.1.1: "Hostname …").
+        let mut chars = text.chars();
+        Some(chars.next().map_or_else(String::new, |first| {
+            first.to_lowercase().chain(chars).collect()
+        }))
     });
     verify.or_else(|| {
         stderr
