@@ -3,7 +3,7 @@
 //! verdict each; or `--serve`: serve them until Ctrl-C.
 
 use super::{Context, Outcome};
-use crate::check::test_client::{self, ClientCommand, Lineup, Servers};
+use crate::check::test_client::{self, Lineup, Servers, UserClient};
 use crate::check::verdict;
 use crate::cli::TestClientArgs;
 use crate::error::{Error, Result};
@@ -27,7 +27,7 @@ pub fn command(ctx: &Context, args: TestClientArgs) -> Result<Outcome> {
         progress.say(&format!("stopped {stopped} servers"));
         return Ok(String::new());
     }
-    let command = ClientCommand::new(&args.command, ctx.timeout)?;
+    let command = UserClient::new(&args.command, ctx.timeout)?;
     let count = lineup.targets.len();
     progress.say(&format!(
         "serving {count} server{} on {}, and running COMMAND against each",

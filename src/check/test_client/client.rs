@@ -43,7 +43,7 @@ impl Placeholders {
 
 /// COMMAND, its program found.
 #[derive(Debug, Clone)]
-pub struct ClientCommand {
+pub struct UserClient {
     /// Its first word, as given: what failures call it.
     name: String,
     program: PathBuf,
@@ -60,10 +60,10 @@ pub struct Ran {
     pub detail: String,
 }
 
-impl ClientCommand {
+impl UserClient {
     /// COMMAND's words; its program is looked up on PATH (unless it names
     /// a path) before any server starts.
-    pub fn new(words: &[OsString], timeout: Duration) -> Result<ClientCommand> {
+    pub fn new(words: &[OsString], timeout: Duration) -> Result<UserClient> {
         let Some((first, args)) = words.split_first() else {
             return Err(Error::Usage(
                 "no COMMAND to run: give it after `--`, as in `pkiforge test-client DIR -- curl -sS --cacert {ca} https://{host}:{port}/`, or pass --serve".into(),
@@ -77,7 +77,7 @@ impl ClientCommand {
                 if name.contains('/') { "" } else { " on PATH" }
             ))
         })?;
-        Ok(ClientCommand {
+        Ok(UserClient {
             name,
             program,
             args: args.to_vec(),
@@ -224,7 +224,7 @@ mod tests {
 
     #[test]
     fn a_program_that_is_not_there_is_a_usage_error() {
-        let e = ClientCommand::new(&["pkiforge-no-such-client".into()], Duration::from_secs(1))
+        let e = UserClient::new(&["pkiforge-no-such-client".into()], Duration::from_secs(1))
             .unwrap_err();
         assert_eq!(
             e.to_string(),

@@ -22,7 +22,7 @@ use crate::run::openssl::Openssl;
 mod client;
 mod serve;
 
-pub use client::{ClientCommand, Placeholders};
+pub use client::{Placeholders, UserClient};
 pub use serve::Servers;
 
 /// Where every server listens: the host a client dials must resolve here.
@@ -188,7 +188,7 @@ fn unreadable(e: crate::files::ReadError) -> Error {
 
 /// Serves every server of the lineup, then runs `command` against each in
 /// turn: a verdict for each.
-pub fn run(openssl: &Openssl, lineup: &Lineup, command: &ClientCommand) -> Result<Vec<Verdict>> {
+pub fn run(openssl: &Openssl, lineup: &Lineup, command: &UserClient) -> Result<Vec<Verdict>> {
     if command.uses(client::CRL) && lineup.crl.is_none() {
         return Err(Error::BadInput(format!(
             "COMMAND names {}, and the PKI has no CRL (its issuer's CRL is made with a revoked fixture, or by `pkiforge revoke` or `pkiforge crl`)",
