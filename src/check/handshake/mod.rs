@@ -30,8 +30,8 @@ mod scenarios;
 pub mod scratch;
 
 pub use self::openssl::accept_port;
-pub use self::openssl::last_error;
 use self::openssl::openssl_case;
+pub use self::openssl::{last_error, verify_error_lines};
 use self::rustls::rustls_case;
 use case::{CASE_TIMEOUT, Party, Trust};
 pub use case::{Case, Outcome};

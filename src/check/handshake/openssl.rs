@@ -238,11 +238,16 @@ pub fn accept_port(server: &Background, stdout: &Path, deadline: Instant) -> Res
 /// openssl's verify errors in a log (`verify error:num=10:certificate has
 /// expired`), as `verify error 10: certificate has expired`.
 fn verify_errors(log: &str) -> Vec<String> {
+    verify_error_lines(log)
+        .map(|(code, text)| format!("verify error {code}: {text}"))
+        .collect()
+}
+
+/// openssl's `verify error:num=N:TEXT` lines in `log`, as (N, TEXT).
+pub fn verify_error_lines(log: &str) -> impl Iterator<Item = (&str, &str)> {
     log.lines()
         .filter_map(|l| l.trim().strip_prefix("verify error:num="))
         .filter_map(|rest| rest.split_once(':'))
-        .map(|(code, text)| format!("verify error {code}: {text}"))
-        .collect()
 }
 
 fn reversed(s: &str) -> String {

@@ -8,8 +8,8 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::check::handshake::last_error;
 use crate::check::handshake::scratch::{self, Scratch};
+use crate::check::handshake::{last_error, verify_error_lines};
 use crate::error::{Error, Result};
 use crate::pki::names;
 use crate::plan::step::path_arg;
@@ -335,15 +335,13 @@ fn http_status(line: &str) -> Option<u16> {
 /// Why s_client refused the server's certificate, if it did: its verify
 /// error (`verify error:num=62:hostname mismatch` → `hostname mismatch`).
 fn server_unverified(stderr: &str) -> Option<String> {
-    let verify = stderr.lines().find_map(|l| {
-        let rest = l.trim().strip_prefix("verify error:num=")?;
-        let text = rest.split_once(':').map_or(rest, |(_, text)| text);
+    let verify = verify_error_lines(stderr).next().map(|(_, text)| {
         // In the middle of a sentence, as 3.0 writes it ("hostname
         // mismatch"), whichever version wrote it (1.1.1: "Hostname …").
         let mut chars = text.chars();
-        Some(chars.next().map_or_else(String::new, |first| {
+        chars.next().map_or_else(String::new, |first| {
             first.to_lowercase().chain(chars).collect()
-        }))
+        })
     });
     verify.or_else(|| {
         stderr
