@@ -59,7 +59,7 @@ fn pki() -> (tempfile::TempDir, PathBuf) {
 
 #[test]
 fn nginx_accepts_the_exported_client_and_refuses_one_without_a_certificate() {
-    let nginx = installed("nginx", "nginx");
+    installed("nginx", "nginx");
     let (tmp, out) = pki();
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
@@ -88,24 +88,8 @@ fn nginx_accepts_the_exported_client_and_refuses_one_without_a_certificate() {
         "curl --cert {d}/client.pem --key {d}/client.key --cacert {d}/ca.crt https://localhost:{port}/\n",
         d = abs.display()
     )), "{curl_line}");
-    let conf = tmp.path().join("nginx.conf");
-    let t = tmp.path().display();
-    fs::write(&conf, format!(
-        "daemon off;\npid {t}/nginx.pid;\nerror_log {t}/error.log;\nevents {{}}\nhttp {{\n  access_log off;\n  client_body_temp_path {t}; proxy_temp_path {t}; fastcgi_temp_path {t}; uwsgi_temp_path {t}; scgi_temp_path {t};\n  include {}/server.nginx.conf;\n}}\n",
-        abs.display()
-    )).unwrap();
-    let _nginx = Running(
-        Command::new(nginx)
-            .arg("-c")
-            .arg(&conf)
-            .arg("-p")
-            .arg(tmp.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    wait_for_port(port);
+    let http = format!("  include {}/server.nginx.conf;\n", abs.display());
+    let _nginx = start_nginx(tmp.path(), &http, port);
     let (code, body) = curl(port, &out, Some("client"));
     assert_eq!(code, 0, "{body}");
     assert!(

@@ -13,16 +13,7 @@ use std::sync::OnceLock;
 /// profiles/fixtures-more.toml, run once for the tests of this file.
 fn more_pki() -> &'static Path {
     static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let tmp = tempfile::tempdir().unwrap();
-        let profile = repo().join("profiles/fixtures-more.toml");
-        run_ok(
-            tmp.path(),
-            &["--quiet", "run", profile.to_str().unwrap(), "--out", "pki"],
-        );
-        tmp
-    })
-    .path()
+    run_once(&DIR, "fixtures-more.toml")
 }
 
 /// The fixtures `openssl verify` refuses (at security level 2 where the

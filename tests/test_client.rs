@@ -13,16 +13,7 @@ use std::time::{Duration, Instant};
 /// profiles/fixtures.toml, run once for the tests of this file.
 fn fixtures_pki() -> &'static Path {
     static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let tmp = tempfile::tempdir().unwrap();
-        let profile = repo().join("profiles/fixtures.toml");
-        run_ok(
-            tmp.path(),
-            &["--quiet", "run", profile.to_str().unwrap(), "--out", "pki"],
-        );
-        tmp
-    })
-    .path()
+    run_once(&DIR, "fixtures.toml")
 }
 
 /// The server fixtures of profiles/fixtures.toml, in its order.

@@ -22,16 +22,9 @@ const FIXTURES: [&str; 6] = [
 
 /// The PKI of profiles/fixtures.toml, made once per test binary: `TMP/pki`.
 fn fixtures_pki() -> &'static Path {
+    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
     static PKI: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    PKI.get_or_init(|| {
-        let tmp = tempfile::tempdir().unwrap().keep();
-        let profile = repo().join("profiles/fixtures.toml");
-        run_ok(
-            &tmp,
-            &["--quiet", "run", profile.to_str().unwrap(), "--out", "pki"],
-        );
-        tmp.join("pki")
-    })
+    PKI.get_or_init(|| run_once(&DIR, "fixtures.toml").join("pki"))
 }
 
 /// `openssl s_server` serving the good server on a loopback port with
@@ -190,32 +183,19 @@ fn s_server_with_verify_rather_than_capital_verify_is_reported_to_accept_no_cert
 /// nginx serving the good server of the fixtures' PKI, requiring a client
 /// certificate from its CA, with or without its CRL.
 fn nginx(with_crl: bool) -> (tempfile::TempDir, Running, u16) {
-    let nginx = installed("nginx", "nginx");
     let prefix = tempfile::tempdir().unwrap();
     let port = free_port();
     let pki = fs::canonicalize(fixtures_pki()).unwrap();
-    let (t, d) = (prefix.path().display(), pki.display());
+    let d = pki.display();
     let crl = if with_crl {
         format!("ssl_crl {d}/ca.crl;")
     } else {
         String::new()
     };
-    let conf = prefix.path().join("nginx.conf");
-    fs::write(&conf, format!(
-        "daemon off;\npid {t}/nginx.pid;\nerror_log {t}/error.log;\nevents {{}}\nhttp {{\n  access_log off;\n  client_body_temp_path {t}; proxy_temp_path {t}; fastcgi_temp_path {t}; uwsgi_temp_path {t}; scgi_temp_path {t};\n  server {{\n    listen 127.0.0.1:{port} ssl;\n    server_name localhost;\n    ssl_certificate {d}/server.bundle.crt;\n    ssl_certificate_key {d}/server.key;\n    ssl_client_certificate {d}/ca.crt;\n    ssl_verify_client on;\n    {crl}\n    location / {{ return 200 \"mutual TLS ok\\n\"; }}\n  }}\n}}\n"
-    )).unwrap();
-    let running = Running(
-        Command::new(nginx)
-            .arg("-c")
-            .arg(&conf)
-            .arg("-p")
-            .arg(prefix.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+    let http = format!(
+        "  server {{\n    listen 127.0.0.1:{port} ssl;\n    server_name localhost;\n    ssl_certificate {d}/server.bundle.crt;\n    ssl_certificate_key {d}/server.key;\n    ssl_client_certificate {d}/ca.crt;\n    ssl_verify_client on;\n    {crl}\n    location / {{ return 200 \"mutual TLS ok\\n\"; }}\n  }}\n"
     );
-    wait_for_port(port);
+    let running = start_nginx(prefix.path(), &http, port);
     (prefix, running, port)
 }
 

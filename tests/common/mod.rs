@@ -4,6 +4,7 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use assert_cmd::Command;
 
@@ -421,4 +422,47 @@ pub fn installed(program: &str, package: &str) -> PathBuf {
         .unwrap_or_else(|_| {
             panic!("{program} is installed (apt-get install {package}; .ci/run installs it)")
         })
+}
+
+/// `profiles/PROFILE` run once, for all the tests of one file, into `pki`
+/// in a temporary directory that `cell` keeps; that directory.
+pub fn run_once(cell: &'static OnceLock<tempfile::TempDir>, profile: &str) -> &'static Path {
+    cell.get_or_init(|| {
+        let tmp = tempfile::tempdir().unwrap();
+        let profile = repo().join("profiles").join(profile);
+        run_ok(
+            tmp.path(),
+            &["--quiet", "run", profile.to_str().unwrap(), "--out", "pki"],
+        );
+        tmp
+    })
+    .path()
+}
+
+/// nginx, as a user runs it, with `http` as its http block and its files in
+/// `prefix`, once it listens on `port`.
+pub fn start_nginx(prefix: &Path, http: &str, port: u16) -> Running {
+    let nginx = installed("nginx", "nginx");
+    let t = prefix.display();
+    let conf = prefix.join("nginx.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "daemon off;\npid {t}/nginx.pid;\nerror_log {t}/error.log;\nevents {{}}\nhttp {{\n  access_log off;\n  client_body_temp_path {t}; proxy_temp_path {t}; fastcgi_temp_path {t}; uwsgi_temp_path {t}; scgi_temp_path {t};\n{http}}}\n"
+        ),
+    )
+    .unwrap();
+    let running = Running(
+        std::process::Command::new(nginx)
+            .arg("-c")
+            .arg(&conf)
+            .arg("-p")
+            .arg(prefix)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for_port(port);
+    running
 }
