@@ -278,10 +278,20 @@ impl Execute for StepExecutor<'_> {
             }
             Action::Tool { program, args } => self.tool(step, program, args, stop)?,
             Action::Render { what, out } => {
-                crate::plan::export::render(self.dir, what, out).map_err(|e| Error::Check {
-                    at: At::new(&step.id, step.to_string()),
-                    reason: e.into(),
-                })?;
+                let read = |file: &Path| crate::files::read_regular(&self.dir.join(file));
+                crate::plan::export::render(what, read)
+                    .and_then(|yaml| {
+                        fs::write(self.dir.join(out), yaml).map_err(|source| {
+                            crate::plan::export::ExportError::Write {
+                                out: out.to_path_buf(),
+                                source,
+                            }
+                        })
+                    })
+                    .map_err(|e| Error::Check {
+                        at: At::new(&step.id, step.to_string()),
+                        reason: e.into(),
+                    })?;
                 String::new()
             }
         };

@@ -101,10 +101,6 @@ struct ConfigMap<'a> {
     data: std::collections::BTreeMap<&'a str, String>,
 }
 
-fn read(dir: &Path, file: &Path) -> Result<Vec<u8>, crate::files::ReadError> {
-    crate::files::read_regular(&dir.join(file))
-}
-
 fn metadata<'a>(name: &'a str, namespace: &'a str) -> Metadata<'a> {
     Metadata {
         name,
@@ -113,13 +109,13 @@ fn metadata<'a>(name: &'a str, namespace: &'a str) -> Metadata<'a> {
     }
 }
 
-/// What run/runner.rs calls for an `Action::Render` step: [`write_object`].
-pub fn render(dir: &Path, what: &Render, out: &Path) -> Result<(), ExportError> {
-    write_object(dir, what, out)
-}
-
-/// Writes a Kubernetes object into `dir` as YAML (serde_norway).
-pub fn write_object(dir: &Path, what: &Render, out: &Path) -> Result<(), ExportError> {
+/// A Kubernetes object as YAML (serde_norway), from the files `read`
+/// gives: what run/runner.rs writes for an `Action::Render` step. Pure: the
+/// runner reads and writes.
+pub fn render(
+    what: &Render,
+    read: impl Fn(&Path) -> Result<Vec<u8>, crate::files::ReadError>,
+) -> Result<String, ExportError> {
     let b64 = |bytes: Vec<u8>| base64::engine::general_purpose::STANDARD.encode(bytes);
     let yaml = match what {
         Render::TlsSecret {
@@ -131,12 +127,12 @@ pub fn write_object(dir: &Path, what: &Render, out: &Path) -> Result<(), ExportE
         } => {
             let mut crt = Vec::new();
             for part in chain {
-                crt.extend(read(dir, part)?);
+                crt.extend(read(part)?);
             }
             let data = [
                 (names::TLS_CRT, b64(crt)),
-                (names::TLS_KEY, b64(read(dir, key)?)),
-                (names::CA_CRT, b64(read(dir, ca)?)),
+                (names::TLS_KEY, b64(read(key)?)),
+                (names::CA_CRT, b64(read(ca)?)),
             ];
             serde_norway::to_string(&Secret {
                 api_version: "v1",
@@ -151,7 +147,7 @@ pub fn write_object(dir: &Path, what: &Render, out: &Path) -> Result<(), ExportE
             namespace,
             ca,
         } => {
-            let pem = String::from_utf8_lossy(&read(dir, ca)?).into_owned();
+            let pem = String::from_utf8_lossy(&read(ca)?).into_owned();
             serde_norway::to_string(&ConfigMap {
                 api_version: "v1",
                 kind: "ConfigMap",
@@ -160,8 +156,5 @@ pub fn write_object(dir: &Path, what: &Render, out: &Path) -> Result<(), ExportE
             })
         }
     }?;
-    std::fs::write(dir.join(out), yaml).map_err(|source| ExportError::Write {
-        out: out.to_path_buf(),
-        source,
-    })
+    Ok(yaml)
 }

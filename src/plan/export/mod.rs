@@ -18,7 +18,7 @@ mod shared;
 
 pub use error::ExportError;
 pub use haproxy::haproxy_quote;
-pub use k8s::{k8s_name, render, write_object};
+pub use k8s::{k8s_name, render};
 pub use nginx::nginx_quote;
 pub use shared::{Format, Options, Source};
 
