@@ -401,7 +401,7 @@ fn bad_profiles_are_refused_with_every_problem_and_nothing_written() {
             "unknown fixture kind",
             with("[client]\n", "[client]\nfixture = \"broken\"\n"),
             vec![
-                ":11:11: client.fixture: must be one of \"expired\", \"not-yet-valid\", \"wrong-purpose\", \"foreign-ca\", \"self-signed\", \"revoked\", \"wrong-host\", \"weak-key\", \"sha1-signature\", \"cn-only\", \"unknown-critical-extension\", \"wrong-key-usage\"",
+                ":11:11: client.fixture: must be one of \"expired\", \"not-yet-valid\", \"wrong-purpose\", \"foreign-ca\", \"self-signed\", \"revoked\", \"wrong-host\", \"weak-key\", \"sha1-signature\", \"cn-only\", \"unknown-critical-extension\", \"wrong-key-usage\", \"incomplete-chain\", \"expired-intermediate\", \"outside-constraints\", \"issuer-not-ca\", \"pathlen-exceeded\"",
             ],
         ),
         (

@@ -103,7 +103,7 @@ fn the_manifest_and_inspect_say_what_is_wrong_with_each() {
     let expired = list.iter().find(|f| f["name"] == "client-expired").unwrap();
     assert_eq!(
         expired.to_string(),
-        r#"{"files":["client-expired.key","client-expired.csr","client-expired.crt","client-expired.pem"],"fixture":"expired","name":"client-expired","openssl":[{"code":10,"text":"certificate has expired"}],"role":"client","rustls":["Expired"],"wrong":"its validity ended the day before it was made"}"#
+        r#"{"accepting":"it trusts a certificate after its validity ended, when its key may long have leaked and its CA no longer lists it in a CRL","files":["client-expired.key","client-expired.csr","client-expired.crt","client-expired.pem"],"fixture":"expired","name":"client-expired","openssl":[{"code":10,"text":"certificate has expired"}],"role":"client","rustls":["Expired"],"wrong":"its validity ended the day before it was made"}"#
     );
     let host = list
         .iter()

@@ -277,3 +277,74 @@ fn each_fixture_is_made_by_commands_the_plan_shows() {
     let crt = more_pki().join("pki/server-cn-only.crt");
     assert_eq!(sans(&crt), Vec::<String>::new());
 }
+
+/// `test-client pki --json -- COMMAND…` on the servers of
+/// fixtures-more.toml: the fixtures the client accepted, and the exit.
+fn client_accepts(command: &[&str]) -> (Vec<String>, i32) {
+    let mut args = vec!["--quiet", "test-client", "pki", "--json", "--"];
+    args.extend(command);
+    let (stdout, stderr, code) = run(more_pki(), &args);
+    let verdicts: serde_json::Value =
+        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}{stderr}"));
+    let accepted = verdicts
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v["observed"] == "accepted" && v["kind"] != "good")
+        .map(|v| v["case"].as_str().unwrap().to_string())
+        .collect();
+    (accepted, code)
+}
+
+/// What real clients do with these servers, measured (docs/fixtures.md
+/// gives the table): curl and Python's ssl, on the system's OpenSSL at its
+/// default security level, match a host in the CN and take keyEncipherment
+/// for a server; gnutls-cli refuses the keyUsage but takes RSA 1024 and a
+/// host in the CN.
+#[test]
+fn real_clients_disagree_on_the_later_kinds_as_recorded() {
+    for program in ["curl", "gnutls-cli", "python3"] {
+        assert!(
+            which::which(program).is_ok(),
+            "{program}: .ci/run installs it"
+        );
+    }
+    let curl = [
+        "curl",
+        "-sS",
+        "-o",
+        "/dev/null",
+        "--cacert",
+        "{ca}",
+        "https://{host}:{port}/",
+    ];
+    let gnutls = [
+        "gnutls-cli",
+        "--x509cafile",
+        "{ca}",
+        "-p",
+        "{port}",
+        "{host}",
+    ];
+    let python = [
+        "python3",
+        "-c",
+        "import socket, ssl, sys\nc = ssl.create_default_context(cafile=sys.argv[3])\nwith socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=60) as s:\n    c.wrap_socket(s, server_hostname=sys.argv[1]).close()\n",
+        "{host}",
+        "{port}",
+        "{ca}",
+    ];
+    let names = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        client_accepts(&curl),
+        (names(&["server-cn-only", "server-wrong-key-usage"]), 1)
+    );
+    assert_eq!(
+        client_accepts(&gnutls),
+        (names(&["server-weak-key", "server-cn-only"]), 1)
+    );
+    assert_eq!(
+        client_accepts(&python),
+        (names(&["server-cn-only", "server-wrong-key-usage"]), 1)
+    );
+}

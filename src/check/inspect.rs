@@ -110,11 +110,7 @@ pub fn render_fixtures(manifest: &crate::pki::fixture::Manifest) -> String {
         .fixtures
         .iter()
         .map(|f| {
-            let openssl: Vec<String> = f
-                .openssl
-                .iter()
-                .map(|e| format!("error {}: {}", e.code, e.text))
-                .collect();
+            let openssl: Vec<String> = f.openssl.iter().map(|e| e.shown()).collect();
             let untried = f.untried.iter().any(|n| n.by == "rustls");
             let rustls = match (f.rustls.is_empty(), untried) {
                 (false, false) => f.rustls.join(" or "),

@@ -230,8 +230,12 @@ pub fn after_step(step: &Step, dir: &Path, stdout: &str) -> crate::error::Result
 /// refused a fixture for its reason; the line that says so.
 pub fn refused_for(kind: Kind, output: &str) -> Result<String, CheckError> {
     let line = output.lines().find_map(|l| {
+        // `error 10 at 1 depth lookup: …`: a chain kind is refused for a
+        // certificate above the leaf.
         let rest = l.trim().strip_prefix("error ")?;
-        let (code, why) = rest.split_once(" at 0 depth lookup")?;
+        let (code, rest) = rest.split_once(" at ")?;
+        let (depth, why) = rest.split_once(" depth lookup")?;
+        depth.parse::<u32>().ok()?;
         Some((
             code.parse::<u32>().ok()?,
             why.trim_start_matches(':').trim(),

@@ -156,11 +156,25 @@ pub const OPENSSL_CNF: &str = "openssl.cnf";
 /// The workshop page `report` writes by default.
 pub const REPORT: &str = "report.html";
 
-/// Whether a step's output stays in staging and is never published: the
-/// key and serial file of a fixture's throwaway CA.
+/// Whether a step's output stays in staging and is never published: what
+/// a fixture's own CA (`NAME.issuer`, [`Files::issuer`]) is made with, its
+/// key, CSR, serial file, database and CRL number. Its certificate is kept.
 pub fn is_scratch(file: &Path) -> bool {
-    let stem = file.file_stem().unwrap_or_default().to_string_lossy();
-    stem.ends_with(ISSUER) && (is_serial(file) || file.extension().is_some_and(|e| e == "key"))
+    let name = file.to_string_lossy();
+    let own = Files::new("", Role::Ca);
+    [
+        own.key(),
+        own.csr(),
+        own.srl(),
+        own.index(),
+        own.index_attr(),
+        own.crlnumber(),
+    ]
+    .iter()
+    .any(|suffix| {
+        name.strip_suffix(suffix.as_str())
+            .is_some_and(|stem| stem.ends_with(ISSUER))
+    })
 }
 
 /// The files the CAs share between entities: serial numbers, the database

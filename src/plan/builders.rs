@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::pki::names::Files;
 use crate::pki::profile::days::{STRICT_CA as STRICT_CA_DAYS, STRICT_LEAF as STRICT_LEAF_DAYS};
 use crate::pki::profile::{Curve, Entity, Intermediate, KeySpec, P12, Role};
 use crate::plan::caps::Capabilities;
@@ -328,10 +329,17 @@ pub(crate) fn sign_step_with(
 /// The tutorial's `cat NAME.crt ca.crt > BUNDLE`: the leaf, then each CA
 /// above it up to the root (`chain`, issuer first).
 pub(crate) fn bundle_step(leaf: &Entity, chain: &[&Entity]) -> Step {
+    let files: Vec<Files> = chain.iter().map(|ca| ca.files()).collect();
+    bundle_files_step(leaf, &files)
+}
+
+/// [`bundle_step`] with the CAs above the leaf given by their files (a
+/// fixture's, whose chain may hold a CA of its own).
+pub(crate) fn bundle_files_step(leaf: &Entity, chain: &[Files]) -> Step {
     let (f, who) = (leaf.files(), leaf.role.table());
     let bundle = f.bundle();
     let parts: Vec<String> = std::iter::once(f.crt())
-        .chain(chain.iter().map(|ca| ca.files().crt()))
+        .chain(chain.iter().map(|ca| ca.crt()))
         .collect();
     let heading = match (leaf.role, chain.len()) {
         (Role::Client, _) => "Generate PEM file.".to_string(),

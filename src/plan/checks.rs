@@ -33,7 +33,7 @@ pub fn checks(spec: &CheckSpec, caps: Capabilities) -> Vec<Step> {
             format!("verify-{}", inter.name),
             "The root signed the intermediate CA.",
             &spec.ca_files().crt(),
-            None,
+            &[],
             Vec::new(),
             &[inter.crt()],
         ));
@@ -74,16 +74,24 @@ fn fixture_checks(spec: &CheckSpec, fixture: &FixtureSpec, caps: Capabilities) -
     let (_, mut ways) = verify_ways(leaf.role, &host).remove(0);
     let (crl_words, crl) = crl_check(spec);
     ways.extend(crl_words);
-    let untrusted = spec.intermediate_files().map(|i| i.crt());
+    // What its bundle holds after it; a chain kind's verifier is given
+    // the chain it presents, without the root, the others the profile's.
+    let chain = fixture.kind.bundle_chain(&f, &spec.chain());
+    let root = spec.ca_files().crt();
+    let untrusted: Vec<String> = match fixture.kind.is_chain_kind() {
+        true => chain
+            .iter()
+            .map(Files::crt)
+            .filter(|c| *c != root)
+            .collect(),
+        false => spec
+            .intermediate_files()
+            .map(|i| i.crt())
+            .into_iter()
+            .collect(),
+    };
     let verify = |id: String, heading: &str, ways: Vec<Arg>| {
-        let mut s = verify_step(
-            id,
-            heading,
-            &spec.ca_files().crt(),
-            untrusted.as_deref(),
-            ways,
-            &[f.crt()],
-        );
+        let mut s = verify_step(id, heading, &root, &untrusted, ways, &[f.crt()]);
         s.inputs.extend(crl.clone());
         s
     };
@@ -117,16 +125,6 @@ fn fixture_checks(spec: &CheckSpec, fixture: &FixtureSpec, caps: Capabilities) -
             out.push(refused);
         }
     }
-    let chain = match fixture.kind {
-        Kind::ForeignCa => vec![f.issuer()],
-        Kind::SelfSigned => Vec::new(),
-        kind if kind.bundle_holds_root(leaf.role) => spec.chain(),
-        _ => spec
-            .chain()
-            .split_last()
-            .map(|(_, c)| c.to_vec())
-            .unwrap_or_default(),
-    };
     out.extend(leaf_file_checks(spec, leaf, &chain, caps));
     if fixture.kind == Kind::ForeignCa {
         let (real, other) = (spec.issuer_files().crt(), f.issuer().crt());
@@ -148,21 +146,21 @@ fn verify_step(
     id: String,
     heading: &str,
     ca_crt: &str,
-    untrusted: Option<&str>,
+    untrusted: &[String],
     ways: Vec<Arg>,
     crts: &[String],
 ) -> Step {
     // File names found in a directory may start with `-`: such a name is
     // passed as `./-name.crt`, never as an option (step::file_arg).
     let mut args = lits(&["verify", "-CAfile", &file_arg(ca_crt)]);
-    if let Some(u) = untrusted {
+    for u in untrusted {
         // The intermediate: a link of the chain, not a trust anchor.
         args.extend(lits(&["-untrusted", &file_arg(u)]));
     }
     args.extend(ways);
     args.extend(crts.iter().map(|c| Arg::lit(file_arg(c))));
     let mut inputs: Vec<&str> = vec![ca_crt];
-    inputs.extend(untrusted);
+    inputs.extend(untrusted.iter().map(String::as_str));
     inputs.extend(crts.iter().map(String::as_str));
     let lines = crts
         .iter()
@@ -174,12 +172,16 @@ fn verify_step(
 /// The tutorial's own check; its output is shown as it is, in the report.
 fn tutorial_check(spec: &CheckSpec) -> Step {
     let crts: Vec<String> = spec.leaves.iter().map(|l| l.files().crt()).collect();
-    let untrusted = spec.intermediate_files().map(|f| f.crt());
+    let untrusted: Vec<String> = spec
+        .intermediate_files()
+        .map(|f| f.crt())
+        .into_iter()
+        .collect();
     let mut tutorial = verify_step(
         "verify".into(),
         "The tutorial's check: the CA signed every certificate.",
         &spec.ca_files().crt(),
-        untrusted.as_deref(),
+        &untrusted,
         Vec::new(),
         &crts,
     );
@@ -227,7 +229,11 @@ fn name_checks(spec: &CheckSpec) -> Vec<Step> {
         }
     }
     let ca_crt = spec.ca_files().crt();
-    let untrusted = spec.intermediate_files().map(|f| f.crt());
+    let untrusted: Vec<String> = spec
+        .intermediate_files()
+        .map(|f| f.crt())
+        .into_iter()
+        .collect();
     let mut steps: Vec<Step> = groups
         .into_iter()
         .map(|g| {
@@ -245,7 +251,7 @@ fn name_checks(spec: &CheckSpec) -> Vec<Step> {
                 id,
                 "The certificates are valid for their purpose and for this name.",
                 &ca_crt,
-                untrusted.as_deref(),
+                &untrusted,
                 ways,
                 &g.crts,
             );

@@ -4,6 +4,7 @@
 //! together.
 
 use crate::error::{Error, Problem, Problems, Result};
+use crate::pki::fixture::Kind;
 use crate::pki::profile::{Entity, Intermediate, KeySpec, P12, Profile, Role};
 use crate::plan::builders::{
     bundle_step, ca_cert_step, csr_step, genkey, intermediate_extensions, key_words, p12_step,
@@ -21,6 +22,9 @@ pub(crate) struct Answered {
     /// A CA certificate with the leaves' issuer's subject (a foreign-ca
     /// fixture's other CA), when the profile has fixtures.
     pub(crate) issuer: Option<Answers>,
+    /// For each leaf, the answers of the CA of its own, for the fixtures
+    /// that have one (plan/fixtures.rs, `own_issuer`).
+    pub(crate) own: Vec<Option<Answers>>,
 }
 
 impl Answered {
@@ -44,18 +48,29 @@ impl Answered {
             .fixtures()
             .next()
             .map(|_| answers(profile.issuer(), false));
+        let own: Vec<Option<Option<Answers>>> = profile
+            .leaves()
+            .map(|e| match &e.fixture {
+                Some(f) if f.kind.has_own_issuer() && f.kind != Kind::ForeignCa => {
+                    answers(&e.own_issuer(), true).map(Some)
+                }
+                _ => Some(None),
+            })
+            .collect();
         let optional = |a: Option<Option<Answers>>| a.map_or(Some(None), |a| a.map(Some));
         match (
             ca,
             optional(intermediate),
             leaves.into_iter().collect::<Option<Vec<_>>>(),
             optional(issuer),
+            own.into_iter().collect::<Option<Vec<_>>>(),
         ) {
-            (Some(ca), Some(intermediate), Some(leaves), Some(issuer)) => Ok(Answered {
+            (Some(ca), Some(intermediate), Some(leaves), Some(issuer), Some(own)) => Ok(Answered {
                 ca,
                 intermediate,
                 leaves,
                 issuer,
+                own,
             }),
             _ => Err(Error::Profile(Problems {
                 file: profile.path.clone(),

@@ -8,11 +8,11 @@ use crate::pki::fixture::{
     Entry, Fixture, Kind, Manifest, PRIVATE_OID, WEAK_RSA_BITS, dates, openssl_time,
 };
 use crate::pki::names::{Files, MANIFEST, Role};
-use crate::pki::profile::{Entity, KeySpec};
+use crate::pki::profile::{Entity, Intermediate, KeySpec};
 use crate::plan::caps::Capabilities;
 use crate::plan::prompts::Answers;
 use crate::plan::step::{Action, Arg, Section, Step};
-use crate::plan::{self, bundle_step, csr_step, genkey, leaf_extensions, sign_step_with};
+use crate::plan::{self, csr_step, genkey, leaf_extensions, sign_step_with};
 
 /// The reason a revoked fixture is revoked for.
 const REVOKE_REASON: &str = "keyCompromise";
@@ -26,7 +26,11 @@ pub const CRL_DAYS: u32 = 365;
 pub struct FixtureInputs<'a> {
     /// The CAs above the leaf, its issuer first.
     pub chain: &'a [&'a Entity],
+    /// The profile's intermediate, when it has one.
+    pub intermediate: Option<&'a Intermediate>,
     pub answers: Answers,
+    /// The answers that make the CSR of a CA of its own ([`Entity::own_issuer`]).
+    pub own_answers: Option<Answers>,
     /// The answers that make a CA certificate with the issuer's subject
     /// (for a foreign CA), and its `-addext` texts.
     pub issuer_answers: Option<Answers>,
@@ -49,6 +53,7 @@ pub fn steps(leaf: &Entity, kind: Kind, input: FixtureInputs) -> Vec<Step> {
     let heading = format!("Generate {}, for the fixture.", plan::key_words(leaf));
     let mut steps = vec![genkey(leaf, heading), csr_step(leaf, input.answers.clone())];
     let other = foreign_issuer(leaf, issuer);
+    let own = leaf.own_issuer();
     let mut sign = match kind {
         Kind::Expired | Kind::NotYetValid => dated_step(leaf, kind, &input, extensions, days),
         Kind::WrongPurpose => {
@@ -67,22 +72,24 @@ pub fn steps(leaf: &Entity, kind: Kind, input: FixtureInputs) -> Vec<Step> {
             plan::insert_before(&mut s, "-out", &["-sha1"]);
             s
         }
+        Kind::ExpiredIntermediate | Kind::IssuerNotCa | Kind::PathlenExceeded => {
+            steps.extend(own_issuer_steps(leaf, kind, &own, &input));
+            sign_step_with(leaf, &own, expected, extensions, days)
+        }
         Kind::Revoked
         | Kind::WrongHost
         | Kind::WeakKey
         | Kind::CnOnly
         | Kind::UnknownCriticalExtension
-        | Kind::WrongKeyUsage => sign_step_with(leaf, issuer, expected, extensions, days),
+        | Kind::WrongKeyUsage
+        | Kind::IncompleteChain
+        | Kind::OutsideConstraints => sign_step_with(leaf, issuer, expected, extensions, days),
     };
     sign.heading = format!("The {kind} fixture: {}.", kind.wrong(leaf.role));
     steps.push(sign);
-    steps.push(match kind {
-        Kind::ForeignCa => bundle_step(leaf, &[&other]),
-        Kind::SelfSigned => bundle_step(leaf, &[]),
-        _ if kind.bundle_holds_root(leaf.role) => bundle_step(leaf, input.chain),
-        // What a client sends: the leaf, then its chain without the root.
-        _ => bundle_step(leaf, &input.chain[..input.chain.len() - 1]),
-    });
+    let files: Vec<Files> = input.chain.iter().map(|e| e.files()).collect();
+    let parts = kind.bundle_chain(&leaf.files(), &files);
+    steps.push(plan::bundle_files_step(leaf, &parts));
     if kind == Kind::Revoked {
         steps.extend(revoke_steps(leaf, &issuer.files()));
     }
@@ -147,7 +154,7 @@ fn dated_step(
     let (from, to) = dates(kind, input.now, length).unwrap_or_default();
     let (from, to) = (openssl_time(from), openssl_time(to));
     if !input.caps.x509_dates {
-        return ca_sign_step(leaf, issuer, extensions, &from, &to);
+        return ca_sign_step(leaf, issuer, &issuer.files(), extensions, &from, &to);
     }
     let expected = input.answers.expected.clone();
     let mut s = sign_step_with(leaf, issuer, expected, extensions, None);
@@ -192,6 +199,127 @@ fn foreign_ca_steps(leaf: &Entity, other: &Entity, input: &FixtureInputs) -> Vec
         s.section = Section::of(leaf.role);
     }
     vec![key, cert]
+}
+
+/// What a CA may do, as its `-extfile` says: sign certificates and CRLs,
+/// `pathlen:0` for a CA that signs leaves only.
+fn ca_extensions(pathlen: Option<u8>) -> String {
+    let pathlen = pathlen.map_or(String::new(), |n| format!(",pathlen:{n}"));
+    format!(
+        "basicConstraints=critical,CA:TRUE{pathlen}\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid"
+    )
+}
+
+/// The fixture's own CA: its key, its CSR, and its certificate, signed
+/// by the root (an expired intermediate, a leaf that is not a CA) or by
+/// the intermediate (a sub-intermediate, which its pathlen:0 forbids).
+fn own_issuer_steps(leaf: &Entity, kind: Kind, own: &Entity, input: &FixtureInputs) -> Vec<Step> {
+    let Some(answers) = input.own_answers.clone() else {
+        return Vec::new();
+    };
+    let root = input.chain[input.chain.len() - 1];
+    let expected = answers.expected.clone();
+    let days = plan::leaf_days(leaf, input.strict);
+    let what = own.files().crt();
+    let key = genkey(
+        own,
+        format!(
+            "Generate {}, for the fixture's own CA.",
+            plan::key_words(own)
+        ),
+    );
+    let mut csr = csr_step(own, answers);
+    csr.heading = format!("A CSR for the CA that signs {}.", leaf.files().crt());
+    let (heading, signing) = match kind {
+        Kind::ExpiredIntermediate => {
+            // Its own intermediate, as the profile's is made (else a CA
+            // for leaves), but for its dates: it ended yesterday.
+            let text = input
+                .intermediate
+                .map_or_else(|| ca_extensions(Some(0)), plan::intermediate_extensions);
+            let days = input.intermediate.and_then(|i| i.entity.days).or(days);
+            (
+                format!("{what}: an intermediate CA under the root, expired."),
+                expired_ca_steps(own, root, input, text, expected, days),
+            )
+        }
+        Kind::IssuerNotCa => (
+            format!("{what}: a leaf the root signs, CA:FALSE, to sign the fixture."),
+            vec![sign_step_with(
+                own,
+                root,
+                expected,
+                not_ca_extensions(leaf, own),
+                days,
+            )],
+        ),
+        _ => (
+            format!("{what}: a CA under the intermediate, which its pathlen:0 forbids."),
+            vec![sign_step_with(
+                own,
+                input.chain[0],
+                expected,
+                ca_extensions(None),
+                days,
+            )],
+        ),
+    };
+    let mut steps = vec![key, csr];
+    steps.extend(signing);
+    if let Some(last) = steps.last_mut() {
+        last.heading = heading;
+    }
+    for s in &mut steps {
+        s.entity = leaf.name.clone();
+        s.section = Section::of(leaf.role);
+    }
+    steps
+}
+
+/// The extension text of an issuer-not-ca fixture's issuer: a strict leaf
+/// of the fixture's role (CA:FALSE, marked critical, no keyCertSign), with
+/// no subjectAltName.
+fn not_ca_extensions(leaf: &Entity, own: &Entity) -> String {
+    let as_leaf = Entity {
+        role: leaf.role,
+        ..own.clone()
+    };
+    plan::leaf_extensions(&as_leaf, &[], true)
+        .lines()
+        .filter(|l| !l.starts_with("subjectAltName="))
+        .map(|l| {
+            l.replace(
+                "basicConstraints=CA:FALSE",
+                "basicConstraints=critical,CA:FALSE",
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The expired intermediate's certificate, last: x509 sets its dates
+/// where it can, else `openssl ca`, with a database of its own (written
+/// first) that stays in staging.
+fn expired_ca_steps(
+    own: &Entity,
+    root: &Entity,
+    input: &FixtureInputs,
+    extensions: String,
+    expected: Vec<(String, String)>,
+    days: Option<u32>,
+) -> Vec<Step> {
+    let length = days.unwrap_or(crate::pki::profile::days::OPENSSL_DEFAULT as u32);
+    let (from, to) = dates(Kind::Expired, input.now, length).unwrap_or_default();
+    let (from, to) = (openssl_time(from), openssl_time(to));
+    if !input.caps.x509_dates {
+        let db = own.files();
+        let mut steps = crate::plan::lifecycle::database_steps(&db, &|_| false);
+        steps.push(ca_sign_step(own, root, &db, extensions, &from, &to));
+        return steps;
+    }
+    let mut s = sign_step_with(own, root, expected, extensions, None);
+    plan::insert_before(&mut s, "-out", &["-not_before", &from, "-not_after", &to]);
+    vec![s]
 }
 
 /// The throwaway CA of a foreign-ca fixture: `NAME.issuer`, with the real
@@ -241,14 +369,22 @@ fn sign_config(ca: &Files) -> String {
 }
 
 /// `openssl ca … -startdate FROM -enddate TO`: for an openssl whose
-/// `x509 -req` cannot set dates (before 3.4).
-fn ca_sign_step(leaf: &Entity, issuer: &Entity, extensions: String, from: &str, to: &str) -> Step {
+/// `x509 -req` cannot set dates (before 3.4). `db` is the database it records the certificate in: the issuer's, or
+/// a throwaway one.
+fn ca_sign_step(
+    leaf: &Entity,
+    issuer: &Entity,
+    db: &Files,
+    extensions: String,
+    from: &str,
+    to: &str,
+) -> Step {
     let (f, ca) = (leaf.files(), issuer.files());
     let (csr, crt) = (f.csr(), f.crt());
     let mut args = vec![
         Arg::lit("ca"),
         Arg::lit("-config"),
-        Arg::Inline(sign_config(&ca)),
+        Arg::Inline(sign_config(db)),
     ];
     args.extend(plan::lits(&[
         "-batch",
@@ -275,8 +411,8 @@ fn ca_sign_step(leaf: &Entity, issuer: &Entity, extensions: String, from: &str, 
     let mut s = crt_step(
         leaf,
         args,
-        &[&csr, &ca.crt(), &ca.key(), &ca.index(), &ca.srl()],
-        &[&crt, &ca.index(), &ca.index_attr(), &ca.srl()],
+        &[&csr, &ca.crt(), &ca.key(), &db.index(), &db.srl()],
+        &[&crt, &db.index(), &db.index_attr(), &db.srl()],
     );
     s.subject_check = Some(crate::plan::step::SubjectCheck {
         file: PathBuf::from(&crt),

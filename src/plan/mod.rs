@@ -45,9 +45,9 @@ pub use crate::plan::warnings::{outlives_ca, validity_days, warnings};
 pub use crate::pki::profile::days::{STRICT_CA as STRICT_CA_DAYS, STRICT_LEAF as STRICT_LEAF_DAYS};
 
 pub(crate) use crate::plan::builders::{
-    bundle_step, ca_cert_step, csr_step, current_pkcs12_algorithms, days_args, genkey,
-    insert_before, intermediate_extensions, key_words, leaf_days, leaf_extensions, lits, name_at,
-    p12_step, sign_step, sign_step_with, step,
+    bundle_files_step, bundle_step, ca_cert_step, csr_step, current_pkcs12_algorithms, days_args,
+    genkey, insert_before, intermediate_extensions, key_words, leaf_days, leaf_extensions, lits,
+    name_at, p12_step, sign_step, sign_step_with, step,
 };
 // The tutorial's pieces, for plan/tutorial.rs and plan/lifecycle.rs.
 use crate::plan::entities::{

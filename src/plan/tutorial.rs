@@ -47,7 +47,8 @@ pub fn build(
         &profile.issuer().files(),
         caps,
     ));
-    for (leaf, leaf_answers) in profile.leaves().zip(answers.leaves) {
+    let own = answers.own.into_iter();
+    for ((leaf, leaf_answers), own_answers) in profile.leaves().zip(answers.leaves).zip(own) {
         match &leaf.fixture {
             None => steps.extend(leaf_steps(leaf, &chain, leaf_answers, strict, caps)),
             Some(f) => steps.extend(fixtures::steps(
@@ -55,7 +56,9 @@ pub fn build(
                 f.kind,
                 fixtures::FixtureInputs {
                     chain: &chain,
+                    intermediate: profile.intermediate.as_ref(),
                     answers: leaf_answers,
+                    own_answers,
                     issuer_answers: answers.issuer.clone(),
                     ca_extensions: &ca_extensions,
                     strict,

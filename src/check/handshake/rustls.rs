@@ -284,6 +284,15 @@ fn io_text(e: &std::io::Error) -> String {
     }
 }
 
+/// The errors of webpki that rustls passes on as `Other`, by name.
+const WEBPKI_NAMES: [&str; 5] = [
+    "UnsupportedCriticalExtension",
+    "EndEntityUsedAsCa",
+    "PathLenConstraintViolated",
+    "NameConstraintViolation",
+    "CaUsedAsEndEntity",
+];
+
 /// The name of the certificate error in a rustls error, without its context.
 fn certificate_error(e: &rustls::Error) -> Option<&'static str> {
     use rustls::CertificateError as C;
@@ -303,10 +312,14 @@ fn certificate_error(e: &rustls::Error) -> Option<&'static str> {
         C::UnsupportedSignatureAlgorithmForPublicKeyContext { .. } => {
             "UnsupportedSignatureAlgorithmForPublicKey"
         }
-        // webpki's own error, which rustls passes on as Other: its name is
-        // all that says why.
-        C::Other(other) if format!("{other:?}").contains("UnsupportedCriticalExtension") => {
-            "UnsupportedCriticalExtension"
+        // webpki's own errors, which rustls passes on as Other: their
+        // names are all that says why.
+        C::Other(other) => {
+            let said = format!("{other:?}");
+            WEBPKI_NAMES
+                .into_iter()
+                .find(|name| said.contains(name))
+                .unwrap_or("Other")
         }
         _ => "Other",
     })

@@ -196,9 +196,20 @@ fn fixture_parties(
         let files = fixture.leaf.files();
         let role = fixture.leaf.role;
         // A foreign-ca fixture sends its certificate alone, so that the
-        // verifier meets the trap: an issuer name that is the real CA's.
+        // verifier meets the trap: an issuer name that is the real CA's. A
+        // chain kind sends the chain its bundle holds (a client's without
+        // the root); the others the profile's.
         let chain = match (fixture.kind, role) {
             (Kind::ForeignCa | Kind::SelfSigned, _) => Vec::new(),
+            (kind, _) if kind.is_chain_kind() => {
+                let root = spec.ca_files().crt();
+                kind.bundle_chain(&files, &spec.chain())
+                    .iter()
+                    .map(|f| f.crt())
+                    .filter(|c| role == Role::Server || *c != root)
+                    .map(|c| dir.join(c))
+                    .collect()
+            }
             (_, Role::Server) => server_chain.to_vec(),
             _ => client_chain.to_vec(),
         };

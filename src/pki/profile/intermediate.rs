@@ -4,6 +4,7 @@
 use toml::de::DeValue;
 
 use crate::pki::constraints::Constraint;
+use crate::pki::fixture::Kind;
 use crate::pki::names::Role;
 use crate::pki::profile::model::{Entity, Field, Intermediate, P12};
 use crate::pki::profile::validator::{Table, Validator, join, kind};
@@ -98,7 +99,21 @@ impl Validator<'_> {
             .subject_value(Field::CN)
             .filter(|_| !leaf.san.iter().any(|s| s.kind == SanKind::Dns))
             .and_then(|v| crate::pki::constraints::cn_as_host(&v.value));
-        for (i, name) in leaf.san.iter().enumerate() {
+        let outside = leaf
+            .fixture
+            .as_ref()
+            .is_some_and(|f| f.kind == Kind::OutsideConstraints);
+        let violations = leaf.san.iter().filter(|name| {
+            crate::pki::constraints::violation(name, &inter.permitted, &inter.excluded).is_some()
+        });
+        if outside && violations.count() == 0 {
+            self.problem(
+                self.span_of(doc, &leaf.path, "san"),
+                &join(&leaf.path, "san"),
+                "an outside-constraints fixture needs a name the intermediate's constraints do not permit, beside the names its clients dial, e.g. \"DNS:outside.invalid\"",
+            );
+        }
+        for (i, name) in leaf.san.iter().enumerate().filter(|_| !outside) {
             if let Some(why) =
                 crate::pki::constraints::violation(name, &inter.permitted, &inter.excluded)
             {
@@ -109,7 +124,7 @@ impl Validator<'_> {
                 );
             }
         }
-        if let Some(name) = cn
+        if let Some(name) = cn.filter(|_| !outside)
             && let Some(why) =
                 crate::pki::constraints::violation(&name, &inter.permitted, &inter.excluded)
         {

@@ -187,6 +187,37 @@ pub struct Entity {
 }
 
 impl Entity {
+    /// The CA of its own that signs an expired-intermediate, issuer-not-ca
+    /// or pathlen-exceeded fixture: `NAME.issuer`, with the leaf's key
+    /// type, and its subject but for the CN, `NAME issuer`, so that no
+    /// other certificate of the PKI has its name.
+    pub fn own_issuer(&self) -> Entity {
+        let files = self.files().issuer();
+        let name: String = self.name.chars().take(64 - " issuer".len()).collect();
+        let mut subject: Vec<SubjectValue> = self
+            .subject
+            .iter()
+            .filter(|v| v.field != Field::CN)
+            .cloned()
+            .collect();
+        subject.push(SubjectValue {
+            field: Field::CN,
+            value: format!("{name} issuer"),
+            at: None,
+        });
+        subject.sort_by_key(|v| v.field);
+        Entity {
+            role: Role::Ca,
+            name: files.name.clone(),
+            path: format!("{}.fixture", self.path),
+            p12: P12::No,
+            fixture: None,
+            san: Vec::new(),
+            subject,
+            ..self.clone()
+        }
+    }
+
     /// Its files, by the tutorial's naming.
     pub fn files(&self) -> Files {
         Files::new(&self.name, self.role)

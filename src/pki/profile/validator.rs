@@ -96,6 +96,18 @@ impl<'t> Validator<'t> {
         for leaf in profile.leaves() {
             self.distinct_subject(&profile.ca, leaf, &doc);
         }
+        if profile.intermediate.is_none() {
+            for (leaf, fixture) in profile.fixtures() {
+                let kind = fixture.kind;
+                if kind.needs_intermediate() {
+                    self.problem(
+                        self.span_of(&doc, &leaf.path, "fixture"),
+                        &join(&leaf.path, "fixture"),
+                        format!("\"{kind}\" is bad in the chain through an intermediate CA, and this profile has none: add an [intermediate] (see profiles/fixtures-chain.toml), or use it in a profile that has one"),
+                    );
+                }
+            }
+        }
         if let Some(inter) = &profile.intermediate {
             self.distinct_subject(&profile.ca, &inter.entity, &doc);
             for leaf in profile.leaves() {
