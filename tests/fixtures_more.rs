@@ -281,19 +281,11 @@ fn each_fixture_is_made_by_commands_the_plan_shows() {
 /// `test-client pki --json -- COMMAND…` on the servers of
 /// fixtures-more.toml: the fixtures the client accepted, and the exit.
 fn client_accepts(command: &[&str]) -> (Vec<String>, i32) {
-    let mut args = vec!["--quiet", "test-client", "pki", "--json", "--"];
-    args.extend(command);
-    let (stdout, stderr, code) = run(more_pki(), &args);
-    let verdicts: serde_json::Value =
-        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}{stderr}"));
-    let accepted = verdicts
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|v| v["observed"] == "accepted" && v["kind"] != "good")
-        .map(|v| v["case"].as_str().unwrap().to_string())
-        .collect();
-    (accepted, code)
+    let (rows, code) = test_client_verdicts(more_pki(), command);
+    let accepted = rows
+        .into_iter()
+        .filter(|[_, kind, seen]| seen == "accepted" && kind != "good");
+    (accepted.map(|[case, _, _]| case).collect(), code)
 }
 
 /// What real clients do with these servers, measured (docs/fixtures.md
@@ -326,14 +318,7 @@ fn real_clients_disagree_on_the_later_kinds_as_recorded() {
         "{port}",
         "{host}",
     ];
-    let python = [
-        "python3",
-        "-c",
-        "import socket, ssl, sys\nc = ssl.create_default_context(cafile=sys.argv[3])\nwith socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=60) as s:\n    c.wrap_socket(s, server_hostname=sys.argv[1]).close()\n",
-        "{host}",
-        "{port}",
-        "{ca}",
-    ];
+    let python = ["python3", "-c", PYTHON_CLIENT, "{host}", "{port}", "{ca}"];
     let names = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     assert_eq!(
         client_accepts(&curl),

@@ -466,3 +466,25 @@ pub fn start_nginx(prefix: &Path, http: &str, port: u16) -> Running {
     wait_for_port(port);
     running
 }
+
+/// A TLS client written with Python's ssl module and its default context:
+/// `python3 -c PYTHON_CLIENT HOST PORT CA`.
+pub const PYTHON_CLIENT: &str = "import socket, ssl, sys\nc = ssl.create_default_context(cafile=sys.argv[3])\nwith socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=60) as s:\n    c.wrap_socket(s, server_hostname=sys.argv[1]).close()\n";
+
+/// `pkiforge --quiet test-client pki --json -- COMMAND…` in `dir`: each
+/// server's `(case, kind, observed)`, and the exit status.
+pub fn test_client_verdicts(dir: &Path, command: &[&str]) -> (Vec<[String; 3]>, i32) {
+    let mut args = vec!["--quiet", "test-client", "pki", "--json", "--"];
+    args.extend(command);
+    let (stdout, stderr, code) = run(dir, &args);
+    let verdicts: serde_json::Value =
+        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}{stderr}"));
+    let field = |v: &serde_json::Value, k: &str| v[k].as_str().unwrap().to_string();
+    let rows = verdicts
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| [field(v, "case"), field(v, "kind"), field(v, "observed")])
+        .collect();
+    (rows, code)
+}
