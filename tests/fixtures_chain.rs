@@ -432,3 +432,110 @@ fn curl_gnutls_and_python_refuse_every_chain_fixture_and_curl_insecure_none() {
         (SERVERS.map(String::from).to_vec(), 0)
     );
 }
+
+/// profiles/fixtures-chain.toml with `extra` appended, run into `TMP/pki`.
+fn chain_with(extra: &str) -> (tempfile::TempDir, (String, String, i32)) {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = fs::read_to_string(repo().join("profiles/fixtures-chain.toml")).unwrap();
+    write(&tmp.path().join("p.toml"), &format!("{text}{extra}"));
+    let out = run(tmp.path(), &["run", "p.toml", "--out", "pki"]);
+    (tmp, out)
+}
+
+/// A PKI with a CRL checks a fixture whose chain runs through a CA of its
+/// own without it (that CA has none), and revokes and reissues as before.
+#[test]
+fn chain_fixtures_live_beside_a_crl() {
+    let revoked = "\n[[client]]\nname = \"client-revoked\"\nfixture = \"revoked\"\nkey = \"ec:P-256\"\nsubject = { O = \"pkiforge fixtures\", CN = \"revoked client\" }\nsan = [\"DNS:client.fixtures.test\"]\n";
+    let (tmp, (stdout, stderr, code)) = chain_with(revoked);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let verify = run_ok(tmp.path(), &["verify", "pki"]);
+    assert!(
+        verify.contains("ok   openssl verify -CAfile ca.crt -untrusted client-expired-intermediate.issuer.crt -purpose sslclient client-expired-intermediate.crt\n       refused as intended (expired-intermediate): error 10, certificate has expired\n"),
+        "{verify}"
+    );
+    assert!(
+        verify.contains(" -crl_check -CRLfile intermediate.crl client-revoked.crt\n"),
+        "{verify}"
+    );
+    let handshake = run_ok(tmp.path(), &["handshake", "pki"]);
+    assert!(
+        handshake.ends_with("handshakes went as expected\n"),
+        "{handshake}"
+    );
+    run_ok(tmp.path(), &["revoke", "pki", "client"]);
+    run_ok(tmp.path(), &["crl", "pki"]);
+}
+
+#[test]
+fn a_fixtures_own_ca_may_not_take_a_subject_of_the_profile() {
+    let tmp = tempfile::tempdir().unwrap();
+    write(
+        &tmp.path().join("p.toml"),
+        "[ca]\nbits = 2048\nsubject = { O = \"T\", CN = \"x issuer\" }\n\n[[server]]\nbits = 2048\nsubject = { CN = \"localhost\" }\nsan = [\"DNS:localhost\"]\n\n[[client]]\nbits = 2048\nsubject = { CN = \"c\" }\nsan = [\"DNS:c.test\"]\n\n[[client]]\nname = \"x\"\nfixture = \"issuer-not-ca\"\nbits = 2048\nsubject = { O = \"T\", CN = \"x client\" }\nsan = [\"DNS:x.test\"]\n",
+    );
+    let (stdout, stderr, code) = run(tmp.path(), &["run", "p.toml", "--out", "pki"]);
+    assert_eq!((stdout.as_str(), code), ("", 2), "{stderr}");
+    assert!(
+        stderr.contains("client[1].name: the CA this fixture is signed by, made with it, would have the subject O=T, CN=x issuer of [ca]: give the fixture another name (its CA's CN is \"NAME issuer\")"),
+        "{stderr}"
+    );
+    assert!(!tmp.path().join("pki").exists());
+}
+
+/// --add checks names against the profile's [intermediate]: the one in DIR
+/// must have the same constraints, or an outside-constraints fixture could
+/// be inside them.
+#[test]
+fn add_refuses_a_profile_whose_intermediate_differs_from_dirs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = fs::read_to_string(repo().join("profiles/fixtures-chain.toml")).unwrap();
+    let wide = text.replace(
+        "\"IP:127.0.0.0/8\"]",
+        "\"IP:127.0.0.0/8\", \"DNS:outside.invalid\"]",
+    );
+    let good: String = wide
+        .split("\n# Client fixtures")
+        .next()
+        .unwrap()
+        .to_string();
+    write(&tmp.path().join("wide.toml"), &good);
+    run_ok(tmp.path(), &["run", "wide.toml", "--out", "pki"]);
+    write(&tmp.path().join("p.toml"), &text);
+    let (stdout, stderr, code) = run(tmp.path(), &["run", "p.toml", "--out", "pki", "--add"]);
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    assert!(
+        stderr.contains("intermediate.crt permits [\"DNS:fixtures.test\", \"DNS:localhost\", \"DNS:outside.invalid\", \"IP:127.0.0.0/255.0.0.0\"] and excludes [], but the profile's [intermediate] says permitted [\"DNS:fixtures.test\", \"DNS:localhost\", \"IP:127.0.0.0/255.0.0.0\"] and excluded []; --add signs with the intermediate in DIR"),
+        "{stderr}"
+    );
+    assert!(
+        !tmp.path()
+            .join("pki/server-outside-constraints.crt")
+            .exists()
+    );
+}
+
+/// The expired intermediate's dates are set by x509 where it can set
+/// them, as the expired fixture's are, else by `openssl ca`.
+#[test]
+fn the_expired_intermediate_is_dated_by_x509_where_it_can_be() {
+    let profile = repo().join("profiles/fixtures-chain.toml");
+    let tmp = tempfile::tempdir().unwrap();
+    let plan = run_ok(tmp.path(), &["plan", profile.to_str().unwrap()]);
+    let line = plan
+        .lines()
+        .find(|l| l.contains("-out server-expired-intermediate.issuer.crt"))
+        .unwrap();
+    if supports("x509", "-not_before") {
+        assert!(
+            line.starts_with("openssl x509 -req ") && line.contains(" -not_before "),
+            "{line}"
+        );
+    } else {
+        assert!(line.starts_with("openssl ca -config "), "{line}");
+        assert!(
+            line.contains(" -startdate ") && line.contains(" -enddate "),
+            "{line}"
+        );
+    }
+}

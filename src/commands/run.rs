@@ -410,5 +410,47 @@ fn check_ca_for_add(profile: &Profile, out: &Path) -> Result<i64> {
         )));
     }
     super::private_ca_key(&out.join(profile.ca.files().key()))?;
+    check_intermediate_for_add(profile, out)?;
     Ok(ca.not_after)
+}
+
+/// With an `[intermediate]`, the one in DIR must have the profile's name
+/// constraints: the profile's are what its leaves and fixtures were
+/// checked against (an outside-constraints fixture, a name outside them).
+fn check_intermediate_for_add(profile: &Profile, out: &Path) -> Result<()> {
+    let Some(inter) = &profile.intermediate else {
+        return Ok(());
+    };
+    let crt = out.join(inter.entity.files().crt());
+    if !crt.is_file() {
+        return Ok(());
+    }
+    let der = x509::read_certificate(&crt)?;
+    let found = x509::cert_info(&der, &inter.entity.files().crt())
+        .map_err(|e| Error::BadInput(e.to_string()))?;
+    let text = found
+        .extensions
+        .iter()
+        .find(|(name, _, _)| name == "nameConstraints")
+        .map_or(String::new(), |(_, _, v)| v.clone());
+    let shown = |list: &[crate::pki::constraints::Constraint]| -> Vec<String> {
+        let mut v: Vec<String> = list.iter().map(|c| c.openssl()).collect();
+        v.sort();
+        v
+    };
+    let in_dir = crate::pki::constraints::from_certificate_text(&text)
+        .map(|(p, e)| (shown(&p), shown(&e)))
+        .unwrap_or_default();
+    let want = (shown(&inter.permitted), shown(&inter.excluded));
+    if in_dir != want {
+        return Err(Error::Usage(format!(
+            "{} permits {:?} and excludes {:?}, but the profile's [intermediate] says permitted {:?} and excluded {:?}; --add signs with the intermediate in DIR and checks names against the profile's, so they must agree",
+            crt.display(),
+            in_dir.0,
+            in_dir.1,
+            want.0,
+            want.1
+        )));
+    }
+    Ok(())
 }

@@ -178,16 +178,21 @@ impl Session<'_> {
                 reasons: Vec::new(),
             });
         }
+        let without = Trust {
+            ca: self.trust.ca.clone(),
+            crl: None,
+        };
+        let trust = if sc.without_crl { &without } else { self.trust };
         let (got, detail) = match stack {
             "openssl" => openssl_case(
                 self.openssl,
-                self.trust,
+                trust,
                 self.scratch,
                 (server, sc.client),
                 &sc.host,
                 sc.security,
             )?,
-            _ => rustls_case(self.trust, server, sc.client, &sc.host)?,
+            _ => rustls_case(trust, server, sc.client, &sc.host)?,
         };
         Ok(Case {
             stack,

@@ -32,6 +32,9 @@ pub struct Scenario<'a> {
     pub reasons: Vec<String>,
     /// The security level a fixture is judged under (openssl only).
     pub security: Option<Security>,
+    /// Whether the session leaves out the PKI's CRL (a fixture whose chain
+    /// runs through a CA of its own, which has none).
+    pub without_crl: bool,
 }
 
 /// The parties of the PKI in a directory, and what its servers trust.
@@ -161,6 +164,7 @@ pub fn once_per_server<'a>(
             server: None,
             reasons: Vec::new(),
             security: None,
+            without_crl: false,
         })
         .collect();
     all.extend(outside.map(|outside| Scenario {
@@ -171,6 +175,7 @@ pub fn once_per_server<'a>(
         server: Some(outside),
         reasons: Vec::new(),
         security: None,
+        without_crl: false,
     }));
     all
 }
@@ -279,6 +284,7 @@ pub fn fixture_scenarios<'a>(
                     level,
                     presenter: f.role,
                 }),
+                without_crl: f.kind.checked_without_crl(),
             }
         })
         .collect()
@@ -394,6 +400,7 @@ pub fn scenarios<'a>(
         server: None,
         reasons: Vec::new(),
         security: None,
+        without_crl: false,
     };
     [
         case(

@@ -9,7 +9,7 @@ use crate::pki::fixture::{Fixture, Kind, WEAK_RSA_BITS};
 use crate::pki::names::Role;
 use crate::pki::profile::alt_names::parse_san;
 use crate::pki::profile::validator::{Table, Validator, join};
-use crate::pki::profile::{Entity, Field, KeySpec};
+use crate::pki::profile::{Entity, Field, KeySpec, Profile};
 use crate::pki::san::{San, SanKind};
 
 impl Validator<'_> {
@@ -138,6 +138,35 @@ impl Validator<'_> {
                 format!("a weak-key fixture is an RSA {WEAK_RSA_BITS} key in place of the profile's RSA key, so that only its size differs; give it key = \"rsa:2048\""),
             ),
             _ => {}
+        }
+    }
+
+    /// The CA of its own that signs an expired-intermediate, issuer-not-ca
+    /// or pathlen-exceeded fixture has a subject of its own: not a CA's of
+    /// the profile, nor another fixture's CA's (whose names share their
+    /// first 57 characters), or the chain would not be bad in one way only.
+    pub(crate) fn distinct_own_issuers(&mut self, profile: &Profile, doc: &Table<'_>) {
+        let mut taken: Vec<(Vec<(String, String)>, String)> = std::iter::once(&profile.ca)
+            .chain(profile.intermediate.as_ref().map(|i| &i.entity))
+            .map(|ca| (ca.subject_fields(), format!("[{}]", ca.path)))
+            .collect();
+        let owning = profile
+            .fixtures()
+            .filter(|(_, f)| f.kind.has_own_issuer() && f.kind != Kind::ForeignCa);
+        for (leaf, _) in owning {
+            let own = leaf.own_issuer().subject_fields();
+            if let Some((_, whose)) = taken.iter().find(|(s, _)| *s == own) {
+                let shown: Vec<String> = own.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                self.problem(
+                    self.span_of(doc, &leaf.path, "name"),
+                    &join(&leaf.path, "name"),
+                    format!(
+                        "the CA this fixture is signed by, made with it, would have the subject {} of {whose}: give the fixture another name (its CA's CN is \"NAME issuer\")",
+                        shown.join(", ")
+                    ),
+                );
+            }
+            taken.push((own, format!("the CA of {}", leaf.path)));
         }
     }
 

@@ -284,9 +284,12 @@ impl Profile {
     }
 
     /// Whether a fixture has dates other than "from now" (expired,
-    /// not-yet-valid): the plan then asks how openssl sets them.
+    /// not-yet-valid, or its own expired intermediate): the plan then asks
+    /// how openssl sets them.
     pub fn has_dated_fixtures(&self) -> bool {
-        self.fixtures().any(|(_, f)| f.kind.has_dates())
+        self.fixtures().any(|(_, f)| {
+            f.kind.has_dates() || f.kind == crate::pki::fixture::Kind::ExpiredIntermediate
+        })
     }
 
     /// Whether any entity asks for a PKCS#12 bundle.

@@ -115,6 +115,7 @@ impl<'t> Validator<'t> {
                 self.within_constraints(inter, leaf, &doc);
             }
         }
+        self.distinct_own_issuers(&profile, &doc);
         self.distinct_files(&profile, &doc);
         Some(profile)
     }
