@@ -67,7 +67,8 @@ fn renew_keeps_the_key_gives_a_new_serial_and_validity_and_rebuilds_the_bundle()
         tmp.path(),
         &["renew", "pki", "client", "--days", "60", "--quiet"],
     );
-    assert!(stdout.contains(&format!("renewed in pki: archive/{old_serial}/client.crt archive/{old_serial}/client.pem client.crt ca.srl client.pem commands.sh\n")), "{stdout}");
+    // A PKI made without a database gets one, listing what its CA signed.
+    assert!(stdout.contains(&format!("renewed in pki: ca.index ca.crlnumber ca.index.attr archive/{old_serial}/client.crt archive/{old_serial}/client.pem client.crt ca.srl client.pem commands.sh\n")), "{stdout}");
     assert_eq!(
         fs::read(dir.join("client.key")).unwrap(),
         old_key,
@@ -237,10 +238,19 @@ fn dry_runs_print_the_commands_and_touch_nothing() {
     let renew = run_ok(tmp.path(), &["renew", "pki", "client", "--dry-run"]);
     let old = serial(&dir, "client.crt");
     let ext = "<(printf \"subjectAltName=DNS:localhost\")";
+    // The database the tutorial's PKI lacks, listing what its CA signed, and
+    // the renewed certificate recorded there too.
+    let cfg = "<(printf \"[ca]\\ndefault_ca = pkiforge\\n[pkiforge_crl]\\nauthorityKeyIdentifier = keyid\\n[pkiforge]\\ndatabase = ca.index\\ncrlnumber = ca.crlnumber\\ndefault_md = sha256\\ndefault_crl_days = 30\\nunique_subject = no\\ncrl_extensions = pkiforge_crl\\n\")";
+    let record = |crt: &str| {
+        format!("openssl ca -config {cfg} -batch -keyfile ca.key -cert ca.crt -valid {crt}\n")
+    };
     assert_eq!(
         renew,
         format!(
-            "mkdir -p archive/{old} && cp client.crt client.pem archive/{old}/\nopenssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial -extfile {ext} -days 30 -out client.crt\ncat client.crt ca.crt > client.pem\n"
+            "printf \"\" > ca.index\nprintf \"01\\n\" > ca.crlnumber\n{}{}mkdir -p archive/{old} && cp client.crt client.pem archive/{old}/\nopenssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial -extfile {ext} -days 30 -out client.crt\n{}cat client.crt ca.crt > client.pem\n",
+            record("server.crt"),
+            record("client.crt"),
+            record("client.crt"),
         )
     );
     let revoke = run_ok(tmp.path(), &["revoke", "pki", "client", "--dry-run"]);
@@ -249,9 +259,7 @@ fn dry_runs_print_the_commands_and_touch_nothing() {
         "{revoke}"
     );
     assert!(
-        revoke.contains(
-            " -batch -keyfile ca.key -cert ca.crt -revoke client.crt -crl_reason unspecified\n"
-        ),
+        revoke.contains(" -batch -keyfile ca.key -cert ca.crt -revoke client.crt\n"),
         "{revoke}"
     );
     let crl = run_ok(tmp.path(), &["crl", "pki", "--days", "7", "--dry-run"]);

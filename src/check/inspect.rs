@@ -198,6 +198,9 @@ mod tests {
             eku_client: false,
             key_cert_sign: None,
             subject_fields: vec![],
+            crl_urls: Vec::new(),
+            ocsp_urls: Vec::new(),
+            ca_issuers_urls: Vec::new(),
         };
         assert_eq!(c.validity_days(), 30);
         assert_eq!(c.days_left(86_400 + 1), 28);

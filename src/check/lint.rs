@@ -523,6 +523,9 @@ mod tests {
             eku_client: false,
             key_cert_sign: is_ca.then_some(true),
             subject_fields: vec![("CN".into(), file.into())],
+            crl_urls: Vec::new(),
+            ocsp_urls: Vec::new(),
+            ca_issuers_urls: Vec::new(),
         }
     }
 

@@ -5,10 +5,12 @@
 pub mod config;
 pub mod constraints;
 pub mod crl;
+pub mod database;
 pub mod error;
 pub mod fixture;
 pub mod keys;
 pub mod names;
+pub mod pointers;
 pub mod profile;
 pub mod read;
 pub mod san;

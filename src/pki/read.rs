@@ -223,6 +223,11 @@ impl Pki {
     }
 
     /// The CRL `file` (`NAME.crl`), as read with the directory.
+    /// The records of `ca`'s database (none without one).
+    pub fn database(&self, ca: &Files) -> Result<Vec<crate::pki::database::Record>, ReadError> {
+        crate::pki::database::read(&self.dir, ca)
+    }
+
     pub fn crl(&self, file: &str) -> Result<CrlInfo, ReadError> {
         let read = self.crls.get().map_or(&[][..], Vec::as_slice);
         match read.iter().find(|(f, _)| f == file) {

@@ -7,6 +7,9 @@ use std::net::IpAddr;
 use std::path::Path;
 
 use sha2::{Digest, Sha256};
+use x509_parser::oid_registry::{
+    OID_PKIX_ACCESS_DESCRIPTOR_CA_ISSUERS, OID_PKIX_ACCESS_DESCRIPTOR_OCSP,
+};
 use x509_parser::prelude::*;
 use x509_parser::public_key::PublicKey;
 
@@ -194,6 +197,11 @@ pub struct CertInfo {
     pub eku_client: bool,
     pub key_cert_sign: Option<bool>,
     pub subject_fields: Vec<(String, String)>,
+    /// The URLs of its revocation pointers: CRL distribution points, and
+    /// the OCSP and caIssuers URLs of its Authority Information Access.
+    pub crl_urls: Vec<String>,
+    pub ocsp_urls: Vec<String>,
+    pub ca_issuers_urls: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -309,6 +317,7 @@ pub fn cert_info(der: &[u8], file: &str) -> Result<CertInfo, Malformed> {
         eku_server,
         eku_client,
         key_cert_sign,
+        urls,
     } = extensions_of(&cert);
     let san_entries = sans_of_cert(&cert)?;
     let sans = san_entries.iter().map(|s| s.to_string()).collect();
@@ -334,6 +343,9 @@ pub fn cert_info(der: &[u8], file: &str) -> Result<CertInfo, Malformed> {
         eku_client,
         key_cert_sign,
         subject_fields,
+        crl_urls: urls.crl,
+        ocsp_urls: urls.ocsp,
+        ca_issuers_urls: urls.ca_issuers,
     })
 }
 
@@ -364,12 +376,22 @@ struct Extensions {
     eku_server: bool,
     eku_client: bool,
     key_cert_sign: Option<bool>,
+    urls: Urls,
+}
+
+/// The URLs of a certificate's revocation pointers.
+#[derive(Default)]
+struct Urls {
+    crl: Vec<String>,
+    ocsp: Vec<String>,
+    ca_issuers: Vec<String>,
 }
 
 fn extensions_of(cert: &X509Certificate<'_>) -> Extensions {
     let mut extensions = Vec::new();
     let (mut has_eku, mut eku_server, mut eku_client, mut key_cert_sign) =
         (false, false, false, None);
+    let mut urls = Urls::default();
     for ext in cert.extensions() {
         let (name, value) = match ext.parsed_extension() {
             ParsedExtension::BasicConstraints(bc) => (
@@ -409,6 +431,9 @@ fn extensions_of(cert: &X509Certificate<'_>) -> Extensions {
             ParsedExtension::NameConstraints(nc) => ("nameConstraints", name_constraints(nc)),
             ParsedExtension::SubjectKeyIdentifier(_) => ("subjectKeyIdentifier", String::new()),
             ParsedExtension::AuthorityKeyIdentifier(_) => ("authorityKeyIdentifier", String::new()),
+            ParsedExtension::CRLDistributionPoints(_) | ParsedExtension::AuthorityInfoAccess(_) => {
+                pointer_urls(ext.parsed_extension(), &mut urls)
+            }
             _ => {
                 extensions.push((ext.oid.to_id_string(), ext.critical, String::new()));
                 continue;
@@ -422,7 +447,51 @@ fn extensions_of(cert: &X509Certificate<'_>) -> Extensions {
         eku_server,
         eku_client,
         key_cert_sign,
+        urls,
     }
+}
+
+/// The URLs of a CRL Distribution Points or Authority Information Access
+/// extension, added to `urls`; its name and value as `cert_info` shows it.
+fn pointer_urls(ext: &ParsedExtension<'_>, urls: &mut Urls) -> (&'static str, String) {
+    match ext {
+        ParsedExtension::CRLDistributionPoints(points) => {
+            urls.crl
+                .extend(points.iter().flat_map(|p| match &p.distribution_point {
+                    Some(DistributionPointName::FullName(names)) => uris(names),
+                    _ => Vec::new(),
+                }));
+            ("crlDistributionPoints", urls.crl.join(", "))
+        }
+        ParsedExtension::AuthorityInfoAccess(aia) => {
+            let mut shown = Vec::new();
+            for d in aia.iter() {
+                let found = uris(std::slice::from_ref(&d.access_location));
+                let (list, what) = match &d.access_method {
+                    m if *m == OID_PKIX_ACCESS_DESCRIPTOR_OCSP => (&mut urls.ocsp, "OCSP"),
+                    m if *m == OID_PKIX_ACCESS_DESCRIPTOR_CA_ISSUERS => {
+                        (&mut urls.ca_issuers, "caIssuers")
+                    }
+                    _ => continue,
+                };
+                shown.extend(found.iter().map(|u| format!("{what}: {u}")));
+                list.extend(found);
+            }
+            ("authorityInfoAccess", shown.join(", "))
+        }
+        _ => ("", String::new()),
+    }
+}
+
+/// The URIs among `names`.
+fn uris(names: &[GeneralName<'_>]) -> Vec<String> {
+    names
+        .iter()
+        .filter_map(|n| match n {
+            GeneralName::URI(u) => Some(u.to_string()),
+            _ => None,
+        })
+        .collect()
 }
 
 /// `permitted: DNS:localhost, IP:127.0.0.0/255.0.0.0; excluded: …`, with

@@ -299,7 +299,7 @@ pub(crate) fn sign_step_with(
         "-extfile",
     ]);
     // bash's <(printf "…"): the runner passes a temp file holding these bytes.
-    args.push(Arg::Inline(extensions));
+    args.push(Arg::Inline(with_pointers(extensions, ca)));
     args.extend(days_args(days));
     args.extend(lits(&["-out", &crt]));
     let mut sign = step(
@@ -324,6 +324,18 @@ pub(crate) fn sign_step_with(
         expected,
     });
     sign
+}
+
+/// A certificate's extension text with the revocation pointers of the CA
+/// that signs it (its CRL, OCSP responder and certificate), when it has any.
+pub(crate) fn with_pointers(extensions: String, ca: &Entity) -> String {
+    let lines = ca.pointers.extension_lines();
+    if lines.is_empty() {
+        return extensions;
+    }
+    let mut all: Vec<&str> = extensions.lines().filter(|l| !l.is_empty()).collect();
+    all.extend(lines.iter().map(String::as_str));
+    all.join("\n")
 }
 
 /// The tutorial's `cat NAME.crt ca.crt > BUNDLE`: the leaf, then each CA

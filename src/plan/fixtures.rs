@@ -313,7 +313,7 @@ fn expired_ca_steps(
     let (from, to) = (openssl_time(from), openssl_time(to));
     if !input.caps.x509_dates {
         let db = own.files();
-        let mut steps = crate::plan::lifecycle::database_steps(&db, &|_| false);
+        let mut steps = crate::plan::ca_database::database_steps(&db, &|_| false);
         steps.push(ca_sign_step(own, root, &db, extensions, &from, &to));
         return steps;
     }
@@ -363,7 +363,7 @@ fn crt_step(leaf: &Entity, args: Vec<Arg>, inputs: &[&str], outputs: &[&str]) ->
 fn sign_config(ca: &Files) -> String {
     format!(
         "{}serial = {}\nnew_certs_dir = .\npolicy = pkiforge_policy\n[pkiforge_policy]\ncommonName = optional\n",
-        crate::plan::lifecycle::ca_config(ca, crate::plan::lifecycle::CRL_DAYS),
+        crate::plan::ca_database::ca_config(ca, crate::plan::ca_database::CRL_DAYS),
         ca.srl()
     )
 }
@@ -399,7 +399,7 @@ fn ca_sign_step(
         &csr,
         "-extfile",
     ]));
-    args.push(Arg::Inline(extensions));
+    args.push(Arg::Inline(plan::with_pointers(extensions, issuer)));
     args.extend(plan::lits(&[
         "-startdate",
         from,
@@ -425,14 +425,14 @@ fn ca_sign_step(
 fn revoke_steps(leaf: &Entity, ca: &Files) -> Vec<Step> {
     let crt = leaf.files().crt();
     let section = Section::of(leaf.role);
-    let mut revoke = crate::plan::lifecycle::ca_step(
+    let mut revoke = crate::plan::ca_database::ca_step(
         ca,
         &format!("{}-revoke", leaf.name),
         &format!("Mark {crt} revoked in the CA's database."),
         &["-revoke", &crt, "-crl_reason", REVOKE_REASON],
         &[ca.index(), ca.index_attr()],
     );
-    let mut crl = crate::plan::lifecycle::gencrl_step(ca, CRL_DAYS);
+    let mut crl = crate::plan::ca_database::gencrl_step(ca, CRL_DAYS);
     crl.id = format!("{}-crl", leaf.name);
     for s in [&mut revoke, &mut crl] {
         s.entity = leaf.name.clone();
@@ -454,7 +454,7 @@ pub fn database_steps(
     let Some((first, _)) = needs else {
         return Vec::new();
     };
-    let mut steps = crate::plan::lifecycle::database_steps(ca, &|_| false);
+    let mut steps = crate::plan::ca_database::database_steps(ca, &|_| false);
     for s in &mut steps {
         s.entity = format!("{}-database", ca.name);
         s.section = Section::of(first.role);

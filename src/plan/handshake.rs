@@ -162,6 +162,7 @@ fn throwaway(name: &str, role: Role, host: Option<&str>) -> Entity {
         subject: Vec::new(),
         san: host.map(San::host).into_iter().collect(),
         fixture: None,
+        pointers: Default::default(),
     }
 }
 

@@ -15,22 +15,21 @@
 
 use std::path::PathBuf;
 
+use crate::pki::database::Record;
 use crate::pki::names::{self, Files, Role};
 use crate::pki::profile::{Curve, Entity, Field, KeySpec, P12, SubjectValue};
 use crate::pki::read::{Known, Pki};
 use crate::pki::x509::{CertInfo, KeyInfo};
+pub use crate::plan::ca_database::CRL_DAYS;
+use crate::plan::ca_database::{ca_step, database_steps, gencrl_step};
 use crate::plan::caps::Capabilities;
 use crate::plan::prompts::PromptLayout;
 use crate::plan::spec::{CheckSpec, LeafSpec};
-use crate::plan::step::{Action, Arg, Section, Step};
+use crate::plan::step::{Action, Section, Step};
 use crate::plan::{self, Plan};
 
 mod error;
 pub use error::LifecycleError;
-
-/// How long a CRL is valid when `--days` does not say (openssl's
-/// `default_crl_days`): re-issue it with `pkiforge crl` before then.
-pub const CRL_DAYS: u32 = 30;
 
 /// A PKI read back, each entity with its certificate: what renew, revoke
 /// and crl plan from (and status and export show).
@@ -43,6 +42,8 @@ pub struct Entities {
     pub leaves: Vec<Known>,
     /// The negative-test fixtures, with the names their certificates carry.
     pub fixtures: Vec<crate::plan::spec::FixtureSpec>,
+    /// Each CA's database, as read.
+    pub databases: Vec<(Files, Vec<Record>)>,
 }
 
 impl Entities {
@@ -51,9 +52,14 @@ impl Entities {
         let found = pki.layout()?;
         let known = |files: &Files| pki.known(files.clone());
         let fixtures = crate::plan::spec::fixture_specs(pki)?;
+        let mut databases = Vec::new();
+        for ca in std::iter::once(&found.ca).chain(&found.intermediate) {
+            databases.push((ca.clone(), pki.database(ca)?));
+        }
         Ok(Entities {
             dir: pki.dir().to_path_buf(),
             fixtures,
+            databases,
             ca: known(&found.ca)?,
             intermediate: found.intermediate.as_ref().map(known).transpose()?,
             leaves: found.leaves.iter().map(known).collect::<Result<_, _>>()?,
@@ -103,7 +109,7 @@ impl Entities {
         }
     }
 
-    fn has(&self, file: &str) -> bool {
+    pub(crate) fn has(&self, file: &str) -> bool {
         self.dir.join(file).is_file()
     }
 }
@@ -147,6 +153,7 @@ pub fn entity_of(known: &Known, days: u32, p12: P12) -> Result<Entity, Lifecycle
         subject,
         san: info.san_entries.clone(),
         fixture: None,
+        pointers: Default::default(),
     })
 }
 
@@ -248,7 +255,7 @@ pub fn renew_plan(
     steps.extend(bundles);
     let crl = pki.has(&pki.issuer().files.crl());
     Ok(Plan {
-        steps,
+        steps: pki.with_records(steps, &[]),
         checks: crate::plan::checks::checks(&pki.check_spec(&[], crl), caps),
         removes: Vec::new(),
     })
@@ -369,112 +376,6 @@ fn archive_step(pki: &Entities, known: &Known, all: bool) -> Step {
     }
 }
 
-/// The config `openssl ca` reads for revoking and CRLs: the CA's database
-/// and CRL number files, SHA-256, `days` for the CRL, and subjects that may
-/// repeat (a renewed certificate has its predecessor's).
-pub fn ca_config(ca: &Files, crl_days: u32) -> String {
-    format!(
-        "[ca]\ndefault_ca = pkiforge\n[pkiforge]\ndatabase = {}\ncrlnumber = {}\ndefault_md = sha256\ndefault_crl_days = {crl_days}\nunique_subject = no\n",
-        ca.index(),
-        ca.crlnumber()
-    )
-}
-
-/// `openssl ca -config <(printf "…") -batch -keyfile ca.key -cert ca.crt WORDS…`.
-pub(crate) fn ca_step(
-    ca: &Files,
-    id: &str,
-    heading: &str,
-    words: &[&str],
-    outputs: &[String],
-) -> Step {
-    let mut args = vec![
-        Arg::lit("ca"),
-        Arg::lit("-config"),
-        Arg::Inline(ca_config(ca, CRL_DAYS)),
-        Arg::lit("-batch"),
-        Arg::lit("-keyfile"),
-        Arg::lit(ca.key()),
-        Arg::lit("-cert"),
-        Arg::lit(ca.crt()),
-    ];
-    args.extend(words.iter().map(|w| Arg::lit(*w)));
-    let mut inputs = vec![ca.key(), ca.crt(), ca.index(), ca.crlnumber()];
-    inputs.extend(
-        words
-            .iter()
-            .filter(|w| names::crt_stem(w).is_some())
-            .map(|w| w.to_string()),
-    );
-    Step {
-        id: id.to_string(),
-        entity: ca.name.clone(),
-        section: Section::Ca,
-        heading: heading.to_string(),
-        action: Action::Openssl {
-            args,
-            stdin: Vec::new(),
-        },
-        inputs: inputs.into_iter().map(PathBuf::from).collect(),
-        outputs: outputs.iter().map(PathBuf::from).collect(),
-        keys: Vec::new(),
-        subject_check: None,
-        expect: None,
-        report: false,
-    }
-}
-
-/// A new, empty CA database and a first CRL number, where there are none
-/// (`has` says whether a file of DIR is there).
-pub(crate) fn database_steps(ca: &Files, has: &dyn Fn(&str) -> bool) -> Vec<Step> {
-    let write = |id: &str, text: &str, out: String, heading: &str| Step {
-        id: id.to_string(),
-        entity: ca.name.clone(),
-        section: Section::Ca,
-        heading: heading.to_string(),
-        action: Action::Write {
-            text: text.to_string(),
-            out: PathBuf::from(&out),
-        },
-        inputs: Vec::new(),
-        outputs: vec![PathBuf::from(&out)],
-        keys: Vec::new(),
-        subject_check: None,
-        expect: None,
-        report: false,
-    };
-    let mut steps = Vec::new();
-    if !has(&ca.index()) {
-        steps.push(write(
-            &format!("{}-index", ca.name),
-            "",
-            ca.index(),
-            "An empty database of what the CA has revoked, for openssl ca.",
-        ));
-    }
-    if !has(&ca.crlnumber()) {
-        steps.push(write(
-            &format!("{}-crlnumber", ca.name),
-            "01\n",
-            ca.crlnumber(),
-            "The number of the CA's first CRL.",
-        ));
-    }
-    steps
-}
-
-/// `openssl ca -gencrl`: the CA's CRL, valid for `days`.
-pub(crate) fn gencrl_step(ca: &Files, days: u32) -> Step {
-    let days = days.to_string();
-    ca_step(
-        ca,
-        "ca-crl",
-        "The certificate revocation list: every certificate the CA has revoked, signed by it.",
-        &["-gencrl", "-crldays", &days, "-out", &ca.crl()],
-        &[ca.crl(), ca.crlnumber()],
-    )
-}
-
 /// The plan of `revoke NAME`: its files to `archive/SERIAL/`, the revocation
 /// in the CA's database, a new CRL; NAME's files then leave DIR.
 pub fn revoke_plan(
@@ -520,15 +421,24 @@ pub fn revoke_plan(
         ca,
         "ca-revoke",
         &format!("Mark {crt} revoked in the CA's database."),
-        &["-revoke", &crt, "-crl_reason", reason],
+        &revoke_words(&crt, reason),
         &[ca.index(), ca.index_attr()],
     ));
     steps.push(gencrl_step(ca, CRL_DAYS));
     Ok(Plan {
-        steps,
+        steps: pki.with_records(steps, &[name]),
         checks: crate::plan::checks::checks(&pki.check_spec(&[name], true), caps),
         removes,
     })
+}
+
+/// `-revoke CRT -crl_reason REASON`, without a reason when none is stated:
+/// RFC 5280 (5.3.1) says the reasonCode "unspecified" SHOULD be absent.
+fn revoke_words<'a>(crt: &'a str, reason: &'a str) -> Vec<&'a str> {
+    match reason {
+        "unspecified" => vec!["-revoke", crt],
+        _ => vec!["-revoke", crt, "-crl_reason", reason],
+    }
 }
 
 /// The plan of `crl`: the CA's CRL issued again, valid for `days`.
@@ -537,7 +447,7 @@ pub fn crl_plan(pki: &Entities, days: u32, caps: Capabilities) -> Plan {
     let mut steps = database_steps(ca, &|f| pki.has(f));
     steps.push(gencrl_step(ca, days));
     Plan {
-        steps,
+        steps: pki.with_records(steps, &[]),
         checks: crate::plan::checks::checks(&pki.check_spec(&[], true), caps),
         removes: Vec::new(),
     }
@@ -568,7 +478,7 @@ mod tests {
     fn the_ca_config_names_the_database() {
         assert_eq!(
             ca_config(&Files::new("ca", Role::Ca), 30),
-            "[ca]\ndefault_ca = pkiforge\n[pkiforge]\ndatabase = ca.index\ncrlnumber = ca.crlnumber\ndefault_md = sha256\ndefault_crl_days = 30\nunique_subject = no\n"
+            "[ca]\ndefault_ca = pkiforge\n[pkiforge_crl]\nauthorityKeyIdentifier = keyid\n[pkiforge]\ndatabase = ca.index\ncrlnumber = ca.crlnumber\ndefault_md = sha256\ndefault_crl_days = 30\nunique_subject = no\ncrl_extensions = pkiforge_crl\n"
         );
     }
 }

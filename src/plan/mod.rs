@@ -6,6 +6,7 @@
 //! entity) and `tutorial` (the whole); `limits` refuses a command line
 //! Linux would not start, and `warnings` says what to know before a run.
 
+pub mod ca_database;
 pub mod caps;
 pub mod checks;
 pub mod export;
@@ -14,6 +15,7 @@ pub mod graph;
 pub mod handshake;
 pub mod lifecycle;
 pub mod prompts;
+pub mod revocation;
 pub mod spec;
 pub mod step;
 pub mod transcript;
@@ -47,7 +49,7 @@ pub use crate::pki::profile::days::{STRICT_CA as STRICT_CA_DAYS, STRICT_LEAF as 
 pub(crate) use crate::plan::builders::{
     bundle_files_step, bundle_step, ca_cert_step, csr_step, current_pkcs12_algorithms, days_args,
     genkey, insert_before, intermediate_extensions, key_words, leaf_days, leaf_extensions, lits,
-    name_at, p12_step, sign_step, sign_step_with, step,
+    name_at, p12_step, sign_step, sign_step_with, step, with_pointers,
 };
 // The tutorial's pieces, for plan/tutorial.rs and plan/lifecycle.rs.
 use crate::plan::entities::{
@@ -350,7 +352,7 @@ mod tests {
         );
         assert_eq!(
             without[4],
-            "openssl ca -config <(printf \"[ca]\\ndefault_ca = pkiforge\\n[pkiforge]\\ndatabase = ca.index\\ncrlnumber = ca.crlnumber\\ndefault_md = sha256\\ndefault_crl_days = 30\\nunique_subject = no\\nserial = ca.srl\\nnew_certs_dir = .\\npolicy = pkiforge_policy\\n[pkiforge_policy]\\ncommonName = optional\\n\") -batch -notext -preserveDN -rand_serial -keyfile ca.key -cert ca.crt -in bad.csr -extfile <(printf \"subjectAltName=DNS:localhost\") -startdate 271128000000Z -enddate 271228000000Z -out bad.crt"
+            "openssl ca -config <(printf \"[ca]\\ndefault_ca = pkiforge\\n[pkiforge_crl]\\nauthorityKeyIdentifier = keyid\\n[pkiforge]\\ndatabase = ca.index\\ncrlnumber = ca.crlnumber\\ndefault_md = sha256\\ndefault_crl_days = 30\\nunique_subject = no\\ncrl_extensions = pkiforge_crl\\nserial = ca.srl\\nnew_certs_dir = .\\npolicy = pkiforge_policy\\n[pkiforge_policy]\\ncommonName = optional\\n\") -batch -notext -preserveDN -rand_serial -keyfile ca.key -cert ca.crt -in bad.csr -extfile <(printf \"subjectAltName=DNS:localhost\") -startdate 271128000000Z -enddate 271228000000Z -out bad.crt"
         );
     }
 

@@ -110,7 +110,8 @@ impl CheckSpec {
             leaves: profile.good_leaves().map(leaf).collect(),
             // A revoked fixture is in the issuer's CRL, which every leaf is
             // then checked against.
-            crl: fixtures.iter().any(|f| f.kind == Kind::Revoked),
+            crl: fixtures.iter().any(|f| f.kind == Kind::Revoked)
+                || profile.issuer().pointers.crl.is_some(),
             intermediate: profile.intermediate.as_ref().map(|i| i.entity.name.clone()),
             root_key: true,
             fixtures,

@@ -5,6 +5,7 @@
 
 use crate::error::{Error, Result};
 use crate::pki::fixture::Fixture;
+use crate::pki::names::Files;
 use crate::pki::profile::{Entity, Extensions, Profile};
 use crate::plan::caps::Capabilities;
 use crate::plan::checks::checks;
@@ -69,6 +70,14 @@ pub fn build(
         }
     }
     steps.extend(fixtures::manifest_step(&fixtures));
+    // A CA with revocation pointers records what it signs, for OCSP.
+    let cas: Vec<Files> = std::iter::once(&profile.ca)
+        .chain(profile.intermediate.as_ref().map(|i| &i.entity))
+        .filter(|e| !e.pointers.is_empty())
+        .map(Entity::files)
+        .collect();
+    let mut steps = crate::plan::revocation::record_signings(steps, &cas, &|_| false);
+    steps.extend(crate::plan::revocation::first_crls(profile, &steps));
     let checks = checks(&CheckSpec::for_profile(profile), caps);
     let plan = Plan {
         steps,

@@ -8,6 +8,7 @@ use crate::error::Location;
 use crate::pki::constraints::Constraint;
 use crate::pki::fixture::Fixture;
 use crate::pki::names::{Files, Role};
+use crate::pki::pointers::Pointers;
 use crate::pki::san::San;
 
 /// The tutorial's RSA key size.
@@ -184,6 +185,8 @@ pub struct Entity {
     pub san: Vec<San>,
     /// A negative-test fixture: a certificate that must be refused.
     pub fixture: Option<Fixture>,
+    /// A CA's revocation pointers, which every certificate it signs carries.
+    pub pointers: Pointers,
 }
 
 impl Entity {
@@ -214,6 +217,7 @@ impl Entity {
             fixture: None,
             san: Vec::new(),
             subject,
+            pointers: Pointers::default(),
             ..self.clone()
         }
     }

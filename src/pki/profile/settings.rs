@@ -4,6 +4,7 @@
 use toml::de::DeValue;
 
 use crate::pki::names::{Files, Role};
+use crate::pki::pointers::{HttpUrl, KEYS, Pointers};
 use crate::pki::profile::model::{Curve, DEFAULT_BITS, KeySpec, MAX_BITS, MIN_BITS, P12};
 use crate::pki::profile::validator::{Table, Validator, join, kind};
 
@@ -120,6 +121,39 @@ impl Validator<'_> {
                 None
             }
         }
+    }
+
+    /// A CA's `crl_url`, `ocsp_url` and `ca_issuers_url`.
+    pub(crate) fn pointers(&mut self, table: &Table<'_>, prefix: &str) -> Option<Pointers> {
+        let mut parsed: Vec<Option<HttpUrl>> = Vec::new();
+        let mut ok = true;
+        for key in KEYS {
+            let Some(value) = table.get(key) else {
+                parsed.push(None);
+                continue;
+            };
+            let url = match value.get_ref() {
+                DeValue::String(s) => HttpUrl::parse(s),
+                other => Err(format!(
+                    "must be a string, an http:// URL, not {}",
+                    kind(other)
+                )),
+            };
+            match url {
+                Ok(u) => parsed.push(Some(u)),
+                Err(why) => {
+                    self.problem(Some(value.span()), &join(prefix, key), why);
+                    ok = false;
+                }
+            }
+        }
+        let mut parsed = parsed.into_iter();
+        let mut next = || parsed.next().flatten();
+        ok.then(|| Pointers {
+            crl: next(),
+            ocsp: next(),
+            ca_issuers: next(),
+        })
     }
 
     pub(crate) fn days(&mut self, table: &Table<'_>, prefix: &str) -> Option<Option<u32>> {

@@ -231,8 +231,26 @@ impl<'t> Validator<'t> {
 
     pub(crate) fn entity(&mut self, table: &Table<'_>, role: Role, path: String) -> Option<Entity> {
         let allowed: &[&str] = match role {
-            Role::Ca => &["bits", "key", "days", "subject"],
-            Role::Intermediate => &["bits", "key", "days", "subject", "permitted", "excluded"],
+            Role::Ca => &[
+                "bits",
+                "key",
+                "days",
+                "subject",
+                "crl_url",
+                "ocsp_url",
+                "ca_issuers_url",
+            ],
+            Role::Intermediate => &[
+                "bits",
+                "key",
+                "days",
+                "subject",
+                "permitted",
+                "excluded",
+                "crl_url",
+                "ocsp_url",
+                "ca_issuers_url",
+            ],
             Role::Server | Role::Client => &[
                 "name", "bits", "key", "days", "subject", "san", "p12", "fixture", "host",
             ],
@@ -253,6 +271,7 @@ impl<'t> Validator<'t> {
             self.sans(table, &path)
         };
         let fixture = self.fixture(table, &path, role, san.as_deref().unwrap_or_default());
+        let pointers = self.pointers(table, &path);
         if let (Some(Some(_)), Some(P12::Legacy | P12::Modern), Some(v)) =
             (&fixture, p12, table.get("p12"))
         {
@@ -279,6 +298,7 @@ impl<'t> Validator<'t> {
             subject: subject?,
             san: san.unwrap_or_default(),
             fixture: fixture?,
+            pointers: pointers?,
         };
         self.fixture_fits(&entity);
         Some(entity)
