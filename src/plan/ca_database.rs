@@ -118,3 +118,17 @@ pub(crate) fn gencrl_step(ca: &Files, days: u32) -> Step {
         &[ca.crl(), ca.crlnumber()],
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pki::names::Role;
+
+    #[test]
+    fn the_ca_config_names_the_database() {
+        assert_eq!(
+            ca_config(&Files::new("ca", Role::Ca), 30),
+            "[ca]\ndefault_ca = pkiforge\n[pkiforge_crl]\nauthorityKeyIdentifier = keyid\n[pkiforge]\ndatabase = ca.index\ncrlnumber = ca.crlnumber\ndefault_md = sha256\ndefault_crl_days = 30\nunique_subject = no\ncrl_extensions = pkiforge_crl\n"
+        );
+    }
+}

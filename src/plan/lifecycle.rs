@@ -473,12 +473,4 @@ mod tests {
         let index = "V\t270101000000Z\t\t01\tunknown\t/CN=a\nR\t270101000000Z\t261128000000Z,keyCompromise\t0a\tunknown\t/CN=b\n";
         assert_eq!(revoked_serials(index), ["0A"]);
     }
-
-    #[test]
-    fn the_ca_config_names_the_database() {
-        assert_eq!(
-            ca_config(&Files::new("ca", Role::Ca), 30),
-            "[ca]\ndefault_ca = pkiforge\n[pkiforge_crl]\nauthorityKeyIdentifier = keyid\n[pkiforge]\ndatabase = ca.index\ncrlnumber = ca.crlnumber\ndefault_md = sha256\ndefault_crl_days = 30\nunique_subject = no\ncrl_extensions = pkiforge_crl\n"
-        );
-    }
 }
