@@ -174,10 +174,7 @@ fn add_and_revoke_continue_the_transcript() {
         "{runs:?}"
     );
     assert!(script.contains("\nopenssl genrsa -out bob.key 2048\n"));
-    assert!(
-        script.contains(" -revoke client.crt\n"),
-        "{script}"
-    );
+    assert!(script.contains(" -revoke client.crt\n"), "{script}");
     assert!(
         script.contains("\nrm -f client.crt client.pem client.key client.csr\n"),
         "{script}"

@@ -279,6 +279,7 @@ pub fn crl_findings(pki: &Pki, now: i64) -> Vec<Finding> {
         }
     }
     out.extend(lint_crls(&readable, now));
+    out.extend(crate::check::revocation::crl_conformance(&readable));
     out
 }
 
@@ -486,6 +487,10 @@ pub fn findings(
     let mut findings = lint(&found.certs, now);
     findings.extend(lint_chains(&found.certs, &found.bundles));
     findings.extend(crl_findings(pki, now));
+    findings.extend(crate::check::revocation::pointer_findings(
+        pki,
+        &found.certs,
+    ));
     let fixtures = pki.manifest()?.clone();
     let theirs: Vec<&String> = fixtures.fixtures.iter().flat_map(|f| &f.files).collect();
     findings.retain(|f| !theirs.contains(&&f.file));

@@ -6,6 +6,7 @@ pub mod inspect;
 pub mod json;
 pub mod lint;
 pub mod report;
+pub mod revocation;
 pub mod status;
 pub mod test_client;
 pub mod test_server;

@@ -16,6 +16,12 @@ pub struct CrlInfo {
     pub next_update: Option<i64>,
     /// The revoked serials, in hex without colons.
     pub revoked: Vec<String>,
+    /// Whether it names its CA's key (Authority Key Identifier, which RFC
+    /// 5280 (5.2.1) requires).
+    pub has_aki: bool,
+    /// The revoked serials whose entry says the reason "unspecified", which
+    /// RFC 5280 (5.3.1) says should be left out.
+    pub unspecified: Vec<String>,
 }
 
 /// Reads a PEM CRL.
@@ -40,6 +46,17 @@ pub fn crl(path: &Path) -> Result<CrlInfo, ReadError> {
         next_update: crl.next_update().map(|t| t.timestamp()),
         revoked: crl
             .iter_revoked_certificates()
+            .map(|r| serial_hex(r.raw_serial()).replace(':', ""))
+            .collect(),
+        has_aki: crl.extensions().iter().any(|e| {
+            matches!(
+                e.parsed_extension(),
+                x509_parser::extensions::ParsedExtension::AuthorityKeyIdentifier(_)
+            )
+        }),
+        unspecified: crl
+            .iter_revoked_certificates()
+            .filter(|r| r.reason_code().is_some_and(|(_, code)| code.0 == 0))
             .map(|r| serial_hex(r.raw_serial()).replace(':', ""))
             .collect(),
     })
