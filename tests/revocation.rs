@@ -254,7 +254,7 @@ fn lint_finds_pointers_nothing_serves_and_crls_rfc_5280_asks_more_of() {
         &dir,
         &[&["ca"][..], &ca, &["-gencrl", "-out", "ca.crl"]].concat(),
     );
-    fs::remove_file(&cnf).unwrap();
+    fs::remove_file(cnf).unwrap();
     let (stdout, _, _) = run(tmp.path(), &["lint", "pki"]);
     assert!(stdout.contains("warning ca.crl [crl-no-aki]: has no Authority Key Identifier, which RFC 5280 (5.2.1) requires of every CRL\n"), "{stdout}");
     assert!(

@@ -1,50 +1,11 @@
 //! `pkiforge lint`: what real clients will refuse or warn about, each with
 //! the clients affected and the fix.
 
-use std::fmt;
-
 use crate::check::inspect::{CertInfo, KeyInfo, is_weak_signature};
 use crate::pki::read::Pki;
 use crate::time::utc;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Severity {
-    /// Most clients refuse the certificate.
-    Error,
-    /// Some clients refuse it, or it will stop working soon.
-    Warning,
-}
-
-impl fmt::Display for Severity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-        })
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Finding {
-    pub severity: Severity,
-    /// A stable name for the rule, such as `no-eku`.
-    pub rule: &'static str,
-    pub file: String,
-    pub message: String,
-    /// Who refuses or warns.
-    pub clients: &'static str,
-    pub fix: String,
-}
-
-impl fmt::Display for Finding {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} {} [{}]: {}\n    clients: {}\n    fix: {}",
-            self.severity, self.file, self.rule, self.message, self.clients, self.fix
-        )
-    }
-}
+pub use crate::check::finding::{Finding, Severity};
 
 pub use crate::pki::profile::days::{
     APPLE_MAX as APPLE_MAX_DAYS, OPENSSL_DEFAULT as OPENSSL_DEFAULT_DAYS,

@@ -1,6 +1,7 @@
 //! Checking a PKI: verify, lint, inspect, the handshakes, the report and
 //! the JSON of what they found.
 
+pub mod finding;
 pub mod handshake;
 pub mod inspect;
 pub mod json;

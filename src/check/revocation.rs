@@ -2,7 +2,7 @@
 //! of, and revocation pointers a client cannot follow (a path served for
 //! two things, a CRL or database that is not there).
 
-use crate::check::lint::{Finding, Severity};
+use crate::check::finding::{Finding, Severity};
 use crate::pki::crl::CrlInfo;
 use crate::pki::database::serial_key;
 use crate::pki::names::Files;
