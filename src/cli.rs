@@ -213,6 +213,11 @@ pub struct VerifyArgs {
     /// Also check that subjects and SANs are this profile's
     #[arg(long, value_name = "PROFILE")]
     pub profile: Option<PathBuf>,
+    /// Also follow each leaf's revocation pointers: fetch the CRL its
+    /// distribution point serves, and ask its OCSP responder (pkiforge
+    /// serve DIR answers both)
+    #[arg(long)]
+    pub online: bool,
 }
 
 /// `pkiforge handshake`'s arguments.

@@ -275,3 +275,96 @@ fn lint_finds_pointers_nothing_serves_and_crls_rfc_5280_asks_more_of() {
         "{stdout}"
     );
 }
+
+/// The lines of `dir`'s `ca.index`, by subject.
+fn recorded(dir: &Path) -> Vec<String> {
+    fs::read_to_string(dir.join("ca.index"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| l.rsplit('\t').next().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn a_pki_made_in_parts_or_added_to_records_each_certificate_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let profile = repo().join("profiles/revocation.toml");
+    let p = profile.to_str().unwrap();
+    for only in ["ca", "server", "client"] {
+        run_ok(tmp.path(), &["run", p, "--out", "pki", "--only", only]);
+    }
+    let dir = tmp.path().join("pki");
+    assert_eq!(
+        recorded(&dir),
+        [
+            "/O=Workshop/CN=localhost",
+            "/O=Workshop/CN=alice",
+            "/O=Workshop/CN=bob"
+        ]
+    );
+    let more = fs::read_to_string(&profile).unwrap()
+        + "\n[[client]]\nname = \"carol\"\nkey = \"ec:P-256\"\nsubject = { O = \"Workshop\", CN = \"carol\" }\nsan = [\"DNS:carol.workshop.test\"]\n";
+    write(&tmp.path().join("more.toml"), &more);
+    run_ok(tmp.path(), &["run", "more.toml", "--out", "pki", "--add"]);
+    assert_eq!(recorded(&dir).len(), 4);
+    assert_eq!(recorded(&dir)[3], "/O=Workshop/CN=carol");
+    assert_eq!(pointers_of(&dir, "carol.crt"), POINTERS);
+    assert_eq!(
+        run_ok(tmp.path(), &["lint", "pki"]),
+        "0 errors, 0 warnings in 5 certificates\n"
+    );
+}
+
+#[test]
+fn a_renewal_keeps_the_pointers_and_is_recorded() {
+    let (tmp, dir) = copy_of(&revocation_pki().join("pki"));
+    run_ok(tmp.path(), &["renew", "pki", "alice"]);
+    assert_eq!(pointers_of(&dir, "alice.crt"), POINTERS);
+    let alices = recorded(&dir)
+        .iter()
+        .filter(|s| s.ends_with("CN=alice"))
+        .count();
+    assert_eq!(alices, 2, "the old certificate and the new");
+    assert_eq!(ocsp_status(&dir, "alice.crt"), "alice.crt: good");
+}
+
+/// With the root kept offline (`--root`), nothing of its database or CRL
+/// is made or recorded in DIR.
+#[test]
+fn an_offline_root_keeps_its_database_to_itself() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = fs::read_to_string(repo().join("profiles/intermediate.toml"))
+        .unwrap()
+        .replace(
+            "days = 3650\n",
+            "days = 3650\ncrl_url = \"http://127.0.0.1:8080/root.crl\"\n",
+        )
+        .replace(
+            "days = 1825\n",
+            "days = 1825\nocsp_url = \"http://127.0.0.1:8080/ocsp\"\n",
+        );
+    write(&tmp.path().join("p.toml"), &text);
+    run_ok(
+        tmp.path(),
+        &["run", "p.toml", "--out", "root", "--only", "ca"],
+    );
+    run_ok(
+        tmp.path(),
+        &["run", "p.toml", "--root", "root", "--out", "pki"],
+    );
+    let dir = tmp.path().join("pki");
+    for file in ["ca.index", "ca.crl", "ca.crlnumber", "ca.key"] {
+        assert!(!dir.join(file).exists(), "{file}");
+    }
+    assert_eq!(
+        fs::read_to_string(dir.join("intermediate.index"))
+            .unwrap()
+            .lines()
+            .count(),
+        2
+    );
+    assert_eq!(
+        pointers_of(&dir, "intermediate.crt"),
+        "X509v3 CRL Distribution Points: Full Name: URI:http://127.0.0.1:8080/root.crl"
+    );
+}

@@ -192,6 +192,19 @@ pub fn after_step(step: &Step, dir: &Path, stdout: &str) -> crate::error::Result
         Some(Expect::Refused(kind)) => {
             printed = vec![refused_for(*kind, stdout).map_err(fail)?];
         }
+        Some(Expect::Holds(line)) => {
+            printed = stdout.lines().map(str::to_string).collect();
+            if !printed.iter().any(|l| l == line) {
+                let message = format!(
+                    "expected a line {line:?}, openssl printed {:?}",
+                    stdout.trim_end()
+                );
+                return Err(Error::Check {
+                    at: at(),
+                    reason: message.into(),
+                });
+            }
+        }
         None => {}
     }
     // A file written from the plan's own text may be empty (a new CA

@@ -366,6 +366,14 @@ fn offline_root(
         )));
     };
     plan.steps.retain(|s| s.entity != profile.ca.name);
+    // The root's database and CRL live with the root: nothing of them is
+    // made or recorded in DIR.
+    let root_db: Vec<PathBuf> = [ca.index(), ca.index_attr(), ca.crlnumber(), ca.crl()]
+        .into_iter()
+        .map(PathBuf::from)
+        .collect();
+    plan.steps
+        .retain(|s| !s.outputs.iter().any(|o| root_db.contains(o)));
     plan.checks.retain(|c| !c.inputs.contains(&key));
     for step in &mut plan.steps {
         plan::name_at(step, &["-CAkey", "-keyfile"], &key, &root_key);

@@ -20,6 +20,7 @@ pub fn command(ctx: &Context, args: VerifyArgs) -> Result<Outcome> {
     verify(
         &args.dir,
         args.profile.as_deref(),
+        args.online,
         ctx.openssl(),
         ctx.timeout,
         &progress,
@@ -29,6 +30,7 @@ pub fn command(ctx: &Context, args: VerifyArgs) -> Result<Outcome> {
 fn verify(
     dir: &Path,
     profile: Option<&Path>,
+    online: bool,
     openssl_flag: Option<&Path>,
     timeout: Duration,
     progress: &Progress,
@@ -54,7 +56,11 @@ fn verify(
         jobs: runner::default_jobs(),
         judge: &crate::check::verify::Verifier,
     };
-    let outcomes = runner.run_checks(&plan::checks(&spec, caps), dir, timeout)?;
+    let mut checks = plan::checks(&spec, caps);
+    if online {
+        checks.extend(online_checks(dir, &spec)?);
+    }
+    let outcomes = runner.run_checks(&checks, dir, timeout)?;
     let mut text = String::new();
     for outcome in &outcomes {
         let reason = outcome.result.as_ref().err().map(ToString::to_string);
@@ -80,4 +86,39 @@ fn verify(
         .map(|o| o.step.id.clone())
         .collect();
     super::conclude(text, "checks", "passed", outcomes.len(), failed)
+}
+
+/// `--online`: the checks of each leaf through the revocation pointers its
+/// certificate carries; none at all is bad input.
+fn online_checks(dir: &Path, spec: &CheckSpec) -> Result<Vec<crate::plan::step::Step>> {
+    use crate::pki::pointers::HttpUrl;
+    use crate::plan::revocation::Online;
+    let pki = Pki::read(dir);
+    let mut leaves = Vec::new();
+    for leaf in &spec.leaves {
+        let files = leaf.files();
+        let info = pki
+            .certificate(&files.crt())
+            .map_err(|e| crate::error::Error::BadInput(e.to_string()))?;
+        let ocsp = info
+            .ocsp_urls
+            .iter()
+            .find(|u| HttpUrl::parse(u).is_ok())
+            .cloned();
+        let crl = info.crl_urls.iter().any(|u| HttpUrl::parse(u).is_ok());
+        if crl || ocsp.is_some() {
+            leaves.push(Online {
+                leaf: files,
+                crl,
+                ocsp,
+            });
+        }
+    }
+    if leaves.is_empty() {
+        return Err(crate::error::Error::Usage(format!(
+            "--online: no leaf of {} names a CRL distribution point or an OCSP responder; give [ca] crl_url and ocsp_url in the profile and make the PKI again (docs/revocation.md)",
+            dir.display()
+        )));
+    }
+    Ok(crate::plan::revocation::online_checks(spec, &leaves))
 }

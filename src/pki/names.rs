@@ -192,6 +192,12 @@ pub fn is_serial(file: &Path) -> bool {
     file.extension().is_some_and(|e| e == "srl")
 }
 
+/// Whether `file` is the attributes `openssl ca` keeps beside the
+/// database `index` ([`Files::index_attr`] beside [`Files::index`]).
+pub fn is_attr_of(file: &Path, index: &Path) -> bool {
+    file.as_os_str() == format!("{}.attr", index.display()).as_str()
+}
+
 /// Whether a file is a server's bundle (`NAME.bundle.crt`): a certificate
 /// that a server bundle holds is a server's.
 pub fn is_server_bundle(file: &str) -> bool {

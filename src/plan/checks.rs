@@ -496,7 +496,7 @@ fn check(
     }
 }
 
-fn openssl_check(
+pub(crate) fn openssl_check(
     id: String,
     heading: &str,
     args: Vec<Arg>,

@@ -157,6 +157,15 @@ pub fn entity_of(known: &Known, days: u32, p12: P12) -> Result<Entity, Lifecycle
     })
 }
 
+/// The revocation pointers a certificate carries, as its CA wrote them.
+fn pointers_of(info: &CertInfo) -> crate::pki::pointers::Pointers {
+    crate::pki::pointers::Pointers::from_urls(
+        &info.crl_urls,
+        &info.ocsp_urls,
+        &info.ca_issuers_urls,
+    )
+}
+
 /// Whether a certificate was made strict (see profile `extensions`): a
 /// leaf with extendedKeyUsage, a CA with keyUsage keyCertSign.
 pub fn is_strict(info: &CertInfo) -> bool {
@@ -239,9 +248,14 @@ pub fn renew_plan(
             steps.push(plan::csr_step(&leaf, answers));
         }
         let expected = leaf.subject_fields();
+        // The CA puts in it what it put in the certificate it replaces.
+        let signer = Entity {
+            pointers: pointers_of(&known.info),
+            ..chain[0].clone()
+        };
         steps.push(plan::sign_step(
             &leaf,
-            chain[0],
+            &signer,
             expected,
             is_strict(&known.info),
         ));
@@ -309,9 +323,13 @@ fn renew_intermediate_steps(
         permitted,
         excluded,
     };
+    let root = Entity {
+        pointers: pointers_of(&known.info),
+        ..ca.clone()
+    };
     let mut sign = plan::sign_step_with(
         inter,
-        ca,
+        &root,
         inter.subject_fields(),
         plan::intermediate_extensions(&intermediate),
         inter.days,

@@ -12,8 +12,10 @@ use crate::pki::database::{Record, serial_key};
 use crate::pki::names::Files;
 use crate::pki::profile::Profile;
 use crate::plan::ca_database::{CRL_DAYS, ca_step, database_steps, gencrl_step};
+use crate::plan::checks::openssl_check;
 use crate::plan::lifecycle::Entities;
-use crate::plan::step::{Action, Arg, Step};
+use crate::plan::spec::CheckSpec;
+use crate::plan::step::{Action, Arg, Expect, Step, file_arg};
 
 /// `openssl ca … -valid NAME.crt`: `crt`, which `ca` signed, recorded in
 /// its database as valid.
@@ -69,11 +71,13 @@ pub(crate) fn record_signings(
             out.push(step);
             continue;
         };
-        let record = record_step(&ca, &crt, &step.entity);
+        let mut record = record_step(&ca, &crt, &step.entity);
+        record.section = step.section;
         if !has(&ca.index()) && !made.contains(&ca.index()) {
             let mut db = database_steps(&ca, &|f| has(f) || made.iter().any(|m| m == f));
             for s in &mut db {
                 s.entity = format!("{}-database", ca.name);
+                s.section = step.section;
             }
             made.extend(
                 db.iter()
@@ -111,29 +115,11 @@ pub(crate) fn missing_records(
             steps.extend(database_steps(ca, has));
             made.push(ca.index());
         }
-        steps.push(record_step(ca, &leaf.crt(), &leaf.name));
+        let mut record = record_step(ca, &leaf.crt(), &leaf.name);
+        record.section = crate::plan::step::Section::of(leaf.role);
+        steps.push(record);
     }
     steps
-}
-
-/// The first CRL of each CA with a `crl_url`, empty, for its distribution
-/// point to serve from the start; not where a step of the plan (a revoked
-/// fixture's) issues it already.
-pub(crate) fn first_crls(profile: &Profile, steps: &[Step]) -> Vec<Step> {
-    std::iter::once(&profile.ca)
-        .chain(profile.intermediate.as_ref().map(|i| &i.entity))
-        .filter(|ca| ca.pointers.crl.is_some())
-        .map(|ca| ca.files())
-        .filter(|ca| {
-            let crl = std::path::PathBuf::from(ca.crl());
-            !steps.iter().any(|s| s.outputs.contains(&crl))
-        })
-        .map(|ca| {
-            let mut crl = gencrl_step(&ca, CRL_DAYS);
-            crl.id = format!("{}-first-crl", ca.name);
-            crl
-        })
-        .collect()
 }
 
 impl Entities {
@@ -187,4 +173,104 @@ impl Entities {
         all.extend(record_signings(steps, &cas, &has));
         all
     }
+}
+
+/// `steps` with the first CRL of each CA with a `crl_url`, empty, right
+/// after the CA's certificate (and the database it needs), for its
+/// distribution point to serve from the start; not where a step of the
+/// plan (a revoked fixture's) issues it already.
+pub(crate) fn with_first_crls(profile: &Profile, mut steps: Vec<Step>) -> Vec<Step> {
+    let cas = std::iter::once(&profile.ca)
+        .chain(profile.intermediate.as_ref().map(|i| &i.entity))
+        .filter(|ca| ca.pointers.crl.is_some())
+        .map(|ca| ca.files());
+    for ca in cas {
+        let writes = |f: String| {
+            let f = std::path::PathBuf::from(f);
+            move |s: &Step| s.outputs.contains(&f)
+        };
+        if steps.iter().any(writes(ca.crl())) {
+            continue;
+        }
+        let Some(at) = steps.iter().rposition(writes(ca.crt())) else {
+            continue;
+        };
+        let before: Vec<String> = steps[..=at]
+            .iter()
+            .flat_map(|s| &s.outputs)
+            .map(|o| o.to_string_lossy().into_owned())
+            .collect();
+        let mut made = database_steps(&ca, &|f| before.iter().any(|b| b == f));
+        let mut crl = gencrl_step(&ca, CRL_DAYS);
+        crl.id = format!("{}-first-crl", ca.name);
+        made.push(crl);
+        // Entities of shared files only: made again where DIR has none
+        // (`--add` to a PKI made before the profile had URLs).
+        for s in &mut made {
+            s.entity = format!("{}-database", ca.name);
+        }
+        let tail = steps.split_off(at + 1);
+        steps.extend(made);
+        steps.extend(tail);
+    }
+    steps
+}
+
+/// A leaf as `verify --online` checks it through its revocation pointers.
+pub struct Online {
+    pub leaf: Files,
+    /// Whether it names a CRL distribution point.
+    pub crl: bool,
+    /// The OCSP responder it names, if any.
+    pub ocsp: Option<String>,
+}
+
+/// `verify --online`: each leaf checked against the CRL its distribution
+/// point serves (`openssl verify -crl_download`), and by its OCSP
+/// responder (`openssl ocsp -url`), which must say `good`.
+pub fn online_checks(spec: &CheckSpec, leaves: &[Online]) -> Vec<Step> {
+    let root = file_arg(&spec.ca_files().crt());
+    let issuer = file_arg(&spec.issuer_files().crt());
+    let inter = spec.intermediate_files().map(|f| file_arg(&f.crt()));
+    let mut out = Vec::new();
+    for o in leaves {
+        let crt = file_arg(&o.leaf.crt());
+        let mut inputs = vec![root.as_str(), crt.as_str()];
+        inputs.extend(inter.as_deref());
+        if o.crl {
+            let mut args = lits(&["verify", "-crl_download", "-crl_check", "-CAfile", &root]);
+            if let Some(i) = &inter {
+                args.extend(lits(&["-untrusted", i]));
+            }
+            args.push(Arg::lit(&crt));
+            out.push(openssl_check(
+                format!("online-crl-{}", o.leaf.name),
+                "The CRL its distribution point serves does not revoke it.",
+                args,
+                Expect::Lines(vec![format!("{crt}: OK")]),
+                &inputs,
+            ));
+        }
+        if let Some(url) = &o.ocsp {
+            let mut args = lits(&["ocsp", "-issuer", &issuer, "-cert", &crt, "-url", url]);
+            args.extend(lits(&["-CAfile", &root]));
+            if let Some(i) = &inter {
+                args.extend(lits(&["-verify_other", i]));
+            }
+            let mut inputs = inputs.clone();
+            inputs.push(issuer.as_str());
+            out.push(openssl_check(
+                format!("online-ocsp-{}", o.leaf.name),
+                "Its OCSP responder says it is good.",
+                args,
+                Expect::Holds(format!("{crt}: good")),
+                &inputs,
+            ));
+        }
+    }
+    out
+}
+
+fn lits(words: &[&str]) -> Vec<Arg> {
+    words.iter().map(|w| Arg::lit(*w)).collect()
 }

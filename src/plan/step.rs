@@ -204,6 +204,9 @@ pub enum Expect {
     /// openssl exits with an error, and its verify error (`error CODE at 0
     /// depth lookup`) is one this kind of fixture is refused for.
     Refused(crate::pki::fixture::Kind),
+    /// stdout holds this line (`openssl ocsp`: `NAME.crt: good`, then the
+    /// response's dates).
+    Holds(String),
 }
 
 impl Step {

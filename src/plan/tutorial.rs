@@ -76,8 +76,8 @@ pub fn build(
         .filter(|e| !e.pointers.is_empty())
         .map(Entity::files)
         .collect();
-    let mut steps = crate::plan::revocation::record_signings(steps, &cas, &|_| false);
-    steps.extend(crate::plan::revocation::first_crls(profile, &steps));
+    let steps = crate::plan::revocation::with_first_crls(profile, steps);
+    let steps = crate::plan::revocation::record_signings(steps, &cas, &|_| false);
     let checks = checks(&CheckSpec::for_profile(profile), caps);
     let plan = Plan {
         steps,

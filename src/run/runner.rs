@@ -500,7 +500,13 @@ fn check_clobber(out: &Path, outputs: &[PathBuf], opts: &RunOptions) -> Result<(
         // A file that is read as well as written (ca.srl, for --add) is
         // meant to be updated; so is the fixtures' manifest, which lists
         // every fixture of the profile.
-        if !opts.inputs.contains(p) && p != Path::new(crate::pki::names::MANIFEST) {
+        // openssl ca keeps NAME.index.attr beside the database it updates.
+        let beside_input = opts
+            .inputs
+            .iter()
+            .any(|i| crate::pki::names::is_attr_of(p, i));
+        if !opts.inputs.contains(p) && !beside_input && p != Path::new(crate::pki::names::MANIFEST)
+        {
             existing.push(p.clone());
         }
     }
