@@ -27,7 +27,7 @@ mod case;
 mod openssl;
 mod rustls;
 mod scenarios;
-pub mod scratch;
+pub use crate::run::scratch;
 
 pub use self::openssl::accept_port;
 use self::openssl::openssl_case;
