@@ -2,6 +2,8 @@
 //! and OCSP responder over HTTP, at the URLs its certificates carry, until
 //! Ctrl-C or SIGTERM.
 
+use std::sync::Arc;
+
 use super::{Context, Outcome};
 use crate::cli::ServeArgs;
 use crate::error::Result;
@@ -25,21 +27,26 @@ pub fn command(ctx: &Context, args: ServeArgs) -> Result<Outcome> {
     let temp = std::env::temp_dir();
     remove_stale(&temp);
     let scratch = Scratch::create_named(&temp, SERVE_PREFIX)?;
-    let server = http::listen(&routes.listen)?;
+    let scratch_path = scratch.path().to_path_buf();
+    let listen = routes.listen.clone();
+    let starting = start_lines(&routes);
     let responder = Responder {
-        openssl: &openssl,
-        dir: &args.dir,
-        scratch: &scratch,
+        openssl,
+        dir: args.dir.clone(),
+        scratch,
     };
-    let handler = Handler::new(&routes, responder);
-    crate::output::stdout(&format!(
-        "{}serving on {} until Ctrl-C (SIGINT) or SIGTERM\n",
-        start_lines(&routes),
-        routes.listen
-    ));
-    let answered = http::serve(&server, &handler);
-    drop(server);
-    drop(scratch);
+    let handler = Arc::new(Handler::new(routes, responder));
+    let started = || {
+        crate::output::stdout(&format!(
+            "{starting}serving on {listen} until Ctrl-C (SIGINT) or SIGTERM\n"
+        ));
+    };
+    let answered = http::serve(&listen, Arc::clone(&handler), started);
+    // The last hold on the scratch directory goes here, unless an answer
+    // is somehow still under way: then it is removed all the same.
+    drop(handler);
+    let _ = std::fs::remove_dir_all(&scratch_path);
+    let answered = answered?;
     progress.say(&format!(
         "stopped serving after {answered} request{}",
         if answered == 1 { "" } else { "s" }

@@ -1,142 +1,188 @@
-//! The HTTP side of `serve`, on tiny_http: the calling thread takes each
-//! request from the server and queues it for a fixed pool of workers; a
-//! full queue gets a 503 at once, a body over [`BODY_LIMIT`] a 413. Every
-//! request is logged on one line on stdout. Ctrl-C or SIGTERM stops it
-//! within a second: the calling thread looks every [`TICK`], the workers
-//! finish what they have and the server closes.
+//! The HTTP side of `serve`, on hyper (HTTP/1.1) and a small tokio
+//! runtime. Its bounds: at most [`CONNECTIONS`] connections open (one
+//! more gets a 503 and is closed), a request's head read within
+//! [`HEAD_TIMEOUT`], a connection closed after [`CONNECTION_TIMEOUT`], a
+//! body of at most [`BODY_LIMIT`] bytes (413 past that), and at most
+//! [`WORKERS`] answers made at once (each reads DIR, some start openssl).
+//! Every request is logged on one line on stdout. Ctrl-C or SIGTERM stops
+//! it within a second: the accept loop looks every [`TICK`].
 
-use std::io::Read;
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
-use std::sync::{Arc, Mutex};
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
-use tiny_http::{Header, Request, Response, Server};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
 
 use crate::error::{Error, Result};
 
 use super::{BODY_LIMIT, Handler, Reply};
 
-/// How many requests are answered at once.
+/// How many answers are made at once.
 pub const WORKERS: usize = 4;
-/// How many more may wait for a worker; past that, 503.
-pub const QUEUE: usize = 64;
-/// How often the calling thread looks for a signal.
+/// How many connections may be open at once.
+pub const CONNECTIONS: usize = 64;
+/// How long a client may take to send a request's head.
+const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a connection may stay open, kept alive or not.
+const CONNECTION_TIMEOUT: Duration = Duration::from_secs(60);
+/// How often the accept loop looks for a signal.
 const TICK: Duration = Duration::from_millis(100);
+/// How long answers under way are given once a signal came: openssl stops
+/// on the signal by itself (run/exec.rs), well within this.
+const SHUTDOWN_GRACE: Duration = Duration::from_millis(500);
 
-/// Listens on `listen` (`HOST:PORT`), or says why it cannot.
-pub fn listen(listen: &str) -> Result<Server> {
-    Server::http(listen).map_err(|e| {
-        Error::Usage(format!(
-            "cannot listen on {listen}: {e}; stop what listens there, or pass --listen ADDR:PORT (the URLs in the certificates must then lead there)"
-        ))
-    })
-}
-
-/// Serves until Ctrl-C or SIGTERM; returns how many requests it answered.
-pub fn serve(server: &Server, handler: &Handler) -> usize {
-    let answered = Mutex::new(0usize);
-    let (queue, taken) = sync_channel::<Request>(QUEUE);
-    let taken = Arc::new(Mutex::new(taken));
-    std::thread::scope(|scope| {
-        for _ in 0..WORKERS {
-            let taken = Arc::clone(&taken);
-            let answered = &answered;
-            scope.spawn(move || work(&taken, handler, answered));
-        }
-        dispatch(server, &queue);
-        // Closing the queue ends each worker once it is empty.
-        drop(queue);
+/// Serves `handler` on `listen` (`HOST:PORT`) until Ctrl-C or SIGTERM;
+/// returns how many requests it answered. An error when it cannot listen.
+pub fn serve(listen: &str, handler: Arc<Handler>, started: impl FnOnce()) -> Result<usize> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(WORKERS)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::io("cannot start the HTTP server's threads", e))?;
+    let answered = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = Arc::clone(&answered);
+    let served = runtime.block_on(async move {
+        let listener = TcpListener::bind(listen).await.map_err(|e| {
+            Error::Usage(format!(
+                "cannot listen on {listen}: {e}; stop what listens there, or pass --listen ADDR:PORT (the URLs in the certificates must then lead there)"
+            ))
+        })?;
+        started();
+        accept_until_signal(&listener, handler, count).await;
+        Ok(())
     });
-    answered.into_inner().unwrap_or_else(|p| p.into_inner())
+    // What is under way is dropped: its openssl, if any, stops on the signal.
+    runtime.shutdown_timeout(SHUTDOWN_GRACE);
+    served.map(|()| answered.load(std::sync::atomic::Ordering::SeqCst))
 }
 
-/// Takes requests from the server until a signal; a full queue gets a 503.
-fn dispatch(server: &Server, queue: &SyncSender<Request>) {
+/// Accepts connections until a signal, each served on a task of its own.
+async fn accept_until_signal(
+    listener: &TcpListener,
+    handler: Arc<Handler>,
+    answered: Arc<std::sync::atomic::AtomicUsize>,
+) {
+    let open = Arc::new(Semaphore::new(CONNECTIONS));
+    let mut tick = tokio::time::interval(TICK);
     while crate::signals::raised().is_none() {
-        let request = match server.recv_timeout(TICK) {
-            Ok(Some(request)) => request,
-            Ok(None) => continue,
-            Err(e) => {
-                crate::output::stderr_line(&format!("serve: accepting a request: {e}"));
-                continue;
-            }
+        let (stream, peer) = tokio::select! {
+            _ = tick.tick() => continue,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    crate::output::stderr_line(&format!("serve: cannot accept a connection: {e}"));
+                    continue;
+                }
+            },
         };
-        if let Err(TrySendError::Full(request) | TrySendError::Disconnected(request)) =
-            queue.try_send(request)
-        {
-            let reply = Reply::error(503, format!("busy: {QUEUE} requests wait already"));
-            answer(request, reply);
-        }
+        let Ok(permit) = Arc::clone(&open).try_acquire_owned() else {
+            tokio::spawn(refuse(stream, peer));
+            continue;
+        };
+        let (handler, answered) = (Arc::clone(&handler), Arc::clone(&answered));
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |request| {
+                let (handler, answered) = (Arc::clone(&handler), Arc::clone(&answered));
+                async move {
+                    let response = respond(handler, peer, request).await;
+                    answered.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    Ok::<_, std::convert::Infallible>(response)
+                }
+            });
+            let connection = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEAD_TIMEOUT)
+                .serve_connection(TokioIo::new(stream), service);
+            // A connection that outstays its time is closed, unanswered.
+            let _ = tokio::time::timeout(CONNECTION_TIMEOUT, connection).await;
+            drop(permit);
+        });
     }
 }
 
-fn work(taken: &Mutex<Receiver<Request>>, handler: &Handler, answered: &Mutex<usize>) {
-    loop {
-        let next = taken.lock().unwrap_or_else(|p| p.into_inner()).recv();
-        let Ok(mut request) = next else {
-            return;
-        };
-        let reply = match body(&mut request) {
-            Ok(body) => {
-                let method = request.method().as_str().to_string();
-                handler.reply(&method, request.url(), &body)
-            }
-            Err(reply) => reply,
-        };
-        answer(request, reply);
-        *answered.lock().unwrap_or_else(|p| p.into_inner()) += 1;
-    }
-}
-
-/// The request's body, at most [`BODY_LIMIT`] bytes; a 413 past that, a
-/// 400 when it cannot be read.
-fn body(request: &mut Request) -> std::result::Result<Vec<u8>, Reply> {
-    let too_big = || Reply::error(413, format!("the body is over {BODY_LIMIT} bytes"));
-    if request.body_length().is_some_and(|n| n > BODY_LIMIT) {
-        return Err(too_big());
-    }
-    let mut body = Vec::new();
-    let read = request
-        .as_reader()
-        .take(BODY_LIMIT as u64 + 1)
-        .read_to_end(&mut body);
-    match read {
-        Ok(n) if n > BODY_LIMIT => Err(too_big()),
-        Ok(_) => Ok(body),
-        Err(e) => Err(Reply::error(400, format!("the body cannot be read: {e}"))),
-    }
-}
-
-/// Sends the reply and logs the request on one line:
-/// `ADDRESS METHOD PATH STATUS NOTE`.
-fn answer(request: Request, reply: Reply) {
-    let from = request
-        .remote_addr()
-        .map_or("-".to_string(), |a| a.ip().to_string());
-    let line = format!(
-        "{from} {} {} {} {}",
-        request.method(),
-        one_line(request.url()),
-        reply.status,
-        one_line(&reply.note)
+/// One connection too many: a 503, logged, and closed.
+async fn refuse(mut stream: TcpStream, peer: SocketAddr) {
+    let why = format!("busy: {CONNECTIONS} connections are open");
+    let text = format!(
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{why}\n",
+        why.len() + 1
     );
-    let mut response = Response::from_data(reply.body).with_status_code(reply.status);
-    if let Ok(header) = Header::from_bytes("Content-Type", reply.content_type) {
-        response.add_header(header);
-    }
-    if reply.status >= 400
-        && let Ok(header) = Header::from_bytes("Connection", "close")
-    {
-        // After a bad request, what follows on the connection is suspect.
-        response.add_header(header);
-    }
-    // A client that went away gets no answer; the line says what it asked.
-    let _ = request.respond(response);
-    crate::output::stdout(&format!("{line}\n"));
+    let _ = tokio::time::timeout(HEAD_TIMEOUT, stream.write_all(text.as_bytes())).await;
+    log(peer, "-", "-", 503, &why);
 }
 
-/// `text` on one line: newlines and tabs escaped too (the rest of the
-/// control characters are escaped by `output`).
-fn one_line(text: &str) -> String {
-    text.replace('\n', "\\n").replace('\t', "\\t")
+/// The reply to one request, logged.
+async fn respond(
+    handler: Arc<Handler>,
+    peer: SocketAddr,
+    request: Request<Incoming>,
+) -> Response<Full<Bytes>> {
+    let method = request.method().as_str().to_string();
+    let path = request.uri().path().to_string();
+    let too_big = request
+        .headers()
+        .get(hyper::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
+        .is_some_and(|n| n > BODY_LIMIT);
+    let reply = if too_big {
+        body_too_big()
+    } else {
+        match Limited::new(request.into_body(), BODY_LIMIT)
+            .collect()
+            .await
+        {
+            Ok(body) => {
+                let body = body.to_bytes();
+                let (m, p) = (method.clone(), path.clone());
+                // Reading DIR and openssl block: off the runtime's threads.
+                tokio::task::spawn_blocking(move || handler.reply(&m, &p, &body))
+                    .await
+                    .unwrap_or_else(|_| Reply::error(500, "the answer was not made"))
+            }
+            Err(e) if e.is::<http_body_util::LengthLimitError>() => body_too_big(),
+            Err(e) => Reply::error(400, format!("the body cannot be read: {e}")),
+        }
+    };
+    log(peer, &method, &path, reply.status, &reply.note);
+    to_response(reply, method == "HEAD")
+}
+
+fn body_too_big() -> Reply {
+    Reply::error(413, format!("the body is over {BODY_LIMIT} bytes"))
+}
+
+fn to_response(reply: Reply, head: bool) -> Response<Full<Bytes>> {
+    let length = reply.body.len();
+    let body = if head { Vec::new() } else { reply.body };
+    let mut response = Response::builder()
+        .status(reply.status)
+        .header(hyper::header::CONTENT_TYPE, reply.content_type)
+        .header(hyper::header::CONTENT_LENGTH, length);
+    if reply.status >= 400 {
+        // After a bad request, what follows on the connection is suspect.
+        response = response.header(hyper::header::CONNECTION, "close");
+    }
+    response
+        .body(Full::new(Bytes::from(body)))
+        .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
+}
+
+/// One line on stdout: `ADDRESS METHOD PATH STATUS NOTE`, controls escaped.
+fn log(peer: SocketAddr, method: &str, path: &str, status: u16, note: &str) {
+    let one_line = |s: &str| s.replace('\n', "\\n").replace('\t', "\\t");
+    crate::output::stdout(&format!(
+        "{} {} {} {status} {}\n",
+        peer.ip(),
+        one_line(method),
+        one_line(path),
+        one_line(note)
+    ));
 }

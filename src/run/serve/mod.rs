@@ -11,7 +11,7 @@ pub mod http;
 pub mod ocsp;
 pub mod routes;
 
-use std::path::Path;
+use std::path::PathBuf;
 use std::sync::Mutex;
 
 use crate::error::Result;
@@ -59,18 +59,18 @@ impl Reply {
 /// DIR's lock, shared, held while any request reads DIR and let go when
 /// none does. POSIX record locks are the process's, not a thread's: the
 /// workers share one hold, counted here, rather than each taking its own.
-struct DirLock<'a> {
-    dir: &'a Path,
+struct DirLock {
+    dir: PathBuf,
     /// How many requests read DIR now, and the hold while any does.
     held: Mutex<(usize, Option<ReadLock>)>,
 }
 
-impl DirLock<'_> {
+impl DirLock {
     fn hold<T>(&self, read: impl FnOnce() -> T) -> Result<T> {
         {
             let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
             if held.0 == 0 {
-                held.1 = Some(ReadLock::take(self.dir, &Progress::for_stderr(true))?);
+                held.1 = Some(ReadLock::take(&self.dir, &Progress::for_stderr(true))?);
             }
             held.0 += 1;
         }
@@ -85,16 +85,16 @@ impl DirLock<'_> {
 }
 
 /// Answers each request from the routes and DIR as it is now.
-pub struct Handler<'a> {
-    pub routes: &'a Routes,
-    responder: Responder<'a>,
-    lock: DirLock<'a>,
+pub struct Handler {
+    pub routes: Routes,
+    pub responder: Responder,
+    lock: DirLock,
 }
 
-impl<'a> Handler<'a> {
-    pub fn new(routes: &'a Routes, responder: Responder<'a>) -> Handler<'a> {
+impl Handler {
+    pub fn new(routes: Routes, responder: Responder) -> Handler {
         let lock = DirLock {
-            dir: responder.dir,
+            dir: responder.dir.clone(),
             held: Mutex::new((0, None)),
         };
         Handler {
@@ -147,7 +147,7 @@ impl<'a> Handler<'a> {
             What::Crl => (route.ca.crl(), "X509 CRL", "application/pkix-crl"),
             _ => (route.ca.crt(), "CERTIFICATE", "application/pkix-cert"),
         };
-        let dir = self.responder.dir;
+        let dir = &self.responder.dir;
         let read = self
             .lock
             .hold(|| crate::files::read_regular(&dir.join(&file)));

@@ -5,7 +5,7 @@
 //! with the answer.
 
 use std::ffi::OsString;
-use std::path::Path;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -33,13 +33,13 @@ pub enum Failure {
 }
 
 /// Answers OCSP requests for the CAs of one PKI directory.
-pub struct Responder<'a> {
-    pub openssl: &'a Openssl,
-    pub dir: &'a Path,
-    pub scratch: &'a Scratch,
+pub struct Responder {
+    pub openssl: Openssl,
+    pub dir: PathBuf,
+    pub scratch: Scratch,
 }
 
-impl Responder<'_> {
+impl Responder {
     /// The CA's signed answer to `request` (DER), from its database now.
     pub fn answer(&self, ca: &Files, request: &[u8]) -> Result<Vec<u8>, Failure> {
         let unavailable = |e: crate::error::Error| Failure::Unavailable(e.to_string());
