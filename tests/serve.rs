@@ -527,3 +527,96 @@ fn a_connection_past_the_bound_gets_a_503_and_is_closed() {
     }
     panic!("the 65th connection was never refused");
 }
+
+/// A root and an intermediate, each with pointers of its own, on `port`.
+fn intermediate_profile(port: u16) -> String {
+    format!(
+        r#"extensions = "strict"
+[ca]
+key = "ec:P-256"
+subject = {{ O = "W", CN = "Root" }}
+crl_url = "http://127.0.0.1:{port}/root.crl"
+ocsp_url = "http://127.0.0.1:{port}/root-ocsp"
+[intermediate]
+key = "ec:P-256"
+subject = {{ O = "W", CN = "Issuing" }}
+crl_url = "http://127.0.0.1:{port}/int.crl"
+ocsp_url = "http://127.0.0.1:{port}/int-ocsp"
+ca_issuers_url = "http://127.0.0.1:{port}/int.cer"
+permitted = ["DNS:localhost"]
+[[server]]
+key = "ec:P-256"
+subject = {{ O = "W", CN = "localhost" }}
+san = ["DNS:localhost"]
+[[client]]
+name = "alice"
+key = "ec:P-256"
+subject = {{ O = "W", CN = "alice" }}
+san = ["DNS:localhost"]
+"#
+    )
+}
+
+#[test]
+fn an_intermediate_is_served_beside_the_root_each_from_its_own_database() {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    write(&tmp.path().join("it.toml"), &intermediate_profile(port));
+    run_ok(tmp.path(), &["--quiet", "run", "it.toml", "--out", "pki"]);
+    let dir = tmp.path().join("pki");
+    let serving = Serving::start(&dir, &[]);
+    let base = format!("http://127.0.0.1:{port}");
+    assert_eq!(
+        serving.start,
+        [
+            format!("{base}/int-ocsp  the OCSP responder of intermediate (intermediate.index)"),
+            format!("{base}/int.cer  the certificate of intermediate (intermediate.crt)"),
+            format!("{base}/int.crl  the CRL of intermediate (intermediate.crl)"),
+            format!("{base}/root-ocsp  the OCSP responder of ca (ca.index)"),
+            format!("{base}/root.crl  the CRL of ca (ca.crl)"),
+            format!("serving on 127.0.0.1:{port} until Ctrl-C (SIGINT) or SIGTERM"),
+        ]
+    );
+    let out = openssl_in(
+        &dir,
+        &[
+            "ocsp",
+            "-issuer",
+            "intermediate.crt",
+            "-cert",
+            "server.crt",
+            "-url",
+            &format!("{base}/int-ocsp"),
+            "-CAfile",
+            "ca.crt",
+            "-verify_other",
+            "intermediate.crt",
+        ],
+    );
+    assert_eq!(ocsp_said(&out)[0], "server.crt: good", "{:?}", text(&out));
+    serving.wait_for("127.0.0.1 POST /int-ocsp 200 ocsp of intermediate");
+    let out = ask(&dir, "intermediate.crt", &format!("{base}/root-ocsp"), &[]);
+    assert_eq!(
+        ocsp_said(&out)[0],
+        "intermediate.crt: good",
+        "{:?}",
+        text(&out)
+    );
+    serving.wait_for("127.0.0.1 POST /root-ocsp 200 ocsp of ca");
+    // The leaf's CRL is the intermediate's, fetched where it points.
+    let out = openssl_in(
+        &dir,
+        &[
+            "verify",
+            "-crl_download",
+            "-crl_check",
+            "-CAfile",
+            "ca.crt",
+            "-untrusted",
+            "intermediate.crt",
+            "server.crt",
+        ],
+    );
+    assert_eq!(text(&out).0, "server.crt: OK\n");
+    serving.wait_for("127.0.0.1 GET /int.crl 200 crl of intermediate");
+}
