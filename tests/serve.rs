@@ -431,6 +431,8 @@ fn sigterm_and_ctrl_c_stop_it_and_kill_9_leaves_nothing_in_dir() {
         );
         assert_eq!(ocsp_said(&out)[0], "server.crt: good");
         serving.wait_for("127.0.0.1 POST /ocsp 200 ocsp of ca");
+        // Idle: no lock held, nothing of its own in DIR.
+        assert_eq!(tree(&dir), before);
         let temp = serving.temp.path().to_path_buf();
         assert_eq!(
             std::fs::read_dir(&temp).unwrap().count(),
@@ -491,6 +493,14 @@ fn urls_elsewhere_than_listen_are_not_served() {
     );
     assert_eq!((stdout.as_str(), code), ("", 2));
     let base = format!("http://127.0.0.1:{port}");
+    let (_, said, code) = run(dir.parent().unwrap(), &["serve", "rv", "--listen", "8080"]);
+    assert_eq!(
+        (said.as_str(), code),
+        (
+            "error: --listen 8080: give ADDR:PORT, e.g. 127.0.0.1:8080, or 0.0.0.0:8080 to be reached from other machines\n",
+            2
+        )
+    );
     assert_eq!(
         stderr,
         format!(

@@ -74,6 +74,11 @@ impl Routes {
             return Err(no_pointers(pki));
         }
         let listen = match listen {
+            Some(l) if !is_address(l) => {
+                return Err(Error::Usage(format!(
+                    "--listen {l}: give ADDR:PORT, e.g. 127.0.0.1:8080, or 0.0.0.0:8080 to be reached from other machines"
+                )));
+            }
             Some(l) => l.to_string(),
             None => claims[0].url.authority(),
         };
@@ -143,6 +148,13 @@ impl Routes {
             (r.what == What::Ocsp && !rest.is_empty()).then_some((r, Some(rest)))
         })
     }
+}
+
+/// Whether `listen` reads as `HOST:PORT` (a port above 0).
+fn is_address(listen: &str) -> bool {
+    listen
+        .rsplit_once(':')
+        .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0))
 }
 
 /// Whether a URL is served by a server listening on `listen`: the same
@@ -248,6 +260,15 @@ mod tests {
                 "/x: claimed by the OCSP responder of ca (ca.index) and the certificate of ca (ca.crt); give each its own path".into(),
             ]
         );
+    }
+
+    #[test]
+    fn listen_is_host_and_port() {
+        assert!(is_address("127.0.0.1:8080"));
+        assert!(is_address("[::1]:8080"));
+        for bad in ["8080", "127.0.0.1", ":8080", "h:0", "h:x", "h:99999"] {
+            assert!(!is_address(bad), "{bad}");
+        }
     }
 
     #[test]
