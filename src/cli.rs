@@ -151,6 +151,10 @@ Then `pkiforge handshake pki/room` shows servers refusing alice, and
   pkiforge crl pki/room --days 7")]
     Crl(CrlArgs),
 
+    /// Serve each CA's CRL, certificate and OCSP responder over HTTP, where its certificates point, until Ctrl-C
+    #[command(before_help = serve_examples())]
+    Serve(ServeArgs),
+
     /// Write a commented starter profile
     #[command(before_help = "Examples:
   pkiforge init                 writes pkiforge.toml
@@ -392,6 +396,16 @@ pub struct CrlArgs {
     pub dry_run: bool,
 }
 
+/// `pkiforge serve`'s arguments.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The directory a run wrote, from a profile with crl_url, ocsp_url or ca_issuers_url
+    pub dir: PathBuf,
+    /// Where to listen (default: the host and port of the certificates' URLs)
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub listen: Option<String>,
+}
+
 /// `pkiforge init`'s arguments.
 #[derive(Debug, Args)]
 pub struct InitArgs {
@@ -515,6 +529,26 @@ the handshake, is accepted. Each connection is stopped after {most} seconds (or
 Exit status: 0 when the server did what it must in every case, 1 when it did
 not in one (a line says what it fails to check), 2 when it cannot be tested
 (nothing listening, its certificate does not verify, DIR has no fixtures)."
+    )
+}
+
+/// `serve --help`'s examples.
+fn serve_examples() -> String {
+    use crate::pki::names::{Files, Role};
+    let ca = Files::new(Role::Ca.table(), Role::Ca).crt();
+    let alice = Files::new("alice", Role::Client).crt();
+    format!(
+        "Examples:
+  pkiforge run profiles/revocation.toml --out pki/rv
+  pkiforge serve pki/rv
+  pkiforge serve pki/rv --listen 0.0.0.0:8080
+
+Then, in another terminal, in pki/rv:
+  openssl verify -crl_download -crl_check -CAfile {ca} {alice}
+  openssl ocsp -issuer {ca} -cert {alice} -url http://127.0.0.1:8080/ocsp -CAfile {ca}
+  pkiforge revoke . alice        the next answers say revoked
+
+One line per request on stdout; Ctrl-C or SIGTERM stops it (exit 0)."
     )
 }
 

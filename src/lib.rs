@@ -45,6 +45,7 @@ pub fn run(cli: Cli) -> Result<String> {
         Command::Renew(args) => commands::renew::command(&ctx, args),
         Command::Revoke(args) => commands::revoke::command(&ctx, args),
         Command::Crl(args) => commands::crl::command(&ctx, args),
+        Command::Serve(args) => commands::serve::command(&ctx, args),
         Command::Init(args) => commands::init::command(&ctx, args),
         Command::Completions(args) => commands::completions::command(&ctx, args),
     }

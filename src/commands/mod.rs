@@ -17,6 +17,7 @@ pub mod renew;
 pub mod report;
 pub mod revoke;
 pub mod run;
+pub mod serve;
 pub mod status;
 pub mod test_client;
 pub mod test_server;

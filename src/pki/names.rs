@@ -255,6 +255,15 @@ pub mod handshake {
     pub const CLIENT_CHAIN: &str = "client-chain.crt";
 }
 
+/// The files `pkiforge serve` hands `openssl ocsp` in its scratch
+/// directory, one pair per request.
+pub mod serve {
+    /// The OCSP request, as the client sent it (DER).
+    pub const OCSP_REQUEST: &str = "request.der";
+    /// The signed answer openssl writes (DER).
+    pub const OCSP_RESPONSE: &str = "response.der";
+}
+
 // ---------------------------------------------------------------------------
 // The files `pkiforge export` writes into OUTDIR (plan/export/,
 // commands/export.rs), besides the copies of the PKI's own named by [`Files`].

@@ -6,9 +6,9 @@
 //! certificates made, every scenario tried with each stack. It uses its
 //! submodules, which never use it: `scenarios` (which pairs and fixtures
 //! are tried, and what must happen), `openssl` (s_server and s_client,
-//! through run/exec.rs), `rustls` (the in-process handshake) and `scratch`
-//! (the run's private directory), all on the leaf `case` (what one case is
-//! made of).
+//! through run/exec.rs) and `rustls` (the in-process handshake), all on
+//! the leaf `case` (what one case is made of). The run's private directory
+//! is `run::scratch`'s, re-exported here for the checks that share it.
 
 use std::path::Path;
 
@@ -27,7 +27,7 @@ mod case;
 mod openssl;
 mod rustls;
 mod scenarios;
-pub mod scratch;
+pub use crate::run::scratch;
 
 pub use self::openssl::accept_port;
 use self::openssl::openssl_case;

@@ -11,12 +11,12 @@ use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
 use crate::check::handshake::Outcome;
-use crate::check::handshake::scratch::{self, Scratch};
 use crate::error::{Error, Result};
 use crate::pki::names::{Files, Role};
 use crate::pki::read::Pki;
 use crate::pki::san::SanKind;
 use crate::run::openssl::Openssl;
+use crate::run::scratch::{self, Scratch};
 
 pub mod probe;
 pub mod verdict;

@@ -8,12 +8,12 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::check::handshake::scratch::{self, Scratch};
 use crate::check::handshake::{last_error, verify_error_lines};
 use crate::error::{Error, Result};
 use crate::pki::names;
 use crate::plan::step::path_arg;
 use crate::run::openssl::Openssl;
+use crate::run::scratch::{self, Scratch};
 use crate::signals;
 
 use super::Target;

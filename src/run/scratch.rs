@@ -1,12 +1,14 @@
-//! The handshake's scratch space: one private directory per run, in the
-//! system's temp directory, holding everything the handshake writes (the
-//! throwaway CA, its config, the certificate made outside the constraints,
-//! chain files, every log). Nobody else may list, read, create or replace
-//! anything in it, whatever the umask: openssl reads configs from it.
+//! Scratch space: one private directory per run, in the system's temp
+//! directory, holding everything the handshake writes (the throwaway CA,
+//! its config, the certificate made outside the constraints, chain files,
+//! every log), or what `serve` hands openssl (each OCSP request and
+//! answer). Nobody else may list, read, create or replace anything in it,
+//! whatever the umask: openssl reads configs from it.
 //!
-//! Its name says who made it, `pkiforge-handshake-PID-START-XXXXXX` (START:
-//! the process's start time, so that a reused pid is not mistaken for it),
-//! so that a later handshake removes what a killed one left.
+//! Its name says who made it, `pkiforge-handshake-PID-START-XXXXXX` or
+//! `pkiforge-serve-PID-START-XXXXXX` (START: the process's start time, so
+//! that a reused pid is not mistaken for it), so that a later handshake or
+//! serve removes what a killed one left.
 
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -14,8 +16,13 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 
-/// What every scratch directory's name starts with.
+/// What a scratch directory's name starts with: the handshake's (and
+/// test-server's and test-client's).
 pub const PREFIX: &str = "pkiforge-handshake-";
+/// What `serve`'s scratch directory's name starts with.
+pub const SERVE_PREFIX: &str = "pkiforge-serve-";
+/// Every prefix a stale directory is recognised by.
+const PREFIXES: [&str; 2] = [PREFIX, SERVE_PREFIX];
 
 /// The only mode a scratch directory has: its owner's alone.
 const PRIVATE: u32 = 0o700;
@@ -28,9 +35,15 @@ pub struct Scratch {
 impl Scratch {
     /// A new scratch directory in `parent` (the system's temp directory).
     pub fn create_in(parent: &Path) -> Result<Scratch> {
+        Scratch::create_named(parent, PREFIX)
+    }
+
+    /// A new scratch directory in `parent` whose name starts with `prefix`
+    /// (one of [`PREFIX`] and [`SERVE_PREFIX`]).
+    pub fn create_named(parent: &Path, prefix: &str) -> Result<Scratch> {
         let me = std::process::id();
         let start = crate::procs::start_time(me).unwrap_or(0);
-        let dir = private_dir(parent, &format!("{PREFIX}{me}-{start}-"))?;
+        let dir = private_dir(parent, &format!("{prefix}{me}-{start}-"))?;
         Ok(Scratch { dir })
     }
 
@@ -102,7 +115,8 @@ fn still_running(pid: u32, start: u64) -> bool {
 
 /// The pid and start time in a scratch directory's name.
 fn maker_of(name: &str) -> Option<(u32, u64)> {
-    let mut parts = name.strip_prefix(PREFIX)?.splitn(3, '-');
+    let rest = PREFIXES.iter().find_map(|p| name.strip_prefix(p))?;
+    let mut parts = rest.splitn(3, '-');
     let pid = parts.next()?.parse().ok()?;
     let start = parts.next()?.parse().ok()?;
     parts.next().filter(|rest| !rest.is_empty())?;
@@ -149,6 +163,7 @@ mod tests {
         assert_eq!(maker_of("pkiforge-handshake-42-1234-"), None);
         assert_eq!(maker_of("pkiforge-handshake-42-Ab3xYz"), None);
         assert_eq!(maker_of("pkiforge-foreign-Ab3xYz"), None);
+        assert_eq!(maker_of("pkiforge-serve-7-99-Ab3xYz"), Some((7, 99)));
         assert_eq!(maker_of("pkiforge-handshake-x-1-y"), None);
     }
 

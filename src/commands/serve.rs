@@ -1,0 +1,55 @@
+//! `pkiforge serve DIR [--listen ADDR:PORT]`: each CA's CRL, certificate
+//! and OCSP responder over HTTP, at the URLs its certificates carry, until
+//! Ctrl-C or SIGTERM.
+
+use std::sync::Arc;
+
+use super::{Context, Outcome};
+use crate::cli::ServeArgs;
+use crate::error::Result;
+use crate::pki::read::Pki;
+use crate::run::openssl::Openssl;
+use crate::run::publish::ReadLock;
+use crate::run::scratch::{SERVE_PREFIX, Scratch, remove_stale};
+use crate::run::serve::ocsp::Responder;
+use crate::run::serve::routes::Routes;
+use crate::run::serve::{Handler, http, start_lines};
+
+/// `serve DIR`.
+pub fn command(ctx: &Context, args: ServeArgs) -> Result<Outcome> {
+    let progress = ctx.progress();
+    let routes = {
+        // Read while no run writes DIR; let go before serving.
+        let _lock = ReadLock::take(&args.dir, &progress)?;
+        Routes::of(&Pki::read(&args.dir), args.listen.as_deref())?
+    };
+    let openssl = Openssl::locate(ctx.openssl(), ctx.timeout)?;
+    let temp = std::env::temp_dir();
+    remove_stale(&temp);
+    let scratch = Scratch::create_named(&temp, SERVE_PREFIX)?;
+    let scratch_path = scratch.path().to_path_buf();
+    let listen = routes.listen.clone();
+    let starting = start_lines(&routes);
+    let responder = Responder {
+        openssl,
+        dir: args.dir.clone(),
+        scratch,
+    };
+    let handler = Arc::new(Handler::new(routes, responder));
+    let started = || {
+        crate::output::stdout(&format!(
+            "{starting}serving on {listen} until Ctrl-C (SIGINT) or SIGTERM\n"
+        ));
+    };
+    let answered = http::serve(&listen, Arc::clone(&handler), started);
+    // The last hold on the scratch directory goes here, unless an answer
+    // is somehow still under way: then it is removed all the same.
+    drop(handler);
+    let _ = std::fs::remove_dir_all(&scratch_path);
+    let answered = answered?;
+    progress.say(&format!(
+        "stopped serving after {answered} request{}",
+        if answered == 1 { "" } else { "s" }
+    ));
+    Ok(String::new())
+}
