@@ -630,3 +630,39 @@ fn an_intermediate_is_served_beside_the_root_each_from_its_own_database() {
     assert_eq!(text(&out).0, "server.crt: OK\n");
     serving.wait_for("127.0.0.1 GET /int.crl 200 crl of intermediate");
 }
+
+/// `verify --online` follows each leaf's pointers to the running serve: the
+/// CRL from its distribution point, `good` from its OCSP responder. With
+/// nothing serving, or without pointers, it is bad input.
+#[test]
+fn verify_online_follows_the_pointers_to_serve() {
+    let (tmp, dir, port) = pki("pki");
+    let serving = Serving::start(&dir, &[]);
+    let out = run_ok(tmp.path(), &["verify", "pki", "--online"]);
+    for leaf in ["server", "alice", "bob"] {
+        for want in [
+            format!("ok   openssl verify -crl_download -crl_check -CAfile ca.crt {leaf}.crt\n"),
+            format!("ok   openssl ocsp -issuer ca.crt -cert {leaf}.crt -url "),
+        ] {
+            assert!(out.contains(&want), "{want}\nnot in:\n{out}");
+        }
+    }
+    let (code, _) = serving.stop(libc::SIGTERM);
+    assert_eq!(code, Some(0));
+    let (stdout, stderr, code) = run(tmp.path(), &["verify", "pki", "--online"]);
+    assert_eq!((stdout.as_str(), code), ("", 2), "{stderr}");
+    assert!(
+        stderr.contains(&format!("--online: nothing answers at http://127.0.0.1:{port}/ca.crl, where the leaves of pki point for their CRL or OCSP (openssl verify -crl_download would retry without end); start `pkiforge serve pki` in another terminal, then try again")),
+        "{stderr}"
+    );
+    let plain = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(repo().join("profiles/starter.toml")).unwrap();
+    write(&plain.path().join("p.toml"), &text);
+    run_ok(plain.path(), &["--quiet", "run", "p.toml", "--out", "pki"]);
+    let (stdout, stderr, code) = run(plain.path(), &["verify", "pki", "--online"]);
+    assert_eq!((stdout.as_str(), code), ("", 2), "{stderr}");
+    assert!(
+        stderr.contains("--online: no leaf of pki names a CRL distribution point or an OCSP responder; give [ca] crl_url and ocsp_url in the profile and make the PKI again (docs/revocation.md)"),
+        "{stderr}"
+    );
+}

@@ -105,14 +105,22 @@ fn online_checks(dir: &Path, spec: &CheckSpec) -> Result<Vec<crate::plan::step::
             .iter()
             .find(|u| HttpUrl::parse(u).is_ok())
             .cloned();
-        let crl = info.crl_urls.iter().any(|u| HttpUrl::parse(u).is_ok());
-        if crl || ocsp.is_some() {
+        let crl = info.crl_urls.iter().find(|u| HttpUrl::parse(u).is_ok());
+        if crl.is_some() || ocsp.is_some() {
             leaves.push(Online {
                 leaf: files,
-                crl,
+                crl: crl.is_some(),
+                urls: crl.into_iter().chain(&ocsp).cloned().collect(),
                 ocsp,
             });
         }
+    }
+    if let Some(url) = unanswered(&leaves) {
+        return Err(crate::error::Error::BadInput(format!(
+            "--online: nothing answers at {url}, where the leaves of {} point for their CRL or OCSP (openssl verify -crl_download would retry without end); start `pkiforge serve {}` in another terminal, then try again",
+            dir.display(),
+            dir.display()
+        )));
     }
     if leaves.is_empty() {
         return Err(crate::error::Error::Usage(format!(
@@ -121,4 +129,25 @@ fn online_checks(dir: &Path, spec: &CheckSpec) -> Result<Vec<crate::plan::step::
         )));
     }
     Ok(crate::plan::revocation::online_checks(spec, &leaves))
+}
+
+/// The first pointer of `leaves` at whose address nothing accepts a
+/// connection within a few seconds.
+fn unanswered(leaves: &[crate::plan::revocation::Online]) -> Option<String> {
+    use std::net::{TcpStream, ToSocketAddrs};
+    let urls = leaves.iter().flat_map(|o| o.urls.iter());
+    for url in urls {
+        let Ok(parsed) = crate::pki::pointers::HttpUrl::parse(url) else {
+            continue;
+        };
+        let answers = (parsed.host.as_str(), parsed.port)
+            .to_socket_addrs()
+            .into_iter()
+            .flatten()
+            .any(|a| TcpStream::connect_timeout(&a, Duration::from_secs(5)).is_ok());
+        if !answers {
+            return Some(url.clone());
+        }
+    }
+    None
 }

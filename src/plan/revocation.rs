@@ -223,6 +223,8 @@ pub struct Online {
     pub crl: bool,
     /// The OCSP responder it names, if any.
     pub ocsp: Option<String>,
+    /// The URLs it is checked through.
+    pub urls: Vec<String>,
 }
 
 /// `verify --online`: each leaf checked against the CRL its distribution
