@@ -666,3 +666,107 @@ fn verify_online_follows_the_pointers_to_serve() {
         "{stderr}"
     );
 }
+
+/// Whether curl, presenting `name`'s bundle and key, gets a 200 from the
+/// nginx on `port`.
+fn curl_as(dir: &Path, port: u16, name: &str) -> bool {
+    Command::new("curl")
+        .args([
+            "-sS",
+            "-f",
+            "-o",
+            "/dev/null",
+            "--max-time",
+            "60",
+            "--cacert",
+        ])
+        .arg(dir.join("ca.crt"))
+        .arg("--cert")
+        .arg(dir.join(format!("{name}.pem")))
+        .arg("--key")
+        .arg(dir.join(format!("{name}.key")))
+        .arg(format!("https://localhost:{port}/"))
+        .status()
+        .unwrap()
+        .success()
+}
+
+/// nginx with `ssl_ocsp on` asks the responder the client certificate's
+/// AIA names (serve's), with no CRL handed over: a good client is let in,
+/// one revoked while serving is refused.
+#[test]
+fn nginx_checks_clients_through_the_ocsp_responder_serve_answers() {
+    let (tmp, dir, _port) = pki("pki");
+    let serving = Serving::start(&dir, &[]);
+    let prefix = tempfile::tempdir().unwrap();
+    let https = free_port();
+    let d = std::fs::canonicalize(&dir).unwrap();
+    let d = d.display();
+    let http = format!(
+        "  server {{\n    listen 127.0.0.1:{https} ssl;\n    server_name localhost;\n    ssl_certificate {d}/server.bundle.crt;\n    ssl_certificate_key {d}/server.key;\n    ssl_client_certificate {d}/ca.crt;\n    ssl_verify_client on;\n    ssl_ocsp on;\n    location / {{ return 200 \"mutual TLS ok\\n\"; }}\n  }}\n"
+    );
+    let _nginx = start_nginx(prefix.path(), &http, https);
+    assert!(curl_as(&dir, https, "alice"), "the good client is refused");
+    // nginx asked serve (by GET, base64 in the path).
+    loop {
+        let line = serving.next_line();
+        if line.contains(" /ocsp") && line.ends_with(" 200 ocsp of ca") {
+            break;
+        }
+    }
+    // Keep bob's files to present them after the revoke archives them.
+    let kept = tmp.path().join("kept");
+    std::fs::create_dir(&kept).unwrap();
+    for f in ["bob.pem", "bob.key"] {
+        std::fs::copy(dir.join(f), kept.join(f)).unwrap();
+    }
+    run_ok(tmp.path(), &["--quiet", "revoke", "pki", "bob"]);
+    assert!(
+        !curl_as(&kept, https, "bob"),
+        "the revoked client is let in"
+    );
+}
+
+/// s_server `-status` fetches an OCSP response for its own certificate from
+/// the responder its AIA names, and staples it: `s_client -status` shows it
+/// good.
+#[test]
+fn s_server_staples_the_response_serve_gives_for_its_certificate() {
+    let (_tmp, dir, _port) = pki("pki");
+    let _serving = Serving::start(&dir, &[]);
+    let https = free_port();
+    let server = Command::new(openssl())
+        .current_dir(&dir)
+        .args(["s_server", "-accept", &format!("127.0.0.1:{https}")])
+        // -CAfile: where s_server finds its certificate's issuer, which
+        // the OCSP request names.
+        .args([
+            "-cert",
+            "server.crt",
+            "-key",
+            "server.key",
+            "-CAfile",
+            "ca.crt",
+        ])
+        .args(["-status", "-www"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _server = Running(server);
+    wait_for_port(https);
+    let out = Command::new(openssl())
+        .current_dir(&dir)
+        .args(["s_client", "-connect", &format!("127.0.0.1:{https}")])
+        .args(["-servername", "localhost", "-CAfile", "ca.crt", "-status"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("OCSP Response Status: successful (0x0)"),
+        "{said}"
+    );
+    assert!(said.contains("Cert Status: good"), "{said}");
+}
