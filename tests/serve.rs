@@ -770,3 +770,108 @@ fn s_server_staples_the_response_serve_gives_for_its_certificate() {
     );
     assert!(said.contains("Cert Status: good"), "{said}");
 }
+
+/// A POST of `request` to `/ocsp` on `port`, read to the end: whether the
+/// answer was a 200.
+fn post_ocsp(port: u16, request: &[u8]) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let head = format!(
+        "POST /ocsp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/ocsp-request\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        request.len()
+    );
+    if s.write_all(head.as_bytes())
+        .and_then(|_| s.write_all(request))
+        .is_err()
+    {
+        return false;
+    }
+    let mut answer = Vec::new();
+    let _ = s.read_to_end(&mut answer);
+    answer.starts_with(b"HTTP/1.1 200 ")
+}
+
+/// Answers that overlap without end do not keep `revoke` out: it gets DIR's
+/// lock while they go on (before, it waited for the load to stop).
+#[test]
+fn revoke_gets_in_under_a_load_of_overlapping_answers() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let (tmp, dir, port) = pki("pki");
+    let _serving = Serving::start(&dir, &[]);
+    let q = [
+        "ocsp", "-issuer", "ca.crt", "-cert", "bob.crt", "-reqout", "q.der",
+    ];
+    succeeded(openssl_in(&dir, &q));
+    let request = std::fs::read(dir.join("q.der")).unwrap();
+    std::fs::remove_file(dir.join("q.der")).unwrap();
+    let (stop, answered) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicUsize::new(0)),
+    );
+    // The load stops when revoke is done, or after 300 s: reaching that
+    // cap is what the test fails on.
+    let load: Vec<_> = (0..6)
+        .map(|_| {
+            let (stop, answered, request) = (stop.clone(), answered.clone(), request.clone());
+            std::thread::spawn(move || {
+                let started = Instant::now();
+                while !stop.load(Ordering::SeqCst) {
+                    if started.elapsed() > Duration::from_secs(300) {
+                        return false;
+                    }
+                    if post_ocsp(port, &request) {
+                        answered.fetch_add(1, Ordering::SeqCst);
+                    }
+                }
+                true
+            })
+        })
+        .collect();
+    while answered.load(Ordering::SeqCst) < 20 {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    run_ok(tmp.path(), &["--quiet", "revoke", "pki", "alice"]);
+    stop.store(true, Ordering::SeqCst);
+    for t in load {
+        assert!(
+            t.join().unwrap(),
+            "revoke got in only when the load stopped"
+        );
+    }
+}
+
+/// What hyper refuses to read is logged too; a 5xx tells the client only
+/// that the log says why.
+#[test]
+fn every_refusal_is_logged_and_a_5xx_names_no_file() {
+    use std::io::{Read, Write};
+    let (_tmp, dir, port) = pki("pki");
+    let serving = Serving::start(&dir, &[]);
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.write_all(b"GET /ca.crl\x00 HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut answer = Vec::new();
+    let _ = s.read_to_end(&mut answer);
+    assert!(answer.starts_with(b"HTTP/1.1 400 "), "{answer:?}");
+    let line = serving.next_line();
+    assert!(line.starts_with("127.0.0.1 - - 400 closed: "), "{line}");
+    std::fs::rename(dir.join("ca.key"), dir.join("moved.key")).unwrap();
+    let q = [
+        "ocsp", "-issuer", "ca.crt", "-cert", "bob.crt", "-reqout", "q.der",
+    ];
+    succeeded(openssl_in(&dir, &q));
+    let (body, _) = curl(&[
+        "--data-binary",
+        &format!("@{}", dir.join("q.der").display()),
+        &format!("http://127.0.0.1:{port}/ocsp"),
+    ]);
+    assert_eq!(body, "the server could not answer; its log says why\n");
+    let line = serving.next_line();
+    assert!(
+        line.starts_with("127.0.0.1 POST /ocsp 500 no OCSP answer: "),
+        "{line}"
+    );
+}

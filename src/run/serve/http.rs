@@ -101,8 +101,22 @@ async fn accept_until_signal(
                 .timer(TokioTimer::new())
                 .header_read_timeout(HEAD_TIMEOUT)
                 .serve_connection(TokioIo::new(stream), service);
-            // A connection that outstays its time is closed, unanswered.
-            let _ = tokio::time::timeout(CONNECTION_TIMEOUT, connection).await;
+            // A connection that outstays its time is closed, unanswered; one
+            // hyper ends for a request it cannot read (400, 414, 408, or
+            // none for what is not HTTP/1) is logged, as every request is.
+            match tokio::time::timeout(CONNECTION_TIMEOUT, connection).await {
+                Err(_) => log(
+                    peer,
+                    "-",
+                    "-",
+                    408,
+                    "closed: the connection outstayed its time",
+                ),
+                Ok(Err(e)) if !e.is_incomplete_message() => {
+                    log(peer, "-", "-", 400, &format!("closed: {e}"));
+                }
+                Ok(_) => {}
+            }
             drop(permit);
         });
     }
@@ -135,10 +149,15 @@ async fn respond(
     let reply = if too_big {
         body_too_big()
     } else {
-        match Limited::new(request.into_body(), BODY_LIMIT)
-            .collect()
-            .await
-        {
+        let body = Limited::new(request.into_body(), BODY_LIMIT).collect();
+        // The body, as the head, must arrive within HEAD_TIMEOUT: one
+        // trickled a byte at a time would hold a connection for a minute.
+        let Ok(body) = tokio::time::timeout(HEAD_TIMEOUT, body).await else {
+            let reply = Reply::error(408, "the body did not arrive in time");
+            log(peer, &method, &path, reply.status, &reply.note);
+            return to_response(reply, false);
+        };
+        match body {
             Ok(body) => {
                 let body = body.to_bytes();
                 let (m, p) = (method.clone(), path.clone());

@@ -12,7 +12,8 @@ pub mod ocsp;
 pub mod routes;
 
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 use crate::error::Result;
 use crate::run::progress::Progress;
@@ -45,12 +46,19 @@ impl Reply {
     }
 
     /// An error status, with its reason as the body and the note.
+    /// A refusal. A client's fault (4xx) is told why; the server's own
+    /// (5xx) only that its log says why: the log names files of DIR and
+    /// what openssl printed, which a client in the room need not read.
     pub fn error(status: u16, why: impl Into<String>) -> Reply {
         let note: String = why.into();
+        let body = match status {
+            500.. => "the server could not answer; its log says why".to_string(),
+            _ => note.clone(),
+        };
         Reply {
             status,
             content_type: "text/plain; charset=utf-8",
-            body: format!("{note}\n").into_bytes(),
+            body: format!("{body}\n").into_bytes(),
             note,
         }
     }
@@ -59,26 +67,78 @@ impl Reply {
 /// DIR's lock, shared, held while any request reads DIR and let go when
 /// none does. POSIX record locks are the process's, not a thread's: the
 /// workers share one hold, counted here, rather than each taking its own.
+/// Overlapping requests would keep it for as long as they come, and a
+/// `revoke` waiting for it with them: a hold older than [`HOLD_AT_MOST`]
+/// takes no new request, and once its last one is done the lock stays free
+/// for [`WRITER_GAP`], for a writer that tries again to take it.
 struct DirLock {
     dir: PathBuf,
-    /// How many requests read DIR now, and the hold while any does.
-    held: Mutex<(usize, Option<ReadLock>)>,
+    held: Mutex<Held>,
+    /// Told when the last request of a hold is done.
+    done: Condvar,
 }
 
+#[derive(Default)]
+struct Held {
+    /// How many requests read DIR now.
+    count: usize,
+    lock: Option<ReadLock>,
+    /// When the hold was taken.
+    since: Option<Instant>,
+    /// Until when no new hold is taken.
+    gap_until: Option<Instant>,
+}
+
+/// How long one hold of DIR's lock takes new requests.
+const HOLD_AT_MOST: Duration = Duration::from_millis(250);
+
+/// How long the lock stays free after a hold that lasted that long: more
+/// than the 50 ms between a waiting writer's tries.
+const WRITER_GAP: Duration = Duration::from_millis(150);
+
 impl DirLock {
-    fn hold<T>(&self, read: impl FnOnce() -> T) -> Result<T> {
-        {
-            let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
-            if held.0 == 0 {
-                held.1 = Some(ReadLock::take(&self.dir, &Progress::for_stderr(true))?);
-            }
-            held.0 += 1;
+    fn new(dir: PathBuf) -> DirLock {
+        DirLock {
+            dir,
+            held: Mutex::new(Held::default()),
+            done: Condvar::new(),
         }
+    }
+
+    fn hold<T>(&self, read: impl FnOnce() -> T) -> Result<T> {
+        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            let now = Instant::now();
+            let old = held.since.is_some_and(|s| now - s > HOLD_AT_MOST);
+            match held.gap_until {
+                Some(until) if now < until => {
+                    drop(held);
+                    std::thread::sleep(until - now);
+                    held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+                }
+                _ if held.count > 0 && old => {
+                    held = self.done.wait(held).unwrap_or_else(|p| p.into_inner());
+                }
+                _ => break,
+            }
+        }
+        if held.count == 0 {
+            held.lock = Some(ReadLock::take(&self.dir, &Progress::for_stderr(true))?);
+            held.since = Some(Instant::now());
+            held.gap_until = None;
+        }
+        held.count += 1;
+        drop(held);
         let out = read();
         let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
-        held.0 -= 1;
-        if held.0 == 0 {
-            held.1 = None;
+        held.count -= 1;
+        if held.count == 0 {
+            if held.since.is_some_and(|s| s.elapsed() > HOLD_AT_MOST) {
+                held.gap_until = Some(Instant::now() + WRITER_GAP);
+            }
+            held.lock = None;
+            held.since = None;
+            self.done.notify_all();
         }
         Ok(out)
     }
@@ -93,10 +153,7 @@ pub struct Handler {
 
 impl Handler {
     pub fn new(routes: Routes, responder: Responder) -> Handler {
-        let lock = DirLock {
-            dir: responder.dir.clone(),
-            held: Mutex::new((0, None)),
-        };
+        let lock = DirLock::new(responder.dir.clone());
         Handler {
             routes,
             responder,
