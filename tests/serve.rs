@@ -875,3 +875,19 @@ fn every_refusal_is_logged_and_a_5xx_names_no_file() {
         "{line}"
     );
 }
+
+/// A CA whose OCSP responder is served must have its key in DIR: serve
+/// says so at the start, rather than fail every answer.
+#[test]
+fn a_missing_signing_key_is_refused_at_the_start() {
+    let (tmp, dir, port) = pki("pki");
+    std::fs::rename(dir.join("ca.key"), tmp.path().join("ca.key")).unwrap();
+    let (stdout, stderr, code) = run(tmp.path(), &["serve", "pki"]);
+    assert_eq!((stdout.as_str(), code), ("", 2), "{stderr}");
+    assert_eq!(
+        stderr,
+        format!(
+            "error: cannot read pki/ca.key: No such file or directory (os error 2); the OCSP responder of ca at http://127.0.0.1:{port}/ocsp signs its answers with it: put it back, or serve from the directory that holds it\n"
+        )
+    );
+}

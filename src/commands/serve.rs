@@ -21,7 +21,9 @@ pub fn command(ctx: &Context, args: ServeArgs) -> Result<Outcome> {
     let routes = {
         // Read while no run writes DIR; let go before serving.
         let _lock = ReadLock::take(&args.dir, &progress)?;
-        Routes::of(&Pki::read(&args.dir), args.listen.as_deref())?
+        let routes = Routes::of(&Pki::read(&args.dir), args.listen.as_deref())?;
+        signing_keys(&args.dir, &routes)?;
+        routes
     };
     let openssl = Openssl::locate(ctx.openssl(), ctx.timeout)?;
     let temp = std::env::temp_dir();
@@ -52,4 +54,23 @@ pub fn command(ctx: &Context, args: ServeArgs) -> Result<Outcome> {
         if answered == 1 { "" } else { "s" }
     ));
     Ok(String::new())
+}
+
+/// Each CA whose OCSP responder is served signs its answers with its key:
+/// it must be in DIR, a regular file, or serve would fail every answer.
+fn signing_keys(dir: &std::path::Path, routes: &Routes) -> Result<()> {
+    let ocsp = routes
+        .routes
+        .iter()
+        .filter(|r| r.what == crate::run::serve::routes::What::Ocsp);
+    for route in ocsp {
+        let key = dir.join(route.ca.key());
+        if let Err(e) = crate::files::require_regular(&key) {
+            return Err(crate::error::Error::BadInput(format!(
+                "{e}; the OCSP responder of {} at {} signs its answers with it: put it back, or serve from the directory that holds it",
+                route.ca.name, route.url
+            )));
+        }
+    }
+    Ok(())
 }
