@@ -306,30 +306,6 @@ fn nginx() -> (tempfile::TempDir, Running, u16) {
     (prefix, running, port)
 }
 
-/// Whether curl, presenting `name`'s bundle and key, gets a 200 from `port`.
-fn curl_accepted(port: u16, name: &str) -> bool {
-    let dir = chain_pki().join("pki");
-    let out = std::process::Command::new("curl")
-        .args([
-            "-sS",
-            "-f",
-            "-o",
-            "/dev/null",
-            "--max-time",
-            "10",
-            "--cacert",
-        ])
-        .arg(dir.join("ca.crt"))
-        .arg("--cert")
-        .arg(dir.join(format!("{name}.pem")))
-        .arg("--key")
-        .arg(dir.join(format!("{name}.key")))
-        .arg(format!("https://localhost:{port}/"))
-        .output()
-        .unwrap();
-    out.status.success()
-}
-
 #[test]
 fn test_server_finds_nginx_refusing_every_client_fixture_and_curl_agrees() {
     let (_prefix, _nginx, port) = nginx();
@@ -373,7 +349,7 @@ fn test_server_finds_nginx_refusing_every_client_fixture_and_curl_agrees() {
         if case == "no-certificate" {
             continue;
         }
-        let curl = if curl_accepted(port, case) {
+        let curl = if curl_as(&chain_pki().join("pki"), port, case) {
             "accepted"
         } else {
             "refused"

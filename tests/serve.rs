@@ -667,30 +667,6 @@ fn verify_online_follows_the_pointers_to_serve() {
     );
 }
 
-/// Whether curl, presenting `name`'s bundle and key, gets a 200 from the
-/// nginx on `port`.
-fn curl_as(dir: &Path, port: u16, name: &str) -> bool {
-    Command::new("curl")
-        .args([
-            "-sS",
-            "-f",
-            "-o",
-            "/dev/null",
-            "--max-time",
-            "60",
-            "--cacert",
-        ])
-        .arg(dir.join("ca.crt"))
-        .arg("--cert")
-        .arg(dir.join(format!("{name}.pem")))
-        .arg("--key")
-        .arg(dir.join(format!("{name}.key")))
-        .arg(format!("https://localhost:{port}/"))
-        .status()
-        .unwrap()
-        .success()
-}
-
 /// nginx with `ssl_ocsp on` asks the responder the client certificate's
 /// AIA names (serve's), with no CRL handed over: a good client is let in,
 /// one revoked while serving is refused.

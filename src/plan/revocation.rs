@@ -14,6 +14,7 @@ use crate::pki::profile::Profile;
 use crate::plan::ca_database::{CRL_DAYS, ca_step, database_steps, gencrl_step};
 use crate::plan::checks::openssl_check;
 use crate::plan::lifecycle::Entities;
+use crate::plan::lits;
 use crate::plan::spec::CheckSpec;
 use crate::plan::step::{Action, Arg, Expect, Step, file_arg};
 
@@ -271,8 +272,4 @@ pub fn online_checks(spec: &CheckSpec, leaves: &[Online]) -> Vec<Step> {
         }
     }
     out
-}
-
-fn lits(words: &[&str]) -> Vec<Arg> {
-    words.iter().map(|w| Arg::lit(*w)).collect()
 }

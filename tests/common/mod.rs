@@ -488,3 +488,28 @@ pub fn test_client_verdicts(dir: &Path, command: &[&str]) -> (Vec<[String; 3]>, 
         .collect();
     (rows, code)
 }
+
+/// Whether curl, presenting `name`'s bundle (`NAME.pem`) and key from
+/// `dir`, trusting `dir`'s `ca.crt`, gets a success from
+/// `https://localhost:PORT/`.
+pub fn curl_as(dir: &Path, port: u16, name: &str) -> bool {
+    std::process::Command::new("curl")
+        .args([
+            "-sS",
+            "-f",
+            "-o",
+            "/dev/null",
+            "--max-time",
+            "60",
+            "--cacert",
+        ])
+        .arg(dir.join("ca.crt"))
+        .arg("--cert")
+        .arg(dir.join(format!("{name}.pem")))
+        .arg("--key")
+        .arg(dir.join(format!("{name}.key")))
+        .arg(format!("https://localhost:{port}/"))
+        .status()
+        .unwrap()
+        .success()
+}
