@@ -368,3 +368,89 @@ fn an_offline_root_keeps_its_database_to_itself() {
         "X509v3 CRL Distribution Points: Full Name: URI:http://127.0.0.1:8080/root.crl"
     );
 }
+
+/// The lines of `handshake` about OCSP, with the archive's directory of
+/// `serial` written as SERIAL.
+fn ocsp_lines(out: &str, serial: &str) -> Vec<String> {
+    out.lines()
+        .filter(|l| l.contains("OCSP"))
+        .map(|l| l.replace(serial, "SERIAL"))
+        .collect()
+}
+
+/// The one serial directory in DIR's archive.
+fn archived_serial(dir: &Path) -> String {
+    let entries: Vec<_> = fs::read_dir(dir.join("archive"))
+        .unwrap()
+        .flatten()
+        .collect();
+    assert_eq!(entries.len(), 1);
+    entries[0].file_name().to_string_lossy().into_owned()
+}
+
+#[test]
+fn handshake_staples_the_servers_answer_and_asks_ocsp_about_each_client() {
+    let (tmp, dir) = copy_of(&revocation_pki().join("pki"));
+    run_ok(tmp.path(), &["revoke", "pki", "bob"]);
+    let serial = archived_serial(&dir);
+    let out = run_ok(tmp.path(), &["handshake", "pki"]);
+    let untried = "openssl s_server cannot ask OCSP about a client's certificate (nginx's ssl_ocsp can: docs/revocation.md)";
+    assert_eq!(
+        ocsp_lines(&out, &serial),
+        [
+            format!("ok   openssl untried   server.crt asking OCSP (no CRL), with alice.crt, good: {untried}"),
+            format!("ok   openssl untried   server.crt asking OCSP (no CRL), with archive/SERIAL/bob.crt, revoked: {untried}"),
+            "ok   openssl accepted  server.crt stapling its OCSP answer, with alice.crt as localhost: payload sent and answered; the stapled OCSP answer says good".into(),
+            "ok   rustls  accepted  server.crt asking OCSP (no CRL), with alice.crt, good: payload sent and answered".into(),
+            "ok   rustls  refused   server.crt asking OCSP (no CRL), with archive/SERIAL/bob.crt, revoked: server: invalid peer certificate: Revoked (rustls: Revoked); client: received fatal alert: CertificateRevoked".into(),
+            "ok   rustls  accepted  server.crt stapling its OCSP answer, with alice.crt as localhost: payload sent and answered; the stapled OCSP answer says good".into(),
+        ],
+        "{out}"
+    );
+    assert!(
+        out.ends_with("all 16 handshakes went as expected\n"),
+        "{out}"
+    );
+
+    // The server's certificate revoked in its CA's database alone (not in
+    // the CRL, which the clients also check): only the stapled answer says
+    // so, and both clients refuse it.
+    let index = fs::read_to_string(dir.join("ca.index")).unwrap();
+    let server_line = index
+        .lines()
+        .find(|l| l.ends_with("/CN=localhost"))
+        .unwrap();
+    let fields: Vec<&str> = server_line.split('\t').collect();
+    let revoked_line = format!(
+        "R\t{}\t261201000000Z\t{}",
+        fields[1],
+        fields[3..].join("\t")
+    );
+    fs::write(
+        dir.join("ca.index"),
+        index.replace(server_line, &revoked_line),
+    )
+    .unwrap();
+    let (out, err, code) = run(tmp.path(), &["handshake", "pki"]);
+    assert_eq!(code, 1, "{out}{err}");
+    let failed: Vec<&str> = out.lines().filter(|l| l.starts_with("FAIL")).collect();
+    assert_eq!(
+        failed,
+        [
+            "FAIL openssl refused   server.crt stapling its OCSP answer, with alice.crt as localhost (expected accepted): client: no good OCSP answer stapled (s_client -status: Cert Status: revoked)",
+            "FAIL rustls  refused   server.crt stapling its OCSP answer, with alice.crt as localhost (expected accepted): server: received fatal alert: CertificateRevoked; client: invalid peer certificate: Revoked (rustls: Revoked)",
+        ],
+        "{out}"
+    );
+    assert_eq!(
+        err,
+        "error: 2 of 16 handshakes failed: openssl server.crt stapling its OCSP answer, with alice.crt as localhost, rustls server.crt stapling its OCSP answer, with alice.crt as localhost\n"
+    );
+}
+
+#[test]
+fn a_pki_whose_certificates_name_no_responder_has_no_ocsp_cases() {
+    let pki = good_pki();
+    let out = run_ok(pki.parent().unwrap(), &["handshake", "fast"]);
+    assert!(!out.contains("OCSP"), "{out}");
+}

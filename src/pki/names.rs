@@ -253,6 +253,13 @@ pub mod handshake {
     pub const SERVER_CHAIN: &str = "server-chain.crt";
     /// What s_client sends after its certificate, likewise.
     pub const CLIENT_CHAIN: &str = "client-chain.crt";
+    /// What the CA's responder answers for a server's certificate, which
+    /// the server staples (DER).
+    pub const STAPLE: &str = "staple.der";
+    /// A certificate a verifier asks the responder about (PEM), and the
+    /// answer it gets (DER).
+    pub const ASKED_CERT: &str = "asked.crt";
+    pub const ASKED_ANSWER: &str = "asked.der";
 }
 
 /// The files `pkiforge serve` hands `openssl ocsp` in its scratch

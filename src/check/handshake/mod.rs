@@ -24,11 +24,13 @@ use crate::run::runner::Runner;
 use crate::signals;
 
 mod case;
+mod ocsp;
 mod openssl;
 mod rustls;
 mod scenarios;
 pub use crate::run::scratch;
 
+use self::ocsp::{OcspCase, Responder};
 pub use self::openssl::accept_port;
 use self::openssl::openssl_case;
 pub use self::openssl::{last_error, verify_error_lines};
@@ -90,6 +92,7 @@ pub fn run(openssl: &Openssl, dir: &Path, spec: &CheckSpec) -> Result<Vec<Case>>
         openssl,
         trust: &parties.trust,
         scratch: &scratch,
+        responder: parties.ocsp.as_ref(),
     };
     let mut cases = Vec::new();
     let mut tried: Vec<&str> = Vec::new();
@@ -100,18 +103,29 @@ pub fn run(openssl: &Openssl, dir: &Path, spec: &CheckSpec) -> Result<Vec<Case>>
         host,
     } in &parties.pairs
     {
+        let first = !tried.contains(&server_name.as_str());
+        // The server's OCSP answer, when its CA answers OCSP, to staple.
+        let staple_dir = scratch.case_dir()?;
+        let staple = match &parties.ocsp {
+            Some(responder) if first => {
+                let at = staple_dir.path().join(crate::pki::names::handshake::STAPLE);
+                responder.answer(openssl, &srv.crt, &at)?;
+                Some(at)
+            }
+            _ => None,
+        };
         // The same scenarios with each TLS stack, openssl's first.
         for stack in ["openssl", "rustls"] {
             let mut all = scenarios(srv, cli, &foreign, host).to_vec();
-            // Revoked clients and the outside server once per server, with
-            // its first client; the fixtures with the first pair.
-            if !tried.contains(&server_name.as_str()) {
+            // Revoked clients, stapling and the outside server once per
+            // server, with its first client; the fixtures with the first pair.
+            if first {
                 all.extend(once_per_server(
-                    srv,
-                    cli,
-                    host,
+                    stack,
+                    (srv, cli, host),
                     &parties.revoked,
                     outside.as_ref(),
+                    staple.as_deref(),
                 ));
                 if tried.is_empty() {
                     all.extend(fixture_scenarios(stack, &parties.fixtures, srv, cli, host));
@@ -161,6 +175,8 @@ struct Session<'a> {
     openssl: &'a Openssl,
     trust: &'a Trust,
     scratch: &'a Scratch,
+    /// The CA's OCSP responder, when it answers.
+    responder: Option<&'a Responder>,
 }
 
 impl Session<'_> {
@@ -183,6 +199,12 @@ impl Session<'_> {
             crl: None,
         };
         let trust = if sc.without_crl { &without } else { self.trust };
+        let ocsp = self.responder.map(|responder| OcspCase {
+            openssl: self.openssl,
+            responder,
+            staple: sc.staple,
+            ask_about_client: sc.ask_about_client,
+        });
         let (got, detail) = match stack {
             "openssl" => openssl_case(
                 self.openssl,
@@ -191,8 +213,9 @@ impl Session<'_> {
                 (server, sc.client),
                 &sc.host,
                 sc.security,
+                sc.staple,
             )?,
-            _ => rustls_case(trust, server, sc.client, &sc.host)?,
+            _ => rustls_case(trust, server, sc.client, &sc.host, ocsp, self.scratch)?,
         };
         Ok(Case {
             stack,

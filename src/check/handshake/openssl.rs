@@ -27,6 +27,7 @@ pub fn openssl_case(
     (server, client): (&Party, Option<&Party>),
     host: &Host,
     security: Option<Security>,
+    staple: Option<&Path>,
 ) -> Result<(Outcome, String)> {
     let ca = trust.ca.as_path();
     // Its logs and chain files, in the run's private directory.
@@ -35,34 +36,8 @@ pub fn openssl_case(
         logs.path().join("server.out"),
         logs.path().join("server.err"),
     );
-    let mut server_args: Vec<OsString> = vec![
-        "s_server".into(),
-        "-accept".into(),
-        "127.0.0.1:0".into(),
-        "-naccept".into(),
-        "1".into(),
-        "-cert".into(),
-        path_arg(&server.crt),
-        "-key".into(),
-        path_arg(&server.key),
-        "-cert_chain".into(),
-        path_arg(
-            &chain_file(server, logs.path(), names::handshake::SERVER_CHAIN)?
-                .unwrap_or_else(|| ca.to_path_buf()),
-        ),
-        "-CAfile".into(),
-        path_arg(ca),
-        // Require a client certificate, and fail the handshake on a bad one.
-        "-Verify".into(),
-        "1".into(),
-        "-verify_return_error".into(),
-        "-rev".into(),
-    ];
-    if let Some(crl) = &trust.crl {
-        // The client's certificate must not be in the CA's CRL.
-        server_args.extend(["-crl_check".into(), "-CRL".into(), path_arg(crl)]);
-    }
-    server_args.extend(security_args(security, Role::Server));
+    let chain = chain_file(server, logs.path(), names::handshake::SERVER_CHAIN)?;
+    let server_args = s_server_args(server, ca, chain.as_deref(), trust, security, staple);
     let server_proc = openssl
         .call(server_args, "handshake-server", CASE_TIMEOUT)
         .spawn(&server_out, &server_err)?;
@@ -75,6 +50,9 @@ pub fn openssl_case(
                 client_args.extend(["-crl_check".into(), "-CRL".into(), path_arg(crl)]);
             }
             client_args.extend(security_args(security, Role::Client));
+            if staple.is_some() {
+                asking_for_status(&mut client_args);
+            }
             if let Some(c) = client
                 && let Some(chain) = chain_file(c, logs.path(), names::handshake::CLIENT_CHAIN)?
             {
@@ -88,8 +66,92 @@ pub fn openssl_case(
     let server_log = read_log(&server_err);
     Ok(match result {
         (Outcome::Refused, client_err) => (Outcome::Refused, why_refused(&server_log, &client_err)),
+        accepted if staple.is_some() => {
+            stapled(accepted, &read_log(&logs.path().join("client.out")))
+        }
         accepted => accepted,
     })
+}
+
+/// s_client asks for the server's OCSP answer (`-status`), and prints it:
+/// not `-quiet`, which would silence it, but `-ign_eof`, which keeps the
+/// session open after stdin ends as `-quiet` does.
+fn asking_for_status(args: &mut Vec<OsString>) {
+    args.retain(|a| a != "-quiet");
+    args.extend(["-ign_eof".into(), "-status".into()]);
+}
+
+/// An accepted session whose client had to see a good stapled answer: it
+/// stays accepted when s_client printed one, else it is refused, with what
+/// s_client said instead, as a client that requires stapling would.
+fn stapled(accepted: (Outcome, String), client_out: &str) -> (Outcome, String) {
+    let printed = |what: &str| client_out.lines().any(|l| l.trim() == what);
+    if printed("OCSP Response Status: successful (0x0)") && printed("Cert Status: good") {
+        let (outcome, detail) = accepted;
+        return (
+            outcome,
+            format!("{detail}; the stapled OCSP answer says good"),
+        );
+    }
+    let line = |start: &str| {
+        client_out
+            .lines()
+            .map(str::trim)
+            .find(|l| l.starts_with(start))
+    };
+    let said = line("Cert Status:")
+        .or_else(|| line("OCSP response: no"))
+        .or_else(|| line("OCSP Response Status:"))
+        .unwrap_or("nothing about OCSP");
+    (
+        Outcome::Refused,
+        format!("client: no good OCSP answer stapled (s_client -status: {said})"),
+    )
+}
+
+/// s_server's words: listen on an ephemeral loopback port for one session,
+/// send the certificate and its chain (the CA when it has none), require a
+/// client certificate from the CA (and not in its CRL), and staple the
+/// CA's OCSP answer when given one.
+fn s_server_args(
+    server: &Party,
+    ca: &Path,
+    chain: Option<&Path>,
+    trust: &Trust,
+    security: Option<Security>,
+    staple: Option<&Path>,
+) -> Vec<OsString> {
+    let mut server_args: Vec<OsString> = vec![
+        "s_server".into(),
+        "-accept".into(),
+        "127.0.0.1:0".into(),
+        "-naccept".into(),
+        "1".into(),
+        "-cert".into(),
+        path_arg(&server.crt),
+        "-key".into(),
+        path_arg(&server.key),
+        "-cert_chain".into(),
+        path_arg(chain.unwrap_or(ca)),
+        "-CAfile".into(),
+        path_arg(ca),
+        // Require a client certificate, and fail the handshake on a bad one.
+        "-Verify".into(),
+        "1".into(),
+        "-verify_return_error".into(),
+        "-rev".into(),
+    ];
+    if let Some(crl) = &trust.crl {
+        // The client's certificate must not be in the CA's CRL.
+        server_args.extend(["-crl_check".into(), "-CRL".into(), path_arg(crl)]);
+    }
+    server_args.extend(security_args(security, Role::Server));
+    if let Some(answer) = staple {
+        // The CA's OCSP answer for its certificate, sent to every client
+        // that asks (status_request).
+        server_args.extend(["-status_file".into(), path_arg(answer)]);
+    }
+    server_args
 }
 
 /// The words that set the security level of `side` for a fixture judged

@@ -14,6 +14,8 @@ use rustls::pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKey
 use crate::error::{Error, Result};
 
 use super::case::{CASE_TIMEOUT, Host, Outcome, PING, PONG, Party, Trust, unreadable};
+use super::ocsp::{AsksAboutClients, OcspCase, RequiresStaple};
+use super::scratch::Scratch;
 
 /// Why a rustls session failed, or rustls refused what one side was
 /// configured with: its text is the case's detail, in the words of rustls
@@ -77,19 +79,39 @@ pub fn rustls_case(
     server: &Party,
     client: Option<&Party>,
     host: &Host,
+    ocsp: Option<OcspCase<'_>>,
+    scratch: &Scratch,
 ) -> Result<(Outcome, String)> {
-    let (server_config, client_config) = match rustls_configs(trust, server, client)? {
+    // The private directories the verifiers that read OCSP write in.
+    let dirs = match ocsp {
+        Some(o) => Some((o, scratch.case_dir()?, scratch.case_dir()?)),
+        None => None,
+    };
+    let ocsp = dirs.as_ref().map(|(o, s, c)| (*o, s.path(), c.path()));
+    let (server_config, client_config) = match rustls_configs(trust, server, client, ocsp)? {
         Ok(configs) => configs,
         Err(refused) => return Ok(refused),
     };
+    let staple = ocsp.is_some_and(|(o, ..)| o.staple.is_some());
     let name = match host {
         Host::Dns(n) => ServerName::try_from(n.clone()),
         Host::Ip(ip) => ServerName::try_from(ip.clone()),
     }
     .map_err(|e| Error::Usage(format!("{}: {e}", host.as_str())))?;
 
-    rustls_exchange(server_config, client_config, name)
+    let (outcome, detail) = rustls_exchange(server_config, client_config, name)?;
+    Ok(match outcome {
+        Outcome::Accepted if staple => (
+            outcome,
+            format!("{detail}; the stapled OCSP answer says good"),
+        ),
+        _ => (outcome, detail),
+    })
 }
+
+/// A case's OCSP, with a private directory for each side's verifier (the
+/// server's, the client's).
+type Ocsp<'a> = Option<(OcspCase<'a>, &'a Path, &'a Path)>;
 
 type Configs = (Arc<rustls::ServerConfig>, Arc<rustls::ClientConfig>);
 
@@ -99,6 +121,7 @@ fn rustls_configs(
     trust: &Trust,
     server: &Party,
     client: Option<&Party>,
+    ocsp: Ocsp<'_>,
 ) -> Result<std::result::Result<Configs, (Outcome, String)>> {
     let ca = trust.ca.as_path();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -118,11 +141,11 @@ fn rustls_configs(
         Some(crl) => load_crls(crl)?,
         None => Vec::new(),
     };
-    let server_config = match rustls_server(ca, server, &roots, &crls, &provider)? {
+    let server_config = match rustls_server(ca, server, (&roots, &crls), ocsp, &provider)? {
         Ok(c) => c,
         Err(e) => return Ok(Err((Outcome::Refused, format!("server: {e}")))),
     };
-    let client_config = match rustls_client(client, roots, crls, provider)? {
+    let client_config = match rustls_client(client, (roots, crls), ocsp, provider)? {
         Ok(c) => c,
         Err(e) => return Ok(Err((Outcome::Refused, format!("client: {e}")))),
     };
@@ -137,8 +160,11 @@ type Provider = Arc<rustls::crypto::CryptoProvider>;
 fn rustls_server(
     ca: &Path,
     server: &Party,
-    roots: &Arc<rustls::RootCertStore>,
-    crls: &[CertificateRevocationListDer<'static>],
+    (roots, crls): (
+        &Arc<rustls::RootCertStore>,
+        &[CertificateRevocationListDer<'static>],
+    ),
+    ocsp: Ocsp<'_>,
     provider: &Provider,
 ) -> Result<std::result::Result<Arc<rustls::ServerConfig>, SessionError>> {
     let mut verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
@@ -150,9 +176,17 @@ fn rustls_server(
             .with_crls(crls.to_vec())
             .only_check_end_entity_revocation();
     }
-    let verifier = match verifier.build() {
+    let mut verifier = match verifier.build() {
         Ok(v) => v,
         Err(e) => return Ok(Err(e.into())),
+    };
+    if let Some((o, dir, _)) = ocsp.filter(|(o, ..)| o.ask_about_client) {
+        verifier = Arc::new(AsksAboutClients::new(verifier, &o, dir));
+    }
+    // The CA's OCSP answer for the server's certificate, stapled.
+    let staple = match ocsp.and_then(|(o, ..)| o.staple) {
+        Some(answer) => crate::files::read_regular(answer).map_err(unreadable)?,
+        None => Vec::new(),
     };
     let mut chain = load_certs(&server.crt)?;
     if server.chain.is_empty() {
@@ -166,7 +200,7 @@ fn rustls_server(
             .with_safe_default_protocol_versions()
             .map_err(|e| Error::Usage(e.to_string()))?
             .with_client_cert_verifier(verifier)
-            .with_single_cert(chain, load_key(&server.key)?)
+            .with_single_cert_with_ocsp(chain, load_key(&server.key)?, staple)
             .map(Arc::new)
             .map_err(SessionError::from),
     )
@@ -176,8 +210,11 @@ fn rustls_server(
 /// CA, and presents its certificate and chain if it has one.
 fn rustls_client(
     client: Option<&Party>,
-    roots: Arc<rustls::RootCertStore>,
-    crls: Vec<CertificateRevocationListDer<'static>>,
+    (roots, crls): (
+        Arc<rustls::RootCertStore>,
+        Vec<CertificateRevocationListDer<'static>>,
+    ),
+    ocsp: Ocsp<'_>,
     provider: Provider,
 ) -> Result<std::result::Result<Arc<rustls::ClientConfig>, SessionError>> {
     let mut verifier =
@@ -191,8 +228,13 @@ fn rustls_client(
     };
     let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| Error::Usage(e.to_string()))?
-        .with_webpki_verifier(verifier);
+        .map_err(|e| Error::Usage(e.to_string()))?;
+    let builder = match ocsp.filter(|(o, ..)| o.staple.is_some()) {
+        Some((o, _, dir)) => builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(RequiresStaple::new(verifier, &o, dir))),
+        None => builder.with_webpki_verifier(verifier),
+    };
     let config = match client {
         Some(c) => {
             let mut certs = load_certs(&c.crt)?;

@@ -15,6 +15,7 @@ use crate::plan::handshake::OUTSIDE_HOST;
 use crate::plan::{CheckSpec, LeafSpec};
 
 use super::case::{Host, Outcome, Party, Security, Trust, unreadable};
+use super::ocsp::Responder;
 
 /// A name no certificate of pkiforge's carries (.invalid is reserved, RFC 2606).
 const WRONG_HOST: &str = "not-in-san.pkiforge.invalid";
@@ -33,8 +34,13 @@ pub struct Scenario<'a> {
     /// The security level a fixture is judged under (openssl only).
     pub security: Option<Security>,
     /// Whether the session leaves out the PKI's CRL (a fixture whose chain
-    /// runs through a CA of its own, which has none).
+    /// runs through a CA of its own, which has none, or a client asked
+    /// about through OCSP instead).
     pub without_crl: bool,
+    /// The OCSP answer the server staples, which the client must find good.
+    pub staple: Option<&'a Path>,
+    /// Whether the server asks the CA's OCSP responder about the client.
+    pub ask_about_client: bool,
 }
 
 /// The parties of the PKI in a directory, and what its servers trust.
@@ -45,6 +51,9 @@ pub struct Parties {
     pub fixtures: Vec<FixtureParty>,
     /// The intermediate, when its key is here to sign a certificate on the spot.
     pub signer: Option<Party>,
+    /// The CA that signs the leaves, as an OCSP responder, when the
+    /// server's certificate names one and its database and key are here.
+    pub ocsp: Option<Responder>,
 }
 
 /// A server and a client of the PKI, and the name the client dials.
@@ -87,6 +96,7 @@ impl Parties {
         }
         Ok(Parties {
             fixtures: fixture_parties(dir, spec, &server_chain, &client_chain)?,
+            ocsp: responder_of(dir, spec, &trust.ca),
             trust,
             pairs: found,
             revoked,
@@ -104,11 +114,31 @@ impl Parties {
             .chain(self.fixtures.iter().map(|f| &f.party))
             .chain(&self.signer);
         let files = parties.flat_map(|p| [&p.crt, &p.key].into_iter().chain(&p.chain));
+        let ocsp: Vec<PathBuf> = self.ocsp.iter().flat_map(|r| r.files()).collect();
+        let files = files.chain(&ocsp);
         for file in files.chain([&self.trust.ca]).chain(&self.trust.crl) {
             crate::files::require_regular(file).map_err(unreadable)?;
         }
         Ok(())
     }
+}
+
+/// The CA that signs the leaves as an OCSP responder: when the first
+/// server's certificate names a responder (AIA), and the CA's database and
+/// key are in `dir` to answer as `pkiforge serve` would.
+fn responder_of(dir: &Path, spec: &CheckSpec, ca: &Path) -> Option<Responder> {
+    let server = spec.leaves.iter().find(|l| l.role == Role::Server)?;
+    let der = crate::pki::x509::read_certificate(&dir.join(server.files().crt())).ok()?;
+    let info = crate::pki::x509::cert_info(&der, "").ok()?;
+    let issuer = spec.issuer_files();
+    let here = [issuer.index(), issuer.key()]
+        .iter()
+        .all(|f| present(&dir.join(f)));
+    (!info.ocsp_urls.is_empty() && here).then(|| Responder {
+        dir: dir.to_path_buf(),
+        issuer,
+        ca: ca.to_path_buf(),
+    })
 }
 
 /// Whether something is at `path`, even a link to nothing or a FIFO:
@@ -145,40 +175,94 @@ fn require_a_pair(dir: &Path, spec: &CheckSpec) -> Result<()> {
     )))
 }
 
-/// The scenarios each server meets once: every revoked client, and a
-/// server certificate made outside the intermediate's constraints.
+/// The scenarios each server meets once: every revoked client (refused
+/// through the CRL, and again through OCSP when the CA answers it), the
+/// server stapling its OCSP answer, and a server certificate made outside
+/// the intermediate's constraints.
 pub fn once_per_server<'a>(
-    srv: &Party,
-    cli: &'a Party,
-    host: &Host,
+    stack: &str,
+    (srv, cli, host): (&Party, &'a Party, &Host),
     revoked: &'a [Party],
     outside: Option<&'a Party>,
+    staple: Option<&'a Path>,
 ) -> Vec<Scenario<'a>> {
-    let mut all: Vec<Scenario<'a>> = revoked
-        .iter()
-        .map(|r| Scenario {
-            name: format!("{} with {}, revoked in the CRL", srv.label, r.label),
-            client: Some(r),
-            host: host.clone(),
-            expected: Outcome::Refused,
-            server: None,
-            reasons: Vec::new(),
-            security: None,
-            without_crl: false,
-        })
-        .collect();
-    all.extend(outside.map(|outside| Scenario {
-        name: format!("{} as {OUTSIDE_HOST}", outside.label),
-        client: Some(cli),
-        host: Host::Dns(OUTSIDE_HOST.into()),
-        expected: Outcome::Refused,
-        server: Some(outside),
+    let base = |name: String, client: &'a Party, expected| Scenario {
+        name,
+        client: Some(client),
+        host: host.clone(),
+        expected,
+        server: None,
         reasons: Vec::new(),
         security: None,
         without_crl: false,
+        staple: None,
+        ask_about_client: false,
+    };
+    let mut all: Vec<Scenario<'a>> = Vec::new();
+    if staple.is_some() {
+        all.push(asked_through_ocsp(stack, base, srv, (cli, "good")));
+    }
+    for r in revoked {
+        let name = format!("{} with {}, revoked in the CRL", srv.label, r.label);
+        all.push(base(name, r, Outcome::Refused));
+        if staple.is_some() {
+            all.push(asked_through_ocsp(stack, base, srv, (r, "revoked")));
+        }
+    }
+    all.extend(staple.map(|staple| Scenario {
+        staple: Some(staple),
+        ..base(
+            format!(
+                "{} stapling its OCSP answer, with {} as {}",
+                srv.label,
+                cli.label,
+                host.as_str()
+            ),
+            cli,
+            Outcome::Accepted,
+        )
+    }));
+    all.extend(outside.map(|outside| Scenario {
+        host: Host::Dns(OUTSIDE_HOST.into()),
+        server: Some(outside),
+        ..base(
+            format!("{} as {OUTSIDE_HOST}", outside.label),
+            cli,
+            Outcome::Refused,
+        )
     }));
     all
 }
+
+/// A client, good or revoked, with a server that asks the CA's OCSP
+/// responder about it and has no CRL: it must accept the good one and
+/// refuse the revoked one. With rustls, whose verifier pkiforge wraps to
+/// ask; s_server cannot ask.
+fn asked_through_ocsp<'a>(
+    stack: &str,
+    base: impl Fn(String, &'a Party, Outcome) -> Scenario<'a>,
+    srv: &Party,
+    (client, status): (&'a Party, &str),
+) -> Scenario<'a> {
+    let name = format!(
+        "{} asking OCSP (no CRL), with {}, {status}",
+        srv.label, client.label
+    );
+    let (expected, reasons) = match (stack, status) {
+        ("openssl", _) => (Outcome::Untried, vec![S_SERVER_ASKS_NO_OCSP.to_string()]),
+        (_, "good") => (Outcome::Accepted, Vec::new()),
+        _ => (Outcome::Refused, vec!["(rustls: Revoked)".to_string()]),
+    };
+    Scenario {
+        reasons,
+        without_crl: true,
+        ask_about_client: true,
+        ..base(name, client, expected)
+    }
+}
+
+/// Why the openssl stack does not try a server that asks OCSP about clients.
+const S_SERVER_ASKS_NO_OCSP: &str = "openssl s_server cannot ask OCSP about a client's certificate (nginx's ssl_ocsp can: docs/revocation.md)";
 
 /// A fixture as a party of a session: its kind, and the host its clients
 /// dial when it is a server.
@@ -285,6 +369,8 @@ pub fn fixture_scenarios<'a>(
                     presenter: f.role,
                 }),
                 without_crl: f.kind.checked_without_crl(),
+                staple: None,
+                ask_about_client: false,
             }
         })
         .collect()
@@ -401,6 +487,8 @@ pub fn scenarios<'a>(
         reasons: Vec::new(),
         security: None,
         without_crl: false,
+        staple: None,
+        ask_about_client: false,
     };
     [
         case(

@@ -5,13 +5,14 @@
 //! with the answer.
 
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use base64::Engine as _;
 
 use crate::pki::names::{self, Files};
 use crate::plan::step::path_arg;
+use crate::run::exec::Call;
 use crate::run::openssl::Openssl;
 use crate::run::scratch::{Scratch, write_new};
 
@@ -49,30 +50,8 @@ impl Responder {
             case.path().join(names::serve::OCSP_RESPONSE),
         );
         write_new(&req, request).map_err(unavailable)?;
-        let in_dir = |file: String| path_arg(&self.dir.join(file));
-        let args: Vec<OsString> = vec![
-            "ocsp".into(),
-            "-index".into(),
-            in_dir(ca.index()),
-            "-CA".into(),
-            in_dir(ca.crt()),
-            // The CA signs its own answers: no delegated responder.
-            "-rsigner".into(),
-            in_dir(ca.crt()),
-            "-rkey".into(),
-            in_dir(ca.key()),
-            "-reqin".into(),
-            path_arg(&req),
-            "-respout".into(),
-            path_arg(&resp),
-            // A nextUpdate, so that clients cache the answer for a while
-            // (https://docs.openssl.org/master/man1/openssl-ocsp/).
-            "-nmin".into(),
-            MINUTES_VALID.into(),
-        ];
-        let call = self
-            .openssl
-            .call(args, &format!("serve ocsp {}", ca.name), ANSWER_TIMEOUT);
+        let question = Question::Request(&req);
+        let call = answer_call(&self.openssl, &self.dir, ca, question, &resp);
         let done = call.run().map_err(unavailable)?;
         if !done.status.success() {
             let said = done.stderr_text();
@@ -86,6 +65,64 @@ impl Responder {
         }
         std::fs::read(&resp).map_err(|e| Failure::Unavailable(format!("no answer written: {e}")))
     }
+}
+
+/// What an answer is to: a request a client sent (DER), or a certificate
+/// whose status pkiforge asks of the responder itself (PEM), with the
+/// certificate of its issuer.
+pub enum Question<'a> {
+    Request(&'a Path),
+    Certificate { cert: &'a Path, issuer: &'a Path },
+}
+
+/// `openssl ocsp` as the responder of CA `ca` in `dir`, answering
+/// `question` from the CA's database as it is now, signed by the CA, the
+/// answer written to `out` (DER).
+pub fn answer_call(
+    openssl: &Openssl,
+    dir: &Path,
+    ca: &Files,
+    question: Question<'_>,
+    out: &Path,
+) -> Call<'static> {
+    let in_dir = |file: String| path_arg(&dir.join(file));
+    let mut args: Vec<OsString> = vec![
+        "ocsp".into(),
+        "-index".into(),
+        in_dir(ca.index()),
+        "-CA".into(),
+        in_dir(ca.crt()),
+        // The CA signs its own answers: no delegated responder.
+        "-rsigner".into(),
+        in_dir(ca.crt()),
+        "-rkey".into(),
+        in_dir(ca.key()),
+    ];
+    match question {
+        Question::Request(req) => args.extend(["-reqin".into(), path_arg(req)]),
+        // A request made on the spot, without a nonce: the answer may be
+        // stapled, sent to any client.
+        Question::Certificate { cert, issuer } => args.extend([
+            "-issuer".into(),
+            path_arg(issuer),
+            "-cert".into(),
+            path_arg(cert),
+            "-no_nonce".into(),
+        ]),
+    }
+    args.extend([
+        "-respout".into(),
+        path_arg(out),
+        // A nextUpdate, so that clients cache the answer for a while
+        // (https://docs.openssl.org/master/man1/openssl-ocsp/).
+        "-nmin".into(),
+        MINUTES_VALID.into(),
+    ]);
+    openssl.call(
+        args,
+        &format!("ocsp responder of {}", ca.name),
+        ANSWER_TIMEOUT,
+    )
 }
 
 /// The DER request of an OCSP GET: the path's rest, percent-decoded, then
