@@ -867,3 +867,100 @@ fn a_missing_signing_key_is_refused_at_the_start() {
         )
     );
 }
+
+/// `ocsp_signer = true`: the CA signs a certificate for OCSP signing
+/// alone, which signs its answers; clients check them against the CA.
+#[test]
+fn an_ocsp_signer_signs_the_answers_and_clients_accept_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let signer = profile(port).replace("/ocsp\"\n", "/ocsp\"\nocsp_signer = true\n");
+    write(&tmp.path().join("rv.toml"), &signer);
+    let plan = run_ok(tmp.path(), &["plan", "rv.toml"]);
+    let lines: Vec<&str> = plan.lines().filter(|l| l.contains("ca.ocsp")).collect();
+    assert_eq!(
+        lines[..3],
+        [
+            "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out ca.ocsp.key",
+            "openssl req -new -subj \"/CN=ca OCSP responder\" -key ca.ocsp.key -out ca.ocsp.csr",
+            "openssl x509 -req -in ca.ocsp.csr -CA ca.crt -CAkey ca.key -CAcreateserial -extfile <(printf \"basicConstraints=critical,CA:FALSE\\nkeyUsage=critical,digitalSignature\\nextendedKeyUsage=critical,OCSPSigning\\nnoCheck=ignored\\nsubjectKeyIdentifier=hash\\nauthorityKeyIdentifier=keyid,issuer\") -days 825 -out ca.ocsp.crt",
+        ],
+        "{plan}"
+    );
+    assert!(lines[3].ends_with(" -valid ca.ocsp.crt"), "{plan}");
+    run_ok(tmp.path(), &["--quiet", "run", "rv.toml", "--out", "pki"]);
+    let dir = tmp.path().join("pki");
+    // Its key and certificate are kept; its CSR is not.
+    assert!(dir.join("ca.ocsp.key").is_file() && dir.join("ca.ocsp.crt").is_file());
+    assert!(!dir.join("ca.ocsp.csr").exists());
+    let ext = succeeded(openssl_in(
+        &dir,
+        &[
+            "x509",
+            "-in",
+            "ca.ocsp.crt",
+            "-noout",
+            "-ext",
+            "extendedKeyUsage,noCheck",
+        ],
+    ));
+    let ext = text(&ext)
+        .0
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert_eq!(
+        ext,
+        "X509v3 Extended Key Usage: critical OCSP Signing OCSP No Check:"
+    );
+    assert_eq!(
+        run_ok(tmp.path(), &["lint", "pki"]),
+        "0 errors, 0 warnings in 5 certificates\n"
+    );
+
+    let serving = Serving::start(&dir, &[]);
+    let url = ocsp_url(&dir, "alice.crt");
+    let out = ask(&dir, "alice.crt", &url, &["-resp_text"]);
+    let (stdout, stderr) = text(&out);
+    assert!(stderr.contains("Response verify OK"), "{stderr}");
+    assert!(
+        stdout.contains("Responder Id: CN = ca OCSP responder"),
+        "{stdout}"
+    );
+    assert!(stdout.lines().any(|l| l == "alice.crt: good"), "{stdout}");
+    drop(serving);
+    // The handshake's server staples an answer its signer signed.
+    let shook = run_ok(tmp.path(), &["handshake", "pki"]);
+    assert!(
+        shook.contains("ok   openssl accepted  server.crt stapling its OCSP answer, with alice.crt as localhost: payload sent and answered; the stapled OCSP answer says good\n"),
+        "{shook}"
+    );
+
+    // Without the signer's key, serve refuses to start, naming it.
+    std::fs::rename(dir.join("ca.ocsp.key"), tmp.path().join("kept.key")).unwrap();
+    let (_, stderr, code) = run(tmp.path(), &["serve", "pki"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert_eq!(
+        stderr,
+        format!(
+            "error: cannot read pki/ca.ocsp.key: No such file or directory (os error 2); the OCSP responder of ca at http://127.0.0.1:{port}/ocsp signs its answers with it: put it back, or serve from the directory that holds it\n"
+        )
+    );
+}
+
+#[test]
+fn an_ocsp_signer_without_an_ocsp_url_is_refused_naming_the_field() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = profile(8080).replace(
+        "ocsp_url = \"http://127.0.0.1:8080/ocsp\"\n",
+        "ocsp_signer = true\n",
+    );
+    write(&tmp.path().join("rv.toml"), &text);
+    let (stdout, stderr, code) = run(tmp.path(), &["run", "rv.toml"]);
+    assert_eq!((stdout.as_str(), code), ("", 2), "{stderr}");
+    assert_eq!(
+        stderr,
+        "error: rv.toml: 1 problem found, nothing was written:\n  rv.toml:17:15: ca.ocsp_signer: asks for a certificate that signs OCSP answers, and ca has no ocsp_url for clients to ask; add ocsp_url = \"http://127.0.0.1:8080/ocsp\", or remove ocsp_signer\n"
+    );
+    assert!(!tmp.path().join("pki").exists());
+}

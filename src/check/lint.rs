@@ -368,7 +368,13 @@ fn ca_rules(cx: &Context, find: &mut Find) {
 /// What a leaf needs: names, purposes, a subject of its own, a CA that outlives it.
 fn leaf_rules(cx: &Context, find: &mut Find) {
     let (c, ca, is_leaf) = (cx.cert, cx.ca, cx.is_leaf);
-    if is_leaf && c.sans.is_empty() {
+    // A CA's OCSP signer names no host and is no TLS certificate: it signs
+    // OCSP answers (extendedKeyUsage OCSPSigning).
+    let signer = c
+        .files
+        .iter()
+        .any(|f| crate::pki::names::is_ocsp_signer_crt(f));
+    if is_leaf && c.sans.is_empty() && !signer {
         find(
             Severity::Error,
             "no-san",

@@ -60,9 +60,16 @@ fn status(dir: &Path, within: i64, as_json: bool, progress: &Progress) -> Result
         None
     };
     let revoked = crl.as_ref().map_or(&[][..], |c| c.revoked.as_slice());
-    let certs = std::iter::once(&pki.ca)
-        .chain(&pki.intermediate)
-        .chain(&pki.leaves);
+    let cas = std::iter::once(&pki.ca).chain(&pki.intermediate);
+    // A CA's OCSP signer expires too: then its answers cannot be checked.
+    let mut signers = Vec::new();
+    for signer in cas.clone().map(|ca| ca.files.ocsp_signer()) {
+        let crt = signer.crt();
+        if read.has(&crt) {
+            signers.push(read.known(signer).map_err(|e| e.naming(&crt))?);
+        }
+    }
+    let certs = cas.chain(&signers).chain(&pki.leaves);
     let mut rows: Vec<Row> = certs
         .map(|k| cert_row(&k.info, revoked, within, now))
         .collect();

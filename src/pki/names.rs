@@ -102,6 +102,13 @@ impl Files {
         Files::new(&format!("{}{ISSUER}", self.name), Role::Ca)
     }
 
+    /// The certificate that signs a CA's OCSP answers, when its profile
+    /// asks for one (`ocsp_signer`): `NAME.ocsp.key` and `NAME.ocsp.crt`
+    /// are kept; its CSR is never published.
+    pub fn ocsp_signer(&self) -> Files {
+        Files::new(&format!("{}{OCSP_SIGNER}", self.name), self.role)
+    }
+
     /// Every file the entity's steps write, in the order they are made.
     pub fn all(&self, p12: bool) -> Vec<String> {
         let mut files = vec![self.key(), self.crt()];
@@ -132,6 +139,9 @@ pub const ARCHIVE: &str = "archive";
 /// What ends the name of a foreign-ca fixture's other CA ([`Files::issuer`]).
 pub const ISSUER: &str = ".issuer";
 
+/// What ends the stem of a CA's OCSP-signing certificate ([`Files::ocsp_signer`]).
+pub const OCSP_SIGNER: &str = ".ocsp";
+
 /// The transcript of every run in DIR, as a bash script (transcript.rs).
 pub const TRANSCRIPT: &str = "commands.sh";
 
@@ -158,9 +168,17 @@ pub const REPORT: &str = "report.html";
 
 /// Whether a step's output stays in staging and is never published: what
 /// a fixture's own CA (`NAME.issuer`, [`Files::issuer`]) is made with, its
-/// key, CSR, serial file, database and CRL number. Its certificate is kept.
+/// key, CSR, serial file, database and CRL number (its certificate is
+/// kept); and the CSR of a CA's OCSP signer ([`Files::ocsp_signer`]).
 pub fn is_scratch(file: &Path) -> bool {
     let name = file.to_string_lossy();
+    let signer_csr = Files::new("", Role::Ca).csr();
+    if name
+        .strip_suffix(signer_csr.as_str())
+        .is_some_and(|stem| stem.ends_with(OCSP_SIGNER))
+    {
+        return true;
+    }
     let own = Files::new("", Role::Ca);
     [
         own.key(),
@@ -234,6 +252,12 @@ pub fn crt_of_crl(crl: &str) -> String {
 /// (`NAME.issuer.crt`, see [`Files::issuer`]).
 pub fn is_issuer_crt(file: &str) -> bool {
     crt_stem(file).is_some_and(|stem| stem.ends_with(ISSUER))
+}
+
+/// Whether a file is a CA's OCSP signer's certificate (`NAME.ocsp.crt`,
+/// see [`Files::ocsp_signer`]).
+pub fn is_ocsp_signer_crt(file: &str) -> bool {
+    crt_stem(file).is_some_and(|stem| stem.ends_with(OCSP_SIGNER))
 }
 
 /// What a directory without any certificate file lacks, as messages say it.

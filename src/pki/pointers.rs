@@ -153,7 +153,14 @@ pub struct Pointers {
     pub ocsp: Option<HttpUrl>,
     /// Where its certificate is served (DER).
     pub ca_issuers: Option<HttpUrl>,
+    /// Whether its OCSP answers are signed by a certificate of their own
+    /// (`NAME.ocsp.crt`, for OCSP signing alone), not by the CA's key:
+    /// the profile's `ocsp_signer = true`, with an `ocsp_url`.
+    pub ocsp_signer: bool,
 }
+
+/// The profile key that asks for an OCSP-signing certificate.
+pub const OCSP_SIGNER_KEY: &str = "ocsp_signer";
 
 /// The profile's keys, in the order [`Pointers::all`] gives them.
 pub const KEYS: [&str; 3] = ["crl_url", "ocsp_url", "ca_issuers_url"];
@@ -181,6 +188,7 @@ impl Pointers {
             crl: first(crl),
             ocsp: first(ocsp),
             ca_issuers: first(ca_issuers),
+            ocsp_signer: false,
         }
     }
 
@@ -274,6 +282,7 @@ mod tests {
             crl: url("http://h:8080/ca.crl"),
             ocsp: url("http://h:8080/ocsp"),
             ca_issuers: url("http://h:8080/ca.cer"),
+            ocsp_signer: false,
         };
         assert_eq!(
             p.extension_lines(),

@@ -324,6 +324,7 @@ fn layout(
             || name == Role::Intermediate.table()
             || name.ends_with(".bundle")
             || name.ends_with(ISSUER)
+            || name.ends_with(names::OCSP_SIGNER)
             || fixtures.iter().any(|f| f.name == name)
         {
             continue;
@@ -428,7 +429,8 @@ impl Certificates {
 
 /// The files of the PKI in `dir` that pkiforge made, as it names them,
 /// for `run --force` to take away with the PKI they belong to: each CA's
-/// (`ca`, `intermediate`) key, certificate, CSR, serial, database and CRL;
+/// (`ca`, `intermediate`) key, certificate, CSR, serial, database, CRL
+/// and OCSP signer;
 /// each leaf and fixture (a `NAME.crt` with its bundle) with its key, CSR,
 /// PKCS#12 and foreign issuer; the manifest, the transcript and
 /// `archive/` when it holds only serial directories of files. Nothing
@@ -446,6 +448,8 @@ pub fn pki_files(dir: &Path) -> Vec<std::path::PathBuf> {
     ] {
         names.extend([f.key(), f.crt(), f.csr(), f.srl(), f.index()]);
         names.extend([f.index_attr(), f.crlnumber(), f.crl()]);
+        let signer = f.ocsp_signer();
+        names.extend([signer.key(), signer.crt()]);
     }
     let entries = std::fs::read_dir(dir).into_iter().flatten().flatten();
     for entry in entries {

@@ -14,6 +14,7 @@ pub mod fixtures;
 pub mod graph;
 pub mod handshake;
 pub mod lifecycle;
+mod ocsp_signer;
 pub mod prompts;
 pub mod revocation;
 pub mod spec;

@@ -70,6 +70,9 @@ pub fn build(
         }
     }
     steps.extend(fixtures::manifest_step(&fixtures));
+    for ca in std::iter::once(&profile.ca).chain(profile.intermediate.as_ref().map(|i| &i.entity)) {
+        steps.extend(crate::plan::ocsp_signer::steps(ca, strict));
+    }
     // A CA with revocation pointers records what it signs, for OCSP.
     let cas: Vec<Files> = std::iter::once(&profile.ca)
         .chain(profile.intermediate.as_ref().map(|i| &i.entity))

@@ -19,7 +19,7 @@ use crate::error::{Error, Result};
 use crate::pki::names::{self, Files};
 use crate::plan::step::path_arg;
 use crate::run::openssl::Openssl;
-use crate::run::serve::ocsp::{Question, answer_call};
+use crate::run::serve::ocsp::{Question, answer_call, signer_of};
 
 use super::case::CASE_TIMEOUT;
 
@@ -52,11 +52,11 @@ pub enum Status {
 }
 
 impl Responder {
-    /// The files of the PKI it reads: the issuer's certificate, database
-    /// and key.
-    pub fn files(&self) -> [PathBuf; 3] {
-        let i = &self.issuer;
-        [i.crt(), i.index(), i.key()].map(|f| self.dir.join(f))
+    /// The files of the PKI it reads: the issuer's certificate and
+    /// database, and the certificate and key its answers are signed with.
+    pub fn files(&self) -> [PathBuf; 4] {
+        let (i, s) = (&self.issuer, signer_of(&self.dir, &self.issuer));
+        [i.crt(), i.index(), s.crt(), s.key()].map(|f| self.dir.join(f))
     }
 
     /// The issuer's answer for the certificate at `cert` (PEM), written at

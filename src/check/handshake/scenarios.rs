@@ -131,7 +131,8 @@ fn responder_of(dir: &Path, spec: &CheckSpec, ca: &Path) -> Option<Responder> {
     let der = crate::pki::x509::read_certificate(&dir.join(server.files().crt())).ok()?;
     let info = crate::pki::x509::cert_info(&der, "").ok()?;
     let issuer = spec.issuer_files();
-    let here = [issuer.index(), issuer.key()]
+    let signer = crate::run::serve::ocsp::signer_of(dir, &issuer);
+    let here = [issuer.index(), signer.key()]
         .iter()
         .all(|f| present(&dir.join(f)));
     (!info.ocsp_urls.is_empty() && here).then(|| Responder {

@@ -4,7 +4,7 @@
 use toml::de::DeValue;
 
 use crate::pki::names::{Files, Role};
-use crate::pki::pointers::{HttpUrl, KEYS, Pointers};
+use crate::pki::pointers::{HttpUrl, KEYS, OCSP_SIGNER_KEY, Pointers};
 use crate::pki::profile::model::{Curve, DEFAULT_BITS, KeySpec, MAX_BITS, MIN_BITS, P12};
 use crate::pki::profile::validator::{Table, Validator, join, kind};
 
@@ -147,13 +147,45 @@ impl Validator<'_> {
                 }
             }
         }
+        let signer = self.ocsp_signer(table, prefix, table.get(KEYS[1]).is_some());
         let mut parsed = parsed.into_iter();
         let mut next = || parsed.next().flatten();
-        ok.then(|| Pointers {
+        (ok && signer.is_some()).then(|| Pointers {
             crl: next(),
             ocsp: next(),
             ca_issuers: next(),
+            ocsp_signer: signer.unwrap_or_default(),
         })
+    }
+
+    /// A CA's `ocsp_signer`: a boolean, true only with an `ocsp_url`.
+    fn ocsp_signer(&mut self, table: &Table<'_>, prefix: &str, has_ocsp: bool) -> Option<bool> {
+        let Some(value) = table.get(OCSP_SIGNER_KEY) else {
+            return Some(false);
+        };
+        let path = join(prefix, OCSP_SIGNER_KEY);
+        match value.get_ref() {
+            DeValue::Boolean(true) if !has_ocsp => {
+                self.problem(
+                    Some(value.span()),
+                    &path,
+                    format!("asks for a certificate that signs OCSP answers, and {prefix} has no ocsp_url for clients to ask; add ocsp_url = \"http://127.0.0.1:8080/ocsp\", or remove ocsp_signer"),
+                );
+                None
+            }
+            DeValue::Boolean(b) => Some(*b),
+            other => {
+                self.problem(
+                    Some(value.span()),
+                    &path,
+                    format!(
+                        "must be true or false, not {}: true makes a certificate that signs this CA's OCSP answers",
+                        kind(other)
+                    ),
+                );
+                None
+            }
+        }
     }
 
     pub(crate) fn days(&mut self, table: &Table<'_>, prefix: &str) -> Option<Option<u32>> {

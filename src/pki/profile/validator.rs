@@ -239,6 +239,7 @@ impl<'t> Validator<'t> {
                 "crl_url",
                 "ocsp_url",
                 "ca_issuers_url",
+                "ocsp_signer",
             ],
             Role::Intermediate => &[
                 "bits",
@@ -250,6 +251,7 @@ impl<'t> Validator<'t> {
                 "crl_url",
                 "ocsp_url",
                 "ca_issuers_url",
+                "ocsp_signer",
             ],
             Role::Server | Role::Client => &[
                 "name", "bits", "key", "days", "subject", "san", "p12", "fixture", "host",

@@ -75,9 +75,20 @@ pub enum Question<'a> {
     Certificate { cert: &'a Path, issuer: &'a Path },
 }
 
+/// Who signs the answers of CA `ca` in `dir`: its OCSP signer
+/// (`NAME.ocsp.crt`, made when the profile asks for one) when `dir` has
+/// it, else the CA itself.
+pub fn signer_of(dir: &Path, ca: &Files) -> Files {
+    let signer = ca.ocsp_signer();
+    match std::fs::symlink_metadata(dir.join(signer.crt())) {
+        Ok(_) => signer,
+        Err(_) => ca.clone(),
+    }
+}
+
 /// `openssl ocsp` as the responder of CA `ca` in `dir`, answering
-/// `question` from the CA's database as it is now, signed by the CA, the
-/// answer written to `out` (DER).
+/// `question` from the CA's database as it is now, signed by its signer
+/// ([`signer_of`]), the answer written to `out` (DER).
 pub fn answer_call(
     openssl: &Openssl,
     dir: &Path,
@@ -86,17 +97,17 @@ pub fn answer_call(
     out: &Path,
 ) -> Call<'static> {
     let in_dir = |file: String| path_arg(&dir.join(file));
+    let signer = signer_of(dir, ca);
     let mut args: Vec<OsString> = vec![
         "ocsp".into(),
         "-index".into(),
         in_dir(ca.index()),
         "-CA".into(),
         in_dir(ca.crt()),
-        // The CA signs its own answers: no delegated responder.
         "-rsigner".into(),
-        in_dir(ca.crt()),
+        in_dir(signer.crt()),
         "-rkey".into(),
-        in_dir(ca.key()),
+        in_dir(signer.key()),
     ];
     match question {
         Question::Request(req) => args.extend(["-reqin".into(), path_arg(req)]),
