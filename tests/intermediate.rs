@@ -475,3 +475,34 @@ fn a_handshake_dry_run_shows_the_server_outside_the_constraints_signed_where_the
         .collect();
     assert_eq!(after, before);
 }
+
+/// An intermediate that only excludes names: the handshake's server
+/// outside its constraints is named below the excluded domain (a name no
+/// permitted list keeps out would be inside), and every client refuses it.
+#[test]
+fn an_intermediate_that_only_excludes_has_its_outside_server_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = fs::read_to_string(profile()).unwrap().replace(
+        "permitted = [\"DNS:localhost\", \"DNS:workshop.test\", \"IP:127.0.0.0/8\", \"email:.workshop.test\"]\nexcluded = []",
+        "excluded = [\"DNS:evil.test\"]",
+    );
+    assert!(text.contains("excluded = [\"DNS:evil.test\"]"));
+    write(&tmp.path().join("ex.toml"), &text);
+    run_ok(tmp.path(), &["run", "ex.toml", "--out", "pki", "--quiet"]);
+    let out = run_ok(tmp.path(), &["handshake", "pki"]);
+    let outside: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains("outside the name"))
+        .collect();
+    assert_eq!(outside.len(), 2, "{out}");
+    assert!(
+        outside[0].starts_with("ok   openssl refused   outside-constraints.evil.test's certificate, outside the name constraints as outside-constraints.evil.test: ")
+            && outside[0].ends_with("client: verify error 48: excluded subtree violation"),
+        "{out}"
+    );
+    assert!(
+        outside[1].starts_with("ok   rustls  refused   outside-constraints.evil.test's certificate, outside the name constraints as outside-constraints.evil.test: ")
+            && outside[1].ends_with("(rustls: NameConstraintViolation)"),
+        "{out}"
+    );
+}

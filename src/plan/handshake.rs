@@ -8,6 +8,7 @@
 
 use std::path::Path;
 
+use crate::pki::constraints::{Constraint, violation};
 use crate::pki::names::Role;
 use crate::pki::names::handshake::FOREIGN_CNF as FOREIGN_CNF_FILE;
 use crate::pki::profile::{Curve, Entity, KeySpec, P12};
@@ -44,6 +45,22 @@ pub struct Signer {
     /// Its file stem.
     pub name: String,
     pub dir: String,
+    /// The name outside its constraints ([`outside_host`]).
+    pub host: String,
+}
+
+/// A DNS name outside an intermediate's constraints: [`OUTSIDE_HOST`] when
+/// they keep it out (a permitted list without it), else that name's first
+/// label below an excluded domain. None when no such name is outside
+/// (constraints on IP addresses alone): then no server is made outside.
+pub fn outside_host(permitted: &[Constraint], excluded: &[Constraint]) -> Option<String> {
+    let below = excluded.iter().filter_map(|c| match c {
+        Constraint::Dns(domain) => Some(format!("outside-constraints.{domain}")),
+        _ => None,
+    });
+    std::iter::once(OUTSIDE_HOST.to_string())
+        .chain(below)
+        .find(|host| violation(&San::host(host), permitted, excluded).is_some())
 }
 
 /// Every throwaway certificate's steps: the foreign CA and its client, then
@@ -90,19 +107,20 @@ fn foreign_steps() -> Vec<Step> {
 /// signed with the intermediate's certificate and key where they live; the
 /// serial file is the scratch directory's.
 fn outside_steps(signer: &Signer) -> Vec<Step> {
-    let server = throwaway(OUTSIDE, Role::Server, Some(OUTSIDE_HOST));
+    let host = signer.host.as_str();
+    let server = throwaway(OUTSIDE, Role::Server, Some(host));
     let inter = throwaway(&signer.name, Role::Intermediate, None);
     let files = inter.files();
     let key = genkey(
         &server,
         "A key for a server outside the name constraints.".into(),
     );
-    let mut csr = csr_step(&server, subject(OUTSIDE_HOST));
-    given(&mut csr, None, Some(OUTSIDE_HOST));
+    let mut csr = csr_step(&server, subject(host));
+    given(&mut csr, None, Some(host));
     let mut sign = sign_step(
         &server,
         &inter,
-        OUTSIDE_HOST,
+        host,
         "The intermediate signs a name outside its constraints: every client must refuse it.",
     );
     for (flag, file) in [("-CA", files.crt()), ("-CAkey", files.key())] {
@@ -223,10 +241,26 @@ mod tests {
     }
 
     #[test]
+    fn the_outside_name_is_one_the_constraints_keep_out() {
+        let c = |s: &str| Constraint::parse(s).unwrap();
+        let permitted = [c("DNS:workshop.test")];
+        assert_eq!(outside_host(&permitted, &[]).as_deref(), Some(OUTSIDE_HOST));
+        let excluded = [c("IP:10.0.0.0/8"), c("DNS:evil.test")];
+        assert_eq!(
+            outside_host(&[], &excluded).as_deref(),
+            Some("outside-constraints.evil.test")
+        );
+        // Nothing keeps a DNS name out: no server is made outside.
+        assert_eq!(outside_host(&[c("IP:127.0.0.0/8")], &[]), None);
+        assert_eq!(outside_host(&[], &[]), None);
+    }
+
+    #[test]
     fn the_outside_server_is_signed_where_the_intermediates_key_lives_and_writes_only_here() {
         let signer = Signer {
             name: "intermediate".into(),
             dir: "/srv/pki dir".into(),
+            host: OUTSIDE_HOST.into(),
         };
         let steps = steps(Some(&signer));
         assert_eq!(steps.len(), 9);

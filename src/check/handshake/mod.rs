@@ -15,7 +15,7 @@ use std::path::Path;
 use crate::error::{Error, Result};
 use crate::pki::names::Files;
 use crate::pki::profile::Role;
-use crate::plan::handshake::{self as handshake_plan, OUTSIDE_HOST, Signer};
+use crate::plan::handshake::{self as handshake_plan, Signer};
 use crate::plan::step::Step;
 use crate::plan::{CheckSpec, Plan};
 use crate::run::openssl::Openssl;
@@ -42,23 +42,38 @@ pub use scratch::{Scratch, remove_stale, write_new};
 
 /// What the handshake reads of the PKI in `dir`, checked, and the steps
 /// that make its throwaway certificates: the same for a run and a dry run.
-fn prepare(dir: &Path, spec: &CheckSpec) -> Result<(Parties, Vec<Step>)> {
+fn prepare(dir: &Path, spec: &CheckSpec) -> Result<(Parties, Option<Signer>, Vec<Step>)> {
     let parties = Parties::of(dir, spec)?;
     parties.require_readable()?;
     let signer = match (&parties.signer, &spec.intermediate) {
-        (Some(_), Some(name)) => Some(Signer {
-            name: name.clone(),
-            dir: utf8_absolute(dir)?,
-        }),
+        (Some(inter), Some(name)) => match outside_of(&inter.crt) {
+            Some(host) => Some(Signer {
+                name: name.clone(),
+                dir: utf8_absolute(dir)?,
+                host,
+            }),
+            None => None,
+        },
         _ => None,
     };
-    Ok((parties, handshake_plan::steps(signer.as_ref())))
+    let steps = handshake_plan::steps(signer.as_ref());
+    Ok((parties, signer, steps))
+}
+
+/// A name outside the constraints of the intermediate at `crt`, as its
+/// certificate carries them; none when it keeps no DNS name out.
+fn outside_of(crt: &Path) -> Option<String> {
+    let der = crate::pki::x509::read_certificate(crt).ok()?;
+    let info = crate::pki::x509::cert_info(&der, "").ok()?;
+    let (_, _, text) = info.extension("nameConstraints")?;
+    let (permitted, excluded) = crate::pki::constraints::from_certificate_text(text).ok()?;
+    handshake_plan::outside_host(&permitted, &excluded)
 }
 
 /// `handshake --dry-run`: the commands that make the throwaway
 /// certificates, one a line as `plan` shows steps; nothing is started.
 pub fn dry_run(dir: &Path, spec: &CheckSpec) -> Result<String> {
-    let (_, steps) = prepare(dir, spec)?;
+    let (_, _, steps) = prepare(dir, spec)?;
     let plan = Plan {
         steps,
         ..Plan::default()
@@ -82,12 +97,15 @@ fn utf8_absolute(dir: &Path) -> Result<String> {
 
 /// Runs every case for each server with each client found in `dir`.
 pub fn run(openssl: &Openssl, dir: &Path, spec: &CheckSpec) -> Result<Vec<Case>> {
-    let (parties, steps) = prepare(dir, spec)?;
+    let (parties, signer, steps) = prepare(dir, spec)?;
     // What killed handshakes left, then this run's own private directory.
     let temp = std::env::temp_dir();
     scratch::remove_stale(&temp);
     let scratch = Scratch::create_in(&temp)?;
-    let (foreign, outside) = make_throwaways(openssl, &steps, &scratch, &parties)?;
+    let (foreign, outside) = make_throwaways(openssl, &steps, &scratch, &parties, signer.as_ref())?;
+    let outside = outside
+        .as_ref()
+        .zip(signer.as_ref().map(|s| s.host.as_str()));
     let session = Session {
         openssl,
         trust: &parties.trust,
@@ -124,7 +142,7 @@ pub fn run(openssl: &Openssl, dir: &Path, spec: &CheckSpec) -> Result<Vec<Case>>
                     stack,
                     (srv, cli, host),
                     &parties.revoked,
-                    outside.as_ref(),
+                    outside,
                     staple.as_deref(),
                 ));
                 if tried.is_empty() {
@@ -150,6 +168,7 @@ fn make_throwaways(
     steps: &[Step],
     scratch: &Scratch,
     parties: &Parties,
+    signer: Option<&Signer>,
 ) -> Result<(Party, Option<Party>)> {
     let runner = Runner {
         openssl,
@@ -163,8 +182,8 @@ fn make_throwaways(
     runner.run_steps_in(steps, scratch.path(), timeout)?;
     let made = |name, role| Party::of(scratch.path(), &Files::new(name, role));
     let foreign = made(handshake_plan::FOREIGN_CLIENT, Role::Client);
-    let outside = parties.signer.as_ref().map(|inter| Party {
-        label: format!("{OUTSIDE_HOST}'s certificate, outside the name constraints"),
+    let outside = parties.signer.as_ref().zip(signer).map(|(inter, s)| Party {
+        label: format!("{}'s certificate, outside the name constraints", s.host),
         ..made(handshake_plan::OUTSIDE, Role::Server).with_chain(&inter.chain)
     });
     Ok((foreign, outside))

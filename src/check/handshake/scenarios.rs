@@ -11,7 +11,6 @@ use crate::pki::names;
 use crate::pki::profile::Role;
 use crate::pki::san::{San, SanKind};
 use crate::pki::verdict::{Verdict, Verifier};
-use crate::plan::handshake::OUTSIDE_HOST;
 use crate::plan::{CheckSpec, LeafSpec};
 
 use super::case::{Host, Outcome, Party, Security, Trust, unreadable};
@@ -184,7 +183,7 @@ pub fn once_per_server<'a>(
     stack: &str,
     (srv, cli, host): (&Party, &'a Party, &Host),
     revoked: &'a [Party],
-    outside: Option<&'a Party>,
+    outside: Option<(&'a Party, &str)>,
     staple: Option<&'a Path>,
 ) -> Vec<Scenario<'a>> {
     let base = |name: String, client: &'a Party, expected| Scenario {
@@ -223,11 +222,11 @@ pub fn once_per_server<'a>(
             Outcome::Accepted,
         )
     }));
-    all.extend(outside.map(|outside| Scenario {
-        host: Host::Dns(OUTSIDE_HOST.into()),
+    all.extend(outside.map(|(outside, name)| Scenario {
+        host: Host::Dns(name.into()),
         server: Some(outside),
         ..base(
-            format!("{} as {OUTSIDE_HOST}", outside.label),
+            format!("{} as {name}", outside.label),
             cli,
             Outcome::Refused,
         )

@@ -140,7 +140,12 @@ async fn respond(
     request: Request<Incoming>,
 ) -> Response<Full<Bytes>> {
     let method = request.method().as_str().to_string();
-    let path = request.uri().path().to_string();
+    // A CONNECT names an authority, not a path: that is what is logged.
+    let uri = request.uri();
+    let path = match uri.path() {
+        "" => uri.to_string(),
+        p => p.to_string(),
+    };
     let too_big = request
         .headers()
         .get(hyper::header::CONTENT_LENGTH)
@@ -194,14 +199,53 @@ fn to_response(reply: Reply, head: bool) -> Response<Full<Bytes>> {
         .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
 }
 
-/// One line on stdout: `ADDRESS METHOD PATH STATUS NOTE`, controls escaped.
+/// One line on stdout: `ADDRESS METHOD PATH STATUS NOTE`, each field
+/// [`shown`] so that no request can break the line or reorder what a
+/// terminal shows; an empty field as `-`.
 fn log(peer: SocketAddr, method: &str, path: &str, status: u16, note: &str) {
-    let one_line = |s: &str| s.replace('\n', "\\n").replace('\t', "\\t");
     crate::output::stdout(&format!(
         "{} {} {} {status} {}\n",
         peer.ip(),
-        one_line(method),
-        one_line(path),
-        one_line(note)
+        shown(method),
+        shown(path),
+        shown(note)
     ));
+}
+
+/// A field of a log line: controls (newlines, tabs, escapes) and the
+/// invisible characters that reorder or hide text in a terminal
+/// (bidirectional overrides and isolates, zero-width characters) written
+/// as `\u{…}`, the rest as it is; `-` when empty.
+fn shown(field: &str) -> String {
+    if field.is_empty() {
+        return "-".into();
+    }
+    let hidden = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}')
+    };
+    field
+        .chars()
+        .map(|c| match c {
+            '\n' => "\\n".to_string(),
+            '\t' => "\\t".to_string(),
+            c if hidden(c) => format!("\\u{{{:x}}}", c as u32),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shown;
+
+    #[test]
+    fn a_log_field_cannot_break_the_line_or_reorder_the_terminal() {
+        assert_eq!(shown(""), "-");
+        assert_eq!(shown("/ocsp"), "/ocsp");
+        assert_eq!(shown("/a\nb\tc"), "/a\\nb\\tc");
+        assert_eq!(shown("/x\u{202e}gpj.exe"), "/x\\u{202e}gpj.exe");
+        assert_eq!(shown("\u{1b}[31m"), "\\u{1b}[31m");
+        assert_eq!(shown("/caf\u{e9}\u{200b}"), "/caf\u{e9}\\u{200b}");
+    }
 }
