@@ -945,6 +945,22 @@ fn an_ocsp_signer_signs_the_answers_and_clients_accept_them() {
         format!(
             "error: cannot read pki/ca.ocsp.key: No such file or directory (os error 2); the OCSP responder of ca at http://127.0.0.1:{port}/ocsp signs its answers with it: put it back, or serve from the directory that holds it\n"
         )
+    ); // A FIFO for its certificate would hold every answer: refused too.
+    std::fs::rename(tmp.path().join("kept.key"), dir.join("ca.ocsp.key")).unwrap();
+    std::fs::remove_file(dir.join("ca.ocsp.crt")).unwrap();
+    succeeded(
+        Command::new("mkfifo")
+            .arg(dir.join("ca.ocsp.crt"))
+            .output()
+            .unwrap(),
+    );
+    let (_, stderr, code) = run(tmp.path(), &["serve", "pki"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert_eq!(
+        stderr,
+        format!(
+            "error: cannot read pki/ca.ocsp.crt: it is a FIFO (named pipe), not a regular file; the OCSP responder of ca at http://127.0.0.1:{port}/ocsp signs its answers with it: put it back, or serve from the directory that holds it\n"
+        )
     );
 }
 

@@ -56,22 +56,33 @@ pub fn command(ctx: &Context, args: ServeArgs) -> Result<Outcome> {
     Ok(String::new())
 }
 
-/// Each CA whose OCSP responder is served signs its answers with its key,
-/// or its OCSP signer's: it must be in DIR, a regular file, or serve would
-/// fail every answer.
+/// Each CA whose OCSP responder is served signs its answers with its
+/// certificate and key, or its OCSP signer's: they must be in DIR, regular
+/// files, or serve would fail every answer.
 fn signing_keys(dir: &std::path::Path, routes: &Routes) -> Result<()> {
     let ocsp = routes
         .routes
         .iter()
         .filter(|r| r.what == crate::run::serve::routes::What::Ocsp);
     for route in ocsp {
-        let key = dir.join(crate::run::serve::ocsp::signer_of(dir, &route.ca).key());
-        if let Err(e) = crate::files::require_regular(&key) {
-            return Err(crate::error::Error::BadInput(format!(
-                "{e}; the OCSP responder of {} at {} signs its answers with it: put it back, or serve from the directory that holds it",
-                route.ca.name, route.url
-            )));
+        let signer = crate::run::serve::ocsp::signer_of(dir, &route.ca);
+        for file in [signer.crt(), signer.key()].map(|f| dir.join(f)) {
+            require_signing_file(&file, route)?;
         }
     }
     Ok(())
+}
+
+/// A file the answers of `route` are signed with, as a regular file: a
+/// FIFO or a device would hold every answer until it timed out.
+fn require_signing_file(
+    file: &std::path::Path,
+    route: &crate::run::serve::routes::Route,
+) -> Result<()> {
+    crate::files::require_regular(file).map_err(|e| {
+        crate::error::Error::BadInput(format!(
+            "{e}; the OCSP responder of {} at {} signs its answers with it: put it back, or serve from the directory that holds it",
+            route.ca.name, route.url
+        ))
+    })
 }
