@@ -436,17 +436,13 @@ fn check_intermediate_for_add(profile: &Profile, out: &Path) -> Result<()> {
     let der = x509::read_certificate(&crt)?;
     let found = x509::cert_info(&der, &inter.entity.files().crt())
         .map_err(|e| Error::BadInput(e.to_string()))?;
-    let text = found
-        .extensions
-        .iter()
-        .find(|(name, _, _)| name == "nameConstraints")
-        .map_or(String::new(), |(_, _, v)| v.clone());
     let shown = |list: &[crate::pki::constraints::Constraint]| -> Vec<String> {
         let mut v: Vec<String> = list.iter().map(|c| c.openssl()).collect();
         v.sort();
         v
     };
-    let in_dir = crate::pki::constraints::from_certificate_text(&text)
+    let in_dir = found
+        .name_constraints()
         .map(|(p, e)| (shown(&p), shown(&e)))
         .unwrap_or_default();
     let want = (shown(&inter.permitted), shown(&inter.excluded));

@@ -2,6 +2,7 @@
 //! from openssl's text, whose format changes between versions. Reading
 //! only: the checks are verify.rs's and lint.rs's.
 
+use crate::pki::constraints::{Constraint, Unreadable};
 use std::fmt;
 use std::net::IpAddr;
 use std::path::Path;
@@ -227,6 +228,15 @@ impl CertInfo {
     /// An extension by name: `(name, critical, value)`.
     pub fn extension(&self, name: &str) -> Option<&(String, bool, String)> {
         self.extensions.iter().find(|e| e.0 == name)
+    }
+
+    /// Its nameConstraints as `(permitted, excluded)`, read back from the
+    /// text [`cert_info`] made of them; both empty when it has none.
+    pub fn name_constraints(&self) -> Result<(Vec<Constraint>, Vec<Constraint>), Unreadable> {
+        match self.extension("nameConstraints") {
+            Some((_, _, text)) => crate::pki::constraints::from_certificate_text(text),
+            None => Ok((Vec::new(), Vec::new())),
+        }
     }
 
     pub fn validity_days(&self) -> i64 {

@@ -312,11 +312,9 @@ fn renew_intermediate_steps(
             key: pki.ca.files.key(),
         });
     }
-    let text = known
+    let (permitted, excluded) = known
         .info
-        .extension("nameConstraints")
-        .map_or("", |e| e.2.as_str());
-    let (permitted, excluded) = crate::pki::constraints::from_certificate_text(text)
+        .name_constraints()
         .map_err(LifecycleError::Constraints)?;
     let intermediate = crate::pki::profile::Intermediate {
         entity: inter.clone(),

@@ -65,8 +65,7 @@ fn prepare(dir: &Path, spec: &CheckSpec) -> Result<(Parties, Option<Signer>, Vec
 fn outside_of(crt: &Path) -> Option<String> {
     let der = crate::pki::x509::read_certificate(crt).ok()?;
     let info = crate::pki::x509::cert_info(&der, "").ok()?;
-    let (_, _, text) = info.extension("nameConstraints")?;
-    let (permitted, excluded) = crate::pki::constraints::from_certificate_text(text).ok()?;
+    let (permitted, excluded) = info.name_constraints().ok()?;
     handshake_plan::outside_host(&permitted, &excluded)
 }
 
