@@ -165,16 +165,31 @@ pub fn recover(
         staging: staging.to_path_buf(),
         source,
     };
-    let entries = fs::read_dir(staging).map_err(cannot)?;
-    for entry in entries.flatten() {
-        if entry.file_name() != JOURNAL {
-            remove_tree(&entry.path(), fs_ops).map_err(cannot)?;
+    // An openssl the dead run started dies with it (PR_SET_PDEATHSIG), but
+    // one caught creating a file may finish that file after the listing:
+    // then the directory is listed and emptied again, a few times.
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let entries = fs::read_dir(staging).map_err(cannot)?;
+        for entry in entries.flatten() {
+            if entry.file_name() != JOURNAL {
+                remove_tree(&entry.path(), fs_ops).map_err(cannot)?;
+            }
+        }
+        match fs_ops.remove_file(&staging.join(JOURNAL)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(cannot(e)),
+            _ => {}
+        }
+        match fs_ops.remove_dir(staging) {
+            Err(e) if e.kind() == std::io::ErrorKind::DirectoryNotEmpty && attempt < EMPTYING => {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            done => return done.map(|()| undone).map_err(cannot),
         }
     }
-    match fs_ops.remove_file(&staging.join(JOURNAL)) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(cannot(e)),
-        _ => {}
-    }
-    fs_ops.remove_dir(staging).map_err(cannot)?;
-    Ok(undone)
 }
+
+/// How many times a dead run's staging directory is emptied before its
+/// recovery gives up (and keeps it, for the next command to try again).
+const EMPTYING: u32 = 10;
