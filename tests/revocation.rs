@@ -15,14 +15,20 @@ fn revocation_pki() -> &'static Path {
     run_once(&DIR, "revocation.toml")
 }
 
-/// A copy of the PKI to change: (its temp dir, DIR).
+/// A copy of the PKI to change: (its temp dir, DIR). Its files only: not
+/// the lock files of the commands other tests run on it meanwhile, which
+/// come and go.
 fn copy_of(dir: &Path) -> (tempfile::TempDir, std::path::PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
     let to = tmp.path().join("pki");
     fs::create_dir(&to).unwrap();
     for entry in fs::read_dir(dir).unwrap().flatten() {
+        let name = entry.file_name();
+        if name.to_string_lossy().starts_with(".pkiforge") {
+            continue;
+        }
         if entry.file_type().unwrap().is_file() {
-            fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+            fs::copy(entry.path(), to.join(name)).unwrap();
         }
     }
     (tmp, to)
