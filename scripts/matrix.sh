@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# `just matrix`: the integration suite against OpenSSL 1.1.1w and the newest
-# 4.0.x, built from the sources the openssl-src crates carry, and against the
-# system's openssl. Builds are cached under target/matrix (a minute or a few
+# `just matrix`: the integration suite against OpenSSL 1.1.1w, the newest
+# 3.5.x (the LTS with ML-DSA) and the newest 4.0.x, built from the sources
+# the openssl-src crates carry, and against the system's openssl. Builds are cached under target/matrix (a minute or a few
 # each on two cores); later runs reuse them.
 #
-#   scripts/matrix.sh            build what is missing, then test all three
+#   scripts/matrix.sh            build what is missing, then test all four
 #   scripts/matrix.sh build      only build
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +15,10 @@ jobs=$(nproc 2>/dev/null || echo 2)
 # The sources: a throwaway package that depends on both crates, so that cargo
 # fetches them from crates.io; `cargo vendor` unpacks them.
 fetch="$root/fetch"
+# A cache made before 3.5 joined lacks its source: fetched again.
+if [ -d "$root/vendor" ] && ! ls -d "$root"/vendor/openssl-src-300.5.* > /dev/null 2>&1; then
+    rm -rf "$root/vendor"
+fi
 if [ ! -d "$root/vendor" ]; then
     mkdir -p "$fetch/src"
     echo 'fn main() {}' > "$fetch/src/main.rs"
@@ -29,6 +33,7 @@ publish = false
 
 [dependencies]
 openssl-src-111 = { package = "openssl-src", version = "=111.28.2" }
+openssl-src-305 = { package = "openssl-src", version = "~300.5" }
 openssl-src-400 = { package = "openssl-src", version = "400" }
 TOML
     cargo vendor --quiet --versioned-dirs --manifest-path "$fetch/Cargo.toml" "$root/vendor.tmp" > /dev/null
@@ -59,13 +64,17 @@ build() {
 }
 
 src111=$(ls -d "$root"/vendor/openssl-src-111.* | head -1)
+src305=$(ls -d "$root"/vendor/openssl-src-300.5.* | sort -V | tail -1)
 src400=$(ls -d "$root"/vendor/openssl-src-400.* | sort -V | tail -1)
 build 1.1.1 "$src111"
 # no-module: the providers (legacy PKCS#12's among them) built in, as the
 # binary is copied out of its build tree.
 build 4.0 "$src400" no-module
+# As 4.0, and no-legacy: the crate's trimmed source lacks the legacy
+# provider's generated files.
+build 3.5 "$src305" no-module no-legacy
 # The config is the repository's, as it is now, also for cached builds.
-for name in 1.1.1 4.0; do
+for name in 1.1.1 3.5 4.0; do
     cp tests/matrix/openssl.cnf "$root/$name/ssl/openssl.cnf"
 done
 
@@ -74,7 +83,7 @@ done
 # MATRIX_SYSTEM=0 leaves out the system's openssl (CI has just tested it).
 binaries=("$root/1.1.1/bin/openssl")
 [ "${MATRIX_SYSTEM:-1}" = 0 ] || binaries+=("$(command -v openssl)")
-binaries+=("$root/4.0/bin/openssl")
+binaries+=("$root/3.5/bin/openssl" "$root/4.0/bin/openssl")
 status=0
 for openssl in "${binaries[@]}"; do
     echo "matrix: $("$openssl" version) ($openssl)"

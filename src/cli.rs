@@ -234,6 +234,10 @@ pub struct HandshakeArgs {
     /// constraints) and stop
     #[arg(long)]
     pub dry_run: bool,
+    /// Print the sessions as a JSON array: each with its stack, name,
+    /// what was expected and what happened, why, and what it negotiated
+    #[arg(long, conflicts_with = "dry_run")]
+    pub json: bool,
 }
 
 /// `pkiforge test-server`'s arguments.

@@ -8,10 +8,12 @@ fn handshake(work: &std::path::Path) -> (String, String, i32) {
     run(work, &["handshake", "pki"])
 }
 
-/// The cases of each line, without openssl's and rustls's wording of why.
+/// The cases of each line, without openssl's and rustls's wording of why,
+/// nor the indented line of what an accepted session negotiated.
 fn cases(stdout: &str) -> Vec<String> {
     stdout
         .lines()
+        .filter(|l| !l.starts_with(' '))
         .map(|l| {
             l.split(": ")
                 .next()
@@ -53,6 +55,13 @@ fn a_good_pki_does_mutual_tls_and_refuses_what_it_must() {
         ]
     );
     assert!(stdout.contains("ok   openssl accepted  server.crt with client.crt as localhost: payload sent and answered\n"), "{stdout}");
+    // Each accepted session says what it negotiated, on the line under it.
+    let negotiated: Vec<&str> = stdout.lines().filter(|l| l.starts_with(' ')).collect();
+    assert_eq!(negotiated.len(), 2, "{stdout}");
+    for line in negotiated {
+        assert!(line.starts_with("       TLSv1.3, group "), "{stdout}");
+        assert!(line.contains(", server signature "), "{stdout}");
+    }
     assert!(stdout.contains("ok   rustls  refused   server.crt with a client certificate from a foreign CA: server: invalid peer certificate: UnknownIssuer"), "{stdout}");
     assert!(no_tls_process_left(&dir));
 }

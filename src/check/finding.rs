@@ -10,6 +10,8 @@ pub enum Severity {
     Error,
     /// Some clients refuse it, or it will stop working soon.
     Warning,
+    /// Worth knowing, refused by none: a choice to make on purpose.
+    Note,
 }
 
 impl fmt::Display for Severity {
@@ -17,6 +19,7 @@ impl fmt::Display for Severity {
         f.write_str(match self {
             Severity::Error => "error",
             Severity::Warning => "warning",
+            Severity::Note => "note",
         })
     }
 }

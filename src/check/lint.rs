@@ -48,6 +48,43 @@ pub fn lint_chains(certs: &[CertInfo], bundles: &[(String, Vec<usize>)]) -> Vec<
     let mut out = intermediate_rules(certs);
     out.extend(constraint_rules(certs));
     out.extend(bundle_rules(certs, bundles));
+    out.extend(mixed_rules(certs));
+    out
+}
+
+/// A leaf whose chain has both ML-DSA and classical keys: a note, as a
+/// migration may mean it, but the chain is then only as strong against a
+/// quantum attacker as its classical links.
+fn mixed_rules(certs: &[CertInfo]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for leaf in certs.iter().filter(|c| !c.is_ca && !c.self_issued) {
+        let mut chain = vec![leaf];
+        while let Some(up) = chain.last().and_then(|c| issuer_of(c, certs)) {
+            if chain.iter().any(|c| c.sha256 == up.sha256) {
+                break;
+            }
+            chain.push(up);
+        }
+        let pq = |c: &&CertInfo| matches!(c.key, KeyInfo::MlDsa(_));
+        if !chain.iter().any(pq) || chain.iter().all(pq) {
+            continue;
+        }
+        let keys: Vec<String> = chain
+            .iter()
+            .map(|c| format!("{} ({})", c.key, c.file()))
+            .collect();
+        out.push(Finding::of(
+            leaf,
+            Severity::Note,
+            "mixed-signatures",
+            format!(
+                "has a chain that mixes post-quantum and classical signatures: {}",
+                keys.join(", ")
+            ),
+            "a client without ML-DSA (OpenSSL before 3.5, rustls with ring, JDK TLS) cannot check the post-quantum links; against a quantum attacker, the chain is as strong as its classical ones",
+            "fine for a migration; for an all post-quantum chain, give every key of it the same kind (key = \"ml-dsa-65\")",
+        ));
+    }
     out
 }
 

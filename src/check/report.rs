@@ -256,7 +256,7 @@ svg a:hover rect { fill: #f3f3f3; }
 .bar { position: relative; height: 8px; background: #ddd; margin-top: .8em; border-radius: 4px; }
 .bar .today { position: absolute; top: -4px; width: 3px; height: 16px; background: #1a1a1a; }
 .bar-legend { display: flex; justify-content: space-between; font-size: .8em; color: #555; margin: .2em 0; }
-.findings .error { color: #b3261e; } .findings .warning { color: #8a5300; } .clean { color: #1b7f3b; }
+.findings .error { color: #b3261e; } .findings .warning { color: #8a5300; } .findings .note { color: #3a4a8a; } .clean { color: #1b7f3b; }
 pre { white-space: pre-wrap; background: #f4f4f4; padding: 1em; }
 @media print {
   body { margin: 0; max-width: none; font-size: 11pt; }

@@ -508,7 +508,7 @@ fn key_matches(dir: &Path, key: &Path, crt: &Path) -> Result<(), CheckError> {
 fn key_belongs(public: &PublicKey, what: &str, der: &[u8], crt: &Path) -> Result<(), CheckError> {
     let cert = parse_certificate(der)?;
     let theirs = PublicKey::of_certificate(&cert);
-    if *public == theirs {
+    if public.belongs_to(&theirs) {
         Ok(())
     } else if public.algorithm != theirs.algorithm || public.curve != theirs.curve {
         Err(CheckError::KeyKindDiffers {

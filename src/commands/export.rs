@@ -144,6 +144,27 @@ fn check_request(req: &Request) -> Result<()> {
 
 /// The entity in DIR: its files, the CAs above it, whether each has a CRL,
 /// and the host its clients dial.
+/// Refuses a Java export of a chain with an ML-DSA key: JDK TLS has no
+/// ML-DSA (JDK 24 signs and verifies ML-DSA in its API, JEP 497, but its
+/// TLS offers no ML-DSA signature scheme), so a keystore of it would load
+/// and then fail every handshake.
+fn java_takes<'a>(
+    leaf: &'a crate::pki::read::Known,
+    cas: impl Iterator<Item = &'a crate::pki::read::Known>,
+) -> Result<()> {
+    let post_quantum = std::iter::once(leaf)
+        .chain(cas)
+        .find(|k| matches!(k.info.key, crate::pki::x509::KeyInfo::MlDsa(_)));
+    match post_quantum {
+        None => Ok(()),
+        Some(k) => Err(Error::BadInput(format!(
+            "{} has an {} key, and Java's TLS has no ML-DSA (JDK 24 and later sign with it, JEP 497, but offer no ML-DSA signature scheme in TLS): a keystore of it would fail every handshake. Export --format nginx, haproxy or k8s instead, or give the chain classical keys (key = \"ec:P-256\") for Java",
+            k.files.crt(),
+            k.info.key
+        ))),
+    }
+}
+
 fn source(req: &Request, pki: &Pki) -> Result<Source> {
     let pki = Entities::of(pki)?;
     if [&pki.ca]
@@ -157,6 +178,12 @@ fn source(req: &Request, pki: &Pki) -> Result<Source> {
         )));
     }
     let leaf = pki.leaf(req.name)?;
+    if req.format == Format::Java {
+        java_takes(
+            leaf,
+            pki.intermediate.iter().chain(std::iter::once(&pki.ca)),
+        )?;
+    }
     let chain: Vec<Files> = pki
         .intermediate
         .iter()

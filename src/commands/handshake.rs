@@ -18,38 +18,46 @@ use crate::run::publish::ReadLock;
 /// `handshake DIR [--dry-run]`.
 pub fn command(ctx: &Context, args: HandshakeArgs) -> Result<Outcome> {
     let progress = ctx.progress();
-    handshake(
-        &args.dir,
-        args.dry_run,
-        ctx.openssl(),
-        ctx.timeout,
-        &progress,
-    )
+    handshake(&args, ctx.openssl(), ctx.timeout, &progress)
 }
 
 fn handshake(
-    dir: &Path,
-    dry_run: bool,
+    args: &HandshakeArgs,
     openssl_flag: Option<&Path>,
     timeout: Duration,
     progress: &Progress,
 ) -> Result<String> {
+    let dir = args.dir.as_path();
     // Never while a run writes DIR, nor after one killed part way.
     let _lock = ReadLock::take(dir, progress)?;
     let spec = CheckSpec::read_back(&Pki::read(dir))?;
-    if dry_run {
+    if args.dry_run {
         return handshake::dry_run(dir, &spec);
     }
     let openssl = Openssl::locate(openssl_flag, timeout)?;
     let cases = handshake::run(&openssl, dir, &spec)?;
-    let mut text = String::new();
-    for case in &cases {
-        let _ = writeln!(text, "{case}");
-    }
-    let failed = cases
+    let failed: Vec<String> = cases
         .iter()
         .filter(|c| !c.passed())
         .map(|c| format!("{} {}", c.stack, c.name))
         .collect();
+    if args.json {
+        let text = handshake::json(&cases);
+        if failed.is_empty() {
+            return Ok(text);
+        }
+        return Err(crate::error::Error::reported(
+            text,
+            crate::error::Error::ChecksFailed {
+                what: "handshakes",
+                total: cases.len(),
+                failed,
+            },
+        ));
+    }
+    let mut text = String::new();
+    for case in &cases {
+        let _ = writeln!(text, "{case}");
+    }
     super::conclude(text, "handshakes", "went as expected", cases.len(), failed)
 }

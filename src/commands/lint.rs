@@ -40,10 +40,16 @@ fn lint(dir: &Path, deny_warnings: bool, as_json: bool, progress: &Progress) -> 
         .iter()
         .filter(|f| f.severity == Severity::Error)
         .count();
-    let warnings = findings.len() - errors;
+    let count = |s| findings.iter().filter(|f| f.severity == s).count();
+    let (warnings, notes) = (count(Severity::Warning), count(Severity::Note));
+    let noted = match notes {
+        0 => String::new(),
+        1 => ", 1 note".into(),
+        n => format!(", {n} notes"),
+    };
     let _ = writeln!(
         text,
-        "{errors} errors, {warnings} warnings in {} certificates",
+        "{errors} errors, {warnings} warnings{noted} in {} certificates",
         found.certs.len()
     );
     if as_json {
@@ -59,7 +65,9 @@ fn lint(dir: &Path, deny_warnings: bool, as_json: bool, progress: &Progress) -> 
     if errors > 0 || (deny_warnings && warnings > 0) {
         let failing = findings
             .iter()
-            .filter(|f| deny_warnings || f.severity == Severity::Error)
+            .filter(|f| {
+                f.severity == Severity::Error || (deny_warnings && f.severity == Severity::Warning)
+            })
             .map(|f| format!("{} {}", f.file, f.rule))
             .collect();
         return Err(Error::reported(text, Error::Lint { findings: failing }));

@@ -178,6 +178,7 @@ pub fn plan_for(profile: &Path, openssl_flag: Option<&Path>, timeout: Duration) 
     let profile = profile::load(profile)?;
     let mut openssl = Openssl::locate(openssl_flag, timeout)?;
     openssl.require_addext()?;
+    require_key_types(&openssl, &profile)?;
     let layout = crate::run::prompts::read_layout(&mut openssl)?;
     let caps = openssl.capabilities_for(profile.has_p12(), profile.has_dated_fixtures())?;
     let plan = build(&profile, &layout, caps, now())?;
@@ -187,6 +188,31 @@ pub fn plan_for(profile: &Path, openssl_flag: Option<&Path>, timeout: Duration) 
         layout,
         openssl,
     })
+}
+
+/// Refuses, before anything runs, a profile with ML-DSA keys when this
+/// openssl cannot make them, naming each such key and what is needed.
+fn require_key_types(openssl: &Openssl, profile: &Profile) -> Result<()> {
+    let wanted: Vec<String> = profile
+        .entities()
+        .filter(|e| matches!(e.key, crate::pki::profile::KeySpec::MlDsa(_)))
+        .map(|e| format!("{} = \"{}\"", e.key_path("key"), e.key))
+        .collect();
+    if wanted.is_empty() || openssl.makes_ml_dsa()? {
+        return Ok(());
+    }
+    Err(Error::Usage(format!(
+        "{}: {} {} ML-DSA (FIPS 204), and {} is {}, which cannot make ML-DSA keys (`openssl list -public-key-algorithms` names none); OpenSSL 3.5 or later can: install it and name it with --openssl PATH or PKIFORGE_OPENSSL, or choose another key type. Nothing was written",
+        profile.path.display(),
+        wanted.join(", "),
+        if wanted.len() == 1 {
+            "asks for"
+        } else {
+            "ask for"
+        },
+        openssl.path.display(),
+        openssl.version
+    )))
 }
 
 /// What a run prints: the tutorial's `openssl verify` output, the count of

@@ -2,7 +2,10 @@
 //! pkey -pubout` prints, without a process per key. It reads the formats
 //! openssl writes for the keys pkiforge makes: PKCS#8 (`PRIVATE KEY`; RSA,
 //! EC and Ed25519), PKCS#1 (`RSA PRIVATE KEY`, OpenSSL 1.1.1's genrsa) and
-//! SEC 1 (`EC PRIVATE KEY`).
+//! SEC 1 (`EC PRIVATE KEY`). An ML-DSA private key (FIPS 204) does not
+//! give its public key without the scheme's arithmetic; what it carries of
+//! it (rho, and tr = SHAKE256(public key)) is enough to tell whether a
+//! certificate's key is its own.
 
 use x509_parser::oid_registry::{
     OID_KEY_TYPE_EC_PUBLIC_KEY as EC, OID_PKCS1_RSAENCRYPTION as RSA, OID_SIG_ED25519 as ED25519,
@@ -30,6 +33,39 @@ pub enum KeyError {
     Algorithm(Vec<u8>),
     #[error("the EC private key does not carry its public key")]
     NoPublicKey,
+    /// An ML-DSA key written as its seed alone (openssl's `bare-seed`).
+    #[error(
+        "the ML-DSA private key holds its seed only; pkiforge reads the expanded key openssl writes by default (seed-priv or priv-only)"
+    )]
+    SeedOnly,
+}
+
+/// The OIDs of ML-DSA-44, -65 and -87 (DER contents), with the length of
+/// each one's expanded private key (FIPS 204, table 2).
+const ML_DSA: [(&[u8], &str, usize); 3] = [
+    (
+        &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x03, 0x11],
+        "ML-DSA-44",
+        2560,
+    ),
+    (
+        &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x03, 0x12],
+        "ML-DSA-65",
+        4032,
+    ),
+    (
+        &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x03, 0x13],
+        "ML-DSA-87",
+        4896,
+    ),
+];
+
+/// What an ML-DSA private key tells of its public key: its first 32 bytes
+/// (rho), and tr, the 64-byte SHAKE256 of the whole public key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MlDsaCommitment {
+    rho: Vec<u8>,
+    tr: Vec<u8>,
 }
 
 /// A public key as a certificate carries it: the algorithm's OID (DER
@@ -39,6 +75,9 @@ pub struct PublicKey {
     pub algorithm: Vec<u8>,
     pub curve: Option<Vec<u8>>,
     pub bits: Vec<u8>,
+    /// For an ML-DSA private key: what it commits to instead of the bits,
+    /// which are then empty.
+    pub ml_dsa: Option<MlDsaCommitment>,
 }
 
 impl PublicKey {
@@ -64,18 +103,38 @@ impl PublicKey {
                 None
             },
             bits: spki.subject_public_key.data.to_vec(),
+            ml_dsa: None,
+        }
+    }
+
+    /// Whether `theirs` (a certificate's key) is this key: the same, or
+    /// for an ML-DSA private key, the public key it commits to.
+    pub fn belongs_to(&self, theirs: &PublicKey) -> bool {
+        match &self.ml_dsa {
+            None => self == theirs,
+            Some(c) => {
+                use sha3::digest::{ExtendableOutput, Update, XofReader};
+                let mut shake = sha3::Shake256::default();
+                shake.update(&theirs.bits);
+                let mut tr = [0u8; 64];
+                shake.finalize_xof().read(&mut tr);
+                theirs.algorithm == self.algorithm
+                    && theirs.bits.starts_with(&c.rho)
+                    && tr[..] == c.tr[..]
+            }
         }
     }
 
     /// The kind of key, for messages: `RSA`, `EC`, `Ed25519` or the OID.
     pub fn kind(&self) -> String {
         let named = [(RSA, "RSA"), (EC, "EC"), (ED25519, "Ed25519")];
+        let ml_dsa = ML_DSA.iter().find(|(oid, ..)| *oid == self.algorithm);
         match named
             .iter()
             .find(|(oid, _)| oid.as_bytes() == self.algorithm)
         {
             Some((_, name)) => name.to_string(),
-            None => format!("{:02x?}", self.algorithm),
+            None => ml_dsa.map_or_else(|| format!("{:02x?}", self.algorithm), |m| m.1.into()),
         }
     }
 }
@@ -125,10 +184,41 @@ fn pkcs8(der: &[u8]) -> Result<PublicKey, KeyError> {
             bits: ring::signature::KeyPair::public_key(&pair)
                 .as_ref()
                 .to_vec(),
+            ml_dsa: None,
         })
+    } else if let Some((_, _, len)) = ML_DSA.iter().find(|(oid, ..)| *oid == algorithm) {
+        ml_dsa(private.contents, algorithm, *len)
     } else {
         Err(KeyError::Algorithm(algorithm.to_vec()))
     }
+}
+
+/// An ML-DSA privateKey (RFC 9881): `both` (SEQUENCE of the seed and the
+/// expanded key), `expandedKey` (an OCTET STRING), or `seed` ([0]), which
+/// is refused. The expanded key is rho ‖ K ‖ tr ‖ …, of `len` bytes.
+fn ml_dsa(der: &[u8], algorithm: &[u8], len: usize) -> Result<PublicKey, KeyError> {
+    let expanded = match der.first() {
+        Some(0x30) => {
+            let both = Der::expect(der, 0x30, "ML-DSA both")?.contents;
+            let seed = Der::expect(both, 0x04, "ML-DSA seed")?;
+            Der::expect(seed.rest, 0x04, "ML-DSA expandedKey")?.contents
+        }
+        Some(0x04) => Der::expect(der, 0x04, "ML-DSA expandedKey")?.contents,
+        Some(0x80) => return Err(KeyError::SeedOnly),
+        _ => return Err(malformed("ML-DSA private key")),
+    };
+    if expanded.len() != len {
+        return Err(malformed("ML-DSA expandedKey length"));
+    }
+    Ok(PublicKey {
+        algorithm: algorithm.to_vec(),
+        curve: None,
+        bits: Vec::new(),
+        ml_dsa: Some(MlDsaCommitment {
+            rho: expanded[..32].to_vec(),
+            tr: expanded[64..128].to_vec(),
+        }),
+    })
 }
 
 /// PKCS#1 RSAPrivateKey: version, n, e, ...; the public key is
@@ -144,6 +234,7 @@ fn rsa(der: &[u8]) -> Result<PublicKey, KeyError> {
         algorithm: RSA.as_bytes().to_vec(),
         curve: None,
         bits: der_element(0x30, &inner),
+        ml_dsa: None,
     })
 }
 
@@ -177,6 +268,7 @@ fn sec1(der: &[u8], curve: Option<&[u8]>) -> Result<PublicKey, KeyError> {
         algorithm: EC.as_bytes().to_vec(),
         curve: named,
         bits: point.to_vec(),
+        ml_dsa: None,
     })
 }
 
@@ -247,6 +339,56 @@ fn der_element(tag: u8, contents: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An ML-DSA-44 PKCS#8 key: version, algorithm, and `privateKey`.
+    fn ml_dsa_44(private: &[u8]) -> Vec<u8> {
+        let oid = der_element(0x06, ML_DSA[0].0);
+        let mut body = der_element(0x02, &[0]);
+        body.extend(der_element(0x30, &oid));
+        body.extend(der_element(0x04, private));
+        der_element(0x30, &body)
+    }
+
+    #[test]
+    fn an_ml_dsa_key_is_matched_by_what_it_commits_to() {
+        // A made-up public key and an expanded key that commits to it:
+        // rho its first 32 bytes, tr its SHAKE256.
+        let public: Vec<u8> = (0..1312u32).map(|i| (i * 7) as u8).collect();
+        let mut tr = [0u8; 64];
+        {
+            use sha3::digest::{ExtendableOutput, Update, XofReader};
+            let mut shake = sha3::Shake256::default();
+            shake.update(&public);
+            shake.finalize_xof().read(&mut tr);
+        }
+        let mut expanded = public[..32].to_vec();
+        expanded.extend([0u8; 32]);
+        expanded.extend(tr);
+        expanded.resize(2560, 1);
+        let mut both = der_element(0x04, &[9u8; 32]);
+        both.extend(der_element(0x04, &expanded));
+        let cert = PublicKey {
+            algorithm: ML_DSA[0].0.to_vec(),
+            curve: None,
+            bits: public.clone(),
+            ml_dsa: None,
+        };
+        for form in [der_element(0x30, &both), der_element(0x04, &expanded)] {
+            let key = pkcs8(&ml_dsa_44(&form)).unwrap();
+            assert!(key.belongs_to(&cert));
+            assert_eq!(key.kind(), "ML-DSA-44");
+            let mut other = cert.clone();
+            other.bits[100] ^= 1;
+            assert!(!key.belongs_to(&other), "tr tells another key");
+        }
+        let seed = der_element(0x80, &[9u8; 32]);
+        assert_eq!(pkcs8(&ml_dsa_44(&seed)), Err(KeyError::SeedOnly));
+        let short = der_element(0x04, &expanded[..100]);
+        assert_eq!(
+            pkcs8(&ml_dsa_44(&short)),
+            Err(KeyError::Der("ML-DSA expandedKey length".into()))
+        );
+    }
 
     #[test]
     fn lengths_are_read_and_written_alike() {

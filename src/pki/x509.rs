@@ -210,7 +210,28 @@ pub enum KeyInfo {
     Rsa(usize),
     Ec(String),
     Ed25519,
+    /// ML-DSA (FIPS 204), by its name: `ML-DSA-65`.
+    MlDsa(&'static str),
     Other(String),
+}
+
+/// The OIDs of ML-DSA (FIPS 204; RFC 9881), as keys and as signatures,
+/// with openssl's names: x509-parser does not know them.
+const ML_DSA: [(&str, &str); 3] = [
+    ("2.16.840.1.101.3.4.3.17", "ML-DSA-44"),
+    ("2.16.840.1.101.3.4.3.18", "ML-DSA-65"),
+    ("2.16.840.1.101.3.4.3.19", "ML-DSA-87"),
+];
+
+/// The ML-DSA parameter set an OID names, if it names one.
+fn ml_dsa(oid: &str) -> Option<&'static str> {
+    ML_DSA.iter().find(|(o, _)| *o == oid).map(|(_, n)| *n)
+}
+
+/// Whether a signature algorithm (as [`CertInfo::signature`] names it)
+/// is post-quantum: ML-DSA.
+pub fn is_post_quantum_signature(name: &str) -> bool {
+    ML_DSA.iter().any(|(_, n)| *n == name)
 }
 
 impl fmt::Display for KeyInfo {
@@ -219,6 +240,7 @@ impl fmt::Display for KeyInfo {
             KeyInfo::Rsa(bits) => write!(f, "RSA {bits}"),
             KeyInfo::Ec(curve) => write!(f, "EC {curve}"),
             KeyInfo::Ed25519 => f.write_str("Ed25519"),
+            KeyInfo::MlDsa(name) => f.write_str(name),
             KeyInfo::Other(oid) => write!(f, "other ({oid})"),
         }
     }
@@ -267,7 +289,7 @@ fn signature_name(oid: &str) -> String {
         "1.2.840.10045.4.3.3" => "ecdsa-with-SHA384",
         "1.2.840.10045.4.3.4" => "ecdsa-with-SHA512",
         "1.3.101.112" => "Ed25519",
-        other => return other.to_string(),
+        other => return ml_dsa(other).map_or_else(|| other.to_string(), str::to_string),
     }
     .to_string()
 }
@@ -374,7 +396,10 @@ fn key_info(cert: &X509Certificate<'_>) -> KeyInfo {
         _ if spki.algorithm.algorithm == x509_parser::oid_registry::OID_SIG_ED25519 => {
             KeyInfo::Ed25519
         }
-        _ => KeyInfo::Other(spki.algorithm.algorithm.to_id_string()),
+        _ => {
+            let oid = spki.algorithm.algorithm.to_id_string();
+            ml_dsa(&oid).map_or(KeyInfo::Other(oid), KeyInfo::MlDsa)
+        }
     }
 }
 

@@ -88,6 +88,7 @@ pub(crate) fn genkey(e: &Entity, heading: String) -> Step {
             &key,
         ]),
         KeySpec::Ed25519 => lits(&["genpkey", "-algorithm", "ed25519", "-out", &key]),
+        KeySpec::MlDsa(m) => lits(&["genpkey", "-algorithm", m.name(), "-out", &key]),
     };
     let mut s = step(
         "key",
@@ -110,6 +111,7 @@ pub(crate) fn key_words(e: &Entity) -> String {
         KeySpec::Ec(Curve::P256) => "EC P-256 private key".into(),
         KeySpec::Ec(Curve::P384) => "EC P-384 private key".into(),
         KeySpec::Ed25519 => "Ed25519 private key".into(),
+        KeySpec::MlDsa(m) => format!("{} private key", m.name()),
     }
 }
 

@@ -17,7 +17,7 @@ use std::path::PathBuf;
 
 use crate::pki::database::Record;
 use crate::pki::names::{self, Files, Role};
-use crate::pki::profile::{Curve, Entity, Field, KeySpec, P12, SubjectValue};
+use crate::pki::profile::{Curve, Entity, Field, KeySpec, MlDsa, P12, SubjectValue};
 use crate::pki::read::{Known, Pki};
 use crate::pki::x509::{CertInfo, KeyInfo};
 pub use crate::plan::ca_database::CRL_DAYS;
@@ -123,6 +123,11 @@ pub fn entity_of(known: &Known, days: u32, p12: P12) -> Result<Entity, Lifecycle
         KeyInfo::Ec(curve) if curve == "P-256" => KeySpec::Ec(Curve::P256),
         KeyInfo::Ec(curve) if curve == "P-384" => KeySpec::Ec(Curve::P384),
         KeyInfo::Ed25519 => KeySpec::Ed25519,
+        KeyInfo::MlDsa(name)
+            if let Some(m) = MlDsa::ALL.into_iter().find(|m| m.name() == *name) =>
+        {
+            KeySpec::MlDsa(m)
+        }
         other => {
             return Err(LifecycleError::ForeignKey {
                 crt: known.files.crt(),

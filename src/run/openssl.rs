@@ -133,6 +133,17 @@ impl Openssl {
         })
     }
 
+    /// Whether this openssl makes ML-DSA keys (OpenSSL 3.5 and later): its
+    /// list of public-key algorithms names them. Asked of the binary, not
+    /// told by its version.
+    pub fn makes_ml_dsa(&self) -> Result<bool> {
+        let done = self.ask(&["list", "-public-key-algorithms"])?;
+        let text = done.stdout_text();
+        Ok(crate::pki::profile::MlDsa::ALL
+            .iter()
+            .all(|m| text.contains(m.name())))
+    }
+
     /// What a plan needs to know; `pkcs12 -help` is asked only when the plan
     /// has PKCS#12 bundles (`pkcs12`).
     pub fn capabilities(&self, pkcs12: bool) -> Result<Capabilities> {

@@ -36,6 +36,30 @@ impl fmt::Display for Outcome {
     }
 }
 
+/// What an accepted session negotiated, as its client saw it: the
+/// protocol, the key-exchange group (`X25519MLKEM768`) and the type of the
+/// server's signature (`mldsa65`), each in its stack's own words.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Negotiated {
+    pub protocol: String,
+    pub group: String,
+    pub peer_signature: String,
+}
+
+impl fmt::Display for Negotiated {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}, group {}, server signature {}",
+            self.protocol, self.group, self.peer_signature
+        )
+    }
+}
+
+/// How a session ended: its outcome, why (or what was exchanged), and
+/// what it negotiated when it was accepted.
+pub type Ended = (Outcome, String, Option<Negotiated>);
+
 /// One handshake and how it went.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Case {
@@ -48,6 +72,8 @@ pub struct Case {
     /// For a fixture: the reasons it must be refused for (one of them must
     /// be in the detail).
     pub reasons: Vec<String>,
+    /// What an accepted session negotiated.
+    pub negotiated: Option<Negotiated>,
 }
 
 impl Case {
@@ -58,6 +84,35 @@ impl Case {
     fn for_its_reason(&self) -> bool {
         self.reasons.is_empty() || self.reasons.iter().any(|r| self.detail.contains(r))
     }
+}
+
+/// A case as `handshake --json` prints it.
+#[derive(serde::Serialize)]
+struct Shown<'a> {
+    stack: &'a str,
+    name: &'a str,
+    expected: String,
+    got: String,
+    passed: bool,
+    detail: &'a str,
+    negotiated: Option<&'a Negotiated>,
+}
+
+/// The cases as a JSON array (docs/json.md).
+pub fn json(cases: &[Case]) -> String {
+    let shown: Vec<Shown> = cases
+        .iter()
+        .map(|c| Shown {
+            stack: c.stack,
+            name: &c.name,
+            expected: c.expected.to_string(),
+            got: c.got.to_string(),
+            passed: c.passed(),
+            detail: &c.detail,
+            negotiated: c.negotiated.as_ref(),
+        })
+        .collect();
+    crate::check::json::to_text(&shown)
 }
 
 impl fmt::Display for Case {
@@ -81,6 +136,9 @@ impl fmt::Display for Case {
         }
         if !self.detail.is_empty() {
             write!(f, ": {}", self.detail)?;
+        }
+        if let Some(n) = &self.negotiated {
+            write!(f, "\n       {n}")?;
         }
         Ok(())
     }

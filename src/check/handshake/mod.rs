@@ -36,7 +36,7 @@ use self::openssl::openssl_case;
 pub use self::openssl::{last_error, verify_error_lines};
 use self::rustls::rustls_case;
 use case::{CASE_TIMEOUT, Party, Trust};
-pub use case::{Case, Outcome};
+pub use case::{Case, Negotiated, Outcome, json};
 use scenarios::{Pair, Parties, Scenario, fixture_scenarios, once_per_server, scenarios};
 pub use scratch::{Scratch, remove_stale, write_new};
 
@@ -201,15 +201,21 @@ impl Session<'_> {
     /// One scenario with one TLS stack, against `srv` unless it names its own server.
     fn run_case(&self, srv: &Party, stack: &'static str, sc: Scenario) -> Result<Case> {
         let server = sc.server.unwrap_or(srv);
-        if sc.expected == Outcome::Untried {
+        let post_quantum = stack == "rustls" && self.post_quantum(server, sc.client);
+        if sc.expected == Outcome::Untried || post_quantum {
             // Recorded as not tried with this stack: say why, start nothing.
+            let why = match post_quantum {
+                true => vec![RUSTLS_HAS_NO_ML_DSA.to_string()],
+                false => sc.reasons,
+            };
             return Ok(Case {
                 stack,
                 name: sc.name,
                 expected: Outcome::Untried,
                 got: Outcome::Untried,
-                detail: sc.reasons.join("; "),
+                detail: why.join("; "),
                 reasons: Vec::new(),
+                negotiated: None,
             });
         }
         let without = Trust {
@@ -223,7 +229,7 @@ impl Session<'_> {
             staple: sc.staple,
             ask_about_client: sc.ask_about_client,
         });
-        let (got, detail) = match stack {
+        let (got, detail, negotiated) = match stack {
             "openssl" => openssl_case(
                 self.openssl,
                 trust,
@@ -242,6 +248,27 @@ impl Session<'_> {
             got,
             detail,
             reasons: sc.reasons,
+            negotiated,
+        })
+    }
+
+    /// Whether a certificate of the session has an ML-DSA key or
+    /// signature: the CA's, the server's or the client's, or one of their
+    /// chains.
+    fn post_quantum(&self, server: &Party, client: Option<&Party>) -> bool {
+        let parties = std::iter::once(server).chain(client);
+        let files = parties.flat_map(|p| std::iter::once(&p.crt).chain(&p.chain));
+        files.chain([&self.trust.ca]).any(|crt| {
+            let info = crate::pki::x509::read_certificate(crt)
+                .ok()
+                .and_then(|der| crate::pki::x509::cert_info(&der, "").ok());
+            info.is_some_and(|i| {
+                matches!(i.key, crate::pki::x509::KeyInfo::MlDsa(_))
+                    || crate::pki::x509::is_post_quantum_signature(&i.signature)
+            })
         })
     }
 }
+
+/// Why the rustls side of a session with ML-DSA certificates is not tried.
+const RUSTLS_HAS_NO_ML_DSA: &str = "rustls (with ring, as built here) has no ML-DSA: it can neither sign with an ML-DSA key nor check an ML-DSA signature; openssl's session is the proof";

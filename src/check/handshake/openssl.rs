@@ -14,7 +14,9 @@ use crate::run::exec::Background;
 use crate::run::openssl::Openssl;
 use crate::signals;
 
-use super::case::{CASE_TIMEOUT, Host, Outcome, PING, Party, Security, Trust, unreadable};
+use super::case::{
+    CASE_TIMEOUT, Ended, Host, Negotiated, Outcome, PING, Party, Security, Trust, unreadable,
+};
 use super::scratch::{self, Scratch};
 
 /// s_server on an ephemeral loopback port in `-rev` mode (it sends back each
@@ -28,7 +30,7 @@ pub fn openssl_case(
     host: &Host,
     security: Option<Security>,
     staple: Option<&Path>,
-) -> Result<(Outcome, String)> {
+) -> Result<Ended> {
     let ca = trust.ca.as_path();
     // Its logs and chain files, in the run's private directory.
     let logs = scratch.case_dir()?;
@@ -51,7 +53,8 @@ pub fn openssl_case(
             }
             client_args.extend(security_args(security, Role::Client));
             if staple.is_some() {
-                asking_for_status(&mut client_args);
+                // s_client asks for the server's OCSP answer, and prints it.
+                client_args.push("-status".into());
             }
             if let Some(c) = client
                 && let Some(chain) = chain_file(c, logs.path(), names::handshake::CLIENT_CHAIN)?
@@ -64,21 +67,36 @@ pub fn openssl_case(
     };
     drop(server_proc);
     let server_log = read_log(&server_err);
-    Ok(match result {
+    let client_out = read_log(&logs.path().join("client.out"));
+    let (outcome, detail) = match result {
         (Outcome::Refused, client_err) => (Outcome::Refused, why_refused(&server_log, &client_err)),
-        accepted if staple.is_some() => {
-            stapled(accepted, &read_log(&logs.path().join("client.out")))
-        }
+        accepted if staple.is_some() => stapled(accepted, &client_out),
         accepted => accepted,
-    })
+    };
+    let negotiated = (outcome == Outcome::Accepted).then(|| negotiated(&client_out));
+    Ok((outcome, detail, negotiated))
 }
 
-/// s_client asks for the server's OCSP answer (`-status`), and prints it:
-/// not `-quiet`, which would silence it, but `-ign_eof`, which keeps the
-/// session open after stdin ends as `-quiet` does.
-fn asking_for_status(args: &mut Vec<OsString>) {
-    args.retain(|a| a != "-quiet");
-    args.extend(["-ign_eof".into(), "-status".into()]);
+/// What s_client printed of the session it made: the protocol (`New,
+/// TLSv1.3, Cipher is …`), the group (`Negotiated TLS1.3 group: X`, or
+/// before OpenSSL 3.5 `Server Temp Key: X, 253 bits`) and the server's
+/// signature (`Peer signature type: X`); `-` for what it did not print.
+fn negotiated(client_out: &str) -> Negotiated {
+    let after = |start: &str| {
+        client_out
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(start))
+            .map(str::trim)
+    };
+    let protocol = after("New, ").and_then(|rest| rest.split(',').next());
+    let group = after("Negotiated TLS1.3 group:")
+        .or_else(|| after("Server Temp Key:").and_then(|k| k.split(',').next()));
+    let shown = |v: Option<&str>| v.unwrap_or("-").to_string();
+    Negotiated {
+        protocol: shown(protocol),
+        group: shown(group),
+        peer_signature: shown(after("Peer signature type:")),
+    }
 }
 
 /// An accepted session whose client had to see a good stapled answer: it
@@ -194,7 +212,10 @@ fn s_client_args(port: u16, ca: &Path, client: Option<&Party>, host: &Host) -> V
         "-CAfile".into(),
         path_arg(ca),
         "-verify_return_error".into(),
-        "-quiet".into(),
+        // Not -quiet, which would silence what the session negotiated (and
+        // the OCSP answer): -ign_eof keeps the session open after stdin
+        // ends, as -quiet does.
+        "-ign_eof".into(),
     ];
     match host {
         Host::Dns(name) => args.extend([
@@ -228,8 +249,8 @@ fn s_client_exchange(
     let mut call = openssl.call(args, "handshake-client", CASE_TIMEOUT);
     call.stdin = Some(format!("{PING}\n").into_bytes());
     let client = call.spawn(&client_out, &client_err)?;
-    // s_client -quiet keeps the connection open after stdin ends, so watch
-    // its output for the answer rather than wait for it to exit.
+    // s_client -ign_eof keeps the connection open after stdin ends, so
+    // watch its output for the answer rather than wait for it to exit.
     loop {
         let answer = read_log(&client_out);
         if answer.contains(&reversed(PING)) {
@@ -332,4 +353,29 @@ pub fn last_error(stderr: &str) -> Option<String> {
         .filter(|_| fields.len() >= 6)
         .map_or(line, |r| *r);
     Some(reason.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_s_client_printed_of_the_session_is_read_in_each_versions_words() {
+        // OpenSSL 1.1.1 and 3.0: the group as the server's temporary key.
+        let old = "---\nPeer signature type: ECDSA\nServer Temp Key: X25519, 253 bits\n---\nNew, TLSv1.3, Cipher is TLS_AES_256_GCM_SHA384\n    Protocol  : TLSv1.3\n";
+        assert_eq!(
+            negotiated(old).to_string(),
+            "TLSv1.3, group X25519, server signature ECDSA"
+        );
+        // OpenSSL 3.5 and 4.0: the group by name, ML-KEM hybrids included.
+        let new = "Peer signature type: mldsa65\nNegotiated TLS1.3 group: X25519MLKEM768\n---\nNew, TLSv1.3, Cipher is TLS_AES_256_GCM_SHA384\nProtocol: TLSv1.3\n";
+        assert_eq!(
+            negotiated(new).to_string(),
+            "TLSv1.3, group X25519MLKEM768, server signature mldsa65"
+        );
+        assert_eq!(
+            negotiated("nothing").to_string(),
+            "-, group -, server signature -"
+        );
+    }
 }

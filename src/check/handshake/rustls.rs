@@ -8,12 +8,17 @@ use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::sync::Arc;
 
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::UnixTime;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer, ServerName};
+use rustls::{DigitallySignedStruct, SignatureScheme};
 
 use crate::error::{Error, Result};
 
-use super::case::{CASE_TIMEOUT, Host, Outcome, PING, PONG, Party, Trust, unreadable};
+use super::case::{
+    CASE_TIMEOUT, Ended, Host, Negotiated, Outcome, PING, PONG, Party, Trust, unreadable,
+};
 use super::ocsp::{AsksAboutClients, OcspCase, RequiresStaple};
 use super::scratch::Scratch;
 
@@ -81,17 +86,19 @@ pub fn rustls_case(
     host: &Host,
     ocsp: Option<OcspCase<'_>>,
     scratch: &Scratch,
-) -> Result<(Outcome, String)> {
+) -> Result<Ended> {
     // The private directories the verifiers that read OCSP write in.
     let dirs = match ocsp {
         Some(o) => Some((o, scratch.case_dir()?, scratch.case_dir()?)),
         None => None,
     };
     let ocsp = dirs.as_ref().map(|(o, s, c)| (*o, s.path(), c.path()));
-    let (server_config, client_config) = match rustls_configs(trust, server, client, ocsp)? {
-        Ok(configs) => configs,
-        Err(refused) => return Ok(refused),
-    };
+    let scheme = Scheme::default();
+    let (server_config, client_config) =
+        match rustls_configs(trust, (server, client), ocsp, &scheme)? {
+            Ok(configs) => configs,
+            Err((outcome, detail)) => return Ok((outcome, detail, None)),
+        };
     let staple = ocsp.is_some_and(|(o, ..)| o.staple.is_some());
     let name = match host {
         Host::Dns(n) => ServerName::try_from(n.clone()),
@@ -99,13 +106,20 @@ pub fn rustls_case(
     }
     .map_err(|e| Error::Usage(format!("{}: {e}", host.as_str())))?;
 
-    let (outcome, detail) = rustls_exchange(server_config, client_config, name)?;
+    let (outcome, detail, session) = rustls_exchange(server_config, client_config, name)?;
+    let signed = scheme.lock().ok().and_then(|s| *s);
+    let negotiated = session.map(|(protocol, group)| Negotiated {
+        protocol,
+        group,
+        peer_signature: signed.map_or("-".into(), |s| format!("{s:?}")),
+    });
     Ok(match outcome {
         Outcome::Accepted if staple => (
             outcome,
             format!("{detail}; the stapled OCSP answer says good"),
+            negotiated,
         ),
-        _ => (outcome, detail),
+        _ => (outcome, detail, negotiated),
     })
 }
 
@@ -119,9 +133,9 @@ type Configs = (Arc<rustls::ServerConfig>, Arc<rustls::ClientConfig>);
 /// when rustls refuses a certificate or key as it loads them.
 fn rustls_configs(
     trust: &Trust,
-    server: &Party,
-    client: Option<&Party>,
+    (server, client): (&Party, Option<&Party>),
     ocsp: Ocsp<'_>,
+    scheme: &Scheme,
 ) -> Result<std::result::Result<Configs, (Outcome, String)>> {
     let ca = trust.ca.as_path();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -145,7 +159,7 @@ fn rustls_configs(
         Ok(c) => c,
         Err(e) => return Ok(Err((Outcome::Refused, format!("server: {e}")))),
     };
-    let client_config = match rustls_client(client, (roots, crls), ocsp, provider)? {
+    let client_config = match rustls_client(client, (roots, crls), ocsp, provider, scheme)? {
         Ok(c) => c,
         Err(e) => return Ok(Err((Outcome::Refused, format!("client: {e}")))),
     };
@@ -216,6 +230,7 @@ fn rustls_client(
     ),
     ocsp: Ocsp<'_>,
     provider: Provider,
+    scheme: &Scheme,
 ) -> Result<std::result::Result<Arc<rustls::ClientConfig>, SessionError>> {
     let mut verifier =
         rustls::client::WebPkiServerVerifier::builder_with_provider(roots, provider.clone());
@@ -229,12 +244,16 @@ fn rustls_client(
     let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| Error::Usage(e.to_string()))?;
-    let builder = match ocsp.filter(|(o, ..)| o.staple.is_some()) {
-        Some((o, _, dir)) => builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(RequiresStaple::new(verifier, &o, dir))),
-        None => builder.with_webpki_verifier(verifier),
+    let verifier: Arc<dyn ServerCertVerifier> = match ocsp.filter(|(o, ..)| o.staple.is_some()) {
+        Some((o, _, dir)) => Arc::new(RequiresStaple::new(verifier, &o, dir)),
+        None => verifier,
     };
+    let builder = builder
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(Recording {
+            inner: verifier,
+            scheme: Arc::clone(scheme),
+        }));
     let config = match client {
         Some(c) => {
             let mut certs = load_certs(&c.crt)?;
@@ -248,13 +267,71 @@ fn rustls_client(
     Ok(config.map(Arc::new).map_err(SessionError::from))
 }
 
+/// The signature scheme the server signed the handshake with, once the
+/// client's verifier has seen it.
+type Scheme = Arc<std::sync::Mutex<Option<SignatureScheme>>>;
+
+/// The client's verifier, which notes the scheme of the server's
+/// handshake signature (rustls has no call that tells it afterwards).
+#[derive(Debug)]
+struct Recording {
+    inner: Arc<dyn ServerCertVerifier>,
+    scheme: Scheme,
+}
+
+impl Recording {
+    fn note(&self, dss: &DigitallySignedStruct) {
+        if let Ok(mut slot) = self.scheme.lock() {
+            *slot = Some(dss.scheme);
+        }
+    }
+}
+
+impl ServerCertVerifier for Recording {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> std::result::Result<ServerCertVerified, rustls::Error> {
+        self.inner
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        self.note(dss);
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        self.note(dss);
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+}
+
 /// A rustls server thread and client on a loopback port, exchanging a line
 /// each way.
 fn rustls_exchange(
     server_config: Arc<rustls::ServerConfig>,
     client_config: Arc<rustls::ClientConfig>,
     name: ServerName<'static>,
-) -> Result<(Outcome, String)> {
+) -> Result<(Outcome, String, Option<Session>)> {
     let listener =
         TcpListener::bind("127.0.0.1:0").map_err(|e| Error::io("cannot listen on 127.0.0.1", e))?;
     let addr = listener
@@ -279,7 +356,7 @@ fn rustls_exchange(
         Ok(line.trim_end().to_string())
     });
 
-    let client_result = (|| -> std::result::Result<String, SessionError> {
+    let client_result = (|| -> std::result::Result<(String, (String, String)), SessionError> {
         let tcp = TcpStream::connect_timeout(&addr, CASE_TIMEOUT).map_err(SessionError::Socket)?;
         tcp.set_read_timeout(Some(CASE_TIMEOUT))
             .map_err(SessionError::Socket)?;
@@ -294,23 +371,40 @@ fn rustls_exchange(
         BufReader::new(&mut tls)
             .read_line(&mut line)
             .map_err(SessionError::Tls)?;
-        Ok(line.trim_end().to_string())
+        Ok((line.trim_end().to_string(), session_of(&tls.conn)))
     })();
     let server_result = server_thread
         .join()
         .unwrap_or_else(|_| Err(SessionError::ServerThread));
+    let refused = |why: String| Ok((Outcome::Refused, why, None));
     match (client_result, server_result) {
-        (Ok(reply), Ok(got)) if reply == PONG && got == PING => {
-            Ok((Outcome::Accepted, "payload sent and answered".into()))
-        }
-        (Err(e), Err(s)) => Ok((Outcome::Refused, format!("server: {s}; client: {e}"))),
-        (_, Err(s)) => Ok((Outcome::Refused, format!("server: {s}"))),
-        (Err(e), _) => Ok((Outcome::Refused, format!("client: {e}"))),
-        (Ok(reply), Ok(got)) => Ok((
-            Outcome::Refused,
-            format!("unexpected exchange: sent {got:?}, got {reply:?}"),
+        (Ok((reply, session)), Ok(got)) if reply == PONG && got == PING => Ok((
+            Outcome::Accepted,
+            "payload sent and answered".into(),
+            Some(session),
         )),
+        (Err(e), Err(s)) => refused(format!("server: {s}; client: {e}")),
+        (_, Err(s)) => refused(format!("server: {s}")),
+        (Err(e), _) => refused(format!("client: {e}")),
+        (Ok((reply, _)), Ok(got)) => {
+            refused(format!("unexpected exchange: sent {got:?}, got {reply:?}"))
+        }
     }
+}
+
+/// The protocol and key-exchange group of a session.
+type Session = (String, String);
+
+/// The protocol and key-exchange group a client's session negotiated, in
+/// rustls's names (`TLSv1.3`, `X25519`).
+fn session_of(conn: &rustls::ClientConnection) -> (String, String) {
+    let protocol = conn
+        .protocol_version()
+        .map_or("-".into(), |v| format!("{v:?}").replace('_', "."));
+    let group = conn
+        .negotiated_key_exchange_group()
+        .map_or("-".into(), |g| format!("{:?}", g.name()));
+    (protocol, group)
 }
 
 /// An I/O error of a rustls session; a refused certificate is named as

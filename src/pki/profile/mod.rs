@@ -21,8 +21,8 @@ mod validator;
 pub use crate::pki::names::Role;
 pub use crate::pki::profile::alt_names::parse_san;
 pub use crate::pki::profile::model::{
-    Curve, DEFAULT_BITS, Entity, Extensions, Field, Intermediate, KeySpec, MAX_BITS, MIN_BITS, P12,
-    Profile, SubjectValue, days,
+    Curve, DEFAULT_BITS, Entity, Extensions, Field, Intermediate, KeySpec, MAX_BITS, MIN_BITS,
+    MlDsa, P12, Profile, SubjectValue, days,
 };
 pub use crate::pki::profile::subject::check_subject_value;
 

@@ -123,6 +123,38 @@ pub enum KeySpec {
     Ec(Curve),
     /// `openssl genpkey -algorithm ed25519`.
     Ed25519,
+    /// `openssl genpkey -algorithm ML-DSA-65` (FIPS 204; OpenSSL 3.5 and later).
+    MlDsa(MlDsa),
+}
+
+/// The ML-DSA parameter sets (FIPS 204), by NIST security category.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MlDsa {
+    L44,
+    L65,
+    L87,
+}
+
+impl MlDsa {
+    pub const ALL: [MlDsa; 3] = [MlDsa::L44, MlDsa::L65, MlDsa::L87];
+
+    /// openssl's name: `ML-DSA-65`.
+    pub fn name(self) -> &'static str {
+        match self {
+            MlDsa::L44 => "ML-DSA-44",
+            MlDsa::L65 => "ML-DSA-65",
+            MlDsa::L87 => "ML-DSA-87",
+        }
+    }
+
+    /// The profile's name: `ml-dsa-65`.
+    pub fn profile_name(self) -> &'static str {
+        match self {
+            MlDsa::L44 => "ml-dsa-44",
+            MlDsa::L65 => "ml-dsa-65",
+            MlDsa::L87 => "ml-dsa-87",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,6 +178,7 @@ impl fmt::Display for KeySpec {
             KeySpec::Rsa(bits) => write!(f, "rsa:{bits}"),
             KeySpec::Ec(c) => write!(f, "ec:{}", c.name()),
             KeySpec::Ed25519 => f.write_str("ed25519"),
+            KeySpec::MlDsa(m) => f.write_str(m.profile_name()),
         }
     }
 }
@@ -242,6 +275,14 @@ impl Entity {
     /// The profile path of a subject field, e.g. `server.subject.C`.
     pub fn field_path(&self, field: Field) -> String {
         format!("{}.subject.{}", self.path, field.short())
+    }
+
+    /// Where one of its keys stands in the profile: `server[0].key`.
+    pub fn key_path(&self, key: &str) -> String {
+        match self.path.as_str() {
+            "" => key.to_string(),
+            path => format!("{path}.{key}"),
+        }
     }
 }
 

@@ -5,7 +5,7 @@ use toml::de::DeValue;
 
 use crate::pki::names::{Files, Role};
 use crate::pki::pointers::{HttpUrl, KEYS, OCSP_SIGNER_KEY, Pointers};
-use crate::pki::profile::model::{Curve, DEFAULT_BITS, KeySpec, MAX_BITS, MIN_BITS, P12};
+use crate::pki::profile::model::{Curve, DEFAULT_BITS, KeySpec, MAX_BITS, MIN_BITS, MlDsa, P12};
 use crate::pki::profile::validator::{Table, Validator, join, kind};
 
 impl Validator<'_> {
@@ -87,7 +87,7 @@ impl Validator<'_> {
                 Some(value.span()),
                 &path,
                 format!(
-                    "must be a string such as \"rsa:4096\", \"ec:P-256\" or \"ed25519\", not {}",
+                    "must be a string such as \"rsa:4096\", \"ec:P-256\", \"ed25519\" or \"ml-dsa-65\", not {}",
                     kind(value.get_ref())
                 ),
             );
@@ -97,6 +97,10 @@ impl Validator<'_> {
             "ec:P-256" => Some(KeySpec::Ec(Curve::P256)),
             "ec:P-384" => Some(KeySpec::Ec(Curve::P384)),
             "ed25519" => Some(KeySpec::Ed25519),
+            other if MlDsa::ALL.iter().any(|m| m.profile_name() == other) => MlDsa::ALL
+                .into_iter()
+                .find(|m| m.profile_name() == other)
+                .map(KeySpec::MlDsa),
             other => other
                 .strip_prefix("rsa:")
                 .and_then(|b| b.parse::<u32>().ok())
@@ -116,7 +120,7 @@ impl Validator<'_> {
                 self.problem(
                     Some(value.span()),
                     &path,
-                    format!("\"{s}\" is not a key type pkiforge makes; use \"rsa:BITS\" (e.g. \"rsa:4096\"), \"ec:P-256\", \"ec:P-384\" or \"ed25519\""),
+                    format!("\"{s}\" is not a key type pkiforge makes; use \"rsa:BITS\" (e.g. \"rsa:4096\"), \"ec:P-256\", \"ec:P-384\", \"ed25519\" or \"ml-dsa-44\", \"ml-dsa-65\", \"ml-dsa-87\" (OpenSSL 3.5 or later)"),
                 );
                 None
             }
