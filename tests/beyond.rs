@@ -374,7 +374,7 @@ fn bad_settings_of_the_new_keys_are_refused() {
                 "key = \"ec:P-256\"\nsubject = { O = \"Workshop\", CN = \"participant 01\" }",
                 "key = \"ec:P-521\"\nsubject = { O = \"Workshop\", CN = \"participant 01\" }",
             ),
-            "  p.toml:13:7: client[0].key: \"ec:P-521\" is not a key type pkiforge makes; use \"rsa:BITS\" (e.g. \"rsa:4096\"), \"ec:P-256\", \"ec:P-384\" or \"ed25519\"\n",
+            "  p.toml:13:7: client[0].key: \"ec:P-521\" is not a key type pkiforge makes; use \"rsa:BITS\" (e.g. \"rsa:4096\"), \"ec:P-256\", \"ec:P-384\", \"ed25519\" or \"ml-dsa-44\", \"ml-dsa-65\", \"ml-dsa-87\" (OpenSSL 3.5 or later)\n",
         ),
         (
             WORKSHOP.replace("name = \"p01\"\nkey", "name = \"p01\"\nbits = 2048\nkey"),
@@ -461,4 +461,46 @@ fn completions_and_help_lead_with_examples() {
         run_ok(tmp.path(), &["--help"])
             .starts_with("Examples:\n  pkiforge plan profiles/localhost.toml")
     );
+}
+
+/// An openssl that cannot load its legacy provider (a build or a
+/// distribution without `legacy.so`; here, modules looked for in an empty
+/// directory) gets a profile with a legacy PKCS#12 bundle refused before
+/// anything runs, naming the field.
+#[test]
+fn a_legacy_p12_without_the_legacy_provider_is_refused_up_front() {
+    let empty = tempfile::tempdir().unwrap();
+    let loads = std::process::Command::new(openssl())
+        .args(["list", "-providers", "-provider", "legacy"])
+        .env("OPENSSL_MODULES", empty.path())
+        .output()
+        .unwrap()
+        .status
+        .success();
+    if loads || !supports("pkcs12", "-legacy") {
+        eprintln!(
+            "skipped: {} has its legacy provider built in, or no pkcs12 -legacy",
+            openssl_version()
+        );
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let strict = repo().join("profiles/strict.toml");
+    let out = pkiforge(tmp.path())
+        .args(["run", strict.to_str().unwrap(), "--out", "pki"])
+        .env("OPENSSL_MODULES", empty.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let path = which::which(openssl()).unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "error: {}: client[1].p12 = \"legacy\" asks for a legacy PKCS#12 bundle (RC2, 3DES, SHA-1), and {} is {}, which cannot load its legacy provider (`openssl list -providers -provider legacy` fails); install the provider (ossl-modules/legacy.so), name another openssl with --openssl PATH, or write p12 = true (AES-256, which Java 8u301 and later read). Nothing was written\n",
+            strict.display(),
+            path.display(),
+            openssl_version()
+        )
+    );
+    assert!(!tmp.path().join("pki").exists());
 }

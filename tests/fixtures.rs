@@ -314,6 +314,18 @@ fn each_fixture_differs_from_a_good_certificate_in_its_one_way_only() {
                 "self-signed" => {
                     assert_eq!(bad.issuer, subject);
                     same.issuer = good.issuer.clone();
+                    // Its authority key identifier would name itself:
+                    // OpenSSL 3.5 leaves it out, 3.0 and 4.0 write it.
+                    let aki = |e: &(String, bool, String)| e.0 == "2.5.29.35";
+                    if !bad.extensions.iter().any(aki) {
+                        let mut without = good.clone();
+                        without.extensions.retain(|e| !aki(e));
+                        assert_eq!(
+                            same, without,
+                            "self-signed differs in more than its one way"
+                        );
+                        continue;
+                    }
                 }
                 "wrong-host" => {
                     assert_eq!(bad.sans, ["DNSName(\"wrong-host.invalid\")"]);

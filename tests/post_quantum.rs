@@ -219,3 +219,29 @@ fn every_accepted_session_says_what_it_negotiated_and_json_carries_it() {
         }
     }
 }
+
+/// A SHA-1 fixture needs a CA that signs with a digest: ML-DSA (and
+/// Ed25519) sign without one. Refused with the profile, on every openssl.
+#[test]
+fn a_sha1_fixture_under_an_ml_dsa_ca_is_refused_naming_the_field() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = format!(
+        "{}\n[[client]]\nname = \"old\"\nfixture = \"sha1-signature\"\nkey = \"ml-dsa-65\"\nsubject = {{ CN = \"old\" }}\nsan = [\"DNS:old.workshop.test\"]\n",
+        fs::read_to_string(profile()).unwrap()
+    );
+    write(&tmp.path().join("pq.toml"), &text);
+    let (stdout, stderr, code) = run(tmp.path(), &["run", "pq.toml"]);
+    assert_eq!((stdout.as_str(), code), ("", 2), "{stderr}");
+    let line = text
+        .lines()
+        .position(|l| l.starts_with("fixture ="))
+        .unwrap()
+        + 1;
+    assert_eq!(
+        stderr,
+        format!(
+            "error: pq.toml: 1 problem found, nothing was written:\n  pq.toml:{line}:11: client[1].fixture: a sha1-signature fixture is signed with SHA-1 by [ca], whose key (\"ml-dsa-65\") signs without a digest; give [ca] an RSA or EC key, or leave this fixture out\n"
+        )
+    );
+    assert!(!tmp.path().join("pki").exists());
+}

@@ -181,6 +181,7 @@ pub fn plan_for(profile: &Path, openssl_flag: Option<&Path>, timeout: Duration) 
     require_key_types(&openssl, &profile)?;
     let layout = crate::run::prompts::read_layout(&mut openssl)?;
     let caps = openssl.capabilities_for(profile.has_p12(), profile.has_dated_fixtures())?;
+    require_legacy_provider(&openssl, &profile, caps)?;
     let plan = build(&profile, &layout, caps, now())?;
     Ok(Planned {
         profile,
@@ -203,6 +204,38 @@ fn require_key_types(openssl: &Openssl, profile: &Profile) -> Result<()> {
     }
     Err(Error::Usage(format!(
         "{}: {} {} ML-DSA (FIPS 204), and {} is {}, which cannot make ML-DSA keys (`openssl list -public-key-algorithms` names none); OpenSSL 3.5 or later can: install it and name it with --openssl PATH or PKIFORGE_OPENSSL, or choose another key type. Nothing was written",
+        profile.path.display(),
+        wanted.join(", "),
+        if wanted.len() == 1 {
+            "asks for"
+        } else {
+            "ask for"
+        },
+        openssl.path.display(),
+        openssl.version
+    )))
+}
+
+/// Refuses, before anything runs, a profile with legacy PKCS#12 bundles
+/// when this openssl's `pkcs12 -legacy` cannot load the legacy provider.
+fn require_legacy_provider(
+    openssl: &Openssl,
+    profile: &Profile,
+    caps: crate::plan::caps::Capabilities,
+) -> Result<()> {
+    if caps.legacy_provider {
+        return Ok(());
+    }
+    let wanted: Vec<String> = profile
+        .entities()
+        .filter(|e| e.p12 == crate::pki::profile::P12::Legacy)
+        .map(|e| format!("{} = \"legacy\"", e.key_path("p12")))
+        .collect();
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Usage(format!(
+        "{}: {} {} a legacy PKCS#12 bundle (RC2, 3DES, SHA-1), and {} is {}, which cannot load its legacy provider (`openssl list -providers -provider legacy` fails); install the provider (ossl-modules/legacy.so), name another openssl with --openssl PATH, or write p12 = true (AES-256, which Java 8u301 and later read). Nothing was written",
         profile.path.display(),
         wanted.join(", "),
         if wanted.len() == 1 {

@@ -141,6 +141,33 @@ impl Validator<'_> {
         }
     }
 
+    /// A sha1-signature fixture is signed with `-sha1` by the CA that signs
+    /// the leaves: one whose key takes a digest (RSA, EC). Ed25519 and
+    /// ML-DSA sign without one, and openssl refuses `-sha1` with them.
+    pub(crate) fn sha1_fixtures_have_a_hashing_issuer(
+        &mut self,
+        profile: &Profile,
+        doc: &Table<'_>,
+    ) {
+        let issuer = profile.issuer();
+        if matches!(issuer.key, KeySpec::Rsa(_) | KeySpec::Ec(_)) {
+            return;
+        }
+        for (leaf, _) in profile
+            .fixtures()
+            .filter(|(_, f)| f.kind == Kind::Sha1Signature)
+        {
+            self.problem(
+                self.span_of(doc, &leaf.path, "fixture"),
+                &join(&leaf.path, "fixture"),
+                format!(
+                    "a sha1-signature fixture is signed with SHA-1 by [{}], whose key (\"{}\") signs without a digest; give [{}] an RSA or EC key, or leave this fixture out",
+                    issuer.path, issuer.key, issuer.path
+                ),
+            );
+        }
+    }
+
     /// The CA of its own that signs an expired-intermediate, issuer-not-ca
     /// or pathlen-exceeded fixture has a subject of its own: not a CA's of
     /// the profile, nor another fixture's CA's (whose names share their

@@ -116,6 +116,7 @@ impl<'t> Validator<'t> {
             }
         }
         self.distinct_own_issuers(&profile, &doc);
+        self.sha1_fixtures_have_a_hashing_issuer(&profile, &doc);
         self.distinct_files(&profile, &doc);
         Some(profile)
     }
