@@ -177,6 +177,18 @@ fn a_chain_that_mixes_ml_dsa_and_classical_keys_works_and_lint_says_so() {
         "error: ca.crt has an ML-DSA-65 key, and Java's TLS has no ML-DSA (JDK 24 and later sign with it, JEP 497, but offer no ML-DSA signature scheme in TLS): a keystore of it would fail every handshake. Export --format nginx, haproxy or k8s instead, or give the chain classical keys (key = \"ec:P-256\") for Java\n"
     );
     assert!(!tmp.path().join("pki/export").exists());
+
+    // The reverse: an EC root over ML-DSA leaves, whose handshakes are
+    // signed with ML-DSA.
+    write(&tmp.path().join("reverse.toml"), &with_key(0, "ec:P-384"));
+    run_ok(tmp.path(), &["run", "reverse.toml", "--out", "rev"]);
+    let lint = run_ok(tmp.path(), &["lint", "rev"]);
+    assert!(lint.starts_with("note client.crt [mixed-signatures]: has a chain that mixes post-quantum and classical signatures: ML-DSA-65 (client.crt), EC P-384 (ca.crt)\n"), "{lint}");
+    let shook = run_ok(tmp.path(), &["handshake", "rev"]);
+    assert!(
+        accepted(&shook)[0].ends_with(", server signature mldsa65"),
+        "{shook}"
+    );
 }
 
 /// [`with_key`] on a profile's text.
