@@ -123,12 +123,13 @@ certificate), or with --deny-warnings when there is any finding.")]
     /// One line per certificate and CRL: when it expires, and whether it is valid, expiring, expired or revoked
     #[command(before_help = "Examples:
   pkiforge status pki/localhost
-  pkiforge status pki/localhost --within 60    expiring = within 60 days
+  pkiforge status pki/localhost                expiring = less than a third of its lifetime left
+  pkiforge status pki/localhost --within 60    expiring = at most 60 days left
   pkiforge status pki/localhost --json
 
 Exit status: 1 when a certificate has expired, is revoked and still in use,
-or expires within --within days (default 30), or when the CRL is stale or
-goes stale within them; so it can run from CI or cron.")]
+or is expiring (less than a third of its lifetime left, or --within days),
+or when the CRL is stale or expiring; so it can run from CI or cron.")]
     Status(StatusArgs),
 
     /// Issue certificates again: a leaf with its key (or a new one), or the CA with its own key and subject
@@ -345,9 +346,10 @@ pub struct LintArgs {
 pub struct StatusArgs {
     /// The directory a run wrote
     pub dir: PathBuf,
-    /// Call a certificate expiring when it has at most this many days left
-    #[arg(long, value_name = "DAYS", default_value_t = crate::check::status::DEFAULT_WITHIN)]
-    pub within: i64,
+    /// Call a certificate or the CRL expiring when it has at most this many
+    /// days left (default: less than a third of its lifetime)
+    #[arg(long, value_name = "DAYS")]
+    pub within: Option<i64>,
     /// A JSON array instead (the schema is in docs/json.md)
     #[arg(long)]
     pub json: bool,

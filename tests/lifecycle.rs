@@ -488,10 +488,114 @@ fn two_renews_at_once_take_turns() {
     let _ = enddate(&dir, "client.crt");
 }
 
+/// Signs `client.csr` again with the CA, valid from 2020 until three days
+/// from now: it has far less than a third of its lifetime left.
+fn backdate_client(dir: &Path) {
+    write(
+        &dir.join("old.cnf"),
+        "[ca]\ndefault_ca = t\n[t]\ndatabase = old.index\nserial = old.srl\nnew_certs_dir = .\ndefault_md = sha256\npolicy = p\n[p]\ncommonName = optional\n",
+    );
+    write(&dir.join("old.index"), "");
+    write(&dir.join("old.srl"), "01\n");
+    write(
+        &dir.join("old.ext"),
+        "subjectAltName=DNS:localhost\nextendedKeyUsage=clientAuth",
+    );
+    let until = three_days_from_now();
+    openssl_out(
+        dir,
+        &[
+            "ca",
+            "-config",
+            "old.cnf",
+            "-batch",
+            "-notext",
+            "-preserveDN",
+            "-rand_serial",
+            "-keyfile",
+            "ca.key",
+            "-cert",
+            "ca.crt",
+            "-in",
+            "client.csr",
+            "-extfile",
+            "old.ext",
+            "-startdate",
+            "20200101000000Z",
+            "-enddate",
+            &until,
+            "-out",
+            "client.crt",
+        ],
+    );
+    for f in fs::read_dir(dir).unwrap().flatten() {
+        let name = f.file_name().to_string_lossy().into_owned();
+        if name.starts_with("old.") || name.ends_with(".pem") && name != "client.pem" {
+            fs::remove_file(f.path()).unwrap();
+        }
+    }
+    let bundle = [
+        fs::read(dir.join("client.crt")).unwrap(),
+        fs::read(dir.join("ca.crt")).unwrap(),
+    ]
+    .concat();
+    fs::write(dir.join("client.pem"), bundle).unwrap();
+}
+
+/// Three days from now, as `openssl ca -enddate` takes it (GeneralizedTime).
+fn three_days_from_now() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+        + 3 * 86_400;
+    let out = std::process::Command::new("date")
+        .args(["-u", "-d", &format!("@{secs}"), "+%Y%m%d%H%M%SZ"])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// A fresh short CRL has all its lifetime left: not flagged. One whose
+/// lastUpdate lies in the past (OpenSSL 3's `-crl_lastupdate`) is.
 #[test]
 fn lint_flags_a_crl_about_to_go_stale() {
-    let (tmp, _dir) = pki();
+    let (tmp, dir) = pki();
     run_ok(tmp.path(), &["crl", "pki", "--days", "3", "--quiet"]);
+    let (stdout, _, _) = run(tmp.path(), &["lint", "pki"]);
+    assert!(!stdout.contains("crl-expires-soon"), "{stdout}");
+    if !supports("ca", "-crl_lastupdate") {
+        eprintln!(
+            "skipped the rest: {} has no ca -crl_lastupdate",
+            openssl_version()
+        );
+        return;
+    }
+    write(
+        &dir.join("old.cnf"),
+        "[ca]\ndefault_ca = t\n[t]\ndatabase = ca.index\ndefault_md = sha256\n",
+    );
+    let until = three_days_from_now();
+    openssl_out(
+        &dir,
+        &[
+            "ca",
+            "-config",
+            "old.cnf",
+            "-gencrl",
+            "-keyfile",
+            "ca.key",
+            "-cert",
+            "ca.crt",
+            "-crl_lastupdate",
+            "20200101000000Z",
+            "-crl_nextupdate",
+            &until,
+            "-out",
+            "ca.crl",
+        ],
+    );
+    fs::remove_file(dir.join("old.cnf")).unwrap();
     let (stdout, _, _) = run(tmp.path(), &["lint", "pki"]);
     assert!(
         stdout.contains("warning ca.crl [crl-expires-soon]: goes stale on "),
@@ -506,10 +610,7 @@ fn lint_flags_a_crl_about_to_go_stale() {
 #[test]
 fn add_over_an_expiring_certificate_says_to_renew_it() {
     let (tmp, dir) = pki();
-    run_ok(
-        tmp.path(),
-        &["renew", "pki", "client", "--days", "3", "--quiet"],
-    );
+    backdate_client(&dir);
     let profile = format!(
         "{FAST}\n[[client]]\nname = \"bob\"\nbits = 2048\nsubject = {{ O = \"Test Org\", CN = \"bob\" }}\nsan = [\"DNS:localhost\"]\n"
     )
@@ -533,4 +634,31 @@ fn add_over_an_expiring_certificate_says_to_renew_it() {
     );
     assert_eq!(fs::read(dir.join("client.crt")).unwrap(), before);
     assert!(dir.join("bob.crt").is_file());
+}
+
+/// A fresh tutorial PKI (30-day certificates, as openssl's default) is
+/// healthy: less than a third of its lifetime left is what makes one
+/// expiring. `--within DAYS` keeps the absolute window.
+#[test]
+fn a_fresh_tutorial_pki_is_valid_and_within_keeps_the_absolute_window() {
+    let (tmp, _dir) = pki();
+    let (stdout, stderr, code) = run(tmp.path(), &["status", "pki"]);
+    assert_eq!((code, stderr.as_str()), (0, ""), "{stdout}");
+    let states: Vec<&str> = stdout
+        .lines()
+        .skip(1)
+        .map(|l| l.rsplit(' ').next().unwrap())
+        .collect();
+    assert_eq!(states, ["valid", "valid", "valid"], "{stdout}");
+    let (_, stderr, code) = run(tmp.path(), &["status", "pki", "--within", "30"]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        stderr,
+        "error: 3 of 3 certificates and CRLs need attention: ca.crt expiring, server.crt expiring, client.crt expiring\n"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&run_ok(tmp.path(), &["status", "pki", "--json"])).unwrap();
+    for row in json.as_array().unwrap() {
+        assert_eq!(row["expiring_rule"], "less than a third of its lifetime left");
+    }
 }

@@ -2,6 +2,7 @@
 //! the clients affected and the fix.
 
 use crate::check::inspect::{CertInfo, KeyInfo, is_weak_signature};
+use crate::check::status::Window;
 use crate::pki::read::Pki;
 use crate::time::utc;
 
@@ -10,8 +11,6 @@ pub use crate::check::finding::{Finding, Severity};
 pub use crate::pki::profile::days::{
     APPLE_MAX as APPLE_MAX_DAYS, OPENSSL_DEFAULT as OPENSSL_DEFAULT_DAYS,
 };
-/// Warn when a certificate expires this soon.
-pub const EXPIRY_WARNING_DAYS: i64 = 7;
 
 /// The findings for the certificates of one PKI, at Unix time `now`.
 pub fn lint(certs: &[CertInfo], now: i64) -> Vec<Finding> {
@@ -225,11 +224,14 @@ pub fn lint_crls(crls: &[(String, crate::pki::crl::CrlInfo)], now: i64) -> Vec<F
                 "crl-stale",
                 format!("is stale: its next update was due on {}", utc(next)),
             )
-        } else if left <= EXPIRY_WARNING_DAYS {
+        } else if Window::Lifetime.expiring(crl.this_update, next, now) {
             (
                 Severity::Warning,
                 "crl-expires-soon",
-                format!("goes stale on {} ({left} days left)", utc(next)),
+                format!(
+                    "goes stale on {} ({left} days left, less than a third of its lifetime)",
+                    utc(next)
+                ),
             )
         } else {
             continue;
@@ -349,11 +351,14 @@ fn validity_rules(cx: &Context, find: &mut Find) {
             "every client",
             "make the PKI again".into(),
         );
-    } else if left <= EXPIRY_WARNING_DAYS {
+    } else if Window::Lifetime.expiring(c.not_before, c.not_after, now) {
         find(
             Severity::Warning,
             "expires-soon",
-            format!("expires on {} ({left} days left)", utc(c.not_after)),
+            format!(
+                "expires on {} ({left} days left, less than a third of its lifetime)",
+                utc(c.not_after)
+            ),
             "every client, from that day on",
             "make the PKI again, with a longer validity".into(),
         );

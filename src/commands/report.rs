@@ -187,7 +187,7 @@ fn cards<'a>(
             state: crate::check::status::state_of(
                 c,
                 revoked,
-                crate::check::status::DEFAULT_WITHIN,
+                crate::check::status::Window::Lifetime,
                 now,
             ),
             issuer: issuer_of(i, &sorted, manifest),

@@ -216,8 +216,8 @@ fn add_only(
 }
 
 /// `--add` issues only what is missing; it does not renew what is there.
-/// For each certificate in DIR that expires within a week, a note saying so
-/// and how to renew it.
+/// For each certificate in DIR with less than a third of its lifetime left
+/// (as `status` judges), a note saying so and how to renew it.
 fn expiring_notes(profile: &Profile, out: &Path, now: i64) -> Vec<String> {
     let mut notes = Vec::new();
     for e in std::iter::once(&profile.ca).chain(profile.leaves()) {
@@ -229,7 +229,8 @@ fn expiring_notes(profile: &Profile, out: &Path, now: i64) -> Vec<String> {
             continue;
         };
         let left = info.days_left(now);
-        if left <= crate::check::lint::EXPIRY_WARNING_DAYS {
+        let window = crate::check::status::Window::Lifetime;
+        if info.not_after <= now || window.expiring(info.not_before, info.not_after, now) {
             let when = crate::time::utc(info.not_after);
             let what = if left < 0 {
                 format!("expired on {when}")

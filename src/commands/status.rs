@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::{Context, Outcome};
 use crate::check::json;
-use crate::check::status::state_of;
+use crate::check::status::{Window, state_of};
 use crate::cli::StatusArgs;
 use crate::error::{Error, Result};
 use crate::pki::read::Pki;
@@ -34,6 +34,9 @@ struct Row<'a> {
     /// valid, expiring, expired, not-yet-valid, revoked (certificates);
     /// valid, expiring, stale (the CRL).
     state: &'static str,
+    /// When it is called expiring: `less than a third of its lifetime
+    /// left`, or `at most N days left` with `--within N`.
+    expiring_rule: String,
     /// A certificate's details, in the schema `inspect --json` uses.
     #[serde(skip_serializing_if = "Option::is_none")]
     certificate: Option<json::Certificate<'a>>,
@@ -44,10 +47,11 @@ struct Row<'a> {
 
 /// `status DIR [--within DAYS] [--json]`.
 pub fn command(ctx: &Context, args: StatusArgs) -> Result<Outcome> {
-    status(&args.dir, args.within, args.json, &ctx.progress())
+    let window = args.within.map_or(Window::Lifetime, Window::Days);
+    status(&args.dir, window, args.json, &ctx.progress())
 }
 
-fn status(dir: &Path, within: i64, as_json: bool, progress: &Progress) -> Result<String> {
+fn status(dir: &Path, window: Window, as_json: bool, progress: &Progress) -> Result<String> {
     // Never while a run writes DIR, nor after one killed part way.
     let _lock = ReadLock::take(dir, progress)?;
     let read = Pki::read(dir);
@@ -71,7 +75,7 @@ fn status(dir: &Path, within: i64, as_json: bool, progress: &Progress) -> Result
     }
     let certs = cas.chain(&signers).chain(&pki.leaves);
     let mut rows: Vec<Row> = certs
-        .map(|k| cert_row(&k.info, revoked, within, now))
+        .map(|k| cert_row(&k.info, revoked, window, now))
         .collect();
     if let Some(crl) = &crl {
         let next = crl.next_update.unwrap_or(i64::MAX);
@@ -86,11 +90,12 @@ fn status(dir: &Path, within: i64, as_json: bool, progress: &Progress) -> Result
             days_left: left,
             state: if next <= now {
                 "stale"
-            } else if left <= within {
+            } else if window.expiring(crl.this_update, next, now) {
                 "expiring"
             } else {
                 "valid"
             },
+            expiring_rule: window.rule(),
             certificate: None,
             revoked: Some(crl.revoked.clone()),
         });
@@ -117,9 +122,9 @@ fn status(dir: &Path, within: i64, as_json: bool, progress: &Progress) -> Result
     ))
 }
 
-fn cert_row<'a>(c: &'a CertInfo, revoked: &[String], within: i64, now: i64) -> Row<'a> {
+fn cert_row<'a>(c: &'a CertInfo, revoked: &[String], window: Window, now: i64) -> Row<'a> {
     let left = c.days_left(now);
-    let state = state_of(c, revoked, within, now);
+    let state = state_of(c, revoked, window, now);
     let details = json::Certificate::of(c, now);
     Row {
         kind: "certificate",
@@ -130,6 +135,7 @@ fn cert_row<'a>(c: &'a CertInfo, revoked: &[String], within: i64, now: i64) -> R
         until_unix: c.not_after,
         days_left: left,
         state,
+        expiring_rule: window.rule(),
         certificate: Some(details),
         revoked: None,
     }
