@@ -659,6 +659,9 @@ fn a_fresh_tutorial_pki_is_valid_and_within_keeps_the_absolute_window() {
     let json: serde_json::Value =
         serde_json::from_str(&run_ok(tmp.path(), &["status", "pki", "--json"])).unwrap();
     for row in json.as_array().unwrap() {
-        assert_eq!(row["expiring_rule"], "less than a third of its lifetime left");
+        assert_eq!(
+            row["expiring_rule"],
+            "less than a third of its lifetime left"
+        );
     }
 }

@@ -120,7 +120,10 @@ fn signalled(signal: &str, code: i32) {
         ],
     );
     let started = Instant::now();
-    while fs::read_to_string(bin.path().join("holders")).is_err() {
+    // The file exists as soon as the wrapper opens it; the holder's pid is
+    // there once its line ends. A signal sent in between would stop the
+    // wrapper before it wrote it.
+    while !fs::read_to_string(bin.path().join("holders")).is_ok_and(|s| s.ends_with('\n')) {
         assert!(started.elapsed() < PATIENCE, "openssl was never called");
         std::thread::sleep(Duration::from_millis(20));
     }
