@@ -1,7 +1,8 @@
-//! Progress on stderr: on a terminal, a spinner for each step running (steps
-//! run at the same time); elsewhere one plain line per finished step, in plan
-//! order; nothing with `--quiet`. No colour is used, so NO_COLOR is honoured
-//! as it stands.
+//! Progress on stderr: one line per finished step, in plan order (the
+//! tutorial's), whatever order they finish in; on a terminal, under them, a
+//! spinner for each step running (steps run at the same time) and for each
+//! finished one that waits for the steps above it; nothing with `--quiet`.
+//! No colour is used, so NO_COLOR is honoured as it stands.
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -27,7 +28,10 @@ pub struct Ordered {
 
 pub struct Live {
     bars: MultiProgress,
+    /// The bar of each step running, or finished and waiting.
     running: BTreeMap<usize, ProgressBar>,
+    /// The finished steps' lines, in plan order as they may be printed.
+    order: Ordered,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -53,6 +57,7 @@ impl Progress {
             Progress::Live(Mutex::new(Live {
                 bars: MultiProgress::new(),
                 running: BTreeMap::new(),
+                order: Ordered::default(),
             }))
         } else {
             Progress::plain()
@@ -66,10 +71,10 @@ impl Progress {
     /// A new list of steps starts (the run's steps, then its checks):
     /// indices count from 0 again.
     pub fn begin(&self) {
-        if let Progress::Plain(state) = self {
-            let mut s = lock(state);
-            s.next = 0;
-            s.done.clear();
+        match self {
+            Progress::Quiet => {}
+            Progress::Plain(state) => *lock(state) = Ordered::default(),
+            Progress::Live(live) => lock(live).order = Ordered::default(),
         }
     }
 
@@ -94,17 +99,33 @@ impl Progress {
     }
 
     /// Step `index` failed: what finished before it is shown, then it.
-    pub fn fail(&self, index: usize, step: &Step) {
-        if let Progress::Plain(state) = self {
-            let mut s = lock(state);
-            for line in std::mem::take(&mut s.done).into_values() {
-                crate::output::stderr_line(&line);
+    pub fn fail(&self, _index: usize, step: &Step) {
+        match self {
+            Progress::Quiet => {}
+            Progress::Plain(state) => {
+                let mut s = lock(state);
+                for line in std::mem::take(&mut s.done).into_values() {
+                    crate::output::stderr_line(&line);
+                }
+                crate::output::stderr_line(&fail_line(step));
+                s.next = usize::MAX;
             }
-            crate::output::stderr_line(&fail_line(step));
-            s.next = usize::MAX;
-            return;
+            Progress::Live(live) => {
+                let mut live = lock(live);
+                // Printed while the bars are there (see Live::end); then
+                // every bar goes: the others are being stopped.
+                for line in std::mem::take(&mut live.order.done).into_values() {
+                    let _ = live.bars.println(crate::output::escape_controls(&line));
+                }
+                let _ = live
+                    .bars
+                    .println(crate::output::escape_controls(&fail_line(step)));
+                for pb in std::mem::take(&mut live.running).into_values() {
+                    pb.finish_and_clear();
+                }
+                live.order.next = usize::MAX;
+            }
         }
-        self.end(index, fail_line(step));
     }
 
     fn end(&self, index: usize, line: String) {
@@ -125,16 +146,7 @@ impl Progress {
                     s.next += 1;
                 }
             }
-            Progress::Live(live) => {
-                let mut live = lock(live);
-                if let Some(pb) = live.running.remove(&index) {
-                    pb.set_style(
-                        ProgressStyle::with_template("{msg}")
-                            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-                    );
-                    pb.finish_with_message(line);
-                }
-            }
+            Progress::Live(live) => lock(live).end(index, line),
         }
     }
 
@@ -148,6 +160,34 @@ impl Progress {
                     .bars
                     .println(crate::output::escape_controls(line));
             }
+        }
+    }
+}
+
+impl Live {
+    /// Step `index` finished with `line`: printed above the spinners once
+    /// every step before it is, with those after it that waited; until
+    /// then its spinner says it is done and waits.
+    fn end(&mut self, index: usize, line: String) {
+        if self.order.next == usize::MAX {
+            return;
+        }
+        if let Some(pb) = self.running.get(&index) {
+            pb.set_message(format!("done, waiting for the steps above: {line}"));
+        }
+        self.order.done.insert(index, line);
+        loop {
+            let next = self.order.next;
+            let Some(line) = self.order.done.remove(&next) else {
+                break;
+            };
+            // Printed while its bar is still there: indicatif prints
+            // nothing above a MultiProgress that has no bar left.
+            let _ = self.bars.println(crate::output::escape_controls(&line));
+            if let Some(pb) = self.running.remove(&next) {
+                pb.finish_and_clear();
+            }
+            self.order.next += 1;
         }
     }
 }
