@@ -86,6 +86,11 @@ test *args:
 # Measure the parallel runner against its lower bound (takes a few minutes).
 bench *args:
     cargo bench --bench parallel -- {{args}}
+    cargo bench --bench handshake
+
+# handshake of a room of 256 clients, --jobs 1 against the cores.
+bench-handshake *args:
+    cargo bench --bench handshake -- {{args}}
 
 # The test suite against OpenSSL 1.1.1w, the system's and 4.0.x (builds them once).
 matrix *args:

@@ -239,6 +239,10 @@ pub struct HandshakeArgs {
     /// what was expected and what happened, why, and what it negotiated
     #[arg(long, conflicts_with = "dry_run")]
     pub json: bool,
+    /// How many sessions may run at the same time, each on ports of its
+    /// own (default: the available cores); the output's order stays the same
+    #[arg(long, short, value_name = "N", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=256))]
+    pub jobs: Option<usize>,
 }
 
 /// `pkiforge test-server`'s arguments.

@@ -141,3 +141,23 @@ fn a_dry_run_prints_the_throwaway_cas_commands_and_starts_nothing() {
     assert_eq!(tree(&tmp.path().join("bin")), ["openssl"]);
     assert_eq!(tree(&dir), before);
 }
+
+/// Sessions side by side (`--jobs`) come out in the same order, with the
+/// same verdicts, as one at a time.
+#[test]
+fn jobs_run_sessions_side_by_side_and_keep_the_order() {
+    let (tmp, _dir) = copy();
+    let one = run_ok(tmp.path(), &["handshake", "pki", "--jobs", "1"]);
+    let four = run_ok(tmp.path(), &["handshake", "pki", "--jobs", "4"]);
+    assert_eq!(cases(&one), cases(&four));
+    assert!(
+        four.ends_with("all 8 handshakes went as expected\n"),
+        "{four}"
+    );
+    let (_, stderr, code) = run(tmp.path(), &["handshake", "pki", "--jobs", "0"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("invalid value '0' for '--jobs <N>': 0 is not in 1..=256"),
+        "{stderr}"
+    );
+}

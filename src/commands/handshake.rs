@@ -35,7 +35,8 @@ fn handshake(
         return handshake::dry_run(dir, &spec);
     }
     let openssl = Openssl::locate(openssl_flag, timeout)?;
-    let cases = handshake::run(&openssl, dir, &spec)?;
+    let jobs = args.jobs.unwrap_or_else(crate::run::runner::default_jobs);
+    let cases = handshake::run(&openssl, dir, &spec, jobs)?;
     let failed: Vec<String> = cases
         .iter()
         .filter(|c| !c.passed())

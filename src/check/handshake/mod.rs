@@ -94,8 +94,10 @@ fn utf8_absolute(dir: &Path) -> Result<String> {
     }
 }
 
-/// Runs every case for each server with each client found in `dir`.
-pub fn run(openssl: &Openssl, dir: &Path, spec: &CheckSpec) -> Result<Vec<Case>> {
+/// Runs every case for each server with each client found in `dir`, up
+/// to `jobs` sessions at a time (each on ports of its own); the cases come
+/// back in the same order whatever the jobs.
+pub fn run(openssl: &Openssl, dir: &Path, spec: &CheckSpec, jobs: usize) -> Result<Vec<Case>> {
     let (parties, signer, steps) = prepare(dir, spec)?;
     // What killed handshakes left, then this run's own private directory.
     let temp = std::env::temp_dir();
@@ -111,26 +113,36 @@ pub fn run(openssl: &Openssl, dir: &Path, spec: &CheckSpec) -> Result<Vec<Case>>
         scratch: &scratch,
         responder: parties.ocsp.as_ref(),
     };
-    let mut cases = Vec::new();
+    // Each server's OCSP answer, when its CA answers OCSP, to staple: made
+    // once per server, before any session.
+    let staple_dir = scratch.case_dir()?;
+    let mut staples: Vec<Option<std::path::PathBuf>> = Vec::new();
     let mut tried: Vec<&str> = Vec::new();
-    for Pair {
-        server_name,
-        srv,
-        cli,
-        host,
-    } in &parties.pairs
-    {
-        let first = !tried.contains(&server_name.as_str());
-        // The server's OCSP answer, when its CA answers OCSP, to staple.
-        let staple_dir = scratch.case_dir()?;
-        let staple = match &parties.ocsp {
+    for (i, pair) in parties.pairs.iter().enumerate() {
+        let first = !tried.contains(&pair.server_name.as_str());
+        staples.push(match &parties.ocsp {
             Some(responder) if first => {
-                let at = staple_dir.path().join(crate::pki::names::handshake::STAPLE);
-                responder.answer(openssl, &srv.crt, &at)?;
+                let at = staple_dir.path().join(format!("{i}"));
+                std::fs::create_dir(&at)
+                    .map_err(|e| Error::io("cannot make a staple's directory", e))?;
+                let at = at.join(crate::pki::names::handshake::STAPLE);
+                responder.answer(openssl, &pair.srv.crt, &at)?;
                 Some(at)
             }
             _ => None,
-        };
+        });
+        tried.push(&pair.server_name);
+    }
+    let mut work: Vec<(&'static str, &Party, Scenario)> = Vec::new();
+    let mut tried: Vec<&str> = Vec::new();
+    for (pair, staple) in parties.pairs.iter().zip(&staples) {
+        let Pair {
+            server_name,
+            srv,
+            cli,
+            host,
+        } = pair;
+        let first = !tried.contains(&server_name.as_str());
         // The same scenarios with each TLS stack, openssl's first.
         for stack in ["openssl", "rustls"] {
             let mut all = scenarios(srv, cli, &foreign, host).to_vec();
@@ -148,14 +160,52 @@ pub fn run(openssl: &Openssl, dir: &Path, spec: &CheckSpec) -> Result<Vec<Case>>
                     all.extend(fixture_scenarios(stack, &parties.fixtures, srv, cli, host));
                 }
             }
-            for sc in all {
-                signals::check()?;
-                cases.push(session.run_case(srv, stack, sc)?);
-            }
+            work.extend(all.into_iter().map(|sc| (stack, srv, sc)));
         }
         tried.push(server_name);
     }
-    Ok(cases)
+    run_cases(&session, work, jobs)
+}
+
+/// Runs `work` on up to `jobs` threads, each taking the next case; the
+/// cases in `work`'s order, or the first error in that order.
+fn run_cases(
+    session: &Session,
+    work: Vec<(&'static str, &Party, Scenario)>,
+    jobs: usize,
+) -> Result<Vec<Case>> {
+    let count = work.len();
+    let queue = std::sync::Mutex::new(work.into_iter().enumerate());
+    let results = std::sync::Mutex::new(Vec::with_capacity(count));
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.clamp(1, count.max(1)) {
+            scope.spawn(|| {
+                loop {
+                    let next = queue.lock().unwrap_or_else(|p| p.into_inner()).next();
+                    let Some((i, (stack, srv, sc))) = next else {
+                        return;
+                    };
+                    let done = signals::check().and_then(|()| session.run_case(srv, stack, sc));
+                    let failed = done.is_err();
+                    results
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push((i, done));
+                    if failed {
+                        // What is queued is not started: the run ends.
+                        queue
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .by_ref()
+                            .for_each(drop);
+                    }
+                }
+            });
+        }
+    });
+    let mut results = results.into_inner().unwrap_or_else(|p| p.into_inner());
+    results.sort_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, case)| case).collect()
 }
 
 /// Runs the throwaway certificates' steps in the scratch directory, one at
