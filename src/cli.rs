@@ -223,6 +223,9 @@ pub struct VerifyArgs {
     /// serve DIR answers both)
     #[arg(long)]
     pub online: bool,
+    /// How many checks may run at the same time (default: the available cores)
+    #[arg(long, short, value_name = "N", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=256))]
+    pub jobs: Option<usize>,
 }
 
 /// `pkiforge handshake`'s arguments.

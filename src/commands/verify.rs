@@ -20,7 +20,7 @@ pub fn command(ctx: &Context, args: VerifyArgs) -> Result<Outcome> {
     verify(
         &args.dir,
         args.profile.as_deref(),
-        args.online,
+        (args.online, args.jobs.unwrap_or_else(runner::default_jobs)),
         ctx.openssl(),
         ctx.timeout,
         &progress,
@@ -30,7 +30,7 @@ pub fn command(ctx: &Context, args: VerifyArgs) -> Result<Outcome> {
 fn verify(
     dir: &Path,
     profile: Option<&Path>,
-    online: bool,
+    (online, jobs): (bool, usize),
     openssl_flag: Option<&Path>,
     timeout: Duration,
     progress: &Progress,
@@ -53,7 +53,7 @@ fn verify(
             None
         },
         pause: false,
-        jobs: runner::default_jobs(),
+        jobs,
         judge: &crate::check::verify::Verifier,
     };
     let mut checks = plan::checks(&spec, caps);
