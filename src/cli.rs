@@ -246,6 +246,11 @@ pub struct HandshakeArgs {
     /// own (default: the available cores); the output's order stays the same
     #[arg(long, short, value_name = "N", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=256))]
     pub jobs: Option<usize>,
+    /// Write into DIR, for each openssl session, NNN-NAME.trace.txt (every
+    /// TLS message both sides sent, by name) and NNN-NAME.keylog (its keys,
+    /// for Wireshark): see docs/trace.md
+    #[arg(long, value_name = "DIR", conflicts_with = "dry_run")]
+    pub trace: Option<PathBuf>,
 }
 
 /// `pkiforge test-server`'s arguments.

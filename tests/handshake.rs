@@ -161,3 +161,56 @@ fn jobs_run_sessions_side_by_side_and_keep_the_order() {
         "{stderr}"
     );
 }
+
+/// `--trace DIR`: each openssl session's messages by name, and its keys
+/// (mode 0600), moved into DIR at once; nothing else is left there.
+#[test]
+fn trace_keeps_each_openssl_sessions_messages_and_keys() {
+    use std::os::unix::fs::PermissionsExt;
+    let (tmp, _dir) = copy();
+    let out = run_ok(tmp.path(), &["handshake", "pki", "--trace", "traces"]);
+    assert!(
+        out.ends_with("traces written to traces: 8 files (docs/trace.md opens them)\nall 8 handshakes went as expected\n"),
+        "{out}"
+    );
+    let traces = tmp.path().join("traces");
+    assert_eq!(
+        tree(&traces),
+        [
+            "001-server-crt-with-client-crt-as-localhost.keylog",
+            "001-server-crt-with-client-crt-as-localhost.trace.txt",
+            "002-server-crt-with-no-client-certificate.keylog",
+            "002-server-crt-with-no-client-certificate.trace.txt",
+            "003-server-crt-with-a-client-certificate-from-a-foreign-ca.keylog",
+            "003-server-crt-with-a-client-certificate-from-a-foreign-ca.trace.txt",
+            "004-server-crt-as-not-in-san-pkiforge-invalid-not-in-its-san.keylog",
+            "004-server-crt-as-not-in-san-pkiforge-invalid-not-in-its-san.trace.txt",
+        ]
+    );
+    let good = std::fs::read_to_string(
+        traces.join("001-server-crt-with-client-crt-as-localhost.trace.txt"),
+    )
+    .unwrap();
+    assert!(good.starts_with("# pkiforge handshake: server.crt with client.crt as localhost\n# accepted: payload sent and answered\n# keys: 001-server-crt-with-client-crt-as-localhost.keylog (SSLKEYLOGFILE format; docs/trace.md)\n\n== client: openssl s_client "), "{good}");
+    for message in [
+        "CertificateRequest",
+        "CertificateVerify",
+        "\n== server: openssl s_server ",
+    ] {
+        assert!(good.contains(message), "{message}");
+    }
+    let refused =
+        std::fs::read_to_string(traces.join("002-server-crt-with-no-client-certificate.trace.txt"))
+            .unwrap();
+    if !is_openssl_1() {
+        assert!(refused.contains("certificate_required"), "{refused}");
+    }
+    let keylog = traces.join("001-server-crt-with-client-crt-as-localhost.keylog");
+    let mode = std::fs::metadata(&keylog).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    assert!(
+        std::fs::read_to_string(&keylog)
+            .unwrap()
+            .contains("CLIENT_HANDSHAKE_TRAFFIC_SECRET ")
+    );
+}

@@ -36,7 +36,13 @@ fn handshake(
     }
     let openssl = Openssl::locate(openssl_flag, timeout)?;
     let jobs = args.jobs.unwrap_or_else(crate::run::runner::default_jobs);
-    let cases = handshake::run(&openssl, dir, &spec, jobs)?;
+    let (cases, traced) = match &args.trace {
+        None => (handshake::run(&openssl, dir, &spec, (jobs, None))?, None),
+        Some(to) => {
+            let (cases, files) = traced(&openssl, (dir, &spec, jobs), to, progress)?;
+            (cases, Some((to, files)))
+        }
+    };
     let failed: Vec<String> = cases
         .iter()
         .filter(|c| !c.passed())
@@ -60,5 +66,45 @@ fn handshake(
     for case in &cases {
         let _ = writeln!(text, "{case}");
     }
+    if let Some((to, files)) = traced {
+        let _ = writeln!(
+            text,
+            "traces written to {}: {} files (docs/trace.md opens them)",
+            to.display(),
+            files
+        );
+    }
     super::conclude(text, "handshakes", "went as expected", cases.len(), failed)
+}
+
+/// The handshake with a trace of each openssl session: written in a
+/// staging directory of `to` (made if need be, under its lock), then
+/// published into it all at once, the keylogs readable by their owner
+/// alone; files of earlier traces with the same names are replaced.
+fn traced(
+    openssl: &Openssl,
+    (dir, spec, jobs): (&Path, &CheckSpec, usize),
+    to: &Path,
+    progress: &Progress,
+) -> Result<(Vec<crate::check::handshake::Case>, usize)> {
+    let mut out = crate::run::publish::OutDir::lock(to, progress)?;
+    for line in out.clean_stale()? {
+        progress.say(&format!("note: {line}"));
+    }
+    let staging = out.staging()?;
+    let cases = handshake::run(openssl, dir, spec, (jobs, Some(staging.path())))?;
+    let mut files = Vec::new();
+    let entries = std::fs::read_dir(staging.path())
+        .map_err(|e| crate::error::Error::io("cannot list the traces", e))?;
+    for entry in entries.flatten() {
+        files.push(std::path::PathBuf::from(entry.file_name()));
+    }
+    files.sort();
+    let secrets: Vec<std::path::PathBuf> = files
+        .iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "keylog"))
+        .cloned()
+        .collect();
+    out.publish(staging.path(), &files, &secrets, &[])?;
+    Ok((cases, files.len()))
 }

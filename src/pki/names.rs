@@ -284,6 +284,16 @@ pub mod handshake {
     /// answer it gets (DER).
     pub const ASKED_CERT: &str = "asked.crt";
     pub const ASKED_ANSWER: &str = "asked.der";
+
+    /// `handshake --trace DIR`: a session's TLS messages, both sides'.
+    pub fn trace(stem: &str) -> String {
+        format!("{stem}.trace.txt")
+    }
+
+    /// Its keys, in SSLKEYLOGFILE format (for Wireshark or tshark).
+    pub fn keylog(stem: &str) -> String {
+        format!("{stem}.keylog")
+    }
 }
 
 /// The files `pkiforge serve` hands `openssl ocsp` in its scratch

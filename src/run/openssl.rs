@@ -181,6 +181,17 @@ impl Openssl {
             .any(|w| w == flag))
     }
 
+    /// Whether `openssl COMMAND -help` offers `flag` as an option of its
+    /// own (a line that starts with it), not only names it in another's
+    /// description (1.1.1's `-msgfile`: "output of -msg or -trace").
+    pub fn help_offers(&self, command: &str, flag: &str) -> Result<bool> {
+        let done = self.ask(&[command, "-help"])?;
+        let text = format!("{}{}", done.stdout_text(), done.stderr_text());
+        Ok(text
+            .lines()
+            .any(|l| l.split_whitespace().next() == Some(flag)))
+    }
+
     pub fn flavour(&self) -> Flavour {
         match self.version.split_whitespace().next() {
             Some("OpenSSL") => Flavour::OpenSsl,

@@ -173,6 +173,27 @@ impl Party {
     }
 }
 
+/// Where one session's trace goes (`handshake --trace`): the directory
+/// (the trace directory's staging), the file stem, and the flag that makes
+/// s_server and s_client print each message (`-trace`, else `-msg`).
+#[derive(Debug, Clone)]
+pub struct TraceTo {
+    pub dir: PathBuf,
+    pub stem: String,
+    pub flag: &'static str,
+    /// The session's name, as the handshake's line says it.
+    pub name: String,
+}
+
+/// What a session needs besides its parties: the security level a fixture
+/// is judged under, the OCSP answer the server staples, and its trace.
+#[derive(Debug, Clone, Default)]
+pub struct Extras<'a> {
+    pub security: Option<Security>,
+    pub staple: Option<&'a Path>,
+    pub trace: Option<TraceTo>,
+}
+
 /// The security level a fixture is judged under (weak-key, sha1-signature):
 /// the side that checks it is given `-auth_level LEVEL`, the side that
 /// presents it level 0, so that it can load the fixture at all (OpenSSL 3

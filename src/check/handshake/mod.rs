@@ -35,7 +35,7 @@ pub use self::openssl::accept_port;
 use self::openssl::openssl_case;
 pub use self::openssl::{last_error, verify_error_lines};
 use self::rustls::rustls_case;
-use case::{CASE_TIMEOUT, Party, Trust};
+use case::{CASE_TIMEOUT, Extras, Party, TraceTo, Trust};
 pub use case::{Case, Negotiated, Outcome, json};
 use scenarios::{Pair, Parties, Scenario, fixture_scenarios, once_per_server, scenarios};
 pub use scratch::{Scratch, remove_stale, write_new};
@@ -97,7 +97,23 @@ fn utf8_absolute(dir: &Path) -> Result<String> {
 /// Runs every case for each server with each client found in `dir`, up
 /// to `jobs` sessions at a time (each on ports of its own); the cases come
 /// back in the same order whatever the jobs.
-pub fn run(openssl: &Openssl, dir: &Path, spec: &CheckSpec, jobs: usize) -> Result<Vec<Case>> {
+pub fn run(
+    openssl: &Openssl,
+    dir: &Path,
+    spec: &CheckSpec,
+    (jobs, trace): (usize, Option<&Path>),
+) -> Result<Vec<Case>> {
+    // Each message by name where this openssl can (`-trace`), else in hex.
+    let trace = match trace {
+        Some(to)
+            if openssl.help_offers("s_client", "-trace")?
+                && openssl.help_offers("s_server", "-trace")? =>
+        {
+            Some((to, "-trace"))
+        }
+        Some(to) => Some((to, "-msg")),
+        None => None,
+    };
     let (parties, signer, steps) = prepare(dir, spec)?;
     // What killed handshakes left, then this run's own private directory.
     let temp = std::env::temp_dir();
@@ -112,6 +128,7 @@ pub fn run(openssl: &Openssl, dir: &Path, spec: &CheckSpec, jobs: usize) -> Resu
         trust: &parties.trust,
         scratch: &scratch,
         responder: parties.ocsp.as_ref(),
+        trace,
     };
     // Each server's OCSP answer, when its CA answers OCSP, to staple: made
     // once per server, before any session.
@@ -185,7 +202,7 @@ fn run_cases(
                     let Some((i, (stack, srv, sc))) = next else {
                         return;
                     };
-                    let done = signals::check().and_then(|()| session.run_case(srv, stack, sc));
+                    let done = signals::check().and_then(|()| session.run_case(i, srv, stack, sc));
                     let failed = done.is_err();
                     results
                         .lock()
@@ -245,11 +262,35 @@ struct Session<'a> {
     scratch: &'a Scratch,
     /// The CA's OCSP responder, when it answers.
     responder: Option<&'a Responder>,
+    /// Where the openssl sessions' traces go, and the flag that makes
+    /// each side print its messages (`handshake --trace`).
+    trace: Option<(&'a Path, &'static str)>,
+}
+
+/// The file stem of case `index`'s trace: its number, then its name with
+/// what is not a letter or a digit as `-` (`007-server-crt-with-alice-crt`).
+fn trace_stem(index: usize, name: &str) -> String {
+    let mut slug = String::new();
+    for c in name.chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c);
+        } else if !slug.ends_with('-') {
+            slug.push('-');
+        }
+    }
+    let slug: String = slug.trim_matches('-').chars().take(80).collect();
+    format!("{:03}-{}", index + 1, slug.trim_end_matches('-'))
 }
 
 impl Session<'_> {
     /// One scenario with one TLS stack, against `srv` unless it names its own server.
-    fn run_case(&self, srv: &Party, stack: &'static str, sc: Scenario) -> Result<Case> {
+    fn run_case(
+        &self,
+        index: usize,
+        srv: &Party,
+        stack: &'static str,
+        sc: Scenario,
+    ) -> Result<Case> {
         let server = sc.server.unwrap_or(srv);
         let post_quantum = stack == "rustls" && self.post_quantum(server, sc.client);
         if sc.expected == Outcome::Untried || post_quantum {
@@ -280,15 +321,26 @@ impl Session<'_> {
             ask_about_client: sc.ask_about_client,
         });
         let (got, detail, negotiated) = match stack {
-            "openssl" => openssl_case(
-                self.openssl,
-                trust,
-                self.scratch,
-                (server, sc.client),
-                &sc.host,
-                sc.security,
-                sc.staple,
-            )?,
+            "openssl" => {
+                let extras = Extras {
+                    security: sc.security,
+                    staple: sc.staple,
+                    trace: self.trace.map(|(dir, flag)| TraceTo {
+                        dir: dir.to_path_buf(),
+                        stem: trace_stem(index, &sc.name),
+                        flag,
+                        name: sc.name.clone(),
+                    }),
+                };
+                openssl_case(
+                    self.openssl,
+                    trust,
+                    self.scratch,
+                    (server, sc.client),
+                    &sc.host,
+                    &extras,
+                )?
+            }
             _ => rustls_case(trust, server, sc.client, &sc.host, ocsp, self.scratch)?,
         };
         Ok(Case {

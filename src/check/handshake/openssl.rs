@@ -15,7 +15,8 @@ use crate::run::openssl::Openssl;
 use crate::signals;
 
 use super::case::{
-    CASE_TIMEOUT, Ended, Host, Negotiated, Outcome, PING, Party, Security, Trust, unreadable,
+    CASE_TIMEOUT, Ended, Extras, Host, Negotiated, Outcome, PING, Party, Security, TraceTo, Trust,
+    unreadable,
 };
 use super::scratch::{self, Scratch};
 
@@ -28,9 +29,9 @@ pub fn openssl_case(
     scratch: &Scratch,
     (server, client): (&Party, Option<&Party>),
     host: &Host,
-    security: Option<Security>,
-    staple: Option<&Path>,
+    extras: &Extras,
 ) -> Result<Ended> {
+    let (security, staple) = (extras.security, extras.staple);
     let ca = trust.ca.as_path();
     // Its logs and chain files, in the run's private directory.
     let logs = scratch.case_dir()?;
@@ -39,11 +40,16 @@ pub fn openssl_case(
         logs.path().join("server.err"),
     );
     let chain = chain_file(server, logs.path(), names::handshake::SERVER_CHAIN)?;
-    let server_args = s_server_args(server, ca, chain.as_deref(), trust, security, staple);
+    let mut server_args = s_server_args(server, ca, chain.as_deref(), trust, security, staple);
+    if let Some(t) = &extras.trace {
+        server_args.push(t.flag.into());
+    }
+    let shown_server = shown(&server_args);
     let server_proc = openssl
         .call(server_args, "handshake-server", CASE_TIMEOUT)
         .spawn(&server_out, &server_err)?;
     let deadline = Instant::now() + CASE_TIMEOUT;
+    let mut client_shown = String::new();
     let result = match accept_port(&server_proc, &server_out, deadline)? {
         Some(port) => {
             let mut client_args = s_client_args(port, ca, client, host);
@@ -61,6 +67,16 @@ pub fn openssl_case(
             {
                 client_args.extend(["-cert_chain".into(), path_arg(&chain)]);
             }
+            client_shown = shown(&client_args);
+            if let Some(t) = &extras.trace {
+                let keylog = names::handshake::keylog(&t.stem);
+                client_args.extend([
+                    t.flag.into(),
+                    "-keylogfile".into(),
+                    path_arg(&t.dir.join(&keylog)),
+                ]);
+                client_shown = format!("{client_shown} {} -keylogfile {keylog}", t.flag);
+            }
             s_client_exchange(openssl, client_args, logs.path(), deadline)?
         }
         None => (Outcome::Refused, "s_server did not start".to_string()),
@@ -74,7 +90,77 @@ pub fn openssl_case(
         accepted => accepted,
     };
     let negotiated = (outcome == Outcome::Accepted).then(|| negotiated(&client_out));
+    if let Some(t) = &extras.trace {
+        let sides = [
+            (
+                format!("client: openssl {client_shown}"),
+                logs.path().join("client"),
+            ),
+            (
+                format!("server: openssl {shown_server}"),
+                logs.path().join("server"),
+            ),
+        ];
+        write_trace(t, (outcome, &detail), &sides)?;
+    }
     Ok((outcome, detail, negotiated))
+}
+
+/// The TLS alerts (RFC 8446, 6) an older openssl's `-trace` calls
+/// `description=unknown(N)`, by name.
+const ALERTS: [(u8, &str); 4] = [
+    (109, "missing_extension"),
+    (115, "unknown_psk_identity"),
+    (116, "certificate_required"),
+    (120, "no_application_protocol"),
+];
+
+/// `-trace` output with each alert it could not name named
+/// (`description=unknown(116)` → `description=certificate_required(116)`).
+fn named_alerts(log: &str) -> String {
+    let mut text = log.to_string();
+    for (code, name) in ALERTS {
+        text = text.replace(
+            &format!("description=unknown({code})"),
+            &format!("description={name}({code})"),
+        );
+    }
+    text
+}
+
+/// A command line as the trace shows it.
+fn shown(args: &[OsString]) -> String {
+    let words: Vec<String> = args
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    words.join(" ")
+}
+
+/// `STEM.trace.txt` in the trace's directory: the session, how it ended and
+/// who refused whom, then what each side printed (its `-trace` of every
+/// message, alerts named), the client's first.
+fn write_trace(
+    t: &TraceTo,
+    (outcome, detail): (Outcome, &str),
+    sides: &[(String, PathBuf)],
+) -> Result<()> {
+    let mut text = format!(
+        "# pkiforge handshake: {}\n# {outcome}: {detail}\n# keys: {} (SSLKEYLOGFILE format; docs/trace.md)\n",
+        t.name,
+        names::handshake::keylog(&t.stem)
+    );
+    for (side, base) in sides {
+        text.push_str(&format!("\n== {side}\n"));
+        for ext in ["out", "err"] {
+            let log = named_alerts(&read_log(&base.with_extension(ext)));
+            text.push_str(&log);
+            if !log.is_empty() && !log.ends_with('\n') {
+                text.push('\n');
+            }
+        }
+    }
+    scratch::write_new(&t.dir.join(names::handshake::trace(&t.stem)), text)
 }
 
 /// What s_client printed of the session it made: the protocol (`New,
