@@ -242,13 +242,10 @@ pub struct HandshakeArgs {
     /// what was expected and what happened, why, and what it negotiated
     #[arg(long, conflicts_with = "dry_run")]
     pub json: bool,
-    /// How many sessions may run at the same time, each on ports of its
-    /// own (default: the available cores); the output's order stays the same
+    /// How many sessions may run at the same time (default: the available cores)
     #[arg(long, short, value_name = "N", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=256))]
     pub jobs: Option<usize>,
-    /// Write into DIR, for each openssl session, NNN-NAME.trace.txt (every
-    /// TLS message both sides sent, by name) and NNN-NAME.keylog (its keys,
-    /// for Wireshark): see docs/trace.md
+    /// Write each openssl session's messages and keys into DIR (docs/trace.md)
     #[arg(long, value_name = "DIR", conflicts_with = "dry_run")]
     pub trace: Option<PathBuf>,
 }

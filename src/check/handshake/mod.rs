@@ -130,26 +130,8 @@ pub fn run(
         responder: parties.ocsp.as_ref(),
         trace,
     };
-    // Each server's OCSP answer, when its CA answers OCSP, to staple: made
-    // once per server, before any session.
     let staple_dir = scratch.case_dir()?;
-    let mut staples: Vec<Option<std::path::PathBuf>> = Vec::new();
-    let mut tried: Vec<&str> = Vec::new();
-    for (i, pair) in parties.pairs.iter().enumerate() {
-        let first = !tried.contains(&pair.server_name.as_str());
-        staples.push(match &parties.ocsp {
-            Some(responder) if first => {
-                let at = staple_dir.path().join(format!("{i}"));
-                std::fs::create_dir(&at)
-                    .map_err(|e| Error::io("cannot make a staple's directory", e))?;
-                let at = at.join(crate::pki::names::handshake::STAPLE);
-                responder.answer(openssl, &pair.srv.crt, &at)?;
-                Some(at)
-            }
-            _ => None,
-        });
-        tried.push(&pair.server_name);
-    }
+    let staples = staples(openssl, &parties, staple_dir.path())?;
     let mut work: Vec<(&'static str, &Party, Scenario)> = Vec::new();
     let mut tried: Vec<&str> = Vec::new();
     for (pair, staple) in parties.pairs.iter().zip(&staples) {
@@ -182,6 +164,33 @@ pub fn run(
         tried.push(server_name);
     }
     run_cases(&session, work, jobs)
+}
+
+/// Each pair's server's OCSP answer, when its CA answers OCSP, to staple:
+/// made in `dir` once per server (its first pair), before any session.
+fn staples(
+    openssl: &Openssl,
+    parties: &Parties,
+    dir: &Path,
+) -> Result<Vec<Option<std::path::PathBuf>>> {
+    let mut staples = Vec::new();
+    let mut tried: Vec<&str> = Vec::new();
+    for (i, pair) in parties.pairs.iter().enumerate() {
+        let first = !tried.contains(&pair.server_name.as_str());
+        staples.push(match &parties.ocsp {
+            Some(responder) if first => {
+                let at = dir.join(format!("{i}"));
+                std::fs::create_dir(&at)
+                    .map_err(|e| Error::io("cannot make a staple's directory", e))?;
+                let at = at.join(crate::pki::names::handshake::STAPLE);
+                responder.answer(openssl, &pair.srv.crt, &at)?;
+                Some(at)
+            }
+            _ => None,
+        });
+        tried.push(&pair.server_name);
+    }
+    Ok(staples)
 }
 
 /// Runs `work` on up to `jobs` threads, each taking the next case; the

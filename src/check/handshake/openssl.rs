@@ -91,17 +91,8 @@ pub fn openssl_case(
     };
     let negotiated = (outcome == Outcome::Accepted).then(|| negotiated(&client_out));
     if let Some(t) = &extras.trace {
-        let sides = [
-            (
-                format!("client: openssl {client_shown}"),
-                logs.path().join("client"),
-            ),
-            (
-                format!("server: openssl {shown_server}"),
-                logs.path().join("server"),
-            ),
-        ];
-        write_trace(t, (outcome, &detail), &sides)?;
+        let sides = [("client", client_shown), ("server", shown_server)];
+        write_trace(t, (outcome, &detail), logs.path(), &sides)?;
     }
     Ok((outcome, detail, negotiated))
 }
@@ -143,17 +134,18 @@ fn shown(args: &[OsString]) -> String {
 fn write_trace(
     t: &TraceTo,
     (outcome, detail): (Outcome, &str),
-    sides: &[(String, PathBuf)],
+    logs: &Path,
+    sides: &[(&str, String)],
 ) -> Result<()> {
     let mut text = format!(
         "# pkiforge handshake: {}\n# {outcome}: {detail}\n# keys: {} (SSLKEYLOGFILE format; docs/trace.md)\n",
         t.name,
         names::handshake::keylog(&t.stem)
     );
-    for (side, base) in sides {
-        text.push_str(&format!("\n== {side}\n"));
+    for (side, command) in sides {
+        text.push_str(&format!("\n== {side}: openssl {command}\n"));
         for ext in ["out", "err"] {
-            let log = named_alerts(&read_log(&base.with_extension(ext)));
+            let log = named_alerts(&read_log(&logs.join(format!("{side}.{ext}"))));
             text.push_str(&log);
             if !log.is_empty() && !log.ends_with('\n') {
                 text.push('\n');
