@@ -213,4 +213,11 @@ fn trace_keeps_each_openssl_sessions_messages_and_keys() {
             .unwrap()
             .contains("CLIENT_HANDSHAKE_TRAFFIC_SECRET ")
     );
+    // Not into the PKI's own directory.
+    let (_, stderr, code) = run(tmp.path(), &["handshake", "pki", "--trace", "pki/."]);
+    assert_eq!(code, 2);
+    assert_eq!(
+        stderr,
+        "error: --trace pki/.: that is the PKI's directory; give the traces one of their own, e.g. --trace traces\n"
+    );
 }

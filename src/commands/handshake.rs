@@ -87,6 +87,13 @@ fn traced(
     to: &Path,
     progress: &Progress,
 ) -> Result<(Vec<crate::check::handshake::Case>, usize)> {
+    let same = |a: &Path, b: &Path| matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y);
+    if same(to, dir) {
+        return Err(crate::error::Error::Usage(format!(
+            "--trace {}: that is the PKI's directory; give the traces one of their own, e.g. --trace traces",
+            to.display()
+        )));
+    }
     let mut out = crate::run::publish::OutDir::lock(to, progress)?;
     for line in out.clean_stale()? {
         progress.say(&format!("note: {line}"));
