@@ -220,4 +220,12 @@ fn trace_keeps_each_openssl_sessions_messages_and_keys() {
         stderr,
         "error: --trace pki/.: that is the PKI's directory; give the traces one of their own, e.g. --trace traces\n"
     );
+    // Nor into a file.
+    std::fs::write(tmp.path().join("a-file"), "").unwrap();
+    let (_, stderr, code) = run(tmp.path(), &["handshake", "pki", "--trace", "a-file"]);
+    assert_eq!(code, 2);
+    assert_eq!(
+        stderr,
+        "error: --trace a-file: is a file, not a directory; name a directory\n"
+    );
 }

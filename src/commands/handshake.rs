@@ -94,7 +94,7 @@ fn traced(
             to.display()
         )));
     }
-    let mut out = crate::run::publish::OutDir::lock(to, progress)?;
+    let mut out = crate::run::publish::OutDir::lock_named(to, "--trace", progress)?;
     for line in out.clean_stale()? {
         progress.say(&format!("note: {line}"));
     }

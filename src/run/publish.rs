@@ -65,8 +65,14 @@ impl OutDir {
     /// Checks that `path` can hold a PKI, creates it if missing (0755
     /// whatever the umask), and takes its lock, waiting for another run.
     pub fn lock(path: &Path, progress: &Progress) -> Result<OutDir> {
+        OutDir::lock_named(path, "--out", progress)
+    }
+
+    /// [`OutDir::lock`], its errors naming the option that gave `path`
+    /// (`--trace`).
+    pub fn lock_named(path: &Path, option: &str, progress: &Progress) -> Result<OutDir> {
         loop {
-            let created = prepare(path)?;
+            let created = prepare(path, option)?;
             let file = lock::open(path).inspect_err(|_| remove_dirs(&created))?;
             // Interrupted while waiting: the lock, its file and DIR are
             // the holder's; nothing is removed.
@@ -258,8 +264,8 @@ impl Drop for ReadLock {
 /// Checks the output path and creates it and its parents if missing;
 /// returns the directories created, deepest first. A directory another user
 /// may change is refused (owner.rs): they could swap the files of a PKI.
-fn prepare(path: &Path) -> Result<Vec<PathBuf>> {
-    let unusable = |why: String| Error::Usage(format!("--out {}: {why}", path.display()));
+fn prepare(path: &Path, option: &str) -> Result<Vec<PathBuf>> {
+    let unusable = |why: String| Error::Usage(format!("{option} {}: {why}", path.display()));
     match fs::symlink_metadata(path) {
         Ok(meta) if meta.file_type().is_symlink() => match fs::metadata(path) {
             Ok(m) if m.is_dir() => {}
