@@ -92,7 +92,7 @@ bench *args:
 bench-handshake *args:
     cargo bench --bench handshake -- {{args}}
 
-# The test suite against OpenSSL 1.1.1w, the system's and 4.0.x (builds them once).
+# The test suite against OpenSSL 1.1.1w, the system's, 3.5.x and 4.0.x (builds them once).
 matrix *args:
     scripts/matrix.sh {{args}}
 
