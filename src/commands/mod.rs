@@ -178,10 +178,9 @@ pub fn plan_for(profile: &Path, openssl_flag: Option<&Path>, timeout: Duration) 
     let profile = profile::load(profile)?;
     let mut openssl = Openssl::locate(openssl_flag, timeout)?;
     openssl.require_addext()?;
-    require_key_types(&openssl, &profile)?;
+    require_what_the_profile_asks(&openssl, &profile)?;
     let layout = crate::run::prompts::read_layout(&mut openssl)?;
     let caps = openssl.capabilities_for(profile.has_p12(), profile.has_dated_fixtures())?;
-    require_legacy_provider(&openssl, &profile, caps)?;
     let plan = build(&profile, &layout, caps, now())?;
     Ok(Planned {
         profile,
@@ -191,61 +190,59 @@ pub fn plan_for(profile: &Path, openssl_flag: Option<&Path>, timeout: Duration) 
     })
 }
 
-/// Refuses, before anything runs, a profile with ML-DSA keys when this
-/// openssl cannot make them, naming each such key and what is needed.
-fn require_key_types(openssl: &Openssl, profile: &Profile) -> Result<()> {
-    let wanted: Vec<String> = profile
-        .entities()
-        .filter(|e| matches!(e.key, crate::pki::profile::KeySpec::MlDsa(_)))
-        .map(|e| format!("{} = \"{}\"", e.key_path("key"), e.key))
-        .collect();
-    if wanted.is_empty() || openssl.makes_ml_dsa()? {
-        return Ok(());
+/// Refuses, before anything runs, a profile that asks this openssl for
+/// what it cannot do, naming each field that asks: ML-DSA keys (OpenSSL
+/// 3.5 and later), or legacy PKCS#12 bundles when its `pkcs12 -legacy`
+/// cannot load the legacy provider (1.1.1 has no -legacy: its defaults are
+/// the legacy algorithms).
+fn require_what_the_profile_asks(openssl: &Openssl, profile: &Profile) -> Result<()> {
+    use crate::pki::profile::{KeySpec, P12};
+    let fields = |wants: &dyn Fn(&crate::pki::profile::Entity) -> Option<String>| -> Vec<String> {
+        profile.entities().filter_map(wants).collect()
+    };
+    let ml_dsa = fields(&|e| {
+        matches!(e.key, KeySpec::MlDsa(_)).then(|| format!("{} = \"{}\"", e.key_path("key"), e.key))
+    });
+    if !ml_dsa.is_empty() && !openssl.makes_ml_dsa()? {
+        return Err(cannot(
+            openssl,
+            profile,
+            &ml_dsa,
+            "ML-DSA (FIPS 204)",
+            "cannot make ML-DSA keys (`openssl list -public-key-algorithms` names none); OpenSSL 3.5 or later can: install it and name it with --openssl PATH or PKIFORGE_OPENSSL, or choose another key type",
+        ));
     }
-    Err(Error::Usage(format!(
-        "{}: {} {} ML-DSA (FIPS 204), and {} is {}, which cannot make ML-DSA keys (`openssl list -public-key-algorithms` names none); OpenSSL 3.5 or later can: install it and name it with --openssl PATH or PKIFORGE_OPENSSL, or choose another key type. Nothing was written",
-        profile.path.display(),
-        wanted.join(", "),
-        if wanted.len() == 1 {
-            "asks for"
-        } else {
-            "ask for"
-        },
-        openssl.path.display(),
-        openssl.version
-    )))
+    let legacy =
+        fields(&|e| (e.p12 == P12::Legacy).then(|| format!("{} = \"legacy\"", e.key_path("p12"))));
+    if !legacy.is_empty()
+        && openssl.help_lists("pkcs12", "-legacy")?
+        && !openssl.loads_legacy_provider()?
+    {
+        return Err(cannot(
+            openssl,
+            profile,
+            &legacy,
+            "a legacy PKCS#12 bundle (RC2, 3DES, SHA-1)",
+            "cannot load its legacy provider (`openssl list -providers -provider legacy` fails); install the provider (ossl-modules/legacy.so), name another openssl with --openssl PATH, or write p12 = true (AES-256, which Java 8u301 and later read)",
+        ));
+    }
+    Ok(())
 }
 
-/// Refuses, before anything runs, a profile with legacy PKCS#12 bundles
-/// when this openssl's `pkcs12 -legacy` cannot load the legacy provider.
-fn require_legacy_provider(
-    openssl: &Openssl,
-    profile: &Profile,
-    caps: crate::plan::caps::Capabilities,
-) -> Result<()> {
-    if caps.legacy_provider {
-        return Ok(());
-    }
-    let wanted: Vec<String> = profile
-        .entities()
-        .filter(|e| e.p12 == crate::pki::profile::P12::Legacy)
-        .map(|e| format!("{} = \"legacy\"", e.key_path("p12")))
-        .collect();
-    if wanted.is_empty() {
-        return Ok(());
-    }
-    Err(Error::Usage(format!(
-        "{}: {} {} a legacy PKCS#12 bundle (RC2, 3DES, SHA-1), and {} is {}, which cannot load its legacy provider (`openssl list -providers -provider legacy` fails); install the provider (ossl-modules/legacy.so), name another openssl with --openssl PATH, or write p12 = true (AES-256, which Java 8u301 and later read). Nothing was written",
+/// `PROFILE: FIELD = "…" asks for WHAT, and OPENSSL is VERSION, which WHY.`
+fn cannot(openssl: &Openssl, profile: &Profile, fields: &[String], what: &str, why: &str) -> Error {
+    let asks = if fields.len() == 1 {
+        "asks for"
+    } else {
+        "ask for"
+    };
+    Error::Usage(format!(
+        "{}: {} {asks} {what}, and {} is {}, which {why}. Nothing was written",
         profile.path.display(),
-        wanted.join(", "),
-        if wanted.len() == 1 {
-            "asks for"
-        } else {
-            "ask for"
-        },
+        fields.join(", "),
         openssl.path.display(),
         openssl.version
-    )))
+    ))
 }
 
 /// What a run prints: the tutorial's `openssl verify` output, the count of

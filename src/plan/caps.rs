@@ -17,10 +17,6 @@ pub struct Capabilities {
     /// a certificate with other dates than "from now" is signed with
     /// `openssl ca -startdate -enddate`.
     pub x509_dates: bool,
-    /// Whether `pkcs12 -legacy` can load OpenSSL's legacy provider (RC2,
-    /// 3DES): a build without it (`no-legacy`, or a distribution that
-    /// ships no `legacy.so`) lists the flag and fails when it is used.
-    pub legacy_provider: bool,
 }
 
 /// Why a strict CA cannot get its extensions on this openssl: the config's
@@ -45,7 +41,6 @@ impl Default for Capabilities {
             pkcs12_legacy: true,
             addext_replaces: true,
             x509_dates: true,
-            legacy_provider: true,
         }
     }
 }

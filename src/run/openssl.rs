@@ -153,19 +153,17 @@ impl Openssl {
     /// [`Openssl::capabilities`]; `x509 -help` is asked only when the plan
     /// sets dates (`dates`: expired and not-yet-valid fixtures).
     pub fn capabilities_for(&self, pkcs12: bool, dates: bool) -> Result<Capabilities> {
-        let pkcs12_legacy = !pkcs12 || self.help_lists("pkcs12", "-legacy")?;
         Ok(Capabilities {
-            pkcs12_legacy,
+            pkcs12_legacy: !pkcs12 || self.help_lists("pkcs12", "-legacy")?,
             addext_replaces: self.major_minor().is_none_or(|v| v >= (3, 0)),
             x509_dates: dates && self.help_lists("x509", "-not_before")?,
-            // Asked only of a binary whose pkcs12 has -legacy, for a plan
-            // with PKCS#12 bundles.
-            legacy_provider: !pkcs12 || !pkcs12_legacy || self.loads_legacy_provider()?,
         })
     }
 
-    /// Whether this openssl loads its legacy provider
-    /// (`openssl list -providers -provider legacy` succeeds).
+    /// Whether this openssl loads its legacy provider (`openssl list
+    /// -providers -provider legacy` succeeds): a build without it, or a
+    /// distribution that ships no `legacy.so`, lists `pkcs12 -legacy` and
+    /// fails when it is used.
     pub fn loads_legacy_provider(&self) -> Result<bool> {
         let done = self.ask(&["list", "-providers", "-provider", "legacy"])?;
         Ok(done.status.success())
