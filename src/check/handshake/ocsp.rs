@@ -11,8 +11,8 @@ use std::sync::Arc;
 use rustls::DigitallySignedStruct;
 use rustls::DistinguishedName;
 use rustls::SignatureScheme;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::client::danger::HandshakeSignatureValid;
+use rustls::pki_types::{CertificateDer, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 
 use crate::error::{Error, Result};
@@ -157,13 +157,38 @@ impl Responder {
 /// What a verifier that reads OCSP needs: openssl, the responder, and a
 /// private directory of the case for its files.
 #[derive(Debug, Clone)]
-struct Asker {
+pub struct Asker {
     openssl: Openssl,
     responder: Responder,
     dir: PathBuf,
 }
 
 impl Asker {
+    pub fn new(ocsp: &OcspCase<'_>, dir: &Path) -> Asker {
+        Asker {
+            openssl: ocsp.openssl.clone(),
+            responder: ocsp.responder.clone(),
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    /// A client's verdict on the answer the server stapled for its
+    /// certificate (rustls itself reads no OCSP answer: it hands the
+    /// stapled one to the verifier): there must be one, and it must say good.
+    pub fn stapled(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        answer: &[u8],
+    ) -> std::result::Result<(), rustls::Error> {
+        if answer.is_empty() {
+            return Err(rustls::Error::General("no OCSP answer stapled".into()));
+        }
+        let status = self
+            .responder
+            .stapled(&self.openssl, &self.dir, end_entity, answer);
+        self.verdict(status)
+    }
+
     /// rustls's verdict on a status: good passes, revoked is rustls's
     /// `Revoked`, anything else a refusal that says what openssl read.
     fn verdict(&self, status: Result<Status>) -> std::result::Result<(), rustls::Error> {
@@ -180,77 +205,6 @@ impl Asker {
     }
 }
 
-/// A client's verifier that, once webpki accepts the server's chain,
-/// requires a stapled OCSP answer that says good (rustls itself reads no
-/// OCSP answer: it hands the stapled one to the verifier).
-#[derive(Debug)]
-pub struct RequiresStaple {
-    inner: Arc<dyn ServerCertVerifier>,
-    asker: Asker,
-}
-
-impl RequiresStaple {
-    pub fn new(inner: Arc<dyn ServerCertVerifier>, ocsp: &OcspCase<'_>, dir: &Path) -> Self {
-        RequiresStaple {
-            inner,
-            asker: Asker {
-                openssl: ocsp.openssl.clone(),
-                responder: ocsp.responder.clone(),
-                dir: dir.to_path_buf(),
-            },
-        }
-    }
-}
-
-impl ServerCertVerifier for RequiresStaple {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp_response: &[u8],
-        now: UnixTime,
-    ) -> std::result::Result<ServerCertVerified, rustls::Error> {
-        let verified = self.inner.verify_server_cert(
-            end_entity,
-            intermediates,
-            server_name,
-            ocsp_response,
-            now,
-        )?;
-        if ocsp_response.is_empty() {
-            return Err(rustls::Error::General("no OCSP answer stapled".into()));
-        }
-        let a = &self.asker;
-        let status = a
-            .responder
-            .stapled(&a.openssl, &a.dir, end_entity, ocsp_response);
-        a.verdict(status).map(|()| verified)
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.inner.supported_verify_schemes()
-    }
-}
-
 /// A server's verifier that, once webpki accepts the client's chain, asks
 /// the CA's OCSP responder about the client's certificate, and refuses it
 /// unless the answer says good: what nginx's `ssl_ocsp on` does.
@@ -264,11 +218,7 @@ impl AsksAboutClients {
     pub fn new(inner: Arc<dyn ClientCertVerifier>, ocsp: &OcspCase<'_>, dir: &Path) -> Self {
         AsksAboutClients {
             inner,
-            asker: Asker {
-                openssl: ocsp.openssl.clone(),
-                responder: ocsp.responder.clone(),
-                dir: dir.to_path_buf(),
-            },
+            asker: Asker::new(ocsp, dir),
         }
     }
 }

@@ -19,7 +19,7 @@ use crate::error::{Error, Result};
 use super::case::{
     CASE_TIMEOUT, Ended, Host, Negotiated, Outcome, PING, PONG, Party, Trust, unreadable,
 };
-use super::ocsp::{AsksAboutClients, OcspCase, RequiresStaple};
+use super::ocsp::{Asker, AsksAboutClients, OcspCase};
 use super::scratch::Scratch;
 
 /// Why a rustls session failed, or rustls refused what one side was
@@ -244,15 +244,15 @@ fn rustls_client(
     let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| Error::Usage(e.to_string()))?;
-    let verifier: Arc<dyn ServerCertVerifier> = match ocsp.filter(|(o, ..)| o.staple.is_some()) {
-        Some((o, _, dir)) => Arc::new(RequiresStaple::new(verifier, &o, dir)),
-        None => verifier,
-    };
+    let staple = ocsp
+        .filter(|(o, ..)| o.staple.is_some())
+        .map(|(o, _, dir)| Asker::new(&o, dir));
     let builder = builder
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(Recording {
             inner: verifier,
             scheme: Arc::clone(scheme),
+            staple,
         }));
     let config = match client {
         Some(c) => {
@@ -271,12 +271,14 @@ fn rustls_client(
 /// client's verifier has seen it.
 type Scheme = Arc<std::sync::Mutex<Option<SignatureScheme>>>;
 
-/// The client's verifier, which notes the scheme of the server's
-/// handshake signature (rustls has no call that tells it afterwards).
+/// The client's verifier: webpki's, noting the scheme of the server's
+/// handshake signature (rustls has no call that tells it afterwards), and
+/// when the server must staple, requiring a stapled answer that says good.
 #[derive(Debug)]
 struct Recording {
     inner: Arc<dyn ServerCertVerifier>,
     scheme: Scheme,
+    staple: Option<Asker>,
 }
 
 impl Recording {
@@ -296,8 +298,17 @@ impl ServerCertVerifier for Recording {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> std::result::Result<ServerCertVerified, rustls::Error> {
-        self.inner
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        let verified = self.inner.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        )?;
+        match &self.staple {
+            Some(asker) => asker.stapled(end_entity, ocsp_response).map(|()| verified),
+            None => Ok(verified),
+        }
     }
 
     fn verify_tls12_signature(
