@@ -129,6 +129,7 @@ pub fn run(
         scratch: &scratch,
         responder: parties.ocsp.as_ref(),
         trace,
+        post_quantum: Default::default(),
     };
     let staple_dir = scratch.case_dir()?;
     let staples = staples(openssl, &parties, staple_dir.path())?;
@@ -274,6 +275,9 @@ struct Session<'a> {
     /// Where the openssl sessions' traces go, and the flag that makes
     /// each side print its messages (`handshake --trace`).
     trace: Option<(&'a Path, &'static str)>,
+    /// Whether each certificate file read so far has an ML-DSA key or
+    /// signature.
+    post_quantum: std::sync::Mutex<std::collections::BTreeMap<std::path::PathBuf, bool>>,
 }
 
 /// The file stem of case `index`'s trace: its number, then its name with
@@ -366,16 +370,20 @@ impl Session<'_> {
     /// Whether a certificate of the session has an ML-DSA key or
     /// signature: the CA's, the server's or the client's, or one of their
     /// chains.
+    /// Each file is read once a run (sessions share parties).
     fn post_quantum(&self, server: &Party, client: Option<&Party>) -> bool {
         let parties = std::iter::once(server).chain(client);
         let files = parties.flat_map(|p| std::iter::once(&p.crt).chain(&p.chain));
+        let mut known = self.post_quantum.lock().unwrap_or_else(|p| p.into_inner());
         files.chain([&self.trust.ca]).any(|crt| {
-            let info = crate::pki::x509::read_certificate(crt)
-                .ok()
-                .and_then(|der| crate::pki::x509::cert_info(&der, "").ok());
-            info.is_some_and(|i| {
-                matches!(i.key, crate::pki::x509::KeyInfo::MlDsa(_))
-                    || crate::pki::x509::is_post_quantum_signature(&i.signature)
+            *known.entry(crt.clone()).or_insert_with(|| {
+                let info = crate::pki::x509::read_certificate(crt)
+                    .ok()
+                    .and_then(|der| crate::pki::x509::cert_info(&der, "").ok());
+                info.is_some_and(|i| {
+                    matches!(i.key, crate::pki::x509::KeyInfo::MlDsa(_))
+                        || crate::pki::x509::is_post_quantum_signature(&i.signature)
+                })
             })
         })
     }
