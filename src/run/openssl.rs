@@ -169,20 +169,12 @@ impl Openssl {
         Ok(done.status.success())
     }
 
-    /// Whether `openssl COMMAND -help` lists `flag` (usage goes to stderr,
-    /// and the exit status differs between versions, so only the text counts).
+    /// Whether `openssl COMMAND -help` offers `flag`: a line of the usage
+    /// (which goes to stderr, with an exit status that differs between
+    /// versions, so only the text counts) that starts with it. A flag
+    /// named only in another's description is not offered (1.1.1's
+    /// `-msgfile`: "output of -msg or -trace", without -trace).
     pub fn help_lists(&self, command: &str, flag: &str) -> Result<bool> {
-        let done = self.ask(&[command, "-help"])?;
-        let text = format!("{}{}", done.stdout_text(), done.stderr_text());
-        Ok(text
-            .split(|c: char| c.is_whitespace() || c == ',')
-            .any(|w| w == flag))
-    }
-
-    /// Whether `openssl COMMAND -help` offers `flag` as an option of its
-    /// own (a line that starts with it), not only names it in another's
-    /// description (1.1.1's `-msgfile`: "output of -msg or -trace").
-    pub fn help_offers(&self, command: &str, flag: &str) -> Result<bool> {
         let done = self.ask(&[command, "-help"])?;
         let text = format!("{}{}", done.stdout_text(), done.stderr_text());
         Ok(text

@@ -66,7 +66,8 @@ pub fn is_openssl_1() -> bool {
     openssl_version().starts_with("OpenSSL 1.")
 }
 
-/// Whether `openssl COMMAND -help` lists `flag`.
+/// Whether `openssl COMMAND -help` offers `flag` (a line that starts with
+/// it), as pkiforge asks.
 pub fn supports(command: &str, flag: &str) -> bool {
     let out = std::process::Command::new(openssl())
         .args([command, "-help"])
@@ -77,8 +78,8 @@ pub fn supports(command: &str, flag: &str) -> bool {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    text.split(|c: char| c.is_whitespace() || c == ',')
-        .any(|w| w == flag)
+    text.lines()
+        .any(|l| l.split_whitespace().next() == Some(flag))
 }
 
 pub fn repo() -> PathBuf {

@@ -106,8 +106,8 @@ pub fn run(
     // Each message by name where this openssl can (`-trace`), else in hex.
     let trace = match trace {
         Some(to)
-            if openssl.help_offers("s_client", "-trace")?
-                && openssl.help_offers("s_server", "-trace")? =>
+            if openssl.help_lists("s_client", "-trace")?
+                && openssl.help_lists("s_server", "-trace")? =>
         {
             Some((to, "-trace"))
         }
