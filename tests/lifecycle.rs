@@ -334,34 +334,44 @@ fn status_exits_1_at_the_boundaries_it_promises() {
 /// Replaces NAME.crt (and its bundle) with one the CA signed for the same
 /// CSR, valid only in 2020.
 fn expire(dir: &Path, name: &str) {
+    resign(dir, name, ("20200101000000Z", "20200102000000Z"), None);
+}
+
+/// Replaces NAME.crt (and its bundle) with one the CA signed for the same
+/// CSR, valid from `start` until `end` (GeneralizedTime), with the
+/// extensions `ext` (an extfile's text) if given.
+fn resign(dir: &Path, name: &str, (start, end): (&str, &str), ext: Option<&str>) {
     write(
         &dir.join("old.cnf"),
         "[ca]\ndefault_ca = x\n[x]\ndatabase = old.index\nserial = old.serial\nnew_certs_dir = .\ndefault_md = sha256\npolicy = any\nunique_subject = no\n[any]\ncommonName = optional\n",
     );
     write(&dir.join("old.index"), "");
     write(&dir.join("old.serial"), "1000\n");
-    openssl_out(
-        dir,
-        &[
-            "ca",
-            "-config",
-            "old.cnf",
-            "-batch",
-            "-notext",
-            "-cert",
-            "ca.crt",
-            "-keyfile",
-            "ca.key",
-            "-in",
-            &format!("{name}.csr"),
-            "-startdate",
-            "20200101000000Z",
-            "-enddate",
-            "20200102000000Z",
-            "-out",
-            &format!("{name}.crt"),
-        ],
-    );
+    let (csr, crt) = (format!("{name}.csr"), format!("{name}.crt"));
+    let mut args = vec![
+        "ca",
+        "-config",
+        "old.cnf",
+        "-batch",
+        "-notext",
+        "-cert",
+        "ca.crt",
+        "-keyfile",
+        "ca.key",
+        "-in",
+        &csr,
+        "-startdate",
+        start,
+        "-enddate",
+        end,
+        "-out",
+        &crt,
+    ];
+    if let Some(ext) = ext {
+        write(&dir.join("old.ext"), ext);
+        args.extend(["-extfile", "old.ext"]);
+    }
+    openssl_out(dir, &args);
     for f in fs::read_dir(dir).unwrap().flatten() {
         let n = f.file_name().to_string_lossy().into_owned();
         if n.starts_with("old.") || n.ends_with(".pem") && n != format!("{name}.pem") {
@@ -488,60 +498,6 @@ fn two_renews_at_once_take_turns() {
     let _ = enddate(&dir, "client.crt");
 }
 
-/// Signs `client.csr` again with the CA, valid from 2020 until three days
-/// from now: it has far less than a third of its lifetime left.
-fn backdate_client(dir: &Path) {
-    write(
-        &dir.join("old.cnf"),
-        "[ca]\ndefault_ca = t\n[t]\ndatabase = old.index\nserial = old.srl\nnew_certs_dir = .\ndefault_md = sha256\npolicy = p\n[p]\ncommonName = optional\n",
-    );
-    write(&dir.join("old.index"), "");
-    write(&dir.join("old.srl"), "01\n");
-    write(
-        &dir.join("old.ext"),
-        "subjectAltName=DNS:localhost\nextendedKeyUsage=clientAuth",
-    );
-    let until = three_days_from_now();
-    openssl_out(
-        dir,
-        &[
-            "ca",
-            "-config",
-            "old.cnf",
-            "-batch",
-            "-notext",
-            "-preserveDN",
-            "-rand_serial",
-            "-keyfile",
-            "ca.key",
-            "-cert",
-            "ca.crt",
-            "-in",
-            "client.csr",
-            "-extfile",
-            "old.ext",
-            "-startdate",
-            "20200101000000Z",
-            "-enddate",
-            &until,
-            "-out",
-            "client.crt",
-        ],
-    );
-    for f in fs::read_dir(dir).unwrap().flatten() {
-        let name = f.file_name().to_string_lossy().into_owned();
-        if name.starts_with("old.") || name.ends_with(".pem") && name != "client.pem" {
-            fs::remove_file(f.path()).unwrap();
-        }
-    }
-    let bundle = [
-        fs::read(dir.join("client.crt")).unwrap(),
-        fs::read(dir.join("ca.crt")).unwrap(),
-    ]
-    .concat();
-    fs::write(dir.join("client.pem"), bundle).unwrap();
-}
-
 /// Three days from now, as `openssl ca -enddate` takes it (GeneralizedTime).
 fn three_days_from_now() -> String {
     let secs = std::time::SystemTime::now()
@@ -610,7 +566,15 @@ fn lint_flags_a_crl_about_to_go_stale() {
 #[test]
 fn add_over_an_expiring_certificate_says_to_renew_it() {
     let (tmp, dir) = pki();
-    backdate_client(&dir);
+    // Valid from 2020 until three days from now: far less than a third of
+    // its lifetime left.
+    let until = three_days_from_now();
+    resign(
+        &dir,
+        "client",
+        ("20200101000000Z", &until),
+        Some("subjectAltName=DNS:localhost\nextendedKeyUsage=clientAuth"),
+    );
     let profile = format!(
         "{FAST}\n[[client]]\nname = \"bob\"\nbits = 2048\nsubject = {{ O = \"Test Org\", CN = \"bob\" }}\nsan = [\"DNS:localhost\"]\n"
     )
