@@ -109,7 +109,7 @@ fn traced(
     files.sort();
     let secrets: Vec<std::path::PathBuf> = files
         .iter()
-        .filter(|f| f.extension().is_some_and(|e| e == "keylog"))
+        .filter(|f| crate::pki::names::handshake::is_keylog(f))
         .cloned()
         .collect();
     out.publish(staging.path(), &files, &secrets, &[])?;

@@ -294,6 +294,13 @@ pub mod handshake {
     pub fn keylog(stem: &str) -> String {
         format!("{stem}.keylog")
     }
+
+    /// Whether a file of a trace is its keys ([`keylog`]): a secret.
+    pub fn is_keylog(file: &std::path::Path) -> bool {
+        file.to_str()
+            .and_then(|f| f.strip_suffix(&keylog("")))
+            .is_some_and(|stem| !stem.is_empty())
+    }
 }
 
 /// The files `pkiforge serve` hands `openssl ocsp` in its scratch
