@@ -710,28 +710,9 @@ fn nginx_checks_clients_through_the_ocsp_responder_serve_answers() {
 fn s_server_staples_the_response_serve_gives_for_its_certificate() {
     let (_tmp, dir, _port) = pki("pki");
     let _serving = Serving::start(&dir, &[]);
-    let https = free_port();
-    let server = Command::new(openssl())
-        .current_dir(&dir)
-        .args(["s_server", "-accept", &format!("127.0.0.1:{https}")])
-        // -CAfile: where s_server finds its certificate's issuer, which
-        // the OCSP request names.
-        .args([
-            "-cert",
-            "server.crt",
-            "-key",
-            "server.key",
-            "-CAfile",
-            "ca.crt",
-        ])
-        .args(["-status", "-www"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let _server = Running(server);
-    wait_for_port(https);
+    // Its -CAfile (ca.crt) is where s_server finds its certificate's
+    // issuer, which the OCSP request names.
+    let (_server, https) = s_server_in(&dir, &["-status", "-www"]);
     let out = Command::new(openssl())
         .current_dir(&dir)
         .args(["s_client", "-connect", &format!("127.0.0.1:{https}")])

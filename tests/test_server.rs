@@ -7,7 +7,7 @@ mod common;
 use common::*;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 /// The client fixtures of profiles/fixtures.toml, in the order the table
 /// lists them.
@@ -30,28 +30,9 @@ fn fixtures_pki() -> &'static Path {
 /// `openssl s_server` serving the good server on a loopback port with
 /// `checks` (how it verifies clients), answering each line reversed.
 fn s_server(checks: &[&str]) -> (Running, u16) {
-    let port = free_port();
-    let server = Command::new(openssl())
-        .current_dir(fixtures_pki())
-        .args(["s_server", "-accept", &format!("127.0.0.1:{port}")])
-        .args([
-            "-cert",
-            "server.crt",
-            "-key",
-            "server.key",
-            "-CAfile",
-            "ca.crt",
-        ])
-        .args(checks)
-        .args(["-rev", "-quiet"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let running = Running(server);
-    wait_for_port(port);
-    (running, port)
+    let mut args = checks.to_vec();
+    args.extend(["-rev", "-quiet"]);
+    s_server_in(fixtures_pki(), &args)
 }
 
 /// test-server against `127.0.0.1:PORT`: `(stdout, stderr, exit code)`.

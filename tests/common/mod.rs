@@ -406,6 +406,33 @@ impl Drop for Running {
     }
 }
 
+/// `openssl s_server` in `dir` on a free loopback port, presenting
+/// `server.crt` with `ca.crt` as its CA file, with `args` after; running
+/// until dropped, once it listens.
+pub fn s_server_in(dir: &Path, args: &[&str]) -> (Running, u16) {
+    let port = free_port();
+    let server = std::process::Command::new(openssl())
+        .current_dir(dir)
+        .args(["s_server", "-accept", &format!("127.0.0.1:{port}")])
+        .args([
+            "-cert",
+            "server.crt",
+            "-key",
+            "server.key",
+            "-CAfile",
+            "ca.crt",
+        ])
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let running = Running(server);
+    wait_for_port(port);
+    (running, port)
+}
+
 pub fn wait_for_port(port: u16) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
