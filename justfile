@@ -87,6 +87,11 @@ test *args:
 bench *args:
     cargo bench --bench parallel -- {{args}}
     cargo bench --bench handshake
+    cargo bench --bench room
+
+# A room of 1,000 participants: E of the run, run --add of one more, the report in Chromium.
+bench-room *args:
+    cargo bench --bench room -- {{args}}
 
 # handshake of a room of 256 clients, --jobs 1 against the cores.
 bench-handshake *args:

@@ -14,6 +14,9 @@ use std::time::Instant;
 
 const PKIFORGE: &str = env!("CARGO_BIN_EXE_pkiforge");
 
+mod common;
+use common::arg;
+
 /// A profile of one CA, one server and `clients` clients.
 fn profile(clients: usize) -> String {
     let mut text = String::from(
@@ -26,15 +29,6 @@ fn profile(clients: usize) -> String {
         );
     }
     text
-}
-
-fn arg(name: &str, default: usize) -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }
 
 /// One `handshake --jobs N`: its wall time, and what it printed.

@@ -25,6 +25,9 @@ use std::time::Instant;
 use pkiforge::run::openssl::Openssl;
 use pkiforge::{pki::profile, plan, plan::graph};
 
+mod common;
+use common::{median, timed, workshop_profile};
+
 const PKIFORGE: &str = env!("CARGO_BIN_EXE_pkiforge");
 
 /// One openssl call as the library logged it.
@@ -129,26 +132,6 @@ fn read_log(log: &Path) -> (Vec<Call>, f64) {
         }
     }
     (calls, own)
-}
-
-/// Runs a command, returning its wall time and the CPU time of it and all
-/// its descendants (from wait4's rusage).
-fn timed(cmd: &mut Command) -> (f64, f64) {
-    let started = Instant::now();
-    // Reaped with wait4 below, for its rusage, rather than Child::wait.
-    #[allow(clippy::zombie_processes)]
-    let child = cmd.spawn().unwrap();
-    let mut status = 0;
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: waits for our own child, into locals.
-    let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
-    let wall = started.elapsed().as_secs_f64();
-    assert!(
-        pid > 0 && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-        "{cmd:?} failed"
-    );
-    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    (wall, tv(usage.ru_utime) + tv(usage.ru_stime))
 }
 
 /// What every measured run uses: the openssl, the library and its log.
@@ -365,29 +348,6 @@ fn resample(
         (median(m), met)
     });
     (scores, pool.len())
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
-
-fn workshop_profile(clients: usize) -> String {
-    let mut p = String::from(
-        "[ca]\nbits = 2048\nsubject = { O = \"Workshop\", CN = \"Workshop CA\" }\n\n[server]\nbits = 2048\nsubject = { O = \"Workshop\", CN = \"localhost\" }\nsan = [\"DNS:localhost\"]\n",
-    );
-    for i in 1..=clients {
-        let _ = write!(
-            p,
-            "\n[[client]]\nname = \"p{i:02}\"\nbits = 2048\nsubject = {{ O = \"Workshop\", CN = \"participant {i:02}\" }}\nsan = [\"DNS:localhost\"]\n"
-        );
-    }
-    p
 }
 
 /// The openssl config reader on a 300,000-line config (target: under a
