@@ -267,6 +267,9 @@ pub struct TestServerArgs {
     /// A JSON array of the cases instead (the schema is in docs/json.md)
     #[arg(long)]
     pub json: bool,
+    /// How many clients may connect at the same time (default: the available cores)
+    #[arg(long, short, value_name = "N", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=256))]
+    pub jobs: Option<usize>,
 }
 
 /// `pkiforge test-client`'s arguments.

@@ -226,6 +226,16 @@ fn nginx_with_its_crl_is_right_and_curl_sees_the_same() {
     let (_prefix, _nginx, port) = nginx(true);
     let (stdout, stderr, code) = test_server(port, &["--http", "/"]);
     assert_eq!(code, 0, "{stdout}{stderr}");
+    // Clients side by side (nginx serves them at once), the table the same,
+    // in the same order, as one at a time.
+    for jobs in ["1", "8"] {
+        let (alone, stderr, code) = test_server(port, &["--http", "/", "--jobs", jobs]);
+        assert_eq!(
+            (code, alone.as_str()),
+            (0, stdout.as_str()),
+            "--jobs {jobs}: {stderr}"
+        );
+    }
     let rows = rows(&stdout);
     assert_eq!(rows, expected_rows(&[]), "{stdout}");
     // nginx finishes the handshake and answers 400 to a bad certificate.

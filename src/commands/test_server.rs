@@ -1,5 +1,5 @@
 //! `pkiforge test-server DIR HOST:PORT [--servername NAME] [--http PATH]
-//! [--json]`: the table of what the server did with each client of DIR, and
+//! [--json] [--jobs N]`: the table of what the server did with each client of DIR, and
 //! what it fails to check.
 
 use super::{Context, Outcome};
@@ -20,6 +20,7 @@ pub fn command(ctx: &Context, args: TestServerArgs) -> Result<Outcome> {
     let options = Options {
         servername: args.servername.as_deref(),
         http: args.http.as_deref(),
+        jobs: args.jobs.unwrap_or_else(crate::run::runner::default_jobs),
     };
     let verdicts = test_server::run(&openssl, &pki, &target, &options)?;
     let wrong: Vec<String> = verdicts

@@ -162,6 +162,49 @@ pub fn first_failure(outcomes: Vec<Outcome>) -> Option<Error> {
     })
 }
 
+/// Runs `work` on each item on up to `jobs` threads, each taking the next
+/// item: the results in the items' order, or the first error in that
+/// order. After an error (or a signal), what is queued is not started.
+/// For independent sessions (handshake, test-server), where order is all
+/// the scheduling there is.
+pub fn in_order<T: Send, R: Send>(
+    items: Vec<T>,
+    jobs: usize,
+    work: impl Fn(usize, T) -> Result<R> + Sync,
+) -> Result<Vec<R>> {
+    let count = items.len();
+    let queue = std::sync::Mutex::new(items.into_iter().enumerate());
+    let results = std::sync::Mutex::new(Vec::with_capacity(count));
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.clamp(1, count.max(1)) {
+            scope.spawn(|| {
+                loop {
+                    let next = queue.lock().unwrap_or_else(|p| p.into_inner()).next();
+                    let Some((i, item)) = next else {
+                        return;
+                    };
+                    let done = signals::check().and_then(|()| work(i, item));
+                    let failed = done.is_err();
+                    results
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push((i, done));
+                    if failed {
+                        queue
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .by_ref()
+                            .for_each(drop);
+                    }
+                }
+            });
+        }
+    });
+    let mut results = results.into_inner().unwrap_or_else(|p| p.into_inner());
+    results.sort_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, r)| r).collect()
+}
+
 /// `--step`: shows the tutorial's words and the command, and waits for
 /// Enter (or the end of stdin); Ctrl-C still stops the run at once.
 fn wait_for_enter(step: &Step) -> Result<()> {

@@ -105,6 +105,9 @@ pub struct Options<'a> {
     pub servername: Option<&'a str>,
     /// `--http PATH`: send `GET PATH` and judge by the status.
     pub http: Option<&'a str>,
+    /// How many clients connect at the same time; the verdicts keep the
+    /// cases' order.
+    pub jobs: usize,
 }
 
 /// One case: who connects, and what it is.
@@ -114,8 +117,9 @@ struct Case {
     client: Option<Client>,
 }
 
-/// Connects to `target` once per case of the PKI and says what the server
-/// did with each: the good clients, none, each client fixture.
+/// Connects to `target` once per case of the PKI, up to `options.jobs` at
+/// a time, and says what the server did with each: the good clients, none,
+/// each client fixture, in that order.
 pub fn run(
     openssl: &Openssl,
     pki: &Pki,
@@ -147,10 +151,9 @@ pub fn run(
         deadline,
         scratch: &scratch,
     };
-    let mut verdicts = Vec::new();
-    for case in cases {
+    crate::run::schedule::in_order(cases, options.jobs, |_, case| {
         let seen = probe.connect(case.client.as_ref())?;
-        verdicts.push(Verdict {
+        Ok(Verdict {
             case: case.name,
             kind: case.kind,
             observed: if seen.accepted() {
@@ -159,9 +162,8 @@ pub fn run(
                 Outcome::Refused
             },
             detail: seen.detail(),
-        });
-    }
-    Ok(verdicts)
+        })
+    })
 }
 
 /// The good clients, none, then the client fixtures; an error when the PKI
