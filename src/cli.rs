@@ -314,6 +314,9 @@ pub struct ReportArgs {
     /// Where to write the page (default: DIR/report.html)
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Link each handshake session to its trace, from `pkiforge handshake DIR --trace TRACES`
+    #[arg(long, value_name = "TRACES")]
+    pub traces: Option<PathBuf>,
 }
 
 /// `pkiforge export`'s arguments.

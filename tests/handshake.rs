@@ -167,10 +167,11 @@ fn jobs_run_sessions_side_by_side_and_keep_the_order() {
 #[test]
 fn trace_keeps_each_openssl_sessions_messages_and_keys() {
     use std::os::unix::fs::PermissionsExt;
+    installed("tcpdump", "tcpdump");
     let (tmp, _dir) = copy();
     let out = run_ok(tmp.path(), &["handshake", "pki", "--trace", "traces"]);
     assert!(
-        out.ends_with("traces written to traces: 8 files (docs/trace.md opens them)\nall 8 handshakes went as expected\n"),
+        out.ends_with("traces written to traces: 13 files (docs/trace.md opens them)\nall 8 handshakes went as expected\n"),
         "{out}"
     );
     let traces = tmp.path().join("traces");
@@ -178,20 +179,62 @@ fn trace_keeps_each_openssl_sessions_messages_and_keys() {
         tree(&traces),
         [
             "001-server-crt-with-client-crt-as-localhost.keylog",
+            "001-server-crt-with-client-crt-as-localhost.pcap",
             "001-server-crt-with-client-crt-as-localhost.trace.txt",
             "002-server-crt-with-no-client-certificate.keylog",
+            "002-server-crt-with-no-client-certificate.pcap",
             "002-server-crt-with-no-client-certificate.trace.txt",
             "003-server-crt-with-a-client-certificate-from-a-foreign-ca.keylog",
+            "003-server-crt-with-a-client-certificate-from-a-foreign-ca.pcap",
             "003-server-crt-with-a-client-certificate-from-a-foreign-ca.trace.txt",
             "004-server-crt-as-not-in-san-pkiforge-invalid-not-in-its-san.keylog",
+            "004-server-crt-as-not-in-san-pkiforge-invalid-not-in-its-san.pcap",
             "004-server-crt-as-not-in-san-pkiforge-invalid-not-in-its-san.trace.txt",
+            "sessions.json",
         ]
     );
+    // The index: handshake --json's sessions, each openssl one with its files.
+    let index: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(traces.join("sessions.json")).unwrap())
+            .unwrap();
+    assert_eq!(index.len(), 8);
+    assert_eq!(
+        (&index[0]["name"], &index[0]["trace"], &index[0]["keylog"]),
+        (
+            &serde_json::json!("server.crt with client.crt as localhost"),
+            &serde_json::json!("001-server-crt-with-client-crt-as-localhost.trace.txt"),
+            &serde_json::json!("001-server-crt-with-client-crt-as-localhost.keylog")
+        )
+    );
+    assert_eq!(
+        index[0]["pcap"],
+        "001-server-crt-with-client-crt-as-localhost.pcap"
+    );
+    assert_eq!(index[4]["stack"], "rustls");
+    assert!(index[4].get("trace").is_none(), "{:?}", index[4]);
     let good = std::fs::read_to_string(
         traces.join("001-server-crt-with-client-crt-as-localhost.trace.txt"),
     )
     .unwrap();
-    assert!(good.starts_with("# pkiforge handshake: server.crt with client.crt as localhost\n# accepted: payload sent and answered\n# keys: 001-server-crt-with-client-crt-as-localhost.keylog (SSLKEYLOGFILE format; docs/trace.md)\n\n== client: openssl s_client "), "{good}");
+    let port = good
+        .split("(tcpdump on the loopback, port ")
+        .nth(1)
+        .and_then(|r| r.split(')').next())
+        .unwrap_or_else(|| panic!("no port: {good}"));
+    let stem = "001-server-crt-with-client-crt-as-localhost";
+    assert!(good.starts_with(&format!("# pkiforge handshake: server.crt with client.crt as localhost\n# accepted: payload sent and answered\n# keys: {stem}.keylog (SSLKEYLOGFILE format; docs/trace.md)\n# packets: {stem}.pcap (tcpdump on the loopback, port {port}): tshark -r {stem}.pcap -d tcp.port=={port},tls -o tls.keylog_file:{stem}.keylog -V\n\n== client: openssl s_client ")), "{good}");
+    // The pcap, read with the keylog as the trace says, shows what TLS 1.3
+    // encrypts; without the keylog, it does not.
+    let types = |keylog: bool| tshark_handshakes(&traces, stem, port, keylog);
+    let (open, sealed) = (types(true), types(false));
+    for name in ["Certificate Request", "Certificate Verify"] {
+        assert!(open.iter().any(|t| t == name), "{name}: {open:?}");
+        assert!(
+            !sealed.iter().any(|t| t == name),
+            "{name} without keys: {sealed:?}"
+        );
+    }
+    assert!(sealed.iter().any(|t| t == "Client Hello"), "{sealed:?}");
     for message in [
         "CertificateRequest",
         "CertificateVerify",
@@ -228,4 +271,76 @@ fn trace_keeps_each_openssl_sessions_messages_and_keys() {
         stderr,
         "error: --trace a-file: is a file, not a directory; name a directory\n"
     );
+}
+
+/// The handshake messages tshark reads in a session's pcap, by name
+/// (`Client Hello`, `Certificate Request`, …), with its keylog or without.
+fn tshark_handshakes(
+    traces: &std::path::Path,
+    stem: &str,
+    port: &str,
+    keylog: bool,
+) -> Vec<String> {
+    let tshark = installed("tshark", "tshark");
+    let mut cmd = std::process::Command::new(tshark);
+    cmd.current_dir(traces)
+        .args([
+            "-r",
+            &format!("{stem}.pcap"),
+            "-d",
+            &format!("tcp.port=={port},tls"),
+        ])
+        .args(["-Y", "tls.handshake", "-V"]);
+    if keylog {
+        cmd.args(["-o", &format!("tls.keylog_file:{stem}.keylog")]);
+    }
+    let out = cmd.env("HOME", std::env::temp_dir()).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("Handshake Type: "))
+        .map(|t| t.rsplit_once(" (").map_or(t, |(name, _)| name).to_string())
+        .collect()
+}
+
+/// Where tcpdump may not capture (a user without the privilege), the
+/// traces are written all the same, with no pcap, and the output says why.
+/// (A tcpdump that answers as one refused, on PATH: fault injection.)
+#[test]
+fn trace_without_a_tcpdump_that_may_capture_says_why_and_writes_no_pcap() {
+    let (tmp, _dir) = copy();
+    let bin = tmp.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    write_executable(
+        &bin.join("tcpdump"),
+        "#!/bin/sh\necho \"tcpdump: lo: You don't have permission to perform this capture on that device\" >&2\nexit 1\n",
+    );
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let out = pkiforge(tmp.path())
+        .env("PATH", path)
+        .args(["handshake", "pki", "--trace", "traces"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.ends_with("traces written to traces: 9 files (docs/trace.md opens them)\nno pcap of the sessions: tcpdump does not capture here: tcpdump: lo: You don't have permission to perform this capture on that device (docs/trace.md records one by hand)\nall 8 handshakes went as expected\n"),
+        "{stdout}"
+    );
+    let files = tree(&tmp.path().join("traces"));
+    assert!(files.iter().all(|f| !f.ends_with(".pcap")), "{files:?}");
+    let good = std::fs::read_to_string(
+        tmp.path()
+            .join("traces/001-server-crt-with-client-crt-as-localhost.trace.txt"),
+    )
+    .unwrap();
+    assert!(!good.contains("# packets:"), "{good}");
 }

@@ -308,3 +308,98 @@ fn report_out_writes_elsewhere_and_a_missing_dir_is_refused() {
         "error: nowhere is not a directory; give the directory a run wrote, e.g. pki/localhost\n"
     );
 }
+
+/// `report --traces`: the page has a row per session of `handshake
+/// --trace`, whose links, opened from the page's directory, are that
+/// session's trace and keylog; a row of the rustls stack says why it has
+/// none. Links come only for files of TRACES: an index naming `../` gets
+/// none. No index: the error says how to write one.
+#[test]
+fn report_traces_links_each_session_to_its_trace() {
+    let (tmp, _) = copy();
+    let work = tmp.path();
+    let (_, _, code) = run(work, &["--quiet", "handshake", "pki", "--trace", "traces"]);
+    assert_eq!(code, 0);
+    // Made elsewhere, so the links have to climb: handouts/ to traces/.
+    run_ok(
+        work,
+        &[
+            "--quiet",
+            "report",
+            "pki",
+            "--out",
+            "handouts/room.html",
+            "--traces",
+            "traces",
+        ],
+    );
+    let (_, dom) = check_in_browser(&work.join("handouts/room.html"));
+    let table = &dom[dom
+        .find("<table class=\"sessions\">")
+        .expect("the sessions' table")..];
+    let table = &table[..table.find("</table>").unwrap()];
+    let rows: Vec<&str> = table.split("<tr").skip(2).collect();
+    let cases = run_ok(work, &["--quiet", "handshake", "pki", "--json"]);
+    let cases: Vec<serde_json::Value> = serde_json::from_str(&cases).unwrap();
+    assert_eq!(rows.len(), cases.len(), "{table}");
+    for (i, (row, case)) in rows.iter().zip(&cases).enumerate() {
+        let name = case["name"].as_str().unwrap();
+        let stack = case["stack"].as_str().unwrap();
+        assert!(
+            row.contains(&format!("<td>{}</td><td>{stack}</td>", i + 1)),
+            "{row}"
+        );
+        assert!(row.contains(&format!("<td>{name}</td>")), "{row}");
+        let links: Vec<&str> = row
+            .split("href=\"")
+            .skip(1)
+            .map(|l| &l[..l.find('"').unwrap()])
+            .collect();
+        if stack == "rustls" {
+            assert!(links.is_empty(), "{row}");
+            assert!(
+                row.contains("none: rustls runs in-process and prints no messages"),
+                "{row}"
+            );
+            continue;
+        }
+        // tcpdump is installed (.ci/run) and may capture: a pcap too.
+        assert_eq!(links.len(), 3, "{row}");
+        assert!(links[2].ends_with(".pcap"), "{links:?}");
+        assert!(work.join("handouts").join(links[2]).is_file(), "{links:?}");
+        let trace = fs::read_to_string(work.join("handouts").join(links[0]))
+            .unwrap_or_else(|e| panic!("{links:?}: {e}"));
+        assert!(trace.contains(name), "{} is not {name}'s trace", links[0]);
+        assert!(trace.contains("ClientHello"), "{trace}");
+        let keylog = fs::read_to_string(work.join("handouts").join(links[1])).unwrap();
+        assert!(keylog.contains("_HANDSHAKE_TRAFFIC_SECRET "), "{keylog}");
+        assert!(
+            links[0].starts_with("../traces/") && links[1].ends_with(".keylog"),
+            "{links:?}"
+        );
+    }
+    // An index that names a file outside TRACES links nothing.
+    let index = work.join("traces/sessions.json");
+    let text = fs::read_to_string(&index).unwrap();
+    let indexed: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
+    let first = indexed[0]["trace"].as_str().unwrap();
+    fs::write(&index, text.replace(first, "../pki/ca.key")).unwrap();
+    run_ok(work, &["--quiet", "report", "pki", "--traces", "traces"]);
+    let html = fs::read_to_string(work.join("pki/report.html")).unwrap();
+    assert!(!html.contains("ca.key\">"), "a link out of TRACES");
+    assert!(html.contains("href=\"../traces/"), "the other links stay");
+    // No index.
+    fs::remove_file(&index).unwrap();
+    let (_, stderr, code) = run(work, &["--quiet", "report", "pki", "--traces", "traces"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.starts_with("error: --traces traces: cannot read sessions.json ("),
+        "{stderr}"
+    );
+    assert!(
+        stderr
+            .trim_end()
+            .ends_with("); write the traces with pkiforge handshake DIR --trace traces"),
+        "{stderr}"
+    );
+}

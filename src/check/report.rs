@@ -37,6 +37,29 @@ pub struct Page<'a> {
     pub cards: Vec<Card<'a>>,
     /// DIR's commands.sh, if it has one.
     pub transcript: Option<String>,
+    /// `--traces`: the sessions `handshake --trace` kept.
+    pub traces: Option<Traces>,
+}
+
+/// The sessions of a `handshake --trace`, each linked to its files.
+pub struct Traces {
+    /// The traces' directory, as given.
+    pub dir: String,
+    /// The sessions, in the handshake's order.
+    pub sessions: Vec<TracedSession>,
+}
+
+/// One session: who met whom with which stack, how it went, and the URLs
+/// of its trace, keylog and pcap (relative to the page; none for a rustls
+/// session, which prints no messages).
+pub struct TracedSession {
+    pub stack: String,
+    pub name: String,
+    pub got: String,
+    pub passed: bool,
+    pub trace: Option<String>,
+    pub keylog: Option<String>,
+    pub pcap: Option<String>,
 }
 
 /// A node of the picture.
@@ -151,7 +174,7 @@ fn today_at(c: &Certificate, now: i64) -> i64 {
 
 /// A card: every fact of the certificate, its validity bar, what is wrong
 /// with it when it is a fixture, and its lint findings with the fix.
-fn card(i: usize, card: &Card, now: i64) -> Markup {
+fn card(i: usize, card: &Card, whys: &[Why], now: i64) -> Markup {
     let c = &card.cert;
     html! {
         section class=(format!("card {}", state_class(card))) id=(format!("card-{i}")) {
@@ -162,7 +185,6 @@ fn card(i: usize, card: &Card, now: i64) -> Markup {
                 tr { th { "issuer" } td { (c.issuer) @if c.self_signed { " (self-signed)" } } }
                 tr { th { "serial" } td class="mono" { (c.serial) } }
                 tr { th { "SANs" } td { @if c.sans.is_empty() { "none" } @else { (c.sans.join(", ")) } } }
-                tr { th { "key" } td { (c.key) } }
                 tr { th { "signature" } td { (c.signature) } }
                 tr { th { "validity" } td { (c.not_before) " to " (c.not_after) " (" (c.days_left) " days left)" } }
                 tr { th { "SHA-256" } td class="mono" { (c.sha256) } }
@@ -173,10 +195,9 @@ fn card(i: usize, card: &Card, now: i64) -> Markup {
                 } } }
                 tr { th { "in files" } td { (c.files.join(", ")) } }
             }
-            div class="bar" title="validity: today between not before and not after" {
+            div class="bar" {
                 span class="today" style=(format!("left: {}%", today_at(c, now))) {}
             }
-            p class="bar-legend" { span { "not before" } span { "today" } span { "not after" } }
             @if let Some((kind, wrong, errors)) = &card.fixture {
                 p class="fixture-note" { strong { "Fixture (" (kind) "): " } (wrong) ". A correct verifier refuses it: " (errors) "." }
             }
@@ -187,7 +208,7 @@ fn card(i: usize, card: &Card, now: i64) -> Markup {
                     @for f in &card.findings {
                         li class=(f.severity.to_string()) {
                             strong { (f.severity.to_string()) " [" (f.rule) "]" } ": " (f.message)
-                            br; "clients: " (f.clients) br; "fix: " (f.fix)
+                            " " a href=(format!("#why-{}", why_of(whys, f))) { "clients and fix" }
                         }
                     }
                 }
@@ -196,8 +217,126 @@ fn card(i: usize, card: &Card, now: i64) -> Markup {
     }
 }
 
+/// What a finding means, once for every certificate it is found on: its
+/// rule, who refuses or warns, and the fix. A room of 1,000 participants
+/// has the same two findings 1,000 times; the page says each once.
+pub struct Why<'a> {
+    pub severity: String,
+    pub rule: &'static str,
+    pub clients: &'static str,
+    pub fix: &'a str,
+    /// The files it is found on.
+    pub files: Vec<&'a str>,
+}
+
+/// The distinct explanations of the cards' findings, in the order the
+/// cards first show them.
+pub fn whys<'a>(cards: &'a [Card<'a>]) -> Vec<Why<'a>> {
+    let mut whys: Vec<Why> = Vec::new();
+    let mut seen = std::collections::HashMap::new();
+    for f in cards.iter().flat_map(|c| c.findings.iter()) {
+        let key = (f.rule, f.clients, f.fix.as_str());
+        let at = *seen.entry(key).or_insert_with(|| {
+            whys.push(Why {
+                severity: f.severity.to_string(),
+                rule: f.rule,
+                clients: f.clients,
+                fix: &f.fix,
+                files: Vec::new(),
+            });
+            whys.len() - 1
+        });
+        whys[at].files.push(&f.file);
+    }
+    whys
+}
+
+/// The index of a finding's explanation.
+fn why_of(whys: &[Why], f: &Finding) -> usize {
+    whys.iter()
+        .position(|w| w.rule == f.rule && w.clients == f.clients && w.fix == f.fix)
+        .unwrap_or(0)
+}
+
+/// The findings explained, each once, with how many certificates have it.
+fn explained(whys: &[Why]) -> Markup {
+    html! {
+        @if whys.is_empty() {
+            p class="clean" { "lint: no findings on any certificate." }
+        } @else {
+            ul class="findings" {
+                @for (k, w) in whys.iter().enumerate() {
+                    li class=(w.severity) id=(format!("why-{k}")) {
+                        strong { (w.severity) " [" (w.rule) "]" } " on " (on_files(&w.files))
+                        br; "clients: " (w.clients) br; "fix: " (w.fix)
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `server.crt`, `server.crt and client.crt`, or `1,001 certificates`.
+fn on_files(files: &[&str]) -> String {
+    match files {
+        [one] => one.to_string(),
+        [a, b] => format!("{a} and {b}"),
+        [a, b, c] => format!("{a}, {b} and {c}"),
+        _ => format!("{} certificates", files.len()),
+    }
+}
+
+/// The traced sessions: each pair, how it went, and its trace and keys.
+fn sessions(t: &Traces) -> Markup {
+    html! {
+        h2 { "Handshakes" }
+        p { "The sessions of " code { "pkiforge handshake --trace " (t.dir) } ", each with the TLS messages both sides sent and its keys for Wireshark (docs/trace.md)." }
+        table class="sessions" {
+            tr { th { "#" } th { "stack" } th { "got" } th { "session" } th { "files" } }
+            @for (i, s) in t.sessions.iter().enumerate() {
+                tr class=(if s.passed { "ok" } else { "fail" }) {
+                    td { (i + 1) }
+                    td { (s.stack) }
+                    td { (s.got) @if !s.passed { " (FAIL)" } }
+                    td { (s.name) }
+                    td {
+                        @match (&s.trace, &s.keylog) {
+                            (Some(trace), keylog) => {
+                                a href=(trace) { "trace" }
+                                @if let Some(k) = keylog { ", " a href=(k) { "keylog" } }
+                                @if let Some(p) = &s.pcap { ", " a href=(p) { "pcap" } }
+                            }
+                            (None, _) if s.got == "untried" => { "none: not tried" }
+                            (None, _) => { "none: " (s.stack) " runs in-process and prints no messages" }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Longer than this, the page shows the transcript's start and names the
+/// file: a room of 1,000 participants has a transcript of over a megabyte.
+pub const TRANSCRIPT_SHOWN: usize = 64 * 1024;
+
+/// The transcript as shown: whole, or its first lines up to
+/// [`TRANSCRIPT_SHOWN`] bytes and how many lines are left out.
+fn transcript_shown(t: &str) -> (&str, usize) {
+    if t.len() <= TRANSCRIPT_SHOWN {
+        return (t, 0);
+    }
+    let mut cut = TRANSCRIPT_SHOWN;
+    while !t.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let cut = t[..cut].rfind('\n').map_or(cut, |i| i + 1);
+    (&t[..cut], t[cut..].lines().count())
+}
+
 /// The page: the picture, the cards, the transcript.
 pub fn render(page: &Page) -> String {
+    let whys = whys(&page.cards);
     let markup = html! {
         (DOCTYPE)
         html lang="en" {
@@ -211,6 +350,7 @@ pub fn render(page: &Page) -> String {
                 header {
                     h1 { "PKI " (page.dir) }
                     p { (page.cards.len()) " certificates, as of " (page.made) ". Made by pkiforge." }
+                    p { "Under each card, a bar runs from the certificate's not-before to its not-after; its mark is today." }
                     p class="legend" {
                         @for s in ["valid", "expiring", "expired", "not-yet-valid", "revoked", "fixture"] {
                             span class=(format!("key {s}")) { (s) }
@@ -219,11 +359,19 @@ pub fn render(page: &Page) -> String {
                 }
                 h2 { "Who signed whom" }
                 div class="picture" { (chain_svg(&page.cards)) }
+                h2 { "What lint found" }
+                (explained(&whys))
                 h2 { "Certificates" }
-                @for (i, c) in page.cards.iter().enumerate() { (card(i, c, page.now)) }
+                @for (i, c) in page.cards.iter().enumerate() { (card(i, c, &whys, page.now)) }
+                @if let Some(t) = &page.traces { (sessions(t)) }
                 h2 { "The commands that made it" }
-                @match &page.transcript {
-                    Some(t) => { p { (TRANSCRIPT) ": replay it with bash in an empty directory." } pre id="transcript" { (t) } }
+                @match page.transcript.as_deref().map(transcript_shown) {
+                    Some((t, 0)) => { p { (TRANSCRIPT) ": replay it with bash in an empty directory." } pre id="transcript" { (t) } }
+                    Some((t, left)) => {
+                        p { (TRANSCRIPT) ": replay it with bash in an empty directory. Its first lines are below; "
+                            (left) " more are in " (page.dir) "/" (TRANSCRIPT) "." }
+                        pre id="transcript" { (t) "… (" (left) " more lines in " (TRANSCRIPT) ")" }
+                    }
                     None => { p { "This directory has no " (TRANSCRIPT) " (pkiforge writes one with every run)." } }
                 }
             }
@@ -255,9 +403,10 @@ svg a:hover rect { fill: #f3f3f3; }
 .card td ul { margin: 0; padding-left: 1.2em; } .mono, pre { font-family: ui-monospace, monospace; font-size: 13px; word-break: break-all; }
 .bar { position: relative; height: 8px; background: #ddd; margin-top: .8em; border-radius: 4px; }
 .bar .today { position: absolute; top: -4px; width: 3px; height: 16px; background: #1a1a1a; }
-.bar-legend { display: flex; justify-content: space-between; font-size: .8em; color: #555; margin: .2em 0; }
 .findings .error { color: #b3261e; } .findings .warning { color: #8a5300; } .findings .note { color: #3a4a8a; } .clean { color: #1b7f3b; }
 pre { white-space: pre-wrap; background: #f4f4f4; padding: 1em; }
+.sessions { border-collapse: collapse; } .sessions td, .sessions th { text-align: left; padding: .1em .6em; vertical-align: top; }
+.sessions tr.fail td { color: #b3261e; }
 @media print {
   body { margin: 0; max-width: none; font-size: 11pt; }
   .picture { overflow: visible; } svg { max-width: 100%; height: auto; }

@@ -66,15 +66,28 @@ fn handshake(
     for case in &cases {
         let _ = writeln!(text, "{case}");
     }
-    if let Some((to, files)) = traced {
+    if let Some((to, traced)) = traced {
         let _ = writeln!(
             text,
             "traces written to {}: {} files (docs/trace.md opens them)",
             to.display(),
-            files
+            traced.files
         );
+        if let Some(why) = traced.no_pcap {
+            let _ = writeln!(
+                text,
+                "no pcap of the sessions: {why} (docs/trace.md records one by hand)"
+            );
+        }
     }
     super::conclude(text, "handshakes", "went as expected", cases.len(), failed)
+}
+
+/// What `--trace` wrote: how many files, and why there is no pcap when
+/// tcpdump cannot record.
+struct Traced {
+    files: usize,
+    no_pcap: Option<String>,
 }
 
 /// The handshake with a trace of each openssl session: written in a
@@ -86,7 +99,7 @@ fn traced(
     (dir, spec, jobs): (&Path, &CheckSpec, usize),
     to: &Path,
     progress: &Progress,
-) -> Result<(Vec<crate::check::handshake::Case>, usize)> {
+) -> Result<(Vec<crate::check::handshake::Case>, Traced)> {
     let same = |a: &Path, b: &Path| matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y);
     if same(to, dir) {
         return Err(crate::error::Error::Usage(format!(
@@ -99,7 +112,26 @@ fn traced(
         progress.say(&format!("note: {line}"));
     }
     let staging = out.staging()?;
-    let cases = handshake::run(openssl, dir, spec, (jobs, Some(staging.path())))?;
+    // A pcap of each session where tcpdump may record the loopback.
+    let tcpdump = handshake::Tcpdump::find(openssl.timeout.min(Duration::from_secs(15)));
+    let tracing = handshake::Tracing {
+        dir: staging.path(),
+        tcpdump: tcpdump.as_ref().ok(),
+    };
+    let mut cases = handshake::run(openssl, dir, spec, (jobs, Some(tracing)))?;
+    for case in &mut cases {
+        let pcap = case
+            .trace
+            .as_deref()
+            .map(crate::pki::names::handshake::pcap);
+        case.pcap = pcap.filter(|p| staging.path().join(p).is_file());
+    }
+    // The index `report --traces` links each session to its trace by.
+    std::fs::write(
+        staging.path().join(crate::pki::names::handshake::SESSIONS),
+        handshake::json(&cases),
+    )
+    .map_err(|e| crate::error::Error::io("cannot write the sessions' index", e))?;
     let mut files = Vec::new();
     let entries = std::fs::read_dir(staging.path())
         .map_err(|e| crate::error::Error::io("cannot list the traces", e))?;
@@ -113,5 +145,11 @@ fn traced(
         .cloned()
         .collect();
     out.publish(staging.path(), &files, &secrets, &[])?;
-    Ok((cases, files.len()))
+    Ok((
+        cases,
+        Traced {
+            files: files.len(),
+            no_pcap: tcpdump.err(),
+        },
+    ))
 }

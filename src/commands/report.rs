@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use super::{Context, Outcome};
 use crate::check::json::Certificate;
 use crate::check::lint::Finding;
-use crate::check::report::{Card, Page};
+use crate::check::report::{Card, Page, TracedSession, Traces};
 use crate::cli::ReportArgs;
 use crate::error::{Error, Result};
 use crate::pki::fixture::Manifest;
@@ -19,10 +19,18 @@ use crate::run::publish::{OutDir, ReadLock};
 
 /// `report DIR [--out FILE]`.
 pub fn command(ctx: &Context, args: ReportArgs) -> Result<Outcome> {
-    report(&args.dir, args.out.as_deref(), &ctx.progress())
+    report(
+        &args.dir,
+        (args.out.as_deref(), args.traces.as_deref()),
+        &ctx.progress(),
+    )
 }
 
-fn report(dir: &Path, out: Option<&Path>, progress: &Progress) -> Result<String> {
+fn report(
+    dir: &Path,
+    (out, traces): (Option<&Path>, Option<&Path>),
+    progress: &Progress,
+) -> Result<String> {
     if !dir.is_dir() {
         return Err(Error::BadInput(format!(
             "{} is not a directory; give the directory a run wrote, e.g. pki/localhost",
@@ -44,13 +52,19 @@ fn report(dir: &Path, out: Option<&Path>, progress: &Progress) -> Result<String>
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
+    // Read first, under the traces' own lock, and let go: DIR's lock is
+    // then the only one held.
+    let traces = match traces {
+        Some(t) => Some(traced_sessions(t, &parent, progress)?),
+        None => None,
+    };
     let unreadable = if same_dir(&parent, dir) {
         // Into DIR: under its lock, through its publish.
         let mut lock = OutDir::lock(dir, progress)?;
         for line in lock.clean_stale()? {
             progress.say(&format!("note: {line}"));
         }
-        let (html, unreadable) = page(&Pki::read(dir))?;
+        let (html, unreadable) = page(&Pki::read(dir), traces)?;
         let staging = lock.staging()?;
         std::fs::write(staging.path().join(&name), html)
             .map_err(|e| Error::io("cannot write the report", e))?;
@@ -61,7 +75,7 @@ fn report(dir: &Path, out: Option<&Path>, progress: &Progress) -> Result<String>
         // on its own; a directory that is not a PKI's is neither locked nor
         // cleaned (it may be /tmp, where others write).
         let _lock = ReadLock::take(dir, progress)?;
-        let (html, unreadable) = page(&Pki::read(dir))?;
+        let (html, unreadable) = page(&Pki::read(dir), traces)?;
         crate::run::publish::write_file(&target, html.as_bytes(), true)?;
         unreadable
     };
@@ -81,7 +95,7 @@ fn same_dir(a: &Path, b: &Path) -> bool {
 }
 
 /// The page of `pki`, and the files it could not read.
-fn page(pki: &Pki) -> Result<(String, Vec<String>)> {
+fn page(pki: &Pki, traces: Option<Traces>) -> Result<(String, Vec<String>)> {
     let dir = pki.dir();
     let found = pki.certificates()?;
     if found.certs.is_empty() {
@@ -112,6 +126,7 @@ fn page(pki: &Pki) -> Result<(String, Vec<String>)> {
         now,
         cards: cards(pki, &found.certs, &findings, &manifest, &revoked, now),
         transcript,
+        traces,
     };
     Ok((
         crate::check::report::render(&page),
@@ -227,4 +242,119 @@ fn issuer_of(i: usize, certs: &[&CertInfo], manifest: &Manifest) -> Option<usize
         .filter(|(j, x)| *j != i && x.subject == c.issuer && (x.is_ca || x.self_issued))
         .min_by_key(|(_, x)| names::is_issuer_crt(x.file()))
         .map(|(j, _)| j)
+}
+
+/// A session as `handshake --trace` indexed it (`handshake --json`'s
+/// fields; what the page shows).
+#[derive(serde::Deserialize)]
+struct Indexed {
+    stack: String,
+    name: String,
+    got: String,
+    passed: bool,
+    #[serde(default)]
+    trace: Option<String>,
+    #[serde(default)]
+    keylog: Option<String>,
+    #[serde(default)]
+    pcap: Option<String>,
+}
+
+/// `--traces TRACES`: the sessions `handshake --trace TRACES` indexed,
+/// each file a link relative to the page's directory `page_dir`. A name in
+/// the index that is not a file of TRACES (a path, `..`, a file gone) gets
+/// no link.
+fn traced_sessions(traces: &Path, page_dir: &Path, progress: &Progress) -> Result<Traces> {
+    let index = traces.join(names::handshake::SESSIONS);
+    let text = {
+        let _lock = ReadLock::take(traces, progress)?;
+        crate::files::read_regular(&index).map_err(|e| {
+            Error::BadInput(format!(
+                "--traces {}: cannot read {} ({e}); write the traces with pkiforge handshake DIR --trace {}",
+                traces.display(),
+                names::handshake::SESSIONS,
+                traces.display()
+            ))
+        })?
+    };
+    let sessions: Vec<Indexed> = serde_json::from_slice(&text).map_err(|e| {
+        Error::BadInput(format!(
+            "--traces {}: {} is not what pkiforge handshake --trace writes ({e}); write the traces again",
+            traces.display(),
+            names::handshake::SESSIONS
+        ))
+    })?;
+    let base = relative_url(page_dir, traces);
+    let link = |file: Option<String>| {
+        file.filter(|f| {
+            Path::new(f).file_name() == Some(std::ffi::OsStr::new(f))
+                && crate::files::is_regular(&traces.join(f))
+        })
+        .map(|f| format!("{base}{}", percent_encode(&f)))
+    };
+    Ok(Traces {
+        dir: traces.display().to_string(),
+        sessions: sessions
+            .into_iter()
+            .map(|s| TracedSession {
+                trace: link(s.trace),
+                keylog: link(s.keylog),
+                pcap: link(s.pcap),
+                stack: s.stack,
+                name: s.name,
+                got: s.got,
+                passed: s.passed,
+            })
+            .collect(),
+    })
+}
+
+/// The URL of directory `to` relative to directory `from`, ending in `/`
+/// (or empty when they are the same): `../traces/`. Both are resolved
+/// first; `from` may not exist yet (`--out handouts/room.html`), so its
+/// nearest existing ancestor is. When that cannot be done, `to`'s
+/// `file://` URL.
+fn relative_url(from: &Path, to: &Path) -> String {
+    let Ok(to) = to.canonicalize() else {
+        return String::new();
+    };
+    let absolute = || format!("file://{}/", percent_encode(&to.display().to_string()));
+    let mut missing = Vec::new();
+    let mut at = from.to_path_buf();
+    let from = loop {
+        if let Ok(found) = at.canonicalize() {
+            break missing.iter().rev().fold(found, |p: PathBuf, c| p.join(c));
+        }
+        match (at.file_name(), at.parent()) {
+            (Some(name), Some(parent)) => {
+                missing.push(name.to_os_string());
+                at = match parent.as_os_str().is_empty() {
+                    true => PathBuf::from("."),
+                    false => parent.to_path_buf(),
+                };
+            }
+            _ => return absolute(),
+        }
+    };
+    let (a, b): (Vec<_>, Vec<_>) = (from.components().collect(), to.components().collect());
+    let common = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let mut url = "../".repeat(a.len() - common);
+    for c in &b[common..] {
+        url.push_str(&percent_encode(&c.as_os_str().to_string_lossy()));
+        url.push('/');
+    }
+    url
+}
+
+/// `text` with every byte but letters, digits, `-._~` and `/` as `%XX`.
+fn percent_encode(text: &str) -> String {
+    let mut out = String::new();
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }

@@ -295,6 +295,15 @@ pub mod handshake {
         format!("{stem}.keylog")
     }
 
+    /// Its packets off the loopback, where tcpdump may record them.
+    pub fn pcap(stem: &str) -> String {
+        format!("{stem}.pcap")
+    }
+
+    /// `handshake --trace DIR`: the sessions, as `handshake --json` prints
+    /// them, each with its trace's stem; `report --traces DIR` reads it.
+    pub const SESSIONS: &str = "sessions.json";
+
     /// Whether a file of a trace is its keys ([`keylog`]): a secret.
     pub fn is_keylog(file: &std::path::Path) -> bool {
         file.to_str()

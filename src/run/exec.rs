@@ -376,6 +376,22 @@ impl Background {
     pub fn exited(&self) -> bool {
         has_exited(self.child.id())
     }
+
+    /// Asks it to end (SIGTERM), so that it finishes what it writes (a
+    /// capture's last packets), and waits for that up to `grace` or a
+    /// signal to pkiforge; then it is stopped as on drop.
+    pub fn stop(self, grace: Duration) {
+        if let Ok(pid) = libc::pid_t::try_from(self.child.id()) {
+            // SAFETY: kill(2) on our own child, which is not reaped yet.
+            unsafe {
+                libc::kill(pid, libc::SIGTERM);
+            }
+        }
+        let until = Instant::now() + grace;
+        while !self.exited() && Instant::now() < until && signals::raised().is_none() {
+            std::thread::sleep(TICK);
+        }
+    }
 }
 
 impl Drop for Background {

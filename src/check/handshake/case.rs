@@ -74,6 +74,11 @@ pub struct Case {
     pub reasons: Vec<String>,
     /// What an accepted session negotiated.
     pub negotiated: Option<Negotiated>,
+    /// With `--trace`: the stem of the session's trace and keylog files
+    /// (an openssl session's; rustls prints no messages).
+    pub trace: Option<String>,
+    /// With `--trace` and tcpdump: the session's pcap file.
+    pub pcap: Option<String>,
 }
 
 impl Case {
@@ -96,6 +101,13 @@ struct Shown<'a> {
     passed: bool,
     detail: &'a str,
     negotiated: Option<&'a Negotiated>,
+    /// The session's trace file, with `--trace` (else left out).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    trace: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    keylog: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pcap: Option<&'a str>,
 }
 
 /// The cases as a JSON array (docs/json.md).
@@ -110,6 +122,9 @@ pub fn json(cases: &[Case]) -> String {
             passed: c.passed(),
             detail: &c.detail,
             negotiated: c.negotiated.as_ref(),
+            trace: c.trace.as_deref().map(crate::pki::names::handshake::trace),
+            keylog: c.trace.as_deref().map(crate::pki::names::handshake::keylog),
+            pcap: c.pcap.as_deref(),
         })
         .collect();
     crate::check::json::to_text(&shown)
@@ -183,6 +198,8 @@ pub struct TraceTo {
     pub flag: &'static str,
     /// The session's name, as the handshake's line says it.
     pub name: String,
+    /// tcpdump, to record the session into a pcap, where it may.
+    pub tcpdump: Option<super::capture::Tcpdump>,
 }
 
 /// What a session needs besides its parties: the security level a fixture

@@ -21,8 +21,8 @@ use crate::plan::{CheckSpec, Plan};
 use crate::run::openssl::Openssl;
 use crate::run::progress::Progress;
 use crate::run::runner::Runner;
-use crate::signals;
 
+mod capture;
 mod case;
 mod ocsp;
 mod openssl;
@@ -35,6 +35,7 @@ pub use self::openssl::accept_port;
 use self::openssl::openssl_case;
 pub use self::openssl::{last_error, verify_error_lines};
 use self::rustls::rustls_case;
+pub use capture::Tcpdump;
 use case::{CASE_TIMEOUT, Extras, Party, TraceTo, Trust};
 pub use case::{Case, Negotiated, Outcome, json};
 use scenarios::{Pair, Parties, Scenario, fixture_scenarios, once_per_server, scenarios};
@@ -94,6 +95,14 @@ fn utf8_absolute(dir: &Path) -> Result<String> {
     }
 }
 
+/// `handshake --trace`: where the traces go, and tcpdump when it may
+/// record each session.
+#[derive(Debug, Clone, Copy)]
+pub struct Tracing<'a> {
+    pub dir: &'a Path,
+    pub tcpdump: Option<&'a Tcpdump>,
+}
+
 /// Runs every case for each server with each client found in `dir`, up
 /// to `jobs` sessions at a time (each on ports of its own); the cases come
 /// back in the same order whatever the jobs.
@@ -101,7 +110,7 @@ pub fn run(
     openssl: &Openssl,
     dir: &Path,
     spec: &CheckSpec,
-    (jobs, trace): (usize, Option<&Path>),
+    (jobs, trace): (usize, Option<Tracing>),
 ) -> Result<Vec<Case>> {
     // Each message by name where this openssl can (`-trace`), else in hex.
     let trace = match trace {
@@ -164,7 +173,9 @@ pub fn run(
         }
         tried.push(server_name);
     }
-    run_cases(&session, work, jobs)
+    crate::run::schedule::in_order(work, jobs, |i, (stack, srv, sc)| {
+        session.run_case(i, srv, stack, sc)
+    })
 }
 
 /// Each pair's server's OCSP answer, when its CA answers OCSP, to staple:
@@ -192,47 +203,6 @@ fn staples(
         tried.push(&pair.server_name);
     }
     Ok(staples)
-}
-
-/// Runs `work` on up to `jobs` threads, each taking the next case; the
-/// cases in `work`'s order, or the first error in that order.
-fn run_cases(
-    session: &Session,
-    work: Vec<(&'static str, &Party, Scenario)>,
-    jobs: usize,
-) -> Result<Vec<Case>> {
-    let count = work.len();
-    let queue = std::sync::Mutex::new(work.into_iter().enumerate());
-    let results = std::sync::Mutex::new(Vec::with_capacity(count));
-    std::thread::scope(|scope| {
-        for _ in 0..jobs.clamp(1, count.max(1)) {
-            scope.spawn(|| {
-                loop {
-                    let next = queue.lock().unwrap_or_else(|p| p.into_inner()).next();
-                    let Some((i, (stack, srv, sc))) = next else {
-                        return;
-                    };
-                    let done = signals::check().and_then(|()| session.run_case(i, srv, stack, sc));
-                    let failed = done.is_err();
-                    results
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .push((i, done));
-                    if failed {
-                        // What is queued is not started: the run ends.
-                        queue
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .by_ref()
-                            .for_each(drop);
-                    }
-                }
-            });
-        }
-    });
-    let mut results = results.into_inner().unwrap_or_else(|p| p.into_inner());
-    results.sort_by_key(|(i, _)| *i);
-    results.into_iter().map(|(_, case)| case).collect()
 }
 
 /// Runs the throwaway certificates' steps in the scratch directory, one at
@@ -274,7 +244,7 @@ struct Session<'a> {
     responder: Option<&'a Responder>,
     /// Where the openssl sessions' traces go, and the flag that makes
     /// each side print its messages (`handshake --trace`).
-    trace: Option<(&'a Path, &'static str)>,
+    trace: Option<(Tracing<'a>, &'static str)>,
     /// Whether each certificate file read so far has an ML-DSA key or
     /// signature.
     post_quantum: std::sync::Mutex<std::collections::BTreeMap<std::path::PathBuf, bool>>,
@@ -320,6 +290,8 @@ impl Session<'_> {
                 detail: why.join("; "),
                 reasons: Vec::new(),
                 negotiated: None,
+                trace: None,
+                pcap: None,
             });
         }
         let without = Trust {
@@ -333,17 +305,23 @@ impl Session<'_> {
             staple: sc.staple,
             ask_about_client: sc.ask_about_client,
         });
+        let trace = self
+            .trace
+            .filter(|_| stack == "openssl")
+            .map(|(to, flag)| TraceTo {
+                dir: to.dir.to_path_buf(),
+                stem: trace_stem(index, &sc.name),
+                flag,
+                name: sc.name.clone(),
+                tcpdump: to.tcpdump.cloned(),
+            });
+        let stem = trace.as_ref().map(|t| t.stem.clone());
         let (got, detail, negotiated) = match stack {
             "openssl" => {
                 let extras = Extras {
                     security: sc.security,
                     staple: sc.staple,
-                    trace: self.trace.map(|(dir, flag)| TraceTo {
-                        dir: dir.to_path_buf(),
-                        stem: trace_stem(index, &sc.name),
-                        flag,
-                        name: sc.name.clone(),
-                    }),
+                    trace,
                 };
                 openssl_case(
                     self.openssl,
@@ -364,6 +342,8 @@ impl Session<'_> {
             detail,
             reasons: sc.reasons,
             negotiated,
+            trace: stem,
+            pcap: None,
         })
     }
 

@@ -14,6 +14,7 @@ use crate::run::exec::Background;
 use crate::run::openssl::Openssl;
 use crate::signals;
 
+use super::capture::Capture;
 use super::case::{
     CASE_TIMEOUT, Ended, Extras, Host, Negotiated, Outcome, PING, Party, Security, TraceTo, Trust,
     unreadable,
@@ -50,8 +51,10 @@ pub fn openssl_case(
         .spawn(&server_out, &server_err)?;
     let deadline = Instant::now() + CASE_TIMEOUT;
     let mut client_shown = String::new();
+    let mut capture = None;
     let result = match accept_port(&server_proc, &server_out, deadline)? {
         Some(port) => {
+            capture = start_capture(extras.trace.as_ref(), port, logs.path(), deadline)?;
             let mut client_args = s_client_args(port, ca, client, host);
             if let Some(crl) = &trust.crl {
                 // The server's certificate must not be in the CA's CRL.
@@ -82,6 +85,7 @@ pub fn openssl_case(
         None => (Outcome::Refused, "s_server did not start".to_string()),
     };
     drop(server_proc);
+    let packets = capture.map(|(capture, port)| end_capture(extras.trace.as_ref(), capture, port));
     let server_log = read_log(&server_err);
     let client_out = read_log(&logs.path().join("client.out"));
     let (outcome, detail) = match result {
@@ -92,9 +96,53 @@ pub fn openssl_case(
     let negotiated = (outcome == Outcome::Accepted).then(|| negotiated(&client_out));
     if let Some(t) = &extras.trace {
         let sides = [("client", client_shown), ("server", shown_server)];
-        write_trace(t, (outcome, &detail), logs.path(), &sides)?;
+        write_trace(t, (outcome, &detail), logs.path(), &sides, packets)?;
     }
     Ok((outcome, detail, negotiated))
+}
+
+/// With `--trace` and tcpdump: a capture of the session's port, started
+/// before the client connects (or why it did not start), and the port.
+type Started = (std::result::Result<Capture, String>, u16);
+
+fn start_capture(
+    trace: Option<&TraceTo>,
+    port: u16,
+    logs: &Path,
+    deadline: Instant,
+) -> Result<Option<Started>> {
+    let Some((t, tcpdump)) = trace.and_then(|t| t.tcpdump.as_ref().map(|d| (t, d))) else {
+        return Ok(None);
+    };
+    let pcap = t.dir.join(names::handshake::pcap(&t.stem));
+    Ok(Some((tcpdump.start(port, &pcap, logs, deadline)?, port)))
+}
+
+/// Ends the capture once both sides are done: the trace's words for the
+/// pcap, with the tshark line that decrypts it; or why there is none (and
+/// no file).
+fn end_capture(
+    trace: Option<&TraceTo>,
+    capture: std::result::Result<Capture, String>,
+    port: u16,
+) -> String {
+    let Some(t) = trace else {
+        return String::new();
+    };
+    let pcap = names::handshake::pcap(&t.stem);
+    match capture {
+        Ok(capture) => {
+            capture.stop();
+            format!(
+                "{pcap} (tcpdump on the loopback, port {port}): tshark -r {pcap} -d tcp.port=={port},tls -o tls.keylog_file:{} -V",
+                names::handshake::keylog(&t.stem)
+            )
+        }
+        Err(why) => {
+            let _ = std::fs::remove_file(t.dir.join(&pcap));
+            format!("none ({why})")
+        }
+    }
 }
 
 /// The TLS alerts (RFC 8446, 6) an older openssl's `-trace` calls
@@ -136,12 +184,16 @@ fn write_trace(
     (outcome, detail): (Outcome, &str),
     logs: &Path,
     sides: &[(&str, String)],
+    packets: Option<String>,
 ) -> Result<()> {
     let mut text = format!(
         "# pkiforge handshake: {}\n# {outcome}: {detail}\n# keys: {} (SSLKEYLOGFILE format; docs/trace.md)\n",
         t.name,
         names::handshake::keylog(&t.stem)
     );
+    if let Some(packets) = packets {
+        text.push_str(&format!("# packets: {packets}\n"));
+    }
     for (side, command) in sides {
         text.push_str(&format!("\n== {side}: openssl {command}\n"));
         for ext in ["out", "err"] {
