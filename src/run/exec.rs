@@ -24,6 +24,9 @@ use crate::error::{At, Error, Result, Status};
 use crate::plan::step::P12_PASSWORD_VAR;
 use crate::signals;
 
+mod background;
+pub use background::Background;
+
 /// How long one openssl call may run, unless `--timeout` says otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 /// How much of a child's stdout is kept; a child that prints more fails.
@@ -360,44 +363,6 @@ impl Call<'_> {
             child,
             shown: self.shown.clone(),
         })
-    }
-}
-
-/// A child running in the background (the handshake's s_server and
-/// s_client). Dropping it stops its process group and reaps it, on every
-/// way out, an error or an interrupt included.
-pub struct Background {
-    child: Child,
-    pub shown: String,
-}
-
-impl Background {
-    /// Whether it has exited (not reaped yet, so its group stays its own).
-    pub fn exited(&self) -> bool {
-        has_exited(self.child.id())
-    }
-
-    /// Asks it to end (SIGTERM), so that it finishes what it writes (a
-    /// capture's last packets), and waits for that up to `grace` or a
-    /// signal to pkiforge; then it is stopped as on drop.
-    pub fn stop(self, grace: Duration) {
-        if let Ok(pid) = libc::pid_t::try_from(self.child.id()) {
-            // SAFETY: kill(2) on our own child, which is not reaped yet.
-            unsafe {
-                libc::kill(pid, libc::SIGTERM);
-            }
-        }
-        let until = Instant::now() + grace;
-        while !self.exited() && Instant::now() < until && signals::raised().is_none() {
-            std::thread::sleep(TICK);
-        }
-    }
-}
-
-impl Drop for Background {
-    fn drop(&mut self) {
-        kill_group(self.child.id());
-        let _ = self.child.wait();
     }
 }
 
