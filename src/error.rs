@@ -14,6 +14,8 @@ pub mod exit {
     pub const INTERRUPTED: i32 = 130;
     /// Terminated by SIGTERM.
     pub const TERMINATED: i32 = 143;
+    /// Its terminal closed (SIGHUP).
+    pub const HUNG_UP: i32 = 129;
 }
 
 /// Where in a file a problem is: 1-based line and column.
@@ -399,6 +401,7 @@ impl Error {
             | Error::Input(_)
             | Error::Usage(_) => exit::USAGE,
             Error::Interrupted { signal } if *signal == libc::SIGTERM => exit::TERMINATED,
+            Error::Interrupted { signal } if *signal == libc::SIGHUP => exit::HUNG_UP,
             Error::Interrupted { .. } => exit::INTERRUPTED,
             Error::Reported { error, .. } => error.exit_code(),
             Error::StepFailed { .. }

@@ -1,4 +1,5 @@
-//! Ctrl-C (SIGINT) and SIGTERM, for the whole process.
+//! Ctrl-C (SIGINT), SIGTERM and SIGHUP (a closed terminal, a dropped ssh
+//! session), for the whole process.
 //!
 //! They set flags instead of killing pkiforge outright, so that whatever is
 //! running can stop its children, put back what it moved and remove its
@@ -14,6 +15,7 @@ use crate::error::{Error, Result};
 struct Flags {
     int: Arc<AtomicBool>,
     term: Arc<AtomicBool>,
+    hup: Arc<AtomicBool>,
 }
 
 static FLAGS: OnceLock<Flags> = OnceLock::new();
@@ -26,6 +28,7 @@ pub fn install() -> Result<()> {
     let flags = Flags {
         int: Arc::new(AtomicBool::new(false)),
         term: Arc::new(AtomicBool::new(false)),
+        hup: Arc::new(AtomicBool::new(false)),
     };
     let register = |sig, flag: &Arc<AtomicBool>| {
         signal_hook::flag::register(sig, Arc::clone(flag))
@@ -34,15 +37,19 @@ pub fn install() -> Result<()> {
     };
     register(libc::SIGINT, &flags.int)?;
     register(libc::SIGTERM, &flags.term)?;
+    register(libc::SIGHUP, &flags.hup)?;
     let _ = FLAGS.set(flags);
     Ok(())
 }
 
-/// The signal that asked pkiforge to stop, if one did: SIGTERM before SIGINT.
+/// The signal that asked pkiforge to stop, if one did: SIGTERM, then
+/// SIGHUP, then SIGINT.
 pub fn raised() -> Option<i32> {
     let flags = FLAGS.get()?;
     if flags.term.load(Ordering::SeqCst) {
         Some(libc::SIGTERM)
+    } else if flags.hup.load(Ordering::SeqCst) {
+        Some(libc::SIGHUP)
     } else if flags.int.load(Ordering::SeqCst) {
         Some(libc::SIGINT)
     } else {

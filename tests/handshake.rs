@@ -249,8 +249,10 @@ fn trace_keeps_each_openssl_sessions_messages_and_keys() {
         assert!(refused.contains("certificate_required"), "{refused}");
     }
     let keylog = traces.join("001-server-crt-with-client-crt-as-localhost.keylog");
-    let mode = std::fs::metadata(&keylog).unwrap().permissions().mode() & 0o777;
-    assert_eq!(mode, 0o600);
+    let mode = |f: &std::path::Path| std::fs::metadata(f).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&keylog), 0o600);
+    // The trace holds s_client's resumption secret: the owner's alone too.
+    assert_eq!(mode(&traces.join(format!("{stem}.trace.txt"))), 0o600);
     assert!(
         std::fs::read_to_string(&keylog)
             .unwrap()

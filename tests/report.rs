@@ -384,9 +384,25 @@ fn report_traces_links_each_session_to_its_trace() {
     let indexed: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
     let first = indexed[0]["trace"].as_str().unwrap();
     fs::write(&index, text.replace(first, "../pki/ca.key")).unwrap();
+    // Nor a symbolic link in TRACES to a file outside it.
+    let second = indexed[1]["keylog"].as_str().unwrap();
+    fs::remove_file(work.join("traces").join(second)).unwrap();
+    std::os::unix::fs::symlink(work.join("pki/ca.key"), work.join("traces").join(second)).unwrap();
     run_ok(work, &["--quiet", "report", "pki", "--traces", "traces"]);
     let html = fs::read_to_string(work.join("pki/report.html")).unwrap();
     assert!(!html.contains("ca.key\">"), "a link out of TRACES");
+    assert!(
+        !html.contains(&format!("{second}\">")),
+        "a link to a link out of TRACES"
+    );
+    // The first session's trace is gone: its pcap is still linked, and
+    // the row does not say openssl runs in-process.
+    let row = &html[html.find("<tr class=\"ok\"><td>1</td>").unwrap()..];
+    let row = &row[..row.find("</tr>").unwrap()];
+    assert!(
+        row.contains(">keylog</a>, <a href=") && row.ends_with(">pcap</a></td>"),
+        "{row}"
+    );
     assert!(html.contains("href=\"../traces/"), "the other links stay");
     // No index.
     fs::remove_file(&index).unwrap();

@@ -299,19 +299,36 @@ fn sessions(t: &Traces) -> Markup {
                     td { (s.stack) }
                     td { (s.got) @if !s.passed { " (FAIL)" } }
                     td { (s.name) }
-                    td {
-                        @match (&s.trace, &s.keylog) {
-                            (Some(trace), keylog) => {
-                                a href=(trace) { "trace" }
-                                @if let Some(k) = keylog { ", " a href=(k) { "keylog" } }
-                                @if let Some(p) = &s.pcap { ", " a href=(p) { "pcap" } }
-                            }
-                            (None, _) if s.got == "untried" => { "none: not tried" }
-                            (None, _) => { "none: " (s.stack) " runs in-process and prints no messages" }
-                        }
-                    }
+                    td { (session_files(s)) }
                 }
             }
+        }
+    }
+}
+
+/// A session's links: its trace, keylog and pcap, those TRACES has; or
+/// why there are none.
+fn session_files(s: &TracedSession) -> Markup {
+    let links: Vec<(&str, &String)> = [
+        ("trace", &s.trace),
+        ("keylog", &s.keylog),
+        ("pcap", &s.pcap),
+    ]
+    .into_iter()
+    .filter_map(|(what, url)| url.as_ref().map(|u| (what, u)))
+    .collect();
+    html! {
+        @if !links.is_empty() {
+            @for (k, (what, url)) in links.iter().enumerate() {
+                @if k > 0 { ", " }
+                a href=(url) { (what) }
+            }
+        } @else if s.got == "untried" {
+            "none: not tried"
+        } @else if s.stack == "rustls" {
+            "none: rustls runs in-process and prints no messages"
+        } @else {
+            "none in the traces' directory"
         }
     }
 }
@@ -368,9 +385,10 @@ pub fn render(page: &Page) -> String {
                 @match page.transcript.as_deref().map(transcript_shown) {
                     Some((t, 0)) => { p { (TRANSCRIPT) ": replay it with bash in an empty directory." } pre id="transcript" { (t) } }
                     Some((t, left)) => {
-                        p { (TRANSCRIPT) ": replay it with bash in an empty directory. Its first lines are below; "
-                            (left) " more are in " (page.dir) "/" (TRANSCRIPT) "." }
-                        pre id="transcript" { (t) "… (" (left) " more lines in " (TRANSCRIPT) ")" }
+                        @let lines = if left == 1 { "1 line is".to_string() } else { format!("{left} lines are") };
+                        p { (TRANSCRIPT) ": replay it with bash in an empty directory. Its start is below; the rest ("
+                            (lines) " not shown in full) is in " (page.dir) "/" (TRANSCRIPT) "." }
+                        pre id="transcript" { (t) "… (" (lines) " not shown in full: " (TRANSCRIPT) " has all of it)" }
                     }
                     None => { p { "This directory has no " (TRANSCRIPT) " (pkiforge writes one with every run)." } }
                 }

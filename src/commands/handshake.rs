@@ -141,7 +141,7 @@ fn traced(
     files.sort();
     let secrets: Vec<std::path::PathBuf> = files
         .iter()
-        .filter(|f| crate::pki::names::handshake::is_keylog(f))
+        .filter(|f| crate::pki::names::handshake::is_secret(f))
         .cloned()
         .collect();
     out.publish(staging.path(), &files, &secrets, &[])?;

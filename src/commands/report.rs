@@ -286,11 +286,12 @@ fn traced_sessions(traces: &Path, page_dir: &Path, progress: &Progress) -> Resul
     })?;
     let base = relative_url(page_dir, traces);
     let link = |file: Option<String>| {
+        // A plain file of TRACES: not a path, nor a link out of it.
         file.filter(|f| {
             Path::new(f).file_name() == Some(std::ffi::OsStr::new(f))
-                && crate::files::is_regular(&traces.join(f))
+                && std::fs::symlink_metadata(traces.join(f)).is_ok_and(|m| m.file_type().is_file())
         })
-        .map(|f| format!("{base}{}", percent_encode(&f)))
+        .map(|f| format!("{base}{}", percent_encode(f.as_bytes())))
     };
     Ok(Traces {
         dir: traces.display().to_string(),
@@ -310,47 +311,42 @@ fn traced_sessions(traces: &Path, page_dir: &Path, progress: &Progress) -> Resul
 }
 
 /// The URL of directory `to` relative to directory `from`, ending in `/`
-/// (or empty when they are the same): `../traces/`. Both are resolved
-/// first; `from` may not exist yet (`--out handouts/room.html`), so its
-/// nearest existing ancestor is. When that cannot be done, `to`'s
-/// `file://` URL.
+/// (or empty when they are the same): `../traces/`. Worked out on the
+/// paths as given, made absolute and with `.` and `..` taken lexically, as
+/// a browser takes a relative URL from the page's own: through a symbolic
+/// link, as the page is opened by the path it was written to.
 fn relative_url(from: &Path, to: &Path) -> String {
-    let Ok(to) = to.canonicalize() else {
-        return String::new();
-    };
-    let absolute = || format!("file://{}/", percent_encode(&to.display().to_string()));
-    let mut missing = Vec::new();
-    let mut at = from.to_path_buf();
-    let from = loop {
-        if let Ok(found) = at.canonicalize() {
-            break missing.iter().rev().fold(found, |p: PathBuf, c| p.join(c));
-        }
-        match (at.file_name(), at.parent()) {
-            (Some(name), Some(parent)) => {
-                missing.push(name.to_os_string());
-                at = match parent.as_os_str().is_empty() {
-                    true => PathBuf::from("."),
-                    false => parent.to_path_buf(),
-                };
+    let lexical = |p: &Path| -> Vec<std::ffi::OsString> {
+        let mut parts = Vec::new();
+        for c in std::path::absolute(p)
+            .unwrap_or_else(|_| p.to_path_buf())
+            .components()
+        {
+            match c {
+                std::path::Component::Normal(n) => parts.push(n.to_os_string()),
+                std::path::Component::ParentDir => {
+                    parts.pop();
+                }
+                _ => {}
             }
-            _ => return absolute(),
         }
+        parts
     };
-    let (a, b): (Vec<_>, Vec<_>) = (from.components().collect(), to.components().collect());
+    let (a, b) = (lexical(from), lexical(to));
     let common = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
     let mut url = "../".repeat(a.len() - common);
     for c in &b[common..] {
-        url.push_str(&percent_encode(&c.as_os_str().to_string_lossy()));
+        url.push_str(&percent_encode(c.as_encoded_bytes()));
         url.push('/');
     }
     url
 }
 
-/// `text` with every byte but letters, digits, `-._~` and `/` as `%XX`.
-fn percent_encode(text: &str) -> String {
+/// `bytes` with every byte but letters, digits and `-._~` as `%XX`.
+fn percent_encode(bytes: &[u8]) -> String {
     let mut out = String::new();
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+    for &b in bytes {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
             out.push(b as char);
         } else {
             out.push_str(&format!("%{b:02X}"));

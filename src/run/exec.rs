@@ -138,15 +138,15 @@ impl Call<'_> {
         stdin: Stdio,
         stdout: Stdio,
         stderr: Stdio,
-        dies_with_parent: bool,
+        death: Option<libc::c_int>,
     ) -> std::process::Command {
         let mut cmd = std::process::Command::new(&self.program);
-        if dies_with_parent {
+        if let Some(signal) = death {
             let parent = std::process::id();
             // SAFETY: the hook runs in the forked child before exec and calls
             // only prctl(2) and getppid(2), which are async-signal-safe.
             unsafe {
-                cmd.pre_exec(move || die_with_parent(parent));
+                cmd.pre_exec(move || die_with_parent(parent, signal));
             }
         }
         cmd.args(&self.args)
@@ -236,7 +236,7 @@ impl Call<'_> {
             Stdio::null()
         };
         let mut child = self
-            .command(stdin, Stdio::piped(), Stdio::piped(), false)
+            .command(stdin, Stdio::piped(), Stdio::piped(), None)
             .spawn()
             .map_err(|e| self.start_error(e))?;
         let deadline = Instant::now() + self.timeout;
@@ -340,6 +340,18 @@ impl Call<'_> {
     /// starts it (see [`die_with_parent`]): call this from a thread that
     /// outlives the child's use, as the handshake's main thread does.
     pub fn spawn(&self, stdout: &Path, stderr: &Path) -> Result<Background> {
+        self.spawn_dying_by(stdout, stderr, libc::SIGKILL)
+    }
+
+    /// [`Call::spawn`], the child getting `death` when the thread that
+    /// started it ends: SIGTERM for a supervisor that stops what it runs
+    /// (a tcpdump, which changes its user and so loses any death signal).
+    pub fn spawn_dying_by(
+        &self,
+        stdout: &Path,
+        stderr: &Path,
+        death: libc::c_int,
+    ) -> Result<Background> {
         if let Some(signal) = signals::raised() {
             return Err(Error::Interrupted { signal });
         }
@@ -352,7 +364,12 @@ impl Call<'_> {
             Stdio::null()
         };
         let mut child = self
-            .command(stdin, file(stdout)?.into(), file(stderr)?.into(), true)
+            .command(
+                stdin,
+                file(stdout)?.into(),
+                file(stderr)?.into(),
+                Some(death),
+            )
             .spawn()
             .map_err(|e| self.start_error(e))?;
         if let (Some(mut pipe), Some(bytes)) = (child.stdin.take(), &self.stdin) {
@@ -533,11 +550,11 @@ fn set_nonblocking(file: &File) -> std::io::Result<()> {
 /// killed outright leaves no openssl behind listening (an s_server of the
 /// handshake or of test-client), nor one started before it died. Servers
 /// start from the main thread, whose end is the process's.
-fn die_with_parent(parent: u32) -> std::io::Result<()> {
+fn die_with_parent(parent: u32, signal: libc::c_int) -> std::io::Result<()> {
     // SAFETY: prctl(2) and getppid(2) take no pointers and are
     // async-signal-safe, as the code between fork and exec must be.
     unsafe {
-        if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) != 0 {
+        if libc::prctl(libc::PR_SET_PDEATHSIG, signal as libc::c_ulong) != 0 {
             return Err(std::io::Error::last_os_error());
         }
         if u32::try_from(libc::getppid()) != Ok(parent) {

@@ -18,6 +18,22 @@ const LOOPBACK: &str = "lo";
 const FLUSH: Duration = Duration::from_secs(5);
 /// What tcpdump prints on stderr once it captures.
 const LISTENING: &str = "listening on ";
+/// The supervisor tcpdump runs under.
+const SHELL: &str = "/bin/sh";
+/// The supervisor: runs tcpdump (its path and arguments are `$@`, never
+/// part of the script), and on SIGTERM, SIGINT or SIGHUP stops it with
+/// SIGTERM, so that it writes its last packets, and waits for it. A signal
+/// that comes before tcpdump's pid is known is kept (`s`) and acted on
+/// once it is.
+const SUPERVISOR: &str = "trap 's=1; [ -n \"$c\" ] && kill -TERM \"$c\" 2>/dev/null' TERM INT HUP\n\"$@\" & c=$!\n[ -n \"$s\" ] && kill -TERM \"$c\" 2>/dev/null\nwhile kill -0 \"$c\" 2>/dev/null; do wait \"$c\"; done\n";
+
+/// `sh -c SUPERVISOR pkiforge-capture TCPDUMP ARGS…`.
+fn supervised(tcpdump: &Path, args: Vec<OsString>) -> Vec<OsString> {
+    let mut all: Vec<OsString> = vec!["-c".into(), SUPERVISOR.into(), "pkiforge-capture".into()];
+    all.push(tcpdump.as_os_str().to_os_string());
+    all.extend(args);
+    all
+}
 
 /// tcpdump, found and allowed to capture on the loopback.
 #[derive(Debug, Clone)]
@@ -79,11 +95,19 @@ impl Tcpdump {
         .iter()
         .map(OsString::from)
         .collect();
-        let mut call = Call::new(&self.path, args, "handshake-capture", FLUSH);
+        let mut call = Call::new(
+            Path::new(SHELL),
+            supervised(&self.path, args),
+            "handshake-capture",
+            FLUSH,
+        );
         call.name = "tcpdump".into();
-        call.shown = call.shown.replacen("openssl", "tcpdump", 1);
+        call.shown = format!("tcpdump -i {LOOPBACK} -U --immediate-mode -w - tcp port {port}");
         let err = logs.join(format!("tcpdump-{port}.err"));
-        let process = call.spawn(pcap, &err)?;
+        // The shell gets SIGTERM when pkiforge ends, however it ends, and
+        // passes it on: tcpdump itself loses any death signal when it
+        // drops its privileges (to user tcpdump) or runs with capabilities.
+        let process = call.spawn_dying_by(pcap, &err, libc::SIGTERM)?;
         loop {
             let said = crate::files::read_text(&err).unwrap_or_default();
             if said.contains(LISTENING) {
