@@ -304,10 +304,15 @@ pub mod handshake {
     /// them, each with its trace's stem; `report --traces DIR` reads it.
     pub const SESSIONS: &str = "sessions.json";
 
-    /// Whether a file of a trace is its keys ([`keylog`]): a secret.
-    pub fn is_keylog(file: &std::path::Path) -> bool {
+    /// Whether a file of a trace is a secret: its keys ([`keylog`]), or
+    /// its messages ([`trace`]), where s_client prints the session's
+    /// resumption secret.
+    pub fn is_secret(file: &std::path::Path) -> bool {
         file.to_str()
-            .and_then(|f| f.strip_suffix(&keylog("")))
+            .and_then(|f| {
+                f.strip_suffix(&keylog(""))
+                    .or_else(|| f.strip_suffix(&trace("")))
+            })
             .is_some_and(|stem| !stem.is_empty())
     }
 }
@@ -342,6 +347,21 @@ pub mod export {
     pub const HAPROXY_CFG: &str = ".haproxy.cfg";
     /// `NAME.chain.crt`: the certificate and the chain it sends (no root).
     pub const CHAIN: &str = ".chain.crt";
+    /// Hand-off to a CA service (`export DIR CA --format …`): cfssl's
+    /// signing config; Vault's (and OpenBao's) PEM bundle, `NAME.vault-bundle.pem`;
+    /// the files step-ca keeps in `$(step path)`; cert-manager's CA Secret
+    /// (`NAME.ca-secret.yaml`), Issuer (`NAME.issuer.yaml`), trust-manager
+    /// Bundle and an example Certificate.
+    pub const CFSSL_CONFIG: &str = "cfssl.json";
+    pub const VAULT_BUNDLE: &str = ".vault-bundle.pem";
+    pub const STEP_ROOT_CRT: &str = "root_ca.crt";
+    pub const STEP_ROOT_KEY: &str = "root_ca_key";
+    pub const STEP_INTERMEDIATE_CRT: &str = "intermediate_ca.crt";
+    pub const STEP_INTERMEDIATE_KEY: &str = "intermediate_ca_key";
+    pub const CA_SECRET: &str = ".ca-secret.yaml";
+    pub const ISSUER: &str = ".issuer.yaml";
+    pub const TRUST_BUNDLE: &str = "trust-bundle.yaml";
+    pub const EXAMPLE_CERTIFICATE: &str = "example-certificate.yaml";
 
     /// The entity's file of one of the suffixes above: `NAME.keystore.p12`.
     pub fn named(name: &str, suffix: &str) -> String {
