@@ -28,13 +28,14 @@ mod stale;
 
 use std::fs::{self, File};
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::run::progress::Progress;
 use crate::run::publish::fsops::{
-    Fs, ORIGINALS, PRIVATE_DIR_MODE, RealFs, make_staging_parents, remove_tree,
+    Fs, ORIGINALS, PRIVATE_DIR_MODE, RealFs, create_dirs, make_staging_parents, remove_dirs,
+    remove_tree,
 };
 use crate::run::publish::rollback::{recover, roll_back};
 use journal::{Entry, Identity, JOURNAL};
@@ -48,8 +49,6 @@ pub use stale::STAGING_PREFIX;
 pub const PUBLIC_MODE: u32 = 0o644;
 /// The mode of a file that holds a private key or a secret.
 pub const SECRET_MODE: u32 = crate::pki::names::KEY_MODE;
-/// The mode of an output directory pkiforge makes, and of its parents.
-const OUT_DIR_MODE: u32 = 0o755;
 
 /// An output directory, locked for this run.
 pub struct OutDir {
@@ -71,8 +70,22 @@ impl OutDir {
     /// [`OutDir::lock`], its errors naming the option that gave `path`
     /// (`--trace`).
     pub fn lock_named(path: &Path, option: &str, progress: &Progress) -> Result<OutDir> {
+        OutDir::lock_with(path, (option, false), progress)
+    }
+
+    /// [`OutDir::lock`] of a directory for a CA's key: made 0700, refused
+    /// when it exists and others may read it.
+    pub fn lock_private(path: &Path, progress: &Progress) -> Result<OutDir> {
+        OutDir::lock_with(path, ("--out", true), progress)
+    }
+
+    fn lock_with(
+        path: &Path,
+        (option, private): (&str, bool),
+        progress: &Progress,
+    ) -> Result<OutDir> {
         loop {
-            let created = prepare(path, option)?;
+            let created = prepare(path, option, private)?;
             let file = lock::open(path).inspect_err(|_| remove_dirs(&created))?;
             // Interrupted while waiting: the lock, its file and DIR are
             // the holder's; nothing is removed.
@@ -264,7 +277,7 @@ impl Drop for ReadLock {
 /// Checks the output path and creates it and its parents if missing;
 /// returns the directories created, deepest first. A directory another user
 /// may change is refused (owner.rs): they could swap the files of a PKI.
-fn prepare(path: &Path, option: &str) -> Result<Vec<PathBuf>> {
+fn prepare(path: &Path, option: &str, private: bool) -> Result<Vec<PathBuf>> {
     let unusable = |why: String| Error::Usage(format!("{option} {}: {why}", path.display()));
     match fs::symlink_metadata(path) {
         Ok(meta) if meta.file_type().is_symlink() => match fs::metadata(path) {
@@ -289,7 +302,7 @@ fn prepare(path: &Path, option: &str) -> Result<Vec<PathBuf>> {
             ));
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let created = create_dirs(path)?;
+            let created = create_dirs(path, private)?;
             if let Some(why) = owner::others_may_change(path) {
                 remove_dirs(&created);
                 return Err(unusable(why));
@@ -298,40 +311,15 @@ fn prepare(path: &Path, option: &str) -> Result<Vec<PathBuf>> {
         }
         Err(e) => return Err(Error::io(format!("cannot use {}", path.display()), e)),
     }
-    match owner::others_may_change(path) {
-        Some(why) => Err(unusable(why)),
-        None => Ok(Vec::new()),
+    if let Some(why) = owner::others_may_change(path) {
+        return Err(unusable(why));
     }
-}
-
-/// Creates `path` and its missing parents, 0755 whatever the umask;
-/// returns them deepest first.
-fn create_dirs(path: &Path) -> Result<Vec<PathBuf>> {
-    let mut missing = Vec::new();
-    let mut dir = path.to_path_buf();
-    while fs::symlink_metadata(&dir).is_err() {
-        missing.push(dir.clone());
-        match dir.parent() {
-            Some(p) if !p.as_os_str().is_empty() => dir = p.to_path_buf(),
-            _ => break,
-        }
-    }
-    for (i, d) in missing.iter().enumerate().rev() {
-        let made = fs::DirBuilder::new()
-            .mode(OUT_DIR_MODE)
-            .create(d)
-            .and_then(|_| fs::set_permissions(d, fs::Permissions::from_mode(OUT_DIR_MODE)));
-        if let Err(e) = made {
-            remove_dirs(&missing[i + 1..]);
-            return Err(Error::io(format!("cannot create {}", d.display()), e));
-        }
-    }
-    Ok(missing)
-}
-
-fn remove_dirs(dirs: &[PathBuf]) {
-    for d in dirs {
-        let _ = fs::remove_dir(d);
+    match fs::metadata(path).map(|m| m.permissions().mode() & 0o077) {
+        Ok(open) if private && open != 0 => Err(unusable(format!(
+            "others may read it (mode {:04o}), and it would hold a CA's private key; chmod 700 it, or name a new directory",
+            0o700 | open
+        ))),
+        _ => Ok(Vec::new()),
     }
 }
 
@@ -362,7 +350,7 @@ pub fn write_file(target: &Path, bytes: &[u8], replace: bool) -> Result<()> {
         _ => Path::new("."),
     };
     let created = match fs::symlink_metadata(parent) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => create_dirs(parent)?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => create_dirs(parent, false)?,
         _ => Vec::new(),
     };
     let written = write_beside(target, parent, bytes, replace);

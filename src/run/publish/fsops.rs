@@ -12,6 +12,8 @@ pub const ORIGINALS: &str = ".originals";
 /// The mode of a directory pkiforge makes inside DIR (`archive/SERIAL`: it
 /// holds keys).
 pub const PRIVATE_DIR_MODE: u32 = 0o700;
+/// The mode of an output directory pkiforge makes, and of its parents.
+pub const OUT_DIR_MODE: u32 = 0o755;
 
 /// Every change a publish or a recovery makes to the filesystem, behind a
 /// seam so that the tests can fail, or "kill", any one of them.
@@ -76,4 +78,42 @@ pub fn remove_tree(path: &Path, fs_ops: &impl Fs) -> std::io::Result<()> {
         remove_tree(&entry?.path(), fs_ops)?;
     }
     fs_ops.remove_dir(path)
+}
+/// Creates `path` and its missing parents, 0755 whatever the umask (`path`
+/// itself 0700 when `private`); returns them deepest first.
+pub fn create_dirs(path: &Path, private: bool) -> crate::error::Result<Vec<std::path::PathBuf>> {
+    let mut missing = Vec::new();
+    let mut dir = path.to_path_buf();
+    while fs::symlink_metadata(&dir).is_err() {
+        missing.push(dir.clone());
+        match dir.parent() {
+            Some(p) if !p.as_os_str().is_empty() => dir = p.to_path_buf(),
+            _ => break,
+        }
+    }
+    for (i, d) in missing.iter().enumerate().rev() {
+        let mode = if private && i == 0 {
+            0o700
+        } else {
+            OUT_DIR_MODE
+        };
+        let made = fs::DirBuilder::new()
+            .mode(mode)
+            .create(d)
+            .and_then(|_| fs::set_permissions(d, fs::Permissions::from_mode(mode)));
+        if let Err(e) = made {
+            remove_dirs(&missing[i + 1..]);
+            return Err(crate::error::Error::io(
+                format!("cannot create {}", d.display()),
+                e,
+            ));
+        }
+    }
+    Ok(missing)
+}
+
+pub fn remove_dirs(dirs: &[std::path::PathBuf]) {
+    for d in dirs {
+        let _ = fs::remove_dir(d);
+    }
 }

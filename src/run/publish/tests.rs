@@ -1,4 +1,5 @@
 use super::*;
+use std::os::unix::fs::DirBuilderExt;
 use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
