@@ -329,7 +329,7 @@ pub struct ReportArgs {
 pub struct ExportArgs {
     /// The directory a run wrote
     pub dir: PathBuf,
-    /// The server or client to export
+    /// The server or client to export; for cfssl, cert-manager, vault and step, the CA to hand off (the intermediate, or ca)
     pub name: String,
     /// What to make
     #[arg(long, value_enum)]
@@ -346,6 +346,9 @@ pub struct ExportArgs {
     /// Overwrite files already in OUTDIR
     #[arg(long)]
     pub force: bool,
+    /// cert-manager: a ClusterIssuer, its Secret in the cert-manager namespace, rather than an Issuer
+    #[arg(long)]
+    pub cluster: bool,
 }
 
 /// `pkiforge lint`'s arguments.
@@ -483,6 +486,10 @@ pub enum ExportFormat {
     K8s,
     Nginx,
     Haproxy,
+    Cfssl,
+    CertManager,
+    Vault,
+    Step,
 }
 
 impl ExportFormat {
@@ -492,6 +499,10 @@ impl ExportFormat {
             ExportFormat::K8s => crate::plan::export::Format::K8s,
             ExportFormat::Nginx => crate::plan::export::Format::Nginx,
             ExportFormat::Haproxy => crate::plan::export::Format::Haproxy,
+            ExportFormat::Cfssl => crate::plan::export::Format::Cfssl,
+            ExportFormat::CertManager => crate::plan::export::Format::CertManager,
+            ExportFormat::Vault => crate::plan::export::Format::Vault,
+            ExportFormat::Step => crate::plan::export::Format::Step,
         }
     }
 }

@@ -90,7 +90,14 @@ pub fn export_examples() -> String {
   pkiforge export pki/localhost client --format java      keystore, truststore, properties
   pkiforge export pki/localhost server --format k8s --namespace shop
 
-Files go to --out (default DIR/export), published all or nothing; nothing is
+Hand a CA to a CA service that goes on issuing under it (docs/handoff.md):
+  pkiforge export pki/intermediate intermediate --format cfssl
+  pkiforge export pki/intermediate intermediate --format cert-manager --cluster
+  pkiforge export pki/intermediate intermediate --format vault
+  pkiforge export pki/intermediate intermediate --format step
+
+Files go to --out (default DIR/export; DIR/handoff/FORMAT for a CA, a
+directory of yours alone, 0700), published all or nothing; nothing is
 written elsewhere, and a file already there is overwritten only with --force.
 Java keystores take their password from
 PKIFORGE_P12_PASSWORD or the terminal, never a command line."

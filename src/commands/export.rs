@@ -19,6 +19,8 @@ use crate::run::progress::Progress;
 use crate::run::publish::OutDir;
 use crate::run::runner::{RunOptions, Runner};
 
+mod handoff;
+
 /// What `export` was asked.
 pub struct Request<'a> {
     pub dir: &'a Path,
@@ -29,6 +31,8 @@ pub struct Request<'a> {
     pub listen: &'a str,
     /// Overwrite files already in OUTDIR.
     pub force: bool,
+    /// cert-manager: a ClusterIssuer.
+    pub cluster: bool,
 }
 
 /// `export DIR NAME --format F [--out DIR] [--namespace NS] [--listen ADDR]
@@ -42,6 +46,7 @@ pub fn command(ctx: &Context, args: ExportArgs) -> Result<Outcome> {
         namespace: &args.namespace,
         listen: &args.listen,
         force: args.force,
+        cluster: args.cluster,
     };
     export(&request, ctx.openssl(), ctx.timeout, &ctx.progress())
 }
@@ -59,9 +64,12 @@ fn export(
             req.dir.display()
         )));
     }
-    let out_path = req
-        .out
-        .map_or_else(|| req.dir.join("export"), Path::to_path_buf);
+    let hands_off = req.format.hands_off();
+    let default_out = match hands_off {
+        true => req.dir.join("handoff").join(format_name(req.format)),
+        false => req.dir.join("export"),
+    };
+    let out_path = req.out.map_or(default_out, Path::to_path_buf);
     let out_abs = std::path::absolute(&out_path)
         .map_err(|e| Error::io(format!("cannot resolve {}", out_path.display()), e))?;
     // DIR first, then OUTDIR: what is read does not change meanwhile.
@@ -78,9 +86,16 @@ fn export(
         caps: openssl.capabilities(java)?,
         jdktrust: java && openssl.help_lists("pkcs12", "-jdktrust")?,
         keytool: java && which::which("keytool").is_ok(),
+        cluster: req.cluster,
     };
     let plan = crate::plan::export::plan(&src, &opts)?;
-    let mut out = OutDir::lock(&out_path, progress)?;
+    let mut out = match hands_off {
+        true => OutDir::lock_private(&out_path, progress)?,
+        false => OutDir::lock(&out_path, progress)?,
+    };
+    if hands_off && src.chain.is_empty() {
+        progress.say(&handoff::ROOT_LEAVES.replace("DIR", &req.dir.display().to_string()));
+    }
     for line in out.clean_stale()? {
         progress.say(&format!("note: {line}"));
     }
@@ -104,6 +119,9 @@ fn export(
         replaced: Vec::new(),
     };
     let report = runner.run(&plan, &run, &mut out, None)?;
+    if hands_off {
+        return Ok(handoff::summary(&src, &opts, &out_path, &report.files));
+    }
     Ok(summary(&src, &opts, &out_path, &report.files))
 }
 
@@ -167,6 +185,9 @@ fn java_takes<'a>(
 
 fn source(req: &Request, pki: &Pki) -> Result<Source> {
     let pki = Entities::of(pki)?;
+    if req.format.hands_off() {
+        return handoff::source(req, &pki);
+    }
     if [&pki.ca]
         .into_iter()
         .chain(&pki.intermediate)
@@ -209,7 +230,23 @@ fn source(req: &Request, pki: &Pki) -> Result<Source> {
         crls,
         host,
         pki_name,
+        leaf_days: 0,
+        permitted_dns: Vec::new(),
     })
+}
+
+/// The format's name on the command line (`cert-manager`).
+fn format_name(format: Format) -> &'static str {
+    match format {
+        Format::Java => "java",
+        Format::K8s => "k8s",
+        Format::Nginx => "nginx",
+        Format::Haproxy => "haproxy",
+        Format::Cfssl => "cfssl",
+        Format::CertManager => "cert-manager",
+        Format::Vault => "vault",
+        Format::Step => "step",
+    }
 }
 
 /// What each file is for, one line each; for a client, the curl line.

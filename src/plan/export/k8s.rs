@@ -13,22 +13,7 @@ use crate::plan::step::{Action, Render, Step};
 use super::error::ExportError;
 use super::shared::{Options, Source, step};
 
-/// A name Kubernetes takes (an RFC 1123 label): lower case, `-` for
-/// anything else, at most 63 characters.
-pub fn k8s_name(name: &str) -> String {
-    let mut out: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    out.truncate(63);
-    out.trim_matches('-').to_string()
-}
+pub use super::shared::k8s_name;
 
 /// `NAME.secret.yaml` and `ca.configmap.yaml`.
 pub fn k8s_steps(src: &Source, opts: &Options) -> Vec<Step> {

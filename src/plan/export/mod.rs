@@ -4,12 +4,14 @@
 //! the Kubernetes YAML that pkiforge renders itself (it holds the key, so
 //! its text is never shown).
 //!
-//! One file per format (`java`, `k8s`, `nginx`, `haproxy`), each using only
+//! One file per format (`java`, `k8s`, `nginx`, `haproxy`; `handoff` for a
+//! CA handed to a CA service: cfssl, cert-manager, vault, step), each using only
 //! what every format shares (`shared`: the entity, the options, the step
 //! builders) and `error`; this file dispatches to them, and none of them
 //! uses it.
 
 mod error;
+mod handoff;
 mod haproxy;
 mod java;
 mod k8s;
@@ -23,6 +25,8 @@ pub use nginx::nginx_quote;
 pub use shared::{Format, Options, Source};
 
 use crate::plan::Plan;
+pub use handoff::CLUSTER_NAMESPACE;
+use handoff::handoff_steps;
 use haproxy::haproxy_steps;
 use java::{java_steps, keystore_check};
 use k8s::k8s_steps;
@@ -31,7 +35,7 @@ use shared::config_path;
 
 /// The export's steps, and the checks of what it wrote.
 pub fn plan(src: &Source, opts: &Options) -> Result<Plan, ExportError> {
-    if opts.format != Format::K8s {
+    if opts.format != Format::K8s && !opts.format.hands_off() {
         config_path(&opts.out)?;
     }
     let steps = match opts.format {
@@ -39,6 +43,7 @@ pub fn plan(src: &Source, opts: &Options) -> Result<Plan, ExportError> {
         Format::K8s => k8s_steps(src, opts),
         Format::Nginx => nginx_steps(src, opts)?,
         Format::Haproxy => haproxy_steps(src, opts)?,
+        _ => handoff_steps(src, opts),
     };
     let checks = match opts.format {
         Format::Java => vec![keystore_check(src)],

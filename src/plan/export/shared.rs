@@ -17,6 +17,38 @@ pub enum Format {
     K8s,
     Nginx,
     Haproxy,
+    /// The hand-off formats: a CA for a CA service (handoff.rs).
+    Cfssl,
+    CertManager,
+    Vault,
+    Step,
+}
+
+impl Format {
+    /// Whether it exports a CA (to a CA service) rather than a leaf.
+    pub fn hands_off(self) -> bool {
+        matches!(
+            self,
+            Format::Cfssl | Format::CertManager | Format::Vault | Format::Step
+        )
+    }
+}
+
+/// A name Kubernetes takes (an RFC 1123 label): lower case, `-` for
+/// anything else, at most 63 characters.
+pub fn k8s_name(name: &str) -> String {
+    let mut out: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    out.truncate(63);
+    out.trim_matches('-').to_string()
 }
 
 /// What DIR holds for the entity, by absolute path.
@@ -32,6 +64,12 @@ pub struct Source {
     pub host: String,
     /// A name for the trust bundle's ConfigMap (from DIR's name).
     pub pki_name: String,
+    /// How many days the PKI's leaves are valid for (a hand-off's service
+    /// issues for as long).
+    pub leaf_days: i64,
+    /// The DNS names a CA's name constraints permit (a hand-off's role
+    /// issues for those).
+    pub permitted_dns: Vec<String>,
 }
 
 impl Source {
@@ -67,6 +105,9 @@ pub struct Options {
     pub jdktrust: bool,
     /// A JDK's keytool on PATH.
     pub keytool: bool,
+    /// cert-manager: a ClusterIssuer (its Secret in cert-manager's
+    /// namespace) rather than an Issuer.
+    pub cluster: bool,
 }
 
 pub fn step(id: &str, src: &Source, heading: &str, action: Action, outputs: &[&str]) -> Step {
