@@ -26,12 +26,19 @@ pub fn others_may_change(dir: &Path) -> Option<String> {
             "{why}, and could replace what pkiforge writes there, keys included; name a directory of your own that only you may write in"
         ));
     }
-    let mut child = real.clone();
-    while let Some(parent) = child.parent().map(Path::to_path_buf) {
-        if let Some(why) = parent_lets_others_move(&parent, &child, me) {
-            return Some(why);
+    // The directories above it as resolved, and as named: a symbolic link
+    // on the way (`--out theirs/link`) is as good as the directory it
+    // points to to whoever may change the directory that holds the link,
+    // who can point it elsewhere while pkiforge writes through it.
+    let named = std::path::absolute(dir).unwrap_or_else(|_| real.clone());
+    for start in [real, named] {
+        let mut child = start;
+        while let Some(parent) = child.parent().map(Path::to_path_buf) {
+            if let Some(why) = parent_lets_others_move(&parent, &child, me) {
+                return Some(why);
+            }
+            child = parent;
         }
-        child = parent;
     }
     None
 }

@@ -1,7 +1,7 @@
 use super::*;
-use std::os::unix::fs::DirBuilderExt;
 use std::cell::Cell;
 use std::collections::BTreeMap;
+use std::os::unix::fs::DirBuilderExt;
 use std::os::unix::fs::MetadataExt;
 
 /// Does every filesystem change for real until the `at`-th (1-based):
