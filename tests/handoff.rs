@@ -444,11 +444,19 @@ fn cert_manager_gets_a_secret_an_issuer_that_names_it_and_the_roots_bundle() {
             secret["metadata"]["name"]
         );
         assert_eq!(bundle["kind"], "Bundle");
+        // trust-manager reads sources in its own namespace: the root is put
+        // there, whatever the Issuer's namespace.
+        let source = yaml(&format!("{dir}/trust-source.yaml"));
+        assert_eq!(source["metadata"]["namespace"], "cert-manager");
         assert_eq!(
-            bundle["spec"]["sources"][0]["secret"]["name"],
-            secret["metadata"]["name"]
+            bundle["spec"]["sources"][0]["configMap"]["name"],
+            source["metadata"]["name"]
         );
-        assert_eq!(bundle["spec"]["sources"][0]["secret"]["key"], "ca.crt");
+        assert_eq!(bundle["spec"]["sources"][0]["configMap"]["key"], "ca.crt");
+        assert_eq!(
+            source["data"]["ca.crt"].as_str().unwrap(),
+            fs::read_to_string(work.join("pki/ca.crt")).unwrap()
+        );
         assert_eq!(example["spec"]["issuerRef"]["kind"], kind);
         assert_eq!(
             example["spec"]["issuerRef"]["name"],
@@ -508,7 +516,7 @@ fn the_root_handed_off_is_warned_about_and_a_leaf_or_an_open_directory_is_refuse
         &["--quiet", "export", "pki", "ca", "--format", "step"],
     );
     assert!(out.contains("\n  step ca init --name pki --dns localhost --address 127.0.0.1:9000 --provisioner admin --root pki/handoff/step/root_ca.crt --key pki/handoff/step/root_ca_key\n"), "{out}");
-    assert!(out.ends_with("warning: this hands off the root CA: its private key leaves DIR for the service, which can then issue anything in any name. Hand off the intermediate instead where you can (profiles/intermediate.toml), and keep the root offline\n"), "{out}");
+    assert!(out.ends_with(&format!("warning: this hands off the root CA: its private key leaves {} for the service, which can then issue anything in any name. Hand off the intermediate instead where you can (profiles/intermediate.toml), and keep the root offline\n", work.join("pki").display())), "{out}");
     assert_eq!(mode(&work.join("pki/handoff/step/root_ca_key")), 0o600);
     // A leaf is not a CA.
     let (_, stderr, code) = run(
@@ -562,4 +570,126 @@ fn the_root_handed_off_is_warned_about_and_a_leaf_or_an_open_directory_is_refuse
             "--quiet", "export", "pki", "ca", "--format", "step", "--force",
         ],
     );
+}
+
+/// What the outside review found: an --out through a symbolic link in a
+/// directory another user may change (who could point it at theirs while
+/// the key is written) is refused, as is a path with a newline (the printed
+/// commands could not quote it for sh) and the PKI's own directory; a CA
+/// whose key does not belong to its certificate is not handed off.
+#[test]
+fn a_hand_off_is_refused_through_another_users_link_and_for_a_mismatched_key() {
+    let tmp = intermediate_pki();
+    let work = tmp.path();
+    fs::set_permissions(work, fs::Permissions::from_mode(0o755)).unwrap();
+    let (private, theirs) = (work.join("private"), work.join("theirs"));
+    fs::create_dir(&private).unwrap();
+    fs::set_permissions(&private, fs::Permissions::from_mode(0o700)).unwrap();
+    fs::create_dir(&theirs).unwrap();
+    std::os::unix::fs::chown(&theirs, Some(65534), Some(65534)).unwrap();
+    let linked = Command::new("setpriv")
+        .args([
+            "--reuid=nobody",
+            "--regid=nogroup",
+            "--clear-groups",
+            "ln",
+            "-s",
+        ])
+        .arg(&private)
+        .arg(theirs.join("out"))
+        .status()
+        .expect("setpriv (util-linux) runs a command as another user");
+    assert!(linked.success());
+    let (_, stderr, code) = run(
+        work,
+        &[
+            "--quiet",
+            "export",
+            "pki",
+            "intermediate",
+            "--format",
+            "cfssl",
+            "--out",
+            "theirs/out",
+        ],
+    );
+    assert_eq!(
+        (code, stderr),
+        (
+            2,
+            format!(
+                "error: --out theirs/out: {0}, above it: it belongs to user nobody, so another user could move {0}/out away and put their own in its place; name a directory whose parents only you (or root) may change\n",
+                theirs.display()
+            )
+        )
+    );
+    assert!(
+        fs::read_dir(&private).unwrap().next().is_none(),
+        "nothing written"
+    );
+    // A newline in OUTDIR.
+    let (_, stderr, code) = run(
+        work,
+        &[
+            "--quiet",
+            "export",
+            "pki",
+            "intermediate",
+            "--format",
+            "vault",
+            "--out",
+            "a\nb",
+        ],
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("holds the control character '\\n'"),
+        "{stderr}"
+    );
+    assert!(!work.join("a\nb").exists());
+    // The PKI's own directory.
+    let (_, stderr, code) = run(
+        work,
+        &[
+            "--quiet",
+            "export",
+            "pki",
+            "intermediate",
+            "--format",
+            "cfssl",
+            "--out",
+            "pki",
+        ],
+    );
+    assert_eq!(
+        (code, stderr.as_str()),
+        (
+            2,
+            "error: --out pki: that is the PKI's directory; give the hand-off one of its own (the default is pki/handoff/cfssl)\n"
+        )
+    );
+    // A key that is not the CA's.
+    fs::copy(
+        work.join("pki/server.key"),
+        work.join("pki/intermediate.key"),
+    )
+    .unwrap();
+    let (_, stderr, code) = run(
+        work,
+        &[
+            "--quiet",
+            "export",
+            "pki",
+            "intermediate",
+            "--format",
+            "cfssl",
+        ],
+    );
+    assert_eq!(code, 1, "{stderr}");
+    let dir = work.join("pki");
+    assert!(
+        stderr.contains(&format!("{0}/intermediate.key does not belong to {0}/intermediate.crt: their public keys differ", dir.display())),
+        "{stderr}"
+    );
+    assert!(!work.join("pki/handoff").exists(), "nothing left behind");
 }

@@ -295,14 +295,14 @@ fn export_refuses_what_a_config_cannot_quote_before_writing() {
         (
             &["--out", "a\nb", "--format", "haproxy"],
             format!(
-                "error: --out \"{}/a\\nb\": holds the control character '\\n', which the nginx, HAProxy and Java configs cannot quote; choose an --out directory without one\n",
+                "error: --out \"{}/a\\nb\": holds the control character '\\n', which the nginx, HAProxy and Java configs (and the commands a hand-off prints) cannot quote; choose an --out directory without one\n",
                 fs::canonicalize(work).unwrap().display()
             ),
         ),
         (
             &["--out", "a\rb", "--format", "java"],
             format!(
-                "error: --out \"{}/a\\rb\": holds the control character '\\r', which the nginx, HAProxy and Java configs cannot quote; choose an --out directory without one\n",
+                "error: --out \"{}/a\\rb\": holds the control character '\\r', which the nginx, HAProxy and Java configs (and the commands a hand-off prints) cannot quote; choose an --out directory without one\n",
                 fs::canonicalize(work).unwrap().display()
             ),
         ),

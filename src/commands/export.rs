@@ -89,10 +89,7 @@ fn export(
         cluster: req.cluster,
     };
     let plan = crate::plan::export::plan(&src, &opts)?;
-    let mut out = match hands_off {
-        true => OutDir::lock_private(&out_path, progress)?,
-        false => OutDir::lock(&out_path, progress)?,
-    };
+    let mut out = lock_out(req, &out_path, progress)?;
     if hands_off && src.chain.is_empty() {
         progress.say(&handoff::ROOT_LEAVES.replace("DIR", &req.dir.display().to_string()));
     }
@@ -233,6 +230,30 @@ fn source(req: &Request, pki: &Pki) -> Result<Source> {
         leaf_days: 0,
         permitted_dns: Vec::new(),
     })
+}
+
+/// OUTDIR, locked; for a hand-off, a directory of the owner's alone, and
+/// not DIR.
+fn lock_out(req: &Request, out_path: &Path, progress: &Progress) -> Result<OutDir> {
+    if !req.format.hands_off() {
+        return OutDir::lock(out_path, progress);
+    }
+    if same_dir(out_path, req.dir) {
+        return Err(Error::Usage(format!(
+            "--out {}: that is the PKI's directory; give the hand-off one of its own (the default is {})",
+            out_path.display(),
+            req.dir
+                .join("handoff")
+                .join(format_name(req.format))
+                .display()
+        )));
+    }
+    OutDir::lock_private(out_path, progress)
+}
+
+/// Whether `a` and `b` are the same directory.
+fn same_dir(a: &Path, b: &Path) -> bool {
+    matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
 }
 
 /// The format's name on the command line (`cert-manager`).

@@ -361,6 +361,7 @@ pub mod export {
     pub const CA_SECRET: &str = ".ca-secret.yaml";
     pub const ISSUER: &str = ".issuer.yaml";
     pub const TRUST_BUNDLE: &str = "trust-bundle.yaml";
+    pub const TRUST_SOURCE: &str = "trust-source.yaml";
     pub const EXAMPLE_CERTIFICATE: &str = "example-certificate.yaml";
 
     /// The entity's file of one of the suffixes above: `NAME.keystore.p12`.

@@ -51,10 +51,16 @@ pub fn source(req: &Request, pki: &Entities) -> Result<Source> {
         .iter()
         .filter(|l| l.info.issuer == ca.info.subject)
         .collect();
-    let leaf_days = signed
-        .iter()
-        .map(|l| (l.info.not_after - l.info.not_before + 43_199) / 86_400)
-        .max()
+    // The root of a PKI with an intermediate signs no leaf itself: then
+    // the leaves of the PKI.
+    let lasting = |leaves: &[&Known]| {
+        leaves
+            .iter()
+            .map(|l| (l.info.not_after - l.info.not_before + 43_199) / 86_400)
+            .max()
+    };
+    let leaf_days = lasting(&signed)
+        .or_else(|| lasting(&pki.leaves.iter().collect::<Vec<_>>()))
         .unwrap_or(DEFAULT_DAYS);
     let permitted_dns = match ca.info.name_constraints() {
         Ok((permitted, _)) => permitted
@@ -108,6 +114,9 @@ pub fn summary(src: &Source, opts: &Options, out: &Path, files: &[PathBuf]) -> S
             }
             names::CA_CRT | names::STEP_ROOT_CRT => "the root CA, which every client trusts",
             names::TRUST_BUNDLE => "kubectl apply -f it: a trust-manager Bundle of the root",
+            names::TRUST_SOURCE => {
+                "kubectl apply -f it: the root as a ConfigMap in cert-manager's namespace, which the Bundle reads"
+            }
             names::EXAMPLE_CERTIFICATE => {
                 "kubectl apply -f it: an example Certificate the Issuer signs"
             }
@@ -130,7 +139,8 @@ pub fn summary(src: &Source, opts: &Options, out: &Path, files: &[PathBuf]) -> S
         let _ = writeln!(text, "  {line}");
     }
     if src.chain.is_empty() {
-        let _ = writeln!(text, "{ROOT_LEAVES}");
+        let dir = src.dir.display().to_string();
+        let _ = writeln!(text, "{}", ROOT_LEAVES.replace("DIR", &dir));
     }
     text
 }
@@ -205,6 +215,7 @@ fn next_commands(src: &Source, opts: &Options, out: &Path) -> Vec<String> {
                     "kubectl apply -f {}",
                     at(&format!("{name}{}", names::ISSUER))
                 ),
+                format!("kubectl apply -f {}", at(names::TRUST_SOURCE)),
                 format!("kubectl apply -f {}", at(names::TRUST_BUNDLE)),
                 format!("kubectl apply -f {}", at(names::EXAMPLE_CERTIFICATE)),
             ]

@@ -23,7 +23,7 @@ pub enum ExportError {
     )]
     OutNotUtf8 { out: PathBuf },
     #[error(
-        "--out {out:?}: holds the control character {control:?}, which the nginx, HAProxy and Java configs cannot quote; choose an --out directory without one"
+        "--out {out:?}: holds the control character {control:?}, which the nginx, HAProxy and Java configs (and the commands a hand-off prints) cannot quote; choose an --out directory without one"
     )]
     ControlInOut { out: String, control: char },
     /// A file of the PKI that a Kubernetes object holds.

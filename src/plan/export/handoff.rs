@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::pki::names::export::{self as names, named};
-use crate::plan::step::{Action, Render, Step};
+use crate::plan::step::{Action, Inspection, Render, Section, Step};
 
 use super::shared::{Format, Options, Source, cat, k8s_name, step, write};
 
@@ -30,6 +30,25 @@ fn ca_chain(src: &Source) -> Vec<PathBuf> {
 /// The root's certificate, which every client trusts.
 fn root(src: &Source) -> PathBuf {
     src.at(&src.root().crt())
+}
+
+/// The check: the key handed off belongs to the certificate handed off
+/// (as DIR holds them; every format copies them as they are).
+pub fn key_check(src: &Source) -> Step {
+    let (key, crt) = (src.at(&src.leaf.key()), src.at(&src.leaf.crt()));
+    let mut s = step(
+        "check-key",
+        src,
+        "The CA's private key belongs to its certificate.",
+        Action::Inspect(Inspection::KeyMatches {
+            key: key.clone(),
+            crt: crt.clone(),
+        }),
+        &[],
+    );
+    s.section = Section::Verify;
+    s.inputs = vec![key, crt];
+    s
 }
 
 /// The steps of a hand-off format.
@@ -174,16 +193,7 @@ fn cert_manager_steps(src: &Source, opts: &Options) -> Vec<Step> {
         ns,
         serde_json::json!({ "ca": { "secretName": secret_name } }),
     );
-    let bundle_name = format!("{}-ca", k8s_name(&src.pki_name));
-    let bundle = object(
-        (TRUST_MANAGER, "Bundle"),
-        &bundle_name,
-        None,
-        serde_json::json!({
-            "sources": [{ "secret": { "name": secret_name, "key": names::CA_CRT } }],
-            "target": { "configMap": { "key": names::CA_CRT } },
-        }),
-    );
+    let (source, bundle) = trust_steps(src);
     let example = object(
         (CERT_MANAGER, "Certificate"),
         "example",
@@ -204,7 +214,40 @@ fn cert_manager_steps(src: &Source, opts: &Options) -> Vec<Step> {
             &named(&src.leaf.name, names::ISSUER),
             issuer_yaml,
         ),
-        write(src, "bundle", names::TRUST_BUNDLE, bundle),
+        source,
+        bundle,
         write(src, "example", names::EXAMPLE_CERTIFICATE, example),
     ]
+}
+
+/// The root for trust-manager: a ConfigMap in its trust namespace, where
+/// it reads a Bundle's sources (cert-manager's, whatever namespace the
+/// Issuer and its Secret are in), and the Bundle that copies it into every
+/// namespace.
+fn trust_steps(src: &Source) -> (Step, Step) {
+    let bundle_name = format!("{}-ca", k8s_name(&src.pki_name));
+    let source = step(
+        "trust-source",
+        src,
+        "The root, in trust-manager's namespace, for the Bundle to read.",
+        Action::Render {
+            what: Render::TrustBundle {
+                name: format!("{bundle_name}-root"),
+                namespace: CLUSTER_NAMESPACE.to_string(),
+                ca: root(src),
+            },
+            out: PathBuf::from(names::TRUST_SOURCE),
+        },
+        &[names::TRUST_SOURCE],
+    );
+    let bundle = object(
+        (TRUST_MANAGER, "Bundle"),
+        &bundle_name,
+        None,
+        serde_json::json!({
+            "sources": [{ "configMap": { "name": format!("{bundle_name}-root"), "key": names::CA_CRT } }],
+            "target": { "configMap": { "key": names::CA_CRT } },
+        }),
+    );
+    (source, write(src, "bundle", names::TRUST_BUNDLE, bundle))
 }

@@ -35,7 +35,9 @@ use shared::config_path;
 
 /// The export's steps, and the checks of what it wrote.
 pub fn plan(src: &Source, opts: &Options) -> Result<Plan, ExportError> {
-    if opts.format != Format::K8s && !opts.format.hands_off() {
+    // The configs name OUTDIR, and a hand-off's commands do, for a shell
+    // to run: no control characters in it.
+    if opts.format != Format::K8s {
         config_path(&opts.out)?;
     }
     let steps = match opts.format {
@@ -47,6 +49,7 @@ pub fn plan(src: &Source, opts: &Options) -> Result<Plan, ExportError> {
     };
     let checks = match opts.format {
         Format::Java => vec![keystore_check(src)],
+        f if f.hands_off() => vec![handoff::key_check(src)],
         _ => Vec::new(),
     };
     Ok(Plan {
@@ -86,7 +89,7 @@ mod tests {
     fn an_out_path_with_a_control_character_is_refused() {
         assert_eq!(
             config_path(Path::new("/x/a\nb")).unwrap_err().to_string(),
-            r#"--out "/x/a\nb": holds the control character '\n', which the nginx, HAProxy and Java configs cannot quote; choose an --out directory without one"#
+            r#"--out "/x/a\nb": holds the control character '\n', which the nginx, HAProxy and Java configs (and the commands a hand-off prints) cannot quote; choose an --out directory without one"#
         );
     }
 }
