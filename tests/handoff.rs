@@ -35,6 +35,20 @@ fn wait_for_port_or(port: u16, log: &Path) {
     }
 }
 
+/// `pkiforge --quiet export pki ARGS…` in `work`: stdout, stderr, exit code.
+fn export(work: &Path, args: &[&str]) -> (String, String, i32) {
+    let mut all = vec!["--quiet", "export", "pki"];
+    all.extend(args);
+    run(work, &all)
+}
+
+/// [`export`], which must succeed: its stdout.
+fn export_ok(work: &Path, args: &[&str]) -> String {
+    let (stdout, stderr, code) = export(work, args);
+    assert_eq!(code, 0, "export {args:?}: {stderr}");
+    stdout
+}
+
 fn mode(path: &Path) -> u32 {
     fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
@@ -92,17 +106,7 @@ fn cfssl_goes_on_issuing_under_the_intermediate_and_its_constraints_still_hold()
     let cfssl = installed("cfssl", "golang-cfssl");
     let tmp = intermediate_pki();
     let work = tmp.path();
-    let out = run_ok(
-        work,
-        &[
-            "--quiet",
-            "export",
-            "pki",
-            "intermediate",
-            "--format",
-            "cfssl",
-        ],
-    );
+    let out = export_ok(work, &["intermediate", "--format", "cfssl"]);
     let at = "pki/handoff/cfssl";
     assert_eq!(
         out,
@@ -289,17 +293,7 @@ fn public_key(dir: &Path, pem: &str, certificate: bool) -> String {
 fn vault_gets_the_key_then_the_chain_to_the_root() {
     let tmp = intermediate_pki();
     let work = tmp.path();
-    let out = run_ok(
-        work,
-        &[
-            "--quiet",
-            "export",
-            "pki",
-            "intermediate",
-            "--format",
-            "vault",
-        ],
-    );
+    let out = export_ok(work, &["intermediate", "--format", "vault"]);
     assert!(out.contains("\n  vault write pki_intermediate/issuers/import/bundle pem_bundle=@pki/handoff/vault/intermediate.vault-bundle.pem\n"), "{out}");
     assert!(
         out.contains(" allowed_domains=localhost,workshop.test "),
@@ -354,20 +348,10 @@ for (const o of objs) {
         text.replace("MODELS", &models.display().to_string()),
     )
     .unwrap();
-    let mut child = Command::new(installed("node", "nodejs"))
-        .arg(&script)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(serde_json::to_string(objects).unwrap().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = with_stdin(
+        Command::new(installed("node", "nodejs")).arg(&script),
+        serde_json::to_string(objects).unwrap().as_bytes(),
+    );
     assert!(
         out.status.success(),
         "{}",
@@ -383,12 +367,9 @@ for (const o of objs) {
 fn cert_manager_gets_a_secret_an_issuer_that_names_it_and_the_roots_bundle() {
     let tmp = intermediate_pki();
     let work = tmp.path();
-    run_ok(
+    export_ok(
         work,
         &[
-            "--quiet",
-            "export",
-            "pki",
             "intermediate",
             "--format",
             "cert-manager",
@@ -396,12 +377,9 @@ fn cert_manager_gets_a_secret_an_issuer_that_names_it_and_the_roots_bundle() {
             "shop",
         ],
     );
-    run_ok(
+    export_ok(
         work,
         &[
-            "--quiet",
-            "export",
-            "pki",
             "intermediate",
             "--format",
             "cert-manager",
@@ -511,18 +489,12 @@ fn cert_manager_gets_a_secret_an_issuer_that_names_it_and_the_roots_bundle() {
 fn the_root_handed_off_is_warned_about_and_a_leaf_or_an_open_directory_is_refused() {
     let tmp = intermediate_pki();
     let work = tmp.path();
-    let out = run_ok(
-        work,
-        &["--quiet", "export", "pki", "ca", "--format", "step"],
-    );
+    let out = export_ok(work, &["ca", "--format", "step"]);
     assert!(out.contains("\n  step ca init --name pki --dns localhost --address 127.0.0.1:9000 --provisioner admin --root pki/handoff/step/root_ca.crt --key pki/handoff/step/root_ca_key\n"), "{out}");
     assert!(out.ends_with(&format!("warning: this hands off the root CA: its private key leaves {} for the service, which can then issue anything in any name. Hand off the intermediate instead where you can (profiles/intermediate.toml), and keep the root offline\n", work.join("pki").display())), "{out}");
     assert_eq!(mode(&work.join("pki/handoff/step/root_ca_key")), 0o600);
     // A leaf is not a CA.
-    let (_, stderr, code) = run(
-        work,
-        &["--quiet", "export", "pki", "alice", "--format", "vault"],
-    );
+    let (_, stderr, code) = export(work, &["alice", "--format", "vault"]);
     assert_eq!(
         (code, stderr.as_str()),
         (
@@ -533,18 +505,9 @@ fn the_root_handed_off_is_warned_about_and_a_leaf_or_an_open_directory_is_refuse
     // A directory others may read is not where a CA's key goes.
     fs::create_dir(work.join("open")).unwrap();
     fs::set_permissions(work.join("open"), fs::Permissions::from_mode(0o755)).unwrap();
-    let (_, stderr, code) = run(
+    let (_, stderr, code) = export(
         work,
-        &[
-            "--quiet",
-            "export",
-            "pki",
-            "intermediate",
-            "--format",
-            "cfssl",
-            "--out",
-            "open",
-        ],
+        &["intermediate", "--format", "cfssl", "--out", "open"],
     );
     assert_eq!(
         (code, stderr.as_str()),
@@ -558,18 +521,10 @@ fn the_root_handed_off_is_warned_about_and_a_leaf_or_an_open_directory_is_refuse
         "nothing written"
     );
     // What is there is not overwritten without --force.
-    let (_, stderr, code) = run(
-        work,
-        &["--quiet", "export", "pki", "ca", "--format", "step"],
-    );
+    let (_, stderr, code) = export(work, &["ca", "--format", "step"]);
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("root_ca.crt"), "{stderr}");
-    run_ok(
-        work,
-        &[
-            "--quiet", "export", "pki", "ca", "--format", "step", "--force",
-        ],
-    );
+    export_ok(work, &["ca", "--format", "step", "--force"]);
 }
 
 /// What the outside review found: an --out through a symbolic link in a
@@ -600,18 +555,9 @@ fn a_hand_off_is_refused_through_another_users_link_and_for_a_mismatched_key() {
         .status()
         .expect("setpriv (util-linux) runs a command as another user");
     assert!(linked.success());
-    let (_, stderr, code) = run(
+    let (_, stderr, code) = export(
         work,
-        &[
-            "--quiet",
-            "export",
-            "pki",
-            "intermediate",
-            "--format",
-            "cfssl",
-            "--out",
-            "theirs/out",
-        ],
+        &["intermediate", "--format", "cfssl", "--out", "theirs/out"],
     );
     assert_eq!(
         (code, stderr),
@@ -628,18 +574,9 @@ fn a_hand_off_is_refused_through_another_users_link_and_for_a_mismatched_key() {
         "nothing written"
     );
     // A newline in OUTDIR.
-    let (_, stderr, code) = run(
+    let (_, stderr, code) = export(
         work,
-        &[
-            "--quiet",
-            "export",
-            "pki",
-            "intermediate",
-            "--format",
-            "vault",
-            "--out",
-            "a\nb",
-        ],
+        &["intermediate", "--format", "vault", "--out", "a\nb"],
     );
     assert_eq!(code, 2, "{stderr}");
     assert!(
@@ -648,19 +585,7 @@ fn a_hand_off_is_refused_through_another_users_link_and_for_a_mismatched_key() {
     );
     assert!(!work.join("a\nb").exists());
     // The PKI's own directory.
-    let (_, stderr, code) = run(
-        work,
-        &[
-            "--quiet",
-            "export",
-            "pki",
-            "intermediate",
-            "--format",
-            "cfssl",
-            "--out",
-            "pki",
-        ],
-    );
+    let (_, stderr, code) = export(work, &["intermediate", "--format", "cfssl", "--out", "pki"]);
     assert_eq!(
         (code, stderr.as_str()),
         (
@@ -674,17 +599,7 @@ fn a_hand_off_is_refused_through_another_users_link_and_for_a_mismatched_key() {
         work.join("pki/intermediate.key"),
     )
     .unwrap();
-    let (_, stderr, code) = run(
-        work,
-        &[
-            "--quiet",
-            "export",
-            "pki",
-            "intermediate",
-            "--format",
-            "cfssl",
-        ],
-    );
+    let (_, stderr, code) = export(work, &["intermediate", "--format", "cfssl"]);
     assert_eq!(code, 1, "{stderr}");
     let dir = work.join("pki");
     assert!(

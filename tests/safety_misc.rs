@@ -97,21 +97,10 @@ fn strict_json_values(json: &str, key: &str) -> Vec<String> {
     let script = format!(
         "import json, sys\ndef walk(v):\n    if isinstance(v, dict):\n        if {key:?} in v: print(json.dumps(v[{key:?}]))\n        for x in v.values(): walk(x)\n    elif isinstance(v, list):\n        for x in v: walk(x)\nwalk(json.load(sys.stdin))\n"
     );
-    let mut child = Command::new("python3")
-        .args(["-c", &script])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(json.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = with_stdin(
+        Command::new("python3").args(["-c", &script]),
+        json.as_bytes(),
+    );
     assert!(
         out.status.success(),
         "not JSON: {}\n{json}",

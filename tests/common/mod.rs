@@ -444,6 +444,20 @@ pub fn wait_for_port(port: u16) {
     }
 }
 
+/// Runs `cmd` with `input` on its stdin; its output (stdout and stderr
+/// captured).
+pub fn with_stdin(cmd: &mut std::process::Command, input: &[u8]) -> std::process::Output {
+    use std::io::Write;
+    let mut child = cmd
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
 pub fn installed(program: &str, package: &str) -> PathBuf {
     which::which(program)
         .or_else(|_| which::which(format!("/usr/sbin/{program}")))
