@@ -248,3 +248,61 @@ fn what_clients_refuse_is_an_error() {
         )
     );
 }
+
+/// A CA serial file set back (restored from a backup) makes `run --add`
+/// issue a serial the CA has issued already: lint names it as an error.
+#[test]
+fn a_serial_file_set_back_gives_a_duplicate_serial_that_lint_names() {
+    let tmp = tempfile::tempdir().unwrap();
+    let work = tmp.path();
+    let profile = |clients: &[&str]| {
+        let mut p = String::from(
+            "[ca]\nkey = \"ec:P-256\"\nsubject = { CN = \"Serial CA\" }\n[[server]]\nkey = \"ec:P-256\"\nsubject = { CN = \"localhost\" }\nsan = [\"DNS:localhost\"]\n",
+        );
+        for c in clients {
+            p.push_str(&format!(
+                "[[client]]\nname = \"{c}\"\nkey = \"ec:P-256\"\nsubject = {{ CN = \"{c}\" }}\nsan = [\"DNS:localhost\"]\n"
+            ));
+        }
+        write(&work.join("p.toml"), &p);
+    };
+    profile(&["alice"]);
+    run_ok(work, &["--quiet", "run", "p.toml", "--out", "pki"]);
+    let lint = |work: &std::path::Path| run(work, &["--quiet", "lint", "pki"]);
+    assert!(!lint(work).0.contains("duplicate-serial"));
+    let backup = std::fs::read(work.join("pki/ca.srl")).unwrap();
+    profile(&["alice", "bob"]);
+    run_ok(work, &["--quiet", "run", "p.toml", "--out", "pki", "--add"]);
+    std::fs::write(work.join("pki/ca.srl"), &backup).unwrap();
+    profile(&["alice", "bob", "carol"]);
+    run_ok(work, &["--quiet", "run", "p.toml", "--out", "pki", "--add"]);
+    let serial = |name: &str| {
+        openssl_out(
+            &work.join("pki"),
+            &["x509", "-noout", "-serial", "-in", name],
+        )
+        .trim()
+        .trim_start_matches("serial=")
+        .to_string()
+    };
+    assert_eq!(
+        serial("bob.crt"),
+        serial("carol.crt"),
+        "the serial file was set back"
+    );
+    let (stdout, _, code) = lint(work);
+    assert_eq!(code, 1, "{stdout}");
+    let line = stdout
+        .lines()
+        .find(|l| l.contains("[duplicate-serial]"))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(
+        line.starts_with("error carol.crt [duplicate-serial]: has serial ")
+            || line.starts_with("error bob.crt [duplicate-serial]: has serial "),
+        "{line}"
+    );
+    assert!(
+        line.ends_with("from the same issuer (CN=Serial CA)"),
+        "{line}"
+    );
+}

@@ -48,6 +48,37 @@ pub fn lint_chains(certs: &[CertInfo], bundles: &[(String, Vec<usize>)]) -> Vec<
     out.extend(constraint_rules(certs));
     out.extend(bundle_rules(certs, bundles));
     out.extend(mixed_rules(certs));
+    out.extend(serial_rules(certs));
+    out
+}
+
+/// Two certificates of one issuer with the same serial: a CRL or an OCSP
+/// answer about one is about both, and NSS refuses the second. pkiforge
+/// never does this, but a CA serial file set back (restored from a backup)
+/// makes it do so.
+fn serial_rules(certs: &[CertInfo]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for (i, c) in certs.iter().enumerate() {
+        let Some(first) = certs[..i]
+            .iter()
+            .find(|o| o.issuer == c.issuer && o.serial == c.serial && o.sha256 != c.sha256)
+        else {
+            continue;
+        };
+        out.push(Finding::of(
+            c,
+            Severity::Error,
+            "duplicate-serial",
+            format!(
+                "has serial {}, as {} has, from the same issuer ({})",
+                c.serial,
+                first.file(),
+                c.issuer
+            ),
+            "every client that checks revocation: revoking one revokes the other; Firefox (NSS) refuses the second it sees (SEC_ERROR_REUSED_ISSUER_AND_SERIAL)",
+            "issue it again, which gives it a new serial: pkiforge renew DIR NAME; and check that the CA's serial file was not set back, e.g. restored from a backup",
+        ));
+    }
     out
 }
 
@@ -583,6 +614,29 @@ mod tests {
                 "warning server.crt long-validity",
                 "warning server.crt no-eku",
                 "warning server.crt outlives-ca",
+            ]
+        );
+    }
+
+    #[test]
+    fn two_certificates_of_one_issuer_with_one_serial_are_an_error() {
+        let (mut ca, a, mut b) = (
+            cert("ca.crt", true),
+            cert("a.crt", false),
+            cert("b.crt", false),
+        );
+        ca.serial = "00".into();
+        b.sha256 = "b".into();
+        let mut other_issuer = cert("c.crt", false);
+        other_issuer.issuer = "CN=other".into();
+        let found: Vec<String> = lint_chains(&[ca, a, b, other_issuer], &[])
+            .iter()
+            .map(|f| format!("{} {} {}: {}", f.severity, f.file, f.rule, f.message))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                "error b.crt duplicate-serial: has serial 01, as a.crt has, from the same issuer (CN=ca.crt)"
             ]
         );
     }
