@@ -15,7 +15,7 @@ use std::time::Instant;
 const PKIFORGE: &str = env!("CARGO_BIN_EXE_pkiforge");
 
 mod common;
-use common::arg;
+use common::{arg, pkiforge};
 
 /// A profile of one CA, one server and `clients` clients.
 fn profile(clients: usize) -> String {
@@ -60,16 +60,7 @@ fn main() {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let tmp = tempfile::tempdir().expect("a temp dir");
     std::fs::write(tmp.path().join("room.toml"), profile(clients)).expect("the profile");
-    let made = Command::new(PKIFORGE)
-        .args(["run", "room.toml", "--out", "pki", "--quiet"])
-        .current_dir(tmp.path())
-        .output()
-        .expect("pkiforge runs");
-    assert!(
-        made.status.success(),
-        "{}",
-        String::from_utf8_lossy(&made.stderr)
-    );
+    pkiforge(tmp.path(), &["run", "room.toml", "--out", "pki"]);
     let mut best = [f64::MAX, f64::MAX];
     let mut texts = [String::new(), String::new()];
     for _ in 0..runs {

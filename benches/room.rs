@@ -19,24 +19,9 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 mod common;
-use common::{arg, median, timed, workshop_profile};
+use common::{arg, median, pkiforge, timed, workshop_profile};
 
 const PKIFORGE: &str = env!("CARGO_BIN_EXE_pkiforge");
-
-/// `pkiforge ARGS` in `dir`, quietly; panics with its stderr on failure.
-fn pkiforge(dir: &Path, args: &[&str]) {
-    let out = Command::new(PKIFORGE)
-        .arg("--quiet")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("pkiforge runs");
-    assert!(
-        out.status.success(),
-        "pkiforge {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// The profile with one more participant, `late`.
 fn with_latecomer(profile: &str) -> String {

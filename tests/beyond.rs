@@ -6,7 +6,6 @@ mod common;
 
 use common::*;
 use std::fs;
-use std::path::Path;
 
 #[test]
 fn the_strict_profile_plans_as_the_golden_transcript() {
@@ -222,12 +221,6 @@ days = 7
 subject = { O = "Workshop", CN = "participant 03" }
 san = ["DNS:localhost"]
 "#;
-
-fn serial(dir: &Path, crt: &str) -> String {
-    openssl_out(dir, &["x509", "-in", crt, "-noout", "-serial"])
-        .trim()
-        .to_string()
-}
 
 #[test]
 fn a_pki_grows_with_add_and_nothing_else_changes() {

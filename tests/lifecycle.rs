@@ -35,13 +35,6 @@ fn hashes(dir: &Path) -> BTreeMap<String, String> {
         .collect()
 }
 
-fn serial(dir: &Path, file: &str) -> String {
-    openssl_out(dir, &["x509", "-noout", "-serial", "-in", file])
-        .trim()
-        .trim_start_matches("serial=")
-        .to_string()
-}
-
 fn enddate(dir: &Path, file: &str) -> String {
     openssl_out(dir, &["x509", "-noout", "-enddate", "-in", file])
 }

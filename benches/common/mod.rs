@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each bench uses some of it
 
 use std::fmt::Write as _;
+use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
@@ -59,4 +60,19 @@ pub fn workshop_profile(clients: usize) -> String {
         );
     }
     p
+}
+
+/// `pkiforge ARGS` in `dir`, quietly; panics with its stderr on failure.
+pub fn pkiforge(dir: &Path, args: &[&str]) {
+    let out = Command::new(env!("CARGO_BIN_EXE_pkiforge"))
+        .arg("--quiet")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("pkiforge runs");
+    assert!(
+        out.status.success(),
+        "pkiforge {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

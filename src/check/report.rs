@@ -235,8 +235,7 @@ pub fn whys<'a>(cards: &'a [Card<'a>]) -> Vec<Why<'a>> {
     let mut whys: Vec<Why> = Vec::new();
     let mut seen = std::collections::HashMap::new();
     for f in cards.iter().flat_map(|c| c.findings.iter()) {
-        let key = (f.rule, f.clients, f.fix.as_str());
-        let at = *seen.entry(key).or_insert_with(|| {
+        let at = *seen.entry(why_key(f)).or_insert_with(|| {
             whys.push(Why {
                 severity: f.severity.to_string(),
                 rule: f.rule,
@@ -251,10 +250,16 @@ pub fn whys<'a>(cards: &'a [Card<'a>]) -> Vec<Why<'a>> {
     whys
 }
 
+/// What makes two findings' explanations one: the rule, the clients and
+/// the fix (a message may name the certificate's own dates).
+fn why_key(f: &Finding) -> (&'static str, &'static str, &str) {
+    (f.rule, f.clients, &f.fix)
+}
+
 /// The index of a finding's explanation.
 fn why_of(whys: &[Why], f: &Finding) -> usize {
     whys.iter()
-        .position(|w| w.rule == f.rule && w.clients == f.clients && w.fix == f.fix)
+        .position(|w| (w.rule, w.clients, w.fix) == why_key(f))
         .unwrap_or(0)
 }
 

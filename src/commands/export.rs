@@ -208,28 +208,39 @@ fn source(req: &Request, pki: &Pki) -> Result<Source> {
         .chain(std::iter::once(&pki.ca))
         .map(|k| k.files.clone())
         .collect();
-    let dir = std::path::absolute(req.dir)
-        .map_err(|e| Error::io(format!("cannot resolve {}", req.dir.display()), e))?;
+    let (dir, pki_name) = located(req.dir)?;
     let crls = chain.iter().all(|f| dir.join(f.crl()).is_file());
-    let sans = &leaf.info.san_entries;
-    let host = sans
-        .iter()
-        .find(|s| s.kind == SanKind::Dns && !s.value.starts_with("*."))
-        .or_else(|| sans.iter().find(|s| s.kind == SanKind::Ip))
-        .map_or_else(|| "localhost".to_string(), |s| s.value.clone());
-    let pki_name = dir
-        .file_name()
-        .map_or_else(|| "pki".to_string(), |n| n.to_string_lossy().into_owned());
     Ok(Source {
         dir,
         leaf: leaf.files.clone(),
         chain,
         crls,
-        host,
+        host: dialed_host(&leaf.info.san_entries),
         pki_name,
         leaf_days: 0,
         permitted_dns: Vec::new(),
     })
+}
+
+/// DIR as an absolute path (the configs name its files so), and its name,
+/// which the Kubernetes objects of the PKI are named after.
+fn located(dir: &Path) -> Result<(PathBuf, String)> {
+    let abs = std::path::absolute(dir)
+        .map_err(|e| Error::io(format!("cannot resolve {}", dir.display()), e))?;
+    let name = abs
+        .file_name()
+        .map_or_else(|| "pki".to_string(), |n| n.to_string_lossy().into_owned());
+    Ok((abs, name))
+}
+
+/// The host clients dial, from certificates' names: the first DNS name
+/// that is not a wildcard, else the first IP address; `localhost` when
+/// there is neither.
+fn dialed_host(sans: &[crate::pki::san::San]) -> String {
+    sans.iter()
+        .find(|s| s.kind == SanKind::Dns && !s.value.starts_with("*."))
+        .or_else(|| sans.iter().find(|s| s.kind == SanKind::Ip))
+        .map_or_else(|| "localhost".to_string(), |s| s.value.clone())
 }
 
 /// OUTDIR, locked; for a hand-off, a directory of the owner's alone, and
@@ -238,7 +249,7 @@ fn lock_out(req: &Request, out_path: &Path, progress: &Progress) -> Result<OutDi
     if !req.format.hands_off() {
         return OutDir::lock(out_path, progress);
     }
-    if same_dir(out_path, req.dir) {
+    if crate::files::same_dir(out_path, req.dir) {
         return Err(Error::Usage(format!(
             "--out {}: that is the PKI's directory; give the hand-off one of its own (the default is {})",
             out_path.display(),
@@ -249,11 +260,6 @@ fn lock_out(req: &Request, out_path: &Path, progress: &Progress) -> Result<OutDi
         )));
     }
     OutDir::lock_private(out_path, progress)
-}
-
-/// Whether `a` and `b` are the same directory.
-fn same_dir(a: &Path, b: &Path) -> bool {
-    matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
 }
 
 /// The format's name on the command line (`cert-manager`).

@@ -49,18 +49,7 @@ fn handshake(
         .map(|c| format!("{} {}", c.stack, c.name))
         .collect();
     if args.json {
-        let text = handshake::json(&cases);
-        if failed.is_empty() {
-            return Ok(text);
-        }
-        return Err(crate::error::Error::reported(
-            text,
-            crate::error::Error::ChecksFailed {
-                what: "handshakes",
-                total: cases.len(),
-                failed,
-            },
-        ));
+        return super::conclude_json(handshake::json(&cases), "handshakes", cases.len(), failed);
     }
     let mut text = String::new();
     for case in &cases {
@@ -100,8 +89,7 @@ fn traced(
     to: &Path,
     progress: &Progress,
 ) -> Result<(Vec<crate::check::handshake::Case>, Traced)> {
-    let same = |a: &Path, b: &Path| matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y);
-    if same(to, dir) {
+    if crate::files::same_dir(to, dir) {
         return Err(crate::error::Error::Usage(format!(
             "--trace {}: that is the PKI's directory; give the traces one of their own, e.g. --trace traces",
             to.display()

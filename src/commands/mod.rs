@@ -139,6 +139,28 @@ pub fn conclude(
     ))
 }
 
+/// `--json` output of cases: the JSON as it is when none failed, else the
+/// JSON with the error that names the failed ones (the exit status of the
+/// text's [`conclude`]).
+pub fn conclude_json(
+    json: String,
+    what: &'static str,
+    total: usize,
+    failed: Vec<String>,
+) -> Result<String> {
+    if failed.is_empty() {
+        return Ok(json);
+    }
+    Err(Error::reported(
+        json,
+        Error::ChecksFailed {
+            what,
+            total,
+            failed,
+        },
+    ))
+}
+
 /// The report as it is, unless some files could not be read: then the
 /// report goes with an error naming each of them.
 pub fn unless_unreadable(text: String, unreadable: Vec<String>) -> Result<String> {
@@ -171,6 +193,8 @@ pub struct Planned {
     pub plan: Plan,
     pub layout: PromptLayout,
     pub openssl: Openssl,
+    /// What that openssl does differently, as the plan was built for.
+    pub caps: crate::plan::caps::Capabilities,
 }
 
 /// Profile -> Plan, with the prompts of the openssl that will run.
@@ -178,15 +202,16 @@ pub fn plan_for(profile: &Path, openssl_flag: Option<&Path>, timeout: Duration) 
     let profile = profile::load(profile)?;
     let mut openssl = Openssl::locate(openssl_flag, timeout)?;
     openssl.require_addext()?;
-    require_what_the_profile_asks(&openssl, &profile)?;
-    let layout = crate::run::prompts::read_layout(&mut openssl)?;
     let caps = openssl.capabilities_for(profile.has_p12(), profile.has_dated_fixtures())?;
+    require_what_the_profile_asks(&openssl, &profile, caps)?;
+    let layout = crate::run::prompts::read_layout(&mut openssl)?;
     let plan = build(&profile, &layout, caps, now())?;
     Ok(Planned {
         profile,
         plan,
         layout,
         openssl,
+        caps,
     })
 }
 
@@ -195,7 +220,11 @@ pub fn plan_for(profile: &Path, openssl_flag: Option<&Path>, timeout: Duration) 
 /// 3.5 and later), or legacy PKCS#12 bundles when its `pkcs12 -legacy`
 /// cannot load the legacy provider (1.1.1 has no -legacy: its defaults are
 /// the legacy algorithms).
-fn require_what_the_profile_asks(openssl: &Openssl, profile: &Profile) -> Result<()> {
+fn require_what_the_profile_asks(
+    openssl: &Openssl,
+    profile: &Profile,
+    caps: crate::plan::caps::Capabilities,
+) -> Result<()> {
     use crate::pki::profile::{KeySpec, P12};
     let fields = |wants: &dyn Fn(&crate::pki::profile::Entity) -> Option<String>| -> Vec<String> {
         profile.entities().filter_map(wants).collect()
@@ -214,10 +243,8 @@ fn require_what_the_profile_asks(openssl: &Openssl, profile: &Profile) -> Result
     }
     let legacy =
         fields(&|e| (e.p12 == P12::Legacy).then(|| format!("{} = \"legacy\"", e.key_path("p12"))));
-    if !legacy.is_empty()
-        && openssl.help_lists("pkcs12", "-legacy")?
-        && !openssl.loads_legacy_provider()?
-    {
+    // (A legacy bundle is a PKCS#12 one: `caps` asked pkcs12 -help.)
+    if !legacy.is_empty() && caps.pkcs12_legacy && !openssl.loads_legacy_provider()? {
         return Err(cannot(
             openssl,
             profile,

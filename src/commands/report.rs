@@ -58,7 +58,7 @@ fn report(
         Some(t) => Some(traced_sessions(t, &parent, progress)?),
         None => None,
     };
-    let unreadable = if same_dir(&parent, dir) {
+    let unreadable = if crate::files::same_dir(&parent, dir) {
         // Into DIR: under its lock, through its publish.
         let mut lock = OutDir::lock(dir, progress)?;
         for line in lock.clean_stale()? {
@@ -83,15 +83,6 @@ fn report(
         format!("report written to {}\n", target.display()),
         unreadable,
     )
-}
-
-/// Whether `a` and `b` are the same directory.
-fn same_dir(a: &Path, b: &Path) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    match (std::fs::metadata(a), std::fs::metadata(b)) {
-        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
-        _ => false,
-    }
 }
 
 /// The page of `pki`, and the files it could not read.
@@ -244,22 +235,6 @@ fn issuer_of(i: usize, certs: &[&CertInfo], manifest: &Manifest) -> Option<usize
         .map(|(j, _)| j)
 }
 
-/// A session as `handshake --trace` indexed it (`handshake --json`'s
-/// fields; what the page shows).
-#[derive(serde::Deserialize)]
-struct Indexed {
-    stack: String,
-    name: String,
-    got: String,
-    passed: bool,
-    #[serde(default)]
-    trace: Option<String>,
-    #[serde(default)]
-    keylog: Option<String>,
-    #[serde(default)]
-    pcap: Option<String>,
-}
-
 /// `--traces TRACES`: the sessions `handshake --trace TRACES` indexed,
 /// each file a link relative to the page's directory `page_dir`. A name in
 /// the index that is not a file of TRACES (a path, `..`, a file gone) gets
@@ -277,7 +252,7 @@ fn traced_sessions(traces: &Path, page_dir: &Path, progress: &Progress) -> Resul
             ))
         })?
     };
-    let sessions: Vec<Indexed> = serde_json::from_slice(&text).map_err(|e| {
+    let sessions: Vec<crate::check::handshake::Shown> = serde_json::from_slice(&text).map_err(|e| {
         Error::BadInput(format!(
             "--traces {}: {} is not what pkiforge handshake --trace writes ({e}); write the traces again",
             traces.display(),

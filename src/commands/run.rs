@@ -70,6 +70,7 @@ fn run(req: &RunRequest, openssl_flag: Option<&Path>, progress: &Progress) -> Re
         mut plan,
         layout,
         openssl,
+        caps,
     } = plan_for(&req.profile, openssl_flag, req.timeout)?;
     if let Some(only) = req.only {
         plan = plan.only(only.section());
@@ -90,7 +91,7 @@ fn run(req: &RunRequest, openssl_flag: Option<&Path>, progress: &Progress) -> Re
         None => None,
     };
     let ca_not_after = if req.add {
-        let Some(ca_end) = add_only(&mut plan, req, &profile, &openssl, progress)? else {
+        let Some(ca_end) = add_only(&mut plan, req, &profile, caps, progress)? else {
             return Ok(format!(
                 "nothing to add: every entity of {} is in {} already\n",
                 req.profile.display(),
@@ -197,7 +198,7 @@ fn add_only(
     plan: &mut Plan,
     req: &RunRequest,
     profile: &Profile,
-    openssl: &crate::run::openssl::Openssl,
+    caps: crate::plan::caps::Capabilities,
     progress: &Progress,
 ) -> Result<Option<i64>> {
     let ca_end = check_ca_for_add(profile, &req.out)?;
@@ -220,7 +221,7 @@ fn add_only(
         .retain(|f| made.contains(f.leaf.name.as_str()));
     let outputs: std::collections::BTreeSet<PathBuf> =
         plan.steps.iter().flat_map(|s| s.outputs.clone()).collect();
-    plan.checks = crate::plan::checks::checks(&spec, openssl.capabilities(profile.has_p12())?)
+    plan.checks = crate::plan::checks::checks(&spec, caps)
         .into_iter()
         .filter(|c| c.reads_any_of(&outputs))
         .collect();

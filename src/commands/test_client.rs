@@ -6,7 +6,7 @@ use super::{Context, Outcome};
 use crate::check::test_client::{self, Lineup, Servers, UserClient};
 use crate::check::verdict;
 use crate::cli::TestClientArgs;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::pki::read::Pki;
 use crate::run::openssl::Openssl;
 use crate::run::publish::ReadLock;
@@ -38,18 +38,7 @@ pub fn command(ctx: &Context, args: TestClientArgs) -> Result<Outcome> {
     drop(lock);
     let failed = verdict::wrong(&verdicts);
     if args.json {
-        let json = verdict::json(&verdicts);
-        if failed.is_empty() {
-            return Ok(json);
-        }
-        return Err(Error::reported(
-            json,
-            Error::ChecksFailed {
-                what: "verdicts",
-                total: verdicts.len(),
-                failed,
-            },
-        ));
+        return super::conclude_json(verdict::json(&verdicts), "verdicts", verdicts.len(), failed);
     }
     super::conclude(
         verdict::table(&verdicts),

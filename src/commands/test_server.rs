@@ -5,7 +5,7 @@
 use super::{Context, Outcome};
 use crate::check::test_server::{self, Options, Target};
 use crate::cli::TestServerArgs;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::pki::read::Pki;
 use crate::run::openssl::Openssl;
 use crate::run::publish::ReadLock;
@@ -32,16 +32,5 @@ pub fn command(ctx: &Context, args: TestServerArgs) -> Result<Outcome> {
         let text = test_server::table(&verdicts);
         return super::conclude(text, "cases", "went as expected", verdicts.len(), wrong);
     }
-    let text = test_server::json(&verdicts);
-    if wrong.is_empty() {
-        return Ok(text);
-    }
-    Err(Error::reported(
-        text,
-        Error::ChecksFailed {
-            what: "cases",
-            total: verdicts.len(),
-            failed: wrong,
-        },
-    ))
+    super::conclude_json(test_server::json(&verdicts), "cases", verdicts.len(), wrong)
 }

@@ -458,6 +458,14 @@ pub fn with_stdin(cmd: &mut std::process::Command, input: &[u8]) -> std::process
     child.wait_with_output().unwrap()
 }
 
+/// A certificate's serial in hex, as openssl prints it (`serial=` cut).
+pub fn serial(dir: &Path, file: &str) -> String {
+    openssl_out(dir, &["x509", "-noout", "-serial", "-in", file])
+        .trim()
+        .trim_start_matches("serial=")
+        .to_string()
+}
+
 pub fn installed(program: &str, package: &str) -> PathBuf {
     which::which(program)
         .or_else(|_| which::which(format!("/usr/sbin/{program}")))

@@ -39,7 +39,7 @@ impl fmt::Display for Outcome {
 /// What an accepted session negotiated, as its client saw it: the
 /// protocol, the key-exchange group (`X25519MLKEM768`) and the type of the
 /// server's signature (`mldsa65`), each in its stack's own words.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Negotiated {
     pub protocol: String,
     pub group: String,
@@ -91,23 +91,24 @@ impl Case {
     }
 }
 
-/// A case as `handshake --json` prints it.
-#[derive(serde::Serialize)]
-struct Shown<'a> {
-    stack: &'a str,
-    name: &'a str,
-    expected: String,
-    got: String,
-    passed: bool,
-    detail: &'a str,
-    negotiated: Option<&'a Negotiated>,
-    /// The session's trace file, with `--trace` (else left out).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    trace: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    keylog: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pcap: Option<&'a str>,
+/// A case as `handshake --json` prints it, and as `TRACES/sessions.json`
+/// keeps it for `report --traces` to read back (docs/json.md).
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct Shown {
+    pub stack: String,
+    pub name: String,
+    pub expected: String,
+    pub got: String,
+    pub passed: bool,
+    pub detail: String,
+    pub negotiated: Option<Negotiated>,
+    /// The session's files in TRACES, with `--trace` (else left out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keylog: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pcap: Option<String>,
 }
 
 /// The cases as a JSON array (docs/json.md).
@@ -115,16 +116,16 @@ pub fn json(cases: &[Case]) -> String {
     let shown: Vec<Shown> = cases
         .iter()
         .map(|c| Shown {
-            stack: c.stack,
-            name: &c.name,
+            stack: c.stack.to_string(),
+            name: c.name.clone(),
             expected: c.expected.to_string(),
             got: c.got.to_string(),
             passed: c.passed(),
-            detail: &c.detail,
-            negotiated: c.negotiated.as_ref(),
+            detail: c.detail.clone(),
+            negotiated: c.negotiated.clone(),
             trace: c.trace.as_deref().map(crate::pki::names::handshake::trace),
             keylog: c.trace.as_deref().map(crate::pki::names::handshake::keylog),
-            pcap: c.pcap.as_deref(),
+            pcap: c.pcap.clone(),
         })
         .collect();
     crate::check::json::to_text(&shown)

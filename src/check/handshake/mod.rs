@@ -22,6 +22,39 @@ use crate::run::openssl::Openssl;
 use crate::run::progress::Progress;
 use crate::run::runner::Runner;
 
+/// The signature checks of a certificate verifier wrapped around its
+/// `inner` one (rustls's server and client verifier traits share them),
+/// handed to it; after `self.NOTE(dss)` when a method is named.
+macro_rules! signatures_by_inner {
+    ($($note:ident)?) => {
+        fn verify_tls12_signature(
+            &self,
+            message: &[u8],
+            cert: &::rustls::pki_types::CertificateDer<'_>,
+            dss: &::rustls::DigitallySignedStruct,
+        ) -> std::result::Result<::rustls::client::danger::HandshakeSignatureValid, ::rustls::Error>
+        {
+            $(self.$note(dss);)?
+            self.inner.verify_tls12_signature(message, cert, dss)
+        }
+
+        fn verify_tls13_signature(
+            &self,
+            message: &[u8],
+            cert: &::rustls::pki_types::CertificateDer<'_>,
+            dss: &::rustls::DigitallySignedStruct,
+        ) -> std::result::Result<::rustls::client::danger::HandshakeSignatureValid, ::rustls::Error>
+        {
+            $(self.$note(dss);)?
+            self.inner.verify_tls13_signature(message, cert, dss)
+        }
+
+        fn supported_verify_schemes(&self) -> Vec<::rustls::SignatureScheme> {
+            self.inner.supported_verify_schemes()
+        }
+    };
+}
+
 mod capture;
 mod case;
 mod ocsp;
@@ -37,7 +70,7 @@ pub use self::openssl::{last_error, verify_error_lines};
 use self::rustls::rustls_case;
 pub use capture::Tcpdump;
 use case::{CASE_TIMEOUT, Extras, Party, TraceTo, Trust};
-pub use case::{Case, Negotiated, Outcome, json};
+pub use case::{Case, Negotiated, Outcome, Shown, json};
 use scenarios::{Pair, Parties, Scenario, fixture_scenarios, once_per_server, scenarios};
 pub use scratch::{Scratch, remove_stale, write_new};
 

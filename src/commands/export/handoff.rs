@@ -8,7 +8,6 @@ use super::Request;
 use crate::error::{Error, Result};
 use crate::pki::names::export as names;
 use crate::pki::read::Known;
-use crate::pki::san::SanKind;
 use crate::pki::x509::KeyInfo;
 use crate::plan::export::{CLUSTER_NAMESPACE, Format, Options, Source, k8s_name};
 use crate::plan::lifecycle::Entities;
@@ -72,16 +71,12 @@ pub fn source(req: &Request, pki: &Entities) -> Result<Source> {
             .collect(),
         Err(_) => Vec::new(),
     };
-    let host = signed
+    let names: Vec<_> = signed
         .iter()
-        .flat_map(|l| &l.info.san_entries)
-        .find(|s| s.kind == SanKind::Dns && !s.value.starts_with("*."))
-        .map_or_else(|| "localhost".to_string(), |s| s.value.clone());
-    let dir = std::path::absolute(req.dir)
-        .map_err(|e| Error::io(format!("cannot resolve {}", req.dir.display()), e))?;
-    let pki_name = dir
-        .file_name()
-        .map_or_else(|| "pki".to_string(), |n| n.to_string_lossy().into_owned());
+        .flat_map(|l| l.info.san_entries.iter().cloned())
+        .collect();
+    let host = super::dialed_host(&names);
+    let (dir, pki_name) = super::located(req.dir)?;
     Ok(Source {
         crls: chain.iter().all(|k| dir.join(k.files.crl()).is_file()),
         dir,
